@@ -1,0 +1,371 @@
+"""The ``paperwire`` command line.
+
+Exit codes (for cron jobs): 0 everything went in; 1 finished, but some records were
+skipped (listed on stderr); 2 usage error; 3 a source failed (network, HTTP, bad feed);
+4 database error; 5 configuration error.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from contextlib import contextmanager
+from datetime import date, timedelta
+from pathlib import Path
+
+import click
+import sqlalchemy as sa
+
+from . import __version__
+from .config import SETTINGS, Config, ConfigError
+from .ingest.http import PoliteClient, SourceError
+from .ingest.records import ImportReport
+from .store import Store, StoreError
+
+EXIT_OK, EXIT_PARTIAL, EXIT_SOURCE, EXIT_DB, EXIT_CONFIG = 0, 1, 3, 4, 5
+SHOW_SKIPPED = 20
+
+
+class Context:
+    def __init__(self, config: Config, quiet: bool):
+        self.config = config
+        self.quiet = quiet
+
+    def open_store(self, url: str | None = None) -> Store:
+        store = Store(url or self.config.database_url)
+        if store.dialect == "sqlite":
+            store.upgrade()  # the embedded default migrates itself
+        else:
+            store.check_ready()  # shared databases are migrated explicitly
+        return store
+
+    def client(self, arxiv: bool = False, **headers) -> PoliteClient:
+        c = self.config
+        return PoliteClient(
+            min_interval=c.arxiv_min_interval if arxiv else c.http_min_interval,
+            retries=c.http_retries,
+            backoff=c.http_backoff,
+            timeout=c.http_timeout,
+            user_agent=c.user_agent,
+            headers=headers or None,
+        )
+
+    def progress(self, length: int | None, label: str):
+        return click.progressbar(
+            length=length,
+            label=label,
+            file=sys.stderr,
+            show_eta=True,
+            show_pos=length is None,
+            hidden=self.quiet,
+        )
+
+
+pass_ctx = click.make_pass_decorator(Context)
+
+
+@contextmanager
+def failures():
+    """Turn expected failures into one clear line and a meaningful exit code."""
+    try:
+        yield
+    except SourceError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(EXIT_SOURCE)
+    except (StoreError, sa.exc.SQLAlchemyError) as exc:
+        msg = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+        click.echo(f"database error: {msg}", err=True)
+        sys.exit(EXIT_DB)
+    except ConfigError as exc:
+        click.echo(f"configuration error: {exc}", err=True)
+        sys.exit(EXIT_CONFIG)
+    except OSError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(EXIT_SOURCE)
+
+
+def finish(report: ImportReport, dry_run: bool) -> None:
+    prefix = "dry run (nothing written): " if dry_run else ""
+    click.echo(prefix + report.summary())
+    for reason in report.skipped[:SHOW_SKIPPED]:
+        click.echo(f"skipped: {reason}", err=True)
+    if len(report.skipped) > SHOW_SKIPPED:
+        click.echo(f"... and {len(report.skipped) - SHOW_SKIPPED} more skipped", err=True)
+    sys.exit(EXIT_PARTIAL if report.skipped else EXIT_OK)
+
+
+def parse_day(_ctx, _param, value):
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not a date (YYYY-MM-DD)") from None
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="paperwire")
+@click.option("--db", "database_url", metavar="URL", help="Database URL (overrides settings).")
+@click.option("--config", "config_file", type=click.Path(dir_okay=False), help="TOML settings file.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress bars.")
+@click.pass_context
+def main(ctx, database_url, config_file, quiet):
+    """Paperwire: a self-hostable Daily Papers site."""
+    try:
+        config = Config.load(config_file, {"database_url": database_url})
+    except ConfigError as exc:
+        click.echo(f"configuration error: {exc}", err=True)
+        sys.exit(EXIT_CONFIG)
+    ctx.obj = Context(config, quiet)
+
+
+# -- database -------------------------------------------------------------------------------
+@main.group()
+def db():
+    """Database schema."""
+
+
+@db.command("upgrade")
+@pass_ctx
+def db_upgrade(c: Context):
+    """Create or migrate the schema to the latest version."""
+    with failures():
+        store = Store(c.config.database_url)
+        store.upgrade()
+        click.echo(f"database at revision {store.revision()} ({store.dialect})")
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@pass_ctx
+def stats(c: Context, as_json):
+    """What the catalogue holds."""
+    with failures():
+        s = c.open_store().stats()
+    if as_json:
+        click.echo(json.dumps(s, indent=2, default=str))
+        return
+    click.echo(f"backend            {s['backend']} (schema {s['schema_revision']})")
+    for key in ("papers", "feed_entries", "users", "organizations", "upvotes", "comments",
+                "subscriptions", "deliveries", "job_runs"):
+        click.echo(f"{key:<18} {s[key]:>10,}")
+    click.echo(f"with code          {s['with_code']:>10,}  (stars known: {s['with_stars']:,})")
+    click.echo(f"published          {s['published_range'][0]} .. {s['published_range'][1]}")
+    click.echo(f"on the feed        {s['feed_range'][0]} .. {s['feed_range'][1]}")
+    if "size_bytes" in s:
+        click.echo(f"size               {s['size_bytes'] / 1e6:,.1f} MB")
+
+
+@main.command()
+@click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+@pass_ctx
+def backup(c: Context, path: Path):
+    """Write a consistent copy of the live database to PATH."""
+    with failures():
+        out = c.open_store().backup(path)
+    click.echo(f"backup written to {out} ({out.stat().st_size / 1e6:,.1f} MB)")
+
+
+@main.command("settings")
+@pass_ctx
+def settings_cmd(c: Context):
+    """Show every setting, its value and where to set it."""
+    for s in SETTINGS:
+        value = getattr(c.config, s.name)
+        shown = "***" if s.secret and value else repr(value)
+        click.echo(f"{s.name} = {shown}\n    {s.help}\n    env {s.env}")
+
+
+# -- ingestion ------------------------------------------------------------------------------
+@main.group()
+def ingest():
+    """Fill the catalogue from arXiv, Hugging Face and GitHub."""
+
+
+dry_run_option = click.option("--dry-run", is_flag=True, help="Read and check, write nothing.")
+
+
+@ingest.command("arxiv")
+@click.option("--category", help="arXiv category, e.g. cs.CV.")
+@click.option("--from", "from_", callback=parse_day, help="First submission day (YYYY-MM-DD).")
+@click.option("--until", callback=parse_day, help="Last submission day (default: --from).")
+@click.option("--query", help="A raw arXiv API search_query instead of --category.")
+@click.option("--max", "max_results", type=click.IntRange(1), default=2000, show_default=True)
+@dry_run_option
+@pass_ctx
+def ingest_arxiv(c: Context, category, from_, until, query, max_results, dry_run):
+    """Papers from the arXiv API, by category and submission days or by query."""
+    from .ingest.arxiv_api import ArxivAPI, category_query
+    from .ingest.pipeline import import_arxiv
+
+    if bool(category) == bool(query):
+        raise click.UsageError("give either --category (with --from) or --query")
+    if category:
+        if from_ is None:
+            raise click.UsageError("--category needs --from")
+        query = category_query(category, from_, until or from_)
+    with failures():
+        store = c.open_store()
+        with c.client(arxiv=True) as client, c.progress(None, "papers") as bar:
+            api = ArxivAPI(client, c.config.arxiv_api_url)
+            report = import_arxiv(store, api, search_query=query, max_results=max_results,
+                                  dry_run=dry_run, progress=bar.update)
+    finish(report, dry_run)
+
+
+@ingest.command("id")
+@click.argument("ids", nargs=-1, required=True)
+@dry_run_option
+@pass_ctx
+def ingest_id(c: Context, ids, dry_run):
+    """One or more papers by arXiv id (or abs/pdf URL)."""
+    from .ids import InvalidArxivId, normalize_arxiv_id
+    from .ingest.arxiv_api import ArxivAPI
+    from .ingest.pipeline import import_arxiv
+
+    try:
+        wanted = [normalize_arxiv_id(i) for i in ids]
+    except InvalidArxivId as exc:
+        raise click.BadParameter(str(exc), param_hint="IDS") from None
+    with failures():
+        store = c.open_store()
+        with c.client(arxiv=True) as client:
+            report = import_arxiv(store, ArxivAPI(client, c.config.arxiv_api_url), ids=wanted,
+                                  dry_run=dry_run)
+    finish(report, dry_run)
+
+
+@ingest.command("oai")
+@click.option("--from", "from_", callback=parse_day, help="Records changed on or after this day.")
+@click.option("--until", callback=parse_day, help="Records changed on or before this day.")
+@click.option("--set", "set_", help="OAI set, e.g. cs or physics:hep-th.")
+@click.option("--restart", is_flag=True, help="Ignore an interrupted run; start over.")
+@dry_run_option
+@pass_ctx
+def ingest_oai(c: Context, from_, until, set_, restart, dry_run):
+    """Harvest arXiv OAI-PMH; an interrupted harvest resumes where it stopped."""
+    from .ingest.oai import OAIHarvester
+    from .ingest.pipeline import harvest_oai
+
+    with failures():
+        store = c.open_store()
+        with c.client(arxiv=True) as client, c.progress(None, "records") as bar:
+            report = harvest_oai(
+                store, OAIHarvester(client, c.config.arxiv_oai_url), from_=from_, until=until,
+                set_=set_, restart=restart, dry_run=dry_run, progress=bar.update,
+                log=lambda m: click.echo(m, err=True),
+            )
+    finish(report, dry_run)
+
+
+def _file_import(c: Context, path, kind, keep, limit, dry_run):
+    from .ingest.pipeline import import_jsonl
+
+    size = None if str(path) == "-" else Path(path).stat().st_size
+    with failures():
+        store = c.open_store()
+        with c.progress(size, "reading") as bar:
+            report = import_jsonl(store, path, kind=kind, keep=keep, limit=limit,
+                                  dry_run=dry_run, progress_bytes=bar.update)
+    finish(report, dry_run)
+
+
+@ingest.command("snapshot")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, allow_dash=True))
+@click.option("--category", help="Keep papers with this category or prefix (cs, cs.CV).")
+@click.option("--since", callback=parse_day, help="Keep records updated on or after this day.")
+@click.option("--limit", type=click.IntRange(1), help="Stop after this many papers.")
+@dry_run_option
+@pass_ctx
+def ingest_snapshot(c: Context, path, category, since, limit, dry_run):
+    """Kaggle arxiv-metadata-oai-snapshot JSON lines (plain or .gz, or - for stdin)."""
+    from .ingest.snapshot import snapshot_filter
+
+    keep = snapshot_filter(category, since) if (category or since) else None
+    _file_import(c, path, "snapshot", keep, limit, dry_run)
+
+
+@ingest.command("listing")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, allow_dash=True))
+@click.option("--limit", type=click.IntRange(1), help="Stop after this many papers.")
+@dry_run_option
+@pass_ctx
+def ingest_listing(c: Context, path, limit, dry_run):
+    """Daily arXiv listing JSON lines (the format of the benchmark corpus)."""
+    _file_import(c, path, "listing", None, limit, dry_run)
+
+
+@ingest.command("hf-daily")
+@click.option("--date", "day", callback=parse_day, help="Feed day to fetch (default: today).")
+@click.option("--days", type=click.IntRange(1, 366), default=1, show_default=True,
+              help="Fetch this many days ending at --date.")
+@click.option("--file", "file_", type=click.Path(exists=True, dir_okay=False, allow_dash=True),
+              help="Import a saved api/daily_papers answer instead of fetching.")
+@dry_run_option
+@pass_ctx
+def ingest_hf_daily(c: Context, day, days, file_, dry_run):
+    """Hugging Face daily papers: feed entries with upvotes, submitters, code links."""
+    from .ingest.hf_daily import HFDailyPapers
+    from .ingest.pipeline import import_hf_days, import_hf_file
+
+    with failures():
+        store = c.open_store()
+        if file_:
+            report = import_hf_file(store, file_, dry_run=dry_run)
+        else:
+            end = day or date.today()
+            wanted = [end - timedelta(days=n) for n in range(days - 1, -1, -1)]
+            with c.client() as client, c.progress(len(wanted), "days") as bar:
+                api = HFDailyPapers(client, c.config.hf_api_url)
+                report = import_hf_days(store, api, wanted, dry_run=dry_run, progress=bar.update)
+    finish(report, dry_run)
+
+
+@ingest.command("github-stars")
+@click.option("--limit", type=click.IntRange(1), default=500, show_default=True)
+@click.option("--max-age", type=click.FloatRange(0), default=24.0, show_default=True,
+              help="Refresh repos checked longer ago than this many hours.")
+@click.option("--wait", is_flag=True, help="Sleep through a rate limit instead of stopping.")
+@pass_ctx
+def ingest_github_stars(c: Context, limit, max_age, wait):
+    """Refresh GitHub star counts (conditional requests; rate-limit aware)."""
+    from .ingest.github import GitHubStars, refresh_stars
+
+    with failures():
+        store = c.open_store()
+        with c.client() as client, c.progress(limit, "repos") as bar:
+            gh = GitHubStars(client, c.config.github_api_url, c.config.github_token or None)
+            r = refresh_stars(store, gh, limit=limit, max_age_hours=max_age,
+                              wait_for_reset=wait, progress=bar.update)
+    click.echo(f"{r.checked} checked, {r.updated} updated, {r.not_modified} not modified, "
+               f"{r.gone} gone, {len(r.errors)} errors")
+    for e in r.errors[:SHOW_SKIPPED]:
+        click.echo(f"error: {e}", err=True)
+    if r.rate_limited_until:
+        click.echo(f"stopped: GitHub rate limit until {r.rate_limited_until:%Y-%m-%d %H:%M} UTC",
+                   err=True)
+        sys.exit(EXIT_SOURCE)
+    sys.exit(EXIT_PARTIAL if r.errors else EXIT_OK)
+
+
+# -- demo -----------------------------------------------------------------------------------
+@main.command()
+@click.option("--db", "path", type=click.Path(dir_okay=False, path_type=Path),
+              default=Path("paperwire-demo.db"), show_default=True,
+              help="SQLite file to create.")
+@click.option("--force", is_flag=True, help="Replace the file if it exists.")
+@pass_ctx
+def demo(c: Context, path: Path, force: bool):
+    """Load the bundled demo data (real papers) into a fresh SQLite file."""
+    from .demo import load_demo
+
+    if path.exists():
+        if not force:
+            raise click.UsageError(f"{path} exists: use --force to replace it")
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{path}{suffix}").unlink(missing_ok=True)
+    with failures():
+        store = Store(f"sqlite:///{path}")
+        store.upgrade()
+        summary = load_demo(store)
+    click.echo(f"demo database {path}: {summary}")

@@ -1,0 +1,133 @@
+"""Settings: one declarative table. Values come from CLI flags, ``PAPERWIRE_<NAME>``
+environment variables, a TOML file (``--config``, ``PAPERWIRE_CONFIG`` or ./paperwire.toml),
+then the defaults below — in that order of precedence. ``paperwire settings`` prints them."""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .ingest.http import DEFAULT_AGENT
+
+
+@dataclass(frozen=True)
+class Setting:
+    name: str
+    default: Any
+    help: str
+    secret: bool = False
+
+    @property
+    def type(self) -> type:
+        return type(self.default)
+
+    @property
+    def env(self) -> str:
+        return f"PAPERWIRE_{self.name.upper()}"
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting(
+        "database_url",
+        "sqlite:///paperwire.db",
+        "SQLAlchemy URL of the store: sqlite:///PATH (default, embedded) or "
+        "postgresql+psycopg://USER@HOST/DB.",
+    ),
+    Setting("arxiv_api_url", "https://export.arxiv.org/api/query", "arXiv API (Atom) endpoint."),
+    Setting("arxiv_oai_url", "https://oaipmh.arxiv.org/oai", "arXiv OAI-PMH endpoint."),
+    Setting(
+        "arxiv_min_interval",
+        3.0,
+        "Seconds between two requests to arXiv (arXiv's terms ask for at least 3).",
+    ),
+    Setting("hf_api_url", "https://huggingface.co", "Base URL of the Hugging Face papers API."),
+    Setting("github_api_url", "https://api.github.com", "GitHub REST API base URL."),
+    Setting(
+        "github_token",
+        "",
+        "GitHub token for the stars refresher (5,000 requests/hour instead of 60).",
+        secret=True,
+    ),
+    Setting("http_min_interval", 1.0, "Seconds between two requests to Hugging Face or GitHub."),
+    Setting("http_retries", 4, "Retries of a request after a 5xx answer, timeout or cut response."),
+    Setting("http_backoff", 2.0, "First retry delay in seconds; doubles on each retry."),
+    Setting("http_timeout", 60.0, "Seconds before a request times out."),
+    Setting("user_agent", DEFAULT_AGENT, "User-Agent sent to every source."),
+)
+BY_NAME = {s.name: s for s in SETTINGS}
+
+
+class ConfigError(ValueError):
+    """A setting has a value of the wrong type, or the config file is unreadable."""
+
+
+def _coerce(setting: Setting, value: Any, origin: str) -> Any:
+    kind = setting.type
+    if isinstance(value, kind) and not (kind is int and isinstance(value, bool)):
+        return value
+    if isinstance(value, str):
+        try:
+            if kind is float:
+                return float(value)
+            if kind is int:
+                return int(value)
+            if kind is bool:
+                low = value.strip().lower()
+                if low in ("1", "true", "yes", "on"):
+                    return True
+                if low in ("0", "false", "no", "off"):
+                    return False
+                raise ValueError(value)
+        except ValueError:
+            pass
+    if kind is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    raise ConfigError(f"{setting.name} from {origin}: expected {kind.__name__}, got {value!r}")
+
+
+class Config:
+    def __init__(self, values: dict[str, Any]):
+        self._values = values
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self._values[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+    def items(self):
+        return self._values.items()
+
+    @classmethod
+    def load(
+        cls,
+        file: str | Path | None = None,
+        overrides: dict[str, Any] | None = None,
+        environ: dict[str, str] | None = None,
+    ) -> Config:
+        env = os.environ if environ is None else environ
+        values = {s.name: s.default for s in SETTINGS}
+        path = Path(file) if file else None
+        if path is None and env.get("PAPERWIRE_CONFIG"):
+            path = Path(env["PAPERWIRE_CONFIG"])
+        if path is None and Path("paperwire.toml").exists():
+            path = Path("paperwire.toml")
+        if path is not None:
+            try:
+                data = tomllib.loads(path.read_text())
+            except (OSError, tomllib.TOMLDecodeError) as exc:
+                raise ConfigError(f"cannot read {path}: {exc}") from None
+            for key, value in data.items():
+                if key not in BY_NAME:
+                    raise ConfigError(f"{path}: unknown setting {key!r}")
+                values[key] = _coerce(BY_NAME[key], value, str(path))
+        for s in SETTINGS:
+            if s.env in env:
+                values[s.name] = _coerce(s, env[s.env], s.env)
+        for key, value in (overrides or {}).items():
+            if value is not None:
+                values[key] = _coerce(BY_NAME[key], value, "the command line")
+        return cls(values)

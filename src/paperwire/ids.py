@@ -1,0 +1,55 @@
+"""arXiv identifiers: parsing, normalising and splitting off the version."""
+
+from __future__ import annotations
+
+import re
+
+# New style (since 2007-04): YYMM.NNNN or YYMM.NNNNN, optional vN.
+_NEW = r"(?P<new>\d{4}\.\d{4,5})"
+# Old style: archive(.SUBJ)/YYMMNNN, e.g. hep-th/9901001, math.GT/0309136.
+_OLD = r"(?P<old>[a-z]+(?:-[a-z]+)?(?:\.[A-Z]{2})?/\d{7})"
+_ID_RE = re.compile(rf"^(?:{_NEW}|{_OLD})(?:v(?P<version>\d+))?$")
+_PREFIX_RE = re.compile(
+    r"^(?:arxiv:|https?://(?:export\.|www\.)?arxiv\.org/(?:abs|pdf|html)/|"
+    r"https?://huggingface\.co/papers/|oai:arxiv\.org:)",
+    re.IGNORECASE,
+)
+
+
+class InvalidArxivId(ValueError):
+    """The text is not an arXiv identifier."""
+
+
+def parse_arxiv_id(text: str) -> tuple[str, int | None]:
+    """Return (id without version, version or None) for an id, URL or OAI identifier.
+
+    >>> parse_arxiv_id("https://arxiv.org/abs/1707.08567v2")
+    ('1707.08567', 2)
+    """
+    if not isinstance(text, str):
+        raise InvalidArxivId(f"not an arXiv id: {text!r}")
+    raw = text.strip()
+    s = _PREFIX_RE.sub("", raw)
+    s = s.removesuffix(".pdf").rstrip("/")
+    m = _ID_RE.match(s)
+    if not m:
+        shown = raw if len(raw) <= 60 else raw[:57] + "..."
+        raise InvalidArxivId(f"not an arXiv id: {shown!r}")
+    base = m.group("new") or m.group("old")
+    version = int(m.group("version")) if m.group("version") else None
+    if version == 0:
+        raise InvalidArxivId(f"arXiv versions start at v1: {raw!r}")
+    return base, version
+
+
+def normalize_arxiv_id(text: str) -> str:
+    """The id without version, as used for keys."""
+    return parse_arxiv_id(text)[0]
+
+
+def is_arxiv_id(text: str) -> bool:
+    try:
+        parse_arxiv_id(text)
+    except InvalidArxivId:
+        return False
+    return True

@@ -1,0 +1,1 @@
+"""Ingestion: parsers and clients for the sources a Daily Papers site reads."""

@@ -1,0 +1,134 @@
+"""GitHub: find the code repository a paper links to, and keep its star count fresh."""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from .http import PoliteClient, SourceError
+
+DEFAULT_API = "https://api.github.com"
+_REPO_RE = re.compile(
+    r"github\.com/([A-Za-z0-9](?:[A-Za-z0-9-]{0,38}))/([A-Za-z0-9._-]{1,100})", re.IGNORECASE
+)
+# First path segments that are GitHub pages, not users or organizations.
+_NOT_OWNERS = {
+    "about", "apps", "collections", "contact", "customer-stories", "enterprise", "events",
+    "explore", "features", "issues", "login", "marketplace", "notifications", "orgs",
+    "pricing", "pulls", "search", "settings", "site", "sponsors", "topics", "trending",
+    # Hugging Face's own organization appears in the site chrome of scraped HF pages.
+    "huggingface",
+}
+
+
+def canonical_repo(url_or_text: str) -> str | None:
+    """``owner/repo`` from a GitHub URL or text containing one, or None."""
+    m = _REPO_RE.search(url_or_text or "")
+    while m:
+        owner, repo = m.group(1), m.group(2)
+        repo = re.sub(r"\.git$", "", repo.rstrip("."))
+        if owner.lower() not in _NOT_OWNERS and repo and repo not in {".", ".."}:
+            return f"{owner}/{repo}"
+        m = _REPO_RE.search(url_or_text, m.end())
+    return None
+
+
+def find_repo(*texts: str | None) -> str | None:
+    """The first GitHub repository mentioned in the given texts (abstract, comment, links)."""
+    for text in texts:
+        if text:
+            repo = canonical_repo(text)
+            if repo:
+                return repo
+    return None
+
+
+@dataclass
+class StarsReport:
+    checked: int = 0
+    updated: int = 0
+    not_modified: int = 0
+    gone: int = 0
+    errors: list[str] = field(default_factory=list)
+    rate_limited_until: datetime | None = None
+
+
+class RateLimited(SourceError):
+    def __init__(self, reset: datetime | None):
+        super().__init__(f"GitHub rate limit reached; resets at {reset or 'an unknown time'}")
+        self.reset = reset
+
+
+class GitHubStars:
+    """Fetch ``stargazers_count`` with conditional requests (ETag → 304 costs no quota)."""
+
+    def __init__(self, client: PoliteClient, api_url: str = DEFAULT_API, token: str | None = None):
+        self.client = client
+        self.api_url = api_url.rstrip("/")
+        self.headers = {"Accept": "application/vnd.github+json", "X-GitHub-Api-Version": "2022-11-28"}
+        if token:
+            self.headers["Authorization"] = f"Bearer {token}"
+
+    def fetch(self, repo: str, etag: str | None) -> tuple[str, int | None, str | None, str | None]:
+        """Return (status, stars, etag, canonical full name); status is ok|not-modified|gone."""
+        headers = dict(self.headers)
+        if etag:
+            headers["If-None-Match"] = etag
+        resp = self.client.get(f"{self.api_url}/repos/{repo}", headers=headers)
+        if resp.status_code == 304:
+            return "not-modified", None, etag, None
+        if resp.status_code in (404, 451):
+            return "gone", None, None, None
+        remaining = resp.headers.get("X-RateLimit-Remaining")
+        if resp.status_code in (403, 429) and (remaining == "0" or resp.status_code == 429):
+            reset = resp.headers.get("X-RateLimit-Reset")
+            when = datetime.fromtimestamp(int(reset), UTC) if reset and reset.isdigit() else None
+            raise RateLimited(when)
+        if resp.status_code != 200:
+            raise SourceError(f"GitHub answered HTTP {resp.status_code} for {repo}")
+        try:
+            data = resp.json()
+            stars = int(data["stargazers_count"])
+        except (ValueError, KeyError, TypeError):
+            raise SourceError(f"GitHub answer for {repo} has no star count") from None
+        return "ok", stars, resp.headers.get("ETag"), data.get("full_name")
+
+
+def refresh_stars(store, stars: GitHubStars, *, limit: int = 500, max_age_hours: float = 24.0,
+                  wait_for_reset: bool = False, progress=None) -> StarsReport:
+    """Refresh star counts of papers whose repo was not checked within ``max_age_hours``."""
+    report = StarsReport()
+    cutoff = datetime.now(UTC).replace(tzinfo=None) - timedelta(hours=max_age_hours)
+    todo = store.papers_for_star_refresh(limit, cutoff)
+    i = 0
+    while i < len(todo):
+        row = todo[i]
+        try:
+            status, count, etag, full_name = stars.fetch(row["github_repo"], row["github_etag"])
+        except RateLimited as exc:
+            if not wait_for_reset or exc.reset is None:
+                report.rate_limited_until = exc.reset
+                break
+            time.sleep(max(0.0, (exc.reset - datetime.now(UTC)).total_seconds()) + 1)
+            continue  # same repo again after the reset
+        except SourceError as exc:
+            report.errors.append(str(exc))
+            i += 1
+            continue
+        i += 1
+        report.checked += 1
+        if status == "gone":
+            report.gone += 1
+            store.record_github(row["id"], stars=None, etag=None, gone=True)
+        elif status == "not-modified":
+            report.not_modified += 1
+            store.record_github(row["id"], stars=None, etag=etag)
+        else:
+            report.updated += 1
+            # full_name is GitHub's canonical spelling, also after a rename or transfer.
+            store.record_github(row["id"], stars=count, etag=etag, repo=full_name)
+        if progress:
+            progress(1)
+    return report

@@ -1,0 +1,167 @@
+"""Source-neutral records that every parser produces and the store consumes."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+
+from ..ids import InvalidArxivId, parse_arxiv_id
+
+MAX_TITLE = 1_000
+MAX_ABSTRACT = 20_000
+MAX_AUTHORS = 5_000
+_WS = re.compile(r"\s+")
+
+
+class BadRecord(ValueError):
+    """One input record cannot be used; the rest of the input is unaffected."""
+
+    def __init__(self, message: str, where: str = ""):
+        super().__init__(message)
+        self.where = where
+
+    def __str__(self) -> str:
+        msg = super().__str__()
+        return f"{self.where}: {msg}" if self.where else msg
+
+
+def clean_text(value: object) -> str:
+    """Collapse the line-wrapping whitespace arXiv puts in titles and abstracts."""
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise BadRecord(f"expected text, got {type(value).__name__}")
+    return _WS.sub(" ", value.replace("\x00", "")).strip()
+
+
+def optional_text(value: object) -> str | None:
+    text = clean_text(value)
+    return text or None
+
+
+def to_utc_naive(value: datetime | date | None) -> datetime | None:
+    """The store keeps naive UTC datetimes on every backend."""
+    if value is None:
+        return None
+    if not isinstance(value, datetime):
+        return datetime(value.year, value.month, value.day)
+    if value.tzinfo is not None:
+        value = value.astimezone(UTC).replace(tzinfo=None)
+    return value
+
+
+@dataclass
+class PaperRecord:
+    """One paper as a source describes it. ``None`` means "this source does not say"."""
+
+    id: str
+    title: str
+    abstract: str = ""
+    authors: list[str] = field(default_factory=list)
+    version: int | None = None
+    categories: list[str] = field(default_factory=list)
+    primary_category: str | None = None
+    published: datetime | None = None
+    updated: datetime | None = None
+    comment: str | None = None
+    journal_ref: str | None = None
+    doi: str | None = None
+    github_repo: str | None = None
+    github_stars: int | None = None
+    project_page: str | None = None
+    num_authors: int | None = None
+    source: str = "unknown"
+
+    def validated(self, where: str = "") -> PaperRecord:
+        """Normalise fields and raise BadRecord if the record cannot be stored."""
+        try:
+            base, version = parse_arxiv_id(self.id)
+        except InvalidArxivId as exc:
+            raise BadRecord(str(exc), where) from None
+        self.id = base
+        if version is not None and self.version is None:
+            self.version = version
+        if self.version is not None and (not isinstance(self.version, int) or self.version < 1):
+            raise BadRecord(f"bad version {self.version!r}", where)
+        try:
+            self.title = clean_text(self.title)
+            self.abstract = clean_text(self.abstract)
+            self.comment = optional_text(self.comment)
+            self.journal_ref = optional_text(self.journal_ref)
+            self.doi = optional_text(self.doi)
+            self.project_page = optional_text(self.project_page)
+        except BadRecord as exc:
+            raise BadRecord(str(exc), where) from None
+        if not self.title:
+            raise BadRecord(f"{self.id} has no title", where)
+        if len(self.title) > MAX_TITLE:
+            raise BadRecord(f"{self.id} title is {len(self.title)} characters", where)
+        if len(self.abstract) > MAX_ABSTRACT:
+            raise BadRecord(f"{self.id} abstract is {len(self.abstract)} characters", where)
+        if not isinstance(self.authors, list) or not all(isinstance(a, str) for a in self.authors):
+            raise BadRecord(f"{self.id} authors must be a list of names", where)
+        self.authors = [a for a in (clean_text(a) for a in self.authors) if a][:MAX_AUTHORS]
+        if self.num_authors is None:
+            self.num_authors = len(self.authors)
+        self.categories = [c for c in (clean_text(c) for c in self.categories) if c]
+        if self.primary_category is None and self.categories:
+            self.primary_category = self.categories[0]
+        if self.primary_category and self.primary_category not in self.categories:
+            self.categories.insert(0, self.primary_category)
+        self.published = to_utc_naive(self.published)
+        self.updated = to_utc_naive(self.updated)
+        return self
+
+
+@dataclass
+class FeedItem:
+    """A paper submitted to the daily feed (Hugging Face ``api/daily_papers`` item)."""
+
+    paper: PaperRecord
+    feed_date: date
+    submitted_at: datetime
+    submitted_by: str | None = None
+    submitter_fullname: str | None = None
+    submitter_avatar: str | None = None
+    upvotes: int = 0
+    num_comments: int = 0
+    organization: str | None = None
+    organization_fullname: str | None = None
+    organization_avatar: str | None = None
+    thumbnail: str | None = None
+
+
+@dataclass
+class ImportReport:
+    """What one ingestion run did; the CLI prints it and picks its exit code from it."""
+
+    seen: int = 0
+    inserted: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    feed_added: int = 0
+    skipped: list[str] = field(default_factory=list)
+
+    def skip(self, reason: str) -> None:
+        self.skipped.append(reason)
+
+    def merge(self, other: ImportReport) -> None:
+        self.seen += other.seen
+        self.inserted += other.inserted
+        self.updated += other.updated
+        self.unchanged += other.unchanged
+        self.feed_added += other.feed_added
+        self.skipped.extend(other.skipped)
+
+    def summary(self) -> str:
+        parts = [
+            f"{self.seen} seen",
+            f"{self.inserted} new",
+            f"{self.updated} updated",
+            f"{self.unchanged} unchanged",
+        ]
+        if self.feed_added:
+            parts.append(f"{self.feed_added} added to the feed")
+        parts.append(f"{len(self.skipped)} skipped")
+        return ", ".join(parts)

@@ -1,0 +1,162 @@
+"""Table definitions (SQLAlchemy Core). Migrations create them; the store queries them.
+
+Conventions: datetimes are naive UTC; ``papers.seq`` is a stable integer row id used by the
+full-text and vector indexes, ``papers.id`` is the arXiv id without version.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+metadata = sa.MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+organizations = sa.Table(
+    "organizations",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("name", sa.String(100), nullable=False, unique=True),
+    sa.Column("fullname", sa.String(200)),
+    sa.Column("avatar_url", sa.Text),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+)
+
+users = sa.Table(
+    "users",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("username", sa.String(64), nullable=False, unique=True),
+    sa.Column("email", sa.String(320), unique=True),
+    sa.Column("password_hash", sa.Text),
+    sa.Column("fullname", sa.String(200)),
+    sa.Column("avatar_url", sa.Text),
+    sa.Column("role", sa.String(16), nullable=False, server_default="user"),
+    sa.Column("is_active", sa.Boolean, nullable=False, server_default=sa.true()),
+    # "local" for accounts made here, "hf" for submitters imported from Hugging Face.
+    sa.Column("origin", sa.String(16), nullable=False, server_default="local"),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+)
+
+papers = sa.Table(
+    "papers",
+    metadata,
+    sa.Column("seq", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("id", sa.String(40), nullable=False, unique=True),
+    sa.Column("version", sa.Integer),
+    sa.Column("title", sa.Text, nullable=False),
+    sa.Column("abstract", sa.Text, nullable=False, server_default=""),
+    sa.Column("authors", sa.JSON, nullable=False),
+    sa.Column("num_authors", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("categories", sa.Text, nullable=False, server_default=""),
+    sa.Column("primary_category", sa.String(40), index=True),
+    sa.Column("published", sa.DateTime, index=True),
+    sa.Column("updated", sa.DateTime),
+    sa.Column("comment", sa.Text),
+    sa.Column("journal_ref", sa.Text),
+    sa.Column("doi", sa.Text),
+    sa.Column("github_repo", sa.String(200), index=True),
+    sa.Column("github_stars", sa.Integer),
+    sa.Column("github_checked_at", sa.DateTime),
+    sa.Column("github_etag", sa.Text),
+    sa.Column("project_page", sa.Text),
+    sa.Column("organization_id", sa.Integer, sa.ForeignKey("organizations.id")),
+    # upvotes = upvotes_external (imported counts) + rows in the upvotes table.
+    sa.Column("upvotes", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("upvotes_external", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("num_comments", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("source", sa.String(20), nullable=False),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.Column("modified_at", sa.DateTime, nullable=False),
+)
+
+feed_entries = sa.Table(
+    "feed_entries",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("paper_id", sa.String(40), sa.ForeignKey("papers.id"), nullable=False, unique=True),
+    sa.Column("feed_date", sa.Date, nullable=False, index=True),
+    sa.Column("submitted_by", sa.Integer, sa.ForeignKey("users.id")),
+    sa.Column("submitted_at", sa.DateTime, nullable=False),
+    sa.Column("thumbnail", sa.Text),
+)
+
+upvotes = sa.Table(
+    "upvotes",
+    metadata,
+    sa.Column("user_id", sa.Integer, sa.ForeignKey("users.id"), primary_key=True),
+    sa.Column("paper_id", sa.String(40), sa.ForeignKey("papers.id"), primary_key=True),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.Index("ix_upvotes_paper_id", "paper_id"),
+)
+
+comments = sa.Table(
+    "comments",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("paper_id", sa.String(40), sa.ForeignKey("papers.id"), nullable=False),
+    sa.Column("user_id", sa.Integer, sa.ForeignKey("users.id"), nullable=False),
+    sa.Column("parent_id", sa.Integer, sa.ForeignKey("comments.id")),
+    sa.Column("body", sa.Text, nullable=False),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.Column("edited_at", sa.DateTime),
+    sa.Column("hidden", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("deleted", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Index("ix_comments_paper_id_created_at", "paper_id", "created_at"),
+)
+
+subscriptions = sa.Table(
+    "subscriptions",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("email", sa.String(320), nullable=False, index=True),
+    sa.Column("user_id", sa.Integer, sa.ForeignKey("users.id")),
+    sa.Column("kind", sa.String(16), nullable=False),  # trending | topic
+    sa.Column("query", sa.Text),
+    sa.Column("frequency", sa.String(16), nullable=False),  # daily | weekly
+    sa.Column("timezone", sa.String(64), nullable=False, server_default="UTC"),
+    sa.Column("status", sa.String(16), nullable=False, server_default="pending"),
+    sa.Column("bounce_count", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.Column("confirmed_at", sa.DateTime),
+    sa.Column("unsubscribed_at", sa.DateTime),
+)
+
+deliveries = sa.Table(
+    "deliveries",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("subscription_id", sa.Integer, sa.ForeignKey("subscriptions.id"), nullable=False),
+    sa.Column("period", sa.String(32), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False, server_default="pending"),
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("paper_ids", sa.JSON),
+    sa.Column("message_id", sa.String(255)),
+    sa.Column("last_error", sa.Text),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.Column("sent_at", sa.DateTime),
+    sa.UniqueConstraint("subscription_id", "period", name="uq_deliveries_subscription_period"),
+)
+
+job_runs = sa.Table(
+    "job_runs",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("job", sa.String(64), nullable=False),
+    sa.Column("params", sa.JSON, nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),  # running | ok | partial | failed
+    sa.Column("state", sa.JSON),  # checkpoint, e.g. an OAI-PMH resumption token
+    sa.Column("stats", sa.JSON),
+    sa.Column("error", sa.Text),
+    sa.Column("host", sa.String(255)),
+    sa.Column("pid", sa.Integer),
+    sa.Column("started_at", sa.DateTime, nullable=False),
+    sa.Column("updated_at", sa.DateTime, nullable=False),
+    sa.Column("finished_at", sa.DateTime),
+    sa.Index("ix_job_runs_job_started_at", "job", "started_at"),
+)

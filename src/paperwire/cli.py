@@ -20,6 +20,7 @@ from . import __version__
 from .config import SETTINGS, Config, ConfigError
 from .ingest.http import PoliteClient, SourceError
 from .ingest.records import ImportReport
+from .progress import Progress
 from .store import Store, StoreError
 
 EXIT_OK, EXIT_PARTIAL, EXIT_SOURCE, EXIT_DB, EXIT_CONFIG = 0, 1, 3, 4, 5
@@ -50,15 +51,8 @@ class Context:
             headers=headers or None,
         )
 
-    def progress(self, length: int | None, label: str):
-        return click.progressbar(
-            length=length,
-            label=label,
-            file=sys.stderr,
-            show_eta=True,
-            show_pos=length is None,
-            hidden=self.quiet,
-        )
+    def progress(self, length: int | None, label: str, unit: str = "") -> Progress:
+        return Progress(label, length, unit=unit, hidden=self.quiet)
 
 
 pass_ctx = click.make_pass_decorator(Context)
@@ -264,7 +258,7 @@ def _file_import(c: Context, path, kind, keep, limit, dry_run):
     size = None if str(path) == "-" else Path(path).stat().st_size
     with failures():
         store = c.open_store()
-        with c.progress(size, "reading") as bar:
+        with c.progress(size, "reading", "B") as bar:
             report = import_jsonl(store, path, kind=kind, keep=keep, limit=limit,
                                   dry_run=dry_run, progress_bytes=bar.update)
     finish(report, dry_run)

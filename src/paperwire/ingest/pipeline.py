@@ -230,8 +230,9 @@ def harvest_oai(
     a later run with the same parameters continues from the last committed token.
     """
     report = ImportReport()
+    # Not the endpoint URL: a token from elsewhere is refused (badResumptionToken), and
+    # that case already restarts the range.
     params = {
-        "url": harvester.base_url,
         "from": from_.isoformat() if from_ else None,
         "until": until.isoformat() if until else None,
         "set": set_,

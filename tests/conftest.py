@@ -1,0 +1,102 @@
+import os
+import uuid
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from paperwire.ingest.http import PoliteClient
+from paperwire.store import Store
+from paperwire.store import schema
+
+PG_ADMIN_URL = os.environ.get(
+    "PAPERWIRE_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+)
+SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+
+
+def _pg_available() -> str | None:
+    try:
+        engine = sa.create_engine(PG_ADMIN_URL)
+        with engine.connect():
+            pass
+        engine.dispose()
+        return None
+    except Exception as exc:  # noqa: BLE001 - any failure means "no server"
+        return str(exc).splitlines()[0]
+
+
+@pytest.fixture(scope="session")
+def pg_url():
+    """A fresh PostgreSQL database for this test session, dropped at the end."""
+    problem = _pg_available()
+    if problem:
+        if os.environ.get("CI"):
+            pytest.fail(f"PostgreSQL is required in CI: {problem}")
+        pytest.skip(f"PostgreSQL not reachable at {PG_ADMIN_URL}: {problem}")
+    name = f"paperwire_test_{uuid.uuid4().hex[:10]}"
+    admin = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    url = sa.engine.make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+    yield url
+    with admin.connect() as conn:
+        conn.execute(
+            sa.text(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :n"
+            ),
+            {"n": name},
+        )
+        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}"'))
+    admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def pg_store(pg_url):
+    store = Store(pg_url)
+    store.upgrade()
+    yield store
+    store.close()
+
+
+def _truncate(store: Store) -> None:
+    names = ", ".join(reversed([t.name for t in schema.metadata.sorted_tables]))
+    with store.begin() as conn:
+        conn.execute(sa.text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+
+
+@pytest.fixture
+def sqlite_url(tmp_path):
+    return f"sqlite:///{tmp_path / 'paperwire.db'}"
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store(request, tmp_path):
+    """The store on each backend, empty and migrated."""
+    if request.param == "sqlite":
+        s = Store(f"sqlite:///{tmp_path / 'store.db'}")
+        s.upgrade()
+        yield s
+        s.close()
+    else:
+        s = request.getfixturevalue("pg_store")
+        _truncate(s)
+        yield s
+
+
+@pytest.fixture
+def sqlite_store(tmp_path):
+    s = Store(f"sqlite:///{tmp_path / 'store.db'}")
+    s.upgrade()
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def fast_client():
+    """A polite client without the politeness delays (the server is local)."""
+    naps: list[float] = []
+    client = PoliteClient(min_interval=0.0, retries=3, backoff=0.01, timeout=5, sleep=naps.append)
+    client.naps = naps
+    yield client
+    client.close()

@@ -1,0 +1,82 @@
+from datetime import UTC, datetime
+
+import pytest
+
+from paperwire.ids import InvalidArxivId, is_arxiv_id, normalize_arxiv_id, parse_arxiv_id
+from paperwire.ingest.records import BadRecord, PaperRecord
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("1707.08567", ("1707.08567", None)),
+        ("1707.08567v3", ("1707.08567", 3)),
+        ("2503.11731", ("2503.11731", None)),
+        ("0704.0001", ("0704.0001", None)),
+        ("hep-th/9901001v2", ("hep-th/9901001", 2)),
+        ("math.GT/0309136", ("math.GT/0309136", None)),
+        ("astro-ph/0601001", ("astro-ph/0601001", None)),
+        ("arXiv:2401.09417", ("2401.09417", None)),
+        ("http://arxiv.org/abs/1707.08567v1", ("1707.08567", 1)),
+        ("https://arxiv.org/pdf/2401.09417v2.pdf", ("2401.09417", 2)),
+        ("https://huggingface.co/papers/2602.23152", ("2602.23152", None)),
+        ("oai:arXiv.org:1412.8323", ("1412.8323", None)),
+        ("  2401.09417 ", ("2401.09417", None)),
+    ],
+)
+def test_parse_arxiv_id(text, expected):
+    assert parse_arxiv_id(text) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["", "abc", "1707.085", "1707.085678", "2401.09417v0", "<script>", "2401.09417; DROP", None, 42],
+)
+def test_bad_ids_are_rejected(text):
+    with pytest.raises(InvalidArxivId):
+        parse_arxiv_id(text)
+    assert not is_arxiv_id(text) if isinstance(text, str) else True
+
+
+def test_normalize_keeps_no_version():
+    assert normalize_arxiv_id("2401.09417v5") == "2401.09417"
+
+
+def test_record_validation_normalises():
+    rec = PaperRecord(
+        id="https://arxiv.org/abs/2401.09417v2",
+        title="  Vision Mamba:\n  Efficient  Visual ",
+        abstract="A\n  b",
+        authors=[" Lianghui Zhu ", "", "Bencheng Liao"],
+        categories=["cs.CV"],
+        primary_category="cs.LG",
+        published=datetime(2024, 1, 17, 18, 0, tzinfo=UTC),
+    ).validated()
+    assert rec.id == "2401.09417" and rec.version == 2
+    assert rec.title == "Vision Mamba: Efficient Visual"
+    assert rec.abstract == "A b"
+    assert rec.authors == ["Lianghui Zhu", "Bencheng Liao"] and rec.num_authors == 2
+    assert rec.categories == ["cs.LG", "cs.CV"]
+    assert rec.published.tzinfo is None and rec.published.hour == 18
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"id": "nope", "title": "t"}, "not an arXiv id"),
+        ({"id": "2401.00001", "title": "  "}, "no title"),
+        ({"id": "2401.00001", "title": "t" * 1001}, "title is"),
+        ({"id": "2401.00001", "title": "t", "abstract": "a" * 20001}, "abstract is"),
+        ({"id": "2401.00001", "title": "t", "authors": "A, B"}, "list of names"),
+        ({"id": "2401.00001", "title": 5}, "expected text"),
+    ],
+)
+def test_bad_records(kwargs, message):
+    with pytest.raises(BadRecord, match=message):
+        PaperRecord(**kwargs).validated("line 7")
+
+
+def test_bad_record_says_where():
+    with pytest.raises(BadRecord) as err:
+        PaperRecord(id="x", title="t").validated("line 7")
+    assert str(err.value).startswith("line 7: ")

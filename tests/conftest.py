@@ -6,8 +6,7 @@ import pytest
 import sqlalchemy as sa
 
 from paperwire.ingest.http import PoliteClient
-from paperwire.store import Store
-from paperwire.store import schema
+from paperwire.store import Store, schema
 
 PG_ADMIN_URL = os.environ.get(
     "PAPERWIRE_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
@@ -42,9 +41,7 @@ def pg_url():
     yield url
     with admin.connect() as conn:
         conn.execute(
-            sa.text(
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :n"
-            ),
+            sa.text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :n"),
             {"n": name},
         )
         conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}"'))

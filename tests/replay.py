@@ -51,7 +51,12 @@ class ReplayServer:
                 parts = urlsplit(self.path)
                 query = {k: v[-1] for k, v in parse_qs(parts.query, keep_blank_values=True).items()}
                 outer.requests.append(
-                    Seen(parts.path, query, {k.lower(): v for k, v in self.headers.items()}, time.monotonic())
+                    Seen(
+                        parts.path,
+                        query,
+                        {k.lower(): v for k, v in self.headers.items()},
+                        time.monotonic(),
+                    )
                 )
                 reply = outer.handler(parts.path, query)
                 body = reply.body
@@ -71,7 +76,9 @@ class ReplayServer:
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.httpd.daemon_threads = True
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread = threading.Thread(
+            target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
 
     def __enter__(self) -> ReplayServer:
         self.thread.start()

@@ -9,7 +9,7 @@ from paperwire.ingest.arxiv_api import ArxivAPI, ArxivAPIError, category_query, 
 from paperwire.ingest.http import PoliteClient, SourceError, TransientError, retry_after_seconds
 from paperwire.ingest.pipeline import import_arxiv
 
-from .replay import FIXTURES, Reply, ReplayServer, fixture
+from .replay import FIXTURES, ReplayServer, Reply, fixture
 
 API_DIR = FIXTURES / "arxiv-api"
 
@@ -38,7 +38,10 @@ def test_parse_single_entry():
     assert (page.total, page.errors) == (1, [])
     (p,) = page.records
     assert p.id == "1707.08567" and p.version == 1
-    assert p.title == "Proceedings of Workshop AEW10: Concepts in Information Theory and Communications"
+    assert (
+        p.title
+        == "Proceedings of Workshop AEW10: Concepts in Information Theory and Communications"
+    )
     assert p.authors[0] == "Kees A. Schouhamer Immink" and len(p.authors) == p.num_authors > 10
     assert p.primary_category == "cs.IT" and p.categories[0] == "cs.IT"
     assert p.comment.startswith("44 pages")
@@ -93,7 +96,9 @@ def test_client_pages_through_results(fast_client):
 
 def test_import_by_ids_reports_missing(store, fast_client):
     with ReplayServer(recorded) as server:
-        report = import_arxiv(store, api_for(server, fast_client), ids=["0808.05394", "1707.08567v1"])
+        report = import_arxiv(
+            store, api_for(server, fast_client), ids=["0808.05394", "1707.08567v1"]
+        )
     assert (report.inserted, report.skipped) == (1, ["0808.05394: not found on arXiv"])
     assert store.get_paper("1707.08567")["version"] == 1
     with ReplayServer(recorded) as server:

@@ -30,7 +30,17 @@ def test_parse_arxiv_id(text, expected):
 
 @pytest.mark.parametrize(
     "text",
-    ["", "abc", "1707.085", "1707.085678", "2401.09417v0", "<script>", "2401.09417; DROP", None, 42],
+    [
+        "",
+        "abc",
+        "1707.085",
+        "1707.085678",
+        "2401.09417v0",
+        "<script>",
+        "2401.09417; DROP",
+        None,
+        42,
+    ],
 )
 def test_bad_ids_are_rejected(text):
     with pytest.raises(InvalidArxivId):

@@ -15,7 +15,7 @@ from paperwire.ingest.oai import OAIError, OAIHarvester, parse_oai
 from paperwire.ingest.pipeline import harvest_oai
 from paperwire.store import Store
 
-from .replay import Reply, ReplayServer, fixture
+from .replay import ReplayServer, Reply, fixture
 
 PAGES = ["arxiv-physics-hep-th.xml", "arxiv-physics-hep-ex.xml", "arxiv-single.xml"]
 TOKENS = ["tok-1|100", "tok-2|200", None]
@@ -74,16 +74,25 @@ def test_parse_get_record_without_default_namespace():
 
 
 def test_parse_token_deleted_bad_and_errors():
-    body = paged(0).replace(
-        b"<record>", b'<record><header status="deleted"><identifier>oai:arXiv.org:1111.0001'
-        b"</identifier></header></record><record>", 1
-    ).replace(b"<id>1507.07790</id>", b"<id>not-an-id</id>")
+    body = (
+        paged(0)
+        .replace(
+            b"<record>",
+            b'<record><header status="deleted"><identifier>oai:arXiv.org:1111.0001'
+            b"</identifier></header></record><record>",
+            1,
+        )
+        .replace(b"<id>1507.07790</id>", b"<id>not-an-id</id>")
+    )
     page = parse_oai(body)
     assert page.token == "tok-1|100" and page.complete_size == 7 and page.cursor == 0
     assert page.deleted == ["oai:arXiv.org:1111.0001"]
     assert [r.id for r in page.records] == ["1412.8323", "1607.01710"]
     assert len(page.errors) == 1 and "not-an-id" in page.errors[0]
-    none = b'<OAI-PMH xmlns="http://www.openarchives.org/OAI/2.0/"><error code="noRecordsMatch"/></OAI-PMH>'
+    none = (
+        b'<OAI-PMH xmlns="http://www.openarchives.org/OAI/2.0/">'
+        b'<error code="noRecordsMatch"/></OAI-PMH>'
+    )
     assert parse_oai(none).records == []
     bad = none.replace(b"noRecordsMatch", b"badArgument")
     with pytest.raises(OAIError, match="badArgument"):
@@ -102,8 +111,16 @@ def test_harvest_follows_tokens_and_is_idempotent(store, fast_client):
     with oai_server() as server:
         report = harvest_oai(store, harvester(server, fast_client), set_="physics")
     assert (report.seen, report.inserted, report.skipped) == (7, 7, [])
-    assert [r.query.get("resumptionToken") for r in server.requests] == [None, "tok-1|100", "tok-2|200"]
-    assert server.requests[0].query == {"verb": "ListRecords", "metadataPrefix": "arXiv", "set": "physics"}
+    assert [r.query.get("resumptionToken") for r in server.requests] == [
+        None,
+        "tok-1|100",
+        "tok-2|200",
+    ]
+    assert server.requests[0].query == {
+        "verb": "ListRecords",
+        "metadataPrefix": "arXiv",
+        "set": "physics",
+    }
     run = store.job_runs("oai")[0]
     assert run["status"] == "ok" and run["state"] is None and run["stats"]["pages"] == 3
     with oai_server() as server:
@@ -135,8 +152,11 @@ def test_expired_token_starts_over(store, fast_client):
     def expired(path, query):
         if query.get("resumptionToken") == "tok-1|100" and not expired.seen:
             expired.seen = True
-            return Reply(200, b'<OAI-PMH xmlns="http://www.openarchives.org/OAI/2.0/">'
-                              b'<error code="badResumptionToken">expired</error></OAI-PMH>')
+            return Reply(
+                200,
+                b'<OAI-PMH xmlns="http://www.openarchives.org/OAI/2.0/">'
+                b'<error code="badResumptionToken">expired</error></OAI-PMH>',
+            )
         n = 0 if "resumptionToken" not in query else TOKENS.index(query["resumptionToken"]) + 1
         return Reply(200, paged(n))
 
@@ -145,7 +165,10 @@ def test_expired_token_starts_over(store, fast_client):
         harvest_oai(store, harvester(server, fast_client))
     assert store.count("papers") == 7
     assert [r.query.get("resumptionToken") for r in server.requests] == [
-        "tok-1|100", None, "tok-1|100", "tok-2|200"
+        "tok-1|100",
+        None,
+        "tok-1|100",
+        "tok-2|200",
     ]
 
 
@@ -167,8 +190,13 @@ def test_dry_run_writes_nothing(store, fast_client):
 
 
 def _cli(url: str, oai_url: str):
-    env = dict(os.environ, PAPERWIRE_DATABASE_URL=url, PAPERWIRE_ARXIV_OAI_URL=oai_url,
-               PAPERWIRE_ARXIV_MIN_INTERVAL="0", PAPERWIRE_HTTP_BACKOFF="0.01")
+    env = dict(
+        os.environ,
+        PAPERWIRE_DATABASE_URL=url,
+        PAPERWIRE_ARXIV_OAI_URL=oai_url,
+        PAPERWIRE_ARXIV_MIN_INTERVAL="0",
+        PAPERWIRE_HTTP_BACKOFF="0.01",
+    )
     return [sys.executable, "-m", "paperwire", "-q", "ingest", "oai", "--from", "2017-12-14"], env
 
 

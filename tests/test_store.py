@@ -42,30 +42,42 @@ def test_newer_version_updates_older_does_not(store):
     assert c.updated == 1  # fills the empty journal_ref only
     p = store.get_paper("2401.09417")
     assert (p["title"], p["version"], p["journal_ref"], p["doi"]) == (
-        "New title", 2, "ICML 2024", "10.1/x"
+        "New title",
+        2,
+        "ICML 2024",
+        "10.1/x",
     )
 
 
 def test_lower_ranked_source_only_fills_gaps(store):
     store.upsert_papers([rec(abstract="The arXiv abstract.", comment=None)])
-    store.upsert_papers(
-        [rec(abstract="Scraped abstract.", comment="12 pages", source="listing")]
-    )
+    store.upsert_papers([rec(abstract="Scraped abstract.", comment="12 pages", source="listing")])
     p = store.get_paper("2401.09417")
     assert p["abstract"] == "The arXiv abstract." and p["comment"] == "12 pages"
     assert p["source"] == "arxiv-api"
 
 
 def test_duplicates_in_one_batch_merge(store):
-    c = store.upsert_papers([rec(version=1, title="A"), rec(version=3, title="C"), rec(version=2, title="B")])
+    c = store.upsert_papers(
+        [rec(version=1, title="A"), rec(version=3, title="C"), rec(version=2, title="B")]
+    )
     assert c.inserted == 1
     p = store.get_paper("2401.09417")
     assert (p["version"], p["title"]) == (3, "C")
 
 
 def test_keyword_index_follows_inserts_updates_deletes(store):
-    store.upsert_papers([rec(), rec("2305.07027", title="EfficientViT cascaded group attention",
-                                    abstract="Memory efficient transformer.", authors=["Xinyu Liu"])])
+    store.upsert_papers(
+        [
+            rec(),
+            rec(
+                "2305.07027",
+                title="EfficientViT cascaded group attention",
+                abstract="Memory efficient transformer.",
+                authors=["Xinyu Liu"],
+            ),
+        ]
+    )
     assert [pid for pid, _ in store.keyword_search("bidirectional scanning")] == ["2401.09417"]
     assert [pid for pid, _ in store.keyword_search("zhu")] == ["2401.09417"]  # authors indexed
     store.upsert_papers([rec(version=2, abstract="Selective scans over image patches.")])
@@ -99,8 +111,9 @@ def feed_item(pid, day, upvotes=3, by="akhaliq", org=None):
 
 def test_feed_import_is_idempotent_and_keeps_first_day(store):
     d1, d2 = date(2026, 3, 2), date(2026, 3, 3)
-    counts, added = store.import_feed([feed_item("2603.00001", d1, 5, org="tencent"),
-                                       feed_item("2603.00002", d1, 1)])
+    counts, added = store.import_feed(
+        [feed_item("2603.00001", d1, 5, org="tencent"), feed_item("2603.00002", d1, 1)]
+    )
     assert (counts.inserted, added) == (2, 2)
     counts, added = store.import_feed([feed_item("2603.00001", d2, 9)])
     assert (counts.inserted, added) == (0, 0)
@@ -109,7 +122,8 @@ def test_feed_import_is_idempotent_and_keeps_first_day(store):
         users = conn.execute(sa.select(t.users.c.username, t.users.c.origin)).all()
         orgs = conn.execute(sa.select(t.organizations.c.name, t.organizations.c.fullname)).all()
     assert sorted((r[0], str(r[1])) for r in rows) == [
-        ("2603.00001", "2026-03-02"), ("2603.00002", "2026-03-02")
+        ("2603.00001", "2026-03-02"),
+        ("2603.00002", "2026-03-02"),
     ]
     assert users == [("akhaliq", "hf")] and orgs == [("tencent", "Tencent")]
     p = store.get_paper("2603.00001")

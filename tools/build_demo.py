@@ -137,7 +137,9 @@ def main() -> None:
         d = json.loads(line)
         pid = SEED_IDS.get(d["title"]) or by_title.get(norm(d["title"]))
         if pid is None:
-            hf = next((k for k, v in scraped.items() if norm(v["rec"]["title"]) == norm(d["title"])), None)
+            hf = next(
+                (k for k, v in scraped.items() if norm(v["rec"]["title"]) == norm(d["title"])), None
+            )
             pid = hf
         if pid is None:
             skipped.append(d["title"])
@@ -166,8 +168,15 @@ def main() -> None:
             existing["upvotes"] = d["upvotes"]
             existing["organization"] = org
             continue
-        out.append({"paper": paper, "feed_date": None, "upvotes": d["upvotes"], "organization": org,
-                    "reference_page": True})
+        out.append(
+            {
+                "paper": paper,
+                "feed_date": None,
+                "upvotes": d["upvotes"],
+                "organization": org,
+                "reference_page": True,
+            }
+        )
 
     dest = Path(args.out)
     dest.mkdir(parents=True, exist_ok=True)

@@ -100,7 +100,9 @@ def parse_day(_ctx, _param, value):
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="paperwire")
 @click.option("--db", "database_url", metavar="URL", help="Database URL (overrides settings).")
-@click.option("--config", "config_file", type=click.Path(dir_okay=False), help="TOML settings file.")
+@click.option(
+    "--config", "config_file", type=click.Path(dir_okay=False), help="TOML settings file."
+)
 @click.option("-q", "--quiet", is_flag=True, help="No progress bars.")
 @click.pass_context
 def main(ctx, database_url, config_file, quiet):
@@ -140,8 +142,17 @@ def stats(c: Context, as_json):
         click.echo(json.dumps(s, indent=2, default=str))
         return
     click.echo(f"backend            {s['backend']} (schema {s['schema_revision']})")
-    for key in ("papers", "feed_entries", "users", "organizations", "upvotes", "comments",
-                "subscriptions", "deliveries", "job_runs"):
+    for key in (
+        "papers",
+        "feed_entries",
+        "users",
+        "organizations",
+        "upvotes",
+        "comments",
+        "subscriptions",
+        "deliveries",
+        "job_runs",
+    ):
         click.echo(f"{key:<18} {s[key]:>10,}")
     click.echo(f"with code          {s['with_code']:>10,}  (stars known: {s['with_stars']:,})")
     click.echo(f"published          {s['published_range'][0]} .. {s['published_range'][1]}")
@@ -161,13 +172,25 @@ def backup(c: Context, path: Path):
 
 
 @main.command("settings")
+@click.option("--markdown", is_flag=True, help="The reference table for the README.")
 @pass_ctx
-def settings_cmd(c: Context):
+def settings_cmd(c: Context, markdown: bool):
     """Show every setting, its value and where to set it."""
+    if markdown:
+        click.echo(settings_markdown())
+        return
     for s in SETTINGS:
         value = getattr(c.config, s.name)
         shown = "***" if s.secret and value else repr(value)
         click.echo(f"{s.name} = {shown}\n    {s.help}\n    env {s.env}")
+
+
+def settings_markdown() -> str:
+    rows = ["| setting | environment variable | default | what it does |", "|---|---|---|---|"]
+    for s in SETTINGS:
+        default = "(empty)" if s.default == "" else f"`{s.default}`"
+        rows.append(f"| `{s.name}` | `{s.env}` | {default} | {s.help} |")
+    return "\n".join(rows)
 
 
 # -- ingestion ------------------------------------------------------------------------------
@@ -202,8 +225,14 @@ def ingest_arxiv(c: Context, category, from_, until, query, max_results, dry_run
         store = c.open_store()
         with c.client(arxiv=True) as client, c.progress(None, "papers") as bar:
             api = ArxivAPI(client, c.config.arxiv_api_url)
-            report = import_arxiv(store, api, search_query=query, max_results=max_results,
-                                  dry_run=dry_run, progress=bar.update)
+            report = import_arxiv(
+                store,
+                api,
+                search_query=query,
+                max_results=max_results,
+                dry_run=dry_run,
+                progress=bar.update,
+            )
     finish(report, dry_run)
 
 
@@ -224,8 +253,9 @@ def ingest_id(c: Context, ids, dry_run):
     with failures():
         store = c.open_store()
         with c.client(arxiv=True) as client:
-            report = import_arxiv(store, ArxivAPI(client, c.config.arxiv_api_url), ids=wanted,
-                                  dry_run=dry_run)
+            report = import_arxiv(
+                store, ArxivAPI(client, c.config.arxiv_api_url), ids=wanted, dry_run=dry_run
+            )
     finish(report, dry_run)
 
 
@@ -245,8 +275,14 @@ def ingest_oai(c: Context, from_, until, set_, restart, dry_run):
         store = c.open_store()
         with c.client(arxiv=True) as client, c.progress(None, "records") as bar:
             report = harvest_oai(
-                store, OAIHarvester(client, c.config.arxiv_oai_url), from_=from_, until=until,
-                set_=set_, restart=restart, dry_run=dry_run, progress=bar.update,
+                store,
+                OAIHarvester(client, c.config.arxiv_oai_url),
+                from_=from_,
+                until=until,
+                set_=set_,
+                restart=restart,
+                dry_run=dry_run,
+                progress=bar.update,
                 log=lambda m: click.echo(m, err=True),
             )
     finish(report, dry_run)
@@ -259,8 +295,15 @@ def _file_import(c: Context, path, kind, keep, limit, dry_run):
     with failures():
         store = c.open_store()
         with c.progress(size, "reading", "B") as bar:
-            report = import_jsonl(store, path, kind=kind, keep=keep, limit=limit,
-                                  dry_run=dry_run, progress_bytes=bar.update)
+            report = import_jsonl(
+                store,
+                path,
+                kind=kind,
+                keep=keep,
+                limit=limit,
+                dry_run=dry_run,
+                progress_bytes=bar.update,
+            )
     finish(report, dry_run)
 
 
@@ -291,10 +334,19 @@ def ingest_listing(c: Context, path, limit, dry_run):
 
 @ingest.command("hf-daily")
 @click.option("--date", "day", callback=parse_day, help="Feed day to fetch (default: today).")
-@click.option("--days", type=click.IntRange(1, 366), default=1, show_default=True,
-              help="Fetch this many days ending at --date.")
-@click.option("--file", "file_", type=click.Path(exists=True, dir_okay=False, allow_dash=True),
-              help="Import a saved api/daily_papers answer instead of fetching.")
+@click.option(
+    "--days",
+    type=click.IntRange(1, 366),
+    default=1,
+    show_default=True,
+    help="Fetch this many days ending at --date.",
+)
+@click.option(
+    "--file",
+    "file_",
+    type=click.Path(exists=True, dir_okay=False, allow_dash=True),
+    help="Import a saved api/daily_papers answer instead of fetching.",
+)
 @dry_run_option
 @pass_ctx
 def ingest_hf_daily(c: Context, day, days, file_, dry_run):
@@ -317,8 +369,13 @@ def ingest_hf_daily(c: Context, day, days, file_, dry_run):
 
 @ingest.command("github-stars")
 @click.option("--limit", type=click.IntRange(1), default=500, show_default=True)
-@click.option("--max-age", type=click.FloatRange(0), default=24.0, show_default=True,
-              help="Refresh repos checked longer ago than this many hours.")
+@click.option(
+    "--max-age",
+    type=click.FloatRange(0),
+    default=24.0,
+    show_default=True,
+    help="Refresh repos checked longer ago than this many hours.",
+)
 @click.option("--wait", is_flag=True, help="Sleep through a rate limit instead of stopping.")
 @pass_ctx
 def ingest_github_stars(c: Context, limit, max_age, wait):
@@ -329,24 +386,38 @@ def ingest_github_stars(c: Context, limit, max_age, wait):
         store = c.open_store()
         with c.client() as client, c.progress(limit, "repos") as bar:
             gh = GitHubStars(client, c.config.github_api_url, c.config.github_token or None)
-            r = refresh_stars(store, gh, limit=limit, max_age_hours=max_age,
-                              wait_for_reset=wait, progress=bar.update)
-    click.echo(f"{r.checked} checked, {r.updated} updated, {r.not_modified} not modified, "
-               f"{r.gone} gone, {len(r.errors)} errors")
+            r = refresh_stars(
+                store,
+                gh,
+                limit=limit,
+                max_age_hours=max_age,
+                wait_for_reset=wait,
+                progress=bar.update,
+            )
+    click.echo(
+        f"{r.checked} checked, {r.updated} updated, {r.not_modified} not modified, "
+        f"{r.gone} gone, {len(r.errors)} errors"
+    )
     for e in r.errors[:SHOW_SKIPPED]:
         click.echo(f"error: {e}", err=True)
     if r.rate_limited_until:
-        click.echo(f"stopped: GitHub rate limit until {r.rate_limited_until:%Y-%m-%d %H:%M} UTC",
-                   err=True)
+        click.echo(
+            f"stopped: GitHub rate limit until {r.rate_limited_until:%Y-%m-%d %H:%M} UTC", err=True
+        )
         sys.exit(EXIT_SOURCE)
     sys.exit(EXIT_PARTIAL if r.errors else EXIT_OK)
 
 
 # -- demo -----------------------------------------------------------------------------------
 @main.command()
-@click.option("--db", "path", type=click.Path(dir_okay=False, path_type=Path),
-              default=Path("paperwire-demo.db"), show_default=True,
-              help="SQLite file to create.")
+@click.option(
+    "--db",
+    "path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=Path("paperwire-demo.db"),
+    show_default=True,
+    help="SQLite file to create.",
+)
 @click.option("--force", is_flag=True, help="Replace the file if it exists.")
 @pass_ctx
 def demo(c: Context, path: Path, force: bool):

@@ -11,8 +11,15 @@ import time
 
 
 class Progress:
-    def __init__(self, label: str, total: int | None = None, *, unit: str = "", hidden: bool = False,
-                 stream=None):
+    def __init__(
+        self,
+        label: str,
+        total: int | None = None,
+        *,
+        unit: str = "",
+        hidden: bool = False,
+        stream=None,
+    ):
         self.label = label
         self.total = total
         self.unit = unit
@@ -45,8 +52,10 @@ class Progress:
             frac = min(self.done / self.total, 1.0)
             eta = (self.total - self.done) / rate if rate > 0 else 0
             bar = "#" * int(frac * 24)
-            return (f"{self.label} [{bar:<24}] {frac:5.1%}  {_fmt(self.done)}{self.unit}"
-                    f"  ETA {_clock(eta)}")
+            return (
+                f"{self.label} [{bar:<24}] {frac:5.1%}  {_fmt(self.done)}{self.unit}"
+                f"  ETA {_clock(eta)}"
+            )
         return f"{self.label}: {_fmt(self.done)}{self.unit}  ({_fmt(rate)}{self.unit}/s)"
 
     def _draw(self, final: bool = False) -> None:

@@ -70,5 +70,8 @@ def load_demo(store: Store) -> str:
             ],
         )
     papers = counts.inserted + more.inserted
-    summary = f"{papers} papers loaded, {added} on the daily feed, {len(others)} others from the reference page"
+    summary = (
+        f"{papers} papers loaded, {added} on the daily feed, "
+        f"{len(others)} others from the reference page"
+    )
     return summary + (f", {len(bad)} unusable records skipped" if bad else "")

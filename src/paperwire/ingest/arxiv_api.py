@@ -92,9 +92,7 @@ def parse_entry(entry) -> PaperRecord:
         version=version,
         title=entry.findtext(f"{ATOM}title") or "",
         abstract=abstract,
-        authors=[
-            (a.findtext(f"{ATOM}name") or "").strip() for a in entry.findall(f"{ATOM}author")
-        ],
+        authors=[(a.findtext(f"{ATOM}name") or "").strip() for a in entry.findall(f"{ATOM}author")],
         categories=[c.get("term") for c in entry.findall(f"{ATOM}category") if c.get("term")],
         primary_category=primary.get("term") if primary is not None else None,
         published=_dt(entry.findtext(f"{ATOM}published")),
@@ -111,9 +109,7 @@ def parse_entry(entry) -> PaperRecord:
 def category_query(category: str, day_from: date, day_until: date) -> str:
     """Search query for papers of a category submitted between two days (inclusive)."""
     end = day_until + timedelta(days=1)
-    return (
-        f"cat:{category} AND submittedDate:[{day_from:%Y%m%d}0000 TO {end:%Y%m%d}0000]"
-    )
+    return f"cat:{category} AND submittedDate:[{day_from:%Y%m%d}0000 TO {end:%Y%m%d}0000]"
 
 
 class ArxivAPI:
@@ -153,7 +149,9 @@ class ArxivAPI:
         """Yield pages until ``max_results`` or the end of the results."""
         start, seen, empty_retries = 0, 0, 0
         while True:
-            size = self.page_size if max_results is None else min(self.page_size, max_results - seen)
+            size = (
+                self.page_size if max_results is None else min(self.page_size, max_results - seen)
+            )
             if size <= 0:
                 return
             params = {"search_query": search_query, "start": start, "max_results": size}

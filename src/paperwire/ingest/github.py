@@ -15,9 +15,28 @@ _REPO_RE = re.compile(
 )
 # First path segments that are GitHub pages, not users or organizations.
 _NOT_OWNERS = {
-    "about", "apps", "collections", "contact", "customer-stories", "enterprise", "events",
-    "explore", "features", "issues", "login", "marketplace", "notifications", "orgs",
-    "pricing", "pulls", "search", "settings", "site", "sponsors", "topics", "trending",
+    "about",
+    "apps",
+    "collections",
+    "contact",
+    "customer-stories",
+    "enterprise",
+    "events",
+    "explore",
+    "features",
+    "issues",
+    "login",
+    "marketplace",
+    "notifications",
+    "orgs",
+    "pricing",
+    "pulls",
+    "search",
+    "settings",
+    "site",
+    "sponsors",
+    "topics",
+    "trending",
     # Hugging Face's own organization appears in the site chrome of scraped HF pages.
     "huggingface",
 }
@@ -67,7 +86,10 @@ class GitHubStars:
     def __init__(self, client: PoliteClient, api_url: str = DEFAULT_API, token: str | None = None):
         self.client = client
         self.api_url = api_url.rstrip("/")
-        self.headers = {"Accept": "application/vnd.github+json", "X-GitHub-Api-Version": "2022-11-28"}
+        self.headers = {
+            "Accept": "application/vnd.github+json",
+            "X-GitHub-Api-Version": "2022-11-28",
+        }
         if token:
             self.headers["Authorization"] = f"Bearer {token}"
 
@@ -96,8 +118,15 @@ class GitHubStars:
         return "ok", stars, resp.headers.get("ETag"), data.get("full_name")
 
 
-def refresh_stars(store, stars: GitHubStars, *, limit: int = 500, max_age_hours: float = 24.0,
-                  wait_for_reset: bool = False, progress=None) -> StarsReport:
+def refresh_stars(
+    store,
+    stars: GitHubStars,
+    *,
+    limit: int = 500,
+    max_age_hours: float = 24.0,
+    wait_for_reset: bool = False,
+    progress=None,
+) -> StarsReport:
     """Refresh star counts of papers whose repo was not checked within ``max_age_hours``."""
     report = StarsReport()
     cutoff = datetime.now(UTC).replace(tzinfo=None) - timedelta(hours=max_age_hours)

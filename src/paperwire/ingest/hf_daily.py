@@ -46,7 +46,9 @@ def parse_item(item: dict, where: str = "") -> FeedItem:
         published=_dt(paper.get("publishedAt")),
         github_repo=canonical_repo(repo) if isinstance(repo, str) else find_repo(summary),
         github_stars=stars if isinstance(stars, int) and stars >= 0 else None,
-        project_page=paper.get("projectPage") if isinstance(paper.get("projectPage"), str) else None,
+        project_page=paper.get("projectPage")
+        if isinstance(paper.get("projectPage"), str)
+        else None,
         source="hf",
     ).validated(where)
     submitted = _dt(paper.get("submittedOnDailyAt")) or _dt(item.get("publishedAt"))
@@ -99,7 +101,9 @@ class HFDailyPapers:
                 params={"date": day.isoformat(), "limit": self.page_size, "p": p},
             )
             if resp.status_code >= 400:
-                raise SourceError(f"daily_papers answered HTTP {resp.status_code}: {resp.text[:200]}")
+                raise SourceError(
+                    f"daily_papers answered HTTP {resp.status_code}: {resp.text[:200]}"
+                )
             try:
                 data = resp.json()
             except json.JSONDecodeError as exc:

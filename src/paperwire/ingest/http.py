@@ -17,7 +17,7 @@ import httpx
 
 from .. import __version__
 
-DEFAULT_AGENT = f"paperwire/{__version__} (+https://github.com/paperwire; self-hosted)"
+DEFAULT_AGENT = f"paperwire/{__version__} (self-hosted Daily Papers; python-httpx)"
 RETRY_STATUS = {500, 502, 503, 504, 429}
 MAX_RETRY_AFTER = 300.0
 

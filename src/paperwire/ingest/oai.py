@@ -119,7 +119,9 @@ def parse_record(record) -> PaperRecord:
     except InvalidArxivId as exc:
         raise BadRecord(str(exc)) from None
     authors_el = _child(arxiv, "authors")
-    authors = [_author(a) for a in _children(authors_el, "author")] if authors_el is not None else []
+    authors = (
+        [_author(a) for a in _children(authors_el, "author")] if authors_el is not None else []
+    )
     categories = (_text(arxiv, "categories") or "").split()
     doi = (_text(arxiv, "doi") or "").replace(",", " ").replace(";", " ").split()
     comment, abstract = _text(arxiv, "comments"), _text(arxiv, "abstract") or ""

@@ -44,7 +44,9 @@ def _write(store: Store, fn: Callable, dry_run: bool):
     return result
 
 
-def write_papers(store: Store, records: list[PaperRecord], report: ImportReport, dry_run: bool) -> None:
+def write_papers(
+    store: Store, records: list[PaperRecord], report: ImportReport, dry_run: bool
+) -> None:
     if not records:
         return
     try:
@@ -96,7 +98,9 @@ def import_records(
     return report
 
 
-def _records_from_lines(stream, make: Callable[[dict, str], PaperRecord], keep=None) -> Iterator[PaperRecord | BadRecord]:
+def _records_from_lines(
+    stream, make: Callable[[dict, str], PaperRecord], keep=None
+) -> Iterator[PaperRecord | BadRecord]:
     for n, obj in iter_json_lines(stream):
         if isinstance(obj, BadRecord):
             yield obj
@@ -156,7 +160,11 @@ def import_arxiv(
     """Query the arXiv API (by query or id list); each page is one transaction."""
     report = ImportReport()
     wanted = {normalize_arxiv_id(i) for i in ids} if ids else set()
-    pages = api.by_ids(sorted(wanted)) if ids else api.pages(search_query=search_query, max_results=max_results)
+    pages = (
+        api.by_ids(sorted(wanted))
+        if ids
+        else api.pages(search_query=search_query, max_results=max_results)
+    )
     for page in pages:
         report.seen += len(page.records) + len(page.errors)
         for err in page.errors:
@@ -201,7 +209,12 @@ def import_hf_file(store: Store, path: str | Path, *, dry_run: bool = False) -> 
 
 
 def import_hf_days(
-    store: Store, api: HFDailyPapers, days: list[date], *, dry_run: bool = False, progress: Progress | None = None
+    store: Store,
+    api: HFDailyPapers,
+    days: list[date],
+    *,
+    dry_run: bool = False,
+    progress: Progress | None = None,
 ) -> ImportReport:
     report = ImportReport()
     for day in days:

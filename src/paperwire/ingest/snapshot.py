@@ -86,7 +86,9 @@ def kaggle_record(obj: dict, where: str = "") -> PaperRecord:
             if isinstance(p, list) and p
         ]
     else:
-        authors = [a.strip() for a in str(obj.get("authors") or "").replace(" and ", ",").split(",")]
+        authors = [
+            a.strip() for a in str(obj.get("authors") or "").replace(" and ", ",").split(",")
+        ]
     cats = obj.get("categories") or ""
     if not isinstance(cats, str):
         raise BadRecord("categories must be a string", where)
@@ -105,7 +107,10 @@ def kaggle_record(obj: dict, where: str = "") -> PaperRecord:
         comment=comment,
         journal_ref=obj.get("journal-ref"),
         doi=(str(obj.get("doi")).split() or [None])[0] if obj.get("doi") else None,
-        github_repo=find_repo(abstract if isinstance(abstract, str) else "", comment if isinstance(comment, str) else ""),
+        github_repo=find_repo(
+            abstract if isinstance(abstract, str) else "",
+            comment if isinstance(comment, str) else "",
+        ),
         source="snapshot",
     ).validated(where)
 
@@ -129,7 +134,9 @@ def listing_record(obj: dict, where: str = "") -> PaperRecord:
     if not isinstance(cats, list):
         raise BadRecord("categories must be a list", where)
     try:
-        published = datetime.combine(date.fromisoformat(first), datetime.min.time()) if first else None
+        published = (
+            datetime.combine(date.fromisoformat(first), datetime.min.time()) if first else None
+        )
     except (TypeError, ValueError):
         raise BadRecord(f"bad listing date {first!r}", where) from None
     return PaperRecord(
@@ -141,7 +148,10 @@ def listing_record(obj: dict, where: str = "") -> PaperRecord:
         categories=cats,
         published=published,
         comment=comment,
-        github_repo=find_repo(abstract if isinstance(abstract, str) else "", comment if isinstance(comment, str) else ""),
+        github_repo=find_repo(
+            abstract if isinstance(abstract, str) else "",
+            comment if isinstance(comment, str) else "",
+        ),
         source="listing",
     ).validated(where)
 
@@ -154,7 +164,9 @@ def snapshot_filter(category: str | None, since: date | None):
             cats = obj.get("categories") or ""
             cats = cats.split() if isinstance(cats, str) else cats
             prefix = category.rstrip(".") + "."
-            if not any(isinstance(c, str) and (c == category or c.startswith(prefix)) for c in cats):
+            if not any(
+                isinstance(c, str) and (c == category or c.startswith(prefix)) for c in cats
+            ):
                 return False
         if since:
             stamp = obj.get("update_date") or ""

@@ -291,7 +291,9 @@ class Store:
 
     def count(self, table: str) -> int:
         with self.engine.connect() as conn:
-            return conn.execute(sa.select(sa.func.count()).select_from(t.metadata.tables[table])).scalar_one()
+            return conn.execute(
+                sa.select(sa.func.count()).select_from(t.metadata.tables[table])
+            ).scalar_one()
 
     def delete_paper(self, paper_id: str) -> bool:
         """Remove a paper with its feed entry, upvotes and comments."""
@@ -345,7 +347,9 @@ class Store:
         return True
 
     # -- feed ----------------------------------------------------------------------------
-    def import_feed(self, items: Sequence[FeedItem], conn: Connection | None = None) -> tuple[UpsertCounts, int]:
+    def import_feed(
+        self, items: Sequence[FeedItem], conn: Connection | None = None
+    ) -> tuple[UpsertCounts, int]:
         """Store daily-feed items: papers, submitters, organizations, entries, upvote counts.
 
         Returns (paper counts, feed entries added). A paper keeps its first feed date.
@@ -359,7 +363,11 @@ class Store:
             conn,
             t.users,
             {
-                k: {"fullname": v.submitter_fullname, "avatar_url": v.submitter_avatar, "origin": "hf"}
+                k: {
+                    "fullname": v.submitter_fullname,
+                    "avatar_url": v.submitter_avatar,
+                    "origin": "hf",
+                }
                 for k, v in subs.items()
             },
             key="username",
@@ -392,7 +400,13 @@ class Store:
         self.set_popularity(
             conn,
             [
-                (i.paper.id, i.upvotes, i.organization, i.organization_fullname, i.organization_avatar)
+                (
+                    i.paper.id,
+                    i.upvotes,
+                    i.organization,
+                    i.organization_fullname,
+                    i.organization_avatar,
+                )
                 for i in items
             ],
         )
@@ -403,7 +417,11 @@ class Store:
     ) -> None:
         """Record upvote counts from elsewhere (and the organization) for papers:
         rows of (paper id, upvotes, organization name, full name, avatar URL)."""
-        orgs = {name: {"fullname": full, "avatar_url": avatar} for _, _, name, full, avatar in rows if name}
+        orgs = {
+            name: {"fullname": full, "avatar_url": avatar}
+            for _, _, name, full, avatar in rows
+            if name
+        }
         org_ids = self._ensure_named(conn, t.organizations, orgs)
         for pid, upvotes, org, _, _ in rows:
             values: dict[str, Any] = {"upvotes_external": max(0, int(upvotes))}
@@ -433,9 +451,7 @@ class Store:
         if not wanted:
             return {}
         col = table.c[key]
-        found = {
-            r[0]: r for r in conn.execute(sa.select(col, table).where(col.in_(list(wanted))))
-        }
+        found = {r[0]: r for r in conn.execute(sa.select(col, table).where(col.in_(list(wanted))))}
         now = utcnow()
         missing = [{key: k, "created_at": now, **v} for k, v in wanted.items() if k not in found]
         if missing:
@@ -453,7 +469,9 @@ class Store:
     def feed_dates(self) -> tuple[date | None, date | None]:
         with self.engine.connect() as conn:
             row = conn.execute(
-                sa.select(sa.func.min(t.feed_entries.c.feed_date), sa.func.max(t.feed_entries.c.feed_date))
+                sa.select(
+                    sa.func.min(t.feed_entries.c.feed_date), sa.func.max(t.feed_entries.c.feed_date)
+                )
             ).one()
         return _as_date(row[0]), _as_date(row[1])
 
@@ -652,7 +670,13 @@ class Store:
             raise StoreError("pg_dump not found: install the PostgreSQL client tools")
         url = self.engine.url.set(drivername="postgresql")
         proc = subprocess.run(
-            [pg_dump, "--format=custom", "--file", str(dest), url.render_as_string(hide_password=False)],
+            [
+                pg_dump,
+                "--format=custom",
+                "--file",
+                str(dest),
+                url.render_as_string(hide_password=False),
+            ],
             capture_output=True,
             text=True,
         )

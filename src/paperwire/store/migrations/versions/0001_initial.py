@@ -142,9 +142,7 @@ def upgrade() -> None:
         sa.Column("confirmed_at", sa.DateTime),
         sa.Column("unsubscribed_at", sa.DateTime),
         sa.PrimaryKeyConstraint("id", name="pk_subscriptions"),
-        sa.ForeignKeyConstraint(
-            ["user_id"], ["users.id"], name="fk_subscriptions_user_id_users"
-        ),
+        sa.ForeignKeyConstraint(["user_id"], ["users.id"], name="fk_subscriptions_user_id_users"),
     )
     op.create_index("ix_subscriptions_email", "subscriptions", ["email"])
     op.create_table(
@@ -160,9 +158,7 @@ def upgrade() -> None:
         sa.Column("created_at", sa.DateTime, nullable=False),
         sa.Column("sent_at", sa.DateTime),
         sa.PrimaryKeyConstraint("id", name="pk_deliveries"),
-        sa.UniqueConstraint(
-            "subscription_id", "period", name="uq_deliveries_subscription_period"
-        ),
+        sa.UniqueConstraint("subscription_id", "period", name="uq_deliveries_subscription_period"),
         sa.ForeignKeyConstraint(
             ["subscription_id"],
             ["subscriptions.id"],

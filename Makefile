@@ -1,0 +1,29 @@
+# Two commands do all set-up on a fresh machine (see README):
+#   make demo   — install, load the bundled demo into SQLite, show what it holds
+#   make test   — install with test tools, lint, run the whole test suite
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+.PHONY: install demo test lint bench
+install: $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/paperwire demo --db paperwire-demo.db --force
+	$(BIN)/paperwire --db sqlite:///paperwire-demo.db stats
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests bench tools
+
+test: lint
+	$(BIN)/pytest
+
+bench: $(STAMP)
+	$(BIN)/python bench/ingest_listings.py --pg postgresql+psycopg://postgres@127.0.0.1:5432/postgres

@@ -1,0 +1,129 @@
+"""The command line: exit codes, dry runs, stats, backup, settings, bad input."""
+
+import json
+import os
+
+import pytest
+from click.testing import CliRunner
+
+from paperwire.cli import main
+
+from .replay import FIXTURES, ReplayServer, Reply
+from .test_arxiv import recorded
+
+KAGGLE = FIXTURES / "kaggle" / "arxiv-metadata-oai-snapshot.sample.jsonl"
+HF = FIXTURES / "hf-api" / "daily_papers_2024-10-25.first2.json"
+
+
+@pytest.fixture
+def run(sqlite_url, monkeypatch):
+    monkeypatch.delenv("PAPERWIRE_CONFIG", raising=False)
+    for key in list(os.environ):
+        if key.startswith("PAPERWIRE_") and key != "PAPERWIRE_TEST_PG":
+            monkeypatch.delenv(key)
+    monkeypatch.setenv("PAPERWIRE_ARXIV_MIN_INTERVAL", "0")
+    monkeypatch.setenv("PAPERWIRE_HTTP_MIN_INTERVAL", "0")
+    monkeypatch.setenv("PAPERWIRE_HTTP_BACKOFF", "0.01")
+
+    def invoke(*args, db=sqlite_url):
+        return CliRunner().invoke(main, ["--db", db, *args], catch_exceptions=False)
+
+    return invoke
+
+
+def test_db_upgrade_and_stats(run):
+    r = run("db", "upgrade")
+    assert r.exit_code == 0 and "revision 0001" in r.output
+    r = run("stats", "--json")
+    assert r.exit_code == 0 and json.loads(r.output)["papers"] == 0
+
+
+def test_snapshot_dry_run_then_real(run):
+    r = run("ingest", "snapshot", str(KAGGLE), "--dry-run")
+    assert r.exit_code == 0, r.output
+    assert "dry run (nothing written): 200 seen, 200 new" in r.output
+    assert json.loads(run("stats", "--json").output)["papers"] == 0
+    r = run("ingest", "snapshot", str(KAGGLE), "--category", "hep-ph", "--limit", "5")
+    assert r.exit_code == 0 and "5 seen, 5 new" in r.output
+    r = run("ingest", "snapshot", str(KAGGLE))
+    assert r.exit_code == 0 and "200 seen, 195 new" in r.output
+
+
+def test_partial_import_exits_1_and_lists_skips(run, tmp_path):
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text(KAGGLE.read_text().splitlines()[0] + "\n{oops\n")
+    r = run("ingest", "snapshot", str(bad))
+    assert r.exit_code == 1
+    assert "1 new" in r.output and "skipped: line 2: invalid JSON" in r.output
+
+
+def test_hf_file_and_stats(run):
+    r = run("ingest", "hf-daily", "--file", str(HF))
+    assert r.exit_code == 0 and "2 added to the feed" in r.output
+    r = run("stats")
+    assert "feed_entries" in r.output and "2024-10-25 .. 2024-10-25" in r.output
+
+
+def test_source_failure_exits_3(run, monkeypatch):
+    with ReplayServer(lambda p, q: Reply(503, b"down", content_type="text/plain")) as server:
+        monkeypatch.setenv("PAPERWIRE_ARXIV_API_URL", f"{server.url}/api/query")
+        monkeypatch.setenv("PAPERWIRE_HTTP_RETRIES", "1")
+        r = run("ingest", "id", "1707.08567")
+    assert r.exit_code == 3 and "giving up after 2 attempts" in r.output
+
+
+def test_ingest_id_and_arxiv_error_feed(run, monkeypatch):
+    with ReplayServer(recorded) as server:
+        monkeypatch.setenv("PAPERWIRE_ARXIV_API_URL", f"{server.url}/api/query")
+        r = run("ingest", "id", "https://arxiv.org/abs/1707.08567v1")
+        assert r.exit_code == 0 and "1 new" in r.output
+        r = run("ingest", "arxiv", "--query", "testing", "--max", "10")
+        assert r.exit_code == 0 and "10 seen, 10 new" in r.output
+    r = run("ingest", "id", "not-an-id")
+    assert r.exit_code == 2 and "not an arXiv id" in r.output
+
+
+def test_usage_errors_exit_2(run):
+    assert run("ingest", "arxiv").exit_code == 2
+    assert run("ingest", "arxiv", "--category", "cs.CV").exit_code == 2
+    r = run("ingest", "oai", "--from", "2024-13-01")
+    assert r.exit_code == 2 and "is not a date" in r.output
+    assert run("ingest", "snapshot", "/does/not/exist").exit_code == 2
+
+
+def test_database_errors_exit_4(run, tmp_path):
+    r = run("stats", db=f"sqlite:///{tmp_path}/no/such/dir.db")
+    assert r.exit_code == 4 and "does not exist" in r.output
+    r = run("stats", db="postgresql+psycopg://nobody@127.0.0.1:1/none")
+    assert r.exit_code == 4 and "database error" in r.output
+
+
+def test_config_errors_exit_5(run, tmp_path, monkeypatch):
+    monkeypatch.setenv("PAPERWIRE_HTTP_RETRIES", "many")
+    r = run("stats")
+    assert r.exit_code == 5 and "http_retries" in r.output
+
+
+def test_backup(run, tmp_path):
+    run("ingest", "snapshot", str(KAGGLE), "--limit", "20")
+    dest = tmp_path / "backup.db"
+    r = run("backup", str(dest))
+    assert r.exit_code == 0 and dest.exists()
+    r = run("stats", "--json", db=f"sqlite:///{dest}")
+    assert json.loads(r.output)["papers"] == 20
+    assert run("backup", str(dest)).exit_code == 4  # never overwrites
+
+
+def test_settings_hide_secrets(run, monkeypatch):
+    monkeypatch.setenv("PAPERWIRE_GITHUB_TOKEN", "ghp_secret")
+    r = run("settings")
+    assert r.exit_code == 0 and "ghp_secret" not in r.output and "github_token = ***" in r.output
+
+
+def test_demo_command(tmp_path):
+    db = tmp_path / "demo.db"
+    r = CliRunner().invoke(main, ["demo", "--db", str(db)])
+    assert r.exit_code == 0, r.output
+    assert "papers loaded" in r.output
+    r = CliRunner().invoke(main, ["demo", "--db", str(db)])
+    assert r.exit_code == 2 and "--force" in r.output

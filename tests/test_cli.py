@@ -127,3 +127,30 @@ def test_demo_command(tmp_path):
     assert "papers loaded" in r.output
     r = CliRunner().invoke(main, ["demo", "--db", str(db)])
     assert r.exit_code == 2 and "--force" in r.output
+
+
+def test_github_stars_command(run, monkeypatch, sqlite_url):
+    from paperwire.ingest.records import PaperRecord
+    from paperwire.store import Store
+
+    from .replay import fixture
+
+    store = Store(sqlite_url)
+    store.upgrade()
+    store.upsert_papers(
+        [PaperRecord(id="2207.01405", title="I-ViT", github_repo="zkkli/I-ViT").validated()]
+    )
+    body = fixture("github", "repos_zkkli_I-ViT.json")
+    with ReplayServer(lambda p, q: Reply(200, body, {"ETag": '"e1"'}, "application/json")) as gh:
+        monkeypatch.setenv("PAPERWIRE_GITHUB_API_URL", gh.url)
+        r = run("ingest", "github-stars", "--dry-run")
+        assert r.exit_code == 0 and "1 checked, 1 updated" in r.output
+        assert store.get_paper("2207.01405")["github_stars"] is None
+        r = run("ingest", "github-stars")
+        assert r.exit_code == 0
+    assert store.get_paper("2207.01405")["github_stars"] == 156
+    limited = Reply(403, b"{}", {"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": "4102444800"})
+    with ReplayServer(lambda p, q: limited) as gh:
+        monkeypatch.setenv("PAPERWIRE_GITHUB_API_URL", gh.url)
+        r = run("ingest", "github-stars", "--max-age", "0")
+    assert r.exit_code == 3 and "rate limit until 2100-01-01" in r.output

@@ -222,3 +222,37 @@ def test_bad_urls_fail_clearly(tmp_path):
     s = Store(f"sqlite:///{tmp_path}/fresh.db")
     with pytest.raises(StoreError, match="db upgrade"):
         s.check_ready()
+
+
+def test_sqlite_backup_while_writing(sqlite_store, tmp_path):
+    """The copy is a consistent snapshot even with a writer busy in another thread."""
+    import threading
+
+    sqlite_store.upsert_papers([rec(f"2401.{n:05d}", title=f"P{n}") for n in range(1, 501)])
+    stop = threading.Event()
+
+    def writer():
+        n = 501
+        while not stop.is_set() and n < 20000:
+            sqlite_store.upsert_papers(
+                [rec(f"2401.{k:05d}", title=f"P{k}") for k in range(n, n + 50)]
+            )
+            n += 50
+
+    thread = threading.Thread(target=writer)
+    thread.start()
+    try:
+        copies = []
+        for i in range(3):
+            dest = tmp_path / f"copy{i}.db"
+            sqlite_store.backup(dest)
+            copies.append(Store(f"sqlite:///{dest}"))
+    finally:
+        stop.set()
+        thread.join()
+    for copy in copies:
+        n = copy.count("papers")
+        assert n >= 500 and n % 50 == 0  # whole transactions only
+        assert copy.keyword_index_check()
+        with copy.engine.connect() as conn:
+            assert conn.execute(sa.text("PRAGMA integrity_check")).scalar() == "ok"

@@ -377,8 +377,9 @@ def ingest_hf_daily(c: Context, day, days, file_, dry_run):
     help="Refresh repos checked longer ago than this many hours.",
 )
 @click.option("--wait", is_flag=True, help="Sleep through a rate limit instead of stopping.")
+@dry_run_option
 @pass_ctx
-def ingest_github_stars(c: Context, limit, max_age, wait):
+def ingest_github_stars(c: Context, limit, max_age, wait, dry_run):
     """Refresh GitHub star counts (conditional requests; rate-limit aware)."""
     from .ingest.github import GitHubStars, refresh_stars
 
@@ -392,6 +393,7 @@ def ingest_github_stars(c: Context, limit, max_age, wait):
                 limit=limit,
                 max_age_hours=max_age,
                 wait_for_reset=wait,
+                dry_run=dry_run,
                 progress=bar.update,
             )
     click.echo(

@@ -125,10 +125,13 @@ def refresh_stars(
     limit: int = 500,
     max_age_hours: float = 24.0,
     wait_for_reset: bool = False,
+    dry_run: bool = False,
     progress=None,
 ) -> StarsReport:
-    """Refresh star counts of papers whose repo was not checked within ``max_age_hours``."""
+    """Refresh star counts of papers whose repo was not checked within ``max_age_hours``
+    (``dry_run``: ask GitHub, record nothing)."""
     report = StarsReport()
+    record = (lambda *_a, **_k: None) if dry_run else store.record_github
     cutoff = datetime.now(UTC).replace(tzinfo=None) - timedelta(hours=max_age_hours)
     todo = store.papers_for_star_refresh(limit, cutoff)
     i = 0
@@ -150,14 +153,14 @@ def refresh_stars(
         report.checked += 1
         if status == "gone":
             report.gone += 1
-            store.record_github(row["id"], stars=None, etag=None, gone=True)
+            record(row["id"], stars=None, etag=None, gone=True)
         elif status == "not-modified":
             report.not_modified += 1
-            store.record_github(row["id"], stars=None, etag=etag)
+            record(row["id"], stars=None, etag=etag)
         else:
             report.updated += 1
             # full_name is GitHub's canonical spelling, also after a rename or transfer.
-            store.record_github(row["id"], stars=count, etag=etag, repo=full_name)
+            record(row["id"], stars=count, etag=etag, repo=full_name)
         if progress:
             progress(1)
     return report

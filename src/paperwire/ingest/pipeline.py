@@ -143,7 +143,7 @@ def import_jsonl(
     try:
         return import_records(store, records, dry_run=dry_run, progress=tick)
     finally:
-        if stream is not getattr(__import__("sys").stdin, "buffer", None):
+        if str(path) != "-":
             stream.close()
 
 

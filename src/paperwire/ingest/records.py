@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 
@@ -11,7 +10,6 @@ from ..ids import InvalidArxivId, parse_arxiv_id
 MAX_TITLE = 1_000
 MAX_ABSTRACT = 20_000
 MAX_AUTHORS = 5_000
-_WS = re.compile(r"\s+")
 
 
 class BadRecord(ValueError):
@@ -32,7 +30,9 @@ def clean_text(value: object) -> str:
         return ""
     if not isinstance(value, str):
         raise BadRecord(f"expected text, got {type(value).__name__}")
-    return _WS.sub(" ", value.replace("\x00", "")).strip()
+    if "\x00" in value:
+        value = value.replace("\x00", "")
+    return " ".join(value.split())  # any run of whitespace (Unicode too) -> one space
 
 
 def optional_text(value: object) -> str | None:

@@ -285,10 +285,6 @@ class Store:
             row = conn.execute(sa.select(t.papers).where(t.papers.c.id == paper_id)).first()
         return _paper_dict(row) if row else None
 
-    def paper_ids(self) -> set[str]:
-        with self.engine.connect() as conn:
-            return set(conn.execute(sa.select(t.papers.c.id)).scalars())
-
     def count(self, table: str) -> int:
         with self.engine.connect() as conn:
             return conn.execute(
@@ -507,33 +503,6 @@ class Store:
             values["github_repo"] = repo
         with self.engine.begin() as conn:
             conn.execute(t.papers.update().where(t.papers.c.id == paper_id).values(**values))
-
-    def papers_without_repo(self, batch: int = 5000) -> Iterable[list[dict]]:
-        """Papers with no GitHub repo yet, in batches (for the link finder)."""
-        p = t.papers
-        last = 0
-        while True:
-            with self.engine.connect() as conn:
-                rows = conn.execute(
-                    sa.select(p.c.seq, p.c.id, p.c.abstract, p.c.comment)
-                    .where(p.c.github_repo.is_(None), p.c.seq > last)
-                    .order_by(p.c.seq)
-                    .limit(batch)
-                ).all()
-            if not rows:
-                return
-            last = rows[-1].seq
-            yield [r._asdict() for r in rows]
-
-    def set_github_repos(self, repos: dict[str, str]) -> int:
-        with self.engine.begin() as conn:
-            for pid, repo in repos.items():
-                conn.execute(
-                    t.papers.update()
-                    .where(t.papers.c.id == pid, t.papers.c.github_repo.is_(None))
-                    .values(github_repo=repo, modified_at=utcnow())
-                )
-        return len(repos)
 
     # -- jobs ----------------------------------------------------------------------------
     def start_job(self, job: str, params: dict, state: dict | None = None) -> int:

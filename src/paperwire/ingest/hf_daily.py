@@ -111,6 +111,8 @@ class HFDailyPapers:
             items, problems = parse_daily_papers(data)
             if not data:
                 return
+            for item in items:  # the day we asked for is the feed day, whatever the clock
+                item.feed_date = day
             yield items, problems
             if len(data) < self.page_size:
                 return

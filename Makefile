@@ -1,5 +1,5 @@
 # Two commands do all set-up on a fresh machine (see README):
-#   make demo   — install, load the bundled demo into SQLite, show what it holds
+#   make demo   — install, load the bundled demo into SQLite, serve it on 127.0.0.1:8000
 #   make test   — install with test tools, lint, run the whole test suite
 PYTHON ?= python3
 VENV   := .venv
@@ -16,8 +16,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/paperwire demo --db paperwire-demo.db --force
-	$(BIN)/paperwire --db sqlite:///paperwire-demo.db stats
+	$(BIN)/paperwire demo --db paperwire-demo.db
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench tools

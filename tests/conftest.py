@@ -97,3 +97,13 @@ def fast_client():
     client.naps = naps
     yield client
     client.close()
+
+
+@pytest.fixture
+def web(sqlite_store, tmp_path):
+    """A site over a seeded SQLite store: (app, store, feed ids, config)."""
+    from .webkit import seed, site
+
+    ids = seed(sqlite_store)
+    app, config = site(sqlite_store, tmp_path)
+    return app, sqlite_store, ids, config

@@ -33,7 +33,7 @@ def run(sqlite_url, monkeypatch):
 
 def test_db_upgrade_and_stats(run):
     r = run("db", "upgrade")
-    assert r.exit_code == 0 and "revision 0001" in r.output
+    assert r.exit_code == 0 and "revision 0002" in r.output
     r = run("stats", "--json")
     assert r.exit_code == 0 and json.loads(r.output)["papers"] == 0
 
@@ -122,10 +122,10 @@ def test_settings_hide_secrets(run, monkeypatch):
 
 def test_demo_command(tmp_path):
     db = tmp_path / "demo.db"
-    r = CliRunner().invoke(main, ["demo", "--db", str(db)])
+    r = CliRunner().invoke(main, ["demo", "--no-serve", "--db", str(db)])
     assert r.exit_code == 0, r.output
     assert "papers loaded" in r.output
-    r = CliRunner().invoke(main, ["demo", "--db", str(db)])
+    r = CliRunner().invoke(main, ["demo", "--no-serve", "--db", str(db)])
     assert r.exit_code == 2 and "--force" in r.output
 
 

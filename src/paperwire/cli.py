@@ -17,8 +17,8 @@ import click
 import sqlalchemy as sa
 
 from . import __version__
-from .config import SETTINGS, Config, ConfigError
-from .ingest.http import PoliteClient, SourceError
+from .config import BY_NAME, SETTINGS, Config, ConfigError
+from .ingest.http import PoliteClient, SourceError, polite_client
 from .ingest.records import ImportReport
 from .progress import Progress
 from .store import Store, StoreError
@@ -41,15 +41,7 @@ class Context:
         return store
 
     def client(self, arxiv: bool = False, **headers) -> PoliteClient:
-        c = self.config
-        return PoliteClient(
-            min_interval=c.arxiv_min_interval if arxiv else c.http_min_interval,
-            retries=c.http_retries,
-            backoff=c.http_backoff,
-            timeout=c.http_timeout,
-            user_agent=c.user_agent,
-            headers=headers or None,
-        )
+        return polite_client(self.config, arxiv, **headers)
 
     def progress(self, length: int | None, label: str, unit: str = "") -> Progress:
         return Progress(label, length, unit=unit, hidden=self.quiet)
@@ -410,6 +402,102 @@ def ingest_github_stars(c: Context, limit, max_age, wait, dry_run):
     sys.exit(EXIT_PARTIAL if r.errors else EXIT_OK)
 
 
+# -- web ------------------------------------------------------------------------------------
+def _serve(c: Context, host: str, port: int, workers: int, reload_: bool = False) -> None:
+    import os
+
+    import uvicorn
+
+    # Worker processes rebuild the settings from the environment: pass ours on.
+    for name, value in c.config.items():
+        if name == "database_url" or os.environ.get(f"PAPERWIRE_{name.upper()}") is None:
+            if value != BY_NAME[name].default:
+                os.environ[f"PAPERWIRE_{name.upper()}"] = str(value)
+    with failures():
+        store = c.open_store()  # migrate (SQLite) or check the schema before forking
+        store.close()
+    click.echo(f"Paperwire on http://{host}:{port}/papers ({workers} worker(s)); Ctrl-C stops.")
+    uvicorn.run(
+        "paperwire.web.app:app_from_env",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        reload=reload_,
+        log_level="warning" if c.quiet else "info",
+        proxy_headers=False,
+        access_log=not c.quiet,
+    )
+
+
+def _serve_options(f):
+    f = click.option("--host", default="127.0.0.1", show_default=True)(f)
+    f = click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))(f)
+    return f
+
+
+@main.command()
+@_serve_options
+@click.option(
+    "--workers",
+    default=1,
+    show_default=True,
+    type=click.IntRange(1, 64),
+    help="Worker processes (use PostgreSQL, or SQLite on one machine).",
+)
+@pass_ctx
+def serve(c: Context, host, port, workers):
+    """Run the web site and API."""
+    _serve(c, host, port, workers)
+
+
+@main.group()
+def user():
+    """Accounts."""
+
+
+@user.command("add")
+@click.argument("username")
+@click.option("--email", help="E-mail address (for password resets).")
+@click.option(
+    "--role", type=click.Choice(["user", "curator", "admin"]), default="user", show_default=True
+)
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+@pass_ctx
+def user_add(c: Context, username, email, role, password_stdin):
+    """Create a confirmed account (e.g. the first admin)."""
+    from .web.security import hash_password, password_problem
+
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    problem = password_problem(password, username)
+    if problem:
+        raise click.UsageError(problem)
+    with failures():
+        store = c.open_store()
+        user_id = store.create_user(username, email, hash_password(password), role=role)
+    if user_id is None:
+        raise click.UsageError(f"user name {username!r} or that e-mail address is taken")
+    click.echo(f"user {username} ({role}) created")
+
+
+@user.command("role")
+@click.argument("username")
+@click.argument("role", type=click.Choice(["user", "curator", "admin"]))
+@pass_ctx
+def user_role(c: Context, username, role):
+    """Change the role of an account."""
+    with failures():
+        store = c.open_store()
+        found = store.get_user(username=username)
+        if found is None:
+            raise click.UsageError(f"no user {username!r}")
+        store.update_user(found["id"], role=role)
+    click.echo(f"{username} is now {role}")
+
+
 # -- demo -----------------------------------------------------------------------------------
 @main.command()
 @click.option(
@@ -421,18 +509,32 @@ def ingest_github_stars(c: Context, limit, max_age, wait, dry_run):
     help="SQLite file to create.",
 )
 @click.option("--force", is_flag=True, help="Replace the file if it exists.")
+@click.option(
+    "--serve/--no-serve",
+    default=True,
+    show_default=True,
+    help="Start the site on the demo afterwards.",
+)
+@_serve_options
 @pass_ctx
-def demo(c: Context, path: Path, force: bool):
-    """Load the bundled demo data (real papers) into a fresh SQLite file."""
+def demo(c: Context, path: Path, force: bool, serve: bool, host, port):
+    """Load the bundled demo data (real papers) into a fresh SQLite file and serve it.
+    An existing file is served as it is (with its accounts and votes) unless --force."""
     from .demo import load_demo
 
-    if path.exists():
-        if not force:
-            raise click.UsageError(f"{path} exists: use --force to replace it")
+    fresh = force or not path.exists()
+    if path.exists() and force:
         for suffix in ("", "-wal", "-shm"):
             Path(f"{path}{suffix}").unlink(missing_ok=True)
-    with failures():
-        store = Store(f"sqlite:///{path}")
-        store.upgrade()
-        summary = load_demo(store)
-    click.echo(f"demo database {path}: {summary}")
+    elif path.exists() and not serve:
+        raise click.UsageError(f"{path} exists: use --force to replace it")
+    if fresh:
+        with failures():
+            store = Store(f"sqlite:///{path}")
+            store.upgrade()
+            summary = load_demo(store)
+            store.close()
+        click.echo(f"demo database {path}: {summary}")
+    if serve:
+        c.config = Config({**dict(c.config.items()), "database_url": f"sqlite:///{path}"})
+        _serve(c, host, port, 1)

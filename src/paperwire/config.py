@@ -56,6 +56,68 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("http_backoff", 2.0, "First retry delay in seconds; doubles on each retry."),
     Setting("http_timeout", 60.0, "Seconds before a request times out."),
     Setting("user_agent", DEFAULT_AGENT, "User-Agent sent to every source."),
+    # -- site
+    Setting("site_name", "Paperwire", "Name shown in the header, page titles, e-mails and feeds."),
+    Setting(
+        "base_url",
+        "http://127.0.0.1:8000",
+        "Public address of the site, used for links in e-mails and Atom feeds.",
+    ),
+    Setting(
+        "secret_key",
+        "",
+        "Key that signs sessions and links. Empty: one is generated and kept in the database, "
+        "so every process sharing it agrees.",
+        secret=True,
+    ),
+    Setting(
+        "feed_timezone",
+        "America/New_York",
+        "Time zone of the daily feed (IANA name). Hugging Face uses America/New_York.",
+    ),
+    Setting(
+        "feed_rollover",
+        "21:30",
+        "Local time (HH:MM) at which the feed moves to the next day; submissions from then on "
+        "count for the next day's feed. 00:00 means midnight.",
+    ),
+    Setting("page_size", 30, "Cards per page on the site."),
+    Setting(
+        "submit_max_age_days",
+        14,
+        "Only papers published within this many days can be submitted to the feed (0: any age).",
+    ),
+    Setting(
+        "submit_daily_limit",
+        5,
+        "Feed submissions per user per day (curators and admins have no limit; 0: no limit).",
+    ),
+    Setting("comment_max_chars", 10000, "Longest comment accepted, in characters."),
+    Setting("max_body_bytes", 1048576, "Largest request body accepted, in bytes."),
+    Setting(
+        "rate_limit_auth",
+        10,
+        "Sign-in, sign-up and password-reset attempts per address and per account per 15 minutes.",
+    ),
+    Setting("rate_limit_writes", 60, "Upvotes, comments and submissions per user per minute."),
+    Setting(
+        "cookie_secure",
+        False,
+        "Send cookies over HTTPS only (turn on behind TLS; on by itself when base_url is https).",
+    ),
+    # -- mail
+    Setting(
+        "smtp_host",
+        "",
+        "SMTP server for outgoing mail. Empty: messages are written as .eml files to outbox_dir.",
+    ),
+    Setting("smtp_port", 587, "SMTP port (587 with STARTTLS, 465 with TLS)."),
+    Setting("smtp_user", "", "SMTP user name (empty: no authentication)."),
+    Setting("smtp_password", "", "SMTP password.", secret=True),
+    Setting("smtp_starttls", True, "Upgrade the SMTP connection with STARTTLS."),
+    Setting("smtp_tls", False, "Connect to SMTP over TLS from the start (port 465)."),
+    Setting("mail_from", "Paperwire <noreply@localhost>", "From address of every e-mail."),
+    Setting("outbox_dir", "outbox", "Folder for .eml files when no SMTP server is set."),
 )
 BY_NAME = {s.name: s for s in SETTINGS}
 

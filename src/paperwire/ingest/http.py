@@ -126,3 +126,15 @@ class PoliteClient:
             if delay is None:
                 delay = self.backoff * (2 ** (attempt - 1))
             self.sleep(min(delay, MAX_RETRY_AFTER))
+
+
+def polite_client(config, arxiv: bool = False, **headers) -> PoliteClient:
+    """A client configured from the settings (arXiv's interval when ``arxiv``)."""
+    return PoliteClient(
+        min_interval=config.arxiv_min_interval if arxiv else config.http_min_interval,
+        retries=config.http_retries,
+        backoff=config.http_backoff,
+        timeout=config.http_timeout,
+        user_agent=config.user_agent,
+        headers=headers or None,
+    )

@@ -8,9 +8,9 @@ import shutil
 import socket
 import sqlite3
 import subprocess
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -21,9 +21,11 @@ from sqlalchemy.engine import Connection, Engine, make_url
 
 from ..ingest.records import FeedItem, PaperRecord
 from . import schema as t
+from .accounts import AccountQueries
+from .common import StoreError, as_date, chunks, iso, utcnow
+from .feed import FeedQueries
 
 MIGRATIONS = Path(__file__).with_name("migrations")
-BATCH = 900  # rows per statement; stays under SQLite's bound-parameter limits
 
 # Which sources may overwrite what another source said about the same version of a paper.
 SOURCE_RANK = {"arxiv-api": 4, "oai": 4, "snapshot": 4, "hf": 3, "listing": 2, "demo": 1}
@@ -44,19 +46,11 @@ MERGED_FIELDS = (
 )
 
 
-class StoreError(RuntimeError):
-    """A database problem the caller should report, not a bug."""
-
-
 @dataclass
 class UpsertCounts:
     inserted: int = 0
     updated: int = 0
     unchanged: int = 0
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
 
 
 def _empty(value: Any) -> bool:
@@ -131,11 +125,6 @@ def _paper_row(rec: PaperRecord, now: datetime) -> dict:
     }
 
 
-def _chunks(items: Sequence, size: int = BATCH) -> Iterable[Sequence]:
-    for i in range(0, len(items), size):
-        yield items[i : i + size]
-
-
 _FTS_TOKEN = re.compile(r"\w+", re.UNICODE)
 
 
@@ -147,7 +136,7 @@ def fts5_query(text: str) -> str | None:
     return " ".join(f'"{w}"' for w in words)
 
 
-class Store:
+class Store(AccountQueries, FeedQueries):
     """All database access. Create with a SQLAlchemy URL; call ``upgrade()`` once."""
 
     def __init__(self, url: str):
@@ -252,7 +241,7 @@ class Store:
         now = utcnow()
         cols = [t.papers.c.seq, t.papers.c.id, t.papers.c.source, t.papers.c.github_repo]
         cols += [t.papers.c.github_stars] + [t.papers.c[n] for n in MERGED_FIELDS]
-        for chunk in _chunks(list(latest.values())):
+        for chunk in chunks(list(latest.values())):
             ids = [r.id for r in chunk]
             existing = {
                 row.id: row._asdict()
@@ -369,7 +358,7 @@ class Store:
             key="username",
         )
         added = 0
-        for chunk in _chunks(list(items)):
+        for chunk in chunks(list(items)):
             ids = [i.paper.id for i in chunk]
             on_feed = set(
                 conn.execute(
@@ -433,7 +422,7 @@ class Store:
             .where(t.upvotes.c.paper_id == t.papers.c.id)
             .scalar_subquery()
         )
-        for chunk in _chunks(list(dict.fromkeys(paper_ids))):
+        for chunk in chunks(list(dict.fromkeys(paper_ids))):
             conn.execute(
                 t.papers.update()
                 .where(t.papers.c.id.in_(chunk))
@@ -469,7 +458,7 @@ class Store:
                     sa.func.min(t.feed_entries.c.feed_date), sa.func.max(t.feed_entries.c.feed_date)
                 )
             ).one()
-        return _as_date(row[0]), _as_date(row[1])
+        return as_date(row[0]), as_date(row[1])
 
     # -- GitHub --------------------------------------------------------------------------
     def papers_for_star_refresh(self, limit: int, older_than: datetime) -> list[dict]:
@@ -503,6 +492,15 @@ class Store:
             values["github_repo"] = repo
         with self.engine.begin() as conn:
             conn.execute(t.papers.update().where(t.papers.c.id == paper_id).values(**values))
+            if stars is not None and not gone:  # history for the trending rank's star growth
+                conn.execute(
+                    self._insert(t.star_snapshots).on_conflict_do_nothing(),
+                    {
+                        "paper_id": paper_id,
+                        "observed_at": values["github_checked_at"],
+                        "stars": stars,
+                    },
+                )
 
     # -- jobs ----------------------------------------------------------------------------
     def start_job(self, job: str, params: dict, state: dict | None = None) -> int:
@@ -596,11 +594,11 @@ class Store:
                     sa.func.count(p.c.github_stars),
                 )
             ).one()
-            out["published_range"] = [_iso(row[0]), _iso(row[1])]
+            out["published_range"] = [iso(row[0]), iso(row[1])]
             out["with_code"] = row[2]
             out["with_stars"] = row[3]
             first, last = self.feed_dates()
-            out["feed_range"] = [_iso(first), _iso(last)]
+            out["feed_range"] = [iso(first), iso(last)]
             cats = conn.execute(
                 sa.select(p.c.primary_category, sa.func.count())
                 .group_by(p.c.primary_category)
@@ -687,15 +685,3 @@ def _paper_dict(row) -> dict:
     d["categories"] = d["categories"].split() if d["categories"] else []
     d.pop("tsv", None)
     return d
-
-
-def _as_date(value) -> date | None:
-    if value is None or isinstance(value, date):
-        return value
-    return date.fromisoformat(str(value)[:10])
-
-
-def _iso(value) -> str | None:
-    if value is None:
-        return None
-    return value.isoformat() if hasattr(value, "isoformat") else str(value)

@@ -41,6 +41,38 @@ users = sa.Table(
     # "local" for accounts made here, "hf" for submitters imported from Hugging Face.
     sa.Column("origin", sa.String(16), nullable=False, server_default="local"),
     sa.Column("created_at", sa.DateTime, nullable=False),
+    # Bumped on sign-out-everywhere and password change: old session cookies and reset
+    # links carry the previous value and stop working.
+    sa.Column("session_version", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("confirmed_at", sa.DateTime),
+    sa.Column("bio", sa.Text),
+)
+
+site_meta = sa.Table(
+    "site_meta",
+    metadata,
+    sa.Column("key", sa.String(64), primary_key=True),
+    sa.Column("value", sa.Text, nullable=False),
+)
+
+api_tokens = sa.Table(
+    "api_tokens",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("user_id", sa.Integer, sa.ForeignKey("users.id"), nullable=False, index=True),
+    sa.Column("name", sa.String(100), nullable=False),
+    sa.Column("token_hash", sa.String(64), nullable=False, unique=True),  # sha256 hex
+    sa.Column("prefix", sa.String(16), nullable=False),  # shown to tell tokens apart
+    sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.Column("last_used_at", sa.DateTime),
+)
+
+rate_limits = sa.Table(
+    "rate_limits",
+    metadata,
+    sa.Column("key", sa.String(200), primary_key=True),
+    sa.Column("window_start", sa.Integer, primary_key=True),
+    sa.Column("count", sa.Integer, nullable=False),
 )
 
 papers = sa.Table(
@@ -81,7 +113,7 @@ feed_entries = sa.Table(
     sa.Column("id", sa.Integer, primary_key=True),
     sa.Column("paper_id", sa.String(40), sa.ForeignKey("papers.id"), nullable=False, unique=True),
     sa.Column("feed_date", sa.Date, nullable=False, index=True),
-    sa.Column("submitted_by", sa.Integer, sa.ForeignKey("users.id")),
+    sa.Column("submitted_by", sa.Integer, sa.ForeignKey("users.id"), index=True),
     sa.Column("submitted_at", sa.DateTime, nullable=False),
     sa.Column("thumbnail", sa.Text),
 )
@@ -93,6 +125,7 @@ upvotes = sa.Table(
     sa.Column("paper_id", sa.String(40), sa.ForeignKey("papers.id"), primary_key=True),
     sa.Column("created_at", sa.DateTime, nullable=False),
     sa.Index("ix_upvotes_paper_id", "paper_id"),
+    sa.Index("ix_upvotes_user_id_created_at", "user_id", "created_at"),
 )
 
 comments = sa.Table(
@@ -100,7 +133,7 @@ comments = sa.Table(
     metadata,
     sa.Column("id", sa.Integer, primary_key=True),
     sa.Column("paper_id", sa.String(40), sa.ForeignKey("papers.id"), nullable=False),
-    sa.Column("user_id", sa.Integer, sa.ForeignKey("users.id"), nullable=False),
+    sa.Column("user_id", sa.Integer, sa.ForeignKey("users.id"), nullable=False, index=True),
     sa.Column("parent_id", sa.Integer, sa.ForeignKey("comments.id")),
     sa.Column("body", sa.Text, nullable=False),
     sa.Column("created_at", sa.DateTime, nullable=False),
@@ -108,6 +141,28 @@ comments = sa.Table(
     sa.Column("hidden", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.Column("deleted", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.Index("ix_comments_paper_id_created_at", "paper_id", "created_at"),
+)
+
+authorship_claims = sa.Table(
+    "authorship_claims",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("user_id", sa.Integer, sa.ForeignKey("users.id"), nullable=False),
+    sa.Column("paper_id", sa.String(40), sa.ForeignKey("papers.id"), nullable=False, index=True),
+    sa.Column("author_name", sa.String(200), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False, server_default="pending"),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.Column("decided_at", sa.DateTime),
+    sa.Column("decided_by", sa.Integer),
+    sa.UniqueConstraint("user_id", "paper_id", name="uq_authorship_claims_user_id"),
+)
+
+star_snapshots = sa.Table(
+    "star_snapshots",
+    metadata,
+    sa.Column("paper_id", sa.String(40), sa.ForeignKey("papers.id"), primary_key=True),
+    sa.Column("observed_at", sa.DateTime, primary_key=True),
+    sa.Column("stars", sa.Integer, nullable=False),
 )
 
 subscriptions = sa.Table(

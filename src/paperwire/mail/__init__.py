@@ -1,0 +1,1 @@
+"""Outgoing e-mail: composing messages and handing them to SMTP or the dev outbox."""

@@ -1,0 +1,133 @@
+"""Feed days, ISO weeks and months: parsing, formatting, navigation, the day roll-over."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+_WEEK = re.compile(r"^(\d{4})-W(\d{2})$")
+_MONTH = re.compile(r"^(\d{4})-(\d{2})$")
+_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+class PeriodError(ValueError):
+    """A date, week or month that cannot be read; the message says what is expected."""
+
+
+@dataclass(frozen=True)
+class Period:
+    kind: str  # day | week | month
+    start: date
+    end: date  # inclusive
+
+    @property
+    def key(self) -> str:
+        if self.kind == "day":
+            return self.start.isoformat()
+        if self.kind == "week":
+            year, week, _ = self.start.isocalendar()
+            return f"{year}-W{week:02d}"
+        return f"{self.start.year}-{self.start.month:02d}"
+
+    @property
+    def label(self) -> str:
+        if self.kind == "day":
+            return f"{self.start:%A, %B} {self.start.day}, {self.start.year}"
+        if self.kind == "week":
+            year, week, _ = self.start.isocalendar()
+            span = f"{self.start:%b} {self.start.day} – {self.end:%b} {self.end.day}"
+            return f"Week {week}, {year} ({span})"
+        return f"{self.start:%B %Y}"
+
+    @property
+    def path(self) -> str:
+        return (
+            f"/papers/{ {'day': 'date', 'week': 'week', 'month': 'month'}[self.kind] }/{self.key}"
+        )
+
+    def shift(self, steps: int) -> Period:
+        if self.kind == "day":
+            return day(self.start + timedelta(days=steps))
+        if self.kind == "week":
+            return week_of(self.start + timedelta(weeks=steps))
+        index = self.start.year * 12 + self.start.month - 1 + steps
+        return month(index // 12, index % 12 + 1)
+
+
+def day(d: date) -> Period:
+    return Period("day", d, d)
+
+
+def week_of(d: date) -> Period:
+    monday = d - timedelta(days=d.weekday())
+    return Period("week", monday, monday + timedelta(days=6))
+
+
+def month(year: int, month_: int) -> Period:
+    first = date(year, month_, 1)
+    nxt = date(year + (month_ == 12), month_ % 12 + 1, 1)
+    return Period("month", first, nxt - timedelta(days=1))
+
+
+def parse_day(text: str) -> Period:
+    if not _DAY.match(text or ""):
+        raise PeriodError(f"invalid date {text!r}: expected YYYY-MM-DD, e.g. 2026-03-18")
+    try:
+        return day(date.fromisoformat(text))
+    except ValueError:
+        raise PeriodError(f"invalid date {text!r}: no such day") from None
+
+
+def parse_week(text: str) -> Period:
+    m = _WEEK.match(text or "")
+    if not m:
+        raise PeriodError(f"invalid week {text!r}: expected YYYY-Www, e.g. 2026-W09")
+    try:
+        return week_of(date.fromisocalendar(int(m[1]), int(m[2]), 1))
+    except ValueError:
+        raise PeriodError(f"invalid week {text!r}: {m[1]} has no week {m[2]}") from None
+
+
+def parse_month(text: str) -> Period:
+    m = _MONTH.match(text or "")
+    if not m or not 1 <= int(m[2]) <= 12 or int(m[1]) < 1:
+        raise PeriodError(f"invalid month {text!r}: expected YYYY-MM, e.g. 2026-03")
+    return month(int(m[1]), int(m[2]))
+
+
+def parse(kind: str, text: str) -> Period:
+    return {"day": parse_day, "week": parse_week, "month": parse_month}[kind](text)
+
+
+def zone(name: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise PeriodError(f"unknown time zone {name!r}") from None
+
+
+def parse_rollover(text: str) -> time:
+    m = re.match(r"^(\d{1,2}):(\d{2})$", text.strip())
+    if not m or int(m[1]) > 23 or int(m[2]) > 59:
+        raise PeriodError(f"invalid roll-over time {text!r}: expected HH:MM")
+    return time(int(m[1]), int(m[2]))
+
+
+class FeedClock:
+    """Which feed day a moment belongs to: local time in the feed's zone; from the roll-over
+    time on, the next day's feed."""
+
+    def __init__(self, tz: str, rollover: str):
+        self.tz = zone(tz)
+        self.rollover = parse_rollover(rollover)
+
+    def feed_date(self, moment: datetime | None = None) -> date:
+        moment = moment or datetime.now(UTC)
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=UTC)
+        local = moment.astimezone(self.tz)
+        if self.rollover != time(0, 0) and local.time() >= self.rollover:
+            return local.date() + timedelta(days=1)
+        return local.date()

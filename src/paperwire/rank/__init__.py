@@ -1,0 +1,1 @@
+"""Ranking: the trending formula (and, later, recommendations)."""

@@ -1,0 +1,351 @@
+"""Store queries for accounts: users, API tokens, rate limits, instance metadata, claims,
+organizations. Mixed into :class:`paperwire.store.Store`; passwords arrive already hashed."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import time
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from . import schema as t
+from .common import utcnow
+
+ROLES = ("user", "curator", "admin")
+USER_PUBLIC = (
+    "id",
+    "username",
+    "fullname",
+    "avatar_url",
+    "role",
+    "origin",
+    "created_at",
+    "bio",
+)
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+class AccountQueries:
+    engine: Any
+
+    def _insert(self, table: sa.Table): ...  # provided by Store
+
+    # -- instance metadata ----------------------------------------------------------------
+    def meta(self, key: str, default_factory=None) -> str | None:
+        """A value of the instance (e.g. its signing key); created once by ``default_factory``
+        so that every process sharing the database agrees on it."""
+        with self.engine.begin() as conn:
+            value = conn.execute(
+                sa.select(t.site_meta.c.value).where(t.site_meta.c.key == key)
+            ).scalar()
+            if value is not None or default_factory is None:
+                return value
+            conn.execute(
+                self._insert(t.site_meta).on_conflict_do_nothing(),
+                {"key": key, "value": default_factory()},
+            )
+            return conn.execute(
+                sa.select(t.site_meta.c.value).where(t.site_meta.c.key == key)
+            ).scalar_one()
+
+    # -- users ---------------------------------------------------------------------------
+    def create_user(
+        self,
+        username: str,
+        email: str | None,
+        password_hash: str | None,
+        *,
+        role: str = "user",
+        fullname: str | None = None,
+        confirmed: bool = True,
+    ) -> int | None:
+        """Insert a local account; None when the username or email is taken."""
+        if role not in ROLES:
+            raise ValueError(f"role must be one of {ROLES}")
+        now = utcnow()
+        try:
+            with self.engine.begin() as conn:
+                if self._name_taken(conn, username, email):
+                    return None
+                return conn.execute(
+                    t.users.insert()
+                    .values(
+                        username=username,
+                        email=email.lower() if email else None,
+                        password_hash=password_hash,
+                        fullname=fullname,
+                        role=role,
+                        is_active=confirmed,
+                        confirmed_at=now if confirmed else None,
+                        origin="local",
+                        created_at=now,
+                    )
+                    .returning(t.users.c.id)
+                ).scalar_one()
+        except sa.exc.IntegrityError:
+            return None
+
+    def _name_taken(self, conn: Connection, username: str, email: str | None) -> bool:
+        u = t.users
+        cond = sa.func.lower(u.c.username) == username.lower()
+        if email:
+            cond = sa.or_(cond, u.c.email == email.lower())
+        return conn.execute(sa.select(u.c.id).where(cond).limit(1)).first() is not None
+
+    def username_taken(self, username: str) -> bool:
+        with self.engine.connect() as conn:
+            return self._name_taken(conn, username, None)
+
+    def get_user(
+        self, *, id: int | None = None, username: str | None = None, login: str | None = None
+    ) -> dict | None:
+        """One user by id, exact username, or ``login`` (username or email, any case)."""
+        u = t.users
+        if id is not None:
+            cond = u.c.id == id
+        elif username is not None:
+            cond = u.c.username == username
+        elif login is not None:
+            low = login.strip().lower()
+            cond = sa.or_(sa.func.lower(u.c.username) == low, u.c.email == low)
+        else:
+            raise ValueError("give id, username or login")
+        with self.engine.connect() as conn:
+            row = conn.execute(sa.select(u).where(cond).order_by(u.c.id).limit(1)).first()
+        return row._asdict() if row else None
+
+    def existing_usernames(self, names: list[str]) -> set[str]:
+        if not names:
+            return set()
+        with self.engine.connect() as conn:
+            return set(
+                conn.execute(
+                    sa.select(t.users.c.username).where(t.users.c.username.in_(names[:100]))
+                ).scalars()
+            )
+
+    def update_user(self, user_id: int, **values: Any) -> None:
+        allowed = {"fullname", "bio", "avatar_url", "role", "email", "password_hash"}
+        bad = set(values) - allowed
+        if bad:
+            raise ValueError(f"cannot update {sorted(bad)}")
+        if "role" in values and values["role"] not in ROLES:
+            raise ValueError(f"role must be one of {ROLES}")
+        with self.engine.begin() as conn:
+            conn.execute(t.users.update().where(t.users.c.id == user_id).values(**values))
+
+    def confirm_user(self, user_id: int) -> bool:
+        """Activate an account from its e-mail link; False if it was already active."""
+        with self.engine.begin() as conn:
+            res = conn.execute(
+                t.users.update()
+                .where(t.users.c.id == user_id, t.users.c.confirmed_at.is_(None))
+                .values(is_active=True, confirmed_at=utcnow())
+            )
+        return res.rowcount == 1
+
+    def set_password(self, user_id: int, password_hash: str) -> None:
+        """Change the password and end every session and reset link issued before."""
+        with self.engine.begin() as conn:
+            conn.execute(
+                t.users.update()
+                .where(t.users.c.id == user_id)
+                .values(
+                    password_hash=password_hash,
+                    session_version=t.users.c.session_version + 1,
+                )
+            )
+
+    def end_sessions(self, user_id: int) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(
+                t.users.update()
+                .where(t.users.c.id == user_id)
+                .values(session_version=t.users.c.session_version + 1)
+            )
+
+    def list_users(self, limit: int = 200) -> list[dict]:
+        u = t.users
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(u.c.id, u.c.username, u.c.email, u.c.role, u.c.origin, u.c.is_active)
+                .where(u.c.origin == "local")
+                .order_by(u.c.id)
+                .limit(limit)
+            )
+            return [r._asdict() for r in rows]
+
+    # -- API tokens ----------------------------------------------------------------------
+    def create_token(self, user_id: int, name: str) -> str:
+        """A new API token; only its hash is kept, so the plaintext is returned once."""
+        token = "pw_" + secrets.token_urlsafe(30)
+        with self.engine.begin() as conn:
+            conn.execute(
+                t.api_tokens.insert().values(
+                    user_id=user_id,
+                    name=name[:100],
+                    token_hash=token_hash(token),
+                    prefix=token[:10],
+                    created_at=utcnow(),
+                )
+            )
+        return token
+
+    def user_for_token(self, token: str) -> dict | None:
+        digest = token_hash(token)
+        with self.engine.begin() as conn:
+            row = conn.execute(
+                sa.select(t.users, t.api_tokens.c.id.label("token_id"))
+                .join(t.api_tokens, t.api_tokens.c.user_id == t.users.c.id)
+                .where(t.api_tokens.c.token_hash == digest, t.users.c.is_active.is_(True))
+            ).first()
+            if row is None:
+                return None
+            conn.execute(
+                t.api_tokens.update()
+                .where(t.api_tokens.c.id == row.token_id)
+                .values(last_used_at=utcnow())
+            )
+        return row._asdict()
+
+    def tokens(self, user_id: int) -> list[dict]:
+        a = t.api_tokens
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(a.c.id, a.c.name, a.c.prefix, a.c.created_at, a.c.last_used_at)
+                .where(a.c.user_id == user_id)
+                .order_by(a.c.id)
+            )
+            return [r._asdict() for r in rows]
+
+    def delete_token(self, user_id: int, token_id: int) -> bool:
+        with self.engine.begin() as conn:
+            res = conn.execute(
+                t.api_tokens.delete().where(
+                    t.api_tokens.c.id == token_id, t.api_tokens.c.user_id == user_id
+                )
+            )
+        return res.rowcount == 1
+
+    # -- rate limits ---------------------------------------------------------------------
+    def rate_hit(self, key: str, limit: int, window: int, now: float | None = None) -> bool:
+        """Count one event for ``key`` in the current fixed window of ``window`` seconds;
+        False once more than ``limit`` events fell in it. Shared by every process."""
+        now = time.time() if now is None else now
+        start = int(now // window * window)
+        r = t.rate_limits
+        with self.engine.begin() as conn:
+            stmt = self._insert(r).values(key=key[:200], window_start=start, count=1)
+            stmt = stmt.on_conflict_do_update(
+                index_elements=[r.c.key, r.c.window_start], set_={"count": r.c.count + 1}
+            ).returning(r.c.count)
+            count = conn.execute(stmt).scalar_one()
+            if count == 1:  # first event of a window: forget the windows that have passed
+                conn.execute(r.delete().where(r.c.key == key[:200], r.c.window_start < start))
+        return count <= limit
+
+    def rate_prune(self, older_than: float) -> int:
+        with self.engine.begin() as conn:
+            res = conn.execute(
+                t.rate_limits.delete().where(t.rate_limits.c.window_start < older_than)
+            )
+        return res.rowcount
+
+    # -- authorship claims ---------------------------------------------------------------
+    def claim_authorship(self, user_id: int, paper_id: str, author_name: str) -> bool:
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(
+                    t.authorship_claims.insert().values(
+                        user_id=user_id,
+                        paper_id=paper_id,
+                        author_name=author_name[:200],
+                        status="pending",
+                        created_at=utcnow(),
+                    )
+                )
+        except sa.exc.IntegrityError:
+            return False
+        return True
+
+    def claims(self, *, status: str | None = None, paper_id: str | None = None) -> list[dict]:
+        c, u = t.authorship_claims, t.users
+        q = (
+            sa.select(c, u.c.username, t.papers.c.title)
+            .join(u, u.c.id == c.c.user_id)
+            .join(t.papers, t.papers.c.id == c.c.paper_id)
+            .order_by(c.c.id)
+        )
+        if status:
+            q = q.where(c.c.status == status)
+        if paper_id:
+            q = q.where(c.c.paper_id == paper_id)
+        with self.engine.connect() as conn:
+            return [r._asdict() for r in conn.execute(q)]
+
+    def decide_claim(self, claim_id: int, approve: bool, admin_id: int) -> bool:
+        with self.engine.begin() as conn:
+            res = conn.execute(
+                t.authorship_claims.update()
+                .where(t.authorship_claims.c.id == claim_id)
+                .values(
+                    status="approved" if approve else "rejected",
+                    decided_at=utcnow(),
+                    decided_by=admin_id,
+                )
+            )
+        return res.rowcount == 1
+
+    def paper_author_users(self, paper_id: str) -> dict[int, str]:
+        """user id -> author name, for approved claims on a paper."""
+        c = t.authorship_claims
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(c.c.user_id, c.c.author_name).where(
+                    c.c.paper_id == paper_id, c.c.status == "approved"
+                )
+            )
+            return {r.user_id: r.author_name for r in rows}
+
+    # -- organizations -------------------------------------------------------------------
+    def organizations(self) -> list[dict]:
+        o, p = t.organizations, t.papers
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(o, sa.func.count(p.c.seq).label("num_papers"))
+                .join(p, p.c.organization_id == o.c.id, isouter=True)
+                .group_by(o.c.id)
+                .order_by(sa.func.count(p.c.seq).desc(), o.c.name)
+            )
+            return [r._asdict() for r in rows]
+
+    def get_organization(self, name: str) -> dict | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                sa.select(t.organizations).where(t.organizations.c.name == name)
+            ).first()
+        return row._asdict() if row else None
+
+    def create_organization(self, name: str, fullname: str | None) -> int | None:
+        try:
+            with self.engine.begin() as conn:
+                return conn.execute(
+                    t.organizations.insert()
+                    .values(name=name, fullname=fullname or None, created_at=utcnow())
+                    .returning(t.organizations.c.id)
+                ).scalar_one()
+        except sa.exc.IntegrityError:
+            return None
+
+    def set_paper_organization(self, paper_id: str, org_id: int | None) -> bool:
+        with self.engine.begin() as conn:
+            res = conn.execute(
+                t.papers.update().where(t.papers.c.id == paper_id).values(organization_id=org_id)
+            )
+        return res.rowcount == 1

@@ -1,0 +1,214 @@
+"""JSON API, compatible with Hugging Face's public papers API (same paths, parameters and
+field names), plus documented endpoints for upvotes, comments and submissions."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Literal
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+
+from .. import periods
+from ..ids import InvalidArxivId, parse_arxiv_id
+from . import render, service
+from .app import Ctx, get_ctx, json_csrf, require_user
+
+router = APIRouter(prefix="/api", tags=["papers"])
+CtxDep = Annotated[Ctx, Depends(get_ctx)]
+
+
+def api_writer(request: Request) -> Ctx:
+    """A signed-in caller: a Bearer token, or a session cookie with X-CSRF-Token."""
+    ctx = get_ctx(request)
+    if not ctx.via_token:
+        ctx = json_csrf(request)
+    require_user(ctx)
+    return ctx
+
+
+WriterDep = Annotated[Ctx, Depends(api_writer)]
+
+
+def _pid(raw: str) -> str:
+    try:
+        return parse_arxiv_id(raw)[0]
+    except InvalidArxivId as exc:
+        raise HTTPException(400, str(exc)) from None
+
+
+def _base(ctx: Ctx) -> str:
+    return ctx.config.base_url.rstrip("/")
+
+
+def _period(date_: str | None, week: str | None, month: str | None) -> periods.Period | None:
+    given = [(k, v) for k, v in (("day", date_), ("week", week), ("month", month)) if v]
+    if len(given) > 1:
+        raise HTTPException(400, "give at most one of date, week and month")
+    if not given:
+        return None
+    try:
+        return periods.parse(*given[0])
+    except periods.PeriodError as exc:
+        raise HTTPException(400, str(exc)) from None
+
+
+@router.get("/daily_papers", summary="Papers of the daily feed")
+def daily_papers(
+    ctx: CtxDep,
+    request: Request,
+    date_: Annotated[str | None, Query(alias="date", description="YYYY-MM-DD")] = None,
+    week: Annotated[str | None, Query(description="YYYY-Www, e.g. 2026-W09")] = None,
+    month: Annotated[str | None, Query(description="YYYY-MM")] = None,
+    submitter: Annotated[str | None, Query(max_length=64)] = None,
+    sort: Literal["publishedAt", "trending", "upvotes"] = "publishedAt",
+    p: Annotated[int, Query(ge=0, le=100000, description="page, from 0")] = 0,
+    limit: Annotated[int, Query(ge=1, le=100)] = 50,
+):
+    """Like Hugging Face's ``/api/daily_papers``: one day, ISO week or month of the feed
+    (default: all of it), newest submission first, by trending rank or by upvotes. A
+    ``Link: <...>; rel="next"`` header points to the next page when there is one."""
+    period = _period(date_, week, month)
+    start, end = (period.start, period.end) if period else (date.min, date.max)
+    if sort == "trending":
+        ranked, _ = service.trending(ctx)
+        cards = [
+            c
+            for c in ctx.store.cards([t.paper_id for t in ranked])
+            if c["feed_date"] is not None
+            and start <= c["feed_date"] <= end
+            and (not submitter or c["submitter"] == submitter)
+        ]
+        total = len(cards)
+        cards = cards[p * limit : (p + 1) * limit]
+    else:
+        order = "submitted" if sort == "publishedAt" else "upvotes"
+        cards, total = ctx.store.feed(
+            start, end, sort=order, limit=limit, offset=p * limit, submitter=submitter
+        )
+    headers = {"X-Total-Count": str(total)}
+    if (p + 1) * limit < total:
+        params = dict(request.query_params)
+        params["p"] = str(p + 1)
+        headers["Link"] = f'<{_base(ctx)}/api/daily_papers?{urlencode(params)}>; rel="next"'
+    return JSONResponse([render.daily_item_json(c, _base(ctx)) for c in cards], headers=headers)
+
+
+@router.get("/papers/search", summary="Search papers")
+def search(
+    ctx: CtxDep,
+    q: Annotated[str, Query(max_length=10000)] = "",
+    limit: Annotated[int, Query(ge=1, le=120)] = 50,
+):
+    """Papers matching the query, best first (all indexed papers, not only the feed)."""
+    hits = ctx.store.keyword_search(q, limit=limit) if q.strip() else []
+    cards = ctx.store.cards([pid for pid, _ in hits])
+    return [render.daily_item_json(c, _base(ctx)) for c in cards]
+
+
+@router.get("/papers", summary="Latest papers")
+def list_papers(
+    ctx: CtxDep,
+    p: Annotated[int, Query(ge=0, le=100000)] = 0,
+    limit: Annotated[int, Query(ge=1, le=100)] = 50,
+):
+    """Every indexed paper, newest publication first."""
+    cards = ctx.store.latest_papers(limit=limit, offset=p * limit)
+    return [render.paper_json(c, _base(ctx)) for c in cards]
+
+
+@router.get("/whoami", summary="The caller")
+def whoami(ctx: CtxDep):
+    user = require_user(ctx)
+    return {
+        "name": user["username"],
+        "fullname": user["fullname"],
+        "role": user["role"],
+        "type": "user",
+        "auth": "token" if ctx.via_token else "session",
+    }
+
+
+class IndexBody(BaseModel):
+    arxivId: str = Field(max_length=200, description="arXiv id or URL, e.g. 2401.09417")
+
+
+@router.post("/papers/index", summary="Index a paper from arXiv")
+def index_paper(ctx: WriterDep, body: IndexBody):
+    """Fetch a paper from arXiv if it is not indexed yet; answers with the paper."""
+    result = service.index(ctx, body.arxivId)
+    if result.error:
+        raise HTTPException(result.status, result.error)
+    return render.paper_json(ctx.store.card(result.paper_id), _base(ctx))
+
+
+@router.post("/daily_papers", status_code=201, summary="Submit a paper to today's feed")
+def submit(ctx: WriterDep, body: IndexBody):
+    """Put a paper on today's feed (fetched from arXiv if unknown), under the submission
+    rules of this instance."""
+    result = service.submit(ctx, body.arxivId)
+    if result.error:
+        raise HTTPException(result.status, result.error)
+    return render.daily_item_json(ctx.store.card(result.paper_id), _base(ctx))
+
+
+def _upvote(ctx: Ctx, arxiv_id: str, on: bool):
+    changed, count = service.upvote(ctx, _pid(arxiv_id), on)
+    return {"upvoted": on, "upvotes": count, "changed": changed}
+
+
+@router.post("/papers/{arxiv_id:path}/upvote", summary="Upvote a paper")
+def upvote(ctx: WriterDep, arxiv_id: str):
+    """Idempotent: upvoting twice counts once."""
+    return _upvote(ctx, arxiv_id, True)
+
+
+@router.delete("/papers/{arxiv_id:path}/upvote", summary="Take back an upvote")
+def unvote(ctx: WriterDep, arxiv_id: str):
+    return _upvote(ctx, arxiv_id, False)
+
+
+def _comment_json(c: dict) -> dict:
+    return {
+        "id": c["id"],
+        "parentId": c["parent_id"],
+        "author": c["username"],
+        "createdAt": render._z(c["created_at"]),
+        "editedAt": render._z(c["edited_at"]),
+        "body": "" if c["deleted"] or c["hidden"] else c["body"],
+        "html": c["html"],
+        "hidden": c["hidden"],
+        "deleted": c["deleted"],
+        "isAuthor": c["is_author"],
+        "replies": [_comment_json(r) for r in c["replies"]],
+    }
+
+
+@router.get("/papers/{arxiv_id:path}/comments", summary="Discussion of a paper")
+def comments(ctx: CtxDep, arxiv_id: str):
+    card = ctx.store.card(_pid(arxiv_id))
+    if card is None:
+        raise HTTPException(404, "Paper not found")
+    return [_comment_json(c) for c in service.thread(ctx, card)]
+
+
+class CommentBody(BaseModel):
+    body: str = Field(min_length=1, max_length=100000, description="Markdown")
+    parentId: int | None = Field(default=None, description="comment replied to")
+
+
+@router.post("/papers/{arxiv_id:path}/comments", status_code=201, summary="Comment on a paper")
+def add_comment(ctx: WriterDep, arxiv_id: str, body: CommentBody):
+    new_id = service.add_comment(ctx, _pid(arxiv_id), body.body, body.parentId)
+    return {"id": new_id}
+
+
+@router.get("/papers/{arxiv_id:path}", summary="One paper")
+def paper(ctx: CtxDep, arxiv_id: str):
+    """Like Hugging Face's ``/api/papers/{id}``."""
+    card = ctx.store.card(_pid(arxiv_id))
+    if card is None:
+        raise HTTPException(404, "Paper not found")
+    return render.paper_json(card, _base(ctx))

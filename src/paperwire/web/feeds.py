@@ -1,0 +1,137 @@
+"""Atom feeds (RFC 4287): daily, weekly, trending, per organization, per search."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated
+from xml.etree import ElementTree as ET
+
+from fastapi import APIRouter, Depends, HTTPException, Query
+from fastapi.responses import Response
+
+from .. import periods
+from . import render, service
+from .app import Ctx, get_ctx
+
+router = APIRouter(prefix="/feeds", include_in_schema=False)
+CtxDep = Annotated[Ctx, Depends(get_ctx)]
+ATOM = "http://www.w3.org/2005/Atom"
+FEED_SIZE = 50
+
+
+def _ts(value) -> str:
+    if value is None:
+        return datetime(1970, 1, 1, tzinfo=UTC).isoformat()
+    if isinstance(value, datetime):
+        return value.replace(tzinfo=UTC).isoformat(timespec="seconds")
+    return datetime(value.year, value.month, value.day, tzinfo=UTC).isoformat(timespec="seconds")
+
+
+def atom(ctx: Ctx, title: str, path: str, html_path: str, cards: list[dict]) -> Response:
+    base = ctx.config.base_url.rstrip("/")
+    ET.register_namespace("", ATOM)
+    feed = ET.Element(f"{{{ATOM}}}feed")
+
+    def sub(parent, tag, text=None, **attrs):
+        el = ET.SubElement(parent, f"{{{ATOM}}}{tag}", {k: str(v) for k, v in attrs.items()})
+        if text is not None:
+            el.text = text
+        return el
+
+    sub(feed, "title", f"{ctx.config.site_name}: {title}")
+    sub(feed, "id", f"{base}{path}")
+    sub(feed, "link", rel="self", href=f"{base}{path}", type="application/atom+xml")
+    sub(feed, "link", rel="alternate", href=f"{base}{html_path}", type="text/html")
+    stamps = [c.get("submitted_at") or c.get("published") for c in cards]
+    sub(feed, "updated", _ts(max((s for s in stamps if s), default=None)))
+    sub(feed, "generator", "Paperwire")
+    for card in cards:
+        entry = sub(feed, "entry")
+        sub(entry, "title", card["title"])
+        sub(entry, "id", f"{base}/papers/{card['id']}")
+        sub(entry, "link", rel="alternate", href=f"{base}/papers/{card['id']}", type="text/html")
+        sub(entry, "link", rel="related", href=f"https://arxiv.org/abs/{card['id']}", title="arXiv")
+        sub(entry, "published", _ts(card.get("published")))
+        sub(
+            entry,
+            "updated",
+            _ts(card.get("submitted_at") or card.get("updated") or card.get("published")),
+        )
+        for name in (card.get("authors") or [])[:50]:
+            sub(sub(entry, "author"), "name", name)
+        if not card.get("authors"):
+            sub(sub(entry, "author"), "name", render.authors_label(card))
+        for cat in card.get("categories") or []:
+            sub(entry, "category", term=cat)
+        extra = f"\n\n{card['upvotes']} upvotes"
+        if card.get("github_repo"):
+            extra += f" · code: https://github.com/{card['github_repo']}"
+        sub(entry, "summary", (card.get("abstract") or "") + extra, type="text")
+    body = ET.tostring(feed, encoding="utf-8", xml_declaration=True)
+    return Response(
+        body,
+        media_type="application/atom+xml; charset=utf-8",
+        headers={"Cache-Control": "public, max-age=300"},
+    )
+
+
+def _period_feed(ctx: Ctx, period: periods.Period, title: str, path: str) -> Response:
+    cards, _ = ctx.store.feed(period.start, period.end, sort="upvotes", limit=FEED_SIZE)
+    return atom(ctx, title, path, period.path, cards)
+
+
+@router.get("/daily.atom")
+def daily(ctx: CtxDep, date: str | None = None):
+    if date:
+        try:
+            period = periods.parse_day(date)
+        except periods.PeriodError as exc:
+            raise HTTPException(400, str(exc)) from None
+    else:
+        today = ctx.app.clock.feed_date()
+        period = periods.day(ctx.store.feed_day(on_or_before=today) or today)
+    return _period_feed(ctx, period, f"Daily Papers, {period.label}", "/feeds/daily.atom")
+
+
+@router.get("/weekly.atom")
+def weekly(ctx: CtxDep):
+    today = ctx.app.clock.feed_date()
+    latest = ctx.store.feed_day(on_or_before=today) or today
+    period = periods.week_of(latest)
+    return _period_feed(ctx, period, period.label, "/feeds/weekly.atom")
+
+
+@router.get("/trending.atom")
+def trending(ctx: CtxDep):
+    ranked, _ = service.trending(ctx)
+    cards = ctx.store.cards([t.paper_id for t in ranked[:FEED_SIZE]])
+    return atom(ctx, "Trending papers", "/feeds/trending.atom", "/papers/trending", cards)
+
+
+@router.get("/organizations/{name}.atom")
+def organization(ctx: CtxDep, name: str):
+    org = ctx.store.get_organization(name)
+    if org is None:
+        raise HTTPException(404, f"No organization called {name!r}.")
+    cards = ctx.store.organization_papers(org["id"], limit=FEED_SIZE)
+    return atom(
+        ctx,
+        org["fullname"] or org["name"],
+        f"/feeds/organizations/{name}.atom",
+        f"/organizations/{name}",
+        cards,
+    )
+
+
+@router.get("/search.atom")
+def search(ctx: CtxDep, q: Annotated[str, Query(max_length=10000)] = ""):
+    hits = ctx.store.keyword_search(q, limit=FEED_SIZE) if q.strip() else []
+    from urllib.parse import quote
+
+    return atom(
+        ctx,
+        f"Search: {q[:100]}",
+        f"/feeds/search.atom?q={quote(q)}",
+        f"/papers?q={quote(q)}",
+        ctx.store.cards([pid for pid, _ in hits]),
+    )

@@ -1,0 +1,365 @@
+"""Pages: the daily/weekly/monthly feed, trending, search, paper pages, upvotes, comments,
+submission, profiles and organizations."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
+
+from .. import periods
+from ..ids import InvalidArxivId, parse_arxiv_id
+from ..rank.trending import PAPER_HALF_LIFE_H, STAR_WEIGHT, VOTE_HALF_LIFE_H, WINDOW_DAYS
+from . import render, service
+from .app import Ctx, form_ctx, get_ctx, page, rate_limit, require_user, wants_json
+
+router = APIRouter(include_in_schema=False)
+CtxDep = Annotated[Ctx, Depends(get_ctx)]
+PageNo = Annotated[int, Query(ge=0, le=10000)]
+SORT_LABELS = {"upvotes": "Top", "published": "Newest"}
+
+
+def _page_of(ctx: Ctx, cards: list[dict], **context):
+    """Render a page of cards (or just the cards, for the infinite scroll)."""
+    ids = [c["id"] for c in cards]
+    upvoted = ctx.store.upvoted(ctx.user["id"], ids) if ctx.user else set()
+    template = "_cards.html" if ctx.request.query_params.get("fragment") else "feed.html"
+    return page(ctx, template, cards=cards, upvoted=upvoted, **context)
+
+
+def _feed(ctx: Ctx, period: periods.Period, p: int, sort: str, canonical: bool = False):
+    size = ctx.config.page_size
+    cards, total = ctx.store.feed(period.start, period.end, sort=sort, limit=size, offset=p * size)
+    today = ctx.app.clock.feed_date()
+    if period.kind == "day":
+        before = ctx.store.feed_day(before=period.start)
+        after = ctx.store.feed_day(after=period.start)
+        prev = periods.day(before) if before else None
+        nxt = periods.day(after) if after and after <= today else None
+    else:
+        prev = period.shift(-1)
+        nxt = period.shift(1) if period.shift(1).start <= today else None
+    more = (p + 1) * size < total
+    return _page_of(
+        ctx,
+        cards,
+        period=period,
+        prev=prev,
+        next=nxt,
+        total=total,
+        p=p,
+        sort=sort,
+        sorts=SORT_LABELS,
+        more_url=f"{period.path}?p={p + 1}&sort={sort}" if more else None,
+        title=f"Daily Papers – {period.label}" if period.kind == "day" else period.label,
+        atom={"day": "/feeds/daily.atom", "week": "/feeds/weekly.atom"}.get(period.kind),
+        tab=period.kind,
+    )
+
+
+def _sort(sort: str) -> str:
+    if sort not in SORT_LABELS:
+        raise HTTPException(400, f"sort must be one of {', '.join(SORT_LABELS)}")
+    return sort
+
+
+@router.get("/")
+def home():
+    return RedirectResponse("/papers", status_code=302)
+
+
+@router.get("/papers")
+def papers_index(
+    ctx: CtxDep,
+    q: Annotated[str, Query(max_length=10000)] = "",
+    p: PageNo = 0,
+    sort: str = "upvotes",
+):
+    if q.strip():
+        return search_page(ctx, q, p)
+    today = ctx.app.clock.feed_date()
+    latest = ctx.store.feed_day(on_or_before=today)
+    return _feed(ctx, periods.day(latest or today), p, _sort(sort))
+
+
+def search_page(ctx: Ctx, q: str, p: int):
+    size = ctx.config.page_size
+    hits = ctx.store.keyword_search(q, limit=min(1000, (p + 1) * size + 1))
+    ids = [pid for pid, _ in hits[p * size : (p + 1) * size]]
+    more = len(hits) > (p + 1) * size
+    from urllib.parse import urlencode
+
+    return _page_of(
+        ctx,
+        ctx.store.cards(ids),
+        query=q,
+        p=p,
+        total=len(hits),
+        title=f"Search: {q[:80]}",
+        more_url=("/papers?" + urlencode({"q": q, "p": p + 1})) if more else None,
+        tab="search",
+    )
+
+
+def _period_route(kind: str):
+    def view(ctx: CtxDep, key: str, p: PageNo = 0, sort: str = "upvotes"):
+        try:
+            period = periods.parse(kind, key)
+        except periods.PeriodError as exc:
+            raise HTTPException(404, str(exc)) from None
+        return _feed(ctx, period, p, _sort(sort))
+
+    return view
+
+
+router.add_api_route("/papers/date/{key}", _period_route("day"), methods=["GET"])
+router.add_api_route("/papers/week/{key}", _period_route("week"), methods=["GET"])
+router.add_api_route("/papers/month/{key}", _period_route("month"), methods=["GET"])
+
+
+@router.get("/papers/week")
+def this_week(ctx: CtxDep):
+    return RedirectResponse(periods.week_of(ctx.app.clock.feed_date()).path, status_code=302)
+
+
+@router.get("/papers/month")
+def this_month(ctx: CtxDep):
+    d = ctx.app.clock.feed_date()
+    return RedirectResponse(periods.month(d.year, d.month).path, status_code=302)
+
+
+@router.get("/papers/trending")
+def trending_page(ctx: CtxDep, p: PageNo = 0):
+    size = ctx.config.page_size
+    ranked, moment = service.trending(ctx)
+    window = ranked[p * size : (p + 1) * size]
+    cards = ctx.store.cards([t.paper_id for t in window])
+    scores = {t.paper_id: t for t in window}
+    now = datetime.now(UTC).replace(tzinfo=None)
+    return _page_of(
+        ctx,
+        cards,
+        title="Trending papers",
+        tab="trending",
+        scores=scores,
+        p=p,
+        total=len(ranked),
+        more_url=f"/papers/trending?p={p + 1}" if (p + 1) * size < len(ranked) else None,
+        atom="/feeds/trending.atom",
+        as_of=moment,
+        archive=moment < now - timedelta(hours=1),
+        formula={
+            "vote_half_life": VOTE_HALF_LIFE_H,
+            "paper_half_life": PAPER_HALF_LIFE_H,
+            "star_weight": STAR_WEIGHT,
+            "window": WINDOW_DAYS,
+        },
+    )
+
+
+# -- submission ----------------------------------------------------------------------------
+@router.get("/papers/submit")
+def submit_form(ctx: CtxDep, id: str = ""):
+    return page(
+        ctx, "submit.html", title="Submit a paper", arxiv_id=id[:100], rules=service.rules(ctx)
+    )
+
+
+@router.post("/papers/submit")
+async def submit(request: Request):
+    ctx, form = await form_ctx(request)
+    raw = str(form.get("arxiv_id") or "")
+    result = service.submit(ctx, raw)
+    if result.error:
+        return page(
+            ctx,
+            "submit.html",
+            status=result.status,
+            title="Submit a paper",
+            arxiv_id=raw[:100],
+            error=result.error,
+            rules=service.rules(ctx),
+        )
+    return RedirectResponse(f"/papers/{result.paper_id}?submitted=1", status_code=303)
+
+
+@router.post("/papers/index")
+async def index_paper(request: Request):
+    """Fetch an unknown paper from arXiv (offered by the paper page's 404)."""
+    ctx, form = await form_ctx(request)
+    require_user(ctx)
+    result = service.index(ctx, str(form.get("arxiv_id") or ""))
+    if result.error:
+        return page(
+            ctx, "error.html", status=result.status, status_code=result.status, message=result.error
+        )
+    return RedirectResponse(f"/papers/{result.paper_id}", status_code=303)
+
+
+# -- one paper -----------------------------------------------------------------------------
+def _canonical(raw: str) -> str:
+    try:
+        return parse_arxiv_id(raw)[0]
+    except InvalidArxivId as exc:
+        raise HTTPException(
+            404, f"{exc}. arXiv ids look like 2401.09417 or hep-th/9901001."
+        ) from None
+
+
+@router.get("/papers/{arxiv_id:path}/bibtex")
+def bibtex(ctx: CtxDep, arxiv_id: str):
+    card = ctx.store.card(_canonical(arxiv_id))
+    if card is None:
+        raise HTTPException(404, "unknown paper")
+    return PlainTextResponse(render.bibtex(card) + "\n")
+
+
+@router.get("/papers/{arxiv_id:path}")
+def paper_page(ctx: CtxDep, arxiv_id: str):
+    pid = _canonical(arxiv_id)
+    if pid != arxiv_id:
+        return RedirectResponse(f"/papers/{pid}", status_code=301)
+    card = ctx.store.card(pid)
+    if card is None:
+        return page(
+            ctx, "not_found_paper.html", status=404, title="Paper not indexed yet", arxiv_id=pid
+        )
+    thread = service.thread(ctx, card)
+    upvoted = bool(ctx.user and ctx.store.upvoted(ctx.user["id"], [pid]))
+    claims = ctx.store.claims(paper_id=pid) if ctx.user else []
+    return page(
+        ctx,
+        "paper.html",
+        title=card["title"],
+        card=card,
+        links=render.arxiv_links(pid),
+        bibtex=render.bibtex(card),
+        upvoted=upvoted,
+        thread=thread,
+        my_claim=next((c for c in claims if ctx.user and c["user_id"] == ctx.user["id"]), None),
+        can_submit=service.submit_problem(ctx, card) is None,
+        description=card["abstract"][:200],
+    )
+
+
+@router.post("/papers/{arxiv_id:path}/upvote")
+async def upvote(request: Request):
+    ctx, form = await form_ctx(request)
+    pid = _canonical(request.path_params["arxiv_id"])
+    if ctx.user is None:
+        if wants_json(request):
+            raise HTTPException(401, "Sign in to upvote.")
+        return RedirectResponse(f"/signin?next=/papers/{pid}", status_code=303)
+    on = str(form.get("state", "1")) not in ("0", "false", "off")
+    changed, count = service.upvote(ctx, pid, on)
+    if wants_json(request):
+        return JSONResponse({"upvoted": on, "upvotes": count, "changed": changed})
+    return RedirectResponse(
+        str(form.get("next") or f"/papers/{pid}")
+        if str(form.get("next") or "").startswith("/")
+        else f"/papers/{pid}",
+        status_code=303,
+    )
+
+
+@router.post("/papers/{arxiv_id:path}/comments")
+async def comment(request: Request):
+    ctx, form = await form_ctx(request)
+    pid = _canonical(request.path_params["arxiv_id"])
+    require_user(ctx)
+    parent = str(form.get("parent_id") or "")
+    new_id = service.add_comment(
+        ctx, pid, str(form.get("body") or ""), int(parent) if parent.isdigit() else None
+    )
+    return RedirectResponse(f"/papers/{pid}#comment-{new_id}", status_code=303)
+
+
+@router.post("/papers/{arxiv_id:path}/claim")
+async def claim(request: Request):
+    ctx, form = await form_ctx(request)
+    pid = _canonical(request.path_params["arxiv_id"])
+    user = require_user(ctx)
+    card = ctx.store.card(pid)
+    if card is None:
+        raise HTTPException(404, "unknown paper")
+    name = str(form.get("author_name") or "")
+    if name not in (card["authors"] or []):
+        raise HTTPException(400, "Pick your name from the paper's author list.")
+    rate_limit(ctx, f"claim:{user['id']}", 20, 3600)
+    ctx.store.claim_authorship(user["id"], pid, name)
+    return RedirectResponse(f"/papers/{pid}?claimed=1", status_code=303)
+
+
+@router.post("/comments/{comment_id}/edit")
+async def edit_comment(request: Request, comment_id: int):
+    ctx, form = await form_ctx(request)
+    pid = service.edit_comment(ctx, comment_id, str(form.get("body") or ""))
+    return RedirectResponse(f"/papers/{pid}#comment-{comment_id}", status_code=303)
+
+
+@router.post("/comments/{comment_id}/delete")
+async def delete_comment(request: Request, comment_id: int):
+    ctx, _ = await form_ctx(request)
+    pid = service.delete_comment(ctx, comment_id)
+    return RedirectResponse(f"/papers/{pid}#comments", status_code=303)
+
+
+@router.post("/comments/{comment_id}/hide")
+async def hide_comment(request: Request, comment_id: int):
+    ctx, form = await form_ctx(request)
+    pid = service.hide_comment(ctx, comment_id, str(form.get("hidden", "1")) == "1")
+    return RedirectResponse(f"/papers/{pid}#comment-{comment_id}", status_code=303)
+
+
+# -- people and organizations ----------------------------------------------------------------
+@router.get("/users/{username}")
+def profile(ctx: CtxDep, username: str):
+    person = ctx.store.get_user(username=username)
+    if person is None:
+        raise HTTPException(404, f"No user called {username!r}.")
+    submitted = ctx.store.papers_by(submitter_id=person["id"])
+    upvoted = ctx.store.papers_by(upvoter_id=person["id"])
+    ids = [c["id"] for c in submitted + upvoted]
+    mine = ctx.store.upvoted(ctx.user["id"], ids) if ctx.user else set()
+    return page(
+        ctx,
+        "profile.html",
+        title=person["fullname"] or person["username"],
+        person=person,
+        submitted=submitted,
+        upvoted_cards=upvoted,
+        upvoted=mine,
+    )
+
+
+@router.get("/organizations")
+def organizations(ctx: CtxDep):
+    return page(ctx, "organizations.html", title="Organizations", orgs=ctx.store.organizations())
+
+
+@router.get("/organizations/{name}")
+def organization(ctx: CtxDep, name: str):
+    org = ctx.store.get_organization(name)
+    if org is None:
+        raise HTTPException(404, f"No organization called {name!r}.")
+    cards = ctx.store.organization_papers(org["id"])
+    return _page_of(
+        ctx,
+        cards,
+        title=org["fullname"] or org["name"],
+        org=org,
+        tab="org",
+        atom=f"/feeds/organizations/{org['name']}.atom",
+    )
+
+
+@router.get("/about/trending")
+def about_trending():
+    return RedirectResponse("/papers/trending#formula", status_code=302)
+
+
+@router.get("/robots.txt")
+def robots() -> Response:
+    return PlainTextResponse("User-agent: *\nDisallow: /settings\nDisallow: /admin\n")

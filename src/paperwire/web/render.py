@@ -1,0 +1,212 @@
+"""Turning stored data into what pages and the API show: sanitized Markdown with @mentions,
+BibTeX, Hugging Face-compatible JSON, small display helpers."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from datetime import UTC, date, datetime
+
+import nh3
+from markdown_it import MarkdownIt
+from markdown_it.rules_inline import StateInline
+
+MENTION = re.compile(r"(?<![\w@/])@([A-Za-z0-9][A-Za-z0-9_-]{0,63})")
+_ALLOWED_TAGS = {
+    "p", "br", "em", "strong", "code", "pre", "blockquote", "ul", "ol", "li", "a", "hr",
+    "h1", "h2", "h3", "h4", "h5", "h6", "del", "s", "table", "thead", "tbody", "tr", "th", "td",
+}  # fmt: skip
+_ALLOWED_ATTRS = {"a": {"href", "title", "class"}, "th": {"align"}, "td": {"align"}}
+
+
+def _mention_rule(state: StateInline, silent: bool) -> bool:
+    pos = state.pos
+    if state.src[pos] != "@":
+        return False
+    if pos > 0 and (state.src[pos - 1].isalnum() or state.src[pos - 1] in "@/_"):
+        return False
+    m = MENTION.match(state.src, pos)
+    known = state.env.get("mentions", set())
+    if not m or m.group(1) not in known:
+        return False
+    if not silent:
+        token = state.push("link_open", "a", 1)
+        token.attrs = {"href": f"/users/{m.group(1)}", "class": "mention"}
+        state.push("text", "", 0).content = m.group(0)
+        state.push("link_close", "a", -1)
+    state.pos = m.end()
+    return True
+
+
+_md = MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": False})
+_md.enable(["strikethrough", "table"])
+_md.inline.ruler.before("emphasis", "mention", _mention_rule)
+_md.validateLink = lambda url: bool(re.match(r"^(https?:|mailto:|/|#)", url.strip(), re.I))
+
+
+def mentions(text: str) -> list[str]:
+    return list(dict.fromkeys(MENTION.findall(text)))
+
+
+def markdown(text: str, known_users: set[str] = frozenset()) -> str:
+    """Comment Markdown to safe HTML: raw HTML is shown as text, only http(s)/mailto/relative
+    links survive, and the result goes through an allow-list sanitizer as a second wall."""
+    html = _md.render(text, {"mentions": set(known_users)})
+    return nh3.clean(
+        html,
+        tags=_ALLOWED_TAGS,
+        attributes=_ALLOWED_ATTRS,
+        url_schemes={"http", "https", "mailto"},
+        link_rel="nofollow ugc noopener",
+    )
+
+
+def clean_body(text: str) -> str:
+    """Normalize a user's text: NFC, no control characters except newlines and tabs."""
+    text = unicodedata.normalize("NFC", text.replace("\r\n", "\n").replace("\r", "\n"))
+    return "".join(ch for ch in text if ch in "\n\t" or unicodedata.category(ch)[0] != "C").strip()
+
+
+# -- display helpers -------------------------------------------------------------------------
+def short_date(value: date | datetime | None) -> str:
+    if value is None:
+        return ""
+    return f"{value:%b} {value.day}, {value.year}"
+
+
+def authors_label(card: dict) -> str:
+    if card.get("org_fullname") or card.get("org"):
+        return card.get("org_fullname") or card["org"]
+    n = card.get("num_authors") or len(card.get("authors") or [])
+    return f"{n} author" + ("" if n == 1 else "s")
+
+
+def compact(n: int | None) -> str:
+    n = n or 0
+    if n >= 1000:
+        return f"{n / 1000:.1f}k".replace(".0k", "k")
+    return str(n)
+
+
+def arxiv_links(paper_id: str) -> dict:
+    return {
+        "abs": f"https://arxiv.org/abs/{paper_id}",
+        "pdf": f"https://arxiv.org/pdf/{paper_id}",
+    }
+
+
+def _bibtex_escape(text: str) -> str:
+    text = re.sub(r"\s+", " ", text).strip()
+    return text.replace("{", r"\{").replace("}", r"\}")
+
+
+def bibtex(card: dict) -> str:
+    authors = card.get("authors") or []
+    first = authors[0].split()[-1] if authors else "anon"
+    year = card["published"].year if card.get("published") else ""
+    title_word = next((w for w in re.findall(r"[A-Za-z]+", card["title"]) if len(w) > 3), "paper")
+    key = re.sub(r"[^A-Za-z0-9]", "", f"{first}{year}{title_word}").lower()
+    fields = [
+        ("title", "{" + _bibtex_escape(card["title"]) + "}"),
+        ("author", " and ".join(_bibtex_escape(a) for a in authors) or "Unknown"),
+        ("year", str(year)),
+        ("eprint", card["id"]),
+        ("archivePrefix", "arXiv"),
+        ("primaryClass", card.get("primary_category") or ""),
+        ("url", f"https://arxiv.org/abs/{card['id']}"),
+    ]
+    if card.get("doi"):
+        fields.append(("doi", card["doi"]))
+    body = ",\n".join(f"  {k} = {{{v}}}" for k, v in fields if v)
+    return f"@misc{{{key},\n{body}\n}}"
+
+
+# -- Hugging Face-compatible JSON ---------------------------------------------------------------
+def _z(value: datetime | date | None) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        if value.tzinfo is not None:
+            value = value.astimezone(UTC).replace(tzinfo=None)
+        return value.isoformat(timespec="milliseconds") + "Z"
+    return datetime(value.year, value.month, value.day).isoformat(timespec="milliseconds") + "Z"
+
+
+def _user_json(username: str | None, fullname: str | None, avatar: str | None) -> dict | None:
+    if not username:
+        return None
+    return {
+        "avatarUrl": avatar or "",
+        "fullname": fullname or username,
+        "name": username,
+        "user": username,
+        "type": "user",
+        "isPro": False,
+        "isHf": False,
+        "isMod": False,
+        "followerCount": 0,
+    }
+
+
+def _org_json(card: dict) -> dict | None:
+    if not card.get("org"):
+        return None
+    return {
+        "_id": card["org"],
+        "name": card["org"],
+        "fullname": card.get("org_fullname") or card["org"],
+        "avatar": card.get("org_avatar") or "",
+    }
+
+
+def paper_json(card: dict, base_url: str = "") -> dict:
+    """The ``paper`` object of Hugging Face's API (same field names)."""
+    out = {
+        "id": card["id"],
+        "authors": [
+            {"_id": f"{card['id']}-{i}", "name": name, "hidden": False}
+            for i, name in enumerate(card.get("authors") or [])
+        ],
+        "publishedAt": _z(card.get("published")),
+        "title": card["title"],
+        "summary": card.get("abstract") or "",
+        "upvotes": card.get("upvotes") or 0,
+        "discussionId": card["id"],
+        "numComments": card.get("num_comments") or 0,
+        "projectPage": card.get("project_page"),
+        "githubRepo": f"https://github.com/{card['github_repo']}"
+        if card.get("github_repo")
+        else None,
+        "githubStars": card.get("github_stars"),
+        "ai_summary": None,
+        "ai_keywords": [],
+        "categories": card.get("categories") or [],
+        "primaryCategory": card.get("primary_category"),
+        "version": card.get("version"),
+        "url": f"{base_url}/papers/{card['id']}",
+    }
+    if card.get("submitted_at") is not None:
+        out["submittedOnDailyAt"] = _z(card["submitted_at"])
+        out["submittedOnDailyBy"] = _user_json(
+            card.get("submitter"), card.get("submitter_fullname"), card.get("submitter_avatar")
+        )
+    if card.get("org"):
+        out["organization"] = _org_json(card)
+    return out
+
+
+def daily_item_json(card: dict, base_url: str = "") -> dict:
+    """One item of ``/api/daily_papers``, shaped like Hugging Face's."""
+    return {
+        "paper": paper_json(card, base_url),
+        "publishedAt": _z(card.get("submitted_at")),
+        "title": card["title"],
+        "summary": card.get("abstract") or "",
+        "thumbnail": card.get("thumbnail") or "",
+        "numComments": card.get("num_comments") or 0,
+        "submittedBy": _user_json(
+            card.get("submitter"), card.get("submitter_fullname"), card.get("submitter_avatar")
+        ),
+        "organization": _org_json(card),
+        "isAuthorParticipating": False,
+    }

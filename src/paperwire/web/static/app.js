@@ -1,0 +1,70 @@
+// Progressive enhancement: everything works without this file.
+(function () {
+  "use strict";
+  var root = document.documentElement;
+  var saved = null;
+  try { saved = localStorage.getItem("pw-theme"); } catch (e) {}
+  if (saved) root.setAttribute("data-theme", saved);
+
+  function csrf() {
+    var m = document.querySelector('meta[name="csrf-token"]');
+    return m ? m.content : "";
+  }
+
+  document.addEventListener("DOMContentLoaded", function () {
+    var toggle = document.getElementById("theme-toggle");
+    if (toggle) toggle.addEventListener("click", function () {
+      var dark = root.getAttribute("data-theme") === "dark" ||
+        (!root.getAttribute("data-theme") && matchMedia("(prefers-color-scheme: dark)").matches);
+      var next = dark ? "light" : "dark";
+      root.setAttribute("data-theme", next);
+      try { localStorage.setItem("pw-theme", next); } catch (e) {}
+    });
+  });
+
+  // Upvote without reloading the page.
+  document.addEventListener("submit", function (ev) {
+    var form = ev.target;
+    if (form.matches("[data-confirm]") && !window.confirm(form.getAttribute("data-confirm"))) {
+      ev.preventDefault();
+      return;
+    }
+    if (!form.classList.contains("upvote-form")) return;
+    ev.preventDefault();
+    var button = form.querySelector("button");
+    var state = form.querySelector('input[name="state"]');
+    button.disabled = true;
+    fetch(form.action, {
+      method: "POST",
+      body: new FormData(form),
+      headers: { "Accept": "application/json", "X-CSRF-Token": csrf() },
+      credentials: "same-origin"
+    }).then(function (r) {
+      if (r.status === 401) { window.location = "/signin?next=" + encodeURIComponent(location.pathname); return null; }
+      return r.json().then(function (data) { if (!r.ok) throw new Error(data.error || r.status); return data; });
+    }).then(function (data) {
+      if (!data) return;
+      button.querySelector(".count").textContent = data.upvotes;
+      button.classList.toggle("on", data.upvoted);
+      button.setAttribute("aria-pressed", data.upvoted ? "true" : "false");
+      state.value = data.upvoted ? "0" : "1";
+    }).catch(function (err) {
+      button.title = "Upvote failed: " + err.message;
+    }).finally(function () { button.disabled = false; });
+  });
+
+  // "More papers" appends the next page in place.
+  document.addEventListener("click", function (ev) {
+    var link = ev.target.closest("a[data-more]");
+    if (!link) return;
+    ev.preventDefault();
+    var url = link.href + (link.href.indexOf("?") < 0 ? "?" : "&") + "fragment=1";
+    link.textContent = "Loading…";
+    fetch(url, { credentials: "same-origin" }).then(function (r) { return r.text(); }).then(function (html) {
+      var holder = link.closest(".more");
+      var tpl = document.createElement("template");
+      tpl.innerHTML = html;
+      holder.replaceWith(tpl.content);
+    }).catch(function () { window.location = link.href; });
+  });
+})();

@@ -1,0 +1,190 @@
+"""The site's pages through an in-process client: feeds, navigation, paper pages, errors,
+hostile input."""
+
+from datetime import date, timedelta
+
+import pytest
+
+from paperwire.periods import week_of
+
+from .webkit import Visitor, add_user
+
+
+@pytest.fixture
+def visitor(web):
+    return Visitor(web[0])
+
+
+def test_home_redirects_and_papers_shows_today(web, visitor):
+    app, store, ids, _ = web
+    assert visitor.get("/").headers["location"] == "/papers"
+    r = visitor.get("/papers")
+    assert r.status_code == 200
+    today = store.cards(ids[:5])
+    for card in today:
+        assert card["title"].split()[0] in r.text
+    assert "Daily Papers" in r.text and date.today().strftime("%B") in r.text
+    assert 'rel="prev"' in r.text and 'rel="next"' not in r.text  # nothing after today
+
+
+def test_feed_orders_by_upvotes_and_paginates(web, visitor):
+    app, store, ids, _ = web
+    uid = add_user(store, "voter")
+    day = date.today()
+    favourite = ids[3]
+    store.set_upvote(uid, favourite, True)
+    r = visitor.get(f"/papers/date/{day}")
+    first = r.text.index('id="paper-')
+    assert r.text[first:].startswith(f'id="paper-{favourite}"')
+    week = week_of(day)
+    store.submit_to_feed(  # make sure this week holds more than one page (10 cards)
+        *[p["id"] for p in store.latest_papers(limit=100) if p["id"] not in ids][:1], uid, day
+    )
+    for pid in [p["id"] for p in store.latest_papers(limit=100) if p["id"] not in ids][1:12]:
+        store.submit_to_feed(pid, uid, week.start)
+    total = store.feed(week.start, week.end)[1]
+    assert total > 10
+    first = visitor.get(week.path)
+    assert first.text.count('class="card"') == 10 and "More papers" in first.text
+    page2 = visitor.get(f"{week.path}?p=1&sort=upvotes&fragment=1")
+    assert page2.text.count('class="card"') == min(10, total - 10)
+    assert "<html" not in page2.text  # the infinite scroll gets cards only
+
+
+def test_week_and_month_navigation(web, visitor):
+    week = week_of(date.today())
+    r = visitor.get(week.path)
+    assert r.status_code == 200 and week.key in week.path
+    assert f'href="{week.shift(-1).path}"' in r.text
+    assert visitor.get("/papers/week").headers["location"] == week.path
+    prev = visitor.get(week.shift(-1).path)
+    assert f'href="{week.path}"' in prev.text  # next link back to this week
+
+
+def test_previous_day_link_skips_empty_days(web, visitor):
+    app, store, ids, _ = web
+    old = date.today() - timedelta(days=30)
+    uid = add_user(store, "sub")
+    extra = [p["id"] for p in store.latest_papers(limit=100) if p["id"] not in ids][0]
+    store.submit_to_feed(extra, uid, old)
+    earliest = date.today() - timedelta(days=2)
+    r = visitor.get(f"/papers/date/{earliest}")
+    assert f'href="/papers/date/{old}"' in r.text
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["/papers/date/2026-13-01", "/papers/date/yesterday", "/papers/week/2026-W60",
+     "/papers/month/2026-00", "/papers/not-an-id", "/papers/1234.5678/../../etc/passwd"],
+)
+def test_bad_periods_and_ids_are_clean_404s(visitor, url):
+    r = visitor.get(url)
+    assert r.status_code == 404
+    assert "text/html" in r.headers["content-type"] and "Back to today" in r.text
+
+
+def test_bad_query_parameters_are_400_not_500(visitor):
+    for url in ("/papers?p=-1", "/papers?p=abc", "/papers?sort=random",
+                "/papers/trending?p=99999999999"):
+        r = visitor.get(url)
+        assert r.status_code == 400, (url, r.status_code)
+
+
+def test_paper_page_full(web, visitor):
+    app, store, ids, _ = web
+    pid = ids[0]
+    card = store.card(pid)
+    r = visitor.get(f"/papers/{pid}")
+    assert r.status_code == 200
+    for expected in (card["authors"][0], f"https://arxiv.org/pdf/{pid}", "@misc{",
+                     "submitted by", "curator1", "Discussion (0)", "Sign in</a> to comment"):
+        assert expected in r.text, expected
+    bib = visitor.get(f"/papers/{pid}/bibtex")
+    assert bib.status_code == 200 and f"eprint = {{{pid}}}" in bib.text
+
+
+def test_versioned_and_url_ids_redirect_to_canonical(web, visitor):
+    pid = web[2][0]
+    assert visitor.get(f"/papers/{pid}v3").headers["location"] == f"/papers/{pid}"
+
+
+def test_unknown_paper_offers_to_index(web, visitor):
+    r = visitor.get("/papers/2501.00001")
+    assert r.status_code == 404 and "not indexed yet" in r.text
+    assert "Sign in to index it" in r.text
+    add_user(web[1], "reader")
+    visitor.sign_in("reader")
+    r = visitor.get("/papers/2501.00001")
+    assert 'action="/papers/index"' in r.text
+
+
+def test_hostile_abstract_and_title_are_escaped(web, visitor):
+    from paperwire.ingest.records import PaperRecord
+
+    store = web[1]
+    evil = PaperRecord(
+        id="2503.99999",
+        title='<script>alert("t")</script> $\\frac{a}{b}$ & <b>bold</b>',
+        abstract='<img src=x onerror=alert(1)> We show $x<y$ and </p><script>alert(2)</script>',
+        authors=['"><svg onload=alert(3)>'],
+        categories=["cs.LG"],
+        source="arxiv-api",
+    ).validated()
+    store.upsert_papers([evil])
+    uid = add_user(store, "evil")
+    store.submit_to_feed("2503.99999", uid, date.today())
+    for url in ("/papers/2503.99999", "/papers", "/feeds/daily.atom", "/papers?q=frac"):
+        r = visitor.get(url)
+        assert r.status_code == 200, url
+        assert "<script>alert" not in r.text and "<img src=x" not in r.text, url
+        assert "<svg onload" not in r.text, url
+    page = visitor.get("/papers/2503.99999").text
+    assert "&lt;script&gt;alert(&#34;t&#34;)&lt;/script&gt;" in page
+    assert "$x&lt;y$" in page
+
+
+def test_search_page(web, visitor):
+    store = web[1]
+    title = store.card(web[2][0])["title"]
+    word = max(title.split(), key=len).strip(":,.")
+    r = visitor.get(f"/papers?q={word}")
+    assert r.status_code == 200 and "Results for" in r.text and title[:30] in r.text
+    for q in ('"unbalanced', "-", "OR OR", "a" * 10000, "((", "漢字", "%00"):
+        assert visitor.get("/papers", params={"q": q}).status_code == 200, q
+    assert visitor.get("/papers", params={"q": "a" * 10001}).status_code == 400
+
+
+def test_security_headers_and_cookies(visitor):
+    r = visitor.get("/papers")
+    csp = r.headers["content-security-policy"]
+    assert "script-src 'self'" in csp and "frame-ancestors 'none'" in csp
+    assert r.headers["x-content-type-options"] == "nosniff"
+    cookie = r.headers["set-cookie"]
+    assert "pw_csrf=" in cookie and "HttpOnly" in cookie and "SameSite=lax" in cookie
+
+
+def test_profile_and_organization_pages(web, visitor):
+    app, store, ids, _ = web
+    assert visitor.get("/users/curator1").status_code == 200
+    assert visitor.get("/users/nobody").status_code == 404
+    org = store.create_organization("deepmind", "Google DeepMind")
+    store.set_paper_organization(ids[0], org)
+    r = visitor.get("/organizations/deepmind")
+    assert r.status_code == 200 and store.card(ids[0])["title"][:30] in r.text
+    assert "Google DeepMind" in visitor.get("/papers").text  # the card shows the organization
+    assert visitor.get("/organizations").status_code == 200
+    assert visitor.get("/organizations/none").status_code == 404
+
+
+def test_trending_page_explains_formula(web, visitor):
+    r = visitor.get("/papers/trending")
+    assert r.status_code == 200
+    assert "How trending works" in r.text and "log2(1 + GitHub stars" in r.text
+    assert r.text.count('class="card"') == 10
+
+
+def test_static_and_robots(visitor):
+    assert visitor.get("/static/style.css").status_code == 200
+    assert visitor.get("/static/app.js").status_code == 200
+    assert "Disallow: /admin" in visitor.get("/robots.txt").text
+    assert visitor.get("/healthz").text == "ok"

@@ -74,8 +74,14 @@ def test_previous_day_link_skips_empty_days(web, visitor):
 
 @pytest.mark.parametrize(
     "url",
-    ["/papers/date/2026-13-01", "/papers/date/yesterday", "/papers/week/2026-W60",
-     "/papers/month/2026-00", "/papers/not-an-id", "/papers/1234.5678/../../etc/passwd"],
+    [
+        "/papers/date/2026-13-01",
+        "/papers/date/yesterday",
+        "/papers/week/2026-W60",
+        "/papers/month/2026-00",
+        "/papers/not-an-id",
+        "/papers/1234.5678/../../etc/passwd",
+    ],
 )
 def test_bad_periods_and_ids_are_clean_404s(visitor, url):
     r = visitor.get(url)
@@ -84,8 +90,12 @@ def test_bad_periods_and_ids_are_clean_404s(visitor, url):
 
 
 def test_bad_query_parameters_are_400_not_500(visitor):
-    for url in ("/papers?p=-1", "/papers?p=abc", "/papers?sort=random",
-                "/papers/trending?p=99999999999"):
+    for url in (
+        "/papers?p=-1",
+        "/papers?p=abc",
+        "/papers?sort=random",
+        "/papers/trending?p=99999999999",
+    ):
         r = visitor.get(url)
         assert r.status_code == 400, (url, r.status_code)
 
@@ -96,8 +106,15 @@ def test_paper_page_full(web, visitor):
     card = store.card(pid)
     r = visitor.get(f"/papers/{pid}")
     assert r.status_code == 200
-    for expected in (card["authors"][0], f"https://arxiv.org/pdf/{pid}", "@misc{",
-                     "submitted by", "curator1", "Discussion (0)", "Sign in</a> to comment"):
+    for expected in (
+        card["authors"][0],
+        f"https://arxiv.org/pdf/{pid}",
+        "@misc{",
+        "submitted by",
+        "curator1",
+        "Discussion (0)",
+        "Sign in</a> to comment",
+    ):
         assert expected in r.text, expected
     bib = visitor.get(f"/papers/{pid}/bibtex")
     assert bib.status_code == 200 and f"eprint = {{{pid}}}" in bib.text
@@ -125,7 +142,7 @@ def test_hostile_abstract_and_title_are_escaped(web, visitor):
     evil = PaperRecord(
         id="2503.99999",
         title='<script>alert("t")</script> $\\frac{a}{b}$ & <b>bold</b>',
-        abstract='<img src=x onerror=alert(1)> We show $x<y$ and </p><script>alert(2)</script>',
+        abstract="<img src=x onerror=alert(1)> We show $x<y$ and </p><script>alert(2)</script>",
         authors=['"><svg onload=alert(3)>'],
         categories=["cs.LG"],
         source="arxiv-api",

@@ -53,3 +53,11 @@ def is_arxiv_id(text: str) -> bool:
     except InvalidArxivId:
         return False
     return True
+
+
+def id_month(paper_id: str) -> tuple[int, int]:
+    """(year, month) of first submission encoded in an id, e.g. 2401.09417 -> (2024, 1)."""
+    base = normalize_arxiv_id(paper_id)
+    yymm = base.split("/")[-1][:4]
+    yy, mm = int(yymm[:2]), int(yymm[2:])
+    return (2000 + yy if yy < 91 else 1900 + yy), mm

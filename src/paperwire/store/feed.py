@@ -190,7 +190,7 @@ class FeedQueries:
     ) -> bool:
         """Put a paper on the feed of ``feed_date``; False if it already is on the feed."""
         with self.engine.begin() as conn:
-            res = conn.execute(
+            added = conn.execute(
                 self._insert(F)
                 .on_conflict_do_nothing(index_elements=[F.c.paper_id])
                 .values(
@@ -199,8 +199,9 @@ class FeedQueries:
                     submitted_by=user_id,
                     submitted_at=submitted_at or utcnow(),
                 )
-            )
-        return res.rowcount == 1
+                .returning(F.c.id)
+            ).first()
+        return added is not None
 
     def submissions_since(self, user_id: int, since: datetime) -> int:
         with self.engine.connect() as conn:
@@ -219,17 +220,17 @@ class FeedQueries:
         with self.engine.begin() as conn:
             if conn.execute(sa.select(P.c.seq).where(P.c.id == paper_id)).first() is None:
                 return None
+            # RETURNING tells whether a row really changed (rowcount is not reliable for
+            # INSERT .. ON CONFLICT DO NOTHING on every driver).
             if on:
-                res = conn.execute(
+                stmt = (
                     self._insert(u)
                     .on_conflict_do_nothing()
                     .values(user_id=user_id, paper_id=paper_id, created_at=utcnow())
                 )
             else:
-                res = conn.execute(
-                    u.delete().where(u.c.user_id == user_id, u.c.paper_id == paper_id)
-                )
-            changed = res.rowcount == 1
+                stmt = u.delete().where(u.c.user_id == user_id, u.c.paper_id == paper_id)
+            changed = conn.execute(stmt.returning(u.c.user_id)).first() is not None
             step = (1 if on else -1) if changed else 0
             count = conn.execute(
                 P.update()

@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 
 from fastapi import HTTPException
 
-from ..ids import InvalidArxivId, parse_arxiv_id
+from ..ids import InvalidArxivId, id_month, parse_arxiv_id
 from ..ingest.arxiv_api import ArxivAPI
 from ..ingest.http import SourceError, polite_client
 from ..ingest.pipeline import import_arxiv
@@ -83,10 +83,11 @@ def submit_problem(ctx: Ctx, card: dict) -> str | None:
         return f"Already on the feed of {card['feed_date']:%b %d, %Y}."
     privileged = ctx.role_at_least("curator")
     max_age = ctx.config.submit_max_age_days
-    if max_age and not privileged and card.get("published"):
-        if card["published"] < utcnow() - timedelta(days=max_age):
+    if max_age and not privileged:
+        published = card.get("published") or _id_month_end(card["id"])
+        if published < utcnow() - timedelta(days=max_age):
             return (
-                f"Published {render.short_date(card['published'])}: only papers from the last "
+                f"Published {render.short_date(published)}: only papers from the last "
                 f"{max_age} days can be submitted."
             )
     limit = ctx.config.submit_daily_limit
@@ -94,6 +95,13 @@ def submit_problem(ctx: Ctx, card: dict) -> str | None:
         if ctx.store.submissions_since(ctx.user["id"], utcnow() - timedelta(days=1)) >= limit:
             return f"You have submitted {limit} papers in the last 24 hours; that is the limit."
     return None
+
+
+def _id_month_end(paper_id: str) -> datetime:
+    """Latest possible publication time of a paper whose date is unknown: the end of the
+    month its id encodes."""
+    year, month = id_month(paper_id)
+    return datetime(year + (month == 12), month % 12 + 1, 1) - timedelta(seconds=1)
 
 
 def submit(ctx: Ctx, raw: str) -> Result:

@@ -1,0 +1,252 @@
+"""Upvotes, comments, moderation, authorship claims, submission and administration."""
+
+import re
+import threading
+from datetime import date
+
+import pytest
+
+from .replay import ReplayServer, Reply
+from .test_arxiv import recorded
+from .webkit import Visitor, add_user, site
+
+
+@pytest.fixture
+def member(web):
+    add_user(web[1], "member")
+    v = Visitor(web[0])
+    v.sign_in("member")
+    v.get("/papers")
+    return v
+
+
+def test_upvote_form_and_json(web, member):
+    store, pid = web[1], web[2][0]
+    r = member.post(f"/papers/{pid}/upvote", {"state": "1", "next": "/papers"})
+    assert r.status_code == 303 and r.headers["location"] == "/papers"
+    assert store.card(pid)["upvotes"] == 1
+    again = member.post(
+        f"/papers/{pid}/upvote", {"state": "1"}, headers={"Accept": "application/json"}
+    )
+    assert again.json() == {"upvoted": True, "upvotes": 1, "changed": False}  # idempotent
+    assert 'aria-pressed="true"' in member.get(f"/papers/{pid}").text
+    off = member.post(
+        f"/papers/{pid}/upvote", {"state": "0"}, headers={"Accept": "application/json"}
+    )
+    assert off.json() == {"upvoted": False, "upvotes": 0, "changed": True}
+    r = member.post(f"/papers/{pid}/upvote", {"state": "1", "next": "https://evil.example/"})
+    assert r.headers["location"] == f"/papers/{pid}"  # no open redirect
+    assert member.post("/papers/2501.00001/upvote", {"state": "1"}).status_code == 404
+
+
+def test_anonymous_upvote_goes_to_sign_in(web):
+    v = Visitor(web[0])
+    v.get("/papers")
+    pid = web[2][0]
+    assert v.post(f"/papers/{pid}/upvote", {}).headers["location"].startswith("/signin")
+    r = v.post(f"/papers/{pid}/upvote", {}, headers={"Accept": "application/json"})
+    assert r.status_code == 401
+
+
+def test_concurrent_upvotes_are_exact(store):
+    """50 users click at once, some twice, some take it back: the count is exact on both
+    backends."""
+    from .webkit import seed
+
+    ids = seed(store, days=1)
+    pid = ids[0]
+    users = [store.create_user(f"u{i}", None, None) for i in range(50)]
+    # imported votes stay on top of local ones
+    with store.begin() as conn:
+        store.set_popularity(conn, [(pid, 7, None, None, None)])
+    barrier = threading.Barrier(25)
+    errors = []
+
+    def click(chunk):
+        try:
+            barrier.wait()
+            for uid in chunk:
+                store.set_upvote(uid, pid, True)
+                store.set_upvote(uid, pid, True)  # double click
+                if uid % 5 == 0:
+                    store.set_upvote(uid, pid, False)
+        except Exception as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=click, args=(users[i::25],)) for i in range(25)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    expected = sum(1 for u in users if u % 5 != 0)
+    assert store.card(pid)["upvotes"] == 7 + expected
+    assert len(store.upvoted(users[1], [pid])) == (users[1] % 5 != 0)
+
+
+def test_comments_replies_markdown_and_mentions(web, member):
+    store, pid = web[1], web[2][0]
+    body = (
+        "**Nice** paper, see [code](https://example.org) and @curator1 — "
+        "<script>alert(1)</script> [x](javascript:alert(2)) $O(n^2)$ @nobody"
+    )
+    r = member.post(f"/papers/{pid}/comments", {"body": body})
+    assert r.status_code == 303
+    cid = int(r.headers["location"].rsplit("-", 1)[1])
+    member.post(f"/papers/{pid}/comments", {"body": "A reply", "parent_id": str(cid)})
+    page = member.get(f"/papers/{pid}").text
+    assert "<strong>Nice</strong>" in page
+    assert '<a href="/users/curator1" class="mention"' in page or 'href="/users/curator1"' in page
+    assert "@nobody" in page and 'href="/users/nobody"' not in page
+    assert "<script>alert(1)" not in page and "&lt;script&gt;" in page
+    assert 'href="javascript:' not in page and "[x](javascript:alert(2))" in page  # as text
+    assert 'rel="nofollow ugc noopener"' in page
+    assert "$O(n^2)$" in page
+    assert re.search(r'class="replies">\s*<div class="comment[^"]*" id="comment-\d+"', page)
+    assert store.card(pid)["num_comments"] == 2
+    api = member.client.get(f"/api/papers/{pid}/comments").json()
+    assert api[0]["replies"][0]["body"] == "A reply"
+
+
+def test_comment_limits(web, member, tmp_path):
+    pid = web[2][0]
+    assert member.post(f"/papers/{pid}/comments", {"body": "   "}).status_code == 400
+    r = member.post(f"/papers/{pid}/comments", {"body": "x" * 10001})
+    assert r.status_code == 400 and "limited to 10000" in r.text
+    assert (
+        member.post(f"/papers/{pid}/comments", {"body": "hi", "parent_id": "999"}).status_code
+        == 404
+    )
+    huge = member.post(f"/papers/{pid}/comments", {"body": "x" * 2_000_000})
+    assert huge.status_code == 413
+
+
+def test_edit_delete_and_moderation(web, member):
+    app, store, ids, _ = web
+    pid = ids[0]
+    cid = int(
+        member.post(f"/papers/{pid}/comments", {"body": "first"})
+        .headers["location"]
+        .rsplit("-", 1)[1]
+    )
+    member.post(f"/comments/{cid}/edit", {"body": "first, edited"})
+    assert store.get_comment(cid)["body"] == "first, edited"
+    add_user(store, "stranger")
+    stranger = Visitor(app)
+    stranger.sign_in("stranger")
+    stranger.get("/papers")
+    assert stranger.post(f"/comments/{cid}/edit", {"body": "hacked"}).status_code == 403
+    assert stranger.post(f"/comments/{cid}/delete", {}).status_code == 403
+    assert stranger.post(f"/comments/{cid}/hide", {}).status_code == 403
+    add_user(store, "boss", role="admin")
+    admin = Visitor(app)
+    admin.sign_in("boss")
+    admin.get("/papers")
+    admin.post(f"/comments/{cid}/hide", {"hidden": "1"})
+    assert store.card(pid)["num_comments"] == 0
+    assert "hidden by a moderator" in stranger.get(f"/papers/{pid}").text
+    assert "first, edited" in admin.get(f"/papers/{pid}").text  # admins still see it
+    assert "first, edited" in admin.get("/admin").text
+    admin.post(f"/comments/{cid}/hide", {"hidden": "0"})
+    member.post(f"/comments/{cid}/delete", {})
+    assert store.get_comment(cid)["deleted"] and store.card(pid)["num_comments"] == 0
+    assert "first, edited" not in stranger.get(f"/papers/{pid}").text
+
+
+def test_authorship_claim_and_badge(web, member):
+    app, store, ids, _ = web
+    pid = ids[0]
+    author = store.card(pid)["authors"][0]
+    assert member.post(f"/papers/{pid}/claim", {"author_name": "Not An Author"}).status_code == 400
+    member.post(f"/papers/{pid}/claim", {"author_name": author})
+    [claim] = store.claims(status="pending")
+    assert member.post(f"/admin/claims/{claim['id']}", {"decision": "approve"}).status_code == 403
+    add_user(store, "root", role="admin")
+    admin = Visitor(app)
+    admin.sign_in("root")
+    assert author in admin.get("/admin").text
+    admin.post(f"/admin/claims/{claim['id']}", {"decision": "approve"})
+    member.post(f"/papers/{pid}/comments", {"body": "Author here"})
+    assert 'title="Author of this paper">author</span>' in member.get(f"/papers/{pid}").text
+
+
+def test_submission_rules(web, member, tmp_path):
+    app, store, ids, _ = web
+    not_on_feed = [p["id"] for p in store.latest_papers(limit=100) if p["id"] not in ids][0]
+    r = member.post("/papers/submit", {"arxiv_id": ids[0]})
+    assert r.status_code == 409 and "Already on the feed" in r.text
+    r = member.post("/papers/submit", {"arxiv_id": not_on_feed})
+    assert r.status_code == 400 and "last 14 days" in r.text  # published 2025-03
+    r = member.post("/papers/submit", {"arxiv_id": "not an id"})
+    assert r.status_code == 400 and "not an arXiv id" in r.text
+    anyone, _ = site(store, tmp_path, submit_max_age_days=0, submit_daily_limit=1)
+    v = Visitor(anyone)
+    v.sign_in("member")
+    v.get("/papers/submit")
+    r = v.post("/papers/submit", {"arxiv_id": f"https://arxiv.org/abs/{not_on_feed}v1"})
+    assert r.status_code == 303 and r.headers["location"] == f"/papers/{not_on_feed}?submitted=1"
+    entry = store.on_feed(not_on_feed)
+    assert (
+        entry["feed_date"] == date.today()
+        and entry["submitted_by"] == store.get_user(username="member")["id"]
+    )
+    second = [p["id"] for p in store.latest_papers(limit=100) if not store.on_feed(p["id"])][0]
+    r = v.post("/papers/submit", {"arxiv_id": second})
+    assert r.status_code == 429 and "limit" in r.text
+    assert Visitor(anyone).get("/papers/submit").text.count("Sign in to submit") == 1
+
+
+def test_submit_unknown_paper_fetches_it_from_arxiv(web, member, tmp_path):
+    app, store, ids, _ = web
+    with ReplayServer(recorded) as server:
+        app2, _ = site(
+            store, tmp_path, submit_max_age_days=0, arxiv_api_url=f"{server.url}/api/query"
+        )
+        v = Visitor(app2)
+        v.sign_in("member")
+        v.get("/papers")
+        r = v.post("/papers/submit", {"arxiv_id": "1707.08567"})
+        assert r.status_code == 303, r.text
+        missing = v.post("/papers/submit", {"arxiv_id": "0000.0000"})  # recorded: no result
+    assert store.get_paper("1707.08567")["title"]
+    assert store.on_feed("1707.08567")
+    assert missing.status_code == 404 and "arXiv has no paper 0000.0000" in missing.text
+
+
+def test_index_from_404_page(web, member, tmp_path):
+    store = web[1]
+    with ReplayServer(recorded) as server:
+        app2, _ = site(store, tmp_path, arxiv_api_url=f"{server.url}/api/query")
+        v = Visitor(app2)
+        v.sign_in("member")
+        assert v.get("/papers/1707.08567").status_code == 404
+        r = v.post("/papers/index", {"arxiv_id": "1707.08567"})
+    assert r.headers["location"] == "/papers/1707.08567"
+    assert v.get("/papers/1707.08567").status_code == 200
+    with ReplayServer(lambda p, q: Reply(503)) as down:
+        app3, _ = site(store, tmp_path, arxiv_api_url=f"{down.url}/api/query")
+        v3 = Visitor(app3)
+        v3.sign_in("member")
+        r = v3.post("/papers/index", {"arxiv_id": "2401.09417"})
+    assert r.status_code == 502 and "arXiv did not answer" in r.text
+
+
+def test_admin_pages_and_actions(web, member):
+    app, store, ids, _ = web
+    assert member.get("/admin").status_code == 403
+    assert Visitor(app).get("/admin").status_code == 401
+    add_user(store, "chief", role="admin")
+    admin = Visitor(app)
+    admin.sign_in("chief")
+    admin.get("/admin")
+    assert admin.post("/admin/organizations", {"name": "bad name!"}).status_code == 400
+    admin.post("/admin/organizations", {"name": "mila", "fullname": "Mila"})
+    assert admin.post("/admin/organizations", {"name": "mila"}).status_code == 409
+    admin.post("/admin/papers/organization", {"arxiv_id": ids[1], "organization": "mila"})
+    assert store.card(ids[1])["org"] == "mila"
+    uid = store.get_user(username="member")["id"]
+    admin.post(f"/admin/users/{uid}/role", {"role": "curator"})
+    assert store.get_user(id=uid)["role"] == "curator"
+    assert admin.post(f"/admin/users/{uid}/role", {"role": "emperor"}).status_code == 400
+    me = store.get_user(username="chief")["id"]
+    assert admin.post(f"/admin/users/{me}/role", {"role": "user"}).status_code == 400

@@ -3,19 +3,15 @@ client pointed at a Paperwire server."""
 
 import json
 import re
-import socket
-import threading
-import time
 from datetime import date
 
 import pytest
-import uvicorn
 from lxml import etree
 
 from paperwire.ingest.hf_daily import parse_daily_papers
 
 from .replay import FIXTURES
-from .webkit import Visitor, add_user
+from .webkit import Visitor, add_user, serve_in_thread
 
 
 @pytest.fixture
@@ -211,26 +207,10 @@ def test_atom_feeds(web, api):
     assert api.get("/feeds/organizations/none.atom").status_code == 404
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture
 def live_server(web):
-    app = web[0]
-    port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    for _ in range(100):
-        if server.started:
-            break
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(5)
+    with serve_in_thread(web[0]) as url:
+        yield url
 
 
 def test_hugging_face_hub_client_works_against_paperwire(web, live_server, monkeypatch):

@@ -4,6 +4,10 @@ that signs in through the real forms."""
 from __future__ import annotations
 
 import re
+import socket
+import threading
+import time
+from contextlib import contextmanager
 from datetime import date, datetime, timedelta
 
 from fastapi.testclient import TestClient
@@ -91,3 +95,24 @@ def add_user(store, name: str, role: str = "user", password: str = PASSWORD) -> 
 def site(store, tmp_path, **overrides):
     config = make_config(tmp_path, **overrides)
     return create_app(config, store), config
+
+
+@contextmanager
+def serve_in_thread(app):
+    """The app on a real HTTP server (uvicorn) on a free loopback port."""
+    import uvicorn
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(5)

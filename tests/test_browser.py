@@ -1,0 +1,180 @@
+"""End to end in a real browser: Debian's Chromium driven by Playwright. Screenshots of each
+step go to test-artifacts/screenshots/."""
+
+import os
+import re
+import shutil
+from datetime import date, timedelta
+from pathlib import Path
+
+import pytest
+
+from .test_web_auth import link_in, outbox
+from .webkit import PASSWORD, add_user, seed, serve_in_thread, site
+
+CHROMIUM = os.environ.get("PAPERWIRE_CHROMIUM", "/usr/bin/chromium")
+SHOTS = Path(__file__).resolve().parents[1] / "test-artifacts" / "screenshots"
+
+
+def _chromium_problem() -> str | None:
+    if not Path(CHROMIUM).exists() and not shutil.which(CHROMIUM):
+        return f"no Chromium at {CHROMIUM} (apt install chromium)"
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        return "Playwright for Python is not installed"
+    return None
+
+
+@pytest.fixture(scope="module")
+def browser():
+    problem = _chromium_problem()
+    if problem:
+        if os.environ.get("CI"):
+            pytest.fail(f"the browser tests must run in CI: {problem}")
+        pytest.skip(problem)
+    from playwright.sync_api import sync_playwright
+
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def live(sqlite_store, tmp_path):
+    ids = seed(sqlite_store)
+    app, config = site(sqlite_store, tmp_path, submit_max_age_days=0)
+    with serve_in_thread(app) as url:
+        yield url, sqlite_store, ids, config
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    p = context.new_page()
+    errors = []
+    p.on("pageerror", lambda exc: errors.append(str(exc)))
+    p.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    yield p
+    context.close()
+    assert not errors, errors  # no JavaScript errors, no CSP violations
+
+
+def expect(locator):
+    from playwright.sync_api import expect as _expect
+
+    return _expect(locator)
+
+
+def shot(page, name):
+    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=False)
+
+
+def test_sign_up_confirm_upvote_comment_submit(page, live):
+    url, store, ids, config = live
+    page.goto(f"{url}/papers")
+    shot(page, "01-daily")
+    page.get_by_role("link", name="Sign up").click()
+    page.get_by_label("User name").fill("marie")
+    page.get_by_label("E-mail").fill("marie@example.org")
+    page.get_by_label("Password (at least 10 characters)").fill(PASSWORD)
+    page.get_by_role("button", name="Sign up").click()
+    page.get_by_text("Check your inbox").first.wait_for()
+    shot(page, "02-check-inbox")
+    [msg] = outbox(config)
+    page.goto(url + link_in(msg, "/confirm"))
+    page.get_by_text("Welcome, marie!").wait_for()
+
+    # upvote without a page reload
+    page.goto(f"{url}/papers")
+    sel = f'[id="paper-{ids[0]}"]'
+    card = page.locator(sel)
+    button = card.get_by_role("button", name=re.compile("Upvote"))
+    before = int(button.locator(".count").inner_text())
+    page.evaluate("window.__marker = 1")
+    button.click()
+    expect(button).to_have_attribute("aria-pressed", "true")
+    expect(button.locator(".count")).to_have_text(str(before + 1))
+    assert page.evaluate("window.__marker") == 1  # same page, no reload
+    shot(page, "03-upvoted")
+    assert store.card(ids[0])["upvotes"] == before + 1
+    button.click()  # and back
+    expect(button).to_have_attribute("aria-pressed", "false")
+    expect(button.locator(".count")).to_have_text(str(before))
+    assert store.card(ids[0])["upvotes"] == before
+
+    # comment with Markdown
+    page.get_by_role("link", name=store.card(ids[0])["title"]).click()
+    page.get_by_label(re.compile("Add a comment")).fill("Great **results** <script>x</script>")
+    page.get_by_role("button", name="Comment").click()
+    page.locator(".c-body strong", has_text="results").wait_for()
+    assert page.locator(".c-body script").count() == 0
+    shot(page, "04-comment")
+
+    # submit a paper that is not on the feed yet
+    extra = next(p["id"] for p in store.latest_papers(limit=100) if p["id"] not in ids)
+    page.get_by_role("link", name="Submit").first.click()
+    page.get_by_label("arXiv id or URL").fill(f"https://arxiv.org/abs/{extra}")
+    page.get_by_role("button", name="Submit").click()
+    page.get_by_text("Added to today's feed").wait_for()
+    shot(page, "05-submitted")
+    assert store.on_feed(extra)["feed_date"] == date.today()
+
+
+def test_sign_in_navigate_days_and_keyboard(page, live):
+    url, store, ids, _ = live
+    uid = add_user(store, "kbd")
+    for pid in [p["id"] for p in store.latest_papers(limit=100) if p["id"] not in ids][:8]:
+        store.submit_to_feed(pid, uid, date.today())  # today: 13 papers, more than a page
+    page.goto(f"{url}/signin")
+    page.get_by_label("User name or e-mail").fill("kbd")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.keyboard.press("Enter")
+    page.wait_for_url(f"{url}/papers")
+    assert page.get_by_role("navigation", name="Main").get_by_role("link", name="kbd").is_visible()
+    yesterday = date.today() - timedelta(days=1)
+    page.locator("a[rel=prev]").click()
+    page.wait_for_url(f"{url}/papers/date/{yesterday}")
+    shot(page, "06-previous-day")
+    assert page.locator(".card").count() == 5
+    page.locator("a[rel=next]").click()
+    page.wait_for_url(f"{url}/papers/date/{date.today()}")
+    page.get_by_role("link", name="Weekly").click()
+    assert "/papers/week/" in page.url and page.locator(".card").count() == 10
+    from paperwire.periods import week_of
+
+    week = week_of(date.today())
+    total = store.feed(week.start, week.end)[1]
+    page.get_by_role("link", name="More papers").click()
+    expect(page.locator(".card")).to_have_count(min(20, total))
+    shot(page, "07-week-more")
+    # keyboard only: skip link, then Tab to the first upvote button and press Enter
+    page.goto(f"{url}/papers")
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.textContent") == "Skip to content"
+    first = page.locator(".upvote").first
+    first.focus()
+    page.keyboard.press("Enter")
+    expect(first).to_have_attribute("aria-pressed", "true")
+
+
+def test_dark_mode_and_small_screen(page, live):
+    url, store, ids, _ = live
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto(f"{url}/papers")
+    page.get_by_role("button", name="Switch light/dark theme").click()
+    assert page.evaluate("document.documentElement.dataset.theme") in ("dark", "light")
+    if page.evaluate("document.documentElement.dataset.theme") != "dark":
+        page.get_by_role("button", name="Switch light/dark theme").click()
+    bg = page.evaluate("getComputedStyle(document.body).backgroundColor")
+    assert bg == "rgb(11, 15, 25)"
+    page.reload()
+    assert page.evaluate("document.documentElement.dataset.theme") == "dark"  # remembered
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= 390  # nothing overflows sideways on a phone
+    shot(page, "08-phone-dark")
+    page.goto(f"{url}/papers/{ids[0]}")
+    shot(page, "09-paper-phone-dark")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390

@@ -369,18 +369,25 @@ class FeedQueries:
         feed submission time, imported upvotes, local upvote times, star snapshots."""
         u, s = t.upvotes, t.star_snapshots
         with self.engine.connect() as conn:
-            recent_votes = sa.select(u.c.paper_id).where(u.c.created_at >= since)
-            rows = conn.execute(
-                sa.select(
-                    P.c.id,
-                    P.c.published,
-                    P.c.upvotes_external,
-                    P.c.github_stars,
-                    F.c.submitted_at,
-                )
-                .select_from(P.join(F, F.c.paper_id == P.c.id, isouter=True))
-                .where(sa.or_(F.c.submitted_at >= since, P.c.id.in_(recent_votes)))
-            ).all()
+            ids = set(
+                conn.execute(sa.select(F.c.paper_id).where(F.c.submitted_at >= since)).scalars()
+            )
+            ids.update(
+                conn.execute(sa.select(u.c.paper_id).where(u.c.created_at >= since)).scalars()
+            )
+            rows = []
+            for chunk in chunks(sorted(ids)):
+                rows += conn.execute(
+                    sa.select(
+                        P.c.id,
+                        P.c.published,
+                        P.c.upvotes_external,
+                        P.c.github_stars,
+                        F.c.submitted_at,
+                    )
+                    .select_from(P.join(F, F.c.paper_id == P.c.id, isouter=True))
+                    .where(P.c.id.in_(chunk))
+                ).all()
             out = {r.id: {**r._asdict(), "votes": [], "stars_history": []} for r in rows}
             ids = list(out)
             for chunk in chunks(ids):

@@ -114,7 +114,7 @@ feed_entries = sa.Table(
     sa.Column("paper_id", sa.String(40), sa.ForeignKey("papers.id"), nullable=False, unique=True),
     sa.Column("feed_date", sa.Date, nullable=False, index=True),
     sa.Column("submitted_by", sa.Integer, sa.ForeignKey("users.id"), index=True),
-    sa.Column("submitted_at", sa.DateTime, nullable=False),
+    sa.Column("submitted_at", sa.DateTime, nullable=False, index=True),
     sa.Column("thumbnail", sa.Text),
 )
 
@@ -126,6 +126,7 @@ upvotes = sa.Table(
     sa.Column("created_at", sa.DateTime, nullable=False),
     sa.Index("ix_upvotes_paper_id", "paper_id"),
     sa.Index("ix_upvotes_user_id_created_at", "user_id", "created_at"),
+    sa.Index("ix_upvotes_created_at", "created_at"),
 )
 
 comments = sa.Table(

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -303,9 +304,12 @@ def create_app(config: Config, store: Store | None = None) -> FastAPI:
 
     @app.middleware("http")
     async def headers(request: Request, call_next):
+        started = time.perf_counter()
         response = await call_next(request)
         for name, value in SECURITY_HEADERS.items():
             response.headers.setdefault(name, value)
+        # Time spent in the app, for browsers' dev tools and bench/web_pages.py.
+        response.headers["Server-Timing"] = f"app;dur={(time.perf_counter() - started) * 1000:.2f}"
         return response
 
     app.add_middleware(BodyLimit, limit=config.max_body_bytes)
@@ -359,5 +363,12 @@ def error_response(
 
 def app_from_env() -> FastAPI:
     """Factory for ``paperwire serve``'s worker processes: settings from the environment."""
+    import threading
+
+    from .service import cached_trending
+
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    return create_app(Config.load())
+    app = create_app(Config.load())
+    # Rank once in the background so that no visitor waits for the first computation.
+    threading.Thread(target=cached_trending, args=(app.state.site.store,), daemon=True).start()
+    return app

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 import time
+import weakref
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -20,7 +21,7 @@ from . import render
 from .app import Ctx, rate_limit, require_user
 
 _arxiv_lock = threading.Lock()
-_trending_cache: dict[int, tuple[float, tuple]] = {}
+_trending_cache: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # store -> (t, rank)
 TRENDING_TTL = 30.0
 
 
@@ -118,7 +119,7 @@ def submit(ctx: Ctx, raw: str) -> Result:
         return _fail(status, problem)
     if not ctx.store.submit_to_feed(card["id"], ctx.user["id"], ctx.app.clock.feed_date()):
         return _fail(409, "Someone submitted this paper a moment ago.")
-    _trending_cache.clear()
+    invalidate_trending()
     return Result(paper_id=card["id"])
 
 
@@ -129,7 +130,7 @@ def upvote(ctx: Ctx, pid: str, on: bool) -> tuple[bool, int]:
     if result is None:
         raise HTTPException(404, f"unknown paper {pid}")
     if result[0]:
-        _trending_cache.clear()
+        invalidate_trending()
     return result
 
 
@@ -214,11 +215,36 @@ def thread(ctx: Ctx, card: dict) -> list[dict]:
 
 
 def trending(ctx: Ctx) -> tuple[list, datetime]:
-    """The trending rank, recomputed at most every TRENDING_TTL seconds per process."""
-    key = id(ctx.store)
+    """The trending rank. Computed once per process, then served from memory and refreshed
+    in the background when older than TRENDING_TTL seconds (stale-while-revalidate), so no
+    visitor waits for it after the first."""
+    return cached_trending(ctx.store)
+
+
+_refreshing: weakref.WeakSet = weakref.WeakSet()
+
+
+def cached_trending(store) -> tuple[list, datetime]:
+    key = store
     hit = _trending_cache.get(key)
-    if hit and time.monotonic() - hit[0] < TRENDING_TTL:
-        return hit[1]
-    result = trending_rank.trending(ctx.store)
-    _trending_cache[key] = (time.monotonic(), result)
-    return result
+    if hit is None:
+        result = trending_rank.trending(store)
+        _trending_cache[key] = (time.monotonic(), result)
+        return result
+    if time.monotonic() - hit[0] >= TRENDING_TTL and key not in _refreshing:
+        _refreshing.add(key)
+
+        def refresh():
+            try:
+                _trending_cache[key] = (time.monotonic(), trending_rank.trending(store))
+            finally:
+                _refreshing.discard(key)
+
+        threading.Thread(target=refresh, daemon=True, name="trending-refresh").start()
+    return hit[1]
+
+
+def invalidate_trending() -> None:
+    """Mark the rank stale (after a vote or submission); the next read refreshes it."""
+    for key, (_, result) in list(_trending_cache.items()):
+        _trending_cache[key] = (float("-inf"), result)

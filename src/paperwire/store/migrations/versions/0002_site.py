@@ -80,9 +80,14 @@ def upgrade() -> None:
     op.create_index("ix_feed_entries_submitted_by", "feed_entries", ["submitted_by"])
     op.create_index("ix_upvotes_user_id_created_at", "upvotes", ["user_id", "created_at"])
     op.create_index("ix_comments_user_id", "comments", ["user_id"])
+    # the trending rank's candidates: recent submissions and recent upvotes
+    op.create_index("ix_feed_entries_submitted_at", "feed_entries", ["submitted_at"])
+    op.create_index("ix_upvotes_created_at", "upvotes", ["created_at"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_upvotes_created_at", "upvotes")
+    op.drop_index("ix_feed_entries_submitted_at", "feed_entries")
     op.drop_index("ix_comments_user_id", "comments")
     op.drop_index("ix_upvotes_user_id_created_at", "upvotes")
     op.drop_index("ix_feed_entries_submitted_by", "feed_entries")

@@ -25,14 +25,20 @@ def _pg_available() -> str | None:
         return str(exc).splitlines()[0]
 
 
+def require(what: str, problem: str | None) -> None:
+    """Skip with the reason when a real component is missing, except in CI, where every
+    test must run."""
+    if problem:
+        if os.environ.get("CI"):
+            pytest.fail(f"{what} is required in CI: {problem}")
+        pytest.skip(f"{what} unavailable: {problem}")
+
+
 @pytest.fixture(scope="session")
 def pg_url():
     """A fresh PostgreSQL database for this test session, dropped at the end."""
     problem = _pg_available()
-    if problem:
-        if os.environ.get("CI"):
-            pytest.fail(f"PostgreSQL is required in CI: {problem}")
-        pytest.skip(f"PostgreSQL not reachable at {PG_ADMIN_URL}: {problem}")
+    require(f"PostgreSQL at {PG_ADMIN_URL}", problem)
     name = f"paperwire_test_{uuid.uuid4().hex[:10]}"
     admin = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:

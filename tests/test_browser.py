@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from .conftest import require
 from .test_web_auth import link_in, outbox
 from .webkit import PASSWORD, add_user, seed, serve_in_thread, site
 
@@ -28,11 +29,7 @@ def _chromium_problem() -> str | None:
 
 @pytest.fixture(scope="module")
 def browser():
-    problem = _chromium_problem()
-    if problem:
-        if os.environ.get("CI"):
-            pytest.fail(f"the browser tests must run in CI: {problem}")
-        pytest.skip(problem)
+    require("Chromium with Playwright", _chromium_problem())
     from playwright.sync_api import sync_playwright
 
     SHOTS.mkdir(parents=True, exist_ok=True)

@@ -205,3 +205,15 @@ def test_static_and_robots(visitor):
     assert visitor.get("/static/app.js").status_code == 200
     assert "Disallow: /admin" in visitor.get("/robots.txt").text
     assert visitor.get("/healthz").text == "ok"
+
+
+def test_remaining_redirects_and_errors(visitor):
+    today = date.today()
+    assert visitor.get("/papers/month").headers["location"] == f"/papers/month/{today:%Y-%m}"
+    assert visitor.get("/about/trending").headers["location"] == "/papers/trending#formula"
+    assert visitor.get("/papers/2501.00001/bibtex").status_code == 404
+    assert visitor.get("/papers/submit").status_code == 200
+    r = visitor.get("/api/nothing-here")
+    assert r.status_code == 404 and r.json() == {"error": "Not Found"}
+    r = visitor.client.put("/papers")
+    assert r.status_code == 405

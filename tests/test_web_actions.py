@@ -36,6 +36,9 @@ def test_upvote_form_and_json(web, member):
     assert off.json() == {"upvoted": False, "upvotes": 0, "changed": True}
     r = member.post(f"/papers/{pid}/upvote", {"state": "1", "next": "https://evil.example/"})
     assert r.headers["location"] == f"/papers/{pid}"  # no open redirect
+    for other_site in ("//evil.example/", "/\\evil.example/"):
+        r = member.post(f"/papers/{pid}/upvote", {"state": "1", "next": other_site})
+        assert r.headers["location"] == f"/papers/{pid}", other_site
     assert member.post("/papers/2501.00001/upvote", {"state": "1"}).status_code == 404
 
 

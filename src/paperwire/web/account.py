@@ -16,7 +16,7 @@ from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import RedirectResponse
 
 from ..mail.send import MailError, compose, send
-from .app import Ctx, form_ctx, get_ctx, page, rate_limit, require_user, sign_in
+from .app import Ctx, form_ctx, get_ctx, page, rate_limit, require_user, safe_next, sign_in
 from .security import (
     CONFIRM_MAX_AGE,
     RESET_MAX_AGE,
@@ -33,11 +33,6 @@ USERNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{1,38}$")
 EMAIL = re.compile(r"^[^@\s<>()\[\],;:\"\\]{1,64}@[A-Za-z0-9.-]{1,253}\.[A-Za-z]{2,63}$")
 AUTH_WINDOW = 15 * 60
 RESERVED = {"admin", "api", "papers", "settings", "signin", "signup", "static", "feeds"}
-
-
-def _safe_next(value: str | None) -> str:
-    value = value or "/papers"
-    return value if value.startswith("/") and not value.startswith("//") else "/papers"
 
 
 def _mail(ctx: Ctx, to: str, subject: str, text: str) -> None:
@@ -132,7 +127,7 @@ def confirm(ctx: CtxDep, token: str):
 # -- sign in / out -------------------------------------------------------------------------
 @router.get("/signin")
 def signin_form(ctx: CtxDep, next: str = "/papers"):
-    return page(ctx, "signin.html", title="Sign in", next=_safe_next(next))
+    return page(ctx, "signin.html", title="Sign in", next=safe_next(next))
 
 
 @router.post("/signin")
@@ -140,7 +135,7 @@ async def signin(request: Request):
     ctx, form = await form_ctx(request)
     login = str(form.get("login") or "").strip()[:320]
     password = str(form.get("password") or "")
-    nxt = _safe_next(str(form.get("next") or ""))
+    nxt = safe_next(str(form.get("next") or ""))
     _auth_limits(ctx, "signin", login)
     user = ctx.store.get_user(login=login) if login else None
     ok = verify_password(user["password_hash"] if user else None, password)

@@ -175,6 +175,15 @@ def rate_limit(ctx: Ctx, key: str, limit: int, window: int) -> None:
         )
 
 
+def safe_next(value: str | None, default: str = "/papers") -> str:
+    """A redirect target from a form or query: a path on this site, never another site
+    (``//host`` and ``/\\host`` are other sites to a browser)."""
+    value = value or default
+    if value.startswith("/") and not value.startswith(("//", "/\\")):
+        return value
+    return default
+
+
 def wants_json(request: Request) -> bool:
     return request.url.path.startswith("/api/") or "application/json" in request.headers.get(
         "accept", ""

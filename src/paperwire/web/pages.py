@@ -13,7 +13,7 @@ from .. import periods
 from ..ids import InvalidArxivId, parse_arxiv_id
 from ..rank.trending import PAPER_HALF_LIFE_H, STAR_WEIGHT, VOTE_HALF_LIFE_H, WINDOW_DAYS
 from . import render, service
-from .app import Ctx, form_ctx, get_ctx, page, rate_limit, require_user, wants_json
+from .app import Ctx, form_ctx, get_ctx, page, rate_limit, require_user, safe_next, wants_json
 
 router = APIRouter(include_in_schema=False)
 CtxDep = Annotated[Ctx, Depends(get_ctx)]
@@ -257,10 +257,7 @@ async def upvote(request: Request):
     if wants_json(request):
         return JSONResponse({"upvoted": on, "upvotes": count, "changed": changed})
     return RedirectResponse(
-        str(form.get("next") or f"/papers/{pid}")
-        if str(form.get("next") or "").startswith("/")
-        else f"/papers/{pid}",
-        status_code=303,
+        safe_next(str(form.get("next") or ""), f"/papers/{pid}"), status_code=303
     )
 
 

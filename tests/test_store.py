@@ -83,7 +83,12 @@ def test_keyword_index_follows_inserts_updates_deletes(store):
     store.upsert_papers([rec(version=2, abstract="Selective scans over image patches.")])
     assert store.keyword_search("bidirectional scanning") == []
     assert [pid for pid, _ in store.keyword_search("selective patches")] == ["2401.09417"]
-    assert store.delete_paper("2401.09417")
+    uid = store.create_user("claimant", None, None)
+    store.claim_authorship(uid, "2401.09417", "Lianghui Zhu")
+    store.record_github("2401.09417", stars=5, etag=None, repo="hustvl/Vim")
+    store.add_comment("2401.09417", uid, "first")
+    assert store.delete_paper("2401.09417")  # with its claims, star history and comments
+    assert store.get_paper("2401.09417") is None
     assert store.keyword_search("selective patches") == []
     assert store.keyword_index_check()
 

@@ -281,9 +281,10 @@ class Store(AccountQueries, FeedQueries):
             ).scalar_one()
 
     def delete_paper(self, paper_id: str) -> bool:
-        """Remove a paper with its feed entry, upvotes and comments."""
+        """Remove a paper with everything that refers to it: feed entry, upvotes, comments,
+        authorship claims, star history."""
         with self.engine.begin() as conn:
-            for table in (t.feed_entries, t.upvotes):
+            for table in (t.feed_entries, t.upvotes, t.authorship_claims, t.star_snapshots):
                 conn.execute(table.delete().where(table.c.paper_id == paper_id))
             conn.execute(t.comments.delete().where(t.comments.c.paper_id == paper_id))
             res = conn.execute(t.papers.delete().where(t.papers.c.id == paper_id))

@@ -410,9 +410,8 @@ def _serve(c: Context, host: str, port: int, workers: int, reload_: bool = False
 
     # Worker processes rebuild the settings from the environment: pass ours on.
     for name, value in c.config.items():
-        if name == "database_url" or os.environ.get(f"PAPERWIRE_{name.upper()}") is None:
-            if value != BY_NAME[name].default:
-                os.environ[f"PAPERWIRE_{name.upper()}"] = str(value)
+        if value != BY_NAME[name].default:
+            os.environ[BY_NAME[name].env] = str(value)
     with failures():
         store = c.open_store()  # migrate (SQLite) or check the schema before forking
         store.close()

@@ -12,6 +12,9 @@ _MONTH = re.compile(r"^(\d{4})-(\d{2})$")
 _DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
+PATH_SEGMENT = {"day": "date", "week": "week", "month": "month"}
+
+
 class PeriodError(ValueError):
     """A date, week or month that cannot be read; the message says what is expected."""
 
@@ -43,9 +46,7 @@ class Period:
 
     @property
     def path(self) -> str:
-        return (
-            f"/papers/{ {'day': 'date', 'week': 'week', 'month': 'month'}[self.kind] }/{self.key}"
-        )
+        return f"/papers/{PATH_SEGMENT[self.kind]}/{self.key}"
 
     def shift(self, steps: int) -> Period:
         if self.kind == "day":

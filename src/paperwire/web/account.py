@@ -10,13 +10,12 @@ from __future__ import annotations
 import logging
 import re
 from typing import Annotated
-from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import RedirectResponse
 
 from ..mail.send import MailError, compose, send
-from .app import Ctx, form_ctx, get_ctx, page, rate_limit, require_user, safe_next, sign_in
+from .app import Ctx, finish, form_ctx, get_ctx, page, rate_limit, require_user, safe_next, sign_in
 from .security import (
     CONFIRM_MAX_AGE,
     RESET_MAX_AGE,
@@ -150,10 +149,7 @@ async def signin(request: Request):
             error="Wrong user name/e-mail or password (or the address is not confirmed yet).",
         )
     sign_in(ctx, user)
-    response = RedirectResponse(nxt, status_code=303)
-    for args, kwargs in ctx.extra_cookies:
-        response.set_cookie(*args, **kwargs)
-    return response
+    return finish(ctx, RedirectResponse(nxt, status_code=303))
 
 
 @router.post("/signout")
@@ -309,7 +305,3 @@ async def delete_token(request: Request, token_id: int):
     user = require_user(ctx)
     ctx.store.delete_token(user["id"], token_id)
     return RedirectResponse("/settings#tokens", status_code=303)
-
-
-def signin_url(path: str) -> str:
-    return f"/signin?next={quote(path)}"

@@ -81,6 +81,7 @@ class Site:
         secret = config.secret_key or store.meta("secret_key", lambda: secrets.token_urlsafe(48))
         self.signer = Signer(secret)
         self.limiter = RateLimiter(store)
+        self.arxiv_client = None  # made on first use; one per process, at arXiv's pace
         self.clock = FeedClock(config.feed_timezone, config.feed_rollover)
         self.secure_cookies = config.cookie_secure or config.base_url.startswith("https://")
         self.templates = Jinja2Templates(directory=str(HERE / "templates"))
@@ -109,8 +110,9 @@ def _session_user(request: Request, site: Site) -> dict | None:
 
 def get_ctx(request: Request) -> Ctx:
     site: Site = request.app.state.site
-    if "ctx" in request.state._state:
-        return request.state.ctx
+    cached = getattr(request.state, "ctx", None)
+    if cached is not None:
+        return cached
     user, via_token = None, False
     auth = request.headers.get("authorization", "")
     if auth.lower().startswith("bearer "):

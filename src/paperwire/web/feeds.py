@@ -17,6 +17,7 @@ router = APIRouter(prefix="/feeds", include_in_schema=False)
 CtxDep = Annotated[Ctx, Depends(get_ctx)]
 ATOM = "http://www.w3.org/2005/Atom"
 FEED_SIZE = 50
+ET.register_namespace("", ATOM)
 
 
 def _ts(value) -> str:
@@ -29,7 +30,6 @@ def _ts(value) -> str:
 
 def atom(ctx: Ctx, title: str, path: str, html_path: str, cards: list[dict]) -> Response:
     base = ctx.config.base_url.rstrip("/")
-    ET.register_namespace("", ATOM)
     feed = ET.Element(f"{{{ATOM}}}feed")
 
     def sub(parent, tag, text=None, **attrs):

@@ -122,7 +122,7 @@ def bibtex(card: dict) -> str:
 
 
 # -- Hugging Face-compatible JSON ---------------------------------------------------------------
-def _z(value: datetime | date | None) -> str | None:
+def iso_z(value: datetime | date | None) -> str | None:
     if value is None:
         return None
     if isinstance(value, datetime):
@@ -167,7 +167,7 @@ def paper_json(card: dict, base_url: str = "") -> dict:
             {"_id": f"{card['id']}-{i}", "name": name, "hidden": False}
             for i, name in enumerate(card.get("authors") or [])
         ],
-        "publishedAt": _z(card.get("published")),
+        "publishedAt": iso_z(card.get("published")),
         "title": card["title"],
         "summary": card.get("abstract") or "",
         "upvotes": card.get("upvotes") or 0,
@@ -186,7 +186,7 @@ def paper_json(card: dict, base_url: str = "") -> dict:
         "url": f"{base_url}/papers/{card['id']}",
     }
     if card.get("submitted_at") is not None:
-        out["submittedOnDailyAt"] = _z(card["submitted_at"])
+        out["submittedOnDailyAt"] = iso_z(card["submitted_at"])
         out["submittedOnDailyBy"] = _user_json(
             card.get("submitter"), card.get("submitter_fullname"), card.get("submitter_avatar")
         )
@@ -199,7 +199,7 @@ def daily_item_json(card: dict, base_url: str = "") -> dict:
     """One item of ``/api/daily_papers``, shaped like Hugging Face's."""
     return {
         "paper": paper_json(card, base_url),
-        "publishedAt": _z(card.get("submitted_at")),
+        "publishedAt": iso_z(card.get("submitted_at")),
         "title": card["title"],
         "summary": card.get("abstract") or "",
         "thumbnail": card.get("thumbnail") or "",

@@ -46,7 +46,7 @@ def fetch_from_arxiv(ctx: Ctx, pid: str) -> bool:
     at a time per process, at arXiv's pace."""
     site = ctx.app
     with _arxiv_lock:
-        if getattr(site, "arxiv_client", None) is None:
+        if site.arxiv_client is None:
             site.arxiv_client = polite_client(site.config, arxiv=True)
         report = import_arxiv(
             ctx.store, ArxivAPI(site.arxiv_client, site.config.arxiv_api_url), ids=[pid]

@@ -24,6 +24,7 @@ from . import schema as t
 from .accounts import AccountQueries
 from .common import StoreError, as_date, chunks, iso, utcnow
 from .feed import FeedQueries
+from .search import SearchQueries
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 
@@ -136,7 +137,7 @@ def fts5_query(text: str) -> str | None:
     return " ".join(f'"{w}"' for w in words)
 
 
-class Store(AccountQueries, FeedQueries):
+class Store(AccountQueries, FeedQueries, SearchQueries):
     """All database access. Create with a SQLAlchemy URL; call ``upgrade()`` once."""
 
     def __init__(self, url: str):
@@ -282,8 +283,11 @@ class Store(AccountQueries, FeedQueries):
 
     def delete_paper(self, paper_id: str) -> bool:
         """Remove a paper with everything that refers to it: feed entry, upvotes, comments,
-        authorship claims, star history."""
+        authorship claims, star history, embeddings."""
         with self.engine.begin() as conn:
+            seq = sa.select(t.papers.c.seq).where(t.papers.c.id == paper_id).scalar_subquery()
+            emb = t.paper_embeddings
+            conn.execute(emb.delete().where(emb.c.paper_seq == seq))
             for table in (t.feed_entries, t.upvotes, t.authorship_claims, t.star_snapshots):
                 conn.execute(table.delete().where(table.c.paper_id == paper_id))
             conn.execute(t.comments.delete().where(t.comments.c.paper_id == paper_id))

@@ -216,3 +216,17 @@ job_runs = sa.Table(
     sa.Column("finished_at", sa.DateTime),
     sa.Index("ix_job_runs_job_started_at", "job", "started_at"),
 )
+
+# One row per (paper, model). ``id`` only grows: a vector index built up to some id catches up
+# with ``WHERE id > high_water``. A paper whose title or abstract changes loses its rows
+# (trigger) and is embedded again, under a new id.
+paper_embeddings = sa.Table(
+    "paper_embeddings",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("paper_seq", sa.Integer, sa.ForeignKey("papers.seq"), nullable=False),
+    sa.Column("model", sa.String(80), nullable=False),
+    sa.Column("vector", sa.LargeBinary, nullable=False),  # float32 little-endian
+    sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.UniqueConstraint("model", "paper_seq", name="uq_paper_embeddings_model"),
+)

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import re
 import socket
+import tempfile
 import threading
 import time
 from contextlib import contextmanager
 from datetime import date, datetime, timedelta
+from pathlib import Path
 
 from fastapi.testclient import TestClient
 
@@ -24,6 +26,10 @@ PASSWORD = "correct horse battery"
 CSRF = re.compile(r'name="csrf-token" content="([^"]+)"')
 
 
+# The ONNX model is built once per test run (a few seconds) and shared by every test.
+MODEL_CACHE = Path(tempfile.gettempdir()) / "paperwire-test-models"
+
+
 def make_config(tmp_path, **overrides) -> Config:
     values = {
         "secret_key": "test-secret-key",
@@ -36,6 +42,8 @@ def make_config(tmp_path, **overrides) -> Config:
         "feed_timezone": "UTC",
         "feed_rollover": "00:00",
         "page_size": 10,
+        "model_cache_dir": str(MODEL_CACHE),
+        "index_dir": str(tmp_path / "vector-index"),
     }
     values.update(overrides)
     return Config.load(overrides=values, environ={})

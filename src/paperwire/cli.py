@@ -497,6 +497,129 @@ def user_role(c: Context, username, role):
     click.echo(f"{username} is now {role}")
 
 
+# -- search ---------------------------------------------------------------------------------
+def _engine(c: Context, store: Store):
+    from .search import engine_for
+
+    return engine_for(c.config, store)
+
+
+@main.command("index")
+@click.option("--limit", type=click.IntRange(1), help="Embed at most this many papers.")
+@click.option("--batch", type=click.IntRange(1, 4096), default=256, show_default=True,
+              help="Papers per database transaction.")
+@click.option("--rebuild", is_flag=True, help="Rebuild the vector index snapshot from scratch.")
+@dry_run_option
+@pass_ctx
+def index_cmd(c: Context, limit, batch, rebuild, dry_run):
+    """Embed the papers that have no vector yet, then write the vector index snapshot.
+    Incremental and resumable: an interrupted run keeps every finished batch."""
+    import time
+
+    from .search.model import ModelError
+
+    with failures():
+        store = c.open_store()
+        engine = _engine(c, store)
+        if not c.config.semantic_search:
+            raise click.UsageError("semantic_search is off in the settings")
+        todo = store.count_to_embed(engine.model)
+        if limit:
+            todo = min(todo, limit)
+        started = time.monotonic()
+        try:
+            with c.progress(todo, "embedding", unit="papers") as bar:
+                done = engine.embed_missing(limit=limit, batch=batch, progress=bar.update,
+                                            dry_run=dry_run)
+        except ModelError as exc:
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(EXIT_CONFIG)
+        took = time.monotonic() - started
+        rate = f" ({done / took:.1f} papers/s)" if done and took > 0 else ""
+        verb = "would embed" if dry_run else "embedded"
+        click.echo(f"{verb} {done} papers in {took:.1f} s{rate}")
+        if dry_run:
+            return
+        snap = engine.save_index(rebuild=rebuild)
+        index = engine.index()
+        click.echo(f"vector index: {len(index)} papers, {index.kind} search, snapshot {snap}")
+
+
+def _filters(from_, until, category, has_code, on_feed):
+    from .store import SearchFilters
+
+    return SearchFilters(date_from=from_, date_to=until, category=category or None,
+                         has_code=has_code, on_feed=on_feed)
+
+
+@main.command("search")
+@click.argument("query", nargs=-1)
+@click.option("--limit", type=click.IntRange(1, 120), default=10, show_default=True)
+@click.option("--page", type=click.IntRange(0), default=0, show_default=True)
+@click.option("--sort", type=click.Choice(["relevance", "date", "upvotes"]), default="relevance",
+              show_default=True)
+@click.option("--mode", type=click.Choice(["hybrid", "keyword", "semantic"]), default="hybrid",
+              show_default=True)
+@click.option("--from", "from_", callback=parse_day, help="Published on or after (YYYY-MM-DD).")
+@click.option("--until", callback=parse_day, help="Published on or before (YYYY-MM-DD).")
+@click.option("--category", help="arXiv category (cs.CV) or archive (cs).")
+@click.option("--has-code", is_flag=True, help="Only papers with a code repository.")
+@click.option("--on-feed", is_flag=True, help="Only papers on the daily feed.")
+@click.option("--similar", "similar_to", metavar="ARXIV_ID",
+              help="Papers similar to this one instead of a query.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@pass_ctx
+def search_cmd(c: Context, query, limit, page, sort, mode, from_, until, category, has_code,
+               on_feed, similar_to, as_json):
+    """Search the papers by words and meaning."""
+    from .search import query as Q
+
+    text = " ".join(query)
+    if not text.strip() and not similar_to:
+        raise click.UsageError("give a query (or --similar ID)")
+    with failures():
+        store = c.open_store()
+        engine = _engine(c, store)
+        if similar_to:
+            hits, total, used = engine.similar(similar_to, limit), None, "similar"
+            parsed = Q.parse("")
+        else:
+            res = engine.search(text, _filters(from_, until, category, has_code, on_feed),
+                                sort=sort, offset=page * limit, limit=limit, mode=mode)
+            hits, total, used, parsed = res.hits, res.total, res.mode, res.query
+        cards = {card["id"]: card for card in store.cards([h.paper_id for h in hits])}
+    if as_json:
+        out = [
+            {"id": h.paper_id, "title": cards[h.paper_id]["title"], "score": round(h.score, 6),
+             "similarity": None if h.similarity is None else round(h.similarity, 4),
+             "published": cards[h.paper_id]["published"].isoformat()
+             if cards[h.paper_id]["published"] else None}
+            for h in hits if h.paper_id in cards
+        ]
+        click.echo(json.dumps({"mode": used, "total": total, "results": out}, indent=1))
+        return
+    if engine.problem:
+        click.echo(f"note: keyword search only ({engine.problem})", err=True)
+    if not hits:
+        click.echo("no results")
+        return
+    pattern = Q.highlight_pattern(parsed.terms())
+    bold = sys.stdout.isatty()
+    for n, h in enumerate(hits, page * limit + 1):
+        card = cards.get(h.paper_id)
+        if card is None:
+            continue
+        title = " ".join(card["title"].split())
+        if pattern is not None and bold:
+            title = pattern.sub(lambda m: click.style(m.group(0), bold=True), title)
+        day = card["published"].strftime("%Y-%m-%d") if card["published"] else "          "
+        sim = "" if h.similarity is None else f"  sim {h.similarity:.2f}"
+        click.echo(f"{n:>3}. {card['id']:<12} {day}  {title}")
+        click.echo(f"     {card['upvotes']} upvotes{sim}  {c.config.base_url}/papers/{card['id']}")
+    if total is not None:
+        click.echo(f"{total} results ({used})")
+
+
 # -- demo -----------------------------------------------------------------------------------
 @main.command()
 @click.option(

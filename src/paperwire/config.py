@@ -105,6 +105,38 @@ SETTINGS: tuple[Setting, ...] = (
         False,
         "Send cookies over HTTPS only (turn on behind TLS; on by itself when base_url is https).",
     ),
+    # -- search
+    Setting(
+        "semantic_search",
+        True,
+        "Search by meaning (embeddings) as well as by words. Off: keyword search only.",
+    ),
+    Setting(
+        "index_dir",
+        "",
+        "Folder of the vector index snapshot. Empty: beside the SQLite file (NAME.db.index), "
+        "or under ~/.cache/paperwire/index for PostgreSQL.",
+    ),
+    Setting(
+        "model_cache_dir",
+        "",
+        "Folder where the ONNX embedding model is built on first use. Empty: "
+        "~/.cache/paperwire/models.",
+    ),
+    Setting(
+        "ann_threshold",
+        300000,
+        "Above this many papers the vector index adds an approximate (IVF) index; below, "
+        "search is exact. 0: always exact.",
+    ),
+    Setting("ann_nprobe", 48, "IVF lists visited per query (more: better recall, slower)."),
+    Setting("search_candidates", 200, "Papers taken from each of the keyword and vector lists."),
+    Setting(
+        "search_min_similarity",
+        0.3,
+        "Cosine similarity from which a paper that does not contain every query word still "
+        "counts as a result.",
+    ),
     # -- mail
     Setting(
         "smtp_host",

@@ -1,0 +1,346 @@
+"""The in-process vector index: every stored embedding of one model, searchable by cosine.
+
+Layout in memory: a *base* segment loaded from the snapshot on disk (memory-mapped, so
+several workers share its pages) and a small *delta* segment of rows added since, read from
+the database by row id (``high_water``). Exact search is a matrix product; above
+``ann_threshold`` vectors the base segment also gets a faiss IVF index (8-bit scalar
+quantised, re-ranked exactly), so a million papers answer in milliseconds.
+
+Snapshots live in ``<index_dir>/snap-<high_water>/`` with a ``CURRENT`` file naming the live
+one; a new snapshot is written beside the old and switched to atomically, so readers never see
+half a snapshot.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+SNAPSHOT_FORMAT = 1
+
+
+@dataclass
+class Segment:
+    seqs: np.ndarray  # int64, position → paper seq
+    vecs: np.ndarray  # float32 (n, dim); a read-only memmap for the base segment
+    alive: np.ndarray  # bool; False where a newer vector replaced this one
+
+    @classmethod
+    def empty(cls, dim: int) -> Segment:
+        return cls(np.zeros(0, np.int64), np.zeros((0, dim), np.float32), np.zeros(0, bool))
+
+    def __len__(self) -> int:
+        return len(self.seqs)
+
+
+def _top(scores: np.ndarray, k: int) -> np.ndarray:
+    """Indices of the k largest scores, best first."""
+    if k >= len(scores):
+        return np.argsort(-scores, kind="stable")
+    part = np.argpartition(-scores, k)[:k]
+    return part[np.argsort(-scores[part], kind="stable")]
+
+
+class VectorIndex:
+    def __init__(self, model: str, dim: int, ann_threshold: int = 300_000, nprobe: int = 48):
+        self.model = model
+        self.dim = dim
+        self.ann_threshold = ann_threshold
+        self.nprobe = nprobe
+        self.base = Segment.empty(dim)
+        self.delta = Segment.empty(dim)
+        self.high_water = 0
+        self.snapshot: Path | None = None
+        self.ann = None  # faiss index over base positions
+        self._where: dict[int, tuple[int, int]] = {}  # seq → (segment 0|1, position)
+        self._lock = threading.Lock()
+
+    # -- size ----------------------------------------------------------------------------
+    def __len__(self) -> int:
+        return int(self.base.alive.sum() + self.delta.alive.sum())
+
+    @property
+    def kind(self) -> str:
+        return "ivf" if self.ann is not None else "exact"
+
+    # -- building ------------------------------------------------------------------------
+    def _index_positions(self) -> None:
+        where: dict[int, tuple[int, int]] = {}
+        for s, seg in enumerate((self.base, self.delta)):
+            live = np.flatnonzero(seg.alive)
+            where.update(zip(seg.seqs[live].tolist(), ((s, int(p)) for p in live), strict=True))
+        self._where = where
+
+    def add(self, row_ids: np.ndarray, seqs: np.ndarray, vecs: np.ndarray) -> None:
+        """Add rows read from the database (in id order); a paper seen again replaces its
+        previous vector."""
+        if not len(seqs):
+            return
+        with self._lock:
+            # Within the batch the last row of a paper wins.
+            _, last = np.unique(seqs[::-1], return_index=True)
+            keep = np.sort(len(seqs) - 1 - last)
+            seqs, vecs = seqs[keep], np.ascontiguousarray(vecs[keep], dtype=np.float32)
+            for seq in seqs.tolist():
+                old = self._where.get(seq)
+                if old is not None:
+                    (self.base, self.delta)[old[0]].alive[old[1]] = False
+            start = len(self.delta)
+            self.delta = Segment(
+                np.concatenate([self.delta.seqs, seqs]),
+                np.concatenate([self.delta.vecs, vecs]),
+                np.concatenate([self.delta.alive, np.ones(len(seqs), bool)]),
+            )
+            for i, seq in enumerate(seqs.tolist()):
+                self._where[seq] = (1, start + i)
+            self.high_water = max(self.high_water, int(row_ids.max()))
+
+    def catch_up(self, store) -> int:
+        """Read rows stored since ``high_water``. Returns how many were added."""
+        added = 0
+        for ids, seqs, vecs in store.iter_embeddings(self.model, after_id=self.high_water):
+            self.add(ids, seqs, vecs)
+            added += len(ids)
+        return added
+
+    def vector(self, seq: int) -> np.ndarray | None:
+        loc = self._where.get(int(seq))
+        if loc is None:
+            return None
+        return np.array((self.base, self.delta)[loc[0]].vecs[loc[1]], dtype=np.float32)
+
+    def positions(self, seqs: np.ndarray) -> list[tuple[int, int]]:
+        return [loc for s in seqs.tolist() if (loc := self._where.get(s)) is not None]
+
+    # -- search --------------------------------------------------------------------------
+    def search(
+        self, query: np.ndarray, k: int, allowed: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """(seqs, cosine scores) of the ``k`` nearest papers, best first. ``allowed``: only
+        these seqs (exact search over them)."""
+        q = np.asarray(query, dtype=np.float32).reshape(-1)
+        if allowed is not None:
+            return self._search_subset(q, k, allowed)
+        cands_seq: list[np.ndarray] = []
+        cands_score: list[np.ndarray] = []
+        for s, seg in enumerate((self.base, self.delta)):
+            if not len(seg):
+                continue
+            if s == 0 and self.ann is not None:
+                pos, scores = self._ann_search(q, k)
+            else:
+                scores = seg.vecs @ q
+                scores[~seg.alive] = -np.inf
+                pos = _top(scores, k)
+                scores = scores[pos]
+            ok = np.isfinite(scores)
+            cands_seq.append(seg.seqs[pos[ok]])
+            cands_score.append(scores[ok])
+        if not cands_seq:
+            return np.zeros(0, np.int64), np.zeros(0, np.float32)
+        seqs, scores = np.concatenate(cands_seq), np.concatenate(cands_score)
+        order = _top(scores, k)
+        return seqs[order], scores[order]
+
+    def _ann_search(self, q: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """IVF candidates re-ranked with the exact vectors."""
+        want = max(4 * k, 100)
+        _, pos = self.ann.search(q[None, :], want)
+        pos = pos[0]
+        pos = pos[pos >= 0]
+        pos = np.sort(pos[self.base.alive[pos]])
+        scores = self.base.vecs[pos] @ q
+        order = _top(scores, k)
+        return pos[order], scores[order]
+
+    def _search_subset(
+        self, q: np.ndarray, k: int, allowed: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        locs = self.positions(np.asarray(allowed, dtype=np.int64))
+        if not locs:
+            return np.zeros(0, np.int64), np.zeros(0, np.float32)
+        seg_of = np.fromiter((loc[0] for loc in locs), np.int8, len(locs))
+        pos_of = np.fromiter((loc[1] for loc in locs), np.int64, len(locs))
+        seqs, scores = [], []
+        for s, seg in enumerate((self.base, self.delta)):
+            pos = np.sort(pos_of[seg_of == s])
+            if len(pos):
+                seqs.append(seg.seqs[pos])
+                scores.append(seg.vecs[pos] @ q)
+        seqs_a, scores_a = np.concatenate(seqs), np.concatenate(scores)
+        order = _top(scores_a, k)
+        return seqs_a[order], scores_a[order]
+
+    def scores_for(self, query: np.ndarray, seqs: list[int]) -> dict[int, float]:
+        """Cosine of the query with the given papers (those that have a vector)."""
+        q = np.asarray(query, dtype=np.float32).reshape(-1)
+        out = {}
+        for seq in seqs:
+            loc = self._where.get(int(seq))
+            if loc is not None:
+                out[int(seq)] = float((self.base, self.delta)[loc[0]].vecs[loc[1]] @ q)
+        return out
+
+    # -- snapshots -----------------------------------------------------------------------
+    @classmethod
+    def load(
+        cls,
+        directory: Path,
+        model: str,
+        dim: int,
+        ann_threshold: int = 300_000,
+        nprobe: int = 48,
+    ) -> VectorIndex:
+        """The live snapshot in ``directory`` (an empty index when there is none or it was
+        made for another model)."""
+        index = cls(model, dim, ann_threshold, nprobe)
+        snap = current_snapshot(directory)
+        if snap is None:
+            return index
+        try:
+            meta = json.loads((snap / "meta.json").read_text())
+            if (
+                meta.get("model") != model
+                or meta.get("dim") != dim
+                or meta.get("format") != SNAPSHOT_FORMAT
+            ):
+                return index
+            vecs = np.load(snap / "vectors.npy", mmap_mode="r")
+            seqs = np.load(snap / "seqs.npy")
+            alive = np.load(snap / "alive.npy")
+        except (OSError, ValueError, KeyError):
+            return index  # unreadable: rebuild from the database
+        index.base = Segment(seqs, vecs, alive.copy())
+        index.high_water = int(meta["high_water"])
+        index.snapshot = snap
+        if (snap / "ivf.faiss").is_file():
+            import faiss
+
+            index.ann = faiss.read_index(str(snap / "ivf.faiss"))
+            index.ann.nprobe = nprobe
+        index._index_positions()
+        return index
+
+    def save(self, directory: Path, rebuild_ann: bool = False) -> Path:
+        """Write base + delta as a new snapshot and make it the live one. Dead rows are
+        dropped when the IVF index is rebuilt (positions change then); otherwise the base is
+        extended, and the IVF index (if any) gets the new rows."""
+        directory.mkdir(parents=True, exist_ok=True)
+        with self._lock:
+            n_total = len(self.base) + len(self.delta)
+            want_ann = self.ann_threshold > 0 and len(self) > self.ann_threshold
+            compact = (
+                rebuild_ann
+                or (want_ann and self.ann is None)
+                or (not want_ann and self.ann is not None)
+                or (n_total and (n_total - len(self)) > 0.2 * n_total)
+            )
+            snap = directory / f"snap-{self.high_water}-{int(time.time() * 1000)}"
+            tmp = directory / (snap.name + ".tmp")
+            shutil.rmtree(tmp, ignore_errors=True)
+            tmp.mkdir()
+            parts = [
+                (self.base, np.arange(len(self.base))),
+                (self.delta, np.arange(len(self.delta))),
+            ]
+            if compact:
+                parts = [(seg, np.flatnonzero(seg.alive)) for seg, _ in parts]
+            n = sum(len(p) for _, p in parts)
+            out = np.lib.format.open_memmap(
+                tmp / "vectors.npy", mode="w+", dtype=np.float32, shape=(n, self.dim)
+            )
+            at = 0
+            for seg, pos in parts:
+                for start in range(0, len(pos), 65536):
+                    chunk = pos[start : start + 65536]
+                    out[at : at + len(chunk)] = seg.vecs[chunk]
+                    at += len(chunk)
+            out.flush()
+            seqs = np.concatenate([seg.seqs[pos] for seg, pos in parts])
+            alive = np.concatenate([seg.alive[pos] for seg, pos in parts])
+            np.save(tmp / "seqs.npy", seqs)
+            np.save(tmp / "alive.npy", alive)
+            ann = None
+            if want_ann:
+                import faiss
+
+                if compact or self.ann is None:
+                    ann = _train_ivf(out, self.dim)
+                    _add_ivf(ann, out, 0)
+                else:
+                    ann = faiss.clone_index(self.ann)
+                    _add_ivf(ann, out, len(self.base))
+                faiss.write_index(ann, str(tmp / "ivf.faiss"))
+                ann.nprobe = self.nprobe
+            meta = {
+                "format": SNAPSHOT_FORMAT,
+                "model": self.model,
+                "dim": self.dim,
+                "count": int(alive.sum()),
+                "rows": n,
+                "high_water": self.high_water,
+                "ann": "ivf" if ann is not None else None,
+                "created": time.time(),
+            }
+            (tmp / "meta.json").write_text(json.dumps(meta))
+            del out
+            os.replace(tmp, snap)
+            _set_current(directory, snap)
+            self.base = Segment(seqs, np.load(snap / "vectors.npy", mmap_mode="r"), alive.copy())
+            self.delta = Segment.empty(self.dim)
+            self.ann = ann
+            self.snapshot = snap
+            self._index_positions()
+        _prune_snapshots(directory, keep=snap)
+        return snap
+
+
+def _train_ivf(vecs: np.ndarray, dim: int):
+    import faiss
+
+    n = len(vecs)
+    # About 4·√n lists, each with at least 39 training points (faiss's minimum).
+    nlist = int(max(1, min(4 * np.sqrt(n), n // 39, 16384)))
+    quantizer = faiss.IndexFlatIP(dim)
+    ivf = faiss.IndexIVFScalarQuantizer(
+        quantizer, dim, nlist, faiss.ScalarQuantizer.QT_8bit, faiss.METRIC_INNER_PRODUCT
+    )
+    rng = np.random.default_rng(0)
+    sample = np.sort(rng.choice(n, size=min(n, 40 * nlist), replace=False))
+    ivf.train(np.ascontiguousarray(vecs[sample], dtype=np.float32))
+    return ivf
+
+
+def _add_ivf(ivf, vecs: np.ndarray, start: int) -> None:
+    for at in range(start, len(vecs), 100_000):
+        chunk = np.ascontiguousarray(vecs[at : at + 100_000], dtype=np.float32)
+        ivf.add_with_ids(chunk, np.arange(at, at + len(chunk), dtype=np.int64))
+
+
+def current_snapshot(directory: Path) -> Path | None:
+    try:
+        name = (directory / "CURRENT").read_text().strip()
+    except OSError:
+        return None
+    snap = directory / name
+    return snap if name and snap.is_dir() else None
+
+
+def _set_current(directory: Path, snap: Path) -> None:
+    tmp = directory / "CURRENT.tmp"
+    tmp.write_text(snap.name)
+    os.replace(tmp, directory / "CURRENT")
+
+
+def _prune_snapshots(directory: Path, keep: Path) -> None:
+    # Readers that memory-mapped an older snapshot keep their pages after the unlink.
+    for path in directory.glob("snap-*"):
+        if path != keep and path.is_dir():
+            shutil.rmtree(path, ignore_errors=True)

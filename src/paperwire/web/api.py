@@ -99,13 +99,65 @@ def daily_papers(
 @router.get("/papers/search", summary="Search papers")
 def search(
     ctx: CtxDep,
-    q: Annotated[str, Query(max_length=10000)] = "",
+    q: Annotated[
+        str,
+        Query(
+            max_length=10000,
+            description='Words, "phrases", -excluded, a OR b; or a whole sentence.',
+        ),
+    ] = "",
     limit: Annotated[int, Query(ge=1, le=120)] = 50,
+    p: Annotated[int, Query(ge=0, le=10000, description="Page (0-based).")] = 0,
+    sort: Literal["relevance", "date", "upvotes"] = "relevance",
+    mode: Literal["hybrid", "keyword", "semantic"] = "hybrid",
+    date_from: Annotated[
+        str | None,
+        Query(alias="from", max_length=20, description="Published on or after (YYYY-MM-DD)."),
+    ] = None,
+    date_to: Annotated[
+        str | None,
+        Query(alias="to", max_length=20, description="Published on or before (YYYY-MM-DD)."),
+    ] = None,
+    category: Annotated[str | None, Query(max_length=40, description="cs.CV, or cs.")] = None,
+    has_code: bool = False,
+    on_feed: bool = False,
 ):
-    """Papers matching the query, best first (all indexed papers, not only the feed)."""
-    hits = ctx.store.keyword_search(q, limit=limit) if q.strip() else []
-    cards = ctx.store.cards([pid for pid, _ in hits])
-    return [render.daily_item_json(c, _base(ctx)) for c in cards]
+    """Papers matching the query by words and meaning, best first (all indexed papers, not
+    only the feed). Each item is shaped like Hugging Face's, plus ``highlightedTitle`` and
+    ``highlightedSummary`` (HTML-escaped text, matched words in ``<mark>``) and ``why``
+    (matched words, cosine similarity, fused score). ``X-Total-Count`` gives the number of
+    results; ``Link: rel="next"`` the next page."""
+    filters = service.search_filters(date_from, date_to, category, has_code, on_feed)
+    result, cards = service.search(
+        ctx, q, filters, sort=sort, offset=p * limit, limit=limit, mode=mode
+    )
+    items = []
+    for card in cards:
+        item = render.daily_item_json(card, _base(ctx))
+        item["highlightedTitle"] = str(card["hl_title"])
+        item["highlightedSummary"] = str(card["hl_abstract"])
+        item["why"] = card.get("why")
+        items.append(item)
+    headers = {"X-Total-Count": str(result.total), "X-Search-Mode": result.mode}
+    if (p + 1) * limit < result.total:
+        params = {k: v for k, v in ctx.request.query_params.items() if k != "p"}
+        params["p"] = str(p + 1)
+        headers["Link"] = f'<{_base(ctx)}/api/papers/search?{urlencode(params)}>; rel="next"'
+    return JSONResponse(items, headers=headers)
+
+
+@router.get("/papers/{arxiv_id:path}/similar", summary="Similar papers")
+def similar(ctx: CtxDep, arxiv_id: str, limit: Annotated[int, Query(ge=1, le=50)] = 10):
+    """The papers closest in meaning (cosine similarity of their embeddings)."""
+    pid = _pid(arxiv_id)
+    if ctx.store.card(pid) is None:
+        raise HTTPException(404, f"Paper {pid} is not indexed.")
+    out = []
+    for card in service.similar(ctx, pid, limit):
+        item = render.paper_json(card, _base(ctx))
+        item["similarity"] = card["similarity"]
+        out.append(item)
+    return out
 
 
 @router.get("/papers", summary="Latest papers")

@@ -24,6 +24,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from .. import __version__
 from ..config import Config
 from ..periods import FeedClock
+from ..search import engine_for
 from ..store import Store
 from . import render
 from .security import (
@@ -83,6 +84,7 @@ class Site:
         self.limiter = RateLimiter(store)
         self.arxiv_client = None  # made on first use; one per process, at arXiv's pace
         self.clock = FeedClock(config.feed_timezone, config.feed_rollover)
+        self.search = engine_for(config, store)
         self.secure_cookies = config.cookie_secure or config.base_url.startswith("https://")
         self.templates = Jinja2Templates(directory=str(HERE / "templates"))
         env = self.templates.env
@@ -382,4 +384,6 @@ def app_from_env() -> FastAPI:
     app = create_app(Config.load())
     # Rank once in the background so that no visitor waits for the first computation.
     threading.Thread(target=cached_trending, args=(app.state.site.store,), daemon=True).start()
+    # Likewise load the embedding model and the vector index.
+    threading.Thread(target=app.state.site.search.warm, daemon=True).start()
     return app

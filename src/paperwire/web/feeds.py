@@ -124,14 +124,25 @@ def organization(ctx: CtxDep, name: str):
 
 
 @router.get("/search.atom")
-def search(ctx: CtxDep, q: Annotated[str, Query(max_length=10000)] = ""):
-    hits = ctx.store.keyword_search(q, limit=FEED_SIZE) if q.strip() else []
-    from urllib.parse import quote
+def search(
+    ctx: CtxDep,
+    q: Annotated[str, Query(max_length=10000)] = "",
+    date_from: Annotated[str | None, Query(alias="from", max_length=20)] = None,
+    date_to: Annotated[str | None, Query(alias="to", max_length=20)] = None,
+    category: Annotated[str | None, Query(max_length=40)] = None,
+    code: bool = False,
+    feed: bool = False,
+):
+    """The newest papers among the results of a search: subscribe to a topic."""
+    from urllib.parse import urlencode
 
+    filters = service.search_filters(date_from, date_to, category, code, feed)
+    _, cards = service.search(ctx, q, filters, sort="date", limit=FEED_SIZE)
+    params = urlencode({k: v for k, v in ctx.request.query_params.items()})
     return atom(
         ctx,
         f"Search: {q[:100]}",
-        f"/feeds/search.atom?q={quote(q)}",
-        f"/papers?q={quote(q)}",
-        ctx.store.cards([pid for pid, _ in hits]),
+        f"/feeds/search.atom?{params}",
+        f"/papers?{params}",
+        cards,
     )

@@ -12,6 +12,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse, RedirectResponse,
 from .. import periods
 from ..ids import InvalidArxivId, parse_arxiv_id
 from ..rank.trending import PAPER_HALF_LIFE_H, STAR_WEIGHT, VOTE_HALF_LIFE_H, WINDOW_DAYS
+from ..store import SearchFilters
 from . import render, service
 from .app import Ctx, form_ctx, get_ctx, page, rate_limit, require_user, safe_next, wants_json
 
@@ -70,36 +71,62 @@ def home():
     return RedirectResponse("/papers", status_code=302)
 
 
+SEARCH_SORTS = {"relevance": "Most relevant", "date": "Newest", "upvotes": "Most upvoted"}
+
+
 @router.get("/papers")
 def papers_index(
     ctx: CtxDep,
     q: Annotated[str, Query(max_length=10000)] = "",
     p: PageNo = 0,
-    sort: str = "upvotes",
+    sort: str | None = None,
+    date_from: Annotated[str | None, Query(alias="from", max_length=20)] = None,
+    date_to: Annotated[str | None, Query(alias="to", max_length=20)] = None,
+    category: Annotated[str | None, Query(max_length=40)] = None,
+    code: bool = False,
+    feed: bool = False,
 ):
-    if q.strip():
-        return search_page(ctx, q, p)
+    filters = service.search_filters(date_from, date_to, category, code, feed)
+    if q.strip() or filters.active:
+        return search_page(ctx, q, p, sort or "relevance", filters)
     today = ctx.app.clock.feed_date()
     latest = ctx.store.feed_day(on_or_before=today)
-    return _feed(ctx, periods.day(latest or today), p, _sort(sort))
+    return _feed(ctx, periods.day(latest or today), p, _sort(sort or "upvotes"))
 
 
-def search_page(ctx: Ctx, q: str, p: int):
-    size = ctx.config.page_size
-    hits = ctx.store.keyword_search(q, limit=min(1000, (p + 1) * size + 1))
-    ids = [pid for pid, _ in hits[p * size : (p + 1) * size]]
-    more = len(hits) > (p + 1) * size
+def search_page(ctx: Ctx, q: str, p: int, sort: str, filters: SearchFilters):
     from urllib.parse import urlencode
 
+    size = ctx.config.page_size
+    result, cards = service.search(ctx, q, filters, sort=sort, offset=p * size, limit=size)
+    params = {"q": q, "sort": sort}
+    if filters.date_from:
+        params["from"] = filters.date_from.isoformat()
+    if filters.date_to:
+        params["to"] = filters.date_to.isoformat()
+    if filters.category:
+        params["category"] = filters.category
+    if filters.has_code:
+        params["code"] = "1"
+    if filters.on_feed:
+        params["feed"] = "1"
+    more = (p + 1) * size < result.total
     return _page_of(
         ctx,
-        ctx.store.cards(ids),
+        cards,
         query=q,
         p=p,
-        total=len(hits),
-        title=f"Search: {q[:80]}",
-        more_url=("/papers?" + urlencode({"q": q, "p": p + 1})) if more else None,
+        total=result.total,
+        title=f"Search: {q[:80]}" if q.strip() else "Search",
+        more_url=("/papers?" + urlencode({**params, "p": p + 1})) if more else None,
         tab="search",
+        sort=sort,
+        sorts=SEARCH_SORTS,
+        filters=filters,
+        search_params=params,
+        search_mode=result.mode,
+        semantic_off=ctx.app.search.problem or not ctx.config.semantic_search,
+        atom="/feeds/search.atom?" + urlencode({k: v for k, v in params.items() if k != "sort"}),
     )
 
 
@@ -241,6 +268,7 @@ def paper_page(ctx: CtxDep, arxiv_id: str):
         my_claim=next((c for c in claims if ctx.user and c["user_id"] == ctx.user["id"]), None),
         can_submit=service.submit_problem(ctx, card) is None,
         description=card["abstract"][:200],
+        similar=service.similar(ctx, pid),
     )
 
 

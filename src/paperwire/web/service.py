@@ -7,15 +7,19 @@ import threading
 import time
 import weakref
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from fastapi import HTTPException
+from markupsafe import Markup
 
 from ..ids import InvalidArxivId, id_month, parse_arxiv_id
 from ..ingest.arxiv_api import ArxivAPI
 from ..ingest.http import SourceError, polite_client
 from ..ingest.pipeline import import_arxiv
 from ..rank import trending as trending_rank
+from ..search import query as search_query
+from ..search.engine import MODES, SORTS, SearchResult
+from ..store import SearchFilters
 from ..store.common import utcnow
 from . import render
 from .app import Ctx, rate_limit, require_user
@@ -51,7 +55,11 @@ def fetch_from_arxiv(ctx: Ctx, pid: str) -> bool:
         report = import_arxiv(
             ctx.store, ArxivAPI(site.arxiv_client, site.config.arxiv_api_url), ids=[pid]
         )
-    return ctx.store.get_paper(pid) is not None and not report.skipped
+    found = ctx.store.get_paper(pid) is not None and not report.skipped
+    if found:
+        # Findable by meaning at once, not after the next `paperwire index`.
+        site.search.embed_papers([pid])
+    return found
 
 
 def _resolve(ctx: Ctx, raw: str) -> Result:
@@ -248,3 +256,81 @@ def invalidate_trending() -> None:
     """Mark the rank stale (after a vote or submission); the next read refreshes it."""
     for key, (_, result) in list(_trending_cache.items()):
         _trending_cache[key] = (float("-inf"), result)
+
+
+# -- search ----------------------------------------------------------------------------------
+def _day(name: str, value: str | None) -> date | None:
+    if not value:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise HTTPException(
+            400, f"{name} must be a date like 2026-03-01, not {value[:40]!r}"
+        ) from None
+
+
+def search_filters(
+    date_from: str | None = None,
+    date_to: str | None = None,
+    category: str | None = None,
+    has_code: bool = False,
+    on_feed: bool = False,
+) -> SearchFilters:
+    """Filters from request parameters, with a clear 400 for a bad value."""
+    category = (category or "").strip()
+    if category and not all(ch.isalnum() or ch in ".-" for ch in category):
+        raise HTTPException(400, "category must look like cs.CV or cs")
+    start, end = _day("from", date_from), _day("to", date_to)
+    if start and end and start > end:
+        raise HTTPException(400, "from must not be after to")
+    return SearchFilters(date_from=start, date_to=end, category=category[:40] or None,
+                         has_code=has_code, on_feed=on_feed)
+
+
+def search(
+    ctx: Ctx,
+    q: str,
+    filters: SearchFilters,
+    sort: str = "relevance",
+    offset: int = 0,
+    limit: int = 30,
+    mode: str = "hybrid",
+) -> tuple[SearchResult, list[dict]]:
+    """Run a search and return its cards, highlighted and explained."""
+    if sort not in SORTS:
+        raise HTTPException(400, f"sort must be one of {', '.join(SORTS)}")
+    if mode not in MODES:
+        raise HTTPException(400, f"mode must be one of {', '.join(MODES)}")
+    result = ctx.app.search.search(q, filters, sort=sort, offset=offset, limit=limit, mode=mode)
+    cards = ctx.store.cards([h.paper_id for h in result.hits])
+    decorate(cards, result.query, {h.paper_id: h for h in result.hits})
+    return result, cards
+
+
+def decorate(cards: list[dict], parsed, hits: dict) -> None:
+    """Add highlighted title and abstract (escaped HTML with <mark>) and "why this paper"."""
+    terms = parsed.terms()
+    pattern = search_query.highlight_pattern(terms)
+    for card in cards:
+        card["hl_title"] = Markup(search_query.highlight(card["title"], pattern))
+        card["hl_abstract"] = Markup(search_query.highlight(card["abstract"], pattern))
+        hit = hits.get(card["id"])
+        if hit is None:
+            continue
+        matched = search_query.matched_terms(f"{card['title']} {card['abstract']}", terms)
+        card["why"] = {
+            "matched": matched,
+            "all_words": hit.all_words,
+            "similarity": None if hit.similarity is None else round(hit.similarity, 3),
+            "score": round(hit.score, 5),
+        }
+
+
+def similar(ctx: Ctx, pid: str, limit: int = 6) -> list[dict]:
+    hits = ctx.app.search.similar(pid, limit)
+    cards = ctx.store.cards([h.paper_id for h in hits])
+    sims = {h.paper_id: h.similarity for h in hits}
+    for card in cards:
+        card["similarity"] = round(sims[card["id"]], 3)
+    return cards

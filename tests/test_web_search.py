@@ -1,0 +1,128 @@
+"""Search in the site, the API and Atom; similar papers on paper pages."""
+
+from __future__ import annotations
+
+from xml.etree import ElementTree as ET
+
+import pytest
+
+from paperwire.ingest.records import PaperRecord
+from paperwire.search.engine import SearchEngine
+
+from .test_search import embedder  # noqa: F401 - the session's embedding model fixture
+from .webkit import Visitor
+
+ATOM = "{http://www.w3.org/2005/Atom}"
+
+
+@pytest.fixture
+def searchable(web, embedder):  # noqa: F811
+    """The seeded site with every paper embedded, plus one paper with a hostile title."""
+    app, store, ids, config = web
+    store.upsert_papers(
+        [
+            PaperRecord(
+                id="2503.19999",
+                title="<script>alert('x')</script> Gaussian splatting <img src=x onerror=alert(1)>",
+                abstract="We splat Gaussians <b>fast</b> & safely.",
+                source="arxiv",
+            )
+        ]
+    )
+    SearchEngine(store, None, embedder=embedder).embed_missing()
+    return app, store, ids, config
+
+
+def test_search_page(searchable):
+    app, store, _, _ = searchable
+    v = Visitor(app)
+    r = v.get("/papers", params={"q": "gaussian splatting"})
+    assert r.status_code == 200
+    html = r.text
+    assert "Results for “gaussian splatting”" in html
+    assert "<mark>Gaussian</mark> <mark>Splatting</mark>" in html
+    assert "by words and meaning" in html and "Atom feed of this search" in html
+    # The hostile title is escaped, highlights and all.
+    assert "<script>alert" not in html and "<img src=x" not in html
+    assert "&lt;script&gt;alert('x')&lt;/script&gt; <mark>Gaussian</mark>" in html
+    # Sorting, filters and pagination links keep the query.
+    assert 'href="/papers?q=gaussian+splatting&amp;sort=date"' in html
+    newest = v.get("/papers", params={"q": "gaussian splatting", "sort": "date"})
+    assert newest.status_code == 200 and 'aria-current="true">Newest' in newest.text
+    cv = v.get("/papers", params={"q": "vision", "category": "cs.RO", "code": "1"})
+    assert cv.status_code == 200
+    assert v.get("/papers", params={"q": "vision", "from": "yesterday"}).status_code == 400
+    assert v.get("/papers", params={"q": "vision", "sort": "best"}).status_code == 400
+    # Page 2 arrives as a fragment for "More papers".
+    first = v.get("/papers", params={"q": "vision language"})
+    assert "data-more" in first.text
+    more = v.get("/papers", params={"q": "vision language", "p": 1, "fragment": 1})
+    assert more.status_code == 200 and "<html" not in more.text
+    # Words nobody used: an explanation, not an error.
+    none = v.get("/papers", params={"q": "zzqx wvvu"})
+    assert none.status_code == 200 and "No paper matches" in none.text
+    for q in ['"', "-", "a OR", "x" * 10000, "((", "NOT"]:
+        assert v.get("/papers", params={"q": q}).status_code == 200
+
+
+def test_search_api(searchable):
+    app, *_ = searchable
+    v = Visitor(app)
+    r = v.get("/api/papers/search", params={"q": "gaussian splatting", "limit": 2})
+    assert r.status_code == 200
+    items = r.json()
+    assert len(items) == 2 and int(r.headers["X-Total-Count"]) > 2
+    assert r.headers["X-Search-Mode"] == "hybrid"
+    assert 'rel="next"' in r.headers["Link"] and "p=1" in r.headers["Link"]
+    first = items[0]
+    assert first["paper"]["id"] and first["title"] and "summary" in first
+    assert "<mark>" in first["highlightedTitle"]
+    assert first["why"]["all_words"] is True
+    page2 = v.get("/api/papers/search", params={"q": "gaussian splatting", "limit": 2, "p": 1})
+    assert {i["paper"]["id"] for i in page2.json()}.isdisjoint({i["paper"]["id"] for i in items})
+    hostile = v.get("/api/papers/search", params={"q": "gaussians splat safely"}).json()
+    mine = next(i for i in hostile if i["paper"]["id"] == "2503.19999")
+    assert (
+        "<script>" not in mine["highlightedTitle"] and "&lt;script&gt;" in mine["highlightedTitle"]
+    )
+    assert mine["title"].startswith("<script>")  # JSON carries the raw title, as HF's does
+    semantic = v.get("/api/papers/search", params={"q": "crowd", "mode": "semantic"})
+    assert semantic.headers["X-Search-Mode"] == "semantic"
+    assert v.get("/api/papers/search", params={"q": "x", "limit": 121}).status_code == 400
+    assert v.get("/api/papers/search", params={"q": "x", "sort": "best"}).status_code == 400
+    bad = v.get("/api/papers/search", params={"q": "x", "from": "2025-13-01"})
+    assert bad.status_code == 400 and "from must be a date" in bad.json()["error"]
+    swapped = v.get(
+        "/api/papers/search", params={"q": "x", "from": "2025-05-01", "to": "2025-01-01"}
+    )
+    assert swapped.status_code == 400
+    assert v.get("/api/papers/search", params={"q": "x", "category": "cs CV'"}).status_code == 400
+    assert v.get("/api/papers/search").json() == []
+
+
+def test_similar_papers_page_and_api(searchable):
+    app, *_ = searchable
+    v = Visitor(app)
+    page = v.get("/papers/2503.11731")
+    assert "Similar papers" in page.text and 'href="/papers/2503.12001"' in page.text
+    r = v.get("/api/papers/2503.11731/similar", params={"limit": 3})
+    assert r.status_code == 200
+    got = r.json()
+    assert len(got) == 3 and all(0 < p["similarity"] <= 1 for p in got)
+    assert "2503.11731" not in [p["id"] for p in got]
+    assert v.get("/api/papers/2999.99999/similar").status_code == 404
+    assert v.get("/api/papers/not-an-id/similar").status_code == 400
+
+
+def test_search_atom(searchable):
+    app, store, _, _ = searchable
+    v = Visitor(app)
+    r = v.get("/feeds/search.atom", params={"q": "gaussian splatting", "code": "0"})
+    assert r.status_code == 200 and r.headers["content-type"].startswith("application/atom+xml")
+    feed = ET.fromstring(r.content)
+    entries = feed.findall(f"{ATOM}entry")
+    assert entries
+    titles = [e.find(f"{ATOM}title").text for e in entries]
+    assert any("Gaussian Splatting" in t for t in titles)
+    assert feed.find(f"{ATOM}title").text.endswith("Search: gaussian splatting")
+    assert v.get("/feeds/search.atom", params={"q": "x", "to": "nope"}).status_code == 400

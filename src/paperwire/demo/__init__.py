@@ -35,7 +35,27 @@ def _record(p: dict) -> PaperRecord:
     ).validated(p["id"])
 
 
-def load_demo(store: Store) -> str:
+def load_embeddings(store: Store) -> int:
+    """Store the bundled vectors of the demo papers (made by tools/build_demo_embeddings.py)
+    when they were made with the model in use; returns how many were stored."""
+    import numpy as np
+
+    from ..search.model import model_key
+
+    data = resources.files(__package__).joinpath("data/demo-embeddings.npz")
+    if not data.is_file():
+        return 0
+    with data.open("rb") as fh, np.load(fh) as npz:
+        if str(npz["model"]) != model_key():
+            return 0
+        ids = [str(i) for i in npz["ids"]]
+        vectors = npz["vectors"].astype(np.float32)
+    seqs = {pid: store.seq_of(pid) for pid in ids}
+    rows = [(seqs[pid], vec) for pid, vec in zip(ids, vectors, strict=True) if seqs[pid]]
+    return store.save_embeddings(model_key(), rows)
+
+
+def load_demo(store: Store, embeddings: bool = True) -> str:
     """Load the demo into ``store`` (idempotent); return a one-line summary."""
     items = demo_items()
     feed, others, bad = [], [], []
@@ -74,4 +94,6 @@ def load_demo(store: Store) -> str:
         f"{papers} papers loaded, {added} on the daily feed, "
         f"{len(others)} others from the reference page"
     )
+    if embeddings:
+        summary += f", {load_embeddings(store)} with embeddings"
     return summary + (f", {len(bad)} unusable records skipped" if bad else "")

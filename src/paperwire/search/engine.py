@@ -33,6 +33,8 @@ class Tuning:
     keyword_weight: float = 1.0
     semantic_weight: float = 1.0
     min_similarity: float = 0.3
+    rare_share: float = 0.005  # a word in more papers than this share is "common"
+    rare_units: int = 10  # rarest words ranked when no paper has them all
     filter_exact_limit: int = 200_000  # filtered sets up to this size are searched exactly
 
 
@@ -91,11 +93,13 @@ class SearchEngine:
         self.model = model_key()
         self.refresh_seconds = refresh_seconds
         self._embedder = embedder
+        self._bulk_embedder = embedder  # tests pass one embedder for both uses
         self._index: VectorIndex | None = None
         self._snapshot_name: str | None = None
         self._checked = 0.0
         self._lock = threading.Lock()
         self.problem: str | None = None  # why semantic search is off, if it is
+        self._size, self._size_checked = 0, -1e9
 
     # -- components ----------------------------------------------------------------------
     @property
@@ -169,21 +173,16 @@ class SearchEngine:
         kw: list[tuple[int, float]] = []
         all_words: set[int] = set()
         if use_keyword:
-            dialect_any, dialect_all = self._keyword_queries(parsed)
-            kw = self.store.keyword_hits(dialect_any, filters, K)
-            if len(parsed.units) > 1 or any(len(u.alternatives) > 1 for u in parsed.units):
-                all_words = {
-                    s
-                    for s, _ in self.store.keyword_hits(
-                        dialect_all, filters, K, within=[s for s, _ in kw]
-                    )
-                }
-                # When some papers have every word, they are the keyword list; papers with
-                # only some of the words dilute the fusion then (measured on SciFact).
-                if all_words:
-                    kw = [hit for hit in kw if hit[0] in all_words]
-            else:
-                all_words = {s for s, _ in kw}
+            kw = self.store.keyword_hits(self._match(parsed, "all"), filters, K)
+            all_words = {s for s, _ in kw}
+            if not kw and len(parsed.units) > 1:
+                # No paper has every word: rank by the rarer words. Common words tell little
+                # and cost the most to score (a sentence query would score most of the
+                # corpus), so they are left to the semantic side.
+                rare = self._rare_units(parsed)
+                if rare:
+                    some = Q.ParsedQuery(text="", units=rare, excluded=parsed.excluded)
+                    kw = self.store.keyword_hits(self._match(some, "any"), filters, K)
         timings["keyword"] = time.perf_counter() - t0
 
         sem_seqs: list[int] = []
@@ -265,14 +264,35 @@ class SearchEngine:
         timings["total"] = time.perf_counter() - t0
         return SearchResult(parsed, page, len(hits), used, timings)
 
-    def _keyword_queries(self, parsed: Q.ParsedQuery):
+    def _match(self, parsed: Q.ParsedQuery, mode: str):
+        """The keyword query for this backend."""
         if self.store.dialect == "sqlite":
-            return Q.fts5(parsed, "any"), Q.fts5(parsed, "all")
-        return Q.tsquery(parsed, "any"), Q.tsquery(parsed, "all")
+            return Q.fts5(parsed, mode)
+        return Q.tsquery(parsed, mode)
 
     def _excluded_query(self, parsed: Q.ParsedQuery):
         only = Q.ParsedQuery(text="", units=[Q.Unit([e]) for e in parsed.excluded])
-        return self._keyword_queries(only)[0]
+        return self._match(only, "any")
+
+    def _rare_units(self, parsed: Q.ParsedQuery) -> list[Q.Unit]:
+        """Up to ``rare_units`` query units found in fewer than ``rare_share`` of the papers,
+        rarest first."""
+        tune = self.tuning
+        cap = max(500, int(self._corpus_size() * tune.rare_share))
+        counts = self.store.keyword_doc_counts(
+            [self._match(Q.ParsedQuery(text="", units=[u]), "any") for u in parsed.units], cap
+        )
+        ranked = sorted(
+            (n, i) for i, n in enumerate(counts) if 0 < n < cap
+        )[: tune.rare_units]
+        return [parsed.units[i] for _, i in ranked]
+
+    def _corpus_size(self) -> int:
+        now = time.monotonic()
+        if now - self._size_checked > 60:
+            self._size = self.store.count("papers")
+            self._size_checked = now
+        return self._size
 
     def _attach_ids(self, hits: list[Hit]) -> None:
         ids = self.store.seq_ids([h.seq for h in hits])
@@ -313,9 +333,10 @@ class SearchEngine:
     ) -> int:
         """Embed papers that have no vector yet (new or changed), committing every batch so
         that an interrupted run resumes where it stopped. Returns how many were embedded."""
-        embedder = self.embedder
-        if embedder is None:
+        if self.embedder is None:
             raise ModelError(self.problem or "semantic search is turned off")
+        # Bulk work: a session whose threads keep spinning between texts.
+        embedder = self._bulk_embedder or shared_embedder(self.model_cache, spin=True)
         done, after = 0, 0
         while limit is None or done < limit:
             n = batch if limit is None else min(batch, limit - done)

@@ -206,6 +206,28 @@ class SearchQueries:
             return list(conn.execute(q).scalars()), int(total)
 
     # -- keyword index -------------------------------------------------------------------
+    def keyword_doc_counts(self, matches: Sequence, cap: int) -> list[int]:
+        """How many papers match each prepared keyword query, counting up to ``cap``."""
+        out = []
+        with self.engine.connect() as conn:
+            for match in matches:
+                if not match:
+                    out.append(0)
+                elif self.dialect == "sqlite":
+                    q = sa.text(
+                        "SELECT count(*) FROM (SELECT 1 FROM papers_fts "
+                        "WHERE papers_fts MATCH :m LIMIT :cap)"
+                    )
+                    out.append(conn.execute(q, {"m": match, "cap": cap}).scalar_one())
+                else:
+                    expr, params = match
+                    q = sa.text(
+                        f"SELECT count(*) FROM (SELECT 1 FROM papers "
+                        f"WHERE tsv @@ ({expr}) LIMIT :cap) AS hits"
+                    )
+                    out.append(conn.execute(q, {**params, "cap": cap}).scalar_one())
+        return out
+
     def keyword_hits(
         self,
         match: str | tuple[str, dict] | None,

@@ -1,0 +1,272 @@
+"""Search latency on a real corpus, side by side with a plain FTS5 bm25 query and with
+arxiv-sanity-lite's approach (a linear scan over every title and abstract in memory).
+
+    # the 74,728-paper corpus, embedded by `paperwire index`
+    paperwire --db sqlite:////data/corpus.db ingest listing ../shared/data/arxiv-listings/*.gz
+    paperwire --db sqlite:////data/corpus.db index
+    python bench/search_latency.py run --db /data/corpus.db
+
+    # scaled to a million papers by perturbing the real ones (text and vectors)
+    python bench/search_latency.py scale --source /data/corpus.db --db /data/big.db --n 1000000
+    python bench/search_latency.py run --db /data/big.db --no-linear
+
+Timings are per query, end to end in the engine (query parsing, query embedding, keyword
+index, vector index, fusion, ids), after one warm-up pass; printed as medians and p99.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import re
+import resource
+import sqlite3
+import statistics
+import sys
+import time
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve()
+sys.path.insert(0, str(HERE.parents[1] / "src"))
+
+from paperwire.search import query as Q  # noqa: E402
+from paperwire.search.engine import SearchEngine  # noqa: E402
+from paperwire.search.model import model_key  # noqa: E402
+from paperwire.store import Store  # noqa: E402
+
+# Short queries like the ones typed on Hugging Face Papers, plus sentences (below).
+SHORT = """vision transformer quantization; diffusion models; gaussian splatting; large language
+model reasoning; reinforcement learning from human feedback; retrieval augmented generation;
+video generation; mixture of experts; speculative decoding; 3d reconstruction from images;
+vision language models; code generation; graph neural networks; federated learning privacy;
+knowledge distillation; protein structure prediction; autonomous driving perception; medical
+image segmentation; text to speech; multimodal benchmark; kv cache compression; state space
+models mamba; robot manipulation policy; long context; chain of thought; hallucination
+detection; low rank adaptation; image editing; point cloud; agents tool use""".replace("\n", " ")
+
+
+def queries(store: Store, n_sentences: int = 30, seed: int = 0) -> list[str]:
+    short = [q.strip() for q in SHORT.split(";") if q.strip()]
+    rng = random.Random(seed)
+    with store.engine.connect() as conn:
+        n = conn.exec_driver_sql("SELECT max(seq) FROM papers").scalar()
+        sentences = []
+        while len(sentences) < n_sentences:
+            row = conn.exec_driver_sql(
+                "SELECT abstract FROM papers WHERE seq = ?", (rng.randint(1, n),)
+            ).first()
+            if row and row[0]:
+                first = re.split(r"(?<=[.!?])\s", " ".join(row[0].split()))[0]
+                sentences.append(first[:300])
+    return short + sentences
+
+
+def pct(values: list[float], p: float) -> float:
+    values = sorted(values)
+    return values[min(len(values) - 1, int(round(p / 100 * (len(values) - 1))))]
+
+
+def timed(fn, qs: list[str], repeat: int = 1) -> list[float]:
+    for q in qs[:5]:
+        fn(q)  # warm up
+    out = []
+    for _ in range(repeat):
+        for q in qs:
+            t = time.perf_counter()
+            fn(q)
+            out.append((time.perf_counter() - t) * 1000)
+    return out
+
+
+def fts5_plain(path: Path):
+    """The plain FTS5 query: every word required, bm25 order, 30 rows."""
+    conn = sqlite3.connect(path)
+
+    def run(q: str):
+        match = Q.fts5(Q.parse(q), "all")
+        if match is None:
+            return []
+        return conn.execute(
+            "SELECT rowid FROM papers_fts WHERE papers_fts MATCH ? "
+            "ORDER BY bm25(papers_fts) LIMIT 30",
+            (match,),
+        ).fetchall()
+
+    return run
+
+
+def linear_scan(path: Path):
+    """arxiv-sanity-lite's search: every paper held in memory, scored on each query by
+    counting the query's tokens in its title (weighted 20), authors (10) and abstract
+    (up to 3 per token), then sorted."""
+    conn = sqlite3.connect(path)
+    papers = [
+        (seq, title.lower(), authors.lower(), abstract.lower())
+        for seq, title, authors, abstract in conn.execute(
+            "SELECT seq, title, authors, abstract FROM papers"
+        )
+    ]
+
+    def run(q: str):
+        tokens = q.lower().split()
+        scored = []
+        for seq, title, authors, abstract in papers:
+            s = 20.0 * sum(t in title for t in tokens)
+            s += 10.0 * sum(t in authors for t in tokens)
+            s += sum(min(3, abstract.count(t)) for t in tokens)
+            if s > 0:
+                scored.append((s, seq))
+        scored.sort(reverse=True)
+        return scored[:30]
+
+    return run
+
+
+def cmd_run(args) -> None:
+    store = Store(f"sqlite:///{args.db}")
+    index_dir = Path(f"{args.db}.index")
+    engine = SearchEngine(store, index_dir, refresh_seconds=3600)
+    n_vec, _ = store.embedding_state(engine.model)
+    print(f"corpus: {store.count('papers'):,} papers, {n_vec:,} embedded ({engine.model})")
+    t = time.perf_counter()
+    idx = engine.index()
+    print(
+        f"vector index: {len(idx):,} vectors, {idx.kind}, loaded in "
+        f"{time.perf_counter() - t:.2f} s (snapshot {idx.snapshot})"
+    )
+    engine.embedder.embed_query("warm")
+    qs = queries(store)
+    print(f"{len(qs)} queries: {len(qs) - 30} short, 30 abstract sentences")
+    rows = []
+    hybrid = timed(lambda q: engine.search(q, limit=30), qs, args.repeat)
+    rows.append(("hybrid (engine, incl. query embedding)", hybrid))
+    rows.append(
+        (
+            "keyword only (engine)",
+            timed(lambda q: engine.search(q, limit=30, mode="keyword"), qs, args.repeat),
+        )
+    )
+    rows.append(
+        (
+            "semantic only (engine)",
+            timed(lambda q: engine.search(q, limit=30, mode="semantic"), qs, args.repeat),
+        )
+    )
+    rows.append(
+        ("query embedding alone", timed(lambda q: engine.embedder.embed_query(q), qs, args.repeat))
+    )
+    vec = engine.embedder.embed_query("diffusion models")
+    rows.append(
+        ("vector index top-200 alone", timed(lambda q: idx.search(vec, 200), qs, args.repeat))
+    )
+    rows.append(
+        ("plain FTS5 bm25 (all words, 30 rows)", timed(fts5_plain(args.db), qs, args.repeat))
+    )
+    if not args.no_linear:
+        rows.append(("arxiv-sanity-lite linear scan", timed(linear_scan(args.db), qs)))
+    base = statistics.median(hybrid)
+    print(f"{'':42} {'p50 ms':>8} {'p90 ms':>8} {'p99 ms':>8} {'p50 vs hybrid':>14}")
+    for name, vals in rows:
+        med = statistics.median(vals)
+        print(f"{name:42} {med:8.2f} {pct(vals, 90):8.2f} {pct(vals, 99):8.2f} {med / base:13.2f}x")
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(
+        f"peak RSS of this process: {rss:,.0f} MB (incl. linear-scan copy of the corpus"
+        f"{'' if not args.no_linear else ' — skipped'})"
+    )
+
+
+def cmd_scale(args) -> None:
+    """Copy the source corpus, perturbed, until there are ``n`` papers (text: sentences
+    shuffled and 10% of words dropped; vectors: real vector + noise, cosine ≈ 0.9 to it)."""
+    from paperwire.ingest.records import PaperRecord
+
+    src = Store(f"sqlite:///{args.source}")
+    dst = Store(f"sqlite:///{args.db}")
+    dst.upgrade()
+    model = model_key()
+    rng = np.random.default_rng(0)
+    prng = random.Random(0)
+    have = dst.count("papers")
+    with src.engine.connect() as conn:
+        base = conn.exec_driver_sql(
+            "SELECT p.seq, p.id, p.title, p.abstract, p.authors, p.categories, p.published, "
+            "e.vector FROM papers p JOIN paper_embeddings e ON e.paper_seq = p.seq "
+            "AND e.model = ? ORDER BY p.seq",
+            (model,),
+        ).all()
+    print(f"{len(base):,} embedded source papers; target {args.n:,}; have {have:,}")
+    copy = have // len(base)
+    started = time.perf_counter()
+    while have < args.n:
+        batch, vecs = [], []
+        for row in base:
+            if have + len(batch) >= args.n:
+                break
+            words = [w for w in row.abstract.split() if prng.random() > 0.1]
+            sentences = re.split(r"(?<=[.!?])\s", " ".join(words))
+            prng.shuffle(sentences)
+            title = row.title.split()
+            if copy and len(title) > 3:
+                title.pop(prng.randrange(len(title)))
+            batch.append(
+                PaperRecord(
+                    id=f"x{copy}.{row.id}" if copy else row.id,
+                    title=" ".join(title),
+                    abstract=" ".join(sentences) if copy else row.abstract,
+                    authors=[],
+                    categories=(row.categories or "").split(),
+                    source="bench",
+                    published=datetime.fromisoformat(row.published) if row.published else None,
+                )
+            )
+            v = np.frombuffer(row.vector, dtype="<f4")
+            if copy:
+                v = v + rng.normal(scale=0.025, size=v.shape).astype(np.float32)
+                v = v / np.linalg.norm(v)
+            vecs.append(v)
+        for i in range(0, len(batch), 5000):
+            dst.upsert_papers(batch[i : i + 5000])
+        ids = [r.id for r in batch]
+        seqs = {}
+        with dst.engine.connect() as conn:
+            for i in range(0, len(ids), 900):
+                chunk = ids[i : i + 900]
+                marks = ",".join("?" * len(chunk))
+                seqs.update(
+                    conn.exec_driver_sql(
+                        f"SELECT id, seq FROM papers WHERE id IN ({marks})", tuple(chunk)
+                    ).all()
+                )
+        rows = [(seqs[i], v) for i, v in zip(ids, vecs, strict=True)]
+        for i in range(0, len(rows), 10000):
+            dst.save_embeddings(model, rows[i : i + 10000])
+        have += len(batch)
+        copy += 1
+        print(f"  {have:,} papers ({have / (time.perf_counter() - started):,.0f}/s)", flush=True)
+    engine = SearchEngine(dst, Path(f"{args.db}.index"), semantic=True)
+    t = time.perf_counter()
+    snap = engine.save_index(rebuild=True)
+    print(f"snapshot {snap} ({engine.index().kind}) in {time.perf_counter() - t:.1f} s")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    run = sub.add_parser("run")
+    run.add_argument("--db", type=Path, required=True)
+    run.add_argument("--repeat", type=int, default=3)
+    run.add_argument("--no-linear", action="store_true", help="skip the linear-scan baseline")
+    scale = sub.add_parser("scale")
+    scale.add_argument("--source", type=Path, required=True)
+    scale.add_argument("--db", type=Path, required=True)
+    scale.add_argument("--n", type=int, default=1_000_000)
+    args = ap.parse_args()
+    {"run": cmd_run, "scale": cmd_scale}[args.cmd](args)
+
+
+if __name__ == "__main__":
+    main()

@@ -10,6 +10,9 @@ arxiv-sanity-lite's approach (a linear scan over every title and abstract in mem
     python bench/search_latency.py scale --source /data/corpus.db --db /data/big.db --n 1000000
     python bench/search_latency.py run --db /data/big.db --no-linear
 
+    # bulk embedding throughput on 3,000 of its abstracts
+    python bench/search_latency.py embed --db /data/corpus.db
+
 Timings are per query, end to end in the engine (query parsing, query embedding, keyword
 index, vector index, fusion, ids), after one warm-up pass; printed as medians and p99.
 """
@@ -253,6 +256,29 @@ def cmd_scale(args) -> None:
     print(f"snapshot {snap} ({engine.index().kind}) in {time.perf_counter() - t:.1f} s")
 
 
+def cmd_embed(args) -> None:
+    """Bulk embedding throughput on real abstracts of the corpus (nothing is written)."""
+    from paperwire.search.model import paper_text, shared_embedder
+
+    store = Store(f"sqlite:///{args.db}")
+    with store.engine.connect() as conn:
+        rows = conn.exec_driver_sql(
+            "SELECT title, abstract FROM papers ORDER BY seq LIMIT ?", (args.n,)
+        ).all()
+    texts = [paper_text(t, a) for t, a in rows]
+    emb = shared_embedder(spin=True)
+    emb.embed(texts[:20])
+    t = time.perf_counter()
+    emb.embed(texts)
+    took = time.perf_counter() - t
+    total = store.count("papers")
+    rate = len(texts) / took
+    print(
+        f"{len(texts):,} abstracts in {took:.1f} s = {rate:.1f} abstracts/s (2 cores); "
+        f"the whole corpus ({total:,}) would take {total / rate / 60:.1f} min"
+    )
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -264,8 +290,11 @@ def main() -> None:
     scale.add_argument("--source", type=Path, required=True)
     scale.add_argument("--db", type=Path, required=True)
     scale.add_argument("--n", type=int, default=1_000_000)
+    embed = sub.add_parser("embed")
+    embed.add_argument("--db", type=Path, required=True)
+    embed.add_argument("--n", type=int, default=3000)
     args = ap.parse_args()
-    {"run": cmd_run, "scale": cmd_scale}[args.cmd](args)
+    {"run": cmd_run, "scale": cmd_scale, "embed": cmd_embed}[args.cmd](args)
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ half a snapshot.
 from __future__ import annotations
 
 import json
+import mmap
 import os
 import shutil
 import threading
@@ -217,6 +218,8 @@ class VectorIndex:
             alive = np.load(snap / "alive.npy")
         except (OSError, ValueError, KeyError):
             return index  # unreadable: rebuild from the database
+        if (snap / "ivf.faiss").is_file():
+            vecs = _random_access(vecs)
         index.base = Segment(seqs, vecs, alive.copy())
         index.high_water = int(meta["high_water"])
         index.snapshot = snap
@@ -293,13 +296,25 @@ class VectorIndex:
             del out
             os.replace(tmp, snap)
             _set_current(directory, snap)
-            self.base = Segment(seqs, np.load(snap / "vectors.npy", mmap_mode="r"), alive.copy())
+            vecs = np.load(snap / "vectors.npy", mmap_mode="r")
+            self.base = Segment(
+                seqs, _random_access(vecs) if ann is not None else vecs, alive.copy()
+            )
             self.delta = Segment.empty(self.dim)
             self.ann = ann
             self.snapshot = snap
             self._index_positions()
         _prune_snapshots(directory, keep=snap)
         return snap
+
+
+def _random_access(vecs: np.ndarray) -> np.ndarray:
+    """With the IVF index only candidate rows are read: tell the kernel not to read ahead
+    around them (it otherwise pulls the whole file into memory within a few queries)."""
+    raw = getattr(vecs, "_mmap", None)
+    if raw is not None and hasattr(mmap, "MADV_RANDOM"):
+        raw.madvise(mmap.MADV_RANDOM)
+    return vecs
 
 
 def _train_ivf(vecs: np.ndarray, dim: int):

@@ -4,6 +4,10 @@ import time
 from datetime import date
 
 from paperwire.demo import demo_items, load_demo
+from paperwire.search.engine import SearchEngine
+from paperwire.search.model import paper_text
+
+from .test_search import embedder  # noqa: F401 - the session's embedding model
 
 
 def test_demo_data_is_real_and_complete():
@@ -34,3 +38,18 @@ def test_load_demo(store):
     assert elapsed < 30
     again = load_demo(store)
     assert again.startswith("0 papers loaded")
+
+
+def test_demo_searches_by_meaning_at_once(store, embedder):  # noqa: F811
+    """The bundled vectors load with the demo: no `paperwire index` needed."""
+    summary = load_demo(store)
+    assert "with embeddings" in summary
+    engine = SearchEngine(store, None, embedder=embedder)
+    assert store.count_to_embed(engine.model) == 0
+    hits = engine.search("language models that skip layers for some video tokens", mode="semantic")
+    assert "2408.16730" in [h.paper_id for h in hits.hits[:5]]
+    # The bundled vectors are the ones this model gives (float16 rounding aside).
+    vec = store.embedding_of(engine.model, "2408.16730")
+    text = store.get_paper("2408.16730")
+    again = embedder.embed_query(paper_text(text["title"], text["abstract"]))
+    assert float(vec @ again) > 0.99

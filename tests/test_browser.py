@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from .conftest import require
+from .test_search import embedder  # noqa: F401 - the session's embedding model
 from .test_web_auth import link_in, outbox
 from .webkit import PASSWORD, add_user, seed, serve_in_thread, site
 
@@ -175,3 +176,35 @@ def test_dark_mode_and_small_screen(page, live):
     page.goto(f"{url}/papers/{ids[0]}")
     shot(page, "09-paper-phone-dark")
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
+
+
+def test_search_by_meaning_filters_and_similar(page, live, embedder):  # noqa: F811
+    """Type a question in the header box, get highlighted results by words and meaning,
+    re-sort, filter, open a paper and follow a similar paper."""
+    from paperwire.search.engine import SearchEngine
+
+    url, store, _, _ = live
+    SearchEngine(store, None, embedder=embedder).embed_missing()
+    page.goto(f"{url}/papers")
+    page.fill("#q", "counting people in dense crowds")
+    page.press("#q", "Enter")
+    expect(page.locator("h1")).to_have_text("Results for “counting people in dense crowds”")
+    expect(page.locator(".card").first).to_be_visible()
+    expect(page.locator(".card .title mark").first).to_be_visible()
+    titles = page.locator(".card .title").all_inner_texts()
+    assert any("Crowd" in t for t in titles[:3]), titles[:3]
+    expect(page.locator(".card .why").first).to_contain_text("similarity")
+    shot(page, "20-search")
+    page.click("nav.sorts >> text=Newest")
+    expect(page.locator('nav.sorts a[aria-current="true"]')).to_have_text("Newest")
+    page.check("input[name=code]")
+    page.click("form.filters button")
+    expect(page).to_have_url(re.compile(r"code=1"))
+    expect(page.locator("h1")).to_contain_text("counting people")
+    shot(page, "21-search-filtered")
+    page.goto(f"{url}/papers/2503.12061")
+    similar = page.locator("section.similar li a")
+    expect(similar.first).to_be_visible()
+    similar.first.click()
+    expect(page.locator("h1")).not_to_have_text("EHNet")
+    shot(page, "22-similar")

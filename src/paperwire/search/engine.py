@@ -9,6 +9,7 @@ so "Newest first" or "Most upvoted" re-orders a set of relevant papers, not the 
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 from dataclasses import dataclass, field
@@ -179,10 +180,10 @@ class SearchEngine:
                 # No paper has every word: rank by the rarer words. Common words tell little
                 # and cost the most to score (a sentence query would score most of the
                 # corpus), so they are left to the semantic side.
-                rare = self._rare_units(parsed)
+                rare, counts = self._rare_units(parsed)
                 if rare:
                     some = Q.ParsedQuery(text="", units=rare, excluded=parsed.excluded)
-                    kw = self.store.keyword_hits(self._match(some, "any"), filters, K)
+                    kw = self.store.keyword_hits(self._match(some, "any", counts), filters, K)
         timings["keyword"] = time.perf_counter() - t0
 
         sem_seqs: list[int] = []
@@ -264,28 +265,31 @@ class SearchEngine:
         timings["total"] = time.perf_counter() - t0
         return SearchResult(parsed, page, len(hits), used, timings)
 
-    def _match(self, parsed: Q.ParsedQuery, mode: str):
-        """The keyword query for this backend."""
+    def _match(self, parsed: Q.ParsedQuery, mode: str, counts: list[int] | None = None):
+        """The keyword query for this backend. ``counts`` (papers holding each unit) weigh
+        the units by rarity on PostgreSQL; FTS5's bm25 does that by itself."""
         if self.store.dialect == "sqlite":
             return Q.fts5(parsed, mode)
-        return Q.tsquery(parsed, mode)
+        weights = None
+        if counts is not None:
+            n = max(self._corpus_size(), 1)
+            weights = [math.log(1 + (n - c + 0.5) / (c + 0.5)) for c in counts]
+        return Q.tsquery(parsed, mode, weights)
 
     def _excluded_query(self, parsed: Q.ParsedQuery):
         only = Q.ParsedQuery(text="", units=[Q.Unit([e]) for e in parsed.excluded])
         return self._match(only, "any")
 
-    def _rare_units(self, parsed: Q.ParsedQuery) -> list[Q.Unit]:
+    def _rare_units(self, parsed: Q.ParsedQuery) -> tuple[list[Q.Unit], list[int]]:
         """Up to ``rare_units`` query units found in fewer than ``rare_share`` of the papers,
-        rarest first."""
+        rarest first, with how many papers hold each."""
         tune = self.tuning
         cap = max(500, int(self._corpus_size() * tune.rare_share))
         counts = self.store.keyword_doc_counts(
             [self._match(Q.ParsedQuery(text="", units=[u]), "any") for u in parsed.units], cap
         )
-        ranked = sorted(
-            (n, i) for i, n in enumerate(counts) if 0 < n < cap
-        )[: tune.rare_units]
-        return [parsed.units[i] for _, i in ranked]
+        ranked = sorted((n, i) for i, n in enumerate(counts) if 0 < n < cap)[: tune.rare_units]
+        return [parsed.units[i] for _, i in ranked], [n for n, _ in ranked]
 
     def _corpus_size(self) -> int:
         now = time.monotonic()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import html
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 MAX_UNITS = 24  # words/phrases kept for the keyword index
@@ -134,8 +135,14 @@ def fts5_any_of(phrases: list[list[str]]) -> str | None:
     return " OR ".join(_fts5_unit(p) for p in phrases) if phrases else None
 
 
-def tsquery(parsed: ParsedQuery, mode: str) -> tuple[str, dict] | None:
-    """A PostgreSQL tsquery expression built from bound parameters (never string-pasted)."""
+def tsquery(
+    parsed: ParsedQuery, mode: str, weights: Sequence[float] | None = None
+) -> tuple[str, dict] | tuple[str, dict, list[tuple[str, float]]] | None:
+    """A PostgreSQL tsquery expression built from bound parameters (never string-pasted).
+
+    With ``weights`` (one per unit, e.g. inverse document frequencies) a third item lists
+    each unit's own tsquery with its weight: PostgreSQL's ranking has no notion of how rare a
+    word is, so the store scores a paper by the weighted sum of per-unit ranks instead."""
     if not parsed.units:
         return None
     params: dict[str, str] = {}
@@ -152,6 +159,8 @@ def tsquery(parsed: ParsedQuery, mode: str) -> tuple[str, dict] | None:
     expr = (" && " if mode == "all" else " || ").join(parts)
     if parsed.excluded:
         expr = f"({expr}) && !!(" + " || ".join(phrase(e) for e in parsed.excluded) + ")"
+    if weights is not None:
+        return expr, params, [(p, float(w)) for p, w in zip(parts, weights, strict=True)]
     return expr, params
 
 

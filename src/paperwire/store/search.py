@@ -258,16 +258,28 @@ class SearchQueries:
                 )
                 rows = conn.execute(q, {"match": match})
                 return [(int(r.seq), -float(r.score)) for r in rows]
-            expr, params = match
+            expr, params, *weighted = match
+            units = weighted[0] if weighted else []
             # The tsquery is built once, in a one-row subquery with bound parameters.
+            cols = [f"({expr}) AS q"] + [f"({u}) AS q{i}" for i, (u, _) in enumerate(units)]
             tsq = (
-                sa.text(f"SELECT ({expr}) AS q")
+                sa.text("SELECT " + ", ".join(cols))
                 .bindparams(**params)
-                .columns(sa.column("q"))
+                .columns(sa.column("q"), *(sa.column(f"q{i}") for i in range(len(units))))
                 .subquery("tsq")
             )
             tsv = sa.literal_column("papers.tsv")
-            score = sa.func.ts_rank_cd(tsv, tsq.c.q, 1)
+            if units:
+                # Rare words weigh more (an IDF-weighted sum of per-word ranks, like BM25).
+                score = sum(
+                    (
+                        sa.func.ts_rank(tsv, tsq.c[f"q{i}"], 1) * sa.literal(w, sa.Float)
+                        for i, (_, w) in enumerate(units)
+                    ),
+                    sa.literal(0.0, sa.Float),
+                )
+            else:
+                score = sa.func.ts_rank_cd(tsv, tsq.c.q, 1)
             q = (
                 sa.select(P.c.seq, score.label("score"))
                 .select_from(P.join(tsq, sa.true()))

@@ -660,3 +660,55 @@ def demo(c: Context, path: Path, force: bool, serve: bool, host, port):
     if serve:
         c.config = Config({**dict(c.config.items()), "database_url": f"sqlite:///{path}"})
         _serve(c, host, port, 1)
+
+
+# -- digests --------------------------------------------------------------------------------
+@main.group()
+def digest():
+    """E-mail digests and topic alerts."""
+
+
+def _period_option(_ctx, _param, value):
+    from .mail.schedule import check_period
+    from .periods import PeriodError
+
+    if value is None:
+        return None
+    try:
+        return check_period(value)
+    except PeriodError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
+@digest.command("send")
+@click.option("--period", callback=_period_option, metavar="PERIOD",
+              help="Send this period: YYYY-MM-DD for daily digests (a weekday), YYYY-Www for "
+                   "weekly ones. Default: whatever is due now in each subscriber's time zone.")
+@click.option("--limit", type=click.IntRange(1), help="Send at most this many messages.")
+@click.option("--show", is_flag=True, help="With --dry-run: list each message's papers.")
+@dry_run_option
+@pass_ctx
+def digest_send(c: Context, period, limit, show, dry_run):
+    """Compose and send the digests that are due. Idempotent: run it again (after a crash,
+    from cron, from two machines) and every due message still goes out exactly once."""
+    from .mail.run import DigestRun
+
+    def preview(sub, due, picks):
+        if show:
+            click.echo(f"{sub['email']} {sub['kind']} {due.period}: {len(picks)} papers")
+            for p in picks:
+                click.echo(f"  {p.paper_id}  {p.why}")
+
+    with failures():
+        store = c.open_store()
+        engine = _engine(c, store) if c.config.semantic_search else None
+        run = DigestRun(store, c.config, engine)
+        with c.progress(None, "digests", unit="messages") as bar:
+            stats = run.run(period=period, dry_run=dry_run, limit=limit,
+                            progress=bar.update, preview=preview)
+    prefix = "dry run, nothing sent: " if dry_run else ""
+    click.echo(prefix + stats.line())
+    for err in stats.errors[:20]:
+        click.echo(f"  {err}", err=True)
+    if stats.errors:
+        sys.exit(EXIT_PARTIAL)

@@ -150,6 +150,43 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("smtp_tls", False, "Connect to SMTP over TLS from the start (port 465)."),
     Setting("mail_from", "Paperwire <noreply@localhost>", "From address of every e-mail."),
     Setting("outbox_dir", "outbox", "Folder for .eml files when no SMTP server is set."),
+    Setting(
+        "mail_retries",
+        3,
+        "Retries of one message after a temporary SMTP failure (4xx, lost connection), "
+        "within a run.",
+    ),
+    Setting("mail_backoff", 2.0, "First SMTP retry delay in seconds; doubles on each retry."),
+    # -- digests and topic alerts
+    Setting(
+        "digest_hour",
+        "08:00",
+        "Local time (HH:MM, in each subscriber's time zone) at which digests go out: daily "
+        "ones on weekdays, weekly ones on Mondays.",
+    ),
+    Setting("digest_size", 10, "Most papers in one digest or topic alert."),
+    Setting(
+        "alert_min_similarity",
+        0.45,
+        "Cosine similarity from which a new paper matches a topic alert by meaning alone "
+        "(papers holding every word of the query need search_min_similarity).",
+    ),
+    Setting(
+        "digest_max_attempts",
+        5,
+        "Runs that try a digest after temporary failures before giving it up.",
+    ),
+    Setting(
+        "digest_interval",
+        300,
+        "Seconds between two checks for due digests by `paperwire serve` (0: never; then "
+        "run `paperwire digest send` from cron).",
+    ),
+    Setting(
+        "rate_limit_subscribe",
+        5,
+        "Subscription requests per address and per visitor per hour (each sends an e-mail).",
+    ),
 )
 BY_NAME = {s.name: s for s in SETTINGS}
 

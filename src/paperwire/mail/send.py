@@ -3,10 +3,11 @@ file in ``outbox_dir`` (the development default: open it with any mail client)."
 
 from __future__ import annotations
 
+import hashlib
 import re
 import smtplib
 import ssl
-import uuid
+import time
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from pathlib import Path
@@ -31,6 +32,7 @@ def compose(
     text: str,
     html: str | None = None,
     headers: dict[str, str] | None = None,
+    message_id: str | None = None,
 ) -> EmailMessage:
     """A message with a plain-text part (and an HTML alternative). Header values that carry
     line breaks are refused, so that no input can inject headers."""
@@ -43,7 +45,7 @@ def compose(
     msg["Subject"] = subject
     msg["Date"] = formatdate(localtime=False, usegmt=True)
     domain = config.mail_from.rsplit("@", 1)[-1].strip(" >") or "localhost"
-    msg["Message-ID"] = make_msgid(domain=domain)
+    msg["Message-ID"] = message_id or make_msgid(domain=domain)
     for name, value in (headers or {}).items():
         msg[name] = value
     msg.set_content(text)
@@ -52,42 +54,115 @@ def compose(
     return msg
 
 
-def send(config: Config, msg: EmailMessage) -> str:
-    """Hand the message over; returns where it went (SMTP host or file path)."""
-    if not config.smtp_host:
-        outbox = Path(config.outbox_dir)
+def new_message_id(config: Config, tag: str) -> str:
+    domain = config.mail_from.rsplit("@", 1)[-1].strip(" >") or "localhost"
+    return make_msgid(idstring=tag, domain=domain)
+
+
+class Mailer:
+    """One connection for many messages (reconnecting when the server drops it), with
+    retries and a doubling delay on temporary failures. Use as a context manager."""
+
+    def __init__(self, config: Config, retries: int | None = None, sleep=time.sleep):
+        self.config = config
+        self.retries = config.mail_retries if retries is None else retries
+        self.sleep = sleep
+        self._smtp: smtplib.SMTP | None = None
+
+    def __enter__(self) -> Mailer:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self._smtp is not None:
+            try:
+                self._smtp.quit()
+            except (OSError, smtplib.SMTPException):
+                pass
+            self._smtp = None
+
+    def send(self, msg: EmailMessage) -> str:
+        """Hand the message over; returns where it went. Raises :class:`MailError` once the
+        retries are spent (``permanent`` for a 5xx answer: retrying will not help)."""
+        if not self.config.smtp_host:
+            return self._to_outbox(msg)
+        delay = self.config.mail_backoff
+        for attempt in range(self.retries + 1):
+            try:
+                self._send_smtp(msg)
+                return f"smtp://{self.config.smtp_host}:{self.config.smtp_port}"
+            except MailError as exc:
+                self.close()  # a fresh connection for the next try
+                if exc.permanent or attempt == self.retries:
+                    raise
+                self.sleep(delay)
+                delay *= 2
+        raise AssertionError("unreachable")
+
+    def _to_outbox(self, msg: EmailMessage) -> str:
+        outbox = Path(self.config.outbox_dir)
         outbox.mkdir(parents=True, exist_ok=True)
-        path = outbox / f"{uuid.uuid4().hex}.eml"
+        # Named by Message-ID: writing the same message again replaces the file.
+        name = hashlib.sha256(str(msg["Message-ID"]).encode()).hexdigest()[:32]
+        path = outbox / f"{name}.eml"
         tmp = path.with_suffix(".tmp")
         tmp.write_bytes(bytes(msg))
         tmp.rename(path)
         return str(path)
-    try:
-        if config.smtp_tls:
-            smtp = smtplib.SMTP_SSL(
-                config.smtp_host,
-                config.smtp_port,
-                context=ssl.create_default_context(),
-                timeout=30,
+
+    def _connect(self) -> smtplib.SMTP:
+        c = self.config
+        if c.smtp_tls:
+            smtp: smtplib.SMTP = smtplib.SMTP_SSL(
+                c.smtp_host, c.smtp_port, context=ssl.create_default_context(), timeout=30
             )
         else:
-            smtp = smtplib.SMTP(config.smtp_host, config.smtp_port, timeout=30)
-        with smtp:
-            if config.smtp_starttls and not config.smtp_tls:
+            smtp = smtplib.SMTP(c.smtp_host, c.smtp_port, timeout=30)
+        try:
+            if c.smtp_starttls and not c.smtp_tls:
                 smtp.ehlo()
                 if not smtp.has_extn("starttls"):  # never fall back to plain text silently
                     raise MailError("the SMTP server does not offer STARTTLS (smtp_starttls)")
                 smtp.starttls(context=ssl.create_default_context())
-            if config.smtp_user:
-                smtp.login(config.smtp_user, config.smtp_password)
-            smtp.send_message(msg)
-    except smtplib.SMTPResponseException as exc:
-        raise MailError(f"SMTP {exc.smtp_code}: {exc.smtp_error!r}", exc.smtp_code >= 500) from exc
-    except smtplib.SMTPRecipientsRefused as exc:
-        codes = [code for code, _ in exc.recipients.values()]
-        raise MailError(
-            f"recipient refused: {exc.recipients}", all(c >= 500 for c in codes)
-        ) from exc
-    except (OSError, smtplib.SMTPException) as exc:
-        raise MailError(f"SMTP: {exc}") from exc
-    return f"smtp://{config.smtp_host}:{config.smtp_port}"
+            if c.smtp_user:
+                smtp.login(c.smtp_user, c.smtp_password)
+        except BaseException:
+            smtp.close()
+            raise
+        return smtp
+
+    def _send_smtp(self, msg: EmailMessage) -> None:
+        try:
+            if self._smtp is None:
+                self._smtp = self._connect()
+            self._smtp.send_message(msg)
+        except smtplib.SMTPResponseException as exc:
+            if exc.smtp_code >= 500:  # the connection stays usable after a refusal
+                self._reset()
+            raise MailError(
+                f"SMTP {exc.smtp_code}: {exc.smtp_error!r}", exc.smtp_code >= 500
+            ) from exc
+        except smtplib.SMTPRecipientsRefused as exc:
+            self._reset()
+            codes = [code for code, _ in exc.recipients.values()]
+            raise MailError(
+                f"recipient refused: {exc.recipients}", all(c >= 500 for c in codes)
+            ) from exc
+        except (OSError, smtplib.SMTPException) as exc:
+            raise MailError(f"SMTP: {exc}") from exc
+
+    def _reset(self) -> None:
+        try:
+            if self._smtp is not None:
+                self._smtp.rset()
+        except (OSError, smtplib.SMTPException):
+            self.close()
+
+
+def send(config: Config, msg: EmailMessage) -> str:
+    """Hand one message over at once (no waiting between retries: a visitor is waiting);
+    returns where it went (SMTP host or file path)."""
+    with Mailer(config, retries=0) as mailer:
+        return mailer.send(msg)

@@ -71,9 +71,14 @@ def as_of(anchor: datetime | None, now: datetime | None = None) -> datetime:
     return now
 
 
-def trending(store, now: datetime | None = None) -> tuple[list[Trend], datetime]:
-    """All candidates, best first, and the moment they were ranked for."""
+def trending(
+    store, now: datetime | None = None, until: datetime | None = None
+) -> tuple[list[Trend], datetime]:
+    """All candidates, best first, and the moment they were ranked for. With ``until``,
+    what happened after it (later submissions and votes) is left out: the rank as it was."""
     moment = as_of(store.activity_anchor(), now)
-    items = store.trending_inputs(moment - timedelta(days=WINDOW_DAYS))
+    if until is not None:
+        moment = min(moment, until)
+    items = store.trending_inputs(moment - timedelta(days=WINDOW_DAYS), until)
     ranked = sorted((score(i, moment) for i in items), key=lambda t: (-t.score, t.paper_id))
     return ranked, moment

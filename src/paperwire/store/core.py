@@ -24,6 +24,7 @@ from . import schema as t
 from .accounts import AccountQueries
 from .common import StoreError, as_date, chunks, iso, utcnow
 from .feed import FeedQueries
+from .mail import MailQueries
 from .search import SearchQueries
 
 MIGRATIONS = Path(__file__).with_name("migrations")
@@ -137,7 +138,7 @@ def fts5_query(text: str) -> str | None:
     return " ".join(f'"{w}"' for w in words)
 
 
-class Store(AccountQueries, FeedQueries, SearchQueries):
+class Store(AccountQueries, FeedQueries, MailQueries, SearchQueries):
     """All database access. Create with a SQLAlchemy URL; call ``upgrade()`` once."""
 
     def __init__(self, url: str):

@@ -364,17 +364,18 @@ class FeedQueries:
         times = [x for x in (a, b) if x is not None]
         return max(times) if times else None
 
-    def trending_inputs(self, since: datetime) -> list[dict]:
-        """Per candidate paper (on the feed since ``since``, or upvoted since then): the
-        feed submission time, imported upvotes, local upvote times, star snapshots."""
+    def trending_inputs(self, since: datetime, until: datetime | None = None) -> list[dict]:
+        """Per candidate paper (on the feed since ``since``, or upvoted since then, and
+        before ``until`` if given): the feed submission time, imported upvotes, local upvote
+        times, star snapshots."""
         u, s = t.upvotes, t.star_snapshots
+        fc, uc = [F.c.submitted_at >= since], [u.c.created_at >= since]
+        if until is not None:
+            fc.append(F.c.submitted_at < until)
+            uc.append(u.c.created_at < until)
         with self.engine.connect() as conn:
-            ids = set(
-                conn.execute(sa.select(F.c.paper_id).where(F.c.submitted_at >= since)).scalars()
-            )
-            ids.update(
-                conn.execute(sa.select(u.c.paper_id).where(u.c.created_at >= since)).scalars()
-            )
+            ids = set(conn.execute(sa.select(F.c.paper_id).where(*fc)).scalars())
+            ids.update(conn.execute(sa.select(u.c.paper_id).where(*uc)).scalars())
             rows = []
             for chunk in chunks(sorted(ids)):
                 rows += conn.execute(

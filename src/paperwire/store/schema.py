@@ -181,6 +181,16 @@ subscriptions = sa.Table(
     sa.Column("created_at", sa.DateTime, nullable=False),
     sa.Column("confirmed_at", sa.DateTime),
     sa.Column("unsubscribed_at", sa.DateTime),
+    # Part of every confirmation link; replaced once used, so that each link works once.
+    sa.Column("confirm_nonce", sa.String(32)),
+    # Part of every manage/unsubscribe link; replaced to revoke the links already mailed.
+    sa.Column("manage_nonce", sa.String(32)),
+    sa.Column("query_vector", sa.LargeBinary),  # topic alerts: the query, embedded once
+    sa.Column("query_model", sa.String(80)),
+    sa.Column("updated_at", sa.DateTime),
+    sa.Column("last_error", sa.Text),
+    sa.Index("ix_subscriptions_status", "status"),
+    sa.Index("ix_subscriptions_user_id", "user_id"),
 )
 
 deliveries = sa.Table(
@@ -196,7 +206,30 @@ deliveries = sa.Table(
     sa.Column("last_error", sa.Text),
     sa.Column("created_at", sa.DateTime, nullable=False),
     sa.Column("sent_at", sa.DateTime),
+    sa.Column("window_start", sa.DateTime),  # the papers of [window_start, window_end)
+    sa.Column("window_end", sa.DateTime),
+    sa.Column("next_attempt_at", sa.DateTime),  # after a temporary failure
     sa.UniqueConstraint("subscription_id", "period", name="uq_deliveries_subscription_period"),
+    sa.Index("ix_deliveries_status", "status"),
+)
+
+# Every paper a subscriber has been sent: a digest never repeats one.
+sent_papers = sa.Table(
+    "sent_papers",
+    metadata,
+    sa.Column("subscription_id", sa.Integer, sa.ForeignKey("subscriptions.id"), primary_key=True),
+    sa.Column("paper_id", sa.String(40), primary_key=True),
+    sa.Column("delivery_id", sa.Integer, sa.ForeignKey("deliveries.id"), nullable=False),
+)
+
+# A job held by one instance until ``expires_at`` (renewed while it runs).
+leases = sa.Table(
+    "leases",
+    metadata,
+    sa.Column("name", sa.String(64), primary_key=True),
+    sa.Column("holder", sa.String(128), nullable=False),
+    sa.Column("acquired_at", sa.DateTime, nullable=False),
+    sa.Column("expires_at", sa.DateTime, nullable=False),
 )
 
 job_runs = sa.Table(

@@ -24,6 +24,7 @@ from .security import (
     password_problem,
     verify_password,
 )
+from .subscribe import settings_rows
 
 router = APIRouter(include_in_schema=False)
 CtxDep = Annotated[Ctx, Depends(get_ctx)]
@@ -235,6 +236,7 @@ def _settings(ctx: Ctx, status: int = 200, **extra):
         status=status,
         title="Settings",
         tokens=ctx.store.tokens(user["id"]),
+        subscriptions=settings_rows(ctx),
         **extra,
     )
 

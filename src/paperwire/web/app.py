@@ -7,7 +7,6 @@ about the visitor (user, CSRF token) travels in a :class:`Ctx`.
 from __future__ import annotations
 
 import logging
-import secrets
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,8 +31,8 @@ from .security import (
     SESSION_COOKIE,
     SESSION_MAX_AGE,
     RateLimiter,
-    Signer,
     new_nonce,
+    site_signer,
 )
 
 HERE = Path(__file__).parent
@@ -79,8 +78,7 @@ class Site:
     def __init__(self, config: Config, store: Store):
         self.config = config
         self.store = store
-        secret = config.secret_key or store.meta("secret_key", lambda: secrets.token_urlsafe(48))
-        self.signer = Signer(secret)
+        self.signer = site_signer(config, store)
         self.limiter = RateLimiter(store)
         self.arxiv_client = None  # made on first use; one per process, at arXiv's pace
         self.clock = FeedClock(config.feed_timezone, config.feed_rollover)
@@ -345,9 +343,10 @@ def create_app(config: Config, store: Store | None = None) -> FastAPI:
         log.exception("unhandled error on %s %s", request.method, request.url.path)
         return error_response(request, 500, "Something broke on our side; it has been logged.")
 
-    from . import account, admin, api, feeds, pages
+    from . import account, admin, api, feeds, pages, subscribe
 
-    for module in (api, feeds, account, admin, pages):
+    app.include_router(subscribe.api)
+    for module in (api, feeds, account, admin, subscribe, pages):
         app.include_router(module.router)
 
     @app.get("/healthz", include_in_schema=False)

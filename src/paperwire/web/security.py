@@ -76,6 +76,12 @@ class Signer:
         return hmac.compare_digest(self.csrf_token(nonce), token)
 
 
+def site_signer(config, store) -> Signer:
+    """The instance's signer: ``secret_key``, or the key generated once and kept in the
+    database, so that the site, workers and the CLI's e-mails agree."""
+    return Signer(config.secret_key or store.meta("secret_key", lambda: secrets.token_urlsafe(48)))
+
+
 def new_nonce() -> str:
     return secrets.token_urlsafe(24)
 

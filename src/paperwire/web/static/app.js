@@ -67,4 +67,11 @@
       holder.replaceWith(tpl.content);
     }).catch(function () { window.location = link.href; });
   });
+  // Subscription forms: start from the browser's own time zone.
+  document.querySelectorAll("input[data-detect-timezone]").forEach(function (input) {
+    try {
+      var tz = Intl.DateTimeFormat().resolvedOptions().timeZone;
+      if (tz && (!input.value || input.value === "UTC")) input.value = tz;
+    } catch (e) { /* keep UTC */ }
+  });
 })();

@@ -1,0 +1,112 @@
+"""E-mail bodies: an HTML part with inlined styles (table layout, explicit colours so that
+clients' dark modes cannot make text vanish) and a plain-text part, from Jinja2 templates
+with autoescaping. Also the signed links every message carries."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from urllib.parse import quote
+
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+from ..web.render import compact, short_date
+
+HERE = Path(__file__).parent
+# Links in e-mails stay valid for years: an old digest must still unsubscribe.
+LINK_MAX_AGE = 10 * 365 * 24 * 3600
+CONFIRM_MAX_AGE = 7 * 24 * 3600
+
+_env = Environment(
+    loader=FileSystemLoader(str(HERE / "templates")),
+    autoescape=select_autoescape(["html"]),
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+
+
+def excerpt(text: str, limit: int = 320) -> str:
+    text = re.sub(r"\s+", " ", text or "").strip()
+    if len(text) <= limit:
+        return text
+    cut = text[:limit].rsplit(" ", 1)[0].rstrip(",;:.")
+    return cut + "…"
+
+
+def authors_line(authors: list[str], limit: int = 3) -> str:
+    if not authors:
+        return ""
+    if len(authors) <= limit:
+        return ", ".join(authors)
+    return ", ".join(authors[:limit]) + f" and {len(authors) - limit} more"
+
+
+_env.filters.update(excerpt=excerpt, authors_line=authors_line, compact=compact)
+_env.filters["short_date"] = short_date
+
+
+def manage_token(signer, sub: dict) -> str:
+    return signer.dumps("sub-manage", [sub["id"], sub["manage_nonce"]])
+
+
+def confirm_token(signer, sub: dict) -> str:
+    return signer.dumps("sub-confirm", [sub["id"], sub["confirm_nonce"]])
+
+
+def read_token(signer, purpose: str, token: str, max_age: int) -> tuple[int, str] | None:
+    payload = signer.loads(purpose, token, max_age)
+    if (
+        isinstance(payload, list)
+        and len(payload) == 2
+        and isinstance(payload[0], int)
+        and isinstance(payload[1], str)
+    ):
+        return payload[0], payload[1]
+    return None
+
+
+def links(base_url: str, signer, sub: dict) -> dict[str, str]:
+    base = base_url.rstrip("/")
+    token = quote(manage_token(signer, sub), safe="")
+    return {
+        "manage": f"{base}/subscriptions/manage?token={token}",
+        "unsubscribe": f"{base}/subscriptions/unsubscribe?token={token}",
+        "site": f"{base}/papers",
+        "base": base,
+    }
+
+
+def describe(sub: dict) -> str:
+    how = "Daily (weekdays)" if sub["frequency"] == "daily" else "Weekly"
+    if sub["kind"] == "trending":
+        return f"{how} digest of trending papers"
+    return f"{how} alert for “{sub['query']}”"
+
+
+def digest(config, sub: dict, label: str, items: list[dict], link: dict) -> tuple[str, str, str]:
+    """(subject, text, html). ``items``: paper cards with ``why`` and ``url`` added."""
+    if sub["kind"] == "trending":
+        subject = f"Trending papers — {label}"
+    else:
+        query = re.sub(r"\s+", " ", sub["query"] or "")[:80]
+        subject = f"New papers on “{query}” — {label}"
+    ctx = dict(
+        site_name=config.site_name,
+        sub=sub,
+        about=describe(sub),
+        label=label,
+        subject=subject,
+        items=items,
+        link=link,
+    )
+    text = _env.get_template("digest.txt").render(ctx)
+    html = _env.get_template("digest.html").render(ctx)
+    return subject, text, html
+
+
+def notice(config, template: str, subject: str, **ctx) -> tuple[str, str, str]:
+    """A short message (confirmation, "already subscribed"): (subject, text, html)."""
+    ctx.update(site_name=config.site_name, subject=subject)
+    text = _env.get_template(f"{template}.txt").render(ctx)
+    html = _env.get_template(f"{template}.html").render(ctx)
+    return subject, text, html

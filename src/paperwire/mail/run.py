@@ -1,0 +1,274 @@
+"""Sending the digests that are due: ``paperwire digest send`` and the scheduler of
+``paperwire serve`` both call :func:`send_due`.
+
+Never twice, never lost:
+- one row per (subscription, period) in ``deliveries`` (unique key): a run claims it with
+  the papers it chose and a Message-ID *before* sending, and marks it sent — with the papers
+  recorded as sent to that subscriber — in one transaction right after the server accepted
+  the message. A run killed at any point leaves rows that are either finished (skipped
+  next time) or pending (sent next time, with the same papers and Message-ID);
+- a lease row makes two instances take turns; the unique key holds even without it;
+- temporary failures are retried in the run with a doubling delay, then by later runs (up to
+  ``digest_max_attempts``); a permanent refusal (5xx) marks the address as bouncing.
+
+The one window no database can close: the server accepted a message and the process died
+before its commit (a few milliseconds). The next run sends it again with the same
+Message-ID, which receiving systems use to drop duplicates.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from ..periods import PeriodError
+from ..store.common import utcnow
+from ..store.mail import DONE
+from . import render
+from .digest import Composer, Pick
+from .schedule import Due, latest_due, parse_hour, period_due, with_catch_up
+from .send import Mailer, MailError, compose, new_message_id
+
+log = logging.getLogger("paperwire.mail")
+LEASE = "digests"
+LEASE_TTL = 120.0  # renewed every LEASE_TTL / 5 while a run goes on
+
+
+@dataclass
+class RunStats:
+    due: int = 0
+    sent: int = 0
+    empty: int = 0
+    already: int = 0  # finished by an earlier run
+    failed: int = 0  # temporary failure: a later run tries again
+    bounced: int = 0
+    abandoned: int = 0
+    busy: bool = False  # another instance holds the lease
+    seconds: float = 0.0
+    errors: list[str] = field(default_factory=list)
+
+    def line(self) -> str:
+        if self.busy:
+            return "another instance is sending digests; nothing done"
+        rate = self.sent / self.seconds if self.seconds else 0.0
+        return (
+            f"{self.due} due: {self.sent} sent, {self.empty} with nothing new, "
+            f"{self.already} already done, {self.failed} to retry, {self.bounced} bounced, "
+            f"{self.abandoned} given up — {self.seconds:.1f} s ({rate:.0f} messages/s)"
+        )
+
+
+def holder_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def _dead_local_holder(holder: str) -> bool:
+    """A holder on this machine whose process is gone (killed, crashed)."""
+    host, _, pid = holder.rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
+def take_lease(store, holder: str) -> bool:
+    if store.acquire_lease(LEASE, holder, LEASE_TTL):
+        return True
+    current = store.lease_holder(LEASE)
+    if current and _dead_local_holder(current["holder"]):
+        log.warning("taking over the digest lease of %s, which is gone", current["holder"])
+        return store.take_over_lease(LEASE, current["holder"], holder, LEASE_TTL)
+    return False
+
+
+def _due_for(sub: dict, period: str | None, hour, now: datetime) -> Due | None:
+    try:
+        if period:
+            return period_due(sub["frequency"], sub["timezone"], hour, period)
+        return latest_due(sub["frequency"], sub["timezone"], hour, now)
+    except PeriodError:  # a time zone this machine does not know (any more)
+        return None
+
+
+class DigestRun:
+    def __init__(self, store, config, engine=None, signer=None, mailer: Mailer | None = None):
+        from ..web.security import site_signer
+
+        self.store = store
+        self.config = config
+        self.composer = Composer(store, config, engine)
+        self.signer = signer or site_signer(config, store)
+        self.mailer = mailer
+        self.hour = parse_hour(config.digest_hour)
+
+    # -- one message ---------------------------------------------------------------------
+    def message(self, sub: dict, label: str, picks: list[Pick], message_id: str):
+        cards = {c["id"]: c for c in self.store.cards([p.paper_id for p in picks])}
+        base = self.config.base_url.rstrip("/")
+        items = []
+        for p in picks:
+            card = cards.get(p.paper_id)
+            if card is not None:
+                items.append({**card, "why": p.why, "url": f"{base}/papers/{card['id']}"})
+        link = render.links(self.config.base_url, self.signer, sub)
+        subject, text, html = render.digest(self.config, sub, label, items, link)
+        headers = {
+            "List-Unsubscribe": f"<{link['unsubscribe']}>",
+            "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+            "List-Id": f"{self.config.site_name} digests <digests.{_host(base)}>",
+            "Auto-Submitted": "auto-generated",
+            "Precedence": "bulk",
+        }
+        return compose(self.config, sub["email"], subject, text, html, headers, message_id)
+
+    # -- the run -------------------------------------------------------------------------
+    def plan(self, period: str | None, now: datetime) -> list[tuple[dict, Due]]:
+        """Confirmed subscriptions and the period due for each (windows made up for missed
+        runs)."""
+        subs = self.store.active_subscriptions()
+        last = self.store.last_windows([s["id"] for s in subs])
+        out = []
+        for sub in subs:
+            due = _due_for(sub, period, self.hour, now)
+            if due is None or (sub["confirmed_at"] and sub["confirmed_at"] >= due.end):
+                continue  # a subscriber's first digest is the first period after joining
+            out.append((sub, with_catch_up(due, sub["frequency"], last.get(sub["id"]))))
+        return out
+
+    def run(
+        self,
+        period: str | None = None,
+        now: datetime | None = None,
+        dry_run: bool = False,
+        limit: int | None = None,
+        progress: Callable[[int], None] | None = None,
+        preview: Callable[[dict, Due, list[Pick]], None] | None = None,
+    ) -> RunStats:
+        started = time.perf_counter()
+        stats = RunStats()
+        self.composer.persist = not dry_run
+        now = now or utcnow()
+        holder = holder_name()
+        if not dry_run and not take_lease(self.store, holder):
+            stats.busy = True
+            return stats
+        renewed = time.monotonic()
+        try:
+            plan = self.plan(period, now)
+            existing = self.store.deliveries_for({due.period for _, due in plan})
+            todo = []
+            for sub, due in plan:
+                row = existing.get((sub["id"], due.period))
+                if row is not None and row["status"] in DONE:
+                    stats.already += 1
+                    continue
+                todo.append((sub, due, row))
+            # Deliveries of earlier periods left unfinished (temporary failures, a killed
+            # run) come along too.
+            planned = {(s["id"], d.period) for s, d in plan}
+            subs = {s["id"]: s for s, _ in plan} | {
+                s["id"]: s for s in self.store.active_subscriptions()
+            }
+            for row in self.store.unfinished_deliveries():
+                key = (row["subscription_id"], row["period"])
+                if key not in planned and row["subscription_id"] in subs:
+                    due = Due(row["period"], row["window_start"], row["window_end"])
+                    todo.append((subs[row["subscription_id"]], due, row))
+            if limit is not None:
+                todo = todo[:limit]
+            stats.due = len(todo) + stats.already
+            sent_before = self.store.sent_paper_ids([s["id"] for s, _, _ in todo])
+            mailer = self.mailer or Mailer(self.config)
+            try:
+                for sub, due, row in todo:
+                    if not dry_run and time.monotonic() - renewed > LEASE_TTL / 5:
+                        if not self.store.acquire_lease(LEASE, holder, LEASE_TTL):
+                            stats.errors.append("lost the lease to another instance; stopped")
+                            break
+                        renewed = time.monotonic()
+                    self._one(sub, due, row, sent_before[sub["id"]], now, dry_run, mailer,
+                              stats, preview)
+                    if progress:
+                        progress(1)
+            finally:
+                if self.mailer is None:
+                    mailer.close()
+        finally:
+            if not dry_run:
+                self.store.release_lease(LEASE, holder)
+        stats.seconds = time.perf_counter() - started
+        return stats
+
+    def _one(self, sub, due, row, already_sent, now, dry_run, mailer, stats, preview) -> None:
+        if row is not None and row["next_attempt_at"] and row["next_attempt_at"] > now:
+            stats.failed += 1  # waiting for its retry time
+            return
+        if row is None:
+            picks = self.composer.compose(sub, due, already_sent)
+        else:  # an earlier run chose these papers: send the same message
+            picks = _picks(row)
+        if dry_run:
+            if preview:
+                preview(sub, due, picks)
+            if picks:
+                stats.sent += 1
+            else:
+                stats.empty += 1
+            return
+        if row is None:
+            tag = f"digest.{sub['id']}.{due.period}"
+            row = self.store.claim_delivery(
+                sub["id"],
+                due.period,
+                (due.start, due.end),
+                [[p.paper_id, p.why] for p in picks],
+                new_message_id(self.config, tag),
+            )
+            if row["status"] in DONE:  # empty, or another run finished it meanwhile
+                stats.empty += row["status"] == "empty"
+                stats.already += row["status"] != "empty"
+                return
+            picks = _picks(row)  # ours, or the choice of a run that claimed it first
+        if row["attempts"] >= self.config.digest_max_attempts:
+            self.store.mark_failed(row["id"], row["last_error"] or "", status="abandoned")
+            stats.abandoned += 1
+            return
+        try:
+            msg = self.message(sub, due.label, picks, row["message_id"])
+            mailer.send(msg)
+        except MailError as exc:
+            if exc.permanent:
+                self.store.mark_failed(row["id"], str(exc), status="bounced")
+                self.store.mark_bouncing(sub["id"], str(exc))
+                stats.bounced += 1
+            else:
+                wait = 60.0 * 2 ** min(row["attempts"], 8)
+                self.store.mark_failed(row["id"], str(exc), status="retry", retry_after=wait)
+                stats.failed += 1
+            stats.errors.append(f"{sub['email']}: {exc}")
+            log.warning("digest to %s (%s): %s", sub["email"], due.period, exc)
+            return
+        self.store.mark_sent(row["id"], sub["id"], [p.paper_id for p in picks])
+        stats.sent += 1
+
+
+def _picks(row: dict) -> list[Pick]:
+    return [Pick(pid, why, 0.0) for pid, why in row["paper_ids"] or []]
+
+
+def _host(base_url: str) -> str:
+    return base_url.split("://", 1)[-1].split("/", 1)[0].split(":", 1)[0] or "localhost"
+
+
+def send_due(store, config, engine=None, **kwargs) -> RunStats:
+    return DigestRun(store, config, engine).run(**kwargs)

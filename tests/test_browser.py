@@ -208,3 +208,37 @@ def test_search_by_meaning_filters_and_similar(page, live, embedder):  # noqa: F
     similar.first.click()
     expect(page.locator("h1")).not_to_have_text("EHNet")
     shot(page, "22-similar")
+
+
+def test_subscribe_confirm_preview_and_unsubscribe(page, live):
+    url, store, ids, config = live
+    page.goto(f"{url}/papers")
+    banner = page.locator(".subscribe-banner")
+    expect(banner).to_contain_text("Get trending papers in your email inbox!")
+    banner.get_by_role("link", name="Subscribe").click()
+    # the browser's own time zone is filled in
+    tz = page.get_by_label("Time zone").input_value()
+    assert tz and tz == page.evaluate("Intl.DateTimeFormat().resolvedOptions().timeZone")
+    page.get_by_label("E-mail address").fill("nadia@example.org")
+    page.get_by_role("radio", name="A topic alert").check()
+    page.get_by_label("Topic (for a topic alert)").fill("vision language models")
+    page.get_by_label("Weekly (Mondays)").check()
+    shot(page, "23-subscribe")
+    page.get_by_role("button", name="Subscribe").click()
+    expect(page.get_by_role("heading", name="Check your inbox")).to_be_visible()
+    [msg] = outbox(config)
+    body = msg.get_body(preferencelist=("plain",)).get_content()
+    page.goto(url + re.search(r"http://testserver(/subscriptions/confirm\S+)", body).group(1))
+    page.get_by_role("button", name="Confirm subscription").click()
+    expect(page.get_by_role("status")).to_contain_text("Subscribed!")
+    sub = store.find_subscription("nadia@example.org", "topic", "vision language models")
+    assert sub["status"] == "confirmed" and sub["frequency"] == "weekly" and sub["timezone"] == tz
+    shot(page, "24-subscription")
+    # the preview of the next e-mail opens from the manage page
+    page.get_by_role("link", name="Preview the next e-mail").click()
+    expect(page.locator("body")).to_contain_text("vision language models")
+    shot(page, "25-digest-preview")
+    page.go_back()
+    page.get_by_role("button", name="Unsubscribe").click()
+    expect(page.get_by_role("status")).to_contain_text("You are unsubscribed")
+    assert store.get_subscription(sub["id"])["status"] == "unsubscribed"

@@ -8,6 +8,7 @@ import re
 import signal
 import subprocess
 import sys
+import time
 from datetime import date, datetime, timedelta
 from datetime import time as dtime
 
@@ -447,3 +448,36 @@ def test_new_papers_of_a_window(mailsite):
     assert ids[0] not in new and ids[1] in new and len(new) == 59
     old = schedule.period_due("weekly", "UTC", dtime(8), "2019-W19")
     assert [p["id"] for p in store.new_papers(old.start, old.end)] == [ids[0]]
+
+
+def test_scheduler_sends_what_is_due_and_survives_failures(tmp_path, sqlite_url):
+    from paperwire.jobs import DigestScheduler
+    from paperwire.store import Store
+
+    store = Store(sqlite_url)
+    store.upgrade()
+    seed(store)
+    sid = subscribe(store, "a@example.org", tz="Pacific/Auckland")
+    config = make_config(tmp_path, database_url=sqlite_url)
+    sched = DigestScheduler(config, interval=0.05)
+    sched.start()
+    deadline = time.monotonic() + 30
+    while sched.runs < 3 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    sched.stop()
+    sched.join(5)
+    assert sched.runs >= 3 and not sched.is_alive()
+    # the latest due period in Auckland was served exactly once, whatever the runs
+    due = schedule.latest_due("daily", "Pacific/Auckland", dtime(8), datetime.utcnow())
+    rows = store.deliveries_for([due.period])
+    assert list(rows) == [(sid, due.period)]
+    # a broken database does not stop the loop
+    broken = DigestScheduler(make_config(tmp_path, database_url=f"sqlite:///{tmp_path}/no/x.db"),
+                             interval=0.01)  # fmt: skip
+    broken.start()
+    deadline = time.monotonic() + 10
+    while broken.runs < 2 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    broken.stop()
+    broken.join(5)
+    assert broken.runs >= 2

@@ -415,6 +415,10 @@ def _serve(c: Context, host: str, port: int, workers: int, reload_: bool = False
     with failures():
         store = c.open_store()  # migrate (SQLite) or check the schema before forking
         store.close()
+    if c.config.digest_interval > 0 and not reload_:
+        from .jobs import DigestScheduler
+
+        DigestScheduler(c.config).start()  # daemon thread: ends with the server
     click.echo(f"Paperwire on http://{host}:{port}/papers ({workers} worker(s)); Ctrl-C stops.")
     uvicorn.run(
         "paperwire.web.app:app_from_env",
@@ -448,6 +452,27 @@ def _serve_options(f):
 def serve(c: Context, host, port, workers):
     """Run the web site and API."""
     _serve(c, host, port, workers)
+
+
+@main.command()
+@pass_ctx
+def worker(c: Context):
+    """Run the background jobs (digests) without the web site. Ctrl-C stops."""
+    import logging
+
+    from .jobs import DigestScheduler
+
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    if c.config.digest_interval <= 0:
+        raise click.UsageError("digest_interval is 0: nothing to schedule")
+    with failures():
+        c.open_store().close()
+    sched = DigestScheduler(c.config)
+    click.echo(f"sending due digests every {sched.interval:g} s; Ctrl-C stops")
+    try:
+        sched.run()
+    except KeyboardInterrupt:
+        sched.stop()
 
 
 @main.group()

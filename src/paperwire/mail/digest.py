@@ -130,8 +130,9 @@ class Composer:
         if qvec is not None and w.vectors is not None:
             sims = w.vectors @ qvec
             sims[~w.has_vector] = -1.0
-            # Only papers close enough on some rule are worth reading.
-            candidates = np.flatnonzero(sims >= min(loose, strict)).tolist()
+            # Only papers close enough on some rule are worth reading (and those without a
+            # vector yet, by their words).
+            candidates = np.flatnonzero((sims >= min(loose, strict)) | ~w.has_vector).tolist()
         else:
             sims = None
             candidates = range(len(w.ids))
@@ -142,7 +143,7 @@ class Composer:
                 continue
             matched = [u for u, p in zip(parsed.units, units, strict=True) if p.search(text)]
             every = bool(units) and len(matched) == len(units)
-            sim = float(sims[i]) if sims is not None else None
+            sim = float(sims[i]) if sims is not None and w.has_vector[i] else None
             if sim is None:
                 ok = every
             else:

@@ -22,7 +22,7 @@ from ..mail import render as mail_render
 from ..mail import subscriptions as subs
 from ..mail.digest import Composer
 from ..mail.run import DigestRun
-from ..mail.schedule import latest_due, parse_hour
+from ..mail.schedule import Due, latest_due, parse_hour
 from ..store.common import iso, utcnow
 from .app import Ctx, _csrf_ok, form_ctx, get_ctx, page, rate_limit, require_user
 
@@ -210,16 +210,18 @@ def preview(
                "query_vector": None, "query_model": None}  # fmt: skip
     run = DigestRun(ctx.store, ctx.config, ctx.app.search, ctx.app.signer)
     run.composer = Composer(ctx.store, ctx.config, ctx.app.search, persist=False)
-    due = latest_due(sub["frequency"], sub["timezone"], parse_hour(ctx.config.digest_hour),
-                     utcnow())  # fmt: skip
+    # The next e-mail as it stands: the papers since the last one was due, until now.
+    now = utcnow()
+    last = latest_due(sub["frequency"], sub["timezone"], parse_hour(ctx.config.digest_hour), now)
+    due = Due(last.period, last.end, now)
     sent = ctx.store.sent_paper_ids([sub["id"]])[sub["id"]] if sub["id"] else set()
     picks = run.composer.compose(sub, due, sent)
-    label = due.label
+    label = f"so far since {last.end:%B} {last.end.day}"
     if not picks:  # an idle instance (the demo): show its last active week instead
         last = ctx.store.latest_published()
         if last is not None:
             end = last + timedelta(seconds=1)
-            older = type(due)(due.period, end - timedelta(days=7), end)
+            older = Due(due.period, end - timedelta(days=7), end)
             picks = run.composer.compose(sub, older, sent)
             label = f"sample from the week to {last:%B} {last.day}, {last.year}"
     if not picks:

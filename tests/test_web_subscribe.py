@@ -1,0 +1,231 @@
+"""Subscriptions on the site and in the API: double opt-in, the same answer for known and
+unknown addresses, signed single-use links, one-click unsubscribe, bad input."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from fastapi.testclient import TestClient
+
+from paperwire.mail import render as mail_render
+
+from .test_web_auth import outbox
+from .webkit import PASSWORD, Visitor, add_user
+
+
+@pytest.fixture
+def visitor(web):
+    return Visitor(web[0])
+
+
+def link(msg, path: str) -> str:
+    body = msg.get_body(preferencelist=("plain",)).get_content()
+    return re.search(rf"http://testserver({path}\S+)", body).group(1)
+
+
+def form(**kw):
+    data = {"email": "ada@example.org", "kind": "trending", "frequency": "daily",
+            "timezone": "Europe/Paris"}  # fmt: skip
+    data.update(kw)
+    return data
+
+
+def test_banner_on_feed_pages_and_topic_banner_on_search(web, visitor):
+    r = visitor.get("/papers")
+    assert "Get trending papers in your email inbox!" in r.text and 'href="/subscribe"' in r.text
+    assert "Get trending papers in your email inbox!" in visitor.get("/papers/trending").text
+    r = visitor.get("/papers?q=vision+language")
+    assert "Get new papers about “vision language”" in r.text
+    assert "/subscribe?kind=topic&amp;query=vision+language" in r.text
+    r = visitor.get("/subscribe?kind=topic&query=vision+language")
+    assert r.status_code == 200 and 'value="vision language"' in r.text
+
+
+def test_double_opt_in_confirm_manage_unsubscribe(web, visitor):
+    app, store, _, config = web
+    r = visitor.post("/subscribe", form(kind="topic", query="  vision   transformers "))
+    assert r.status_code == 200 and "Check your inbox" in r.text
+    [sub] = [s for s in store.active_subscriptions()] or [None]
+    assert sub is None  # nothing is sent before confirmation
+    pending = store.find_subscription("ada@example.org", "topic", "vision transformers")
+    assert pending["status"] == "pending" and pending["timezone"] == "Europe/Paris"
+    [msg] = outbox(config)
+    assert msg["To"] == "ada@example.org" and "Confirm" in msg["Subject"]
+    assert msg.get_body(("html",)) is not None
+    url = link(msg, "/subscriptions/confirm")
+    # GET only shows a button (mail scanners follow links); the POST confirms
+    page = visitor.get(url)
+    assert page.status_code == 200 and "Confirm subscription" in page.text
+    assert store.get_subscription(pending["id"])["status"] == "pending"
+    token = re.search(r'name="token" value="([^"]+)"', page.text).group(1)
+    r = visitor.post("/subscriptions/confirm", {"token": token})
+    assert r.status_code == 200 and "Subscribed!" in r.text
+    assert store.get_subscription(pending["id"])["status"] == "confirmed"
+    # single use
+    assert visitor.post("/subscriptions/confirm", {"token": token}).status_code == 400
+    assert visitor.get(url).status_code == 400
+    # manage: change topic and frequency
+    manage = re.search(r'name="token" value="([^"]+)"', r.text).group(1)
+    r = visitor.post("/subscriptions/manage", {"token": manage, "kind": "topic",
+                     "query": "efficient vision transformers", "frequency": "weekly",
+                     "timezone": "Asia/Tokyo"})  # fmt: skip
+    assert r.status_code == 200 and "Saved." in r.text
+    sub = store.get_subscription(pending["id"])
+    assert (sub["query"], sub["frequency"], sub["timezone"]) == (
+        "efficient vision transformers", "weekly", "Asia/Tokyo")
+    bad = visitor.post("/subscriptions/manage", {"token": manage, "kind": "topic", "query": "",
+                       "frequency": "weekly", "timezone": "Mars/Olympus"})  # fmt: skip
+    assert bad.status_code == 400 and "time zone" in bad.text
+    # unsubscribe: GET asks, POST stops
+    ask = visitor.get(f"/subscriptions/unsubscribe?token={manage}")
+    assert ask.status_code == 200 and "Stop" in ask.text
+    assert store.get_subscription(pending["id"])["status"] == "confirmed"
+    r = visitor.post("/subscriptions/unsubscribe", {"token": manage})
+    assert r.status_code == 200 and "unsubscribed" in r.text
+    assert store.get_subscription(pending["id"])["status"] == "unsubscribed"
+
+
+def test_same_answer_whether_or_not_subscribed(web, visitor):
+    app, store, _, config = web
+    sub = store.create_subscription("grace@example.org", "trending", None, "daily", "UTC",
+                                    confirmed=True)  # fmt: skip
+    r1 = visitor.post("/subscribe", form(email="grace@example.org"))
+    r2 = visitor.post("/subscribe", form(email="fresh@example.org"))
+    strip = lambda t: re.sub(r"\S+@example\.org", "", t)  # noqa: E731
+    assert r1.status_code == r2.status_code == 200 and strip(r1.text) == strip(r2.text)
+    mails = {m["To"]: m for m in outbox(config)}
+    assert "already subscribed" in mails["grace@example.org"].get_body(("plain",)).get_content()
+    assert "Confirm" in mails["fresh@example.org"]["Subject"]
+    # the known subscription did not change, and no second one was made
+    assert store.get_subscription(sub["id"])["timezone"] == "UTC"
+    assert len(store.active_subscriptions()) == 1
+
+
+def test_signed_in_owner_of_a_confirmed_address_skips_the_email(web, visitor):
+    app, store, _, config = web
+    uid = add_user(store, "lin")
+    store.confirm_user(uid)
+    visitor.sign_in("lin", PASSWORD)
+    assert 'value="lin@example.org"' in visitor.get("/subscribe").text
+    r = visitor.post("/subscribe", form(email="lin@example.org"))
+    assert r.status_code == 200
+    [sub] = store.active_subscriptions()
+    assert sub["user_id"] == uid and outbox(config) == []
+    r = visitor.get("/settings")
+    assert "Daily (weekdays) digest of trending papers" in r.text and "Change or stop" in r.text
+
+
+def test_bad_input_is_refused_cleanly(web, visitor):
+    app, store, _, config = web
+    for bad in ["not-an-email", "a@b", "ada@example.org\r\nBcc: x@example.org",
+                "<script>@example.org", "x" * 300 + "@example.org"]:  # fmt: skip
+        r = visitor.post("/subscribe", form(email=bad))
+        assert r.status_code == 400 and "e-mail address like" in r.text
+        assert "<script>@" not in r.text
+    r = visitor.post("/subscribe", form(kind="topic", query="   "))
+    assert r.status_code == 400 and "Describe the topic" in r.text
+    r = visitor.post("/subscribe", form(kind="nonsense", frequency="hourly", timezone="x/y"))
+    assert r.status_code == 400
+    assert "Choose trending" in r.text and "daily (weekdays)" in r.text and "time zone" in r.text
+    r = visitor.post("/subscribe", form(kind="topic", query="q" * 301))
+    assert r.status_code == 400
+    # CSRF
+    r = visitor.client.post("/subscribe", data=form())
+    assert r.status_code == 403
+    # forged, altered and expired tokens
+    for token in ["", "garbage", "x" * 600]:
+        assert visitor.get(f"/subscriptions/manage?token={token}").status_code in (400, 422)
+        assert visitor.get(f"/subscriptions/confirm?token={token}").status_code in (400, 422)
+    sub = store.create_subscription("e@example.org", "trending", None, "daily", "UTC")
+    signer = app.state.site.signer
+    good = mail_render.manage_token(signer, sub)
+    assert visitor.get(f"/subscriptions/manage?token={good}").status_code == 200
+    assert visitor.get(f"/subscriptions/manage?token={good[:-2]}xx").status_code == 400
+    other = type(signer)("another-secret")
+    assert visitor.get(
+        f"/subscriptions/manage?token={mail_render.manage_token(other, sub)}"
+    ).status_code == 400
+    confirm = mail_render.confirm_token(signer, sub)
+    mail_render.CONFIRM_MAX_AGE, saved = -1, mail_render.CONFIRM_MAX_AGE
+    try:
+        assert visitor.get(f"/subscriptions/confirm?token={confirm}").status_code == 400
+    finally:
+        mail_render.CONFIRM_MAX_AGE = saved
+    assert visitor.get(f"/subscriptions/confirm?token={confirm}").status_code == 200
+    # a manage token is not a confirmation token, and the other way round
+    assert visitor.get(f"/subscriptions/confirm?token={good}").status_code == 400
+    assert visitor.get(f"/subscriptions/manage?token={confirm}").status_code == 400
+    # no unsubscribing without a valid token
+    r = TestClient(app).post("/subscriptions/unsubscribe?token=forged",
+                             content="List-Unsubscribe=One-Click")  # fmt: skip
+    assert r.status_code == 400
+    assert store.get_subscription(sub["id"])["status"] == "pending"
+
+
+def test_subscribe_is_rate_limited(web, visitor, monkeypatch):
+    app, store, _, config = web
+    codes = [visitor.post("/subscribe", form(email="same@example.org")).status_code
+             for _ in range(config.rate_limit_subscribe + 1)]  # fmt: skip
+    assert codes[:-1] == [200] * config.rate_limit_subscribe and codes[-1] == 429
+    # each accepted request re-sent the confirmation, with a new link; the refused one did not
+    mails = outbox(config)
+    assert len(mails) == config.rate_limit_subscribe
+    assert len(store.active_subscriptions()) == 0
+    first, last = link(mails[0], "/subscriptions/confirm"), link(mails[-1], "/subscriptions/confirm")
+    assert visitor.get(first).status_code == 400  # superseded
+    assert visitor.get(last).status_code == 200
+
+
+def test_api_subscribe_list_change_stop(web):
+    app, store, _, config = web
+    client = TestClient(app)
+    r = client.post("/api/subscriptions", json={"email": "api@example.org", "kind": "topic",
+                    "query": "graph neural networks", "frequency": "weekly"})  # fmt: skip
+    assert r.status_code == 202 and r.json()["status"] == "accepted"
+    again = client.post("/api/subscriptions", json={"email": "api@example.org", "kind": "topic",
+                        "query": "graph neural networks", "frequency": "weekly"})  # fmt: skip
+    assert again.json() == r.json()
+    assert client.post("/api/subscriptions", data={"email": "x@example.org"}).status_code in (
+        400, 415)
+    bad = client.post("/api/subscriptions", json={"email": "nope", "kind": "topic"})
+    assert bad.status_code == 400 and set(bad.json()["fields"]) == {"email", "query"}
+    assert client.get("/api/subscriptions").status_code == 401
+    # with a token, the account's confirmed address is subscribed at once
+    uid = add_user(store, "tok")
+    store.confirm_user(uid)
+    token = store.create_token(uid, "script")
+    auth = {"Authorization": f"Bearer {token}"}
+    r = client.post("/api/subscriptions", headers=auth, json={"email": "tok@example.org"})
+    assert r.status_code == 202
+    [mine] = client.get("/api/subscriptions", headers=auth).json()
+    assert mine["status"] == "confirmed" and mine["kind"] == "trending"
+    r = client.patch(f"/api/subscriptions/{mine['id']}", headers=auth,
+                     json={"frequency": "weekly", "timezone": "America/Chicago"})  # fmt: skip
+    assert r.status_code == 200 and r.json()["frequency"] == "weekly"
+    assert client.patch(f"/api/subscriptions/{mine['id']}", headers=auth,
+                        json={"timezone": "Nowhere/None"}).status_code == 400  # fmt: skip
+    other = store.find_subscription("api@example.org", "topic", "graph neural networks")
+    assert client.delete(f"/api/subscriptions/{other['id']}", headers=auth).status_code == 404
+    r = client.delete(f"/api/subscriptions/{mine['id']}", headers=auth)
+    assert r.status_code == 200 and r.json()["status"] == "unsubscribed"
+    assert "/api/subscriptions" in client.get("/openapi.json").json()["paths"]
+
+
+def test_preview_in_the_browser(web, visitor):
+    app, store, ids, config = web
+    uid = add_user(store, "fan")
+    for pid in ids[:3]:
+        store.set_upvote(uid, pid, True)
+    r = visitor.get("/digest/preview")
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/html")
+    assert "script-src" not in r.headers["content-security-policy"]
+    assert "'unsafe-inline'" in r.headers["content-security-policy"]
+    for card in store.cards(ids[:3]):
+        assert f"/papers/{card['id']}" in r.text
+    text = visitor.get("/digest/preview?format=text")
+    assert text.headers["content-type"].startswith("text/plain") and "Why: trending" in text.text
+    topic = visitor.get("/digest/preview?kind=topic&query=vision+language&frequency=weekly")
+    assert topic.status_code == 200
+    assert visitor.get("/digest/preview?kind=topic&query=").status_code == 400
+    assert visitor.get("/digest/preview?token=forged").status_code == 400

@@ -172,7 +172,8 @@ def test_subscribe_is_rate_limited(web, visitor, monkeypatch):
     mails = outbox(config)
     assert len(mails) == config.rate_limit_subscribe
     assert len(store.active_subscriptions()) == 0
-    first, last = link(mails[0], "/subscriptions/confirm"), link(mails[-1], "/subscriptions/confirm")
+    first = link(mails[0], "/subscriptions/confirm")
+    last = link(mails[-1], "/subscriptions/confirm")
     assert visitor.get(first).status_code == 400  # superseded
     assert visitor.get(last).status_code == 200
 

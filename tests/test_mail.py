@@ -481,3 +481,26 @@ def test_scheduler_sends_what_is_due_and_survives_failures(tmp_path, sqlite_url)
     broken.stop()
     broken.join(5)
     assert broken.runs >= 2
+
+
+def test_hostile_titles_and_queries_are_escaped_in_the_html_part(tmp_path):
+    from paperwire.mail import render
+
+    config = make_config(tmp_path)
+    sub = {"id": 1, "email": "a@example.org", "kind": "topic", "frequency": "daily",
+           "query": '<img src=x onerror=alert(1)> "quoted"', "manage_nonce": "n"}  # fmt: skip
+    item = {"id": "2501.00001", "title": "<script>alert(1)</script> & Friends",
+            "abstract": "<b>bold</b> $x<y$", "authors": ["<i>Eve</i>"], "published": None,
+            "upvotes": 1, "num_comments": 0, "github_repo": 'x/y"><script>',
+            "github_stars": 3, "why": "<svg onload=alert(1)>",
+            "url": "http://testserver/papers/2501.00001"}  # fmt: skip
+    link = {"manage": "http://testserver/m?a=1&b=2", "unsubscribe": "http://testserver/u",
+            "site": "http://testserver/papers", "base": "http://testserver"}  # fmt: skip
+    subject, text, html = render.digest(config, sub, "Monday", [item], link)
+    for raw in ("<script>", "<img src=x", "<b>bold", "<i>Eve", "<svg", '"><script>'):
+        assert raw not in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt; &amp; Friends" in html
+    assert "<script>alert(1)</script> & Friends" in text  # plain text stays as written
+    assert "\n" not in subject and "\r" not in subject
+    msg = compose(config, sub["email"], subject, text, html)
+    assert msg.get_body(("html",)).get_content().rstrip() == html.rstrip()

@@ -51,6 +51,10 @@ class RunStats:
     busy: bool = False  # another instance holds the lease
     seconds: float = 0.0
     errors: list[str] = field(default_factory=list)
+    # where the time went: choosing papers, rendering, SMTP, bookkeeping in the database
+    timings: dict[str, float] = field(
+        default_factory=lambda: {"compose": 0.0, "render": 0.0, "send": 0.0, "store": 0.0}
+    )
 
     def line(self) -> str:
         if self.busy:
@@ -110,10 +114,15 @@ class DigestRun:
         self.signer = signer or site_signer(config, store)
         self.mailer = mailer
         self.hour = parse_hour(config.digest_hour)
+        self._cards: dict[str, dict] = {}
 
     # -- one message ---------------------------------------------------------------------
     def message(self, sub: dict, label: str, picks: list[Pick], message_id: str):
-        cards = {c["id"]: c for c in self.store.cards([p.paper_id for p in picks])}
+        # Many digests share papers (trending ones above all): read each card once per run.
+        missing = [p.paper_id for p in picks if p.paper_id not in self._cards]
+        if missing:
+            self._cards.update({c["id"]: c for c in self.store.cards(missing)})
+        cards = self._cards
         base = self.config.base_url.rstrip("/")
         items = []
         for p in picks:
@@ -213,10 +222,14 @@ class DigestRun:
         if row is not None and row["next_attempt_at"] and row["next_attempt_at"] > now:
             stats.failed += 1  # waiting for its retry time
             return
+        clock = time.perf_counter
+        t0 = clock()
         if row is None:
             picks = self.composer.compose(sub, due, already_sent)
         else:  # an earlier run chose these papers: send the same message
             picks = _picks(row)
+        t1 = clock()
+        stats.timings["compose"] += t1 - t0
         if dry_run:
             if preview:
                 preview(sub, due, picks)
@@ -239,13 +252,19 @@ class DigestRun:
                 stats.already += row["status"] != "empty"
                 return
             picks = _picks(row)  # ours, or the choice of a run that claimed it first
+        t2 = clock()
+        stats.timings["store"] += t2 - t1
         if row["attempts"] >= self.config.digest_max_attempts:
             self.store.mark_failed(row["id"], row["last_error"] or "", status="abandoned")
             stats.abandoned += 1
             return
         try:
+            t2 = clock()
             msg = self.message(sub, due.label, picks, row["message_id"])
+            t3 = clock()
+            stats.timings["render"] += t3 - t2
             mailer.send(msg)
+            stats.timings["send"] += clock() - t3
         except MailError as exc:
             if exc.permanent:
                 self.store.mark_failed(row["id"], str(exc), status="bounced")
@@ -258,7 +277,9 @@ class DigestRun:
             stats.errors.append(f"{sub['email']}: {exc}")
             log.warning("digest to %s (%s): %s", sub["email"], due.period, exc)
             return
+        t4 = clock()
         self.store.mark_sent(row["id"], sub["id"], [p.paper_id for p in picks])
+        stats.timings["store"] += clock() - t4
         stats.sent += 1
 
 

@@ -118,7 +118,9 @@ def subscribers(store: Store, n: int, seed: int = 1) -> None:
         conn.execute(t.subscriptions.delete())
         titles = list(
             conn.execute(
-                sa.select(t.papers.c.title).where(t.papers.c.published >= datetime(2026, 5, 1))
+                sa.select(t.papers.c.title)
+                .where(t.papers.c.published >= datetime(2026, 5, 1))
+                .order_by(t.papers.c.seq)
             ).scalars()
         )
     rng = random.Random(seed)

@@ -65,12 +65,15 @@ class Composer:
             for t in ranked:
                 if t.score <= 0:
                     continue
-                parts = [f"trending score {t.score:.1f}"]
-                if t.vote_points:
-                    parts.append(f"{t.vote_points:.1f} from recent upvotes")
-                if t.star_growth:
-                    parts.append(f"+{t.star_growth} GitHub stars")
-                picks.append((t.paper_id, " · ".join(parts)))
+                votes = "recent upvotes" if t.vote_points >= 0.05 else ""
+                stars = f"+{t.star_growth} GitHub stars" if t.star_points >= 0.05 else ""
+                if votes and stars:
+                    why = (f"trending score {t.score:.1f}: {t.vote_points:.1f} from {votes}, "
+                           f"{t.star_points:.1f} from {stars}")  # fmt: skip
+                else:
+                    source = votes or stars or "recent activity"
+                    why = f"trending score {t.score:.1f}, from {source}"
+                picks.append((t.paper_id, why))
             self._trending[key] = picks
         return self._trending[key]
 

@@ -50,6 +50,7 @@ def test_double_opt_in_confirm_manage_unsubscribe(web, visitor):
     assert sub is None  # nothing is sent before confirmation
     pending = store.find_subscription("ada@example.org", "topic", "vision transformers")
     assert pending["status"] == "pending" and pending["timezone"] == "Europe/Paris"
+    assert len(pending["query_vector"]) == 384 * 4  # embedded at once, not at sending time
     [msg] = outbox(config)
     assert msg["To"] == "ada@example.org" and "Confirm" in msg["Subject"]
     assert msg.get_body(("html",)) is not None
@@ -74,6 +75,7 @@ def test_double_opt_in_confirm_manage_unsubscribe(web, visitor):
     sub = store.get_subscription(pending["id"])
     assert (sub["query"], sub["frequency"], sub["timezone"]) == (
         "efficient vision transformers", "weekly", "Asia/Tokyo")
+    assert sub["query_vector"] and sub["query_vector"] != pending["query_vector"]
     bad = visitor.post("/subscriptions/manage", {"token": manage, "kind": "topic", "query": "",
                        "frequency": "weekly", "timezone": "Mars/Olympus"})  # fmt: skip
     assert bad.status_code == 400 and "time zone" in bad.text

@@ -77,7 +77,28 @@ def _mail(config, to: str, content: tuple[str, str, str], headers=None) -> None:
         log.error("mail %r to %s failed: %s", subject, to, exc)
 
 
-def subscribe(store, config, signer, req: Request, user: dict | None = None) -> None:
+def _query_vector(engine, req: Request):
+    """The topic embedded now, so that sending does not wait for it (best effort: without
+    the model, the first digest run embeds it)."""
+    if engine is None or req.kind != "topic" or engine.embedder is None:
+        return None
+    from ..search import query as Q
+
+    semantic = Q.parse(req.query or "").semantic
+    return engine.embedder.embed_query(semantic).astype("float32") if semantic else None
+
+
+def embed_query(store, config, engine, sub: dict) -> None:
+    """Embed and keep the query of an existing topic alert (after it changed)."""
+    req = Request(sub["email"], sub["kind"], sub["query"], sub["frequency"], sub["timezone"])
+    vec = _query_vector(engine, req)
+    if vec is not None:
+        store.update_subscription(sub["id"], query_vector=vec.tobytes(), query_model=engine.model)
+
+
+def subscribe(
+    store, config, signer, req: Request, user: dict | None = None, engine=None
+) -> None:
     """Create or renew the subscription and send the e-mail that goes with it."""
     own = (
         user is not None
@@ -86,6 +107,8 @@ def subscribe(store, config, signer, req: Request, user: dict | None = None) -> 
     )
     user_id = user["id"] if own else None
     base = config.base_url.rstrip("/")
+    # Before looking the address up: known and unknown addresses take the same path.
+    vec = _query_vector(engine, req)
     found = store.find_subscription(req.email, req.kind, req.query)
     if found is not None and found["status"] == "confirmed":
         if own:  # the owner changes it directly
@@ -113,6 +136,8 @@ def subscribe(store, config, signer, req: Request, user: dict | None = None) -> 
         sub = store.restart_subscription(
             found["id"], req.frequency, req.timezone, user_id=user_id, confirmed=own
         )
+    if vec is not None:
+        store.update_subscription(sub["id"], query_vector=vec.tobytes(), query_model=engine.model)
     if own:
         return
     token = quote(render.confirm_token(signer, sub), safe="")

@@ -90,7 +90,7 @@ async def subscribe(request: Request):
     req, errors = subs.validate(data)
     if req is None:
         return _form_page(ctx, data, errors, status=400)
-    subs.subscribe(ctx.store, ctx.config, ctx.app.signer, req, ctx.user)
+    subs.subscribe(ctx.store, ctx.config, ctx.app.signer, req, ctx.user, ctx.app.search)
     return page(ctx, "check_mail.html", title="Check your inbox", email=req.email,
                 subscription=True)  # fmt: skip
 
@@ -156,6 +156,9 @@ def _apply_change(ctx: Ctx, sub: dict, req: subs.Request) -> None:
     if req.query != sub["query"]:
         changes.update(query_vector=None, query_model=None)
     ctx.store.update_subscription(sub["id"], **changes)
+    if req.query != sub["query"]:
+        subs.embed_query(ctx.store, ctx.config, ctx.app.search,
+                         ctx.store.get_subscription(sub["id"]))  # fmt: skip
 
 
 # -- unsubscribe ---------------------------------------------------------------------------
@@ -271,7 +274,7 @@ def api_subscribe(request: Request, body: SubscriptionBody):
     if req is None:
         return JSONResponse({"error": " ".join(errors.values()), "fields": errors}, 400)
     user = ctx.user if ctx.via_token or _csrf_ok(ctx, request.headers.get("x-csrf-token")) else None
-    subs.subscribe(ctx.store, ctx.config, ctx.app.signer, req, user)
+    subs.subscribe(ctx.store, ctx.config, ctx.app.signer, req, user, ctx.app.search)
     return {"status": "accepted", "message": f"If needed, a confirmation was sent to {req.email}."}
 
 

@@ -504,3 +504,22 @@ def test_hostile_titles_and_queries_are_escaped_in_the_html_part(tmp_path):
     assert "\n" not in subject and "\r" not in subject
     msg = compose(config, sub["email"], subject, text, html)
     assert msg.get_body(("html",)).get_content().rstrip() == html.rstrip()
+
+
+def test_retried_old_digest_goes_first_and_the_new_one_does_not_repeat_it(mailsite):
+    store, _, tmp_path = mailsite
+    first = next_weekday()
+    second = next_weekday(first)
+    with SMTPServer() as smtp:
+        config = make_config(tmp_path, **smtp.settings, mail_retries=0)
+        sid = subscribe(store, "a@example.org")
+        smtp.recorder.refuse = {"a@example.org": ["421 4.3.0 busy"]}
+        assert _run(store, config, period=first.isoformat()).failed == 1
+        with store.begin() as conn:
+            conn.execute(t.deliveries.update().values(next_attempt_at=None))
+        stats = _run(store, config, period=second.isoformat())
+        # the first period's digest went out now; the second had nothing new left
+        assert (stats.sent, stats.empty) == (1, 1), stats.line()
+        [msg] = smtp.messages
+        assert f"{first:%A, %B} {first.day}" in msg["Subject"]
+        assert len(store.sent_paper_ids([sid])[sid]) == 4

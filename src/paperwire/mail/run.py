@@ -115,6 +115,7 @@ class DigestRun:
         self.mailer = mailer
         self.hour = parse_hour(config.digest_hour)
         self._cards: dict[str, dict] = {}
+        self._subs: dict[int, dict] = {}
 
     # -- one message ---------------------------------------------------------------------
     def message(self, sub: dict, label: str, picks: list[Pick], message_id: str):
@@ -145,6 +146,7 @@ class DigestRun:
         """Confirmed subscriptions and the period due for each (windows made up for missed
         runs)."""
         subs = self.store.active_subscriptions()
+        self._subs = {s["id"]: s for s in subs}
         last = self.store.last_windows([s["id"] for s in subs])
         out = []
         for sub in subs:
@@ -175,24 +177,21 @@ class DigestRun:
         try:
             plan = self.plan(period, now)
             existing = self.store.deliveries_for({due.period for _, due in plan})
+            planned = {(s["id"], d.period) for s, d in plan}
+            # Deliveries of earlier periods left unfinished (temporary failures, a killed
+            # run) go first, so that newer digests leave out what they hold.
             todo = []
+            for row in self.store.unfinished_deliveries():
+                key = (row["subscription_id"], row["period"])
+                if key not in planned and row["subscription_id"] in self._subs:
+                    due = Due(row["period"], row["window_start"], row["window_end"])
+                    todo.append((self._subs[row["subscription_id"]], due, row))
             for sub, due in plan:
                 row = existing.get((sub["id"], due.period))
                 if row is not None and row["status"] in DONE:
                     stats.already += 1
                     continue
                 todo.append((sub, due, row))
-            # Deliveries of earlier periods left unfinished (temporary failures, a killed
-            # run) come along too.
-            planned = {(s["id"], d.period) for s, d in plan}
-            subs = {s["id"]: s for s, _ in plan} | {
-                s["id"]: s for s in self.store.active_subscriptions()
-            }
-            for row in self.store.unfinished_deliveries():
-                key = (row["subscription_id"], row["period"])
-                if key not in planned and row["subscription_id"] in subs:
-                    due = Due(row["period"], row["window_start"], row["window_end"])
-                    todo.append((subs[row["subscription_id"]], due, row))
             if limit is not None:
                 todo = todo[:limit]
             stats.due = len(todo) + stats.already
@@ -279,6 +278,7 @@ class DigestRun:
             return
         t4 = clock()
         self.store.mark_sent(row["id"], sub["id"], [p.paper_id for p in picks])
+        already_sent.update(p.paper_id for p in picks)  # for this subscriber's next digest
         stats.timings["store"] += clock() - t4
         stats.sent += 1
 

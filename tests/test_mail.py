@@ -450,6 +450,16 @@ def test_new_papers_of_a_window(mailsite):
     assert [p["id"] for p in store.new_papers(old.start, old.end)] == [ids[0]]
 
 
+def _ticks(sched, n: int, timeout: float) -> None:
+    """Run the scheduler's thread until it has ticked ``n`` times, then stop it."""
+    sched.start()
+    deadline = time.monotonic() + timeout
+    while sched.runs < n and time.monotonic() < deadline:
+        time.sleep(0.02)
+    sched.stop()
+    sched.join(5)
+
+
 def test_scheduler_sends_what_is_due_and_survives_failures(tmp_path, sqlite_url):
     from paperwire.jobs import DigestScheduler
     from paperwire.store import Store
@@ -460,12 +470,7 @@ def test_scheduler_sends_what_is_due_and_survives_failures(tmp_path, sqlite_url)
     sid = subscribe(store, "a@example.org", tz="Pacific/Auckland")
     config = make_config(tmp_path, database_url=sqlite_url)
     sched = DigestScheduler(config, interval=0.05)
-    sched.start()
-    deadline = time.monotonic() + 30
-    while sched.runs < 3 and time.monotonic() < deadline:
-        time.sleep(0.05)
-    sched.stop()
-    sched.join(5)
+    _ticks(sched, 3, timeout=30)
     assert sched.runs >= 3 and not sched.is_alive()
     # the latest due period in Auckland was served exactly once, whatever the runs
     due = schedule.latest_due("daily", "Pacific/Auckland", dtime(8), datetime.utcnow())
@@ -474,12 +479,7 @@ def test_scheduler_sends_what_is_due_and_survives_failures(tmp_path, sqlite_url)
     # a broken database does not stop the loop
     broken = DigestScheduler(make_config(tmp_path, database_url=f"sqlite:///{tmp_path}/no/x.db"),
                              interval=0.01)  # fmt: skip
-    broken.start()
-    deadline = time.monotonic() + 10
-    while broken.runs < 2 and time.monotonic() < deadline:
-        time.sleep(0.02)
-    broken.stop()
-    broken.join(5)
+    _ticks(broken, 2, timeout=10)
     assert broken.runs >= 2
 
 

@@ -46,6 +46,16 @@ def _unit_pattern(unit: Q.Unit) -> re.Pattern:
     return re.compile(r"\b(?:" + "|".join(alts) + ")")
 
 
+def embed_topic(engine, query: str | None) -> np.ndarray | None:
+    """A topic alert's query as the model reads it, or None (no model, nothing to read)."""
+    if engine is None or engine.embedder is None:
+        return None
+    semantic = Q.parse(query or "").semantic
+    if not semantic:
+        return None
+    return np.asarray(engine.embedder.embed_query(semantic), dtype=np.float32)
+
+
 @dataclass
 class Composer:
     store: object
@@ -91,7 +101,6 @@ class Composer:
                 missing = [r["id"] for r in rows if index.vector(r["seq"]) is None]
                 if missing and self.persist:  # fetched since the last index run: embed now
                     engine.embed_papers(missing)
-                    engine._checked = 0.0  # noqa: SLF001 - catch the index up at once
                     index = engine.index()
                 vectors = np.zeros((len(rows), index.dim), dtype=np.float32)
                 has = np.zeros(len(rows), dtype=bool)
@@ -109,10 +118,9 @@ class Composer:
             return None
         if sub.get("query_vector") and sub.get("query_model") == engine.model:
             return np.frombuffer(sub["query_vector"], dtype=np.float32)
-        parsed = Q.parse(sub["query"] or "")
-        if not parsed.semantic:
+        vec = embed_topic(engine, sub["query"])
+        if vec is None:
             return None
-        vec = np.asarray(engine.embedder.embed_query(parsed.semantic), dtype=np.float32)
         if self.persist:
             self.store.update_subscription(
                 sub["id"], query_vector=vec.tobytes(), query_model=engine.model

@@ -1,5 +1,5 @@
 """Sending the digests that are due: ``paperwire digest send`` and the scheduler of
-``paperwire serve`` both call :func:`send_due`.
+``paperwire serve``/``worker`` both run a :class:`DigestRun`.
 
 Never twice, never lost:
 - one row per (subscription, period) in ``deliveries`` (unique key): a run claims it with
@@ -290,6 +290,3 @@ def _picks(row: dict) -> list[Pick]:
 def _host(base_url: str) -> str:
     return base_url.split("://", 1)[-1].split("/", 1)[0].split(":", 1)[0] or "localhost"
 
-
-def send_due(store, config, engine=None, **kwargs) -> RunStats:
-    return DigestRun(store, config, engine).run(**kwargs)

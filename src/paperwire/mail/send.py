@@ -4,6 +4,7 @@ file in ``outbox_dir`` (the development default: open it with any mail client)."
 from __future__ import annotations
 
 import hashlib
+import logging
 import re
 import smtplib
 import ssl
@@ -15,6 +16,7 @@ from pathlib import Path
 from ..config import Config
 
 _HEADER_SAFE = re.compile(r"[\r\n]")
+log = logging.getLogger("paperwire.mail")
 
 
 class MailError(RuntimeError):
@@ -159,6 +161,18 @@ class Mailer:
                 self._smtp.rset()
         except (OSError, smtplib.SMTPException):
             self.close()
+
+
+def send_now(
+    config: Config, to: str, subject: str, text: str, html: str | None = None
+) -> None:
+    """Send a message a visitor's request triggered (confirmation, reset, notice). A failure
+    is logged, not raised: the visitor sees the same answer either way."""
+    try:
+        where = send(config, compose(config, to, subject, text, html))
+        log.info("mail %r to %s -> %s", subject, to, where)
+    except MailError as exc:
+        log.error("mail %r to %s failed: %s", subject, to, exc)
 
 
 def send(config: Config, msg: EmailMessage) -> str:

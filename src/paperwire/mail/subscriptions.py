@@ -8,17 +8,16 @@ which only the address's owner reads.
 
 from __future__ import annotations
 
-import logging
 import re
 from dataclasses import dataclass
 from urllib.parse import quote
 
 from ..periods import PeriodError, zone
 from . import render
+from .digest import embed_topic
 from .schedule import FREQUENCIES
-from .send import MailError, compose, send
+from .send import send_now
 
-log = logging.getLogger("paperwire.mail")
 EMAIL = re.compile(r"^[^@\s<>()\[\],;:\"\\]{1,64}@[A-Za-z0-9.-]{1,253}\.[A-Za-z]{2,63}$")
 KINDS = ("trending", "topic")
 MAX_QUERY = 300
@@ -68,34 +67,6 @@ def validate(data: dict) -> tuple[Request | None, dict[str, str]]:
     return Request(email, kind, query, frequency, tz), {}
 
 
-def _mail(config, to: str, content: tuple[str, str, str], headers=None) -> None:
-    subject, text, html = content
-    try:
-        where = send(config, compose(config, to, subject, text, html, headers))
-        log.info("mail %r to %s -> %s", subject, to, where)
-    except MailError as exc:  # logged; the visitor sees the same answer either way
-        log.error("mail %r to %s failed: %s", subject, to, exc)
-
-
-def _query_vector(engine, req: Request):
-    """The topic embedded now, so that sending does not wait for it (best effort: without
-    the model, the first digest run embeds it)."""
-    if engine is None or req.kind != "topic" or engine.embedder is None:
-        return None
-    from ..search import query as Q
-
-    semantic = Q.parse(req.query or "").semantic
-    return engine.embedder.embed_query(semantic).astype("float32") if semantic else None
-
-
-def embed_query(store, config, engine, sub: dict) -> None:
-    """Embed and keep the query of an existing topic alert (after it changed)."""
-    req = Request(sub["email"], sub["kind"], sub["query"], sub["frequency"], sub["timezone"])
-    vec = _query_vector(engine, req)
-    if vec is not None:
-        store.update_subscription(sub["id"], query_vector=vec.tobytes(), query_model=engine.model)
-
-
 def subscribe(
     store, config, signer, req: Request, user: dict | None = None, engine=None
 ) -> None:
@@ -108,17 +79,17 @@ def subscribe(
     user_id = user["id"] if own else None
     base = config.base_url.rstrip("/")
     # Before looking the address up: known and unknown addresses take the same path.
-    vec = _query_vector(engine, req)
+    vec = embed_topic(engine, req.query) if req.kind == "topic" else None
     found = store.find_subscription(req.email, req.kind, req.query)
     if found is not None and found["status"] == "confirmed":
         if own:  # the owner changes it directly
             store.update_subscription(found["id"], frequency=req.frequency, timezone=req.timezone)
             return
         link = render.links(base, signer, found)
-        _mail(
+        send_now(
             config,
             req.email,
-            render.notice(
+            *render.notice(
                 config,
                 "already",
                 f"You are already subscribed to {config.site_name}",
@@ -141,10 +112,10 @@ def subscribe(
     if own:
         return
     token = quote(render.confirm_token(signer, sub), safe="")
-    _mail(
+    send_now(
         config,
         req.email,
-        render.notice(
+        *render.notice(
             config,
             "confirm",
             f"Confirm your {config.site_name} subscription",

@@ -371,9 +371,11 @@ class SearchEngine:
         texts = self.store.paper_texts(seqs)
         rows = list(texts.items())
         vecs = embedder.embed([paper_text(*t) for _, t in rows])
-        return self.store.save_embeddings(
+        saved = self.store.save_embeddings(
             self.model, [(s, v) for (s, _), v in zip(rows, vecs, strict=True)]
         )
+        self._checked = 0.0  # the next index() reads them in, without waiting for a refresh
+        return saved
 
     def save_index(self, rebuild: bool = False) -> Path | None:
         """Catch the index up with the database and write a snapshot."""

@@ -7,14 +7,14 @@ that timing does not tell either.
 
 from __future__ import annotations
 
-import logging
 import re
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import RedirectResponse
 
-from ..mail.send import MailError, compose, send
+from ..mail.send import send_now
+from ..mail.subscriptions import EMAIL
 from .app import Ctx, finish, form_ctx, get_ctx, page, rate_limit, require_user, safe_next, sign_in
 from .security import (
     CONFIRM_MAX_AGE,
@@ -28,19 +28,9 @@ from .subscribe import settings_rows
 
 router = APIRouter(include_in_schema=False)
 CtxDep = Annotated[Ctx, Depends(get_ctx)]
-log = logging.getLogger("paperwire.web")
 USERNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{1,38}$")
-EMAIL = re.compile(r"^[^@\s<>()\[\],;:\"\\]{1,64}@[A-Za-z0-9.-]{1,253}\.[A-Za-z]{2,63}$")
 AUTH_WINDOW = 15 * 60
 RESERVED = {"admin", "api", "papers", "settings", "signin", "signup", "static", "feeds"}
-
-
-def _mail(ctx: Ctx, to: str, subject: str, text: str) -> None:
-    try:
-        where = send(ctx.config, compose(ctx.config, to, subject, text))
-        log.info("mail %r to %s -> %s", subject, to, where)
-    except MailError as exc:  # logged; the visitor sees the same answer either way
-        log.error("mail %r to %s failed: %s", subject, to, exc)
 
 
 def _auth_limits(ctx: Ctx, action: str, account: str) -> None:
@@ -87,8 +77,8 @@ async def signup(request: Request):
     base = ctx.config.base_url.rstrip("/")
     if user_id is not None:
         token = ctx.app.signer.dumps("confirm", [user_id])
-        _mail(
-            ctx,
+        send_now(
+            ctx.config,
             email,
             f"Confirm your {ctx.config.site_name} account",
             f"Hello {username},\n\nconfirm your address to finish signing up:\n\n"
@@ -96,8 +86,8 @@ async def signup(request: Request):
             "ignore this message.\n",
         )
     else:  # the address already has an account: tell its owner, not the visitor
-        _mail(
-            ctx,
+        send_now(
+            ctx.config,
             email,
             f"Someone tried to sign up to {ctx.config.site_name} with your address",
             "Hello,\n\nsomeone (maybe you) tried to create an account with this address, "
@@ -175,8 +165,8 @@ async def reset_request(request: Request):
     user = ctx.store.get_user(login=email) if EMAIL.match(email) else None
     if user and user["email"] == email and user["is_active"]:
         token = ctx.app.signer.dumps("reset", [user["id"], user["session_version"]])
-        _mail(
-            ctx,
+        send_now(
+            ctx.config,
             email,
             f"Reset your {ctx.config.site_name} password",
             f"Hello {user['username']},\n\nchoose a new password here (the link works for one "

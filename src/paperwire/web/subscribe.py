@@ -20,11 +20,20 @@ from pydantic import BaseModel, Field
 
 from ..mail import render as mail_render
 from ..mail import subscriptions as subs
-from ..mail.digest import Composer
+from ..mail.digest import embed_topic
 from ..mail.run import DigestRun
 from ..mail.schedule import Due, latest_due, parse_hour
 from ..store.common import iso, utcnow
-from .app import Ctx, _csrf_ok, form_ctx, get_ctx, page, rate_limit, require_user
+from .app import (
+    Ctx,
+    _csrf_ok,
+    form_ctx,
+    get_ctx,
+    json_csrf,
+    page,
+    rate_limit,
+    require_user,
+)
 
 router = APIRouter(include_in_schema=False)
 api = APIRouter(prefix="/api", tags=["subscriptions"])
@@ -153,12 +162,11 @@ async def manage(request: Request):
 def _apply_change(ctx: Ctx, sub: dict, req: subs.Request) -> None:
     changes: dict = {"kind": req.kind, "query": req.query, "frequency": req.frequency,
                      "timezone": req.timezone}  # fmt: skip
-    if req.query != sub["query"]:
-        changes.update(query_vector=None, query_model=None)
+    if req.query != sub["query"]:  # the stored vector belongs to the old query
+        vec = embed_topic(ctx.app.search, req.query) if req.kind == "topic" else None
+        changes.update(query_vector=None if vec is None else vec.tobytes(),
+                       query_model=None if vec is None else ctx.app.search.model)  # fmt: skip
     ctx.store.update_subscription(sub["id"], **changes)
-    if req.query != sub["query"]:
-        subs.embed_query(ctx.store, ctx.config, ctx.app.search,
-                         ctx.store.get_subscription(sub["id"]))  # fmt: skip
 
 
 # -- unsubscribe ---------------------------------------------------------------------------
@@ -212,7 +220,7 @@ def preview(
                "frequency": req.frequency, "timezone": req.timezone, "manage_nonce": "preview",
                "query_vector": None, "query_model": None}  # fmt: skip
     run = DigestRun(ctx.store, ctx.config, ctx.app.search, ctx.app.signer)
-    run.composer = Composer(ctx.store, ctx.config, ctx.app.search, persist=False)
+    run.composer.persist = False  # a preview changes nothing
     # The next e-mail as it stands: the papers since the last one was due, until now.
     now = utcnow()
     last = latest_due(sub["frequency"], sub["timezone"], parse_hour(ctx.config.digest_hour), now)
@@ -305,7 +313,7 @@ class SubscriptionChange(BaseModel):
 
 @api.patch("/subscriptions/{sub_id}", summary="Change one of your subscriptions")
 def api_change(request: Request, sub_id: int, body: SubscriptionChange):
-    ctx = _writer(request)
+    ctx = json_csrf(request)
     sub = _own_sub(ctx, sub_id)
     merged = {**sub, **{k: v for k, v in body.model_dump().items() if v is not None}}
     req, errors = subs.validate(merged)
@@ -317,16 +325,10 @@ def api_change(request: Request, sub_id: int, body: SubscriptionChange):
 
 @api.delete("/subscriptions/{sub_id}", summary="Stop one of your subscriptions")
 def api_stop(request: Request, sub_id: int):
-    ctx = _writer(request)
+    ctx = json_csrf(request)
     _own_sub(ctx, sub_id)
     ctx.store.stop_subscription(sub_id)
     return _sub_json(ctx.store.get_subscription(sub_id))
-
-
-def _writer(request: Request) -> Ctx:
-    from .app import json_csrf
-
-    return json_csrf(request)
 
 
 # -- settings ------------------------------------------------------------------------------

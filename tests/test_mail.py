@@ -523,3 +523,10 @@ def test_retried_old_digest_goes_first_and_the_new_one_does_not_repeat_it(mailsi
         [msg] = smtp.messages
         assert f"{first:%A, %B} {first.day}" in msg["Subject"]
         assert len(store.sent_paper_ids([sid])[sid]) == 4
+
+
+def test_a_period_that_does_not_exist_is_a_clear_error_not_a_crash():
+    with pytest.raises(schedule.PeriodError):
+        schedule.period_due("daily", "UTC", dtime(8), "2026-02-30")
+    with pytest.raises(schedule.PeriodError):
+        schedule.period_due("weekly", "UTC", dtime(8), "2026-W60")

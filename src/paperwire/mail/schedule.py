@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
-from ..periods import PeriodError, parse_rollover, zone
+from ..periods import PeriodError, parse_day, parse_rollover, parse_week, zone
 
 FREQUENCIES = ("daily", "weekly")
 _DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -77,30 +77,26 @@ def latest_due(frequency: str, tz_name: str, at: time, now: datetime) -> Due:
 
 def period_due(frequency: str, tz_name: str, at: time, period: str) -> Due | None:
     """The window of an explicit period, or None when it is not one of this frequency's
-    (a week for a daily digest, a weekend day)."""
+    (a week for a daily digest, a weekend day). Raises PeriodError for a day or week that
+    does not exist."""
     tz = zone(tz_name)
     if frequency == "daily" and _DAY.match(period):
-        d = date.fromisoformat(period)
+        d = parse_day(period).start
         return _daily(d, at, tz) if d.weekday() < 5 else None
-    m = _WEEK.match(period)
-    if frequency == "weekly" and m:
-        return _weekly(date.fromisocalendar(int(m[1]), int(m[2]), 1), at, tz)
+    if frequency == "weekly" and _WEEK.match(period):
+        return _weekly(parse_week(period).start, at, tz)
     return None
 
 
 def check_period(text: str) -> str:
     """A period given on the command line: ``YYYY-MM-DD`` (daily) or ``YYYY-Www`` (weekly)."""
     text = text.strip()
-    try:
-        if _DAY.match(text):
-            date.fromisoformat(text)
+    for parse in (parse_day, parse_week):
+        try:
+            parse(text)
             return text
-        m = _WEEK.match(text)
-        if m:
-            date.fromisocalendar(int(m[1]), int(m[2]), 1)
-            return text
-    except ValueError:
-        pass
+        except PeriodError:
+            continue
     raise PeriodError(f"invalid period {text!r}: expected YYYY-MM-DD (daily) or YYYY-Www (weekly)")
 
 

@@ -3,6 +3,7 @@ weekly, a dozen time zones) on the 74.7k-paper corpus, composed, rendered and de
 real SMTP server (aiosmtpd, in its own process) by one `DigestRun`.
 
     python bench/digests.py [--db /tmp/bench-digests.db] [--subscribers 10000] [--pg URL]
+                            [--json OUT]
 
 1. Builds (once) the corpus store with a realistic feed (bench/web_pages.py's builder) and
    spreads each paper's upvotes over the three days after it reached the feed.
@@ -32,7 +33,10 @@ HERE = Path(__file__).resolve()
 sys.path.insert(0, str(HERE.parents[1] / "src"))
 sys.path.insert(0, str(HERE.parent))
 
-from paperwire.config import Config  # noqa: E402
+from benchkit import write_json  # noqa: E402
+
+from paperwire import plugins  # noqa: E402
+from paperwire.core.settings import Settings  # noqa: E402
 from paperwire.mail.run import DigestRun  # noqa: E402
 from paperwire.search import engine_for  # noqa: E402
 from paperwire.store import Store  # noqa: E402
@@ -93,11 +97,11 @@ def build(path: Path) -> None:
 def copy_to_pg(src: Store, url: str) -> Store:
     """The same data in a scratch PostgreSQL database."""
     dst = Store(url)
-    dst.upgrade()
-    if dst.count("papers"):
+    dst.db.upgrade()
+    if dst.db.count("papers"):
         return dst
     tables = ["users", "organizations", "papers", "feed_entries", "upvotes", "paper_embeddings"]
-    with src.engine.connect() as a, dst.begin() as b:
+    with src.db.engine.connect() as a, dst.begin() as b:
         for name in tables:
             table = t.metadata.tables[name]
             rows = [r._asdict() for r in a.execute(sa.select(table))]
@@ -113,7 +117,7 @@ def copy_to_pg(src: Store, url: str) -> Store:
 
 
 def subscribers(store: Store, n: int, seed: int = 1) -> None:
-    with store.engine.begin() as conn:
+    with store.db.engine.begin() as conn:
         conn.execute(t.sent_papers.delete())
         conn.execute(t.deliveries.delete())
         conn.execute(t.subscriptions.delete())
@@ -147,14 +151,14 @@ def subscribers(store: Store, n: int, seed: int = 1) -> None:
                 manage_nonce=f"{rng.getrandbits(64):016x}",
             )
         )
-    with store.engine.begin() as conn:
+    with store.db.engine.begin() as conn:
         for i in range(0, len(rows), 2000):
             conn.execute(t.subscriptions.insert(), rows[i : i + 2000])
 
 
 def embed_windows(engine, store: Store) -> None:
     """What `paperwire index` would have done by then: vectors for the recent papers."""
-    with store.engine.connect() as conn:
+    with store.db.engine.connect() as conn:
         ids = list(
             conn.execute(
                 sa.select(t.papers.c.id).where(
@@ -163,8 +167,10 @@ def embed_windows(engine, store: Store) -> None:
                 )
             ).scalars()
         )
-    have = {s for s, in store.engine.connect().execute(sa.select(t.paper_embeddings.c.paper_seq))}
-    seqs = {pid: store.seq_of(pid) for pid in ids}
+    have = {
+        s for (s,) in store.db.engine.connect().execute(sa.select(t.paper_embeddings.c.paper_seq))
+    }
+    seqs = {pid: store.papers.seq_of(pid) for pid in ids}
     todo = [pid for pid in ids if seqs[pid] not in have]
     if todo:
         t0 = time.perf_counter()
@@ -175,18 +181,13 @@ def embed_windows(engine, store: Store) -> None:
 
 def embed_queries(store: Store, engine) -> None:
     """What the site does when someone subscribes: the topic is embedded once, then."""
-    from paperwire.search import query as Q
-
     S = t.subscriptions
-    with store.engine.connect() as conn:
+    with store.db.engine.connect() as conn:
         rows = conn.execute(sa.select(S.c.id, S.c.query).where(S.c.kind == "topic")).all()
     t0 = time.perf_counter()
-    updates = [
-        {"sid": sid, "v": engine.embedder.embed_query(Q.parse(q).semantic).tobytes()}
-        for sid, q in rows
-    ]
+    updates = [{"sid": sid, "v": engine.embed_query(q).tobytes()} for sid, q in rows]
     took = time.perf_counter() - t0
-    with store.engine.begin() as conn:
+    with store.db.engine.begin() as conn:
         conn.execute(
             S.update().where(S.c.id == sa.bindparam("sid"))
             .values(query_vector=sa.bindparam("v"), query_model=engine.model),
@@ -196,8 +197,8 @@ def embed_queries(store: Store, engine) -> None:
           f"({took / max(len(rows), 1) * 1000:.1f} ms each, as at subscribe time)")  # fmt: skip
 
 
-def run(store: Store, label: str, n: int, port: int, tmp: Path) -> None:
-    config = Config.load(
+def run(store: Store, label: str, n: int, port: int, tmp: Path) -> dict:
+    config = Settings.load(
         overrides={
             "database_url": store.url,
             "smtp_host": "127.0.0.1",
@@ -209,19 +210,23 @@ def run(store: Store, label: str, n: int, port: int, tmp: Path) -> None:
         },
         environ={},
     )
-    engine = engine_for(config, store)
+    engine = engine_for(store, config.search, plugins.search_backends())
+    ranker = plugins.rankers().get(config.site.trending_ranker)
     embed_windows(engine, store)
     subscribers(store, n)
     engine.warm()
     embed_queries(store, engine)
-    stats = DigestRun(store, config, engine).run(now=NOW)
+    stats = DigestRun(store, config, engine, ranker).run(now=NOW)
     rate = stats.sent / stats.seconds
     print(f"[{label}] {n} subscribers: {stats.line()}")
     parts = ", ".join(f"{k} {v:.1f} s" for k, v in stats.timings.items())
     print(f"[{label}] {rate:.0f} messages/s; time in {parts}")
-    again = DigestRun(store, config, engine).run(now=NOW)
+    again = DigestRun(store, config, engine, ranker).run(now=NOW)
     print(f"[{label}] second run: {again.line()}")
     assert again.sent == 0
+    return {"subscribers": n, "sent": stats.sent, "empty": stats.empty, "seconds": stats.seconds,
+            "messages_per_s": rate, "timings": stats.timings,
+            "second_run_seconds": again.seconds}  # fmt: skip
 
 
 def main() -> None:
@@ -229,23 +234,28 @@ def main() -> None:
     ap.add_argument("--db", type=Path, default=Path("/tmp/bench-digests.db"))
     ap.add_argument("--subscribers", type=int, default=10000)
     ap.add_argument("--pg", help="also run on this PostgreSQL URL (a scratch database)")
+    ap.add_argument("--json", help="write the figures here (default: bench/results/)")
     args = ap.parse_args()
+    figures: dict = {}
     build(args.db)
     store = Store(f"sqlite:///{args.db}")
-    store.upgrade()
+    store.db.upgrade()
     port = free_port()
     server = subprocess.Popen([sys.executable, "-c", SMTP_SERVER, str(port)],
                               stdout=subprocess.PIPE, text=True)  # fmt: skip
     assert server.stdout.readline().strip() == "ready"
     try:
-        run(store, "sqlite", args.subscribers, port, args.db.parent)
+        figures["sqlite"] = run(store, "sqlite", args.subscribers, port, args.db.parent)
         if args.pg:
-            run(copy_to_pg(store, args.pg), "postgresql", args.subscribers, port, args.db.parent)
+            pg = copy_to_pg(store, args.pg)
+            figures["postgresql"] = run(pg, "postgresql", args.subscribers, port, args.db.parent)
     finally:
         server.send_signal(signal.SIGTERM)
         out, _ = server.communicate(timeout=30)
     count, nbytes = map(int, out.split())
     print(f"SMTP server accepted {count} messages, {nbytes / max(count, 1) / 1024:.1f} KB each")
+    figures["smtp"] = {"messages": count, "kb_each": nbytes / max(count, 1) / 1024}
+    write_json("digests", figures, args.json)
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
 """Relevance on SciFact-dev (../shared/bench/scifact-dev): nDCG@10 of keyword-only,
 semantic-only and hybrid search, with the shipped model, through the real store and engine.
 
-    python bench/relevance.py [--db /tmp/scifact.db] [--pg URL] [--grid]
+    python bench/relevance.py [--db /tmp/scifact.db] [--pg URL] [--grid] [--json OUT]
 
 Builds (once) a store holding the 5,183 SciFact abstracts as papers and embeds them, then
 runs every judged query. ``--grid`` also sweeps the fusion parameters (RRF k and the two list
@@ -18,15 +18,16 @@ import math
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
-HERE = Path(__file__).resolve()
-sys.path.insert(0, str(HERE.parents[1] / "src"))
+from benchkit import SHARED, TRUST, engine, write_json
 
-from paperwire.ingest.records import PaperRecord  # noqa: E402
-from paperwire.search.engine import SearchEngine, rrf  # noqa: E402
-from paperwire.store import Store  # noqa: E402
+from paperwire.core.records import PaperRecord
+from paperwire.search import SearchEngine
+from paperwire.search.fusion import rrf
+from paperwire.store import Store
 
-DATA = HERE.parents[2] / "shared/bench/scifact-dev"
+DATA = SHARED / "bench/scifact-dev"
 
 
 def load(data: Path):
@@ -49,7 +50,7 @@ def ndcg10(ranked: list[str], rel: dict[str, int]) -> float:
 
 
 def build(store: Store, corpus: list[dict]) -> None:
-    if store.count("papers") >= len(corpus):
+    if store.db.count("papers") >= len(corpus):
         return
     records = [
         PaperRecord(
@@ -61,7 +62,7 @@ def build(store: Store, corpus: list[dict]) -> None:
         for d in corpus
     ]
     for i in range(0, len(records), 1000):
-        store.upsert_papers(records[i : i + 1000])
+        store.papers.upsert(records[i : i + 1000], TRUST)
 
 
 def main() -> None:
@@ -70,25 +71,32 @@ def main() -> None:
     ap.add_argument("--pg", help="also run on this PostgreSQL URL (a scratch database)")
     ap.add_argument("--data", type=Path, default=DATA)
     ap.add_argument("--grid", action="store_true", help="sweep fusion parameters")
+    ap.add_argument("--json", help="write the figures here (default: bench/results/)")
     args = ap.parse_args()
     if not (args.data / "corpus.jsonl").is_file():
         sys.exit(f"no SciFact data at {args.data}")
     corpus, queries, qrels = load(args.data)
     urls = [f"sqlite:///{args.db}"] + ([args.pg] if args.pg else [])
+    figures: dict[str, Any] = {}
     for url in urls:
         store = Store(url)
-        store.upgrade()
+        store.db.upgrade()
         build(store, corpus)
-        engine = SearchEngine(store, None)
+        eng = engine(store)
         t = time.perf_counter()
-        n = engine.embed_missing()
+        n = eng.indexer().embed_missing()
         if n:
             took = time.perf_counter() - t
             print(f"embedded {n} abstracts in {took:.1f} s = {n / took:.1f}/s")
-        run(engine, store, queries, qrels, grid=args.grid, label=store.dialect)
+        figures[store.dialect] = run(
+            eng, store, queries, qrels, grid=args.grid, label=store.dialect
+        )
+    write_json("relevance", figures, args.json)
 
 
-def run(engine: SearchEngine, store: Store, queries, qrels, grid: bool, label: str) -> None:
+def run(
+    engine: SearchEngine, store: Store, queries, qrels, grid: bool, label: str
+) -> dict[str, Any]:
     def ranked(hits) -> list[str]:
         return [h.paper_id.removeprefix("scifact-") for h in hits]
 
@@ -109,14 +117,19 @@ def run(engine: SearchEngine, store: Store, queries, qrels, grid: bool, label: s
             lists[qid] = ([h.seq for h in kw.hits], [h.seq for h in sem.hits])
     latency.sort()
     print(
-        f"[{label}] {len(queries)} queries, {store.count('papers')} abstracts, "
+        f"[{label}] {len(queries)} queries, {store.db.count('papers')} abstracts, "
         f"hybrid median {latency[len(latency) // 2] * 1000:.1f} ms"
     )
+    out: dict[str, Any] = {
+        "queries": len(queries),
+        "hybrid_median_ms": latency[len(latency) // 2] * 1000,
+    }
     for mode, vals in scores.items():
         print(f"  {mode:<9} nDCG@10 = {sum(vals) / len(vals):.4f}")
+        out[f"ndcg10_{mode}"] = sum(vals) / len(vals)
     if grid:
         every = {s for kw, sem in lists.values() for s in kw + sem}
-        ids = {s: i.removeprefix("scifact-") for s, i in store.seq_ids(list(every)).items()}
+        ids = {s: i.removeprefix("scifact-") for s, i in store.papers.ids_of(list(every)).items()}
         results = []
         for k in (5, 10, 20, 30, 60, 100):
             for w_kw in (0.3, 0.5, 0.7, 1.0):
@@ -131,6 +144,12 @@ def run(engine: SearchEngine, store: Store, queries, qrels, grid: bool, label: s
         print(f"  RRF default k=60 equal weights: {default[0]:.4f}")
         for score, k, w in results[:5]:
             print(f"  RRF k={k:<4} keyword weight {w:<4} (semantic 1.0): {score:.4f}")
+        out["grid_best"] = {
+            "ndcg10": results[0][0],
+            "k": results[0][1],
+            "keyword_weight": results[0][2],
+        }
+    return out
 
 
 if __name__ == "__main__":

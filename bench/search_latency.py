@@ -33,12 +33,14 @@ from pathlib import Path
 import numpy as np
 
 HERE = Path(__file__).resolve()
-sys.path.insert(0, str(HERE.parents[1] / "src"))
+sys.path.insert(0, str(HERE.parent))
 
-from paperwire.search import query as Q  # noqa: E402
-from paperwire.search.engine import SearchEngine  # noqa: E402
-from paperwire.search.model import model_key  # noqa: E402
+from benchkit import TRUST, engine, write_json  # noqa: E402
+
+from paperwire.core.query import parse  # noqa: E402
+from paperwire.search.model_build import model_key  # noqa: E402
 from paperwire.store import Store  # noqa: E402
+from paperwire.store.fulltext import fts5  # noqa: E402
 
 # Short queries like the ones typed on Hugging Face Papers, plus sentences (below).
 SHORT = """vision transformer quantization; diffusion models; gaussian splatting; large language
@@ -54,7 +56,7 @@ detection; low rank adaptation; image editing; point cloud; agents tool use""".r
 def queries(store: Store, n_sentences: int = 30, seed: int = 0) -> list[str]:
     short = [q.strip() for q in SHORT.split(";") if q.strip()]
     rng = random.Random(seed)
-    with store.engine.connect() as conn:
+    with store.db.engine.connect() as conn:
         n = conn.exec_driver_sql("SELECT max(seq) FROM papers").scalar()
         sentences = []
         while len(sentences) < n_sentences:
@@ -89,7 +91,7 @@ def fts5_plain(path: Path):
     conn = sqlite3.connect(path)
 
     def run(q: str):
-        match = Q.fts5(Q.parse(q), "all")
+        match = fts5(parse(q), "all")
         if match is None:
             return []
         return conn.execute(
@@ -131,37 +133,36 @@ def linear_scan(path: Path):
 def cmd_run(args) -> None:
     store = Store(f"sqlite:///{args.db}")
     index_dir = Path(f"{args.db}.index")
-    engine = SearchEngine(store, index_dir, refresh_seconds=3600)
-    n_vec, _ = store.embedding_state(engine.model)
-    print(f"corpus: {store.count('papers'):,} papers, {n_vec:,} embedded ({engine.model})")
+    eng = engine(store, index_dir, refresh_seconds=3600)
+    vectors = eng.indexer()
+    n_vec, _ = store.embeddings.state(vectors.model)
+    print(f"corpus: {store.db.count('papers'):,} papers, {n_vec:,} embedded ({vectors.model})")
     t = time.perf_counter()
-    idx = engine.index()
+    idx = vectors.index()
     print(
         f"vector index: {len(idx):,} vectors, {idx.kind}, loaded in "
         f"{time.perf_counter() - t:.2f} s (snapshot {idx.snapshot})"
     )
-    engine.embedder.embed_query("warm")
+    vectors.embed_query("warm")
     qs = queries(store)
     print(f"{len(qs)} queries: {len(qs) - 30} short, 30 abstract sentences")
     rows = []
-    hybrid = timed(lambda q: engine.search(q, limit=30), qs, args.repeat)
+    hybrid = timed(lambda q: eng.search(q, limit=30), qs, args.repeat)
     rows.append(("hybrid (engine, incl. query embedding)", hybrid))
     rows.append(
         (
             "keyword only (engine)",
-            timed(lambda q: engine.search(q, limit=30, mode="keyword"), qs, args.repeat),
+            timed(lambda q: eng.search(q, limit=30, mode="keyword"), qs, args.repeat),
         )
     )
     rows.append(
         (
             "semantic only (engine)",
-            timed(lambda q: engine.search(q, limit=30, mode="semantic"), qs, args.repeat),
+            timed(lambda q: eng.search(q, limit=30, mode="semantic"), qs, args.repeat),
         )
     )
-    rows.append(
-        ("query embedding alone", timed(lambda q: engine.embedder.embed_query(q), qs, args.repeat))
-    )
-    vec = engine.embedder.embed_query("diffusion models")
+    rows.append(("query embedding alone", timed(lambda q: vectors.embed_query(q), qs, args.repeat)))
+    vec = vectors.embed_query("diffusion models")
     rows.append(
         ("vector index top-200 alone", timed(lambda q: idx.search(vec, 200), qs, args.repeat))
     )
@@ -172,29 +173,34 @@ def cmd_run(args) -> None:
         rows.append(("arxiv-sanity-lite linear scan", timed(linear_scan(args.db), qs)))
     base = statistics.median(hybrid)
     print(f"{'':42} {'p50 ms':>8} {'p90 ms':>8} {'p99 ms':>8} {'p50 vs hybrid':>14}")
+    figures: dict = {"papers": store.db.count("papers"), "vectors": n_vec, "index": idx.kind}
     for name, vals in rows:
         med = statistics.median(vals)
         print(f"{name:42} {med:8.2f} {pct(vals, 90):8.2f} {pct(vals, 99):8.2f} {med / base:13.2f}x")
+        figures[name] = {"p50_ms": med, "p90_ms": pct(vals, 90), "p99_ms": pct(vals, 99),
+                         "vs_hybrid": med / base}  # fmt: skip
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(
         f"peak RSS of this process: {rss:,.0f} MB (incl. linear-scan copy of the corpus"
         f"{'' if not args.no_linear else ' — skipped'})"
     )
+    figures["peak_rss_mb"] = rss
+    write_json("search_latency", figures, args.json)
 
 
 def cmd_scale(args) -> None:
     """Copy the source corpus, perturbed, until there are ``n`` papers (text: sentences
     shuffled and 10% of words dropped; vectors: real vector + noise, cosine ≈ 0.9 to it)."""
-    from paperwire.ingest.records import PaperRecord
+    from paperwire.core.records import PaperRecord
 
     src = Store(f"sqlite:///{args.source}")
     dst = Store(f"sqlite:///{args.db}")
-    dst.upgrade()
+    dst.db.upgrade()
     model = model_key()
     rng = np.random.default_rng(0)
     prng = random.Random(0)
-    have = dst.count("papers")
-    with src.engine.connect() as conn:
+    have = dst.db.count("papers")
+    with src.db.engine.connect() as conn:
         base = conn.exec_driver_sql(
             "SELECT p.seq, p.id, p.title, p.abstract, p.authors, p.categories, p.published, "
             "e.vector FROM papers p JOIN paper_embeddings e ON e.paper_seq = p.seq "
@@ -232,10 +238,10 @@ def cmd_scale(args) -> None:
                 v = v / np.linalg.norm(v)
             vecs.append(v)
         for i in range(0, len(batch), 5000):
-            dst.upsert_papers(batch[i : i + 5000])
+            dst.papers.upsert(batch[i : i + 5000], TRUST)
         ids = [r.id for r in batch]
         seqs = {}
-        with dst.engine.connect() as conn:
+        with dst.db.engine.connect() as conn:
             for i in range(0, len(ids), 900):
                 chunk = ids[i : i + 900]
                 marks = ",".join("?" * len(chunk))
@@ -246,14 +252,14 @@ def cmd_scale(args) -> None:
                 )
         rows = [(seqs[i], v) for i, v in zip(ids, vecs, strict=True)]
         for i in range(0, len(rows), 10000):
-            dst.save_embeddings(model, rows[i : i + 10000])
+            dst.embeddings.save(model, rows[i : i + 10000])
         have += len(batch)
         copy += 1
         print(f"  {have:,} papers ({have / (time.perf_counter() - started):,.0f}/s)", flush=True)
-    engine = SearchEngine(dst, Path(f"{args.db}.index"), semantic=True)
+    vectors = engine(dst, Path(f"{args.db}.index")).indexer()
     t = time.perf_counter()
-    snap = engine.save_index(rebuild=True)
-    print(f"snapshot {snap} ({engine.index().kind}) in {time.perf_counter() - t:.1f} s")
+    snap = vectors.save(rebuild=True)
+    print(f"snapshot {snap} ({vectors.index().kind}) in {time.perf_counter() - t:.1f} s")
 
 
 def cmd_embed(args) -> None:
@@ -261,7 +267,7 @@ def cmd_embed(args) -> None:
     from paperwire.search.model import paper_text, shared_embedder
 
     store = Store(f"sqlite:///{args.db}")
-    with store.engine.connect() as conn:
+    with store.db.engine.connect() as conn:
         rows = conn.exec_driver_sql(
             "SELECT title, abstract FROM papers ORDER BY seq LIMIT ?", (args.n,)
         ).all()
@@ -271,12 +277,13 @@ def cmd_embed(args) -> None:
     t = time.perf_counter()
     emb.embed(texts)
     took = time.perf_counter() - t
-    total = store.count("papers")
+    total = store.db.count("papers")
     rate = len(texts) / took
     print(
         f"{len(texts):,} abstracts in {took:.1f} s = {rate:.1f} abstracts/s (2 cores); "
         f"the whole corpus ({total:,}) would take {total / rate / 60:.1f} min"
     )
+    write_json("embed", {"abstracts": len(texts), "seconds": took, "per_s": rate}, args.json)
 
 
 def main() -> None:
@@ -286,6 +293,7 @@ def main() -> None:
     run.add_argument("--db", type=Path, required=True)
     run.add_argument("--repeat", type=int, default=3)
     run.add_argument("--no-linear", action="store_true", help="skip the linear-scan baseline")
+    run.add_argument("--json", help="write the figures here (default: bench/results/)")
     scale = sub.add_parser("scale")
     scale.add_argument("--source", type=Path, required=True)
     scale.add_argument("--db", type=Path, required=True)
@@ -293,6 +301,7 @@ def main() -> None:
     embed = sub.add_parser("embed")
     embed.add_argument("--db", type=Path, required=True)
     embed.add_argument("--n", type=int, default=3000)
+    embed.add_argument("--json", help="write the figures here (default: bench/results/)")
     args = ap.parse_args()
     {"run": cmd_run, "scale": cmd_scale, "embed": cmd_embed}[args.cmd](args)
 

@@ -1,6 +1,7 @@
 """Page speed and sustained load against a real server process on the 74.7k-paper corpus.
 
     python bench/web_pages.py [--db bench-web.db] [--workers 2] [--clients 100] [--seconds 20]
+                              [--json OUT]
 
 1. Builds (once) a SQLite store with the listing file and a realistic feed: 25 papers per
    listing day on that day's feed, with upvotes from 200 users and a few comments.
@@ -28,38 +29,40 @@ from datetime import datetime
 from pathlib import Path
 
 import httpx
+from benchkit import SHARED, TRUST, write_json
 
+from paperwire.ingest.listing import listing_record
 from paperwire.ingest.pipeline import import_jsonl
 from paperwire.store import Store
 
-CORPUS = Path(__file__).resolve().parents[2] / "shared/data/arxiv-listings"
+CORPUS = SHARED / "data/arxiv-listings"
 
 
 def build(path: Path) -> None:
     if path.exists():
         return
     store = Store(f"sqlite:///{path}")
-    store.upgrade()
+    store.db.upgrade()
     corpus = next(CORPUS.glob("*.jsonl.gz"))
     t0 = time.perf_counter()
-    import_jsonl(store, corpus, kind="listing")
+    import_jsonl(store, TRUST, corpus, listing_record)
     print(f"imported corpus in {time.perf_counter() - t0:.1f} s")
-    users = [store.create_user(f"user{i}", None, None) for i in range(200)]
+    users = [store.accounts.create_user(f"user{i}", None, None) for i in range(200)]
     by_day: dict = {}
-    for p in store.latest_papers(limit=200000):
-        if p["published"]:
-            by_day.setdefault(p["published"].date(), []).append(p["id"])
+    for p in store.feed.latest(limit=200000):
+        if p.published:
+            by_day.setdefault(p.published.date(), []).append(p.id)
     rng = random.Random(7)
     on_feed = 0
     for day, ids in sorted(by_day.items()):
         for pid in sorted(ids)[:25]:
             submitted = datetime.combine(day, datetime.min.time())
-            store.submit_to_feed(pid, rng.choice(users), day, submitted)
+            store.feed.submit(pid, rng.choice(users), day, submitted)
             on_feed += 1
             for uid in rng.sample(users, rng.randint(0, 12)):
-                store.set_upvote(uid, pid, True)
+                store.feed.set_upvote(uid, pid, True)
             if rng.random() < 0.1:
-                store.add_comment(pid, rng.choice(users), "Interesting **result**, see @user1.")
+                store.discussion.add(pid, rng.choice(users), "Interesting **result**, see @user1.")
     store.close()
     print(f"feed: {on_feed} entries over {len(by_day)} days")
 
@@ -189,22 +192,24 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--clients", type=int, default=100)
     ap.add_argument("--seconds", type=float, default=20.0)
+    ap.add_argument("--json", help="write the figures here (default: bench/results/)")
     args = ap.parse_args()
+    figures: dict = {"workers": args.workers, "clients": args.clients}
     build(args.db)
     store = Store(f"sqlite:///{args.db}")
     days = [
         d
         for d in {
-            c["feed_date"]
-            for c in store.feed(
+            c.feed_date
+            for c in store.feed.period(
                 datetime(2025, 1, 1).date(), datetime(2027, 1, 1).date(), limit=100000
             )[0]
         }
     ]
-    papers = [p["id"] for p in store.latest_papers(limit=100000)]
+    papers = [p.id for p in store.feed.latest(limit=100000)]
     print(
-        f"corpus: {store.count('papers'):,} papers, {store.count('feed_entries'):,} on the "
-        f"feed, {store.count('upvotes'):,} upvotes, {len(days)} feed days"
+        f"corpus: {store.db.count('papers'):,} papers, {store.db.count('feed_entries'):,} on the "
+        f"feed, {store.db.count('upvotes'):,} upvotes, {len(days)} feed days"
     )
     store.close()
     rng = random.Random(1)
@@ -224,6 +229,8 @@ def main() -> None:
             ),
         ):
             t = server_times(base, urls)
+            figures[label] = {"server_p50_ms": statistics.median(t), "server_p90_ms": pct(t, 0.9),
+                              "server_p99_ms": pct(t, 0.99)}  # fmt: skip
             print(
                 f"{label:<20} server time p50 {statistics.median(t):6.2f} ms  "
                 f"p90 {pct(t, 0.9):6.2f} ms  p99 {pct(t, 0.99):6.2f} ms  (n={len(t)})"
@@ -237,7 +244,9 @@ def main() -> None:
         )
         if shutil.which("wrk"):
             print(f"load: {args.clients} clients x {args.seconds:.0f} s, {args.workers} workers")
-            print(wrk(base, mix, args.clients, args.seconds))
+            line = wrk(base, mix, args.clients, args.seconds)
+            print(line)
+            figures["load"] = {"wrk": line}
         else:  # a Python load generator needs a core of its own: expect lower figures
             done, errors, lat = asyncio.run(load(base, mix, args.clients, args.seconds))
             print(
@@ -249,6 +258,7 @@ def main() -> None:
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(10)
+    write_json("web_pages", figures, args.json)
 
 
 if __name__ == "__main__":

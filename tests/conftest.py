@@ -57,7 +57,7 @@ def pg_url():
 @pytest.fixture(scope="session")
 def pg_store(pg_url):
     store = Store(pg_url)
-    store.upgrade()
+    store.db.upgrade()
     yield store
     store.close()
 
@@ -78,7 +78,7 @@ def store(request, tmp_path):
     """The store on each backend, empty and migrated."""
     if request.param == "sqlite":
         s = Store(f"sqlite:///{tmp_path / 'store.db'}")
-        s.upgrade()
+        s.db.upgrade()
         yield s
         s.close()
     else:
@@ -90,7 +90,7 @@ def store(request, tmp_path):
 @pytest.fixture
 def sqlite_store(tmp_path):
     s = Store(f"sqlite:///{tmp_path / 'store.db'}")
-    s.upgrade()
+    s.db.upgrade()
     yield s
     s.close()
 

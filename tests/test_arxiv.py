@@ -5,11 +5,17 @@ from datetime import date
 
 import pytest
 
-from paperwire.ingest.arxiv_api import ArxivAPI, ArxivAPIError, category_query, parse_atom
+from paperwire.ingest.arxiv_api import (
+    ArxivAPI,
+    ArxivAPIError,
+    category_query,
+    import_arxiv,
+    parse_atom,
+)
 from paperwire.ingest.http import PoliteClient, SourceError, TransientError, retry_after_seconds
-from paperwire.ingest.pipeline import import_arxiv
 
 from .replay import FIXTURES, ReplayServer, Reply, fixture
+from .storekit import TRUST
 
 API_DIR = FIXTURES / "arxiv-api"
 
@@ -97,12 +103,12 @@ def test_client_pages_through_results(fast_client):
 def test_import_by_ids_reports_missing(store, fast_client):
     with ReplayServer(recorded) as server:
         report = import_arxiv(
-            store, api_for(server, fast_client), ids=["0808.05394", "1707.08567v1"]
+            store, TRUST, api_for(server, fast_client), ids=["0808.05394", "1707.08567v1"]
         )
     assert (report.inserted, report.skipped) == (1, ["0808.05394: not found on arXiv"])
-    assert store.get_paper("1707.08567")["version"] == 1
+    assert store.papers.get("1707.08567").version == 1
     with ReplayServer(recorded) as server:
-        again = import_arxiv(store, api_for(server, fast_client), ids=["1707.08567"])
+        again = import_arxiv(store, TRUST, api_for(server, fast_client), ids=["1707.08567"])
     assert (again.inserted, again.updated, again.unchanged) == (0, 0, 1)
 
 

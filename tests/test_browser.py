@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from .conftest import require
+from .storekit import search_engine
 from .test_search import embedder  # noqa: F401 - the session's embedding model
 from .test_web_auth import link_in, outbox
 from .webkit import PASSWORD, add_user, seed, serve_in_thread, site
@@ -97,14 +98,14 @@ def test_sign_up_confirm_upvote_comment_submit(page, live):
     expect(button.locator(".count")).to_have_text(str(before + 1))
     assert page.evaluate("window.__marker") == 1  # same page, no reload
     shot(page, "03-upvoted")
-    assert store.card(ids[0])["upvotes"] == before + 1
+    assert store.feed.card(ids[0]).upvotes == before + 1
     button.click()  # and back
     expect(button).to_have_attribute("aria-pressed", "false")
     expect(button.locator(".count")).to_have_text(str(before))
-    assert store.card(ids[0])["upvotes"] == before
+    assert store.feed.card(ids[0]).upvotes == before
 
     # comment with Markdown
-    page.get_by_role("link", name=store.card(ids[0])["title"]).click()
+    page.get_by_role("link", name=store.feed.card(ids[0]).title).click()
     page.get_by_label(re.compile("Add a comment")).fill("Great **results** <script>x</script>")
     page.get_by_role("button", name="Comment").click()
     page.locator(".c-body strong", has_text="results").wait_for()
@@ -112,20 +113,20 @@ def test_sign_up_confirm_upvote_comment_submit(page, live):
     shot(page, "04-comment")
 
     # submit a paper that is not on the feed yet
-    extra = next(p["id"] for p in store.latest_papers(limit=100) if p["id"] not in ids)
+    extra = next(p.id for p in store.feed.latest(limit=100) if p.id not in ids)
     page.get_by_role("link", name="Submit").first.click()
     page.get_by_label("arXiv id or URL").fill(f"https://arxiv.org/abs/{extra}")
     page.get_by_role("button", name="Submit").click()
     page.get_by_text("Added to today's feed").wait_for()
     shot(page, "05-submitted")
-    assert store.on_feed(extra)["feed_date"] == date.today()
+    assert store.feed.entry(extra).feed_date == date.today()
 
 
 def test_sign_in_navigate_days_and_keyboard(page, live):
     url, store, ids, _ = live
     uid = add_user(store, "kbd")
-    for pid in [p["id"] for p in store.latest_papers(limit=100) if p["id"] not in ids][:8]:
-        store.submit_to_feed(pid, uid, date.today())  # today: 13 papers, more than a page
+    for pid in [p.id for p in store.feed.latest(limit=100) if p.id not in ids][:8]:
+        store.feed.submit(pid, uid, date.today())  # today: 13 papers, more than a page
     page.goto(f"{url}/signin")
     page.get_by_label("User name or e-mail").fill("kbd")
     page.get_by_label("Password").fill(PASSWORD)
@@ -141,10 +142,10 @@ def test_sign_in_navigate_days_and_keyboard(page, live):
     page.wait_for_url(f"{url}/papers/date/{date.today()}")
     page.get_by_role("link", name="Weekly").click()
     assert "/papers/week/" in page.url and page.locator(".card").count() == 10
-    from paperwire.periods import week_of
+    from paperwire.core.periods import week_of
 
     week = week_of(date.today())
-    total = store.feed(week.start, week.end)[1]
+    total = store.feed.period(week.start, week.end)[1]
     page.get_by_role("link", name="More papers").click()
     expect(page.locator(".card")).to_have_count(min(20, total))
     shot(page, "07-week-more")
@@ -181,10 +182,8 @@ def test_dark_mode_and_small_screen(page, live):
 def test_search_by_meaning_filters_and_similar(page, live, embedder):  # noqa: F811
     """Type a question in the header box, get highlighted results by words and meaning,
     re-sort, filter, open a paper and follow a similar paper."""
-    from paperwire.search.engine import SearchEngine
-
     url, store, _, _ = live
-    SearchEngine(store, None, embedder=embedder).embed_missing()
+    search_engine(store, embedder=embedder).indexer().embed_missing()
     page.goto(f"{url}/papers")
     page.fill("#q", "counting people in dense crowds")
     page.press("#q", "Enter")
@@ -231,8 +230,8 @@ def test_subscribe_confirm_preview_and_unsubscribe(page, live):
     page.goto(url + re.search(r"http://testserver(/subscriptions/confirm\S+)", body).group(1))
     page.get_by_role("button", name="Confirm subscription").click()
     expect(page.get_by_role("status")).to_contain_text("Subscribed!")
-    sub = store.find_subscription("nadia@example.org", "topic", "vision language models")
-    assert sub["status"] == "confirmed" and sub["frequency"] == "weekly" and sub["timezone"] == tz
+    sub = store.mail.find_subscription("nadia@example.org", "topic", "vision language models")
+    assert sub.status == "confirmed" and sub.frequency == "weekly" and sub.timezone == tz
     shot(page, "24-subscription")
     # the preview of the next e-mail opens from the manage page
     page.get_by_role("link", name="Preview the next e-mail").click()
@@ -241,4 +240,4 @@ def test_subscribe_confirm_preview_and_unsubscribe(page, live):
     page.go_back()
     page.get_by_role("button", name="Unsubscribe").click()
     expect(page.get_by_role("status")).to_contain_text("You are unsubscribed")
-    assert store.get_subscription(sub["id"])["status"] == "unsubscribed"
+    assert store.mail.get_subscription(sub.id).status == "unsubscribed"

@@ -9,6 +9,7 @@ from click.testing import CliRunner
 from paperwire.cli import main
 
 from .replay import FIXTURES, ReplayServer, Reply
+from .storekit import TRUST
 from .test_arxiv import recorded
 
 KAGGLE = FIXTURES / "kaggle" / "arxiv-metadata-oai-snapshot.sample.jsonl"
@@ -130,25 +131,25 @@ def test_demo_command(tmp_path):
 
 
 def test_github_stars_command(run, monkeypatch, sqlite_url):
-    from paperwire.ingest.records import PaperRecord
+    from paperwire.core.records import PaperRecord
     from paperwire.store import Store
 
     from .replay import fixture
 
     store = Store(sqlite_url)
-    store.upgrade()
-    store.upsert_papers(
-        [PaperRecord(id="2207.01405", title="I-ViT", github_repo="zkkli/I-ViT").validated()]
+    store.db.upgrade()
+    store.papers.upsert(
+        [PaperRecord(id="2207.01405", title="I-ViT", github_repo="zkkli/I-ViT").validated()], TRUST
     )
     body = fixture("github", "repos_zkkli_I-ViT.json")
     with ReplayServer(lambda p, q: Reply(200, body, {"ETag": '"e1"'}, "application/json")) as gh:
         monkeypatch.setenv("PAPERWIRE_GITHUB_API_URL", gh.url)
         r = run("ingest", "github-stars", "--dry-run")
         assert r.exit_code == 0 and "1 checked, 1 updated" in r.output
-        assert store.get_paper("2207.01405")["github_stars"] is None
+        assert store.papers.get("2207.01405").github_stars is None
         r = run("ingest", "github-stars")
         assert r.exit_code == 0
-    assert store.get_paper("2207.01405")["github_stars"] == 156
+    assert store.papers.get("2207.01405").github_stars == 156
     limited = Reply(403, b"{}", {"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": "4102444800"})
     with ReplayServer(lambda p, q: limited) as gh:
         monkeypatch.setenv("PAPERWIRE_GITHUB_API_URL", gh.url)

@@ -4,10 +4,12 @@ import gzip
 import json
 from datetime import date
 
+from paperwire.ingest.listing import listing_record
 from paperwire.ingest.pipeline import import_jsonl
-from paperwire.ingest.snapshot import kaggle_record, listing_record, snapshot_filter
+from paperwire.ingest.snapshot import kaggle_record, snapshot_filter
 
 from .replay import FIXTURES
+from .storekit import TRUST
 
 KAGGLE = FIXTURES / "kaggle" / "arxiv-metadata-oai-snapshot.sample.jsonl"
 LISTING = FIXTURES / "listings" / "2025-03-18.head60.jsonl"
@@ -28,11 +30,11 @@ def test_kaggle_record_fields():
 
 
 def test_kaggle_import_is_idempotent(store):
-    first = import_jsonl(store, KAGGLE)
+    first = import_jsonl(store, TRUST, KAGGLE, kaggle_record)
     assert (first.seen, first.inserted, first.skipped) == (200, 200, [])
-    again = import_jsonl(store, KAGGLE)
+    again = import_jsonl(store, TRUST, KAGGLE, kaggle_record)
     assert (again.inserted, again.updated, again.unchanged) == (0, 0, 200)
-    assert store.count("papers") == 200
+    assert store.db.count("papers") == 200
 
 
 def test_bad_lines_are_reported_and_the_rest_goes_in(store, tmp_path):
@@ -51,24 +53,24 @@ def test_bad_lines_are_reported_and_the_rest_goes_in(store, tmp_path):
     path = tmp_path / "mixed.jsonl.gz"
     with gzip.open(path, "wt") as fh:
         fh.write("\n".join(broken) + "\n\n")
-    report = import_jsonl(store, path)
+    report = import_jsonl(store, TRUST, path, kaggle_record)
     assert report.inserted == 10 and len(report.skipped) == 5
     assert report.skipped[0].startswith("line 4: invalid JSON")
     assert "expected a JSON object" in report.skipped[1]
     assert "not an arXiv id" in report.skipped[2] and "has no title" in report.skipped[3]
     assert "versions must be a list" in report.skipped[4]
-    assert store.count("papers") == 10
+    assert store.db.count("papers") == 10
 
 
 def test_dry_run_and_limit(store):
-    report = import_jsonl(store, KAGGLE, limit=25, dry_run=True)
+    report = import_jsonl(store, TRUST, KAGGLE, kaggle_record, limit=25, dry_run=True)
     assert (report.seen, report.inserted) == (25, 25)
-    assert store.count("papers") == 0
+    assert store.db.count("papers") == 0
 
 
 def test_filter_by_category_and_date(store):
     keep = snapshot_filter("hep-ph", None)
-    report = import_jsonl(store, KAGGLE, keep=keep)
+    report = import_jsonl(store, TRUST, KAGGLE, kaggle_record, keep=keep)
     cats = [json.loads(line)["categories"].split() for line in kaggle_lines()]
     assert report.inserted == sum(
         any(c == "hep-ph" or c.startswith("hep-ph.") for c in cs) for cs in cats
@@ -90,5 +92,5 @@ def test_listing_records(store):
     rec = listing_record(cut)
     assert rec.authors == ["A One", "B Two"] and rec.num_authors == 40
     assert rec.published.date() == date(2025, 3, 18)
-    report = import_jsonl(store, LISTING, kind="listing")
+    report = import_jsonl(store, TRUST, LISTING, listing_record)
     assert report.inserted == 60 and report.skipped == []

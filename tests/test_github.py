@@ -5,10 +5,11 @@ from datetime import datetime
 
 import pytest
 
+from paperwire.core.records import PaperRecord
 from paperwire.ingest.github import GitHubStars, canonical_repo, find_repo, refresh_stars
-from paperwire.ingest.records import PaperRecord
 
 from .replay import ReplayServer, Reply, fixture
+from .storekit import TRUST
 
 
 @pytest.mark.parametrize(
@@ -39,7 +40,7 @@ def test_find_repo_prefers_first_text():
 
 
 def seed(store):
-    store.upsert_papers(
+    store.papers.upsert(
         [
             PaperRecord(
                 id="2207.01405", title="I-ViT", github_repo="zkkli/i-vit", source="demo"
@@ -48,7 +49,8 @@ def seed(store):
                 id="2401.09417", title="Vision Mamba", github_repo="gone/repo", source="demo"
             ).validated(),
             PaperRecord(id="2305.07027", title="No code", source="demo").validated(),
-        ]
+        ],
+        TRUST,
     )
 
 
@@ -72,20 +74,20 @@ def test_refresh_stars_with_etags_and_gone_repos(store, fast_client):
         report = refresh_stars(store, gh, limit=10)
         assert server.requests[0].headers["authorization"] == "Bearer t0k"
         assert (report.checked, report.updated, report.gone) == (2, 1, 1)
-        p = store.get_paper("2207.01405")
-        assert (p["github_stars"], p["github_repo"], p["github_etag"]) == (
+        p = store.papers.get("2207.01405")
+        assert (p.github_stars, p.github_repo, p.github_etag) == (
             156,
             "zkkli/I-ViT",
             'W/"v1"',
         )
-        assert store.get_paper("2401.09417")["github_stars"] is None
+        assert store.papers.get("2401.09417").github_stars is None
         # Fresh within max_age: nothing to do; with max_age 0 the ETag is sent back.
         assert refresh_stars(store, gh, limit=10).checked == 0
 
 
 def test_conditional_request_and_rate_limit(store, fast_client):
     seed(store)
-    store.record_github("2207.01405", stars=150, etag='W/"v1"')
+    store.papers.record_github("2207.01405", stars=150, etag='W/"v1"')
 
     def handler(path, query):
         return Reply(304, b"", {"ETag": 'W/"v1"'}, "application/json")
@@ -96,7 +98,7 @@ def test_conditional_request_and_rate_limit(store, fast_client):
         )
     sent = {r.path: r.headers.get("if-none-match") for r in server.requests}
     assert sent["/repos/zkkli/i-vit"] == 'W/"v1"'
-    assert report.not_modified == 2 and store.get_paper("2207.01405")["github_stars"] == 150
+    assert report.not_modified == 2 and store.papers.get("2207.01405").github_stars == 150
 
     def limited(path, query):
         return Reply(

@@ -5,11 +5,16 @@ from datetime import date
 
 import pytest
 
-from paperwire.ingest.hf_daily import HFDailyPapers, parse_daily_papers
+from paperwire.ingest.hf_daily import (
+    HFDailyPapers,
+    import_hf_days,
+    import_hf_file,
+    parse_daily_papers,
+)
 from paperwire.ingest.http import SourceError
-from paperwire.ingest.pipeline import import_hf_days, import_hf_file
 
 from .replay import FIXTURES, ReplayServer, Reply
+from .storekit import TRUST
 
 RECORDED = FIXTURES / "hf-api" / "daily_papers_2024-10-25.first2.json"
 
@@ -45,17 +50,17 @@ def test_bad_items_are_reported():
 
 
 def test_file_import_creates_feed_and_is_idempotent(store, tmp_path):
-    report = import_hf_file(store, RECORDED)
+    report = import_hf_file(store, TRUST, RECORDED)
     assert (report.inserted, report.feed_added, report.skipped) == (2, 2, [])
-    again = import_hf_file(store, RECORDED)
+    again = import_hf_file(store, TRUST, RECORDED)
     assert (again.inserted, again.feed_added, again.unchanged) == (0, 0, 2)
-    p = store.get_paper("2410.17243")
-    assert p["upvotes"] == 64
-    assert store.count("feed_entries") == 2 and store.count("users") == 2
+    p = store.papers.get("2410.17243")
+    assert p.upvotes == 64
+    assert store.db.count("feed_entries") == 2 and store.db.count("users") == 2
     bad = tmp_path / "bad.json"
     bad.write_text("[{")
     with pytest.raises(SourceError, match="not valid JSON"):
-        import_hf_file(store, bad)
+        import_hf_file(store, TRUST, bad)
 
 
 def test_client_pages_and_imports(store, fast_client):
@@ -70,7 +75,7 @@ def test_client_pages_and_imports(store, fast_client):
 
     with ReplayServer(handler) as server:
         api = HFDailyPapers(fast_client, server.url, page_size=1)
-        report = import_hf_days(store, api, [date(2024, 10, 25)])
+        report = import_hf_days(store, TRUST, api, [date(2024, 10, 25)])
     assert [r.query["p"] for r in server.requests] == ["0", "1", "2"]
     assert server.requests[0].query["date"] == "2024-10-25"
     assert (report.inserted, report.feed_added) == (2, 2)
@@ -81,7 +86,7 @@ def test_client_http_errors(store, fast_client):
         lambda p, q: Reply(400, b'{"error":"bad date"}', content_type="application/json")
     ) as s:
         with pytest.raises(SourceError, match="HTTP 400"):
-            import_hf_days(store, HFDailyPapers(fast_client, s.url), [date(2024, 10, 25)])
+            import_hf_days(store, TRUST, HFDailyPapers(fast_client, s.url), [date(2024, 10, 25)])
     with ReplayServer(lambda p, q: Reply(200, b"<html>", content_type="text/html")) as s:
         with pytest.raises(SourceError, match="not JSON"):
-            import_hf_days(store, HFDailyPapers(fast_client, s.url), [date(2024, 10, 25)])
+            import_hf_days(store, TRUST, HFDailyPapers(fast_client, s.url), [date(2024, 10, 25)])

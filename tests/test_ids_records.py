@@ -2,8 +2,9 @@ from datetime import UTC, datetime
 
 import pytest
 
-from paperwire.ids import InvalidArxivId, is_arxiv_id, normalize_arxiv_id, parse_arxiv_id
-from paperwire.ingest.records import BadRecord, PaperRecord
+from paperwire.core.errors import BadRecord
+from paperwire.core.ids import InvalidArxivId, is_arxiv_id, normalize_arxiv_id, parse_arxiv_id
+from paperwire.core.records import PaperRecord
 
 
 @pytest.mark.parametrize(

@@ -15,15 +15,16 @@ from datetime import time as dtime
 import pytest
 from fastapi.testclient import TestClient
 
+from paperwire.core.errors import MailError
 from paperwire.mail import schedule
 from paperwire.mail.digest import Composer
 from paperwire.mail.run import LEASE, DigestRun
-from paperwire.mail.send import Mailer, MailError, compose
-from paperwire.search import engine_for
+from paperwire.mail.send import Mailer, compose
+from paperwire.plugins import site as create_site
 from paperwire.store import schema as t
-from paperwire.web.app import create_app
 
 from .mailkit import SMTPServer
+from .storekit import search_engine, site_engine, trending_ranker
 from .webkit import add_user, make_config, seed
 
 
@@ -59,16 +60,16 @@ def backdate(store, *sub_ids: int) -> None:
 
 
 def subscribe(store, email, kind="trending", query=None, frequency="daily", tz="UTC") -> int:
-    sub = store.create_subscription(email, kind, query, frequency, tz, confirmed=True)
-    backdate(store, sub["id"])
-    return sub["id"]
+    sub = store.mail.create_subscription(email, kind, query, frequency, tz, confirmed=True)
+    backdate(store, sub.id)
+    return sub.id
 
 
 def upvote_some(store, ids: list[str], n: int = 4) -> None:
     for i in range(3):
         uid = add_user(store, f"voter{i}")
         for pid in ids[: n - i]:
-            store.set_upvote(uid, pid, True)
+            store.feed.set_upvote(uid, pid, True)
 
 
 # -- schedule ------------------------------------------------------------------------------
@@ -109,46 +110,46 @@ def test_schedule_daily_weekdays_weekly_mondays_and_time_zones():
 
 # -- store ---------------------------------------------------------------------------------
 def test_subscription_lifecycle_and_single_use_confirmation(store):
-    sub = store.create_subscription("a@example.org", "topic", "Diffusion", "weekly", "UTC")
-    assert sub["status"] == "pending" and sub["confirm_nonce"] and sub["manage_nonce"]
-    assert store.find_subscription("a@example.org", "topic", "  diffusion ")["id"] == sub["id"]
-    assert store.find_subscription("a@example.org", "trending", None) is None
-    assert not store.confirm_subscription(sub["id"], "forged")
-    assert store.confirm_subscription(sub["id"], sub["confirm_nonce"])
-    assert not store.confirm_subscription(sub["id"], sub["confirm_nonce"])  # used
-    assert [s["id"] for s in store.active_subscriptions()] == [sub["id"]]
-    assert store.stop_subscription(sub["id"])
-    assert not store.stop_subscription(sub["id"])
-    assert store.active_subscriptions() == []
-    again = store.restart_subscription(sub["id"], "daily", "Europe/Paris")
-    assert again["status"] == "pending" and again["confirm_nonce"] != sub["confirm_nonce"]
+    sub = store.mail.create_subscription("a@example.org", "topic", "Diffusion", "weekly", "UTC")
+    assert sub.status == "pending" and sub.confirm_nonce and sub.manage_nonce
+    assert store.mail.find_subscription("a@example.org", "topic", "  diffusion ").id == sub.id
+    assert store.mail.find_subscription("a@example.org", "trending", None) is None
+    assert not store.mail.confirm_subscription(sub.id, "forged")
+    assert store.mail.confirm_subscription(sub.id, sub.confirm_nonce)
+    assert not store.mail.confirm_subscription(sub.id, sub.confirm_nonce)  # used
+    assert [s.id for s in store.mail.active_subscriptions()] == [sub.id]
+    assert store.mail.stop_subscription(sub.id)
+    assert not store.mail.stop_subscription(sub.id)
+    assert store.mail.active_subscriptions() == []
+    again = store.mail.restart_subscription(sub.id, "daily", "Europe/Paris")
+    assert again.status == "pending" and again.confirm_nonce != sub.confirm_nonce
 
 
 def test_deliveries_are_claimed_once_and_record_sent_papers(store):
     seed(store)
     sid = subscribe(store, "a@example.org")
     window = (datetime(2026, 1, 1), datetime(2026, 1, 2))
-    first = store.claim_delivery(sid, "2026-01-01", window, [["2503.11731", "why"]], "<m1@x>")
-    again = store.claim_delivery(sid, "2026-01-01", window, [["2503.11742", ""]], "<m2@x>")
-    assert again["id"] == first["id"] and again["message_id"] == "<m1@x>"
-    assert again["paper_ids"] == [["2503.11731", "why"]]  # the first claim's choice wins
-    store.mark_sent(first["id"], sid, ["2503.11731"])
-    store.mark_sent(first["id"], sid, ["2503.11731"])  # repeating is harmless
-    assert store.sent_paper_ids([sid]) == {sid: {"2503.11731"}}
-    empty = store.claim_delivery(sid, "2026-01-02", window, [], "<m3@x>")
-    assert empty["status"] == "empty"
-    assert store.delivery_counts() == {"sent": 1, "empty": 1}
+    first = store.mail.claim_delivery(sid, "2026-01-01", window, [["2503.11731", "why"]], "<m1@x>")
+    again = store.mail.claim_delivery(sid, "2026-01-01", window, [["2503.11742", ""]], "<m2@x>")
+    assert again.id == first.id and again.message_id == "<m1@x>"
+    assert again.paper_ids == [["2503.11731", "why"]]  # the first claim's choice wins
+    store.mail.mark_sent(first.id, sid, ["2503.11731"])
+    store.mail.mark_sent(first.id, sid, ["2503.11731"])  # repeating is harmless
+    assert store.mail.sent_paper_ids([sid]) == {sid: {"2503.11731"}}
+    empty = store.mail.claim_delivery(sid, "2026-01-02", window, [], "<m3@x>")
+    assert empty.status == "empty"
+    assert store.mail.delivery_counts() == {"sent": 1, "empty": 1}
 
 
 def test_lease_is_exclusive_until_released_or_expired(store):
-    assert store.acquire_lease("job", "a", 60)
-    assert not store.acquire_lease("job", "b", 60)
-    assert store.acquire_lease("job", "a", 60)  # renewal
-    store.release_lease("job", "b")  # not b's to release
-    assert store.lease_holder("job")["holder"] == "a"
-    store.release_lease("job", "a")
-    assert store.acquire_lease("job", "b", -1)  # taken, but already expired
-    assert store.acquire_lease("job", "c", 60)
+    assert store.jobs.acquire_lease("job", "a", 60)
+    assert not store.jobs.acquire_lease("job", "b", 60)
+    assert store.jobs.acquire_lease("job", "a", 60)  # renewal
+    store.jobs.release_lease("job", "b")  # not b's to release
+    assert store.jobs.lease("job").holder == "a"
+    store.jobs.release_lease("job", "a")
+    assert store.jobs.acquire_lease("job", "b", -1)  # taken, but already expired
+    assert store.jobs.acquire_lease("job", "c", 60)
 
 
 # -- composition ---------------------------------------------------------------------------
@@ -162,21 +163,21 @@ def mailsite(store, tmp_path):
 def test_topic_alert_matches_by_words_and_meaning_and_explains(mailsite):
     store, _, tmp_path = mailsite
     config = make_config(tmp_path)
-    engine = engine_for(config, store)
-    composer = Composer(store, config, engine)
+    engine = site_engine(store, config)
+    composer = composer_for(store, config, engine)
     due = schedule.period_due("weekly", "UTC", dtime(8), WEEK)
-    sub = store.create_subscription("a@example.org", "topic", "vision language models",
+    sub = store.mail.create_subscription("a@example.org", "topic", "vision language models",
                                     "weekly", "UTC", confirmed=True)  # fmt: skip
     picks = composer.compose(sub, due, set())
     assert picks, "the seeded listing has vision-language papers"
-    titles = {c["id"]: c["title"].lower() for c in store.cards([p.paper_id for p in picks])}
+    titles = {c.id: c.title.lower() for c in store.feed.cards([p.paper_id for p in picks])}
     assert any("vision-language" in title for title in titles.values())
     assert all("similarity" in p.why for p in picks)
     assert [p.score for p in picks] == sorted((p.score for p in picks), reverse=True)
     # the query was embedded once and kept
-    assert store.get_subscription(sub["id"])["query_vector"]
+    assert store.mail.get_subscription(sub.id).query_vector
     # excluded words exclude; already-sent papers are not offered again
-    sub2 = store.create_subscription("b@example.org", "topic", "vision language -jailbreak",
+    sub2 = store.mail.create_subscription("b@example.org", "topic", "vision language -jailbreak",
                                      "weekly", "UTC", confirmed=True)  # fmt: skip
     kept = composer.compose(sub2, due, set())
     assert all("jailbreak" not in titles.get(p.paper_id, "") for p in kept)
@@ -186,16 +187,24 @@ def test_topic_alert_matches_by_words_and_meaning_and_explains(mailsite):
     empty = schedule.period_due("weekly", "UTC", dtime(8), "2024-W10")
     assert composer.compose(sub, empty, set()) == []
     # keyword-only when search by meaning is off: every word must be there
-    plain = Composer(store, config, None)
+    plain = composer_for(store, config, search_engine(store, semantic=False))
     for p in plain.compose(sub, due, set()):
-        text = store.cards([p.paper_id])[0]
-        blob = (text["title"] + " " + text["abstract"]).lower()
+        text = store.feed.cards([p.paper_id])[0]
+        blob = (text.title + " " + text.abstract).lower()
         assert "vision" in blob and "language" in blob and "model" in blob
 
 
 # -- delivery over SMTP --------------------------------------------------------------------
+def composer_for(store, config, engine):
+    return Composer(
+        store, config.digests, trending_ranker(), engine, config.search.search_min_similarity
+    )
+
+
 def _run(store, config, engine=None, **kw):
-    return DigestRun(store, config, engine).run(**kw)
+    """A digest run; without ``engine``, by words only (no model loaded)."""
+    engine = engine or search_engine(store, semantic=False)
+    return DigestRun(store, config, engine, trending_ranker()).run(**kw)
 
 
 def test_digests_over_smtp_headers_parts_links_and_one_click_unsubscribe(mailsite):
@@ -208,7 +217,7 @@ def test_digests_over_smtp_headers_parts_links_and_one_click_unsubscribe(mailsit
         subscribe(store, "cy@example.org", "topic", "quantum chromodynamics lattice", "weekly")
         stats = _run(store, config, period=period)
         assert (stats.sent, stats.empty) == (1, 0), stats.line()  # weekly subs: not this period
-        engine = engine_for(config, store)
+        engine = site_engine(store, config)
         stats = _run(store, config, engine, period=WEEK)
         assert (stats.sent, stats.empty) == (1, 1), stats.line()  # nothing on QCD that week
         assert smtp.recorder.connections == 2  # one connection per run
@@ -217,16 +226,16 @@ def test_digests_over_smtp_headers_parts_links_and_one_click_unsubscribe(mailsit
 
         digest = msgs["ada@example.org"]
         assert digest["Subject"].startswith("Trending papers — ")
-        assert digest["From"] == config.mail_from
+        assert digest["From"] == config.mail.mail_from
         assert digest["Message-ID"] and digest["Date"]
         assert digest["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
         unsub = re.fullmatch(r"<(http://testserver/\S+)>", digest["List-Unsubscribe"]).group(1)
         text = digest.get_body(("plain",)).get_content()
         html = digest.get_body(("html",)).get_content()
-        voted = store.cards(ids[:4])
+        voted = store.feed.cards(ids[:4])
         for card in voted:
-            assert card["title"][:40] in text
-            assert f"http://testserver/papers/{card['id']}" in html
+            assert card.title[:40] in text
+            assert f"http://testserver/papers/{card.id}" in html
         assert "<script" not in html and 'style="' in html and "color-scheme" in html
         assert "Why: trending score" in text
 
@@ -235,7 +244,7 @@ def test_digests_over_smtp_headers_parts_links_and_one_click_unsubscribe(mailsit
         assert "similarity" in alert.get_body(("plain",)).get_content()
 
         # every link in the message leads somewhere real
-        client = TestClient(create_app(config, store), base_url="http://testserver")
+        client = TestClient(create_site(config, store), base_url="http://testserver")
         links = set(re.findall(r'href="(http://testserver/[^"]+)"', html))
         assert len(links) >= 6
         for link in links:
@@ -243,13 +252,13 @@ def test_digests_over_smtp_headers_parts_links_and_one_click_unsubscribe(mailsit
             assert client.get(path).status_code == 200, path
 
         # RFC 8058: a POST with the one-click body, no cookies, no CSRF token
-        r = TestClient(create_app(config, store)).post(
+        r = TestClient(create_site(config, store)).post(
             unsub.removeprefix("http://testserver"),
             content="List-Unsubscribe=One-Click",
             headers={"content-type": "application/x-www-form-urlencoded"},
         )
         assert r.status_code == 200
-        assert store.get_subscription(a)["status"] == "unsubscribed"
+        assert store.mail.get_subscription(a).status == "unsubscribed"
 
         # nothing twice: a second run of the same periods sends nothing
         before = len(smtp.messages)
@@ -259,7 +268,7 @@ def test_digests_over_smtp_headers_parts_links_and_one_click_unsubscribe(mailsit
         # the next period leaves out what Bob already got
         nxt = _run(store, config, engine, period=WEEK_AFTER)
         assert nxt.sent == 0
-        assert store.sent_paper_ids([b])[b]
+        assert store.mail.sent_paper_ids([b])[b]
 
 
 def test_temporary_failures_retry_then_later_runs_and_5xx_bounces(mailsite):
@@ -278,8 +287,8 @@ def test_temporary_failures_retry_then_later_runs_and_5xx_bounces(mailsite):
         stats = _run(store, config, period=period)
         assert (stats.sent, stats.failed, stats.bounced) == (1, 1, 1), stats.line()
         assert [m["To"] for m in smtp.messages] == ["flaky@example.org"]
-        assert store.get_subscription(gone)["status"] == "bouncing"
-        assert store.get_subscription(down)["status"] == "confirmed"
+        assert store.mail.get_subscription(gone).status == "bouncing"
+        assert store.mail.get_subscription(down).status == "confirmed"
         # the failed one waits for its retry time, then a later run delivers it
         assert _run(store, config, period=period).sent == 0
         with store.begin() as conn:
@@ -287,21 +296,21 @@ def test_temporary_failures_retry_then_later_runs_and_5xx_bounces(mailsite):
         stats = _run(store, config)  # not even the same period asked: unfinished ones go too
         assert stats.sent == 1, stats.line()
         assert sorted(m["To"] for m in smtp.messages) == ["down@example.org", "flaky@example.org"]
-        assert store.get_subscription(flaky)["status"] == "confirmed"
+        assert store.mail.get_subscription(flaky).status == "confirmed"
 
 
 def test_mailer_reuses_one_connection_and_refuses_header_injection(tmp_path):
     with SMTPServer() as smtp:
         config = make_config(tmp_path, **smtp.settings)
-        with Mailer(config) as mailer:
+        with Mailer(config.mail) as mailer:
             for i in range(5):
-                mailer.send(compose(config, f"r{i}@example.org", f"n{i}", "body"))
+                mailer.send(compose(config.mail, f"r{i}@example.org", f"n{i}", "body"))
         assert smtp.recorder.connections == 1 and len(smtp.messages) == 5
     with pytest.raises(MailError) as exc:
-        compose(config, "a@example.org\r\nBcc: victim@example.org", "s", "b")
+        compose(config.mail, "a@example.org\r\nBcc: victim@example.org", "s", "b")
     assert exc.value.permanent
     with pytest.raises(MailError):
-        compose(config, "a@example.org", "hi\nBcc: victim@example.org", "b")
+        compose(config.mail, "a@example.org", "hi\nBcc: victim@example.org", "b")
 
 
 def test_smtp_down_is_a_temporary_failure_not_a_crash(mailsite):
@@ -313,7 +322,7 @@ def test_smtp_down_is_a_temporary_failure_not_a_crash(mailsite):
     subscribe(store, "a@example.org")
     stats = _run(store, config, period=next_weekday().isoformat())
     assert (stats.sent, stats.failed) == (0, 1) and "SMTP" in stats.errors[0]
-    assert store.delivery_counts() == {"retry": 1}
+    assert store.mail.delivery_counts() == {"retry": 1}
 
 
 def test_outbox_and_dry_run(mailsite):
@@ -323,9 +332,9 @@ def test_outbox_and_dry_run(mailsite):
     period = next_weekday().isoformat()
     shown = []
     stats = _run(store, config, period=period, dry_run=True,
-                 preview=lambda s, d, p: shown.append((s["email"], len(p))))  # fmt: skip
+                 preview=lambda s, d, p: shown.append((s.email, len(p))))  # fmt: skip
     assert stats.sent == 1 and shown == [("a@example.org", 4)]
-    assert store.delivery_counts() == {} and not (tmp_path / "outbox").exists()
+    assert store.mail.delivery_counts() == {} and not (tmp_path / "outbox").exists()
     assert _run(store, config, period=period).sent == 1
     files = list((tmp_path / "outbox").glob("*.eml"))
     assert len(files) == 1 and b"List-Unsubscribe-Post" in files[0].read_bytes()
@@ -335,9 +344,9 @@ def test_busy_lease_means_no_run(mailsite):
     store, _, tmp_path = mailsite
     config = make_config(tmp_path)
     subscribe(store, "a@example.org")
-    assert store.acquire_lease(LEASE, "someone-else", 60)
+    assert store.jobs.acquire_lease(LEASE, "someone-else", 60)
     stats = _run(store, config, period=next_weekday().isoformat())
-    assert stats.busy and stats.sent == 0 and store.delivery_counts() == {}
+    assert stats.busy and stats.sent == 0 and store.mail.delivery_counts() == {}
 
 
 # -- crash and concurrency, with real processes ---------------------------------------------
@@ -398,7 +407,7 @@ def test_killed_mid_run_then_resumed_sends_every_message_exactly_once(mailsite, 
         # keyword topic alerts (semantic search off) match some users, not all
         sent = [(m["To"], m["Message-ID"]) for m in smtp.messages]
         assert len({to for to, _ in sent}) == len(sent), "nobody got a message twice"
-        counts = store.delivery_counts()
+        counts = store.mail.delivery_counts()
         assert counts.get("sent", 0) == len(sent) and set(counts) <= {"sent", "empty"}
         assert counts["sent"] + counts.get("empty", 0) == 30
         # and a third run finds nothing to do
@@ -417,8 +426,8 @@ def test_two_instances_at_once_never_double_send(mailsite):
         outs = [p.communicate(timeout=120) for p in procs]
         assert all(p.returncode == 0 for p in procs), outs
         sent = [m["To"] for m in smtp.messages]
-        assert len(sent) == len(set(sent)) == store.delivery_counts()["sent"]
-        assert len(sent) + store.delivery_counts().get("empty", 0) == 24
+        assert len(sent) == len(set(sent)) == store.mail.delivery_counts()["sent"]
+        assert len(sent) + store.mail.delivery_counts().get("empty", 0) == 24
 
 
 def test_digest_cli_rejects_bad_periods(tmp_path):
@@ -438,16 +447,16 @@ def test_new_papers_of_a_window(mailsite):
     unknown date; a bulk import of old papers is not news."""
     store, ids, _ = mailsite
     due = schedule.period_due("weekly", "UTC", dtime(8), WEEK)
-    assert len(store.new_papers(due.start, due.end)) == 60  # listing papers: no date
+    assert len(store.mail.new_papers(due.start, due.end)) == 60  # listing papers: no date
     with store.begin() as conn:
         conn.execute(t.papers.update().where(t.papers.c.id == ids[0])
                      .values(published=datetime(2019, 5, 1)))  # fmt: skip
         conn.execute(t.papers.update().where(t.papers.c.id == ids[1])
                      .values(published=due.start - timedelta(days=2)))  # fmt: skip
-    new = {p["id"] for p in store.new_papers(due.start, due.end)}
+    new = {p.id for p in store.mail.new_papers(due.start, due.end)}
     assert ids[0] not in new and ids[1] in new and len(new) == 59
     old = schedule.period_due("weekly", "UTC", dtime(8), "2019-W19")
-    assert [p["id"] for p in store.new_papers(old.start, old.end)] == [ids[0]]
+    assert [p.id for p in store.mail.new_papers(old.start, old.end)] == [ids[0]]
 
 
 def _ticks(sched, n: int, timeout: float) -> None:
@@ -461,48 +470,50 @@ def _ticks(sched, n: int, timeout: float) -> None:
 
 
 def test_scheduler_sends_what_is_due_and_survives_failures(tmp_path, sqlite_url):
-    from paperwire.jobs import DigestScheduler
+    from paperwire.mail.scheduler import DigestScheduler
+    from paperwire.plugins import rankers, search_backends
     from paperwire.store import Store
 
     store = Store(sqlite_url)
-    store.upgrade()
+    store.db.upgrade()
     seed(store)
     sid = subscribe(store, "a@example.org", tz="Pacific/Auckland")
     config = make_config(tmp_path, database_url=sqlite_url)
-    sched = DigestScheduler(config, interval=0.05)
+    sched = DigestScheduler(config, search_backends(), rankers(), interval=0.05)
     _ticks(sched, 3, timeout=30)
     assert sched.runs >= 3 and not sched.is_alive()
     # the latest due period in Auckland was served exactly once, whatever the runs
     due = schedule.latest_due("daily", "Pacific/Auckland", dtime(8), datetime.utcnow())
-    rows = store.deliveries_for([due.period])
+    rows = store.mail.deliveries_for([due.period])
     assert list(rows) == [(sid, due.period)]
     # a broken database does not stop the loop
     broken = DigestScheduler(make_config(tmp_path, database_url=f"sqlite:///{tmp_path}/no/x.db"),
-                             interval=0.01)  # fmt: skip
+                             search_backends(), rankers(), interval=0.01)  # fmt: skip
     _ticks(broken, 2, timeout=10)
     assert broken.runs >= 2
 
 
 def test_hostile_titles_and_queries_are_escaped_in_the_html_part(tmp_path):
+    from paperwire.core.models import Card, Subscription
     from paperwire.mail import render
 
     config = make_config(tmp_path)
-    sub = {"id": 1, "email": "a@example.org", "kind": "topic", "frequency": "daily",
-           "query": '<img src=x onerror=alert(1)> "quoted"', "manage_nonce": "n"}  # fmt: skip
-    item = {"id": "2501.00001", "title": "<script>alert(1)</script> & Friends",
-            "abstract": "<b>bold</b> $x<y$", "authors": ["<i>Eve</i>"], "published": None,
-            "upvotes": 1, "num_comments": 0, "github_repo": 'x/y"><script>',
-            "github_stars": 3, "why": "<svg onload=alert(1)>",
-            "url": "http://testserver/papers/2501.00001"}  # fmt: skip
+    sub = Subscription(id=1, email="a@example.org", kind="topic", frequency="daily",
+                       query='<img src=x onerror=alert(1)> "quoted"', manage_nonce="n")  # fmt: skip
+    card = Card(seq=1, id="2501.00001", title="<script>alert(1)</script> & Friends",
+                abstract="<b>bold</b> $x<y$", authors=["<i>Eve</i>"], published=None,
+                upvotes=1, num_comments=0, github_repo='x/y"><script>',
+                github_stars=3)  # fmt: skip
+    item = render.DigestItem(card, "<svg onload=alert(1)>", "http://testserver/papers/2501.00001")
     link = {"manage": "http://testserver/m?a=1&b=2", "unsubscribe": "http://testserver/u",
             "site": "http://testserver/papers", "base": "http://testserver"}  # fmt: skip
-    subject, text, html = render.digest(config, sub, "Monday", [item], link)
+    subject, text, html = render.digest(config.site.site_name, sub, "Monday", [item], link)
     for raw in ("<script>", "<img src=x", "<b>bold", "<i>Eve", "<svg", '"><script>'):
         assert raw not in html
     assert "&lt;script&gt;alert(1)&lt;/script&gt; &amp; Friends" in html
     assert "<script>alert(1)</script> & Friends" in text  # plain text stays as written
     assert "\n" not in subject and "\r" not in subject
-    msg = compose(config, sub["email"], subject, text, html)
+    msg = compose(config.mail, sub.email, subject, text, html)
     assert msg.get_body(("html",)).get_content().rstrip() == html.rstrip()
 
 
@@ -522,7 +533,7 @@ def test_retried_old_digest_goes_first_and_the_new_one_does_not_repeat_it(mailsi
         assert (stats.sent, stats.empty) == (1, 1), stats.line()
         [msg] = smtp.messages
         assert f"{first:%A, %B} {first.day}" in msg["Subject"]
-        assert len(store.sent_paper_ids([sid])[sid]) == 4
+        assert len(store.mail.sent_paper_ids([sid])[sid]) == 4
 
 
 def test_a_period_that_does_not_exist_is_a_clear_error_not_a_crash():

@@ -11,11 +11,11 @@ import pytest
 import sqlalchemy as sa
 
 from paperwire.ingest.http import SourceError, TransientError
-from paperwire.ingest.oai import OAIError, OAIHarvester, parse_oai
-from paperwire.ingest.pipeline import harvest_oai
+from paperwire.ingest.oai import OAIError, OAIHarvester, harvest_oai, parse_oai
 from paperwire.store import Store
 
 from .replay import ReplayServer, Reply, fixture
+from .storekit import TRUST
 
 PAGES = ["arxiv-physics-hep-th.xml", "arxiv-physics-hep-ex.xml", "arxiv-single.xml"]
 TOKENS = ["tok-1|100", "tok-2|200", None]
@@ -109,7 +109,7 @@ def harvester(server, client):
 
 def test_harvest_follows_tokens_and_is_idempotent(store, fast_client):
     with oai_server() as server:
-        report = harvest_oai(store, harvester(server, fast_client), set_="physics")
+        report = harvest_oai(store, TRUST, harvester(server, fast_client), set_="physics")
     assert (report.seen, report.inserted, report.skipped) == (7, 7, [])
     assert [r.query.get("resumptionToken") for r in server.requests] == [
         None,
@@ -121,33 +121,33 @@ def test_harvest_follows_tokens_and_is_idempotent(store, fast_client):
         "metadataPrefix": "arXiv",
         "set": "physics",
     }
-    run = store.job_runs("oai")[0]
-    assert run["status"] == "ok" and run["state"] is None and run["stats"]["pages"] == 3
+    run = store.jobs.runs("oai")[0]
+    assert run.status == "ok" and run.state is None and run.stats["pages"] == 3
     with oai_server() as server:
-        again = harvest_oai(store, harvester(server, fast_client), set_="physics")
+        again = harvest_oai(store, TRUST, harvester(server, fast_client), set_="physics")
     assert (again.inserted, again.unchanged) == (0, 7)
-    assert store.count("papers") == 7
+    assert store.db.count("papers") == 7
 
 
 def test_failed_harvest_resumes_from_last_token(store, fast_client):
     with oai_server(fail_page=2) as server:
         with pytest.raises(SourceError, match="giving up"):
-            harvest_oai(store, harvester(server, fast_client))
-    assert store.count("papers") == 6
-    run = store.job_runs("oai")[0]
-    assert run["status"] == "failed" and run["state"] == {"token": "tok-2|200"}
+            harvest_oai(store, TRUST, harvester(server, fast_client))
+    assert store.db.count("papers") == 6
+    run = store.jobs.runs("oai")[0]
+    assert run.status == "failed" and run.state == {"token": "tok-2|200"}
     with oai_server() as server:
-        report = harvest_oai(store, harvester(server, fast_client))
+        report = harvest_oai(store, TRUST, harvester(server, fast_client))
     assert [r.query.get("resumptionToken") for r in server.requests] == ["tok-2|200"]
     assert (report.seen, report.inserted) == (7, 7)  # totals carry over from the first run
-    assert store.count("papers") == 7
-    assert store.job_runs("oai")[0]["status"] == "ok"
+    assert store.db.count("papers") == 7
+    assert store.jobs.runs("oai")[0].status == "ok"
 
 
 def test_expired_token_starts_over(store, fast_client):
     with oai_server(fail_page=1) as server:
         with pytest.raises(SourceError):
-            harvest_oai(store, harvester(server, fast_client))
+            harvest_oai(store, TRUST, harvester(server, fast_client))
 
     def expired(path, query):
         if query.get("resumptionToken") == "tok-1|100" and not expired.seen:
@@ -162,8 +162,8 @@ def test_expired_token_starts_over(store, fast_client):
 
     expired.seen = False
     with ReplayServer(expired) as server:
-        harvest_oai(store, harvester(server, fast_client))
-    assert store.count("papers") == 7
+        harvest_oai(store, TRUST, harvester(server, fast_client))
+    assert store.db.count("papers") == 7
     assert [r.query.get("resumptionToken") for r in server.requests] == [
         "tok-1|100",
         None,
@@ -174,19 +174,19 @@ def test_expired_token_starts_over(store, fast_client):
 
 def test_restart_ignores_interrupted_run(store, fast_client):
     with oai_server(fail_page=2) as server, pytest.raises(SourceError):
-        harvest_oai(store, harvester(server, fast_client))
+        harvest_oai(store, TRUST, harvester(server, fast_client))
     with oai_server() as server:
-        harvest_oai(store, harvester(server, fast_client), restart=True)
+        harvest_oai(store, TRUST, harvester(server, fast_client), restart=True)
     assert server.requests[0].query.get("resumptionToken") is None
-    statuses = [r["status"] for r in store.job_runs("oai")]
+    statuses = [r.status for r in store.jobs.runs("oai")]
     assert statuses == ["ok", "abandoned"]
 
 
 def test_dry_run_writes_nothing(store, fast_client):
     with oai_server() as server:
-        report = harvest_oai(store, harvester(server, fast_client), dry_run=True)
+        report = harvest_oai(store, TRUST, harvester(server, fast_client), dry_run=True)
     assert report.inserted == 7
-    assert store.count("papers") == 0 and store.job_runs() == []
+    assert store.db.count("papers") == 0 and store.jobs.runs() == []
 
 
 def _cli(url: str, oai_url: str):
@@ -207,7 +207,7 @@ def test_killed_process_resumes_without_loss_or_duplicates(backend, tmp_path, re
     if backend == "sqlite":
         url = f"sqlite:///{tmp_path / 'crash.db'}"
         store = Store(url)
-        store.upgrade()
+        store.db.upgrade()
     else:
         store = request.getfixturevalue("pg_store")
         from .conftest import _truncate
@@ -226,9 +226,9 @@ def test_killed_process_resumes_without_loss_or_duplicates(backend, tmp_path, re
         proc.wait(timeout=10)
         blocker.set()
     assert proc.returncode == -signal.SIGKILL
-    assert store.count("papers") == 6
-    run = store.job_runs("oai")[0]
-    assert run["status"] == "running" and run["state"] == {"token": "tok-2|200"}
+    assert store.db.count("papers") == 6
+    run = store.jobs.runs("oai")[0]
+    assert run.status == "running" and run.state == {"token": "tok-2|200"}
 
     with oai_server() as server:
         cmd, env = _cli(url, f"{server.url}/oai")
@@ -237,7 +237,7 @@ def test_killed_process_resumes_without_loss_or_duplicates(backend, tmp_path, re
     assert "resuming harvest run" in done.stderr
     assert [r.query.get("resumptionToken") for r in server.requests] == ["tok-2|200"]
     assert "7 seen, 7 new" in done.stdout
-    with store.engine.connect() as conn:
+    with store.db.engine.connect() as conn:
         ids = conn.execute(sa.text("SELECT id FROM papers")).scalars().all()
     assert len(ids) == len(set(ids)) == 7
-    assert store.job_runs("oai")[0]["status"] == "ok"
+    assert store.jobs.runs("oai")[0].status == "ok"

@@ -4,7 +4,8 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from paperwire import periods
+from paperwire.core import periods
+from paperwire.core.models import TrendingInput
 from paperwire.rank import trending as tr
 
 
@@ -49,15 +50,15 @@ NOW = datetime(2026, 3, 20, 12, 0)
 
 
 def item(pid, *, external=0, votes=(), arrived_h=24.0, stars=None, history=()):
-    return {
-        "id": pid,
-        "published": None,
-        "upvotes_external": external,
-        "github_stars": stars,
-        "submitted_at": NOW - timedelta(hours=arrived_h),
-        "votes": [NOW - timedelta(hours=h) for h in votes],
-        "stars_history": [(NOW - timedelta(hours=h), s) for h, s in history],
-    }
+    return TrendingInput(
+        id=pid,
+        published=None,
+        upvotes_external=external,
+        github_stars=stars,
+        submitted_at=NOW - timedelta(hours=arrived_h),
+        votes=[NOW - timedelta(hours=h) for h in votes],
+        stars_history=[(NOW - timedelta(hours=h), s) for h, s in history],
+    )
 
 
 def test_vote_velocity_beats_old_totals():
@@ -93,7 +94,7 @@ def test_trending_on_the_store(store):
     from tests.webkit import seed
 
     ids = seed(store, days=2)
-    u = store.create_user("fan", None, None)
-    store.set_upvote(u, ids[7], True)
+    u = store.accounts.create_user("fan", None, None)
+    store.feed.set_upvote(u, ids[7], True)
     ranked, moment = tr.trending(store)
     assert ranked[0].paper_id == ids[7] and len(ranked) == 10

@@ -12,16 +12,22 @@ import pytest
 from click.testing import CliRunner
 
 from paperwire.cli import main
+from paperwire.core import query as Q
+from paperwire.core.errors import ModelError
+from paperwire.core.query import SearchFilters
+from paperwire.core.records import PaperRecord
+from paperwire.ingest.listing import listing_record
 from paperwire.ingest.pipeline import import_jsonl
-from paperwire.ingest.records import PaperRecord
-from paperwire.search import query as Q
-from paperwire.search.engine import SearchEngine, rrf
-from paperwire.search.model import ModelError, shared_embedder
+from paperwire.search.fusion import rrf
+from paperwire.search.matcher import Matcher
+from paperwire.search.model import shared_embedder
 from paperwire.search.vectors import VectorIndex, current_snapshot
-from paperwire.store import SearchFilters, schema
+from paperwire.store import schema
+from paperwire.store.fulltext import fts5
 
 from .conftest import require
 from .replay import FIXTURES
+from .storekit import TRUST, search_engine
 from .webkit import LISTING, MODEL_CACHE
 
 HOSTILE = [
@@ -65,7 +71,7 @@ def embedder():
 @pytest.fixture
 def engine(store, tmp_path, embedder):
     """The 60 real papers of one listing, embedded, on each backend."""
-    import_jsonl(store, LISTING, kind="listing")
+    import_jsonl(store, TRUST, LISTING, listing_record)
     # The listing carries no dates: spread the papers over two months.
     papers = schema.papers
     with store.begin() as conn:
@@ -75,8 +81,8 @@ def engine(store, tmp_path, embedder):
                 .where(papers.c.seq == seq)
                 .values(published=datetime(2025, 3, 1) + timedelta(days=seq))
             )
-    eng = SearchEngine(store, tmp_path / "index", embedder=embedder, refresh_seconds=0)
-    assert eng.embed_missing() == 60
+    eng = search_engine(store, tmp_path / "index", embedder=embedder, refresh_seconds=0)
+    assert eng.indexer().embed_missing() == 60
     return eng
 
 
@@ -124,7 +130,7 @@ def test_parse_operators():
     assert p.excluded == [["survey"]]
     assert p.semantic == "vision transformer quantization review"
     assert (
-        Q.fts5(p, "all") == '("vision transformer" AND ("quantization" OR "review")) NOT ("survey")'
+        fts5(p, "all") == '("vision transformer" AND ("quantization" OR "review")) NOT ("survey")'
     )
     assert Q.parse("the of and").units == []  # stopwords only: semantic search still runs
     assert Q.parse("the of and").semantic == "the of and"
@@ -134,8 +140,8 @@ def test_parse_operators():
 
 @pytest.mark.parametrize("text", HOSTILE)
 def test_hostile_queries_never_fail(store, text):
-    import_jsonl(store, LISTING, kind="listing")
-    eng = SearchEngine(store, None, semantic=False)
+    import_jsonl(store, TRUST, LISTING, listing_record)
+    eng = search_engine(store, semantic=False)
     for mode in ("hybrid", "keyword"):
         res = eng.search(text, mode=mode)
         assert res.total >= len(res.hits)
@@ -144,14 +150,14 @@ def test_hostile_queries_never_fail(store, text):
 
 
 def test_highlight_escapes_and_marks():
-    pattern = Q.highlight_pattern(Q.parse("transformers <b> ai").terms())
-    out = Q.highlight("Vision Transformer <b>bold</b> & transformers, AI and air", pattern)
+    matcher = Matcher(Q.parse("transformers <b> ai"))
+    out = matcher.highlight("Vision Transformer <b>bold</b> & transformers, AI and air")
     assert out == (
         "Vision <mark>Transformer</mark> &lt;<mark>b</mark>&gt;bold&lt;/<mark>b</mark>&gt; "
         "&amp; <mark>transformers</mark>, <mark>AI</mark> and air"
     )
-    assert Q.highlight("<i>x</i>", None) == "&lt;i&gt;x&lt;/i&gt;"
-    assert Q.matched_terms("Gaussian splatting for SLAM", ["splats", "slam", "nerf"]) == [
+    assert Matcher(Q.parse("")).highlight("<i>x</i>") == "&lt;i&gt;x&lt;/i&gt;"
+    assert Matcher(Q.parse("splats slam nerf")).matched_terms("Gaussian splatting for SLAM") == [
         "splats",
         "slam",
     ]
@@ -257,28 +263,31 @@ def test_filters_sorts_pages(engine, store):
         for h in engine.search(q, offset=p, limit=4).hits
     ]
     assert pages == _ids(everything)
-    cards = {c["id"]: c for c in store.cards(_ids(everything))}
+    cards = {c.id: c for c in store.feed.cards(_ids(everything))}
     by_date = engine.search(q, sort="date", limit=100)
-    dates = [cards[i]["published"] for i in _ids(by_date)]
+    dates = [cards[i].published for i in _ids(by_date)]
     assert dates == sorted(dates, reverse=True) and set(_ids(by_date)) == set(cards)
-    store.set_upvote(store.create_user("u1", "u1@example.org", None), _ids(everything)[-1], True)
+    store.feed.set_upvote(
+        store.accounts.create_user("u1", "u1@example.org", None), _ids(everything)[-1], True
+    )
     assert _ids(engine.search(q, sort="upvotes", limit=100))[0] == _ids(everything)[-1]
     robotics = engine.search(q, SearchFilters(category="cs.RO"), limit=100)
     assert robotics.hits and all(
-        "cs.RO" in store.card(h.paper_id)["categories"] for h in robotics.hits
+        "cs.RO" in store.feed.card(h.paper_id).categories for h in robotics.hits
     )
     eess = engine.search("image", SearchFilters(category="eess"), limit=100)
     assert eess.hits and all(
-        any(c.startswith("eess.") for c in store.card(h.paper_id)["categories"]) for h in eess.hits
+        any(c.startswith("eess.") for c in store.feed.card(h.paper_id).categories)
+        for h in eess.hits
     )
     assert engine.search(q, SearchFilters(has_code=True)).total == sum(
-        1 for c in cards.values() if c["github_repo"]
+        1 for c in cards.values() if c.github_repo
     )
     assert engine.search(q, SearchFilters(on_feed=True)).total == 0
     assert engine.search(q, SearchFilters(date_to=date(2000, 1, 1))).total == 0
     april = engine.search(q, SearchFilters(date_from=date(2025, 4, 1), date_to=date(2025, 4, 10)))
     assert april.hits and all(
-        date(2025, 4, 1) <= cards[h.paper_id]["published"].date() <= date(2025, 4, 10)
+        date(2025, 4, 1) <= cards[h.paper_id].published.date() <= date(2025, 4, 10)
         for h in april.hits
     )
     # Filters without a query browse, newest first.
@@ -289,20 +298,20 @@ def test_filters_sorts_pages(engine, store):
 
 def test_changed_text_is_embedded_again(engine, store):
     model = engine.model
-    assert store.count_to_embed(model) == 0
-    paper = store.get_paper("2503.11995")
+    assert store.embeddings.count_to_embed(model) == 0
+    paper = store.papers.get("2503.11995")
     rec = PaperRecord(
         id="2503.11995",
-        title=paper["title"],
+        title=paper.title,
         version=9,
         abstract="An entirely new abstract about protein folding.",
-        source="arxiv",
+        source="arxiv-api",
     )
-    store.upsert_papers([rec])
-    assert store.count_to_embed(model) == 1  # the trigger dropped the stale vector
-    assert engine.embed_missing() == 1
+    store.papers.upsert([rec], TRUST)
+    assert store.embeddings.count_to_embed(model) == 1  # the trigger dropped the stale vector
+    assert engine.indexer().embed_missing() == 1
     assert _ids(engine.search("protein folding", mode="semantic"))[0] == "2503.11995"
-    assert store.delete_paper("2503.11995")
+    assert store.papers.delete("2503.11995")
     assert "2503.11995" not in _ids(engine.search("protein folding food", limit=100))
 
 
@@ -315,25 +324,25 @@ def test_similar_papers(engine):
 
 
 def test_index_persists_and_catches_up(engine, store, tmp_path, embedder):
-    engine.save_index()
-    fresh = SearchEngine(store, tmp_path / "index", embedder=embedder, refresh_seconds=0)
-    idx = fresh.index()
+    engine.indexer().save()
+    fresh = search_engine(store, tmp_path / "index", embedder=embedder, refresh_seconds=0)
+    idx = fresh.vectors.index()
     assert idx.snapshot is not None and len(idx) == 60
     rec = PaperRecord(
         id="2503.99999",
         title="Counting sheep with transformers",
         abstract="We count sheep in drone images.",
-        source="arxiv",
+        source="arxiv-api",
     )
-    store.upsert_papers([rec])
+    store.papers.upsert([rec], TRUST)
     assert engine.embed_papers(["2503.99999"]) == 1
     # The other process's engine sees the new vector without a new snapshot.
     assert _ids(fresh.search("counting sheep from the air", mode="semantic"))[0] == "2503.99999"
 
 
 def test_semantic_off_falls_back_to_keywords(store):
-    import_jsonl(store, LISTING, kind="listing")
-    eng = SearchEngine(store, None, semantic=False)
+    import_jsonl(store, TRUST, LISTING, listing_record)
+    eng = search_engine(store, semantic=False)
     res = eng.search("gaussian splatting")
     assert res.mode == "keyword" and res.hits and all(h.similarity is None for h in res.hits)
     assert eng.similar("2503.11731") == []

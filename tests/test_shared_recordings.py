@@ -8,10 +8,12 @@ import pytest
 
 from paperwire.ingest.arxiv_api import ArxivAPIError, parse_atom
 from paperwire.ingest.hf_daily import parse_daily_papers
+from paperwire.ingest.listing import listing_record
 from paperwire.ingest.oai import parse_oai
 from paperwire.ingest.pipeline import import_jsonl
 
 from .conftest import SHARED
+from .storekit import TRUST
 
 pytestmark = pytest.mark.skipif(not SHARED.exists(), reason=f"{SHARED} not present")
 
@@ -49,7 +51,7 @@ def test_hf_items():
     "path", shared_files("data/arxiv-listings/raw_sample", "*.jsonl"), ids=lambda p: p.name
 )
 def test_raw_listing_samples(sqlite_store, path):
-    report = import_jsonl(sqlite_store, path, kind="listing")
+    report = import_jsonl(sqlite_store, TRUST, path, listing_record)
     lines = sum(1 for line in path.open() if line.strip())
     assert report.seen == lines and report.skipped == []
-    assert sqlite_store.count("papers") == report.inserted > 0
+    assert sqlite_store.db.count("papers") == report.inserted > 0

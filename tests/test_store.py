@@ -5,9 +5,11 @@ from datetime import date, datetime, timedelta
 import pytest
 import sqlalchemy as sa
 
-from paperwire.ingest.records import FeedItem, PaperRecord
+from paperwire.core.records import FeedItem, PaperRecord
 from paperwire.store import Store, StoreError
 from paperwire.store import schema as t
+
+from .storekit import TRUST
 
 
 def rec(pid="2401.09417", **kw) -> PaperRecord:
@@ -26,22 +28,22 @@ def rec(pid="2401.09417", **kw) -> PaperRecord:
 
 def test_insert_then_nothing_new(store):
     records = [rec(f"2401.{n:05d}", title=f"Paper number {n}") for n in range(1, 2001)]
-    first = store.upsert_papers(records)
+    first = store.papers.upsert(records, TRUST)
     assert (first.inserted, first.updated, first.unchanged) == (2000, 0, 0)
-    again = store.upsert_papers(records)
+    again = store.papers.upsert(records, TRUST)
     assert (again.inserted, again.updated, again.unchanged) == (0, 0, 2000)
-    assert store.count("papers") == 2000
+    assert store.db.count("papers") == 2000
 
 
 def test_newer_version_updates_older_does_not(store):
-    store.upsert_papers([rec(version=1, title="Old title")])
-    c = store.upsert_papers([rec(version=2, title="New title", doi="10.1/x")])
+    store.papers.upsert([rec(version=1, title="Old title")], TRUST)
+    c = store.papers.upsert([rec(version=2, title="New title", doi="10.1/x")], TRUST)
     assert c.updated == 1
-    assert store.get_paper("2401.09417")["title"] == "New title"
-    c = store.upsert_papers([rec(version=1, title="Old title", journal_ref="ICML 2024")])
+    assert store.papers.get("2401.09417").title == "New title"
+    c = store.papers.upsert([rec(version=1, title="Old title", journal_ref="ICML 2024")], TRUST)
     assert c.updated == 1  # fills the empty journal_ref only
-    p = store.get_paper("2401.09417")
-    assert (p["title"], p["version"], p["journal_ref"], p["doi"]) == (
+    p = store.papers.get("2401.09417")
+    assert (p.title, p.version, p.journal_ref, p.doi) == (
         "New title",
         2,
         "ICML 2024",
@@ -50,24 +52,26 @@ def test_newer_version_updates_older_does_not(store):
 
 
 def test_lower_ranked_source_only_fills_gaps(store):
-    store.upsert_papers([rec(abstract="The arXiv abstract.", comment=None)])
-    store.upsert_papers([rec(abstract="Scraped abstract.", comment="12 pages", source="listing")])
-    p = store.get_paper("2401.09417")
-    assert p["abstract"] == "The arXiv abstract." and p["comment"] == "12 pages"
-    assert p["source"] == "arxiv-api"
+    store.papers.upsert([rec(abstract="The arXiv abstract.", comment=None)], TRUST)
+    store.papers.upsert(
+        [rec(abstract="Scraped abstract.", comment="12 pages", source="listing")], TRUST
+    )
+    p = store.papers.get("2401.09417")
+    assert p.abstract == "The arXiv abstract." and p.comment == "12 pages"
+    assert p.source == "arxiv-api"
 
 
 def test_duplicates_in_one_batch_merge(store):
-    c = store.upsert_papers(
-        [rec(version=1, title="A"), rec(version=3, title="C"), rec(version=2, title="B")]
+    c = store.papers.upsert(
+        [rec(version=1, title="A"), rec(version=3, title="C"), rec(version=2, title="B")], TRUST
     )
     assert c.inserted == 1
-    p = store.get_paper("2401.09417")
-    assert (p["version"], p["title"]) == (3, "C")
+    p = store.papers.get("2401.09417")
+    assert (p.version, p.title) == (3, "C")
 
 
 def test_keyword_index_follows_inserts_updates_deletes(store):
-    store.upsert_papers(
+    store.papers.upsert(
         [
             rec(),
             rec(
@@ -76,29 +80,34 @@ def test_keyword_index_follows_inserts_updates_deletes(store):
                 abstract="Memory efficient transformer.",
                 authors=["Xinyu Liu"],
             ),
-        ]
+        ],
+        TRUST,
     )
-    assert [pid for pid, _ in store.keyword_search("bidirectional scanning")] == ["2401.09417"]
-    assert [pid for pid, _ in store.keyword_search("zhu")] == ["2401.09417"]  # authors indexed
-    store.upsert_papers([rec(version=2, abstract="Selective scans over image patches.")])
-    assert store.keyword_search("bidirectional scanning") == []
-    assert [pid for pid, _ in store.keyword_search("selective patches")] == ["2401.09417"]
-    uid = store.create_user("claimant", None, None)
-    store.claim_authorship(uid, "2401.09417", "Lianghui Zhu")
-    store.record_github("2401.09417", stars=5, etag=None, repo="hustvl/Vim")
-    store.add_comment("2401.09417", uid, "first")
-    assert store.delete_paper("2401.09417")  # with its claims, star history and comments
-    assert store.get_paper("2401.09417") is None
-    assert store.keyword_search("selective patches") == []
-    assert store.keyword_index_check()
+    assert [pid for pid, _ in store.search.keyword_search("bidirectional scanning")] == [
+        "2401.09417"
+    ]
+    assert [pid for pid, _ in store.search.keyword_search("zhu")] == [
+        "2401.09417"
+    ]  # authors indexed
+    store.papers.upsert([rec(version=2, abstract="Selective scans over image patches.")], TRUST)
+    assert store.search.keyword_search("bidirectional scanning") == []
+    assert [pid for pid, _ in store.search.keyword_search("selective patches")] == ["2401.09417"]
+    uid = store.accounts.create_user("claimant", None, None)
+    store.accounts.claim_authorship(uid, "2401.09417", "Lianghui Zhu")
+    store.papers.record_github("2401.09417", stars=5, etag=None, repo="hustvl/Vim")
+    store.discussion.add("2401.09417", uid, "first")
+    assert store.papers.delete("2401.09417")  # with its claims, star history and comments
+    assert store.papers.get("2401.09417") is None
+    assert store.search.keyword_search("selective patches") == []
+    assert store.search.check()
 
 
 @pytest.mark.parametrize(
     "query", ['"unbalanced', "-", "OR", "AND NOT (", "*", "title:x", "é ü", "a" * 10000, ""]
 )
 def test_keyword_search_never_raises(store, query):
-    store.upsert_papers([rec()])
-    assert isinstance(store.keyword_search(query), list)
+    store.papers.upsert([rec()], TRUST)
+    assert isinstance(store.search.keyword_search(query), list)
 
 
 def feed_item(pid, day, upvotes=3, by="akhaliq", org=None):
@@ -116,13 +125,13 @@ def feed_item(pid, day, upvotes=3, by="akhaliq", org=None):
 
 def test_feed_import_is_idempotent_and_keeps_first_day(store):
     d1, d2 = date(2026, 3, 2), date(2026, 3, 3)
-    counts, added = store.import_feed(
-        [feed_item("2603.00001", d1, 5, org="tencent"), feed_item("2603.00002", d1, 1)]
+    counts, added = store.feed.import_items(
+        [feed_item("2603.00001", d1, 5, org="tencent"), feed_item("2603.00002", d1, 1)], TRUST
     )
     assert (counts.inserted, added) == (2, 2)
-    counts, added = store.import_feed([feed_item("2603.00001", d2, 9)])
+    counts, added = store.feed.import_items([feed_item("2603.00001", d2, 9)], TRUST)
     assert (counts.inserted, added) == (0, 0)
-    with store.engine.connect() as conn:
+    with store.db.engine.connect() as conn:
         rows = conn.execute(sa.select(t.feed_entries.c.paper_id, t.feed_entries.c.feed_date)).all()
         users = conn.execute(sa.select(t.users.c.username, t.users.c.origin)).all()
         orgs = conn.execute(sa.select(t.organizations.c.name, t.organizations.c.fullname)).all()
@@ -131,63 +140,65 @@ def test_feed_import_is_idempotent_and_keeps_first_day(store):
         ("2603.00002", "2026-03-02"),
     ]
     assert users == [("akhaliq", "hf")] and orgs == [("tencent", "Tencent")]
-    p = store.get_paper("2603.00001")
-    assert p["upvotes"] == 9 and p["organization_id"] is not None
-    assert store.feed_dates() == (d1, d1)
+    p = store.papers.get("2603.00001")
+    assert p.upvotes == 9 and p.organization_id is not None
+    assert store.feed.span() == (d1, d1)
 
 
 def test_upvotes_are_external_plus_local(store):
-    store.import_feed([feed_item("2603.00001", date(2026, 3, 2), 5)])
+    store.feed.import_items([feed_item("2603.00001", date(2026, 3, 2), 5)], TRUST)
     now = datetime(2026, 3, 2, 10)
     with store.begin() as conn:
         uid = conn.execute(
             t.users.insert().values(username="alice", created_at=now).returning(t.users.c.id)
         ).scalar_one()
         conn.execute(t.upvotes.insert().values(user_id=uid, paper_id="2603.00001", created_at=now))
-    store.import_feed([feed_item("2603.00001", date(2026, 3, 2), 7)])
-    assert store.get_paper("2603.00001")["upvotes"] == 8
+    store.feed.import_items([feed_item("2603.00001", date(2026, 3, 2), 7)], TRUST)
+    assert store.papers.get("2603.00001").upvotes == 8
 
 
 def test_job_checkpoint_commits_with_data(store):
-    run = store.start_job("oai", {"set": "cs"})
+    run = store.jobs.start("oai", {"set": "cs"})
     with pytest.raises(RuntimeError):
         with store.begin() as conn:
-            store.upsert_papers([rec()], conn)
-            store.checkpoint_job(run, {"token": "t1"}, {"pages": 1}, conn)
+            store.papers.upsert([rec()], TRUST, conn)
+            store.jobs.checkpoint(run, {"token": "t1"}, {"pages": 1}, conn)
             raise RuntimeError("crash before commit")
-    assert store.count("papers") == 0
-    assert store.resumable_job("oai", {"set": "cs"}) is None  # no checkpoint committed
+    assert store.db.count("papers") == 0
+    assert store.jobs.resumable("oai", {"set": "cs"}) is None  # no checkpoint committed
     with store.begin() as conn:
-        store.upsert_papers([rec()], conn)
-        store.checkpoint_job(run, {"token": "t1"}, {"pages": 1}, conn)
-    again = store.resumable_job("oai", {"set": "cs"})
-    assert again["id"] == run and again["state"] == {"token": "t1"}
-    assert store.resumable_job("oai", {"set": "math"}) is None
-    store.finish_job(run, "ok", {"pages": 2})
-    assert store.resumable_job("oai", {"set": "cs"}) is None
-    store.fail_job(store.start_job("oai", {"set": "cs"}), "boom")
-    assert store.job_runs("oai")[0]["status"] == "failed"
+        store.papers.upsert([rec()], TRUST, conn)
+        store.jobs.checkpoint(run, {"token": "t1"}, {"pages": 1}, conn)
+    again = store.jobs.resumable("oai", {"set": "cs"})
+    assert again.id == run and again.state == {"token": "t1"}
+    assert store.jobs.resumable("oai", {"set": "math"}) is None
+    store.jobs.finish(run, "ok", {"pages": 2})
+    assert store.jobs.resumable("oai", {"set": "cs"}) is None
+    store.jobs.fail(store.jobs.start("oai", {"set": "cs"}), "boom")
+    assert store.jobs.runs("oai")[0].status == "failed"
 
 
 def test_github_refresh_queue(store):
-    store.upsert_papers([rec(github_repo="hustvl/Vim"), rec("2305.07027", title="EfficientViT")])
-    todo = store.papers_for_star_refresh(10, datetime(2100, 1, 1))
-    assert [r["id"] for r in todo] == ["2401.09417"]
-    store.record_github("2401.09417", stars=3000, etag='W/"abc"', repo="hustvl/Vim")
-    assert store.papers_for_star_refresh(10, datetime(2000, 1, 1)) == []
-    p = store.get_paper("2401.09417")
-    assert (p["github_stars"], p["github_etag"]) == (3000, 'W/"abc"')
+    store.papers.upsert(
+        [rec(github_repo="hustvl/Vim"), rec("2305.07027", title="EfficientViT")], TRUST
+    )
+    todo = store.papers.due_for_stars(10, datetime(2100, 1, 1))
+    assert [r.id for r in todo] == ["2401.09417"]
+    store.papers.record_github("2401.09417", stars=3000, etag='W/"abc"', repo="hustvl/Vim")
+    assert store.papers.due_for_stars(10, datetime(2000, 1, 1)) == []
+    p = store.papers.get("2401.09417")
+    assert (p.github_stars, p.github_etag) == (3000, 'W/"abc"')
 
 
 def test_stats(store):
-    store.import_feed([feed_item("2603.00001", date(2026, 3, 2))])
-    s = store.stats()
+    store.feed.import_items([feed_item("2603.00001", date(2026, 3, 2))], TRUST)
+    s = store.db.stats()
     assert s["papers"] == 1 and s["feed_entries"] == 1 and s["backend"] == store.dialect
-    assert s["schema_revision"] == store.head_revision()
+    assert s["schema_revision"] == store.db.head_revision()
 
 
 def test_backup_is_a_consistent_copy(store, tmp_path):
-    store.upsert_papers([rec(f"2401.{n:05d}", title=f"P{n}") for n in range(1, 301)])
+    store.papers.upsert([rec(f"2401.{n:05d}", title=f"P{n}") for n in range(1, 301)], TRUST)
     dest = tmp_path / "copy.db"
     if store.dialect == "postgresql":
         import shutil
@@ -195,22 +206,22 @@ def test_backup_is_a_consistent_copy(store, tmp_path):
         if shutil.which("pg_dump") is None:
             pytest.skip("pg_dump is not installed")
         dest = tmp_path / "copy.dump"
-        store.backup(dest)
+        store.db.backup(dest)
         assert dest.stat().st_size > 0 and dest.read_bytes()[:5] == b"PGDMP"
         return
-    store.backup(dest)
+    store.db.backup(dest)
     copy = Store(f"sqlite:///{dest}")
-    assert copy.count("papers") == 300
-    assert [p for p, _ in copy.keyword_search("P7")] == ["2401.00007"]
+    assert copy.db.count("papers") == 300
+    assert [p for p, _ in copy.search.keyword_search("P7")] == ["2401.00007"]
     with pytest.raises(StoreError, match="exists"):
-        store.backup(dest)
+        store.db.backup(dest)
 
 
 def test_schema_matches_models(store):
     from alembic.autogenerate import compare_metadata
     from alembic.migration import MigrationContext
 
-    with store.engine.connect() as conn:
+    with store.db.engine.connect() as conn:
         diff = compare_metadata(MigrationContext.configure(conn), t.metadata)
     # The keyword index is created by raw DDL (FTS5 table / generated tsvector column).
     diff = [d for d in diff if "papers_fts" not in str(d) and "tsv" not in str(d)]
@@ -226,21 +237,21 @@ def test_bad_urls_fail_clearly(tmp_path):
         Store(f"sqlite:///{tmp_path}/missing/dir/x.db")
     s = Store(f"sqlite:///{tmp_path}/fresh.db")
     with pytest.raises(StoreError, match="db upgrade"):
-        s.check_ready()
+        s.db.check_ready()
 
 
 def test_sqlite_backup_while_writing(sqlite_store, tmp_path):
     """The copy is a consistent snapshot even with a writer busy in another thread."""
     import threading
 
-    sqlite_store.upsert_papers([rec(f"2401.{n:05d}", title=f"P{n}") for n in range(1, 501)])
+    sqlite_store.papers.upsert([rec(f"2401.{n:05d}", title=f"P{n}") for n in range(1, 501)], TRUST)
     stop = threading.Event()
 
     def writer():
         n = 501
         while not stop.is_set() and n < 20000:
-            sqlite_store.upsert_papers(
-                [rec(f"2401.{k:05d}", title=f"P{k}") for k in range(n, n + 50)]
+            sqlite_store.papers.upsert(
+                [rec(f"2401.{k:05d}", title=f"P{k}") for k in range(n, n + 50)], TRUST
             )
             n += 50
 
@@ -250,14 +261,14 @@ def test_sqlite_backup_while_writing(sqlite_store, tmp_path):
         copies = []
         for i in range(3):
             dest = tmp_path / f"copy{i}.db"
-            sqlite_store.backup(dest)
+            sqlite_store.db.backup(dest)
             copies.append(Store(f"sqlite:///{dest}"))
     finally:
         stop.set()
         thread.join()
     for copy in copies:
-        n = copy.count("papers")
+        n = copy.db.count("papers")
         assert n >= 500 and n % 50 == 0  # whole transactions only
-        assert copy.keyword_index_check()
-        with copy.engine.connect() as conn:
+        assert copy.search.check()
+        with copy.db.engine.connect() as conn:
             assert conn.execute(sa.text("PRAGMA integrity_check")).scalar() == "ok"

@@ -6,6 +6,7 @@ from datetime import date
 
 import pytest
 
+from paperwire.core.records import Popularity
 from paperwire.search.model import model_key
 
 from .replay import ReplayServer, Reply
@@ -26,7 +27,7 @@ def test_upvote_form_and_json(web, member):
     store, pid = web[1], web[2][0]
     r = member.post(f"/papers/{pid}/upvote", {"state": "1", "next": "/papers"})
     assert r.status_code == 303 and r.headers["location"] == "/papers"
-    assert store.card(pid)["upvotes"] == 1
+    assert store.feed.card(pid).upvotes == 1
     again = member.post(
         f"/papers/{pid}/upvote", {"state": "1"}, headers={"Accept": "application/json"}
     )
@@ -60,10 +61,10 @@ def test_concurrent_upvotes_are_exact(store):
 
     ids = seed(store, days=1)
     pid = ids[0]
-    users = [store.create_user(f"u{i}", None, None) for i in range(50)]
+    users = [store.accounts.create_user(f"u{i}", None, None) for i in range(50)]
     # imported votes stay on top of local ones
     with store.begin() as conn:
-        store.set_popularity(conn, [(pid, 7, None, None, None)])
+        store.papers.set_popularity(conn, [Popularity(pid, 7)])
     barrier = threading.Barrier(25)
     errors = []
 
@@ -71,10 +72,10 @@ def test_concurrent_upvotes_are_exact(store):
         try:
             barrier.wait()
             for uid in chunk:
-                store.set_upvote(uid, pid, True)
-                store.set_upvote(uid, pid, True)  # double click
+                store.feed.set_upvote(uid, pid, True)
+                store.feed.set_upvote(uid, pid, True)  # double click
                 if uid % 5 == 0:
-                    store.set_upvote(uid, pid, False)
+                    store.feed.set_upvote(uid, pid, False)
         except Exception as exc:  # pragma: no cover - reported below
             errors.append(exc)
 
@@ -85,8 +86,8 @@ def test_concurrent_upvotes_are_exact(store):
         t.join()
     assert not errors
     expected = sum(1 for u in users if u % 5 != 0)
-    assert store.card(pid)["upvotes"] == 7 + expected
-    assert len(store.upvoted(users[1], [pid])) == (users[1] % 5 != 0)
+    assert store.feed.card(pid).upvotes == 7 + expected
+    assert len(store.feed.upvoted(users[1], [pid])) == (users[1] % 5 != 0)
 
 
 def test_comments_replies_markdown_and_mentions(web, member):
@@ -108,7 +109,7 @@ def test_comments_replies_markdown_and_mentions(web, member):
     assert 'rel="nofollow ugc noopener"' in page
     assert "$O(n^2)$" in page
     assert re.search(r'class="replies">\s*<div class="comment[^"]*" id="comment-\d+"', page)
-    assert store.card(pid)["num_comments"] == 2
+    assert store.feed.card(pid).num_comments == 2
     api = member.client.get(f"/api/papers/{pid}/comments").json()
     assert api[0]["replies"][0]["body"] == "A reply"
 
@@ -135,7 +136,7 @@ def test_edit_delete_and_moderation(web, member):
         .rsplit("-", 1)[1]
     )
     member.post(f"/comments/{cid}/edit", {"body": "first, edited"})
-    assert store.get_comment(cid)["body"] == "first, edited"
+    assert store.discussion.get(cid).body == "first, edited"
     add_user(store, "stranger")
     stranger = Visitor(app)
     stranger.sign_in("stranger")
@@ -148,36 +149,36 @@ def test_edit_delete_and_moderation(web, member):
     admin.sign_in("boss")
     admin.get("/papers")
     admin.post(f"/comments/{cid}/hide", {"hidden": "1"})
-    assert store.card(pid)["num_comments"] == 0
+    assert store.feed.card(pid).num_comments == 0
     assert "hidden by a moderator" in stranger.get(f"/papers/{pid}").text
     assert "first, edited" in admin.get(f"/papers/{pid}").text  # admins still see it
     assert "first, edited" in admin.get("/admin").text
     admin.post(f"/comments/{cid}/hide", {"hidden": "0"})
     member.post(f"/comments/{cid}/delete", {})
-    assert store.get_comment(cid)["deleted"] and store.card(pid)["num_comments"] == 0
+    assert store.discussion.get(cid).deleted and store.feed.card(pid).num_comments == 0
     assert "first, edited" not in stranger.get(f"/papers/{pid}").text
 
 
 def test_authorship_claim_and_badge(web, member):
     app, store, ids, _ = web
     pid = ids[0]
-    author = store.card(pid)["authors"][0]
+    author = store.feed.card(pid).authors[0]
     assert member.post(f"/papers/{pid}/claim", {"author_name": "Not An Author"}).status_code == 400
     member.post(f"/papers/{pid}/claim", {"author_name": author})
-    [claim] = store.claims(status="pending")
-    assert member.post(f"/admin/claims/{claim['id']}", {"decision": "approve"}).status_code == 403
+    [claim] = store.accounts.claims(status="pending")
+    assert member.post(f"/admin/claims/{claim.id}", {"decision": "approve"}).status_code == 403
     add_user(store, "root", role="admin")
     admin = Visitor(app)
     admin.sign_in("root")
     assert author in admin.get("/admin").text
-    admin.post(f"/admin/claims/{claim['id']}", {"decision": "approve"})
+    admin.post(f"/admin/claims/{claim.id}", {"decision": "approve"})
     member.post(f"/papers/{pid}/comments", {"body": "Author here"})
     assert 'title="Author of this paper">author</span>' in member.get(f"/papers/{pid}").text
 
 
 def test_submission_rules(web, member, tmp_path):
     app, store, ids, _ = web
-    not_on_feed = [p["id"] for p in store.latest_papers(limit=100) if p["id"] not in ids][0]
+    not_on_feed = [p.id for p in store.feed.latest(limit=100) if p.id not in ids][0]
     r = member.post("/papers/submit", {"arxiv_id": ids[0]})
     assert r.status_code == 409 and "Already on the feed" in r.text
     r = member.post("/papers/submit", {"arxiv_id": not_on_feed})
@@ -190,12 +191,12 @@ def test_submission_rules(web, member, tmp_path):
     v.get("/papers/submit")
     r = v.post("/papers/submit", {"arxiv_id": f"https://arxiv.org/abs/{not_on_feed}v1"})
     assert r.status_code == 303 and r.headers["location"] == f"/papers/{not_on_feed}?submitted=1"
-    entry = store.on_feed(not_on_feed)
+    entry = store.feed.entry(not_on_feed)
     assert (
-        entry["feed_date"] == date.today()
-        and entry["submitted_by"] == store.get_user(username="member")["id"]
+        entry.feed_date == date.today()
+        and entry.submitted_by == store.accounts.get_user(username="member").id
     )
-    second = [p["id"] for p in store.latest_papers(limit=100) if not store.on_feed(p["id"])][0]
+    second = [p.id for p in store.feed.latest(limit=100) if not store.feed.entry(p.id)][0]
     r = v.post("/papers/submit", {"arxiv_id": second})
     assert r.status_code == 429 and "limit" in r.text
     assert Visitor(anyone).get("/papers/submit").text.count("Sign in to submit") == 1
@@ -213,10 +214,10 @@ def test_submit_unknown_paper_fetches_it_from_arxiv(web, member, tmp_path):
         r = v.post("/papers/submit", {"arxiv_id": "1707.08567"})
         assert r.status_code == 303, r.text
         missing = v.post("/papers/submit", {"arxiv_id": "0000.0000"})  # recorded: no result
-    assert store.get_paper("1707.08567")["title"]
-    assert store.on_feed("1707.08567")
+    assert store.papers.get("1707.08567").title
+    assert store.feed.entry("1707.08567")
     # Embedded at once: findable by meaning before the next `paperwire index`.
-    assert store.embedding_of(model_key(), "1707.08567") is not None
+    assert store.embeddings.of(model_key(), "1707.08567") is not None
     assert missing.status_code == 404 and "arXiv has no paper 0000.0000" in missing.text
 
 
@@ -250,10 +251,10 @@ def test_admin_pages_and_actions(web, member):
     admin.post("/admin/organizations", {"name": "mila", "fullname": "Mila"})
     assert admin.post("/admin/organizations", {"name": "mila"}).status_code == 409
     admin.post("/admin/papers/organization", {"arxiv_id": ids[1], "organization": "mila"})
-    assert store.card(ids[1])["org"] == "mila"
-    uid = store.get_user(username="member")["id"]
+    assert store.feed.card(ids[1]).org == "mila"
+    uid = store.accounts.get_user(username="member").id
     admin.post(f"/admin/users/{uid}/role", {"role": "curator"})
-    assert store.get_user(id=uid)["role"] == "curator"
+    assert store.accounts.get_user(id=uid).role == "curator"
     assert admin.post(f"/admin/users/{uid}/role", {"role": "emperor"}).status_code == 400
-    me = store.get_user(username="chief")["id"]
+    me = store.accounts.get_user(username="chief").id
     assert admin.post(f"/admin/users/{me}/role", {"role": "user"}).status_code == 400

@@ -95,7 +95,7 @@ def test_paper_endpoints(web, api):
     assert api.get("/api/papers/2501.00001").status_code == 404
     assert api.get("/api/papers/not-an-id").status_code == 400
     assert len(api.get("/api/papers", params={"limit": 7}).json()) == 7
-    title = web[1].card(pid)["title"]
+    title = web[1].feed.card(pid).title
     found = api.get("/api/papers/search", params={"q": title}).json()
     assert found[0]["paper"]["id"] == pid
     assert api.get("/api/papers/search", params={"q": "x", "limit": 121}).status_code == 400
@@ -117,7 +117,7 @@ def test_writes_need_auth_and_csrf(web, api):
 def test_token_api_writes(web, api):
     app, store, ids, _ = web
     uid = add_user(store, "bot")
-    token = store.create_token(uid, "ci")
+    token = store.accounts.create_token(uid, "ci")
     auth = {"Authorization": f"Bearer {token}"}
     pid = ids[1]
     assert api.post(f"/api/papers/{pid}/upvote", headers=auth).json()["upvotes"] == 1
@@ -148,7 +148,7 @@ def test_token_api_writes(web, api):
 
 def test_huge_and_malformed_bodies(web, api):
     uid = add_user(web[1], "big")
-    auth = {"Authorization": f"Bearer {web[1].create_token(uid, 't')}"}
+    auth = {"Authorization": f"Bearer {web[1].accounts.create_token(uid, 't')}"}
     pid = web[2][0]
     r = api.post(
         f"/api/papers/{pid}/comments",
@@ -181,8 +181,8 @@ ATOM = "{http://www.w3.org/2005/Atom}"
 
 def test_atom_feeds(web, api):
     app, store, ids, _ = web
-    org = store.create_organization("ai2", "Allen AI")
-    store.set_paper_organization(ids[0], org)
+    org = store.accounts.create_organization("ai2", "Allen AI")
+    store.accounts.set_paper_organization(ids[0], org)
     for url, expected in [
         ("/feeds/daily.atom", 5),
         ("/feeds/weekly.atom", None),
@@ -200,7 +200,7 @@ def test_atom_feeds(web, api):
         entry = entries[0]
         assert entry.find(f"{ATOM}link").get("href").startswith("http://testserver/papers/")
         assert entry.find(f"{ATOM}author/{ATOM}name").text
-    title = store.card(ids[0])["title"]
+    title = store.feed.card(ids[0]).title
     r = api.get("/feeds/search.atom", params={"q": title})
     assert etree.fromstring(r.content).find(f"{ATOM}entry/{ATOM}title").text == title
     assert api.get("/feeds/daily.atom?date=bad").status_code == 400
@@ -225,10 +225,10 @@ def test_hugging_face_hub_client_works_against_paperwire(web, live_server, monke
     assert {p.id for p in daily} == set(ids[:5])
     assert all(p.title and p.summary and p.submitted_by.fullname for p in daily)
     info = hf.paper_info(ids[0])
-    card = store.card(ids[0])
-    assert info.title == card["title"] and [a.name for a in info.authors] == card["authors"]
-    assert info.published_at is not None or card["published"] is None
-    found = list(hf.list_papers(query=card["title"], limit=5))
+    card = store.feed.card(ids[0])
+    assert info.title == card.title and [a.name for a in info.authors] == card.authors
+    assert info.published_at is not None or card.published is None
+    found = list(hf.list_papers(query=card.title, limit=5))
     assert found[0].id == ids[0]
     week = date.today().isocalendar()
     assert list(hf.list_daily_papers(week=f"{week[0]}-W{week[1]:02d}", limit=100))

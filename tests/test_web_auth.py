@@ -11,7 +11,7 @@ from .webkit import PASSWORD, Visitor, add_user, site
 
 
 def outbox(config) -> list[email.message.EmailMessage]:
-    folder = Path(config.outbox_dir)
+    folder = Path(config.mail.outbox_dir)
     files = (
         sorted(folder.glob("*.eml"), key=lambda p: p.stat().st_mtime_ns) if folder.exists() else []
     )
@@ -34,7 +34,7 @@ def test_signup_confirm_signin_flow(web, visitor):
         "/signup", {"username": "ada", "email": "Ada@Example.org", "password": PASSWORD}
     )
     assert r.status_code == 200 and "Check your inbox" in r.text
-    assert store.get_user(username="ada")["is_active"] is False
+    assert store.accounts.get_user(username="ada").is_active is False
     # not usable before the address is confirmed
     r = visitor.post("/signin", {"login": "ada", "password": PASSWORD})
     assert r.status_code == 400
@@ -62,7 +62,7 @@ def test_signup_does_not_reveal_known_addresses(web, visitor):
     assert strip(r1.text) == strip(r2.text)
     mails = {m["To"]: m for m in outbox(config)}
     assert "already has one" in mails["grace@example.org"].get_content()
-    assert store.get_user(username="newname") is None
+    assert store.accounts.get_user(username="newname") is None
 
 
 def test_signup_validation(visitor):
@@ -103,7 +103,7 @@ def test_csrf_is_required_on_every_form(web, visitor):
         for token in ("", "forged-token"):
             r = visitor.client.post(url, data={**data, "csrf_token": token})
             assert r.status_code == 403, (url, token)
-    assert web[1].card(pid)["upvotes"] == 0
+    assert web[1].feed.card(pid).upvotes == 0
 
 
 def test_cross_site_form_without_cookie_is_refused(web):
@@ -185,10 +185,10 @@ def test_api_tokens(web, visitor):
     assert api.get("/api/whoami", headers=auth).json()["name"] == "scripter"
     r = api.post(f"/api/papers/{ids[0]}/upvote", headers=auth)
     assert r.status_code == 200 and r.json()["upvotes"] == 1
-    assert store.tokens(store.get_user(username="scripter")["id"])[0]["last_used_at"]
+    assert store.accounts.tokens(store.accounts.get_user(username="scripter").id)[0].last_used_at
     assert api.get("/api/whoami", headers={"Authorization": "Bearer pw_wrong"}).status_code == 401
-    [t] = store.tokens(store.get_user(username="scripter")["id"])
+    [t] = store.accounts.tokens(store.accounts.get_user(username="scripter").id)
     visitor.get("/settings")
-    visitor.post(f"/settings/tokens/{t['id']}/delete", {})
+    visitor.post(f"/settings/tokens/{t.id}/delete", {})
     assert api.get("/api/whoami", headers=auth).status_code == 401
     assert token not in visitor.get("/settings").text  # shown once only

@@ -5,8 +5,9 @@ from datetime import date, timedelta
 
 import pytest
 
-from paperwire.periods import week_of
+from paperwire.core.periods import week_of
 
+from .storekit import TRUST
 from .webkit import Visitor, add_user
 
 
@@ -20,9 +21,9 @@ def test_home_redirects_and_papers_shows_today(web, visitor):
     assert visitor.get("/").headers["location"] == "/papers"
     r = visitor.get("/papers")
     assert r.status_code == 200
-    today = store.cards(ids[:5])
+    today = store.feed.cards(ids[:5])
     for card in today:
-        assert card["title"].split()[0] in r.text
+        assert card.title.split()[0] in r.text
     assert "Daily Papers" in r.text and date.today().strftime("%B") in r.text
     assert 'rel="prev"' in r.text and 'rel="next"' not in r.text  # nothing after today
 
@@ -32,17 +33,17 @@ def test_feed_orders_by_upvotes_and_paginates(web, visitor):
     uid = add_user(store, "voter")
     day = date.today()
     favourite = ids[3]
-    store.set_upvote(uid, favourite, True)
+    store.feed.set_upvote(uid, favourite, True)
     r = visitor.get(f"/papers/date/{day}")
     first = r.text.index('id="paper-')
     assert r.text[first:].startswith(f'id="paper-{favourite}"')
     week = week_of(day)
-    store.submit_to_feed(  # make sure this week holds more than one page (10 cards)
-        *[p["id"] for p in store.latest_papers(limit=100) if p["id"] not in ids][:1], uid, day
+    store.feed.submit(  # make sure this week holds more than one page (10 cards)
+        *[p.id for p in store.feed.latest(limit=100) if p.id not in ids][:1], uid, day
     )
-    for pid in [p["id"] for p in store.latest_papers(limit=100) if p["id"] not in ids][1:12]:
-        store.submit_to_feed(pid, uid, week.start)
-    total = store.feed(week.start, week.end)[1]
+    for pid in [p.id for p in store.feed.latest(limit=100) if p.id not in ids][1:12]:
+        store.feed.submit(pid, uid, week.start)
+    total = store.feed.period(week.start, week.end)[1]
     assert total > 10
     first = visitor.get(week.path)
     assert first.text.count('class="card"') == 10 and "More papers" in first.text
@@ -65,8 +66,8 @@ def test_previous_day_link_skips_empty_days(web, visitor):
     app, store, ids, _ = web
     old = date.today() - timedelta(days=30)
     uid = add_user(store, "sub")
-    extra = [p["id"] for p in store.latest_papers(limit=100) if p["id"] not in ids][0]
-    store.submit_to_feed(extra, uid, old)
+    extra = [p.id for p in store.feed.latest(limit=100) if p.id not in ids][0]
+    store.feed.submit(extra, uid, old)
     earliest = date.today() - timedelta(days=2)
     r = visitor.get(f"/papers/date/{earliest}")
     assert f'href="/papers/date/{old}"' in r.text
@@ -103,11 +104,11 @@ def test_bad_query_parameters_are_400_not_500(visitor):
 def test_paper_page_full(web, visitor):
     app, store, ids, _ = web
     pid = ids[0]
-    card = store.card(pid)
+    card = store.feed.card(pid)
     r = visitor.get(f"/papers/{pid}")
     assert r.status_code == 200
     for expected in (
-        card["authors"][0],
+        card.authors[0],
         f"https://arxiv.org/pdf/{pid}",
         "@misc{",
         "submitted by",
@@ -136,7 +137,7 @@ def test_unknown_paper_offers_to_index(web, visitor):
 
 
 def test_hostile_abstract_and_title_are_escaped(web, visitor):
-    from paperwire.ingest.records import PaperRecord
+    from paperwire.core.records import PaperRecord
 
     store = web[1]
     evil = PaperRecord(
@@ -147,9 +148,9 @@ def test_hostile_abstract_and_title_are_escaped(web, visitor):
         categories=["cs.LG"],
         source="arxiv-api",
     ).validated()
-    store.upsert_papers([evil])
+    store.papers.upsert([evil], TRUST)
     uid = add_user(store, "evil")
-    store.submit_to_feed("2503.99999", uid, date.today())
+    store.feed.submit("2503.99999", uid, date.today())
     for url in ("/papers/2503.99999", "/papers", "/feeds/daily.atom", "/papers?q=frac"):
         r = visitor.get(url)
         assert r.status_code == 200, url
@@ -162,7 +163,7 @@ def test_hostile_abstract_and_title_are_escaped(web, visitor):
 
 def test_search_page(web, visitor):
     store = web[1]
-    title = store.card(web[2][0])["title"]
+    title = store.feed.card(web[2][0]).title
     word = max(title.split(), key=len).strip(":,.")
     r = visitor.get(f"/papers?q={word}")
     assert r.status_code == 200 and "Results for" in r.text and title[:30] in r.text
@@ -184,10 +185,10 @@ def test_profile_and_organization_pages(web, visitor):
     app, store, ids, _ = web
     assert visitor.get("/users/curator1").status_code == 200
     assert visitor.get("/users/nobody").status_code == 404
-    org = store.create_organization("deepmind", "Google DeepMind")
-    store.set_paper_organization(ids[0], org)
+    org = store.accounts.create_organization("deepmind", "Google DeepMind")
+    store.accounts.set_paper_organization(ids[0], org)
     r = visitor.get("/organizations/deepmind")
-    assert r.status_code == 200 and store.card(ids[0])["title"][:30] in r.text
+    assert r.status_code == 200 and store.feed.card(ids[0]).title[:30] in r.text
     assert "Google DeepMind" in visitor.get("/papers").text  # the card shows the organization
     assert visitor.get("/organizations").status_code == 200
     assert visitor.get("/organizations/none").status_code == 404

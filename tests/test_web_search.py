@@ -6,9 +6,9 @@ from xml.etree import ElementTree as ET
 
 import pytest
 
-from paperwire.ingest.records import PaperRecord
-from paperwire.search.engine import SearchEngine
+from paperwire.core.records import PaperRecord
 
+from .storekit import TRUST, search_engine
 from .test_search import embedder  # noqa: F401 - the session's embedding model fixture
 from .webkit import Visitor
 
@@ -19,7 +19,7 @@ ATOM = "{http://www.w3.org/2005/Atom}"
 def searchable(web, embedder):  # noqa: F811
     """The seeded site with every paper embedded, plus one paper with a hostile title."""
     app, store, ids, config = web
-    store.upsert_papers(
+    store.papers.upsert(
         [
             PaperRecord(
                 id="2503.19999",
@@ -27,9 +27,10 @@ def searchable(web, embedder):  # noqa: F811
                 abstract="We splat Gaussians <b>fast</b> & safely.",
                 source="arxiv",
             )
-        ]
+        ],
+        TRUST,
     )
-    SearchEngine(store, None, embedder=embedder).embed_missing()
+    search_engine(store, embedder=embedder).indexer().embed_missing()
     return app, store, ids, config
 
 

@@ -46,11 +46,11 @@ def test_double_opt_in_confirm_manage_unsubscribe(web, visitor):
     app, store, _, config = web
     r = visitor.post("/subscribe", form(kind="topic", query="  vision   transformers "))
     assert r.status_code == 200 and "Check your inbox" in r.text
-    [sub] = [s for s in store.active_subscriptions()] or [None]
+    [sub] = [s for s in store.mail.active_subscriptions()] or [None]
     assert sub is None  # nothing is sent before confirmation
-    pending = store.find_subscription("ada@example.org", "topic", "vision transformers")
-    assert pending["status"] == "pending" and pending["timezone"] == "Europe/Paris"
-    assert len(pending["query_vector"]) == 384 * 4  # embedded at once, not at sending time
+    pending = store.mail.find_subscription("ada@example.org", "topic", "vision transformers")
+    assert pending.status == "pending" and pending.timezone == "Europe/Paris"
+    assert len(pending.query_vector) == 384 * 4  # embedded at once, not at sending time
     [msg] = outbox(config)
     assert msg["To"] == "ada@example.org" and "Confirm" in msg["Subject"]
     assert msg.get_body(("html",)) is not None
@@ -58,11 +58,11 @@ def test_double_opt_in_confirm_manage_unsubscribe(web, visitor):
     # GET only shows a button (mail scanners follow links); the POST confirms
     page = visitor.get(url)
     assert page.status_code == 200 and "Confirm subscription" in page.text
-    assert store.get_subscription(pending["id"])["status"] == "pending"
+    assert store.mail.get_subscription(pending.id).status == "pending"
     token = re.search(r'name="token" value="([^"]+)"', page.text).group(1)
     r = visitor.post("/subscriptions/confirm", {"token": token})
     assert r.status_code == 200 and "Subscribed!" in r.text
-    assert store.get_subscription(pending["id"])["status"] == "confirmed"
+    assert store.mail.get_subscription(pending.id).status == "confirmed"
     # single use
     assert visitor.post("/subscriptions/confirm", {"token": token}).status_code == 400
     assert visitor.get(url).status_code == 400
@@ -72,25 +72,28 @@ def test_double_opt_in_confirm_manage_unsubscribe(web, visitor):
                      "query": "efficient vision transformers", "frequency": "weekly",
                      "timezone": "Asia/Tokyo"})  # fmt: skip
     assert r.status_code == 200 and "Saved." in r.text
-    sub = store.get_subscription(pending["id"])
-    assert (sub["query"], sub["frequency"], sub["timezone"]) == (
-        "efficient vision transformers", "weekly", "Asia/Tokyo")
-    assert sub["query_vector"] and sub["query_vector"] != pending["query_vector"]
+    sub = store.mail.get_subscription(pending.id)
+    assert (sub.query, sub.frequency, sub.timezone) == (
+        "efficient vision transformers",
+        "weekly",
+        "Asia/Tokyo",
+    )
+    assert sub.query_vector and sub.query_vector != pending.query_vector
     bad = visitor.post("/subscriptions/manage", {"token": manage, "kind": "topic", "query": "",
                        "frequency": "weekly", "timezone": "Mars/Olympus"})  # fmt: skip
     assert bad.status_code == 400 and "time zone" in bad.text
     # unsubscribe: GET asks, POST stops
     ask = visitor.get(f"/subscriptions/unsubscribe?token={manage}")
     assert ask.status_code == 200 and "Stop" in ask.text
-    assert store.get_subscription(pending["id"])["status"] == "confirmed"
+    assert store.mail.get_subscription(pending.id).status == "confirmed"
     r = visitor.post("/subscriptions/unsubscribe", {"token": manage})
     assert r.status_code == 200 and "unsubscribed" in r.text
-    assert store.get_subscription(pending["id"])["status"] == "unsubscribed"
+    assert store.mail.get_subscription(pending.id).status == "unsubscribed"
 
 
 def test_same_answer_whether_or_not_subscribed(web, visitor):
     app, store, _, config = web
-    sub = store.create_subscription("grace@example.org", "trending", None, "daily", "UTC",
+    sub = store.mail.create_subscription("grace@example.org", "trending", None, "daily", "UTC",
                                     confirmed=True)  # fmt: skip
     r1 = visitor.post("/subscribe", form(email="grace@example.org"))
     r2 = visitor.post("/subscribe", form(email="fresh@example.org"))
@@ -100,20 +103,20 @@ def test_same_answer_whether_or_not_subscribed(web, visitor):
     assert "already subscribed" in mails["grace@example.org"].get_body(("plain",)).get_content()
     assert "Confirm" in mails["fresh@example.org"]["Subject"]
     # the known subscription did not change, and no second one was made
-    assert store.get_subscription(sub["id"])["timezone"] == "UTC"
-    assert len(store.active_subscriptions()) == 1
+    assert store.mail.get_subscription(sub.id).timezone == "UTC"
+    assert len(store.mail.active_subscriptions()) == 1
 
 
 def test_signed_in_owner_of_a_confirmed_address_skips_the_email(web, visitor):
     app, store, _, config = web
     uid = add_user(store, "lin")
-    store.confirm_user(uid)
+    store.accounts.confirm_user(uid)
     visitor.sign_in("lin", PASSWORD)
     assert 'value="lin@example.org"' in visitor.get("/subscribe").text
     r = visitor.post("/subscribe", form(email="lin@example.org"))
     assert r.status_code == 200
-    [sub] = store.active_subscriptions()
-    assert sub["user_id"] == uid and outbox(config) == []
+    [sub] = store.mail.active_subscriptions()
+    assert sub.user_id == uid and outbox(config) == []
     r = visitor.get("/settings")
     assert "Daily (weekdays) digest of trending papers" in r.text and "Change or stop" in r.text
 
@@ -139,15 +142,18 @@ def test_bad_input_is_refused_cleanly(web, visitor):
     for token in ["", "garbage", "x" * 600]:
         assert visitor.get(f"/subscriptions/manage?token={token}").status_code in (400, 422)
         assert visitor.get(f"/subscriptions/confirm?token={token}").status_code in (400, 422)
-    sub = store.create_subscription("e@example.org", "trending", None, "daily", "UTC")
+    sub = store.mail.create_subscription("e@example.org", "trending", None, "daily", "UTC")
     signer = app.state.site.signer
     good = mail_render.manage_token(signer, sub)
     assert visitor.get(f"/subscriptions/manage?token={good}").status_code == 200
     assert visitor.get(f"/subscriptions/manage?token={good[:-2]}xx").status_code == 400
     other = type(signer)("another-secret")
-    assert visitor.get(
-        f"/subscriptions/manage?token={mail_render.manage_token(other, sub)}"
-    ).status_code == 400
+    assert (
+        visitor.get(
+            f"/subscriptions/manage?token={mail_render.manage_token(other, sub)}"
+        ).status_code
+        == 400
+    )
     confirm = mail_render.confirm_token(signer, sub)
     mail_render.CONFIRM_MAX_AGE, saved = -1, mail_render.CONFIRM_MAX_AGE
     try:
@@ -162,18 +168,18 @@ def test_bad_input_is_refused_cleanly(web, visitor):
     r = TestClient(app).post("/subscriptions/unsubscribe?token=forged",
                              content="List-Unsubscribe=One-Click")  # fmt: skip
     assert r.status_code == 400
-    assert store.get_subscription(sub["id"])["status"] == "pending"
+    assert store.mail.get_subscription(sub.id).status == "pending"
 
 
 def test_subscribe_is_rate_limited(web, visitor, monkeypatch):
     app, store, _, config = web
     codes = [visitor.post("/subscribe", form(email="same@example.org")).status_code
-             for _ in range(config.rate_limit_subscribe + 1)]  # fmt: skip
-    assert codes[:-1] == [200] * config.rate_limit_subscribe and codes[-1] == 429
+             for _ in range(config.digests.rate_limit_subscribe + 1)]  # fmt: skip
+    assert codes[:-1] == [200] * config.digests.rate_limit_subscribe and codes[-1] == 429
     # each accepted request re-sent the confirmation, with a new link; the refused one did not
     mails = outbox(config)
-    assert len(mails) == config.rate_limit_subscribe
-    assert len(store.active_subscriptions()) == 0
+    assert len(mails) == config.digests.rate_limit_subscribe
+    assert len(store.mail.active_subscriptions()) == 0
     first = link(mails[0], "/subscriptions/confirm")
     last = link(mails[-1], "/subscriptions/confirm")
     assert visitor.get(first).status_code == 400  # superseded
@@ -190,14 +196,16 @@ def test_api_subscribe_list_change_stop(web):
                         "query": "graph neural networks", "frequency": "weekly"})  # fmt: skip
     assert again.json() == r.json()
     assert client.post("/api/subscriptions", data={"email": "x@example.org"}).status_code in (
-        400, 415)
+        400,
+        415,
+    )
     bad = client.post("/api/subscriptions", json={"email": "nope", "kind": "topic"})
     assert bad.status_code == 400 and set(bad.json()["fields"]) == {"email", "query"}
     assert client.get("/api/subscriptions").status_code == 401
     # with a token, the account's confirmed address is subscribed at once
     uid = add_user(store, "tok")
-    store.confirm_user(uid)
-    token = store.create_token(uid, "script")
+    store.accounts.confirm_user(uid)
+    token = store.accounts.create_token(uid, "script")
     auth = {"Authorization": f"Bearer {token}"}
     r = client.post("/api/subscriptions", headers=auth, json={"email": "tok@example.org"})
     assert r.status_code == 202
@@ -208,8 +216,8 @@ def test_api_subscribe_list_change_stop(web):
     assert r.status_code == 200 and r.json()["frequency"] == "weekly"
     assert client.patch(f"/api/subscriptions/{mine['id']}", headers=auth,
                         json={"timezone": "Nowhere/None"}).status_code == 400  # fmt: skip
-    other = store.find_subscription("api@example.org", "topic", "graph neural networks")
-    assert client.delete(f"/api/subscriptions/{other['id']}", headers=auth).status_code == 404
+    other = store.mail.find_subscription("api@example.org", "topic", "graph neural networks")
+    assert client.delete(f"/api/subscriptions/{other.id}", headers=auth).status_code == 404
     r = client.delete(f"/api/subscriptions/{mine['id']}", headers=auth)
     assert r.status_code == 200 and r.json()["status"] == "unsubscribed"
     assert "/api/subscriptions" in client.get("/openapi.json").json()["paths"]
@@ -219,13 +227,13 @@ def test_preview_in_the_browser(web, visitor):
     app, store, ids, config = web
     uid = add_user(store, "fan")
     for pid in ids[:3]:
-        store.set_upvote(uid, pid, True)
+        store.feed.set_upvote(uid, pid, True)
     r = visitor.get("/digest/preview")
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/html")
     assert "script-src" not in r.headers["content-security-policy"]
     assert "'unsafe-inline'" in r.headers["content-security-policy"]
-    for card in store.cards(ids[:3]):
-        assert f"/papers/{card['id']}" in r.text
+    for card in store.feed.cards(ids[:3]):
+        assert f"/papers/{card.id}" in r.text
     text = visitor.get("/digest/preview?format=text")
     assert text.headers["content-type"].startswith("text/plain") and "Why: trending" in text.text
     topic = visitor.get("/digest/preview?kind=topic&query=vision+language&frequency=weekly")

@@ -14,12 +14,14 @@ from pathlib import Path
 
 from fastapi.testclient import TestClient
 
-from paperwire.config import Config
+from paperwire import plugins
+from paperwire.core.passwords import hash_password
+from paperwire.core.settings import Settings
+from paperwire.ingest.listing import listing_record
 from paperwire.ingest.pipeline import import_jsonl
-from paperwire.web.app import create_app
-from paperwire.web.security import hash_password
 
 from .replay import FIXTURES
+from .storekit import TRUST
 
 LISTING = FIXTURES / "listings" / "2025-03-18.head60.jsonl"
 PASSWORD = "correct horse battery"
@@ -30,7 +32,7 @@ CSRF = re.compile(r'name="csrf-token" content="([^"]+)"')
 MODEL_CACHE = Path(tempfile.gettempdir()) / "paperwire-test-models"
 
 
-def make_config(tmp_path, **overrides) -> Config:
+def make_config(tmp_path, **overrides) -> Settings:
     values = {
         "secret_key": "test-secret-key",
         "base_url": "http://testserver",
@@ -46,20 +48,20 @@ def make_config(tmp_path, **overrides) -> Config:
         "index_dir": str(tmp_path / "vector-index"),
     }
     values.update(overrides)
-    return Config.load(overrides=values, environ={})
+    return Settings.load(overrides=values, environ={})
 
 
 def seed(store, days: int = 3) -> list[str]:
     """The 60 real papers of one arXiv listing; the first ``days * 5`` go on the feed, five a
     day on the last ``days`` days, with a submitter. Returns the feed's paper ids."""
-    import_jsonl(store, LISTING, kind="listing")
-    ids = [p["id"] for p in store.latest_papers(limit=100)]
-    uid = store.create_user("curator1", "curator1@example.org", None, role="curator")
+    import_jsonl(store, TRUST, LISTING, listing_record)
+    ids = [p.id for p in store.feed.latest(limit=100)]
+    uid = store.accounts.create_user("curator1", "curator1@example.org", None, role="curator")
     today = date.today()
     on_feed = []
     for i, pid in enumerate(sorted(ids)[: days * 5]):
         day = today - timedelta(days=i // 5)
-        store.submit_to_feed(pid, uid, day, datetime.combine(day, datetime.min.time()))
+        store.feed.submit(pid, uid, day, datetime.combine(day, datetime.min.time()))
         on_feed.append(pid)
     return on_feed
 
@@ -97,12 +99,13 @@ class Visitor:
 
 
 def add_user(store, name: str, role: str = "user", password: str = PASSWORD) -> int:
-    return store.create_user(name, f"{name}@example.org", hash_password(password), role=role)
+    email = f"{name}@example.org"
+    return store.accounts.create_user(name, email, hash_password(password), role=role)
 
 
 def site(store, tmp_path, **overrides):
     config = make_config(tmp_path, **overrides)
-    return create_app(config, store), config
+    return plugins.site(config, store), config
 
 
 @contextmanager

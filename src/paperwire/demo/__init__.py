@@ -1,24 +1,38 @@
-"""The bundled demo: real papers (see data/NOTICE) loaded into a fresh SQLite file."""
+"""The bundled demo: real papers (see data/NOTICE) loaded into a fresh SQLite file. Its
+papers are stored as coming from the ``demo`` source (the least trusted: any real source
+overrides them)."""
 
 from __future__ import annotations
 
 import gzip
 import json
+from collections.abc import Mapping
 from datetime import date, datetime
 from importlib import resources
+from typing import Any
 
+from ..core.errors import BadRecord
+from ..core.hooks import hookimpl
+from ..core.records import FeedItem, PaperRecord, Popularity
 from ..ingest.github import canonical_repo
-from ..ingest.records import BadRecord, FeedItem, PaperRecord
+from ..ingest.sources import Register, Source
 from ..store import Store
 
+NAME = "demo"
 
-def demo_items() -> list[dict]:
+
+@hookimpl
+def register_sources(register: Register) -> None:
+    register(Source(NAME, trust=1, description="The bundled demo papers (`paperwire demo`)."))
+
+
+def demo_items() -> list[dict[str, Any]]:
     data = resources.files(__package__).joinpath("data/demo-papers.jsonl.gz")
     with data.open("rb") as raw, gzip.open(raw, "rt", encoding="utf-8") as fh:
         return [json.loads(line) for line in fh]
 
 
-def _record(p: dict) -> PaperRecord:
+def _record(p: dict[str, Any]) -> PaperRecord:
     published = datetime.fromisoformat(p["published"]) if p.get("published") else None
     return PaperRecord(
         id=p["id"],
@@ -31,7 +45,7 @@ def _record(p: dict) -> PaperRecord:
         comment=p.get("comment"),
         github_repo=canonical_repo(p["code_url"]) if p.get("code_url") else None,
         github_stars=p.get("github_stars"),
-        source="demo",
+        source=NAME,
     ).validated(p["id"])
 
 
@@ -40,7 +54,7 @@ def load_embeddings(store: Store) -> int:
     when they were made with the model in use; returns how many were stored."""
     import numpy as np
 
-    from ..search.model import model_key
+    from ..search.model_build import model_key
 
     data = resources.files(__package__).joinpath("data/demo-embeddings.npz")
     if not data.is_file():
@@ -50,13 +64,14 @@ def load_embeddings(store: Store) -> int:
             return 0
         ids = [str(i) for i in npz["ids"]]
         vectors = npz["vectors"].astype(np.float32)
-    seqs = {pid: store.seq_of(pid) for pid in ids}
-    rows = [(seqs[pid], vec) for pid, vec in zip(ids, vectors, strict=True) if seqs[pid]]
-    return store.save_embeddings(model_key(), rows)
+    seqs = {pid: store.papers.seq_of(pid) for pid in ids}
+    rows = [(seq, vec) for pid, vec in zip(ids, vectors, strict=True) if (seq := seqs[pid])]
+    return store.embeddings.save(model_key(), rows)
 
 
-def load_demo(store: Store, embeddings: bool = True) -> str:
-    """Load the demo into ``store`` (idempotent); return a one-line summary."""
+def load_demo(store: Store, trust: Mapping[str, int], embeddings: bool = True) -> str:
+    """Load the demo into ``store`` (idempotent); return a one-line summary. ``trust``: the
+    registered sources' (the demo's own included)."""
     items = demo_items()
     feed, others, bad = [], [], []
     for item in items:
@@ -80,12 +95,14 @@ def load_demo(store: Store, embeddings: bool = True) -> str:
         else:
             others.append((rec, item))
     with store.begin() as conn:
-        counts, added = store.import_feed(feed, conn)
-        more = store.upsert_papers([r for r, _ in others], conn)
-        store.set_popularity(
+        counts, added = store.feed.import_items(feed, trust, conn)
+        more = store.papers.upsert([r for r, _ in others], trust, conn)
+        store.papers.set_popularity(
             conn,
             [
-                (r.id, i.get("upvotes") or 0, *((i.get("organization") or [None, None])[:2]), None)
+                Popularity(
+                    r.id, i.get("upvotes") or 0, *(i.get("organization") or [None, None])[:2]
+                )
                 for r, i in others
             ],
         )

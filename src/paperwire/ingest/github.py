@@ -3,11 +3,19 @@
 from __future__ import annotations
 
 import re
+import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from .http import PoliteClient, SourceError
+import click
+
+from ..core.errors import ExitCode, SourceError
+from ..core.hooks import hookimpl
+from ..store import Store
+from .http import PoliteClient, polite_client
+from .sources import IngestRuntime, Register, Source, dry_run_option, pass_runtime
 
 DEFAULT_API = "https://api.github.com"
 _REPO_RE = re.compile(
@@ -119,26 +127,28 @@ class GitHubStars:
 
 
 def refresh_stars(
-    store,
+    store: Store,
     stars: GitHubStars,
     *,
     limit: int = 500,
     max_age_hours: float = 24.0,
     wait_for_reset: bool = False,
     dry_run: bool = False,
-    progress=None,
+    progress: Callable[[int], None] | None = None,
 ) -> StarsReport:
     """Refresh star counts of papers whose repo was not checked within ``max_age_hours``
     (``dry_run``: ask GitHub, record nothing)."""
     report = StarsReport()
-    record = (lambda *_a, **_k: None) if dry_run else store.record_github
+    record: Callable[..., None] = (
+        (lambda *_a, **_k: None) if dry_run else store.papers.record_github
+    )
     cutoff = datetime.now(UTC).replace(tzinfo=None) - timedelta(hours=max_age_hours)
-    todo = store.papers_for_star_refresh(limit, cutoff)
+    todo = store.papers.due_for_stars(limit, cutoff)
     i = 0
     while i < len(todo):
         row = todo[i]
         try:
-            status, count, etag, full_name = stars.fetch(row["github_repo"], row["github_etag"])
+            status, count, etag, full_name = stars.fetch(row.github_repo, row.github_etag)
         except RateLimited as exc:
             if not wait_for_reset or exc.reset is None:
                 report.rate_limited_until = exc.reset
@@ -153,14 +163,67 @@ def refresh_stars(
         report.checked += 1
         if status == "gone":
             report.gone += 1
-            record(row["id"], stars=None, etag=None, gone=True)
+            record(row.id, stars=None, etag=None, gone=True)
         elif status == "not-modified":
             report.not_modified += 1
-            record(row["id"], stars=None, etag=etag)
+            record(row.id, stars=None, etag=etag)
         else:
             report.updated += 1
             # full_name is GitHub's canonical spelling, also after a rename or transfer.
-            record(row["id"], stars=count, etag=etag, repo=full_name)
+            record(row.id, stars=count, etag=etag, repo=full_name)
         if progress:
             progress(1)
     return report
+
+
+@click.command("github-stars")
+@click.option("--limit", type=click.IntRange(1), default=500, show_default=True)
+@click.option(
+    "--max-age",
+    type=click.FloatRange(0),
+    default=24.0,
+    show_default=True,
+    help="Refresh repos checked longer ago than this many hours.",
+)
+@click.option("--wait", is_flag=True, help="Sleep through a rate limit instead of stopping.")
+@dry_run_option
+@pass_runtime
+def github_stars_command(
+    runtime: IngestRuntime, limit: int, max_age: float, wait: bool, dry_run: bool
+) -> None:
+    """Refresh GitHub star counts (conditional requests; rate-limit aware)."""
+    store = runtime.open_store()
+    settings = runtime.settings.sources
+    with polite_client(settings) as client, runtime.progress(limit, "repos") as bar:
+        gh = GitHubStars(client, settings.github_api_url, settings.github_token or None)
+        r = refresh_stars(
+            store,
+            gh,
+            limit=limit,
+            max_age_hours=max_age,
+            wait_for_reset=wait,
+            dry_run=dry_run,
+            progress=bar.update,
+        )
+    click.echo(
+        f"{r.checked} checked, {r.updated} updated, {r.not_modified} not modified, "
+        f"{r.gone} gone, {len(r.errors)} errors"
+    )
+    for e in r.errors[:20]:
+        runtime.say(f"error: {e}")
+    if r.rate_limited_until:
+        runtime.say(f"stopped: GitHub rate limit until {r.rate_limited_until:%Y-%m-%d %H:%M} UTC")
+        sys.exit(ExitCode.SOURCE)
+    sys.exit(ExitCode.PARTIAL if r.errors else ExitCode.OK)
+
+
+@hookimpl
+def register_sources(register: Register) -> None:
+    register(
+        Source(
+            "github",
+            trust=0,
+            description="GitHub star counts of the papers' code repositories (no papers).",
+            commands=(github_stars_command,),
+        )
+    )

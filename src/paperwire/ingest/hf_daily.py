@@ -8,17 +8,29 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Any
 
+import click
+
+from ..core.errors import BadRecord, SourceError
+from ..core.hooks import hookimpl
+from ..core.records import FeedItem, PaperRecord
+from ..store import Store
+from .files import open_input
 from .github import canonical_repo, find_repo
-from .http import PoliteClient, SourceError
-from .records import BadRecord, FeedItem, PaperRecord
+from .http import PoliteClient, polite_client
+from .pipeline import Progress, Trust, write_feed_items
+from .report import ImportReport
+from .sources import IngestRuntime, Register, Source, dry_run_option, parse_day, pass_runtime
 
+NAME = "hf"
 DEFAULT_URL = "https://huggingface.co"
 MAX_PAGES = 200
 
 
-def _dt(value) -> datetime | None:
+def _dt(value: Any) -> datetime | None:
     if not value or not isinstance(value, str):
         return None
     try:
@@ -27,7 +39,7 @@ def _dt(value) -> datetime | None:
         return None
 
 
-def parse_item(item: dict, where: str = "") -> FeedItem:
+def parse_item(item: Any, where: str = "") -> FeedItem:
     if not isinstance(item, dict) or not isinstance(item.get("paper"), dict):
         raise BadRecord("item has no paper object", where)
     paper = item["paper"]
@@ -49,7 +61,7 @@ def parse_item(item: dict, where: str = "") -> FeedItem:
         project_page=paper.get("projectPage")
         if isinstance(paper.get("projectPage"), str)
         else None,
-        source="hf",
+        source=NAME,
     ).validated(where)
     submitted = _dt(paper.get("submittedOnDailyAt")) or _dt(item.get("publishedAt"))
     if submitted is None:
@@ -74,7 +86,7 @@ def parse_item(item: dict, where: str = "") -> FeedItem:
     )
 
 
-def parse_daily_papers(data) -> tuple[list[FeedItem], list[str]]:
+def parse_daily_papers(data: Any) -> tuple[list[FeedItem], list[str]]:
     """Parse a decoded ``api/daily_papers`` answer: (items, problems)."""
     if not isinstance(data, list):
         raise SourceError("daily_papers answer is not a JSON list")
@@ -116,3 +128,85 @@ class HFDailyPapers:
             yield items, problems
             if len(data) < self.page_size:
                 return
+
+
+def import_hf_file(
+    store: Store, trust: Trust, path: str | Path, *, dry_run: bool = False
+) -> ImportReport:
+    """Import a saved ``api/daily_papers`` answer (a JSON list of items)."""
+    report = ImportReport()
+    stream, _ = open_input(path)
+    try:
+        data = json.load(stream)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise SourceError(f"{path}: not valid JSON ({exc})") from None
+    finally:
+        stream.close()
+    items, problems = parse_daily_papers(data)
+    write_feed_items(store, trust, items, problems, report, dry_run)
+    return report
+
+
+def import_hf_days(
+    store: Store,
+    trust: Trust,
+    api: HFDailyPapers,
+    days: list[date],
+    *,
+    dry_run: bool = False,
+    progress: Progress | None = None,
+) -> ImportReport:
+    report = ImportReport()
+    for day in days:
+        for items, problems in api.pages(day):
+            write_feed_items(store, trust, items, problems, report, dry_run)
+        if progress:
+            progress(1)
+    return report
+
+
+@click.command("hf-daily")
+@click.option("--date", "day", callback=parse_day, help="Feed day to fetch (default: today).")
+@click.option(
+    "--days",
+    type=click.IntRange(1, 366),
+    default=1,
+    show_default=True,
+    help="Fetch this many days ending at --date.",
+)
+@click.option(
+    "--file",
+    "file_",
+    type=click.Path(exists=True, dir_okay=False, allow_dash=True),
+    help="Import a saved api/daily_papers answer instead of fetching.",
+)
+@dry_run_option
+@pass_runtime
+def hf_daily_command(
+    runtime: IngestRuntime, day: date | None, days: int, file_: str | None, dry_run: bool
+) -> None:
+    """Hugging Face daily papers: feed entries with upvotes, submitters, code links."""
+    store = runtime.open_store()
+    trust = runtime.sources.trust
+    if file_:
+        report = import_hf_file(store, trust, file_, dry_run=dry_run)
+    else:
+        end = day or date.today()
+        wanted = [end - timedelta(days=n) for n in range(days - 1, -1, -1)]
+        settings = runtime.settings.sources
+        with polite_client(settings) as client, runtime.progress(len(wanted), "days") as bar:
+            api = HFDailyPapers(client, settings.hf_api_url)
+            report = import_hf_days(store, trust, api, wanted, dry_run=dry_run, progress=bar.update)
+    runtime.report(report, dry_run)
+
+
+@hookimpl
+def register_sources(register: Register) -> None:
+    register(
+        Source(
+            NAME,
+            trust=3,
+            description="Hugging Face daily papers (api/daily_papers): feed days with upvotes.",
+            commands=(hf_daily_command,),
+        )
+    )

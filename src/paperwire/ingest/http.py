@@ -15,15 +15,11 @@ from datetime import UTC, datetime
 
 import httpx
 
-from .. import __version__
+from ..core.errors import SourceError
+from ..core.settings import DEFAULT_AGENT, SourceSettings
 
-DEFAULT_AGENT = f"paperwire/{__version__} (self-hosted Daily Papers; python-httpx)"
 RETRY_STATUS = {500, 502, 503, 504, 429}
 MAX_RETRY_AFTER = 300.0
-
-
-class SourceError(RuntimeError):
-    """A source failed for good (after retries) or answered with something unusable."""
 
 
 class TransientError(RuntimeError):
@@ -79,7 +75,7 @@ class PoliteClient:
     def __enter__(self) -> PoliteClient:
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
     def _wait_turn(self) -> None:
@@ -128,13 +124,13 @@ class PoliteClient:
             self.sleep(min(delay, MAX_RETRY_AFTER))
 
 
-def polite_client(config, arxiv: bool = False, **headers) -> PoliteClient:
+def polite_client(settings: SourceSettings, arxiv: bool = False, **headers: str) -> PoliteClient:
     """A client configured from the settings (arXiv's interval when ``arxiv``)."""
     return PoliteClient(
-        min_interval=config.arxiv_min_interval if arxiv else config.http_min_interval,
-        retries=config.http_retries,
-        backoff=config.http_backoff,
-        timeout=config.http_timeout,
-        user_agent=config.user_agent,
+        min_interval=settings.arxiv_min_interval if arxiv else settings.http_min_interval,
+        retries=settings.http_retries,
+        backoff=settings.http_backoff,
+        timeout=settings.http_timeout,
+        user_agent=settings.user_agent,
         headers=headers or None,
     )

@@ -1,62 +1,30 @@
-"""Kaggle ``arxiv-metadata-oai-snapshot.json`` (JSON Lines, ~4 GB): a streaming reader.
-
-Also reads the daily-listing JSONL used by the bundled benchmark corpus. Both read line by
-line, so memory stays flat whatever the file size; plain or gzip files, or standard input.
-"""
+"""The Kaggle ``arxiv-metadata-oai-snapshot.json`` (JSON Lines, ~4 GB), read as a stream:
+``paperwire ingest snapshot FILE [--category cs] [--since D] [--limit N]``."""
 
 from __future__ import annotations
 
-import gzip
-import io
-import json
-import sys
-from collections.abc import Iterator
+from collections.abc import Callable
 from datetime import date, datetime
 from email.utils import parsedate_to_datetime
-from pathlib import Path
-from typing import BinaryIO
+from typing import Any
 
+import click
+
+from ..core.errors import BadRecord
+from ..core.hooks import hookimpl
+from ..core.records import PaperRecord
 from .github import find_repo
-from .records import BadRecord, PaperRecord
+from .sources import (
+    IngestRuntime,
+    Register,
+    Source,
+    dry_run_option,
+    import_file,
+    parse_day,
+    pass_runtime,
+)
 
-
-def open_input(path: str | Path) -> tuple[BinaryIO, int | None]:
-    """Open a (possibly gzipped) file or ``-`` for stdin; return the stream and its size."""
-    if str(path) == "-":
-        return sys.stdin.buffer, None
-    p = Path(path)
-    size = p.stat().st_size
-    raw = p.open("rb")
-    if raw.read(2) == b"\x1f\x8b":
-        raw.seek(0)
-        return gzip.GzipFile(fileobj=raw), size  # type: ignore[return-value]
-    raw.seek(0)
-    return raw, size
-
-
-def raw_position(stream) -> int:
-    """Bytes consumed from the underlying file (compressed bytes for gzip)."""
-    inner = getattr(stream, "fileobj", None)
-    try:
-        return (inner or stream).tell()
-    except (OSError, ValueError, io.UnsupportedOperation):
-        return 0
-
-
-def iter_json_lines(stream) -> Iterator[tuple[int, dict | BadRecord]]:
-    """Yield (line number, object or BadRecord) for each non-blank line."""
-    for n, line in enumerate(stream, 1):
-        if not line.strip():
-            continue
-        try:
-            obj = json.loads(line)
-        except (ValueError, UnicodeDecodeError) as exc:
-            yield n, BadRecord(f"invalid JSON ({exc})", f"line {n}")
-            continue
-        if not isinstance(obj, dict):
-            yield n, BadRecord("expected a JSON object", f"line {n}")
-            continue
-        yield n, obj
+NAME = "snapshot"
 
 
 def _version_date(text: str | None) -> datetime | None:
@@ -68,7 +36,7 @@ def _version_date(text: str | None) -> datetime | None:
         return None
 
 
-def kaggle_record(obj: dict, where: str = "") -> PaperRecord:
+def kaggle_record(obj: dict[str, Any], where: str = "") -> PaperRecord:
     """One Kaggle snapshot object to a record."""
     versions = obj.get("versions") or []
     if not isinstance(versions, list):
@@ -111,52 +79,11 @@ def kaggle_record(obj: dict, where: str = "") -> PaperRecord:
             abstract if isinstance(abstract, str) else "",
             comment if isinstance(comment, str) else "",
         ),
-        source="snapshot",
+        source=NAME,
     ).validated(where)
 
 
-def listing_record(obj: dict, where: str = "") -> PaperRecord:
-    """One record of a daily arXiv listing file (fields id, authors, title, categories,
-    comment, summary, listing_dates)."""
-    authors = obj.get("authors") or []
-    if not isinstance(authors, list):
-        raise BadRecord("authors must be a list", where)
-    extra = 0
-    if authors and isinstance(authors[-1], str) and authors[-1].startswith("…(+"):
-        # Long author lists are cut as "…(+N)": keep the names, count the rest.
-        tail = authors[-1][3:].rstrip(")")
-        extra = int(tail) if tail.isdigit() else 0
-        authors = authors[:-1]
-    dates = obj.get("listing_dates") or []
-    first = min(dates) if isinstance(dates, list) and dates else None
-    comment, abstract = obj.get("comment"), obj.get("summary") or ""
-    cats = obj.get("categories") or []
-    if not isinstance(cats, list):
-        raise BadRecord("categories must be a list", where)
-    try:
-        published = (
-            datetime.combine(date.fromisoformat(first), datetime.min.time()) if first else None
-        )
-    except (TypeError, ValueError):
-        raise BadRecord(f"bad listing date {first!r}", where) from None
-    return PaperRecord(
-        id=str(obj.get("id") or ""),
-        title=obj.get("title") or "",
-        abstract=abstract,
-        authors=authors,
-        num_authors=len(authors) + extra,
-        categories=cats,
-        published=published,
-        comment=comment,
-        github_repo=find_repo(
-            abstract if isinstance(abstract, str) else "",
-            comment if isinstance(comment, str) else "",
-        ),
-        source="listing",
-    ).validated(where)
-
-
-def snapshot_filter(category: str | None, since: date | None):
+def snapshot_filter(category: str | None, since: date | None) -> Callable[[dict[str, Any]], bool]:
     """A cheap pre-filter on raw objects, applied before building records."""
 
     def keep(obj: dict) -> bool:
@@ -175,3 +102,35 @@ def snapshot_filter(category: str | None, since: date | None):
         return True
 
     return keep
+
+
+@click.command("snapshot")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, allow_dash=True))
+@click.option("--category", help="Keep papers with this category or prefix (cs, cs.CV).")
+@click.option("--since", callback=parse_day, help="Keep records updated on or after this day.")
+@click.option("--limit", type=click.IntRange(1), help="Stop after this many papers.")
+@dry_run_option
+@pass_runtime
+def snapshot_command(
+    runtime: IngestRuntime,
+    path: str,
+    category: str | None,
+    since: date | None,
+    limit: int | None,
+    dry_run: bool,
+) -> None:
+    """Kaggle arxiv-metadata-oai-snapshot JSON lines (plain or .gz, or - for stdin)."""
+    keep = snapshot_filter(category, since) if (category or since) else None
+    import_file(runtime, path, kaggle_record, keep, limit, dry_run)
+
+
+@hookimpl
+def register_sources(register: Register) -> None:
+    register(
+        Source(
+            NAME,
+            trust=4,
+            description="The Kaggle snapshot of arXiv's own metadata (JSON Lines).",
+            commands=(snapshot_command,),
+        )
+    )

@@ -3,9 +3,10 @@
 - **Trending digest**: the papers at the top of the site's trending rank at the end of the
   period (the rank of /papers/trending), leaving out those the subscriber already got.
 - **Topic alert**: the papers new in the period that match the saved query, by the same
-  hybrid judgement as search: a paper counts when it holds every word of the query and is at
-  least ``search_min_similarity`` close in meaning, or when it is ``alert_min_similarity``
-  close on meaning alone. Excluded words (``-word``) exclude. Best first; each says why.
+  hybrid judgement as search: a paper counts when it holds every word of the query — as the
+  keyword index judges it, exactly as for a search — and is at least
+  ``search_min_similarity`` close in meaning, or when it is ``alert_min_similarity`` close on
+  meaning alone. Excluded words (``-word``) exclude. Best first; each says why.
 
 One :class:`Composer` serves a whole run: the trending rank is computed once per period end,
 and each period's new papers are read, and their vectors stacked, once.
@@ -13,14 +14,18 @@ and each period's new papers are read, and their vectors stacked, once.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from datetime import datetime
 
 import numpy as np
 
-from ..rank.trending import trending
-from ..search import query as Q
+from ..core.models import Subscription
+from ..core.query import parse
+from ..core.settings import DigestSettings
+from ..rank import Ranker, Trend
+from ..search import SearchEngine
+from ..search.matcher import Matcher
+from ..store import Store
 from .schedule import Due
 
 
@@ -34,149 +39,132 @@ class Pick:
 @dataclass
 class _Window:
     ids: list[str]
-    texts: list[str]  # title + abstract, lower case
+    seqs: list[int]
+    texts: list[str]  # title + abstract
     vectors: np.ndarray | None  # rows of ``ids`` (zeros where a paper has no vector)
     has_vector: np.ndarray | None
 
 
-def _unit_pattern(unit: Q.Unit) -> re.Pattern:
-    alts = []
-    for words in unit.alternatives:
-        alts.append(r"\W+".join(re.escape(Q.stem(w)) + r"\w*" for w in words))
-    return re.compile(r"\b(?:" + "|".join(alts) + ")")
-
-
-def embed_topic(engine, query: str | None) -> np.ndarray | None:
-    """A topic alert's query as the model reads it, or None (no model, nothing to read)."""
-    if engine is None or engine.embedder is None:
-        return None
-    semantic = Q.parse(query or "").semantic
-    if not semantic:
-        return None
-    return np.asarray(engine.embedder.embed_query(semantic), dtype=np.float32)
+def trend_reason(t: Trend) -> str:
+    """Where a trending score comes from, in words."""
+    votes = "recent upvotes" if t.vote_points >= 0.05 else ""
+    stars = f"+{t.star_growth} GitHub stars" if t.star_points >= 0.05 else ""
+    if votes and stars:
+        return (
+            f"trending score {t.score:.1f}: {t.vote_points:.1f} from {votes}, "
+            f"{t.star_points:.1f} from {stars}"
+        )
+    return f"trending score {t.score:.1f}, from {votes or stars or 'recent activity'}"
 
 
 @dataclass
 class Composer:
-    store: object
-    config: object
-    engine: object | None = None  # a SearchEngine; None: keyword matching only
+    store: Store
+    settings: DigestSettings
+    ranker: Ranker
+    engine: SearchEngine  # its keyword index judges words; its vectors (if any) meaning
+    min_similarity: float  # search_min_similarity: with every word, this close suffices
     persist: bool = True  # keep embedded queries on their subscription (off in dry runs)
-    _trending: dict = field(default_factory=dict)
-    _windows: dict = field(default_factory=dict)
+    _trending: dict[datetime, list[tuple[str, str]]] = field(default_factory=dict)
+    _windows: dict[tuple[datetime, datetime], _Window] = field(default_factory=dict)
 
     # -- trending ------------------------------------------------------------------------
     def trending_ids(self, end: datetime) -> list[tuple[str, str]]:
         """(paper id, why) by trending rank as of ``end`` (cached per hour)."""
         key = end.replace(minute=0, second=0, microsecond=0)
         if key not in self._trending:
-            ranked, _ = trending(self.store, now=end, until=end)
-            picks = []
-            for t in ranked:
-                if t.score <= 0:
-                    continue
-                votes = "recent upvotes" if t.vote_points >= 0.05 else ""
-                stars = f"+{t.star_growth} GitHub stars" if t.star_points >= 0.05 else ""
-                if votes and stars:
-                    why = (f"trending score {t.score:.1f}: {t.vote_points:.1f} from {votes}, "
-                           f"{t.star_points:.1f} from {stars}")  # fmt: skip
-                else:
-                    source = votes or stars or "recent activity"
-                    why = f"trending score {t.score:.1f}, from {source}"
-                picks.append((t.paper_id, why))
-            self._trending[key] = picks
+            ranked, _ = self.ranker(self.store, now=end, until=end)
+            self._trending[key] = [(t.paper_id, trend_reason(t)) for t in ranked if t.score > 0]
         return self._trending[key]
 
     # -- topic alerts --------------------------------------------------------------------
     def window(self, start: datetime, end: datetime) -> _Window:
         key = (start, end)
         if key not in self._windows:
-            rows = self.store.new_papers(start, end)
-            ids = [r["id"] for r in rows]
-            texts = [f"{r['title']}\n{r['abstract']}".lower() for r in rows]
+            rows = self.store.mail.new_papers(start, end)
             vectors = has = None
-            engine = self.engine
-            if engine is not None and engine.embedder is not None and rows:
-                index = engine.index()
-                missing = [r["id"] for r in rows if index.vector(r["seq"]) is None]
-                if missing and self.persist:  # fetched since the last index run: embed now
-                    engine.embed_papers(missing)
-                    index = engine.index()
-                vectors = np.zeros((len(rows), index.dim), dtype=np.float32)
+            semantic = self.engine.semantic()
+            if semantic is not None and rows:
+                missing = [r.id for r in rows if semantic.vector(r.seq) is None]
+                if missing and self.persist:
+                    self.engine.embed_papers(missing)  # fetched since the last index run
+                vectors = np.zeros((len(rows), semantic.dim), dtype=np.float32)
                 has = np.zeros(len(rows), dtype=bool)
                 for i, r in enumerate(rows):
-                    v = index.vector(r["seq"])
+                    v = semantic.vector(r.seq)
                     if v is not None:
                         vectors[i], has[i] = v, True
-            self._windows[key] = _Window(ids, texts, vectors, has)
+            self._windows[key] = _Window(
+                [r.id for r in rows],
+                [r.seq for r in rows],
+                [f"{r.title}\n{r.abstract}" for r in rows],
+                vectors,
+                has,
+            )
         return self._windows[key]
 
-    def query_vector(self, sub: dict) -> np.ndarray | None:
+    def query_vector(self, sub: Subscription) -> np.ndarray | None:
         """The subscription's query embedded (stored on the subscription, made once)."""
         engine = self.engine
-        if engine is None or engine.embedder is None:
+        if engine.semantic() is None:
             return None
-        if sub.get("query_vector") and sub.get("query_model") == engine.model:
-            return np.frombuffer(sub["query_vector"], dtype=np.float32)
-        vec = embed_topic(engine, sub["query"])
+        if sub.query_vector and sub.query_model == engine.model:
+            return np.frombuffer(sub.query_vector, dtype=np.float32)
+        vec = engine.embed_query(sub.query or "")
         if vec is None:
             return None
         if self.persist:
-            self.store.update_subscription(
-                sub["id"], query_vector=vec.tobytes(), query_model=engine.model
+            self.store.mail.update_subscription(
+                sub.id, query_vector=vec.tobytes(), query_model=engine.model
             )
-        sub["query_vector"], sub["query_model"] = vec.tobytes(), engine.model
+        sub.query_vector, sub.query_model = vec.tobytes(), engine.model
         return vec
 
-    def topic_matches(self, sub: dict, start: datetime, end: datetime) -> list[Pick]:
+    def topic_matches(self, sub: Subscription, start: datetime, end: datetime) -> list[Pick]:
         w = self.window(start, end)
         if not w.ids:
             return []
-        parsed = Q.parse(sub["query"] or "")
-        units = [_unit_pattern(u) for u in parsed.units]
-        excluded = [_unit_pattern(Q.Unit([e])) for e in parsed.excluded]
+        parsed = parse(sub.query or "")
+        matcher = Matcher(parsed)
         qvec = self.query_vector(sub)
-        loose = float(self.config.search_min_similarity)
-        strict = float(self.config.alert_min_similarity)
-        if qvec is not None and w.vectors is not None:
+        loose, strict = self.min_similarity, float(self.settings.alert_min_similarity)
+        sims: np.ndarray | None = None
+        if qvec is not None and w.vectors is not None and w.has_vector is not None:
             sims = w.vectors @ qvec
             sims[~w.has_vector] = -1.0
             # Only papers close enough on some rule are worth reading (and those without a
             # vector yet, by their words).
             candidates = np.flatnonzero((sims >= min(loose, strict)) | ~w.has_vector).tolist()
         else:
-            sims = None
-            candidates = range(len(w.ids))
+            candidates = list(range(len(w.ids)))
+        if not candidates:
+            return []
+        seqs = [w.seqs[i] for i in candidates]
+        every, banned = self.engine.word_matches(parsed, seqs)
         picks = []
-        for i in candidates:
-            text = w.texts[i]
-            if any(p.search(text) for p in excluded):
+        for i, seq in zip(candidates, seqs, strict=True):
+            if seq in banned:
                 continue
-            matched = [u for u, p in zip(parsed.units, units, strict=True) if p.search(text)]
-            every = bool(units) and len(matched) == len(units)
-            sim = float(sims[i]) if sims is not None and w.has_vector[i] else None
-            if sim is None:
-                ok = every
-            else:
-                ok = (every and sim >= loose) or sim >= strict
+            has = w.has_vector is not None and bool(w.has_vector[i])
+            sim = float(sims[i]) if sims is not None and has else None
+            full = seq in every
+            ok = full if sim is None else (full and sim >= loose) or sim >= strict
             if not ok:
                 continue
-            why = []
-            if matched:
-                words = ", ".join(" ".join(u.alternatives[0]) for u in matched)
-                why.append(f"matches {words}")
+            text = w.texts[i]
+            matched = matcher.explain(text)
+            why = [matched] if matched else []
             if sim is not None:
                 why.append(f"similarity {sim:.2f}")
-            frac = len(matched) / len(units) if units else 0.0
-            picks.append(Pick(w.ids[i], " · ".join(why), (sim or 0.0) + 0.1 * frac))
+            picks.append(Pick(w.ids[i], " · ".join(why), (sim or 0.0) + 0.1 * matcher.share(text)))
         picks.sort(key=lambda p: (-p.score, p.paper_id))
         return picks
 
     # -- one subscriber ------------------------------------------------------------------
-    def compose(self, sub: dict, due: Due, already_sent: set[str]) -> list[Pick]:
+    def compose(self, sub: Subscription, due: Due, already_sent: set[str]) -> list[Pick]:
         """The papers of this digest, best first; empty when there is nothing new."""
-        size = int(self.config.digest_size)
-        if sub["kind"] == "trending":
+        size = int(self.settings.digest_size)
+        if sub.kind == "trending":
             out = []
             for pid, why in self.trending_ids(due.end):
                 if pid not in already_sent:

@@ -5,12 +5,15 @@ with autoescaping. Also the signed links every message carries."""
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-from ..web.render import compact, short_date
+from ..core.display import compact, short_date
+from ..core.models import Card, Subscription
+from ..core.signing import Signer
 
 HERE = Path(__file__).parent
 # Links in e-mails stay valid for years: an old digest must still unsubscribe.
@@ -45,15 +48,24 @@ _env.filters.update(excerpt=excerpt, authors_line=authors_line, compact=compact)
 _env.filters["short_date"] = short_date
 
 
-def manage_token(signer, sub: dict) -> str:
-    return signer.dumps("sub-manage", [sub["id"], sub["manage_nonce"]])
+@dataclass
+class DigestItem:
+    """A paper in a digest: its card, why it was picked, its page."""
+
+    card: Card
+    why: str
+    url: str
 
 
-def confirm_token(signer, sub: dict) -> str:
-    return signer.dumps("sub-confirm", [sub["id"], sub["confirm_nonce"]])
+def manage_token(signer: Signer, sub: Subscription) -> str:
+    return signer.dumps("sub-manage", [sub.id, sub.manage_nonce])
 
 
-def read_token(signer, purpose: str, token: str, max_age: int) -> tuple[int, str] | None:
+def confirm_token(signer: Signer, sub: Subscription) -> str:
+    return signer.dumps("sub-confirm", [sub.id, sub.confirm_nonce])
+
+
+def read_token(signer: Signer, purpose: str, token: str, max_age: int) -> tuple[int, str] | None:
     payload = signer.loads(purpose, token, max_age)
     if (
         isinstance(payload, list)
@@ -65,7 +77,7 @@ def read_token(signer, purpose: str, token: str, max_age: int) -> tuple[int, str
     return None
 
 
-def links(base_url: str, signer, sub: dict) -> dict[str, str]:
+def links(base_url: str, signer: Signer, sub: Subscription) -> dict[str, str]:
     base = base_url.rstrip("/")
     token = quote(manage_token(signer, sub), safe="")
     return {
@@ -76,22 +88,24 @@ def links(base_url: str, signer, sub: dict) -> dict[str, str]:
     }
 
 
-def describe(sub: dict) -> str:
-    how = "Daily (weekdays)" if sub["frequency"] == "daily" else "Weekly"
-    if sub["kind"] == "trending":
+def describe(sub: Subscription) -> str:
+    how = "Daily (weekdays)" if sub.frequency == "daily" else "Weekly"
+    if sub.kind == "trending":
         return f"{how} digest of trending papers"
-    return f"{how} alert for “{sub['query']}”"
+    return f"{how} alert for “{sub.query}”"
 
 
-def digest(config, sub: dict, label: str, items: list[dict], link: dict) -> tuple[str, str, str]:
-    """(subject, text, html). ``items``: paper cards with ``why`` and ``url`` added."""
-    if sub["kind"] == "trending":
+def digest(
+    site_name: str, sub: Subscription, label: str, items: list[DigestItem], link: dict[str, str]
+) -> tuple[str, str, str]:
+    """(subject, text, html)."""
+    if sub.kind == "trending":
         subject = f"Trending papers — {label}"
     else:
-        query = re.sub(r"\s+", " ", sub["query"] or "")[:80]
+        query = re.sub(r"\s+", " ", sub.query or "")[:80]
         subject = f"New papers on “{query}” — {label}"
     ctx = dict(
-        site_name=config.site_name,
+        site_name=site_name,
         sub=sub,
         about=describe(sub),
         label=label,
@@ -104,9 +118,9 @@ def digest(config, sub: dict, label: str, items: list[dict], link: dict) -> tupl
     return subject, text, html
 
 
-def notice(config, template: str, subject: str, **ctx) -> tuple[str, str, str]:
+def notice(site_name: str, template: str, subject: str, **ctx: str) -> tuple[str, str, str]:
     """A short message (confirmation, "already subscribed"): (subject, text, html)."""
-    ctx.update(site_name=config.site_name, subject=subject)
+    ctx.update(site_name=site_name, subject=subject)
     text = _env.get_template(f"{template}.txt").render(ctx)
     html = _env.get_template(f"{template}.html").render(ctx)
     return subject, text, html

@@ -25,14 +25,22 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from datetime import time as clock_time
+from email.message import EmailMessage
 
-from ..periods import PeriodError
-from ..store.common import utcnow
+from ..core.clock import utcnow
+from ..core.errors import MailError, PeriodError
+from ..core.models import Card, Delivery, Subscription
+from ..core.settings import Settings
+from ..core.signing import Signer
+from ..rank import Ranker
+from ..search import SearchEngine
+from ..store import Store
 from ..store.mail import DONE
 from . import render
 from .digest import Composer, Pick
 from .schedule import Due, latest_due, parse_hour, period_due, with_catch_up
-from .send import Mailer, MailError, compose, new_message_id
+from .send import Mailer, compose, new_message_id
 
 log = logging.getLogger("paperwire.mail")
 LEASE = "digests"
@@ -85,75 +93,86 @@ def _dead_local_holder(holder: str) -> bool:
     return False
 
 
-def take_lease(store, holder: str) -> bool:
-    if store.acquire_lease(LEASE, holder, LEASE_TTL):
+def take_lease(store: Store, holder: str) -> bool:
+    if store.jobs.acquire_lease(LEASE, holder, LEASE_TTL):
         return True
-    current = store.lease_holder(LEASE)
-    if current and _dead_local_holder(current["holder"]):
-        log.warning("taking over the digest lease of %s, which is gone", current["holder"])
-        return store.take_over_lease(LEASE, current["holder"], holder, LEASE_TTL)
+    current = store.jobs.lease(LEASE)
+    if current and _dead_local_holder(current.holder):
+        log.warning("taking over the digest lease of %s, which is gone", current.holder)
+        return store.jobs.take_over_lease(LEASE, current.holder, holder, LEASE_TTL)
     return False
 
 
-def _due_for(sub: dict, period: str | None, hour, now: datetime) -> Due | None:
+def _due_for(sub: Subscription, period: str | None, hour: clock_time, now: datetime) -> Due | None:
     try:
         if period:
-            return period_due(sub["frequency"], sub["timezone"], hour, period)
-        return latest_due(sub["frequency"], sub["timezone"], hour, now)
+            return period_due(sub.frequency, sub.timezone, hour, period)
+        return latest_due(sub.frequency, sub.timezone, hour, now)
     except PeriodError:  # a time zone this machine does not know (any more)
         return None
 
 
 class DigestRun:
-    def __init__(self, store, config, engine=None, signer=None, mailer: Mailer | None = None):
-        from ..web.security import site_signer
+    """One run over every confirmed subscription (see the module's docstring)."""
 
+    def __init__(
+        self,
+        store: Store,
+        settings: Settings,
+        engine: SearchEngine,
+        ranker: Ranker,
+        signer: Signer | None = None,
+        mailer: Mailer | None = None,
+    ):
         self.store = store
-        self.config = config
-        self.composer = Composer(store, config, engine)
-        self.signer = signer or site_signer(config, store)
+        self.site, self.mail, self.digests = settings.site, settings.mail, settings.digests
+        self.composer = Composer(
+            store, self.digests, ranker, engine, settings.search.search_min_similarity
+        )
+        self.signer = signer or Signer(store.accounts.instance_secret(self.site.secret_key))
         self.mailer = mailer
-        self.hour = parse_hour(config.digest_hour)
-        self._cards: dict[str, dict] = {}
-        self._subs: dict[int, dict] = {}
+        self.hour = parse_hour(self.digests.digest_hour)
+        self._cards: dict[str, Card] = {}
+        self._subs: dict[int, Subscription] = {}
 
     # -- one message ---------------------------------------------------------------------
-    def message(self, sub: dict, label: str, picks: list[Pick], message_id: str):
+    def message(
+        self, sub: Subscription, label: str, picks: list[Pick], message_id: str
+    ) -> EmailMessage:
         # Many digests share papers (trending ones above all): read each card once per run.
         missing = [p.paper_id for p in picks if p.paper_id not in self._cards]
         if missing:
-            self._cards.update({c["id"]: c for c in self.store.cards(missing)})
-        cards = self._cards
-        base = self.config.base_url.rstrip("/")
-        items = []
-        for p in picks:
-            card = cards.get(p.paper_id)
-            if card is not None:
-                items.append({**card, "why": p.why, "url": f"{base}/papers/{card['id']}"})
-        link = render.links(self.config.base_url, self.signer, sub)
-        subject, text, html = render.digest(self.config, sub, label, items, link)
+            self._cards.update({c.id: c for c in self.store.feed.cards(missing)})
+        base = self.site.base_url.rstrip("/")
+        items = [
+            render.DigestItem(card, p.why, f"{base}/papers/{card.id}")
+            for p in picks
+            if (card := self._cards.get(p.paper_id)) is not None
+        ]
+        link = render.links(self.site.base_url, self.signer, sub)
+        subject, text, html = render.digest(self.site.site_name, sub, label, items, link)
         headers = {
             "List-Unsubscribe": f"<{link['unsubscribe']}>",
             "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
-            "List-Id": f"{self.config.site_name} digests <digests.{_host(base)}>",
+            "List-Id": f"{self.site.site_name} digests <digests.{_host(base)}>",
             "Auto-Submitted": "auto-generated",
             "Precedence": "bulk",
         }
-        return compose(self.config, sub["email"], subject, text, html, headers, message_id)
+        return compose(self.mail, sub.email, subject, text, html, headers, message_id)
 
     # -- the run -------------------------------------------------------------------------
-    def plan(self, period: str | None, now: datetime) -> list[tuple[dict, Due]]:
+    def plan(self, period: str | None, now: datetime) -> list[tuple[Subscription, Due]]:
         """Confirmed subscriptions and the period due for each (windows made up for missed
         runs)."""
-        subs = self.store.active_subscriptions()
-        self._subs = {s["id"]: s for s in subs}
-        last = self.store.last_windows([s["id"] for s in subs])
+        subs = self.store.mail.active_subscriptions()
+        self._subs = {s.id: s for s in subs}
+        last = self.store.mail.last_windows([s.id for s in subs])
         out = []
         for sub in subs:
             due = _due_for(sub, period, self.hour, now)
-            if due is None or (sub["confirmed_at"] and sub["confirmed_at"] >= due.end):
+            if due is None or (sub.confirmed_at and sub.confirmed_at >= due.end):
                 continue  # a subscriber's first digest is the first period after joining
-            out.append((sub, with_catch_up(due, sub["frequency"], last.get(sub["id"]))))
+            out.append((sub, with_catch_up(due, sub.frequency, last.get(sub.id))))
         return out
 
     def run(
@@ -163,7 +182,7 @@ class DigestRun:
         dry_run: bool = False,
         limit: int | None = None,
         progress: Callable[[int], None] | None = None,
-        preview: Callable[[dict, Due, list[Pick]], None] | None = None,
+        preview: Callable[[Subscription, Due, list[Pick]], None] | None = None,
     ) -> RunStats:
         started = time.perf_counter()
         stats = RunStats()
@@ -176,36 +195,38 @@ class DigestRun:
         renewed = time.monotonic()
         try:
             plan = self.plan(period, now)
-            existing = self.store.deliveries_for({due.period for _, due in plan})
-            planned = {(s["id"], d.period) for s, d in plan}
+            existing = self.store.mail.deliveries_for([due.period for _, due in plan])
+            planned = {(s.id, d.period) for s, d in plan}
             # Deliveries of earlier periods left unfinished (temporary failures, a killed
             # run) go first, so that newer digests leave out what they hold.
-            todo = []
-            for row in self.store.unfinished_deliveries():
-                key = (row["subscription_id"], row["period"])
-                if key not in planned and row["subscription_id"] in self._subs:
-                    due = Due(row["period"], row["window_start"], row["window_end"])
-                    todo.append((self._subs[row["subscription_id"]], due, row))
+            todo: list[tuple[Subscription, Due, Delivery | None]] = []
+            for row in self.store.mail.unfinished_deliveries():
+                key = (row.subscription_id, row.period)
+                if key not in planned and row.subscription_id in self._subs:
+                    assert row.window_start is not None and row.window_end is not None
+                    due = Due(row.period, row.window_start, row.window_end)
+                    todo.append((self._subs[row.subscription_id], due, row))
             for sub, due in plan:
-                row = existing.get((sub["id"], due.period))
-                if row is not None and row["status"] in DONE:
+                found = existing.get((sub.id, due.period))
+                if found is not None and found.status in DONE:
                     stats.already += 1
                     continue
-                todo.append((sub, due, row))
+                todo.append((sub, due, found))
             if limit is not None:
                 todo = todo[:limit]
             stats.due = len(todo) + stats.already
-            sent_before = self.store.sent_paper_ids([s["id"] for s, _, _ in todo])
-            mailer = self.mailer or Mailer(self.config)
+            sent_before = self.store.mail.sent_paper_ids([s.id for s, _, _ in todo])
+            mailer = self.mailer or Mailer(self.mail)
             try:
                 for sub, due, row in todo:
                     if not dry_run and time.monotonic() - renewed > LEASE_TTL / 5:
-                        if not self.store.acquire_lease(LEASE, holder, LEASE_TTL):
+                        if not self.store.jobs.acquire_lease(LEASE, holder, LEASE_TTL):
                             stats.errors.append("lost the lease to another instance; stopped")
                             break
                         renewed = time.monotonic()
-                    self._one(sub, due, row, sent_before[sub["id"]], now, dry_run, mailer,
-                              stats, preview)
+                    self._one(
+                        sub, due, row, sent_before[sub.id], now, dry_run, mailer, stats, preview
+                    )
                     if progress:
                         progress(1)
             finally:
@@ -213,12 +234,23 @@ class DigestRun:
                     mailer.close()
         finally:
             if not dry_run:
-                self.store.release_lease(LEASE, holder)
+                self.store.jobs.release_lease(LEASE, holder)
         stats.seconds = time.perf_counter() - started
         return stats
 
-    def _one(self, sub, due, row, already_sent, now, dry_run, mailer, stats, preview) -> None:
-        if row is not None and row["next_attempt_at"] and row["next_attempt_at"] > now:
+    def _one(
+        self,
+        sub: Subscription,
+        due: Due,
+        row: Delivery | None,
+        already_sent: set[str],
+        now: datetime,
+        dry_run: bool,
+        mailer: Mailer,
+        stats: RunStats,
+        preview: Callable[[Subscription, Due, list[Pick]], None] | None,
+    ) -> None:
+        if row is not None and row.next_attempt_at and row.next_attempt_at > now:
             stats.failed += 1  # waiting for its retry time
             return
         clock = time.perf_counter
@@ -238,55 +270,54 @@ class DigestRun:
                 stats.empty += 1
             return
         if row is None:
-            tag = f"digest.{sub['id']}.{due.period}"
-            row = self.store.claim_delivery(
-                sub["id"],
+            tag = f"digest.{sub.id}.{due.period}"
+            row = self.store.mail.claim_delivery(
+                sub.id,
                 due.period,
                 (due.start, due.end),
                 [[p.paper_id, p.why] for p in picks],
-                new_message_id(self.config, tag),
+                new_message_id(self.mail, tag),
             )
-            if row["status"] in DONE:  # empty, or another run finished it meanwhile
-                stats.empty += row["status"] == "empty"
-                stats.already += row["status"] != "empty"
+            if row.status in DONE:  # empty, or another run finished it meanwhile
+                stats.empty += row.status == "empty"
+                stats.already += row.status != "empty"
                 return
             picks = _picks(row)  # ours, or the choice of a run that claimed it first
         t2 = clock()
         stats.timings["store"] += t2 - t1
-        if row["attempts"] >= self.config.digest_max_attempts:
-            self.store.mark_failed(row["id"], row["last_error"] or "", status="abandoned")
+        if row.attempts >= self.digests.digest_max_attempts:
+            self.store.mail.mark_failed(row.id, row.last_error or "", status="abandoned")
             stats.abandoned += 1
             return
         try:
             t2 = clock()
-            msg = self.message(sub, due.label, picks, row["message_id"])
+            msg = self.message(sub, due.label, picks, row.message_id or "")
             t3 = clock()
             stats.timings["render"] += t3 - t2
             mailer.send(msg)
             stats.timings["send"] += clock() - t3
         except MailError as exc:
             if exc.permanent:
-                self.store.mark_failed(row["id"], str(exc), status="bounced")
-                self.store.mark_bouncing(sub["id"], str(exc))
+                self.store.mail.mark_failed(row.id, str(exc), status="bounced")
+                self.store.mail.mark_bouncing(sub.id, str(exc))
                 stats.bounced += 1
             else:
-                wait = 60.0 * 2 ** min(row["attempts"], 8)
-                self.store.mark_failed(row["id"], str(exc), status="retry", retry_after=wait)
+                wait = 60.0 * 2 ** min(row.attempts, 8)
+                self.store.mail.mark_failed(row.id, str(exc), status="retry", retry_after=wait)
                 stats.failed += 1
-            stats.errors.append(f"{sub['email']}: {exc}")
-            log.warning("digest to %s (%s): %s", sub["email"], due.period, exc)
+            stats.errors.append(f"{sub.email}: {exc}")
+            log.warning("digest to %s (%s): %s", sub.email, due.period, exc)
             return
         t4 = clock()
-        self.store.mark_sent(row["id"], sub["id"], [p.paper_id for p in picks])
+        self.store.mail.mark_sent(row.id, sub.id, [p.paper_id for p in picks])
         already_sent.update(p.paper_id for p in picks)  # for this subscriber's next digest
         stats.timings["store"] += clock() - t4
         stats.sent += 1
 
 
-def _picks(row: dict) -> list[Pick]:
-    return [Pick(pid, why, 0.0) for pid, why in row["paper_ids"] or []]
+def _picks(row: Delivery) -> list[Pick]:
+    return [Pick(pid, why, 0.0) for pid, why in row.paper_ids or []]
 
 
 def _host(base_url: str) -> str:
     return base_url.split("://", 1)[-1].split("/", 1)[0].split(":", 1)[0] or "localhost"
-

@@ -13,7 +13,8 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
-from ..periods import PeriodError, parse_day, parse_rollover, parse_week, zone
+from ..core.errors import PeriodError
+from ..core.periods import parse_day, parse_rollover, parse_week, zone
 
 FREQUENCIES = ("daily", "weekly")
 _DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")

@@ -9,26 +9,20 @@ import re
 import smtplib
 import ssl
 import time
+from collections.abc import Callable
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from pathlib import Path
 
-from ..config import Config
+from ..core.errors import MailError
+from ..core.settings import MailSettings
 
 _HEADER_SAFE = re.compile(r"[\r\n]")
 log = logging.getLogger("paperwire.mail")
 
 
-class MailError(RuntimeError):
-    """The message could not be handed over; ``permanent`` when retrying will not help."""
-
-    def __init__(self, message: str, permanent: bool = False):
-        super().__init__(message)
-        self.permanent = permanent
-
-
 def compose(
-    config: Config,
+    mail: MailSettings,
     to: str,
     subject: str,
     text: str,
@@ -42,12 +36,11 @@ def compose(
         if _HEADER_SAFE.search(value):
             raise MailError("line break in a header value", permanent=True)
     msg = EmailMessage()
-    msg["From"] = config.mail_from
+    msg["From"] = mail.mail_from
     msg["To"] = to
     msg["Subject"] = subject
     msg["Date"] = formatdate(localtime=False, usegmt=True)
-    domain = config.mail_from.rsplit("@", 1)[-1].strip(" >") or "localhost"
-    msg["Message-ID"] = message_id or make_msgid(domain=domain)
+    msg["Message-ID"] = message_id or make_msgid(domain=mail.domain)
     for name, value in (headers or {}).items():
         msg[name] = value
     msg.set_content(text)
@@ -56,25 +49,29 @@ def compose(
     return msg
 
 
-def new_message_id(config: Config, tag: str) -> str:
-    domain = config.mail_from.rsplit("@", 1)[-1].strip(" >") or "localhost"
-    return make_msgid(idstring=tag, domain=domain)
+def new_message_id(mail: MailSettings, tag: str) -> str:
+    return make_msgid(idstring=tag, domain=mail.domain)
 
 
 class Mailer:
     """One connection for many messages (reconnecting when the server drops it), with
     retries and a doubling delay on temporary failures. Use as a context manager."""
 
-    def __init__(self, config: Config, retries: int | None = None, sleep=time.sleep):
-        self.config = config
-        self.retries = config.mail_retries if retries is None else retries
+    def __init__(
+        self,
+        mail: MailSettings,
+        retries: int | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ):
+        self.mail = mail
+        self.retries = mail.mail_retries if retries is None else retries
         self.sleep = sleep
         self._smtp: smtplib.SMTP | None = None
 
     def __enter__(self) -> Mailer:
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
     def close(self) -> None:
@@ -88,13 +85,13 @@ class Mailer:
     def send(self, msg: EmailMessage) -> str:
         """Hand the message over; returns where it went. Raises :class:`MailError` once the
         retries are spent (``permanent`` for a 5xx answer: retrying will not help)."""
-        if not self.config.smtp_host:
+        if not self.mail.smtp_host:
             return self._to_outbox(msg)
-        delay = self.config.mail_backoff
+        delay = self.mail.mail_backoff
         for attempt in range(self.retries + 1):
             try:
                 self._send_smtp(msg)
-                return f"smtp://{self.config.smtp_host}:{self.config.smtp_port}"
+                return f"smtp://{self.mail.smtp_host}:{self.mail.smtp_port}"
             except MailError as exc:
                 self.close()  # a fresh connection for the next try
                 if exc.permanent or attempt == self.retries:
@@ -104,7 +101,7 @@ class Mailer:
         raise AssertionError("unreachable")
 
     def _to_outbox(self, msg: EmailMessage) -> str:
-        outbox = Path(self.config.outbox_dir)
+        outbox = Path(self.mail.outbox_dir)
         outbox.mkdir(parents=True, exist_ok=True)
         # Named by Message-ID: writing the same message again replaces the file.
         name = hashlib.sha256(str(msg["Message-ID"]).encode()).hexdigest()[:32]
@@ -115,7 +112,7 @@ class Mailer:
         return str(path)
 
     def _connect(self) -> smtplib.SMTP:
-        c = self.config
+        c = self.mail
         if c.smtp_tls:
             smtp: smtplib.SMTP = smtplib.SMTP_SSL(
                 c.smtp_host, c.smtp_port, context=ssl.create_default_context(), timeout=30
@@ -163,20 +160,18 @@ class Mailer:
             self.close()
 
 
-def send_now(
-    config: Config, to: str, subject: str, text: str, html: str | None = None
-) -> None:
+def send_now(mail: MailSettings, to: str, subject: str, text: str, html: str | None = None) -> None:
     """Send a message a visitor's request triggered (confirmation, reset, notice). A failure
     is logged, not raised: the visitor sees the same answer either way."""
     try:
-        where = send(config, compose(config, to, subject, text, html))
+        where = send(mail, compose(mail, to, subject, text, html))
         log.info("mail %r to %s -> %s", subject, to, where)
     except MailError as exc:
         log.error("mail %r to %s failed: %s", subject, to, exc)
 
 
-def send(config: Config, msg: EmailMessage) -> str:
+def send(mail: MailSettings, msg: EmailMessage) -> str:
     """Hand one message over at once (no waiting between retries: a visitor is waiting);
     returns where it went (SMTP host or file path)."""
-    with Mailer(config, retries=0) as mailer:
+    with Mailer(mail, retries=0) as mailer:
         return mailer.send(msg)

@@ -10,11 +10,17 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import quote
 
-from ..periods import PeriodError, zone
+from ..core.errors import PeriodError
+from ..core.models import Subscription, User
+from ..core.periods import zone
+from ..core.settings import MailSettings, SiteSettings
+from ..core.signing import Signer
+from ..search import SearchEngine
+from ..store import Store
 from . import render
-from .digest import embed_topic
 from .schedule import FREQUENCIES
 from .send import send_now
 
@@ -24,7 +30,9 @@ MAX_QUERY = 300
 
 
 @dataclass
-class Request:
+class SubscriptionRequest:
+    """What a visitor asked for, checked."""
+
     email: str
     kind: str
     query: str | None
@@ -32,7 +40,7 @@ class Request:
     timezone: str
 
 
-def validate(data: dict) -> tuple[Request | None, dict[str, str]]:
+def validate(data: dict[str, Any]) -> tuple[SubscriptionRequest | None, dict[str, str]]:
     """A subscription request from form or JSON fields, or the problems, by field."""
 
     def text(name: str, default: str = "") -> str:
@@ -64,68 +72,85 @@ def validate(data: dict) -> tuple[Request | None, dict[str, str]]:
         errors["timezone"] = "Choose a time zone such as Europe/Paris."
     if errors:
         return None, errors
-    return Request(email, kind, query, frequency, tz), {}
+    return SubscriptionRequest(email, kind, query, frequency, tz), {}
+
+
+def topic_vector(engine: SearchEngine | None, query: str | None) -> dict[str, Any]:
+    """A topic alert's query embedded, as the columns that store it (both None without a
+    model or without words)."""
+    vec = engine.embed_query(query or "") if engine is not None else None
+    if vec is None or engine is None:
+        return {"query_vector": None, "query_model": None}
+    return {"query_vector": vec.tobytes(), "query_model": engine.model}
 
 
 def subscribe(
-    store, config, signer, req: Request, user: dict | None = None, engine=None
+    store: Store,
+    site: SiteSettings,
+    mail: MailSettings,
+    signer: Signer,
+    req: SubscriptionRequest,
+    user: User | None = None,
+    engine: SearchEngine | None = None,
 ) -> None:
     """Create or renew the subscription and send the e-mail that goes with it."""
     own = (
         user is not None
-        and user.get("confirmed_at") is not None
-        and (user.get("email") or "").lower() == req.email
+        and user.confirmed_at is not None
+        and (user.email or "").lower() == req.email
     )
-    user_id = user["id"] if own else None
-    base = config.base_url.rstrip("/")
+    user_id = user.id if own and user is not None else None
+    base = site.base_url.rstrip("/")
     # Before looking the address up: known and unknown addresses take the same path.
-    vec = embed_topic(engine, req.query) if req.kind == "topic" else None
-    found = store.find_subscription(req.email, req.kind, req.query)
-    if found is not None and found["status"] == "confirmed":
+    vector = topic_vector(engine, req.query) if req.kind == "topic" else None
+    found = store.mail.find_subscription(req.email, req.kind, req.query)
+    if found is not None and found.status == "confirmed":
         if own:  # the owner changes it directly
-            store.update_subscription(found["id"], frequency=req.frequency, timezone=req.timezone)
+            store.mail.update_subscription(found.id, frequency=req.frequency, timezone=req.timezone)
             return
         link = render.links(base, signer, found)
         send_now(
-            config,
+            mail,
             req.email,
             *render.notice(
-                config,
+                site.site_name,
                 "already",
-                f"You are already subscribed to {config.site_name}",
+                f"You are already subscribed to {site.site_name}",
                 about=render.describe(found),
                 manage_url=link["manage"],
             ),
         )
         return
     if found is None:
-        sub = store.create_subscription(
+        sub = store.mail.create_subscription(
             req.email, req.kind, req.query, req.frequency, req.timezone,
             user_id=user_id, confirmed=own,
         )  # fmt: skip
     else:  # pending, stopped or bouncing: ask again
-        sub = store.restart_subscription(
-            found["id"], req.frequency, req.timezone, user_id=user_id, confirmed=own
+        sub = store.mail.restart_subscription(
+            found.id, req.frequency, req.timezone, user_id=user_id, confirmed=own
         )
-    if vec is not None:
-        store.update_subscription(sub["id"], query_vector=vec.tobytes(), query_model=engine.model)
+    if vector is not None and vector["query_vector"] is not None:
+        store.mail.update_subscription(sub.id, **vector)
     if own:
         return
     token = quote(render.confirm_token(signer, sub), safe="")
     send_now(
-        config,
+        mail,
         req.email,
         *render.notice(
-            config,
+            site.site_name,
             "confirm",
-            f"Confirm your {config.site_name} subscription",
+            f"Confirm your {site.site_name} subscription",
             about=render.describe(sub),
             confirm_url=f"{base}/subscriptions/confirm?token={token}",
         ),
     )
 
 
-def from_token(store, signer, purpose: str, token: str | None) -> dict | None:
+def from_token(
+    store: Store, signer: Signer, purpose: str, token: str | None
+) -> Subscription | None:
     """The subscription a signed link points to, if the link is genuine and still valid
     (its nonce must be the subscription's current one)."""
     if not token or len(token) > 500:
@@ -138,7 +163,8 @@ def from_token(store, signer, purpose: str, token: str | None) -> dict | None:
         field = "manage_nonce"
     if got is None:
         return None
-    sub = store.get_subscription(got[0])
-    if sub is None or not sub[field] or sub[field] != got[1]:
+    sub = store.mail.get_subscription(got[0])
+    nonce = None if sub is None else getattr(sub, field)
+    if sub is None or not nonce or nonce != got[1]:
         return None
     return sub

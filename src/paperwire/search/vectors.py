@@ -14,6 +14,7 @@ half a snapshot.
 from __future__ import annotations
 
 import json
+import logging
 import mmap
 import os
 import shutil
@@ -21,10 +22,28 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
+from ..store.embeddings import EmbeddingRepo
+
 SNAPSHOT_FORMAT = 1
+log = logging.getLogger(__name__)
+
+
+def _faiss() -> Any:
+    """faiss, or None (with a warning) when the ``paperwire[ann]`` extra is not installed:
+    search then stays exact, which is only slower on large corpora."""
+    try:
+        import faiss  # type: ignore[import-untyped]
+    except ImportError:
+        log.warning(
+            "faiss is not installed: vector search stays exact (slower above a few hundred "
+            "thousand papers); pip install 'paperwire[ann]' for the approximate index"
+        )
+        return None
+    return faiss
 
 
 @dataclass
@@ -103,10 +122,10 @@ class VectorIndex:
                 self._where[seq] = (1, start + i)
             self.high_water = max(self.high_water, int(row_ids.max()))
 
-    def catch_up(self, store) -> int:
+    def catch_up(self, embeddings: EmbeddingRepo) -> int:
         """Read rows stored since ``high_water``. Returns how many were added."""
         added = 0
-        for ids, seqs, vecs in store.iter_embeddings(self.model, after_id=self.high_water):
+        for ids, seqs, vecs in embeddings.rows_after(self.model, after_id=self.high_water):
             self.add(ids, seqs, vecs)
             added += len(ids)
         return added
@@ -218,14 +237,13 @@ class VectorIndex:
             alive = np.load(snap / "alive.npy")
         except (OSError, ValueError, KeyError):
             return index  # unreadable: rebuild from the database
-        if (snap / "ivf.faiss").is_file():
+        faiss = _faiss() if (snap / "ivf.faiss").is_file() else None
+        if faiss is not None:
             vecs = _random_access(vecs)
         index.base = Segment(seqs, vecs, alive.copy())
         index.high_water = int(meta["high_water"])
         index.snapshot = snap
-        if (snap / "ivf.faiss").is_file():
-            import faiss
-
+        if faiss is not None:
             index.ann = faiss.read_index(str(snap / "ivf.faiss"))
             index.ann.nprobe = nprobe
         index._index_positions()
@@ -239,6 +257,8 @@ class VectorIndex:
         with self._lock:
             n_total = len(self.base) + len(self.delta)
             want_ann = self.ann_threshold > 0 and len(self) > self.ann_threshold
+            faiss = _faiss() if want_ann else None
+            want_ann = faiss is not None
             compact = (
                 rebuild_ann
                 or (want_ann and self.ann is None)
@@ -271,9 +291,7 @@ class VectorIndex:
             np.save(tmp / "seqs.npy", seqs)
             np.save(tmp / "alive.npy", alive)
             ann = None
-            if want_ann:
-                import faiss
-
+            if faiss is not None:
                 if compact or self.ann is None:
                     ann = _train_ivf(out, self.dim)
                     _add_ivf(ann, out, 0)
@@ -317,9 +335,8 @@ def _random_access(vecs: np.ndarray) -> np.ndarray:
     return vecs
 
 
-def _train_ivf(vecs: np.ndarray, dim: int):
-    import faiss
-
+def _train_ivf(vecs: np.ndarray, dim: int) -> Any:
+    faiss = _faiss()
     n = len(vecs)
     # About 4·√n lists, each with at least 39 training points (faiss's minimum).
     nlist = int(max(1, min(4 * np.sqrt(n), n // 39, 16384)))
@@ -333,7 +350,7 @@ def _train_ivf(vecs: np.ndarray, dim: int):
     return ivf
 
 
-def _add_ivf(ivf, vecs: np.ndarray, start: int) -> None:
+def _add_ivf(ivf: Any, vecs: np.ndarray, start: int) -> None:
     for at in range(start, len(vecs), 100_000):
         chunk = np.ascontiguousarray(vecs[at : at + 100_000], dtype=np.float32)
         ivf.add_with_ids(chunk, np.arange(at, at + len(chunk), dtype=np.int64))

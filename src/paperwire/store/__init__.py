@@ -1,6 +1,77 @@
-"""The store: the one place that talks SQL. SQLite by default, PostgreSQL for scale-out."""
+"""The store: the one place that talks SQL. SQLite by default, PostgreSQL for scale-out.
 
-from .core import Store, StoreError, UpsertCounts
-from .search import SearchFilters
+``Store(url)`` is a :class:`Database` with its repositories, each returning the domain models
+of :mod:`paperwire.core.models`: ``papers`` (the catalogue), ``feed`` (cards, feed days,
+upvotes), ``discussion`` (comments), ``accounts`` (users, tokens, claims, organizations, rate
+limits), ``mail`` (subscriptions, deliveries), ``embeddings``, ``search`` (keyword index,
+filters) and ``jobs`` (runs, leases). All dialect-specific SQL and query text stays here.
+"""
 
-__all__ = ["SearchFilters", "Store", "StoreError", "UpsertCounts"]
+from __future__ import annotations
+
+from typing import Any
+
+from ..core.errors import StoreError
+from .accounts import AccountRepo
+from .database import Database
+from .discussion import DiscussionRepo
+from .embeddings import EmbeddingRepo
+from .feed import FeedRepo
+from .jobs import JobRepo
+from .mail import MailRepo
+from .papers import PaperRepo, UpsertCounts
+from .search import SearchRepo
+
+
+class Store:
+    """A database and its repositories. Create with a SQLAlchemy URL; call
+    ``store.db.upgrade()`` once (the command line does it for SQLite)."""
+
+    def __init__(self, url: str):
+        self.db = Database(url)
+        self.papers = PaperRepo(self.db)
+        self.feed = FeedRepo(self.db, self.papers)
+        self.discussion = DiscussionRepo(self.db)
+        self.accounts = AccountRepo(self.db)
+        self.mail = MailRepo(self.db)
+        self.embeddings = EmbeddingRepo(self.db)
+        self.search = SearchRepo(self.db)
+        self.jobs = JobRepo(self.db)
+
+    @property
+    def url(self) -> str:
+        return self.db.url
+
+    @property
+    def dialect(self) -> str:
+        return self.db.dialect
+
+    def begin(self) -> Any:
+        """A transaction; pass its connection to the methods that take ``conn``."""
+        return self.db.begin()
+
+    def close(self) -> None:
+        self.db.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def open_store(url: str, *, migrate_sqlite: bool = True) -> Store:
+    """A store ready for use: the embedded SQLite default migrates itself; a shared
+    PostgreSQL database must already be migrated (`paperwire db upgrade`)."""
+    store = Store(url)
+    try:
+        if store.dialect == "sqlite" and migrate_sqlite:
+            store.db.upgrade()
+        store.db.check_ready()
+    except BaseException:
+        store.close()
+        raise
+    return store
+
+
+__all__ = ["Database", "Store", "StoreError", "UpsertCounts", "open_store"]

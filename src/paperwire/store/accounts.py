@@ -1,58 +1,47 @@
-"""Store queries for accounts: users, API tokens, rate limits, instance metadata, claims,
-organizations. Mixed into :class:`paperwire.store.Store`; passwords arrive already hashed."""
+"""Accounts: users, API tokens, rate limits, instance metadata, authorship claims and
+organizations. Passwords arrive already hashed (:mod:`paperwire.core.passwords`)."""
 
 from __future__ import annotations
 
-import hashlib
-import secrets
 import time
+from collections.abc import Callable
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from ..core.clock import utcnow
+from ..core.models import ROLES, ApiToken, Claim, Organization, User
+from ..core.signing import new_api_token, new_secret, token_hash
 from . import schema as t
-from .common import utcnow
-
-ROLES = ("user", "curator", "admin")
-USER_PUBLIC = (
-    "id",
-    "username",
-    "fullname",
-    "avatar_url",
-    "role",
-    "origin",
-    "created_at",
-    "bio",
-)
+from .common import Repository, model
 
 
-def token_hash(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
-class AccountQueries:
-    engine: Any
-
-    def _insert(self, table: sa.Table): ...  # provided by Store
-
+class AccountRepo(Repository):
     # -- instance metadata ----------------------------------------------------------------
-    def meta(self, key: str, default_factory=None) -> str | None:
+    def meta(self, key: str, default_factory: Callable[[], str] | None = None) -> str | None:
         """A value of the instance (e.g. its signing key); created once by ``default_factory``
         so that every process sharing the database agrees on it."""
-        with self.engine.begin() as conn:
+        with self.db.engine.begin() as conn:
             value = conn.execute(
                 sa.select(t.site_meta.c.value).where(t.site_meta.c.key == key)
             ).scalar()
             if value is not None or default_factory is None:
                 return value
             conn.execute(
-                self._insert(t.site_meta).on_conflict_do_nothing(),
+                self.db.insert(t.site_meta).on_conflict_do_nothing(),
                 {"key": key, "value": default_factory()},
             )
-            return conn.execute(
-                sa.select(t.site_meta.c.value).where(t.site_meta.c.key == key)
-            ).scalar_one()
+            return str(
+                conn.execute(
+                    sa.select(t.site_meta.c.value).where(t.site_meta.c.key == key)
+                ).scalar_one()
+            )
+
+    def instance_secret(self, configured: str = "") -> str:
+        """The key that signs sessions and links: ``configured``, or one generated once and
+        kept in the database, so that the site, workers and the CLI's e-mails agree."""
+        return configured or self.meta("secret_key", new_secret) or ""
 
     # -- users ---------------------------------------------------------------------------
     def create_user(
@@ -70,10 +59,10 @@ class AccountQueries:
             raise ValueError(f"role must be one of {ROLES}")
         now = utcnow()
         try:
-            with self.engine.begin() as conn:
+            with self.db.engine.begin() as conn:
                 if self._name_taken(conn, username, email):
                     return None
-                return conn.execute(
+                new_id = conn.execute(
                     t.users.insert()
                     .values(
                         username=username,
@@ -88,6 +77,7 @@ class AccountQueries:
                     )
                     .returning(t.users.c.id)
                 ).scalar_one()
+                return int(new_id)
         except sa.exc.IntegrityError:
             return None
 
@@ -99,12 +89,12 @@ class AccountQueries:
         return conn.execute(sa.select(u.c.id).where(cond).limit(1)).first() is not None
 
     def username_taken(self, username: str) -> bool:
-        with self.engine.connect() as conn:
+        with self.db.engine.connect() as conn:
             return self._name_taken(conn, username, None)
 
     def get_user(
         self, *, id: int | None = None, username: str | None = None, login: str | None = None
-    ) -> dict | None:
+    ) -> User | None:
         """One user by id, exact username, or ``login`` (username or email, any case)."""
         u = t.users
         if id is not None:
@@ -116,14 +106,14 @@ class AccountQueries:
             cond = sa.or_(sa.func.lower(u.c.username) == low, u.c.email == low)
         else:
             raise ValueError("give id, username or login")
-        with self.engine.connect() as conn:
+        with self.db.engine.connect() as conn:
             row = conn.execute(sa.select(u).where(cond).order_by(u.c.id).limit(1)).first()
-        return row._asdict() if row else None
+        return model(User, row) if row else None
 
     def existing_usernames(self, names: list[str]) -> set[str]:
         if not names:
             return set()
-        with self.engine.connect() as conn:
+        with self.db.engine.connect() as conn:
             return set(
                 conn.execute(
                     sa.select(t.users.c.username).where(t.users.c.username.in_(names[:100]))
@@ -137,12 +127,12 @@ class AccountQueries:
             raise ValueError(f"cannot update {sorted(bad)}")
         if "role" in values and values["role"] not in ROLES:
             raise ValueError(f"role must be one of {ROLES}")
-        with self.engine.begin() as conn:
+        with self.db.engine.begin() as conn:
             conn.execute(t.users.update().where(t.users.c.id == user_id).values(**values))
 
     def confirm_user(self, user_id: int) -> bool:
         """Activate an account from its e-mail link; False if it was already active."""
-        with self.engine.begin() as conn:
+        with self.db.engine.begin() as conn:
             res = conn.execute(
                 t.users.update()
                 .where(t.users.c.id == user_id, t.users.c.confirmed_at.is_(None))
@@ -152,7 +142,7 @@ class AccountQueries:
 
     def set_password(self, user_id: int, password_hash: str) -> None:
         """Change the password and end every session and reset link issued before."""
-        with self.engine.begin() as conn:
+        with self.db.engine.begin() as conn:
             conn.execute(
                 t.users.update()
                 .where(t.users.c.id == user_id)
@@ -163,29 +153,27 @@ class AccountQueries:
             )
 
     def end_sessions(self, user_id: int) -> None:
-        with self.engine.begin() as conn:
+        with self.db.engine.begin() as conn:
             conn.execute(
                 t.users.update()
                 .where(t.users.c.id == user_id)
                 .values(session_version=t.users.c.session_version + 1)
             )
 
-    def list_users(self, limit: int = 200) -> list[dict]:
+    def list_users(self, limit: int = 200) -> list[User]:
+        """Local accounts (not submitters imported from elsewhere), oldest first."""
         u = t.users
-        with self.engine.connect() as conn:
+        with self.db.engine.connect() as conn:
             rows = conn.execute(
-                sa.select(u.c.id, u.c.username, u.c.email, u.c.role, u.c.origin, u.c.is_active)
-                .where(u.c.origin == "local")
-                .order_by(u.c.id)
-                .limit(limit)
+                sa.select(u).where(u.c.origin == "local").order_by(u.c.id).limit(limit)
             )
-            return [r._asdict() for r in rows]
+            return [model(User, r) for r in rows]
 
     # -- API tokens ----------------------------------------------------------------------
     def create_token(self, user_id: int, name: str) -> str:
         """A new API token; only its hash is kept, so the plaintext is returned once."""
-        token = "pw_" + secrets.token_urlsafe(30)
-        with self.engine.begin() as conn:
+        token = new_api_token()
+        with self.db.engine.begin() as conn:
             conn.execute(
                 t.api_tokens.insert().values(
                     user_id=user_id,
@@ -197,9 +185,10 @@ class AccountQueries:
             )
         return token
 
-    def user_for_token(self, token: str) -> dict | None:
+    def user_for_token(self, token: str) -> User | None:
+        """The active user an API token belongs to (its last use is recorded)."""
         digest = token_hash(token)
-        with self.engine.begin() as conn:
+        with self.db.engine.begin() as conn:
             row = conn.execute(
                 sa.select(t.users, t.api_tokens.c.id.label("token_id"))
                 .join(t.api_tokens, t.api_tokens.c.user_id == t.users.c.id)
@@ -212,20 +201,20 @@ class AccountQueries:
                 .where(t.api_tokens.c.id == row.token_id)
                 .values(last_used_at=utcnow())
             )
-        return row._asdict()
+        return _user(row)
 
-    def tokens(self, user_id: int) -> list[dict]:
+    def tokens(self, user_id: int) -> list[ApiToken]:
         a = t.api_tokens
-        with self.engine.connect() as conn:
+        with self.db.engine.connect() as conn:
             rows = conn.execute(
                 sa.select(a.c.id, a.c.name, a.c.prefix, a.c.created_at, a.c.last_used_at)
                 .where(a.c.user_id == user_id)
                 .order_by(a.c.id)
             )
-            return [r._asdict() for r in rows]
+            return [model(ApiToken, r) for r in rows]
 
     def delete_token(self, user_id: int, token_id: int) -> bool:
-        with self.engine.begin() as conn:
+        with self.db.engine.begin() as conn:
             res = conn.execute(
                 t.api_tokens.delete().where(
                     t.api_tokens.c.id == token_id, t.api_tokens.c.user_id == user_id
@@ -240,18 +229,18 @@ class AccountQueries:
         now = time.time() if now is None else now
         start = int(now // window * window)
         r = t.rate_limits
-        with self.engine.begin() as conn:
-            stmt = self._insert(r).values(key=key[:200], window_start=start, count=1)
+        with self.db.engine.begin() as conn:
+            stmt = self.db.insert(r).values(key=key[:200], window_start=start, count=1)
             stmt = stmt.on_conflict_do_update(
                 index_elements=[r.c.key, r.c.window_start], set_={"count": r.c.count + 1}
             ).returning(r.c.count)
-            count = conn.execute(stmt).scalar_one()
+            count = int(conn.execute(stmt).scalar_one())
             if count == 1:  # first event of a window: forget the windows that have passed
                 conn.execute(r.delete().where(r.c.key == key[:200], r.c.window_start < start))
         return count <= limit
 
     def rate_prune(self, older_than: float) -> int:
-        with self.engine.begin() as conn:
+        with self.db.engine.begin() as conn:
             res = conn.execute(
                 t.rate_limits.delete().where(t.rate_limits.c.window_start < older_than)
             )
@@ -259,8 +248,9 @@ class AccountQueries:
 
     # -- authorship claims ---------------------------------------------------------------
     def claim_authorship(self, user_id: int, paper_id: str, author_name: str) -> bool:
+        """A pending claim; False when this user already claimed the paper."""
         try:
-            with self.engine.begin() as conn:
+            with self.db.engine.begin() as conn:
                 conn.execute(
                     t.authorship_claims.insert().values(
                         user_id=user_id,
@@ -274,7 +264,7 @@ class AccountQueries:
             return False
         return True
 
-    def claims(self, *, status: str | None = None, paper_id: str | None = None) -> list[dict]:
+    def claims(self, *, status: str | None = None, paper_id: str | None = None) -> list[Claim]:
         c, u = t.authorship_claims, t.users
         q = (
             sa.select(c, u.c.username, t.papers.c.title)
@@ -286,11 +276,11 @@ class AccountQueries:
             q = q.where(c.c.status == status)
         if paper_id:
             q = q.where(c.c.paper_id == paper_id)
-        with self.engine.connect() as conn:
-            return [r._asdict() for r in conn.execute(q)]
+        with self.db.engine.connect() as conn:
+            return [model(Claim, r) for r in conn.execute(q)]
 
     def decide_claim(self, claim_id: int, approve: bool, admin_id: int) -> bool:
-        with self.engine.begin() as conn:
+        with self.db.engine.begin() as conn:
             res = conn.execute(
                 t.authorship_claims.update()
                 .where(t.authorship_claims.c.id == claim_id)
@@ -305,7 +295,7 @@ class AccountQueries:
     def paper_author_users(self, paper_id: str) -> dict[int, str]:
         """user id -> author name, for approved claims on a paper."""
         c = t.authorship_claims
-        with self.engine.connect() as conn:
+        with self.db.engine.connect() as conn:
             rows = conn.execute(
                 sa.select(c.c.user_id, c.c.author_name).where(
                     c.c.paper_id == paper_id, c.c.status == "approved"
@@ -314,38 +304,47 @@ class AccountQueries:
             return {r.user_id: r.author_name for r in rows}
 
     # -- organizations -------------------------------------------------------------------
-    def organizations(self) -> list[dict]:
+    def organizations(self) -> list[Organization]:
+        """Every organization with its number of papers, biggest first."""
         o, p = t.organizations, t.papers
-        with self.engine.connect() as conn:
+        with self.db.engine.connect() as conn:
             rows = conn.execute(
                 sa.select(o, sa.func.count(p.c.seq).label("num_papers"))
                 .join(p, p.c.organization_id == o.c.id, isouter=True)
                 .group_by(o.c.id)
                 .order_by(sa.func.count(p.c.seq).desc(), o.c.name)
             )
-            return [r._asdict() for r in rows]
+            return [model(Organization, r) for r in rows]
 
-    def get_organization(self, name: str) -> dict | None:
-        with self.engine.connect() as conn:
+    def get_organization(self, name: str) -> Organization | None:
+        with self.db.engine.connect() as conn:
             row = conn.execute(
                 sa.select(t.organizations).where(t.organizations.c.name == name)
             ).first()
-        return row._asdict() if row else None
+        return model(Organization, row) if row else None
 
     def create_organization(self, name: str, fullname: str | None) -> int | None:
         try:
-            with self.engine.begin() as conn:
-                return conn.execute(
-                    t.organizations.insert()
-                    .values(name=name, fullname=fullname or None, created_at=utcnow())
-                    .returning(t.organizations.c.id)
-                ).scalar_one()
+            with self.db.engine.begin() as conn:
+                return int(
+                    conn.execute(
+                        t.organizations.insert()
+                        .values(name=name, fullname=fullname or None, created_at=utcnow())
+                        .returning(t.organizations.c.id)
+                    ).scalar_one()
+                )
         except sa.exc.IntegrityError:
             return None
 
     def set_paper_organization(self, paper_id: str, org_id: int | None) -> bool:
-        with self.engine.begin() as conn:
+        with self.db.engine.begin() as conn:
             res = conn.execute(
                 t.papers.update().where(t.papers.c.id == paper_id).values(organization_id=org_id)
             )
         return res.rowcount == 1
+
+
+def _user(row: Any) -> User:
+    """A user from a row that may carry other columns too."""
+    values = row._asdict()
+    return User(**{k: values[k] for k in User.__dataclass_fields__})

@@ -1,17 +1,21 @@
-"""Store queries for the site: paper cards, the daily feed, upvotes, comments, submissions,
-the inputs of the trending rank. Mixed into :class:`paperwire.store.Store`."""
+"""The community feed: paper cards, feed days and submissions, upvotes, and what the trending
+rank reads."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from ..core.clock import as_date, utcnow
+from ..core.models import Card, FeedEntry, TrendingInput
+from ..core.records import FeedItem, Popularity
 from . import schema as t
-from .common import as_date, chunks, utcnow
+from .common import Repository, chunks, ensure_named, model, split_words
+from .papers import PaperRepo, UpsertCounts
 
 P, F, ORG = t.papers, t.feed_entries, t.organizations
 SUB = t.users.alias("submitter")
@@ -59,28 +63,93 @@ SORTS = {
 }
 
 
-def _cards_select(on_feed: bool = True):
+def _cards_select(on_feed: bool = True) -> sa.Select[Any]:
     base = P.join(F, F.c.paper_id == P.c.id, isouter=not on_feed)
     base = base.join(SUB, SUB.c.id == F.c.submitted_by, isouter=True)
     base = base.join(ORG, ORG.c.id == P.c.organization_id, isouter=True)
     return sa.select(*CARD_COLUMNS).select_from(base)
 
 
-def _card(row) -> dict:
-    d = row._asdict()
-    d["categories"] = d["categories"].split() if d["categories"] else []
-    d["feed_date"] = as_date(d["feed_date"])
-    return d
+def card(row: Any) -> Card:
+    return model(
+        Card, row, categories=split_words(row.categories), feed_date=as_date(row.feed_date)
+    )
 
 
-class FeedQueries:
-    engine: Any
-    dialect: str
+class FeedRepo(Repository):
+    def __init__(self, db: Any, papers: PaperRepo):
+        super().__init__(db)
+        self.papers = papers
 
-    def _insert(self, table: sa.Table): ...  # provided by Store
+    # -- importing -----------------------------------------------------------------------
+    def import_items(
+        self, items: Sequence[FeedItem], trust: Mapping[str, int], conn: Connection | None = None
+    ) -> tuple[UpsertCounts, int]:
+        """Store daily-feed items: papers, submitters, organizations, entries, upvote counts.
+
+        Returns (paper counts, feed entries added). A paper keeps its first feed date.
+        """
+        if conn is None:
+            with self.db.begin() as own:
+                return self.import_items(items, trust, own)
+        counts = self.papers.upsert([i.paper for i in items], trust, conn)
+        subs = {i.submitted_by: i for i in items if i.submitted_by}
+        user_ids = ensure_named(
+            self.db,
+            conn,
+            t.users,
+            {
+                k: {
+                    "fullname": v.submitter_fullname,
+                    "avatar_url": v.submitter_avatar,
+                    "origin": "hf",
+                }
+                for k, v in subs.items()
+            },
+            key="username",
+        )
+        added = 0
+        for chunk in chunks(list(items)):
+            ids = [i.paper.id for i in chunk]
+            on_feed = set(
+                conn.execute(sa.select(F.c.paper_id).where(F.c.paper_id.in_(ids))).scalars()
+            )
+            rows = []
+            for item in chunk:
+                if item.paper.id in on_feed:
+                    continue
+                on_feed.add(item.paper.id)
+                rows.append(
+                    {
+                        "paper_id": item.paper.id,
+                        "feed_date": item.feed_date,
+                        "submitted_by": user_ids.get(item.submitted_by)
+                        if item.submitted_by
+                        else None,
+                        "submitted_at": item.submitted_at.replace(tzinfo=None),
+                        "thumbnail": item.thumbnail,
+                    }
+                )
+            if rows:
+                conn.execute(self.db.insert(F).on_conflict_do_nothing(), rows)
+                added += len(rows)
+        self.papers.set_popularity(
+            conn,
+            [
+                Popularity(
+                    i.paper.id,
+                    i.upvotes,
+                    i.organization,
+                    i.organization_fullname,
+                    i.organization_avatar,
+                )
+                for i in items
+            ],
+        )
+        return counts, added
 
     # -- cards ---------------------------------------------------------------------------
-    def feed(
+    def period(
         self,
         start: date,
         end: date,
@@ -89,7 +158,7 @@ class FeedQueries:
         limit: int = 50,
         offset: int = 0,
         submitter: str | None = None,
-    ) -> tuple[list[dict], int]:
+    ) -> tuple[list[Card], int]:
         """Feed cards with ``start <= feed_date <= end`` and their total count."""
         cond = [F.c.feed_date >= start, F.c.feed_date <= end]
         if submitter:
@@ -98,68 +167,57 @@ class FeedQueries:
         total_q = sa.select(sa.func.count()).select_from(
             F.join(SUB, SUB.c.id == F.c.submitted_by, isouter=True)
         )
-        with self.engine.connect() as conn:
-            rows = [_card(r) for r in conn.execute(q)]
+        with self.db.connect() as conn:
+            rows = [card(r) for r in conn.execute(q)]
             total = conn.execute(total_q.where(*cond)).scalar_one()
         return rows, total
 
-    def cards(self, paper_ids: Sequence[str]) -> list[dict]:
+    def cards(self, paper_ids: Sequence[str]) -> list[Card]:
         """Cards for the given papers, in the given order (unknown ids left out)."""
-        found: dict[str, dict] = {}
-        with self.engine.connect() as conn:
+        found: dict[str, Card] = {}
+        with self.db.connect() as conn:
             for chunk in chunks(list(dict.fromkeys(paper_ids))):
                 q = _cards_select(on_feed=False).where(P.c.id.in_(chunk))
                 for row in conn.execute(q):
-                    found[row.id] = _card(row)
+                    found[row.id] = card(row)
         return [found[i] for i in paper_ids if i in found]
 
-    def card(self, paper_id: str) -> dict | None:
+    def card(self, paper_id: str) -> Card | None:
         got = self.cards([paper_id])
         return got[0] if got else None
 
-    def papers_by(
-        self, *, submitter_id: int | None = None, upvoter_id: int | None = None, limit: int = 50
-    ) -> list[dict]:
-        if submitter_id is not None:
-            q = (
-                _cards_select()
-                .where(F.c.submitted_by == submitter_id)
-                .order_by(F.c.submitted_at.desc())
-            )
-        elif upvoter_id is not None:
-            q = (
-                _cards_select(on_feed=False)
-                .join(t.upvotes, t.upvotes.c.paper_id == P.c.id)
-                .where(t.upvotes.c.user_id == upvoter_id)
-                .order_by(t.upvotes.c.created_at.desc())
-            )
-        else:
-            raise ValueError("give submitter_id or upvoter_id")
-        with self.engine.connect() as conn:
-            return [_card(r) for r in conn.execute(q.limit(limit))]
+    def submitted_by(self, user_id: int, limit: int = 50) -> list[Card]:
+        q = _cards_select().where(F.c.submitted_by == user_id).order_by(F.c.submitted_at.desc())
+        return self._cards(q.limit(limit))
 
-    def organization_papers(self, org_id: int, limit: int = 50) -> list[dict]:
+    def upvoted_by(self, user_id: int, limit: int = 50) -> list[Card]:
+        q = (
+            _cards_select(on_feed=False)
+            .join(t.upvotes, t.upvotes.c.paper_id == P.c.id)
+            .where(t.upvotes.c.user_id == user_id)
+            .order_by(t.upvotes.c.created_at.desc())
+        )
+        return self._cards(q.limit(limit))
+
+    def of_organization(self, org_id: int, limit: int = 50) -> list[Card]:
         q = (
             _cards_select(on_feed=False)
             .where(P.c.organization_id == org_id)
             .order_by(P.c.published.desc(), P.c.id)
-            .limit(limit)
         )
-        with self.engine.connect() as conn:
-            return [_card(r) for r in conn.execute(q)]
+        return self._cards(q.limit(limit))
 
-    def latest_papers(self, limit: int = 50, offset: int = 0) -> list[dict]:
-        q = (
-            _cards_select(on_feed=False)
-            .order_by(P.c.published.desc(), P.c.id.desc())
-            .limit(limit)
-            .offset(offset)
-        )
-        with self.engine.connect() as conn:
-            return [_card(r) for r in conn.execute(q)]
+    def latest(self, limit: int = 50, offset: int = 0) -> list[Card]:
+        """Every paper, newest publication first."""
+        q = _cards_select(on_feed=False).order_by(P.c.published.desc(), P.c.id.desc())
+        return self._cards(q.limit(limit).offset(offset))
+
+    def _cards(self, q: sa.Select[Any]) -> list[Card]:
+        with self.db.connect() as conn:
+            return [card(r) for r in conn.execute(q)]
 
     # -- feed days -----------------------------------------------------------------------
-    def feed_day(
+    def day(
         self,
         *,
         on_or_before: date | None = None,
@@ -177,21 +235,28 @@ class FeedQueries:
             q = sa.select(sa.func.min(col)).where(col > after)
         else:
             q = sa.select(sa.func.max(col))
-        with self.engine.connect() as conn:
+        with self.db.connect() as conn:
             return as_date(conn.execute(q).scalar())
 
-    def on_feed(self, paper_id: str) -> dict | None:
-        with self.engine.connect() as conn:
-            row = conn.execute(sa.select(F).where(F.c.paper_id == paper_id)).first()
-        return row._asdict() if row else None
+    def span(self) -> tuple[date | None, date | None]:
+        """The first and last feed day."""
+        with self.db.connect() as conn:
+            row = conn.execute(sa.select(sa.func.min(F.c.feed_date), sa.func.max(F.c.feed_date)))
+            first, last = row.one()
+        return as_date(first), as_date(last)
 
-    def submit_to_feed(
+    def entry(self, paper_id: str) -> FeedEntry | None:
+        with self.db.connect() as conn:
+            row = conn.execute(sa.select(F).where(F.c.paper_id == paper_id)).first()
+        return model(FeedEntry, row, feed_date=as_date(row.feed_date)) if row else None
+
+    def submit(
         self, paper_id: str, user_id: int, feed_date: date, submitted_at: datetime | None = None
     ) -> bool:
         """Put a paper on the feed of ``feed_date``; False if it already is on the feed."""
-        with self.engine.begin() as conn:
+        with self.db.begin() as conn:
             added = conn.execute(
-                self._insert(F)
+                self.db.insert(F)
                 .on_conflict_do_nothing(index_elements=[F.c.paper_id])
                 .values(
                     paper_id=paper_id,
@@ -204,12 +269,14 @@ class FeedQueries:
         return added is not None
 
     def submissions_since(self, user_id: int, since: datetime) -> int:
-        with self.engine.connect() as conn:
-            return conn.execute(
-                sa.select(sa.func.count())
-                .select_from(F)
-                .where(F.c.submitted_by == user_id, F.c.submitted_at >= since)
-            ).scalar_one()
+        with self.db.connect() as conn:
+            return int(
+                conn.execute(
+                    sa.select(sa.func.count())
+                    .select_from(F)
+                    .where(F.c.submitted_by == user_id, F.c.submitted_at >= since)
+                ).scalar_one()
+            )
 
     # -- upvotes -------------------------------------------------------------------------
     def set_upvote(self, user_id: int, paper_id: str, on: bool) -> tuple[bool, int] | None:
@@ -217,14 +284,15 @@ class FeedQueries:
         None for an unknown paper. The count moves by exactly one per real change, under a
         row lock, so concurrent clicks never lose or double a vote."""
         u = t.upvotes
-        with self.engine.begin() as conn:
+        with self.db.begin() as conn:
             if conn.execute(sa.select(P.c.seq).where(P.c.id == paper_id)).first() is None:
                 return None
             # RETURNING tells whether a row really changed (rowcount is not reliable for
             # INSERT .. ON CONFLICT DO NOTHING on every driver).
+            stmt: Any
             if on:
                 stmt = (
-                    self._insert(u)
+                    self.db.insert(u)
                     .on_conflict_do_nothing()
                     .values(user_id=user_id, paper_id=paper_id, created_at=utcnow())
                 )
@@ -241,130 +309,29 @@ class FeedQueries:
         return changed, count
 
     def upvoted(self, user_id: int, paper_ids: Sequence[str]) -> set[str]:
+        """Which of these papers the user upvoted."""
         if not paper_ids:
             return set()
         u = t.upvotes
-        with self.engine.connect() as conn:
-            out: set[str] = set()
+        out: set[str] = set()
+        with self.db.connect() as conn:
             for chunk in chunks(list(paper_ids)):
-                out.update(
-                    conn.execute(
-                        sa.select(u.c.paper_id).where(
-                            u.c.user_id == user_id, u.c.paper_id.in_(chunk)
-                        )
-                    ).scalars()
-                )
+                q = sa.select(u.c.paper_id).where(u.c.user_id == user_id, u.c.paper_id.in_(chunk))
+                out.update(conn.execute(q).scalars())
         return out
-
-    # -- comments ------------------------------------------------------------------------
-    def comments(self, paper_id: str) -> list[dict]:
-        c, u = t.comments, t.users
-        q = (
-            sa.select(c, u.c.username, u.c.fullname, u.c.avatar_url, u.c.role)
-            .join(u, u.c.id == c.c.user_id)
-            .where(c.c.paper_id == paper_id)
-            .order_by(c.c.created_at, c.c.id)
-        )
-        with self.engine.connect() as conn:
-            return [r._asdict() for r in conn.execute(q)]
-
-    def get_comment(self, comment_id: int) -> dict | None:
-        with self.engine.connect() as conn:
-            row = conn.execute(sa.select(t.comments).where(t.comments.c.id == comment_id)).first()
-        return row._asdict() if row else None
-
-    def add_comment(
-        self, paper_id: str, user_id: int, body: str, parent_id: int | None = None
-    ) -> int | None:
-        """A new comment (a reply when ``parent_id`` is a comment on the same paper);
-        None when the paper or the parent does not exist."""
-        c = t.comments
-        with self.engine.begin() as conn:
-            if conn.execute(sa.select(P.c.seq).where(P.c.id == paper_id)).first() is None:
-                return None
-            if parent_id is not None:
-                parent = conn.execute(
-                    sa.select(c.c.paper_id, c.c.parent_id).where(c.c.id == parent_id)
-                ).first()
-                if parent is None or parent.paper_id != paper_id:
-                    return None
-                parent_id = parent.parent_id or parent_id  # one level of replies, like HF
-            new_id = conn.execute(
-                c.insert()
-                .values(
-                    paper_id=paper_id,
-                    user_id=user_id,
-                    parent_id=parent_id,
-                    body=body,
-                    created_at=utcnow(),
-                )
-                .returning(c.c.id)
-            ).scalar_one()
-            self._count_comments(conn, paper_id)
-        return new_id
-
-    def edit_comment(self, comment_id: int, body: str) -> bool:
-        c = t.comments
-        with self.engine.begin() as conn:
-            res = conn.execute(
-                c.update()
-                .where(c.c.id == comment_id, c.c.deleted.is_(False))
-                .values(body=body, edited_at=utcnow())
-            )
-        return res.rowcount == 1
-
-    def set_comment_flag(
-        self, comment_id: int, *, hidden: bool | None = None, deleted: bool | None = None
-    ) -> bool:
-        """Hide/unhide (moderation) or delete (soft: replies keep their place)."""
-        c = t.comments
-        values: dict[str, Any] = {}
-        if hidden is not None:
-            values["hidden"] = hidden
-        if deleted:
-            values.update(deleted=True, body="")
-        with self.engine.begin() as conn:
-            paper_id = conn.execute(sa.select(c.c.paper_id).where(c.c.id == comment_id)).scalar()
-            if paper_id is None:
-                return False
-            conn.execute(c.update().where(c.c.id == comment_id).values(**values))
-            self._count_comments(conn, paper_id)
-        return True
-
-    def _count_comments(self, conn: Connection, paper_id: str) -> None:
-        c = t.comments
-        visible = (
-            sa.select(sa.func.count())
-            .select_from(c)
-            .where(c.c.paper_id == paper_id, c.c.hidden.is_(False), c.c.deleted.is_(False))
-            .scalar_subquery()
-        )
-        # Lock the paper row first so that concurrent comments count in turn.
-        conn.execute(P.update().where(P.c.id == paper_id).values(num_comments=P.c.num_comments))
-        conn.execute(P.update().where(P.c.id == paper_id).values(num_comments=visible))
-
-    def hidden_comments(self, limit: int = 100) -> list[dict]:
-        c, u = t.comments, t.users
-        with self.engine.connect() as conn:
-            rows = conn.execute(
-                sa.select(c, u.c.username)
-                .join(u, u.c.id == c.c.user_id)
-                .where(c.c.hidden.is_(True))
-                .order_by(c.c.id.desc())
-                .limit(limit)
-            )
-            return [r._asdict() for r in rows]
 
     # -- trending inputs -----------------------------------------------------------------
     def activity_anchor(self) -> datetime | None:
         """The time of the latest feed submission or upvote: the 'now' of an idle archive."""
-        with self.engine.connect() as conn:
+        with self.db.connect() as conn:
             a = conn.execute(sa.select(sa.func.max(F.c.submitted_at))).scalar()
             b = conn.execute(sa.select(sa.func.max(t.upvotes.c.created_at))).scalar()
         times = [x for x in (a, b) if x is not None]
         return max(times) if times else None
 
-    def trending_inputs(self, since: datetime, until: datetime | None = None) -> list[dict]:
+    def trending_inputs(
+        self, since: datetime, until: datetime | None = None
+    ) -> list[TrendingInput]:
         """Per candidate paper (on the feed since ``since``, or upvoted since then, and
         before ``until`` if given): the feed submission time, imported upvotes, local upvote
         times, star snapshots."""
@@ -373,12 +340,12 @@ class FeedQueries:
         if until is not None:
             fc.append(F.c.submitted_at < until)
             uc.append(u.c.created_at < until)
-        with self.engine.connect() as conn:
+        with self.db.connect() as conn:
             ids = set(conn.execute(sa.select(F.c.paper_id).where(*fc)).scalars())
             ids.update(conn.execute(sa.select(u.c.paper_id).where(*uc)).scalars())
-            rows = []
+            out: dict[str, TrendingInput] = {}
             for chunk in chunks(sorted(ids)):
-                rows += conn.execute(
+                rows = conn.execute(
                     sa.select(
                         P.c.id,
                         P.c.published,
@@ -388,18 +355,17 @@ class FeedQueries:
                     )
                     .select_from(P.join(F, F.c.paper_id == P.c.id, isouter=True))
                     .where(P.c.id.in_(chunk))
-                ).all()
-            out = {r.id: {**r._asdict(), "votes": [], "stars_history": []} for r in rows}
-            ids = list(out)
-            for chunk in chunks(ids):
+                )
+                out.update({r.id: model(TrendingInput, r) for r in rows})
+            for chunk in chunks(list(out)):
                 for pid, when in conn.execute(
                     sa.select(u.c.paper_id, u.c.created_at).where(u.c.paper_id.in_(chunk))
                 ):
-                    out[pid]["votes"].append(when)
+                    out[pid].votes.append(when)
                 for pid, when, stars in conn.execute(
                     sa.select(s.c.paper_id, s.c.observed_at, s.c.stars)
                     .where(s.c.paper_id.in_(chunk))
                     .order_by(s.c.observed_at)
                 ):
-                    out[pid]["stars_history"].append((when, stars))
+                    out[pid].stars_history.append((when, stars))
         return list(out.values())

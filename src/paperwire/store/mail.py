@@ -1,6 +1,5 @@
-"""Store queries for e-mail: subscriptions, deliveries (one row per subscription and period:
-what makes sending idempotent), papers already sent, and job leases. Mixed into
-:class:`paperwire.store.Store`."""
+"""E-mail: subscriptions, deliveries (one row per subscription and period: what makes sending
+idempotent), the papers each subscriber was already sent, and the new papers of a window."""
 
 from __future__ import annotations
 
@@ -11,8 +10,10 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from ..core.clock import utcnow
+from ..core.models import Delivery, PaperText, Subscription
 from . import schema as t
-from .common import chunks, utcnow
+from .common import Repository, chunks, model
 
 S, D, SENT, P = t.subscriptions, t.deliveries, t.sent_papers, t.papers
 LIVE = ("pending", "confirmed")
@@ -24,24 +25,23 @@ def new_key() -> str:
     return secrets.token_hex(16)
 
 
-def _sub(row) -> dict:
-    return row._asdict()
+def _sub(row: Any) -> Subscription:
+    return model(Subscription, row)
 
 
-class MailQueries:
-    engine: Any
-    dialect: str
+def _delivery(row: Any) -> Delivery:
+    return model(Delivery, row, paper_ids=row.paper_ids or [])
 
-    def _insert(self, table: sa.Table): ...  # provided by Store
 
+class MailRepo(Repository):
     # -- subscriptions -------------------------------------------------------------------
-    def find_subscription(self, email: str, kind: str, query: str | None) -> dict | None:
+    def find_subscription(self, email: str, kind: str, query: str | None) -> Subscription | None:
         """The subscription of ``email`` to the same thing (topic queries compared without
         case or surrounding spaces)."""
         cond = [S.c.email == email, S.c.kind == kind]
         if kind == "topic":
             cond.append(sa.func.lower(S.c.query) == (query or "").strip().lower())
-        with self.engine.connect() as conn:
+        with self.db.engine.connect() as conn:
             row = conn.execute(sa.select(S).where(*cond).order_by(S.c.id.desc())).first()
         return _sub(row) if row else None
 
@@ -55,7 +55,7 @@ class MailQueries:
         *,
         user_id: int | None = None,
         confirmed: bool = False,
-    ) -> dict:
+    ) -> Subscription:
         now = utcnow()
         values = dict(
             email=email,
@@ -71,9 +71,9 @@ class MailQueries:
             created_at=now,
             updated_at=now,
         )
-        with self.engine.begin() as conn:
-            sub_id = conn.execute(S.insert().values(**values).returning(S.c.id)).scalar_one()
-        return self.get_subscription(sub_id)
+        with self.db.engine.begin() as conn:
+            row = conn.execute(S.insert().values(**values).returning(*S.c)).one()
+        return _sub(row)
 
     def restart_subscription(
         self,
@@ -83,7 +83,7 @@ class MailQueries:
         *,
         user_id: int | None = None,
         confirmed: bool = False,
-    ) -> dict:
+    ) -> Subscription:
         """A pending, stopped or bouncing subscription asked for again: it waits for a new
         confirmation (the old confirmation links stop working), unless ``confirmed``."""
         now = utcnow()
@@ -100,12 +100,14 @@ class MailQueries:
             values["confirmed_at"] = now
         if user_id is not None:
             values["user_id"] = user_id
-        with self.engine.begin() as conn:
-            conn.execute(S.update().where(S.c.id == sub_id).values(**values))
-        return self.get_subscription(sub_id)
+        with self.db.engine.begin() as conn:
+            row = conn.execute(
+                S.update().where(S.c.id == sub_id).values(**values).returning(*S.c)
+            ).one()
+        return _sub(row)
 
-    def get_subscription(self, sub_id: int) -> dict | None:
-        with self.engine.connect() as conn:
+    def get_subscription(self, sub_id: int) -> Subscription | None:
+        with self.db.engine.connect() as conn:
             row = conn.execute(sa.select(S).where(S.c.id == sub_id)).first()
         return _sub(row) if row else None
 
@@ -114,7 +116,7 @@ class MailQueries:
         if not nonce:
             return False
         now = utcnow()
-        with self.engine.begin() as conn:
+        with self.db.engine.begin() as conn:
             res = conn.execute(
                 S.update()
                 .where(S.c.id == sub_id, S.c.confirm_nonce == nonce, S.c.status == "pending")
@@ -122,18 +124,18 @@ class MailQueries:
             )
         return res.rowcount == 1
 
-    def update_subscription(self, sub_id: int, **values) -> None:
+    def update_subscription(self, sub_id: int, **values: Any) -> None:
         allowed = {"kind", "query", "frequency", "timezone", "query_vector", "query_model"}
         bad = set(values) - allowed
         if bad:
             raise ValueError(f"cannot update {sorted(bad)}")
-        with self.engine.begin() as conn:
+        with self.db.engine.begin() as conn:
             conn.execute(S.update().where(S.c.id == sub_id).values(**values, updated_at=utcnow()))
 
     def stop_subscription(self, sub_id: int) -> bool:
         """Unsubscribe; True when it was live. Deliveries not yet sent are cancelled."""
         now = utcnow()
-        with self.engine.begin() as conn:
+        with self.db.engine.begin() as conn:
             res = conn.execute(
                 S.update()
                 .where(S.c.id == sub_id, S.c.status.in_(LIVE + ("bouncing",)))
@@ -146,24 +148,24 @@ class MailQueries:
             )
         return res.rowcount == 1
 
-    def subscriptions_of(self, user_id: int, email: str | None) -> list[dict]:
+    def subscriptions_of(self, user_id: int, email: str | None) -> list[Subscription]:
         cond = S.c.user_id == user_id
         if email:
             cond = sa.or_(cond, S.c.email == email)
-        with self.engine.connect() as conn:
+        with self.db.engine.connect() as conn:
             rows = conn.execute(
                 sa.select(S).where(cond, S.c.status != "unsubscribed").order_by(S.c.id)
             )
             return [_sub(r) for r in rows]
 
-    def active_subscriptions(self) -> list[dict]:
+    def active_subscriptions(self) -> list[Subscription]:
         """Every confirmed subscription (the ones digests go to)."""
-        with self.engine.connect() as conn:
+        with self.db.engine.connect() as conn:
             rows = conn.execute(sa.select(S).where(S.c.status == "confirmed").order_by(S.c.id))
             return [_sub(r) for r in rows]
 
     def mark_bouncing(self, sub_id: int, error: str) -> None:
-        with self.engine.begin() as conn:
+        with self.db.engine.begin() as conn:
             conn.execute(
                 S.update()
                 .where(S.c.id == sub_id)
@@ -176,19 +178,19 @@ class MailQueries:
             )
 
     # -- deliveries ----------------------------------------------------------------------
-    def deliveries_for(self, periods: Sequence[str]) -> dict[tuple[int, str], dict]:
+    def deliveries_for(self, periods: Sequence[str]) -> dict[tuple[int, str], Delivery]:
         """Existing deliveries of these periods, by (subscription id, period)."""
-        out: dict[tuple[int, str], dict] = {}
-        with self.engine.connect() as conn:
+        out: dict[tuple[int, str], Delivery] = {}
+        with self.db.engine.connect() as conn:
             for chunk in chunks(sorted(set(periods))):
                 for row in conn.execute(sa.select(D).where(D.c.period.in_(chunk))):
-                    out[(row.subscription_id, row.period)] = row._asdict()
+                    out[(row.subscription_id, row.period)] = _delivery(row)
         return out
 
     def last_windows(self, sub_ids: Sequence[int]) -> dict[int, datetime]:
         """Per subscription, the end of the latest window it was served (sent or empty)."""
         out: dict[int, datetime] = {}
-        with self.engine.connect() as conn:
+        with self.db.engine.connect() as conn:
             for chunk in chunks(list(sub_ids)):
                 q = (
                     sa.select(D.c.subscription_id, sa.func.max(D.c.window_end))
@@ -205,14 +207,14 @@ class MailQueries:
         window: tuple[datetime, datetime],
         picks: list[list[str]],
         message_id: str,
-    ) -> dict:
+    ) -> Delivery:
         """The delivery of ``period`` to this subscription: created with these papers
         (``[paper id, why]`` pairs), or the one an earlier (perhaps interrupted) run created —
         its papers and Message-ID win, so a resent message is the same message."""
         status = "pending" if picks else "empty"
-        with self.engine.begin() as conn:
+        with self.db.engine.begin() as conn:
             conn.execute(
-                self._insert(D)
+                self.db.insert(D)
                 .values(
                     subscription_id=sub_id,
                     period=period,
@@ -228,11 +230,11 @@ class MailQueries:
             row = conn.execute(
                 sa.select(D).where(D.c.subscription_id == sub_id, D.c.period == period)
             ).one()
-        return row._asdict()
+        return _delivery(row)
 
     def mark_sent(self, delivery_id: int, sub_id: int, paper_ids: Sequence[str]) -> None:
         """One transaction: the delivery is sent and its papers are never offered again."""
-        with self.engine.begin() as conn:
+        with self.db.engine.begin() as conn:
             conn.execute(
                 D.update()
                 .where(D.c.id == delivery_id)
@@ -249,7 +251,7 @@ class MailQueries:
                 for p in dict.fromkeys(paper_ids)
             ]
             if rows:
-                conn.execute(self._insert(SENT).on_conflict_do_nothing(), rows)
+                conn.execute(self.db.insert(SENT).on_conflict_do_nothing(), rows)
 
     def mark_failed(
         self, delivery_id: int, error: str, *, status: str, retry_after: float | None = None
@@ -257,7 +259,7 @@ class MailQueries:
         """``status``: 'retry' (temporary; tried again from ``retry_after`` seconds on),
         'bounced' or 'abandoned'."""
         nxt = utcnow() + timedelta(seconds=retry_after) if retry_after is not None else None
-        with self.engine.begin() as conn:
+        with self.db.engine.begin() as conn:
             conn.execute(
                 D.update()
                 .where(D.c.id == delivery_id)
@@ -269,26 +271,26 @@ class MailQueries:
                 )
             )
 
-    def unfinished_deliveries(self) -> list[dict]:
+    def unfinished_deliveries(self) -> list[Delivery]:
         """Deliveries started but not finished (an interrupted run, temporary failures) of
         subscriptions still confirmed, oldest first."""
-        with self.engine.connect() as conn:
+        with self.db.engine.connect() as conn:
             rows = conn.execute(
                 sa.select(D)
                 .join(S, S.c.id == D.c.subscription_id)
                 .where(D.c.status.in_(("pending", "retry")), S.c.status == "confirmed")
                 .order_by(D.c.id)
             )
-            return [r._asdict() for r in rows]
+            return [_delivery(r) for r in rows]
 
     def delivery_counts(self) -> dict[str, int]:
-        with self.engine.connect() as conn:
+        with self.db.engine.connect() as conn:
             rows = conn.execute(sa.select(D.c.status, sa.func.count()).group_by(D.c.status))
             return {s: n for s, n in rows}
 
     def sent_paper_ids(self, sub_ids: Sequence[int]) -> dict[int, set[str]]:
         out: dict[int, set[str]] = {s: set() for s in sub_ids}
-        with self.engine.connect() as conn:
+        with self.db.engine.connect() as conn:
             for chunk in chunks(list(sub_ids)):
                 q = sa.select(SENT.c.subscription_id, SENT.c.paper_id).where(
                     SENT.c.subscription_id.in_(chunk)
@@ -298,7 +300,7 @@ class MailQueries:
         return out
 
     # -- papers of a window --------------------------------------------------------------
-    def new_papers(self, start: datetime, end: datetime, grace_days: int = 7) -> list[dict]:
+    def new_papers(self, start: datetime, end: datetime, grace_days: int = 7) -> list[PaperText]:
         """Papers new in [start, end): published then, or arrived here then while published
         at most ``grace_days`` before or on an unknown date (so that papers fetched late still
         count, but a bulk import of old papers does not)."""
@@ -313,53 +315,5 @@ class MailQueries:
             .where(sa.or_(published, arrived))
             .order_by(P.c.seq)
         )
-        with self.engine.connect() as conn:
-            return [r._asdict() for r in conn.execute(q)]
-
-    def latest_published(self) -> datetime | None:
-        with self.engine.connect() as conn:
-            return conn.execute(sa.select(sa.func.max(P.c.published))).scalar()
-
-    # -- leases --------------------------------------------------------------------------
-    def acquire_lease(self, name: str, holder: str, ttl: float) -> bool:
-        """Take (or renew) the lease ``name`` for ``ttl`` seconds; False while another holder
-        has it. Safe across processes and hosts: one conditional statement decides."""
-        L = t.leases
-        now = utcnow()
-        expires = now + timedelta(seconds=ttl)
-        with self.engine.begin() as conn:
-            stmt = (
-                self._insert(L)
-                .values(name=name, holder=holder, acquired_at=now, expires_at=expires)
-                .on_conflict_do_update(
-                    index_elements=[L.c.name],
-                    set_={"holder": holder, "acquired_at": now, "expires_at": expires},
-                    where=sa.or_(L.c.holder == holder, L.c.expires_at < now),
-                )
-                .returning(L.c.holder)
-            )
-            got = conn.execute(stmt).first()
-        return got is not None and got[0] == holder
-
-    def take_over_lease(self, name: str, old_holder: str, holder: str, ttl: float) -> bool:
-        """Take the lease from ``old_holder`` (known to be dead), unless someone else did."""
-        L = t.leases
-        now = utcnow()
-        with self.engine.begin() as conn:
-            res = conn.execute(
-                L.update()
-                .where(L.c.name == name, L.c.holder == old_holder)
-                .values(holder=holder, acquired_at=now, expires_at=now + timedelta(seconds=ttl))
-            )
-        return res.rowcount == 1
-
-    def release_lease(self, name: str, holder: str) -> None:
-        L = t.leases
-        with self.engine.begin() as conn:
-            conn.execute(L.delete().where(L.c.name == name, L.c.holder == holder))
-
-    def lease_holder(self, name: str) -> dict | None:
-        L = t.leases
-        with self.engine.connect() as conn:
-            row = conn.execute(sa.select(L).where(L.c.name == name)).first()
-        return row._asdict() if row else None
+        with self.db.engine.connect() as conn:
+            return [model(PaperText, r) for r in conn.execute(q)]

@@ -3,33 +3,24 @@ field names), plus documented endpoints for upvotes, comments and submissions.""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
-from .. import periods
-from ..ids import InvalidArxivId, parse_arxiv_id
+from ..core import periods
+from ..core.errors import InvalidArxivId, PeriodError
+from ..core.hooks import hookimpl
+from ..core.ids import parse_arxiv_id
+from ..core.models import Card
 from . import render, service
-from .app import Ctx, get_ctx, json_csrf, require_user
+from .deps import Ctx, CtxDep, WriterDep, require_user
 
 router = APIRouter(prefix="/api", tags=["papers"])
-CtxDep = Annotated[Ctx, Depends(get_ctx)]
-
-
-def api_writer(request: Request) -> Ctx:
-    """A signed-in caller: a Bearer token, or a session cookie with X-CSRF-Token."""
-    ctx = get_ctx(request)
-    if not ctx.via_token:
-        ctx = json_csrf(request)
-    require_user(ctx)
-    return ctx
-
-
-WriterDep = Annotated[Ctx, Depends(api_writer)]
 
 
 def _pid(raw: str) -> str:
@@ -40,7 +31,7 @@ def _pid(raw: str) -> str:
 
 
 def _base(ctx: Ctx) -> str:
-    return ctx.config.base_url.rstrip("/")
+    return ctx.settings.site.base_url.rstrip("/")
 
 
 def _period(date_: str | None, week: str | None, month: str | None) -> periods.Period | None:
@@ -51,7 +42,7 @@ def _period(date_: str | None, week: str | None, month: str | None) -> periods.P
         return None
     try:
         return periods.parse(*given[0])
-    except periods.PeriodError as exc:
+    except PeriodError as exc:
         raise HTTPException(400, str(exc)) from None
 
 
@@ -66,26 +57,27 @@ def daily_papers(
     sort: Literal["publishedAt", "trending", "upvotes"] = "publishedAt",
     p: Annotated[int, Query(ge=0, le=100000, description="page, from 0")] = 0,
     limit: Annotated[int, Query(ge=1, le=100)] = 50,
-):
+) -> JSONResponse:
     """Like Hugging Face's ``/api/daily_papers``: one day, ISO week or month of the feed
     (default: all of it), newest submission first, by trending rank or by upvotes. A
     ``Link: <...>; rel="next"`` header points to the next page when there is one."""
     period = _period(date_, week, month)
     start, end = (period.start, period.end) if period else (date.min, date.max)
+    cards: list[Card]
     if sort == "trending":
         ranked, _ = service.trending(ctx)
         cards = [
             c
-            for c in ctx.store.cards([t.paper_id for t in ranked])
-            if c["feed_date"] is not None
-            and start <= c["feed_date"] <= end
-            and (not submitter or c["submitter"] == submitter)
+            for c in ctx.store.feed.cards([t.paper_id for t in ranked])
+            if c.feed_date is not None
+            and start <= c.feed_date <= end
+            and (not submitter or c.submitter == submitter)
         ]
         total = len(cards)
         cards = cards[p * limit : (p + 1) * limit]
     else:
         order = "submitted" if sort == "publishedAt" else "upvotes"
-        cards, total = ctx.store.feed(
+        cards, total = ctx.store.feed.period(
             start, end, sort=order, limit=limit, offset=p * limit, submitter=submitter
         )
     headers = {"X-Total-Count": str(total)}
@@ -121,7 +113,7 @@ def search(
     category: Annotated[str | None, Query(max_length=40, description="cs.CV, or cs.")] = None,
     has_code: bool = False,
     on_feed: bool = False,
-):
+) -> JSONResponse:
     """Papers matching the query by words and meaning, best first (all indexed papers, not
     only the feed). Each item is shaped like Hugging Face's, plus ``highlightedTitle`` and
     ``highlightedSummary`` (HTML-escaped text, matched words in ``<mark>``) and ``why``
@@ -134,9 +126,9 @@ def search(
     items = []
     for card in cards:
         item = render.daily_item_json(card, _base(ctx))
-        item["highlightedTitle"] = str(card["hl_title"])
-        item["highlightedSummary"] = str(card["hl_abstract"])
-        item["why"] = card.get("why")
+        item["highlightedTitle"] = str(card.hl_title)
+        item["highlightedSummary"] = str(card.hl_abstract)
+        item["why"] = card.why
         items.append(item)
     headers = {"X-Total-Count": str(result.total), "X-Search-Mode": result.mode}
     if (p + 1) * limit < result.total:
@@ -146,38 +138,40 @@ def search(
     return JSONResponse(items, headers=headers)
 
 
-@router.get("/papers/{arxiv_id:path}/similar", summary="Similar papers")
-def similar(ctx: CtxDep, arxiv_id: str, limit: Annotated[int, Query(ge=1, le=50)] = 10):
+@router.get("/papers/{arxiv_id:path}/similar", summary="Similar papers", response_model=None)
+def similar(
+    ctx: CtxDep, arxiv_id: str, limit: Annotated[int, Query(ge=1, le=50)] = 10
+) -> list[dict[str, Any]]:
     """The papers closest in meaning (cosine similarity of their embeddings)."""
     pid = _pid(arxiv_id)
-    if ctx.store.card(pid) is None:
+    if ctx.store.papers.seq_of(pid) is None:
         raise HTTPException(404, f"Paper {pid} is not indexed.")
     out = []
     for card in service.similar(ctx, pid, limit):
         item = render.paper_json(card, _base(ctx))
-        item["similarity"] = card["similarity"]
+        item["similarity"] = card.similarity
         out.append(item)
     return out
 
 
-@router.get("/papers", summary="Latest papers")
+@router.get("/papers", summary="Latest papers", response_model=None)
 def list_papers(
     ctx: CtxDep,
     p: Annotated[int, Query(ge=0, le=100000)] = 0,
     limit: Annotated[int, Query(ge=1, le=100)] = 50,
-):
+) -> list[dict[str, Any]]:
     """Every indexed paper, newest publication first."""
-    cards = ctx.store.latest_papers(limit=limit, offset=p * limit)
+    cards = ctx.store.feed.latest(limit=limit, offset=p * limit)
     return [render.paper_json(c, _base(ctx)) for c in cards]
 
 
-@router.get("/whoami", summary="The caller")
-def whoami(ctx: CtxDep):
+@router.get("/whoami", summary="The caller", response_model=None)
+def whoami(ctx: CtxDep) -> dict[str, Any]:
     user = require_user(ctx)
     return {
-        "name": user["username"],
-        "fullname": user["fullname"],
-        "role": user["role"],
+        "name": user.username,
+        "fullname": user.fullname,
+        "role": user.role,
         "type": "user",
         "auth": "token" if ctx.via_token else "session",
     }
@@ -187,60 +181,69 @@ class IndexBody(BaseModel):
     arxivId: str = Field(max_length=200, description="arXiv id or URL, e.g. 2401.09417")
 
 
-@router.post("/papers/index", summary="Index a paper from arXiv")
-def index_paper(ctx: WriterDep, body: IndexBody):
+@router.post("/papers/index", summary="Index a paper from arXiv", response_model=None)
+def index_paper(ctx: WriterDep, body: IndexBody) -> dict[str, Any]:
     """Fetch a paper from arXiv if it is not indexed yet; answers with the paper."""
     result = service.index(ctx, body.arxivId)
-    if result.error:
-        raise HTTPException(result.status, result.error)
-    return render.paper_json(ctx.store.card(result.paper_id), _base(ctx))
+    return render.paper_json(_result_card(ctx, result), _base(ctx))
 
 
-@router.post("/daily_papers", status_code=201, summary="Submit a paper to today's feed")
-def submit(ctx: WriterDep, body: IndexBody):
+def _result_card(ctx: Ctx, result: service.Result) -> Card:
+    if result.error or result.paper_id is None:
+        raise HTTPException(result.status, result.error or "no such paper")
+    card = ctx.store.feed.card(result.paper_id)
+    if card is None:
+        raise HTTPException(404, f"Paper {result.paper_id} is not indexed.")
+    return card
+
+
+@router.post(
+    "/daily_papers", status_code=201, summary="Submit a paper to today's feed", response_model=None
+)
+def submit(ctx: WriterDep, body: IndexBody) -> dict[str, Any]:
     """Put a paper on today's feed (fetched from arXiv if unknown), under the submission
     rules of this instance."""
     result = service.submit(ctx, body.arxivId)
-    if result.error:
-        raise HTTPException(result.status, result.error)
-    return render.daily_item_json(ctx.store.card(result.paper_id), _base(ctx))
+    return render.daily_item_json(_result_card(ctx, result), _base(ctx))
 
 
-def _upvote(ctx: Ctx, arxiv_id: str, on: bool):
+def _upvote(ctx: Ctx, arxiv_id: str, on: bool) -> dict[str, Any]:
     changed, count = service.upvote(ctx, _pid(arxiv_id), on)
     return {"upvoted": on, "upvotes": count, "changed": changed}
 
 
-@router.post("/papers/{arxiv_id:path}/upvote", summary="Upvote a paper")
-def upvote(ctx: WriterDep, arxiv_id: str):
+@router.post("/papers/{arxiv_id:path}/upvote", summary="Upvote a paper", response_model=None)
+def upvote(ctx: WriterDep, arxiv_id: str) -> dict[str, Any]:
     """Idempotent: upvoting twice counts once."""
     return _upvote(ctx, arxiv_id, True)
 
 
-@router.delete("/papers/{arxiv_id:path}/upvote", summary="Take back an upvote")
-def unvote(ctx: WriterDep, arxiv_id: str):
+@router.delete("/papers/{arxiv_id:path}/upvote", summary="Take back an upvote", response_model=None)
+def unvote(ctx: WriterDep, arxiv_id: str) -> dict[str, Any]:
     return _upvote(ctx, arxiv_id, False)
 
 
-def _comment_json(c: dict) -> dict:
+def _comment_json(c: service.ThreadComment) -> dict[str, Any]:
     return {
-        "id": c["id"],
-        "parentId": c["parent_id"],
-        "author": c["username"],
-        "createdAt": render.iso_z(c["created_at"]),
-        "editedAt": render.iso_z(c["edited_at"]),
-        "body": "" if c["deleted"] or c["hidden"] else c["body"],
-        "html": c["html"],
-        "hidden": c["hidden"],
-        "deleted": c["deleted"],
-        "isAuthor": c["is_author"],
-        "replies": [_comment_json(r) for r in c["replies"]],
+        "id": c.id,
+        "parentId": c.parent_id,
+        "author": c.username,
+        "createdAt": render.iso_z(c.created_at),
+        "editedAt": render.iso_z(c.edited_at),
+        "body": "" if c.deleted or c.hidden else c.body,
+        "html": c.html,
+        "hidden": c.hidden,
+        "deleted": c.deleted,
+        "isAuthor": c.is_author,
+        "replies": [_comment_json(r) for r in c.replies],
     }
 
 
-@router.get("/papers/{arxiv_id:path}/comments", summary="Discussion of a paper")
-def comments(ctx: CtxDep, arxiv_id: str):
-    card = ctx.store.card(_pid(arxiv_id))
+@router.get(
+    "/papers/{arxiv_id:path}/comments", summary="Discussion of a paper", response_model=None
+)
+def comments(ctx: CtxDep, arxiv_id: str) -> list[dict[str, Any]]:
+    card = ctx.store.feed.card(_pid(arxiv_id))
     if card is None:
         raise HTTPException(404, "Paper not found")
     return [_comment_json(c) for c in service.thread(ctx, card)]
@@ -251,16 +254,26 @@ class CommentBody(BaseModel):
     parentId: int | None = Field(default=None, description="comment replied to")
 
 
-@router.post("/papers/{arxiv_id:path}/comments", status_code=201, summary="Comment on a paper")
-def add_comment(ctx: WriterDep, arxiv_id: str, body: CommentBody):
+@router.post(
+    "/papers/{arxiv_id:path}/comments",
+    status_code=201,
+    summary="Comment on a paper",
+    response_model=None,
+)
+def add_comment(ctx: WriterDep, arxiv_id: str, body: CommentBody) -> dict[str, int]:
     new_id = service.add_comment(ctx, _pid(arxiv_id), body.body, body.parentId)
     return {"id": new_id}
 
 
-@router.get("/papers/{arxiv_id:path}", summary="One paper")
-def paper(ctx: CtxDep, arxiv_id: str):
+@router.get("/papers/{arxiv_id:path}", summary="One paper", response_model=None)
+def paper(ctx: CtxDep, arxiv_id: str) -> dict[str, Any]:
     """Like Hugging Face's ``/api/papers/{id}``."""
-    card = ctx.store.card(_pid(arxiv_id))
+    card = ctx.store.feed.card(_pid(arxiv_id))
     if card is None:
         raise HTTPException(404, "Paper not found")
     return render.paper_json(card, _base(ctx))
+
+
+@hookimpl
+def register_routes(register: Callable[[APIRouter], None]) -> None:
+    register(router)

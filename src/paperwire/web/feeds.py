@@ -2,25 +2,30 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from typing import Annotated
+from collections.abc import Callable, Sequence
+from datetime import UTC, date, datetime
+from typing import Annotated, Any
+from urllib.parse import urlencode
 from xml.etree import ElementTree as ET
 
-from fastapi import APIRouter, Depends, HTTPException, Query
+from fastapi import APIRouter, HTTPException, Query
 from fastapi.responses import Response
 
-from .. import periods
-from . import render, service
-from .app import Ctx, get_ctx
+from ..core import periods
+from ..core.display import authors_label
+from ..core.errors import PeriodError
+from ..core.hooks import hookimpl
+from ..core.models import Card
+from . import service
+from .deps import Ctx, CtxDep
 
 router = APIRouter(prefix="/feeds", include_in_schema=False)
-CtxDep = Annotated[Ctx, Depends(get_ctx)]
 ATOM = "http://www.w3.org/2005/Atom"
 FEED_SIZE = 50
 ET.register_namespace("", ATOM)
 
 
-def _ts(value) -> str:
+def _ts(value: date | datetime | None) -> str:
     if value is None:
         return datetime(1970, 1, 1, tzinfo=UTC).isoformat()
     if isinstance(value, datetime):
@@ -28,45 +33,41 @@ def _ts(value) -> str:
     return datetime(value.year, value.month, value.day, tzinfo=UTC).isoformat(timespec="seconds")
 
 
-def atom(ctx: Ctx, title: str, path: str, html_path: str, cards: list[dict]) -> Response:
-    base = ctx.config.base_url.rstrip("/")
+def atom(ctx: Ctx, title: str, path: str, html_path: str, cards: Sequence[Card]) -> Response:
+    base = ctx.settings.site.base_url.rstrip("/")
     feed = ET.Element(f"{{{ATOM}}}feed")
 
-    def sub(parent, tag, text=None, **attrs):
+    def sub(parent: ET.Element, tag: str, text: str | None = None, **attrs: Any) -> ET.Element:
         el = ET.SubElement(parent, f"{{{ATOM}}}{tag}", {k: str(v) for k, v in attrs.items()})
         if text is not None:
             el.text = text
         return el
 
-    sub(feed, "title", f"{ctx.config.site_name}: {title}")
+    sub(feed, "title", f"{ctx.settings.site.site_name}: {title}")
     sub(feed, "id", f"{base}{path}")
     sub(feed, "link", rel="self", href=f"{base}{path}", type="application/atom+xml")
     sub(feed, "link", rel="alternate", href=f"{base}{html_path}", type="text/html")
-    stamps = [c.get("submitted_at") or c.get("published") for c in cards]
+    stamps = [c.submitted_at or c.published for c in cards]
     sub(feed, "updated", _ts(max((s for s in stamps if s), default=None)))
     sub(feed, "generator", "Paperwire")
     for card in cards:
         entry = sub(feed, "entry")
-        sub(entry, "title", card["title"])
-        sub(entry, "id", f"{base}/papers/{card['id']}")
-        sub(entry, "link", rel="alternate", href=f"{base}/papers/{card['id']}", type="text/html")
-        sub(entry, "link", rel="related", href=f"https://arxiv.org/abs/{card['id']}", title="arXiv")
-        sub(entry, "published", _ts(card.get("published")))
-        sub(
-            entry,
-            "updated",
-            _ts(card.get("submitted_at") or card.get("updated") or card.get("published")),
-        )
-        for name in (card.get("authors") or [])[:50]:
+        sub(entry, "title", card.title)
+        sub(entry, "id", f"{base}/papers/{card.id}")
+        sub(entry, "link", rel="alternate", href=f"{base}/papers/{card.id}", type="text/html")
+        sub(entry, "link", rel="related", href=f"https://arxiv.org/abs/{card.id}", title="arXiv")
+        sub(entry, "published", _ts(card.published))
+        sub(entry, "updated", _ts(card.submitted_at or card.updated or card.published))
+        for name in (card.authors or [])[:50]:
             sub(sub(entry, "author"), "name", name)
-        if not card.get("authors"):
-            sub(sub(entry, "author"), "name", render.authors_label(card))
-        for cat in card.get("categories") or []:
+        if not card.authors:
+            sub(sub(entry, "author"), "name", authors_label(card))
+        for cat in card.categories or []:
             sub(entry, "category", term=cat)
-        extra = f"\n\n{card['upvotes']} upvotes"
-        if card.get("github_repo"):
-            extra += f" · code: https://github.com/{card['github_repo']}"
-        sub(entry, "summary", (card.get("abstract") or "") + extra, type="text")
+        extra = f"\n\n{card.upvotes} upvotes"
+        if card.github_repo:
+            extra += f" · code: https://github.com/{card.github_repo}"
+        sub(entry, "summary", (card.abstract or "") + extra, type="text")
     body = ET.tostring(feed, encoding="utf-8", xml_declaration=True)
     return Response(
         body,
@@ -76,47 +77,47 @@ def atom(ctx: Ctx, title: str, path: str, html_path: str, cards: list[dict]) -> 
 
 
 def _period_feed(ctx: Ctx, period: periods.Period, title: str, path: str) -> Response:
-    cards, _ = ctx.store.feed(period.start, period.end, sort="upvotes", limit=FEED_SIZE)
+    cards, _ = ctx.store.feed.period(period.start, period.end, sort="upvotes", limit=FEED_SIZE)
     return atom(ctx, title, path, period.path, cards)
 
 
 @router.get("/daily.atom")
-def daily(ctx: CtxDep, date: str | None = None):
+def daily(ctx: CtxDep, date: str | None = None) -> Response:
     if date:
         try:
             period = periods.parse_day(date)
-        except periods.PeriodError as exc:
+        except PeriodError as exc:
             raise HTTPException(400, str(exc)) from None
     else:
-        today = ctx.app.clock.feed_date()
-        period = periods.day(ctx.store.feed_day(on_or_before=today) or today)
+        today = ctx.site.clock.feed_date()
+        period = periods.day(ctx.store.feed.day(on_or_before=today) or today)
     return _period_feed(ctx, period, f"Daily Papers, {period.label}", "/feeds/daily.atom")
 
 
 @router.get("/weekly.atom")
-def weekly(ctx: CtxDep):
-    today = ctx.app.clock.feed_date()
-    latest = ctx.store.feed_day(on_or_before=today) or today
+def weekly(ctx: CtxDep) -> Response:
+    today = ctx.site.clock.feed_date()
+    latest = ctx.store.feed.day(on_or_before=today) or today
     period = periods.week_of(latest)
     return _period_feed(ctx, period, period.label, "/feeds/weekly.atom")
 
 
 @router.get("/trending.atom")
-def trending(ctx: CtxDep):
+def trending(ctx: CtxDep) -> Response:
     ranked, _ = service.trending(ctx)
-    cards = ctx.store.cards([t.paper_id for t in ranked[:FEED_SIZE]])
+    cards = ctx.store.feed.cards([t.paper_id for t in ranked[:FEED_SIZE]])
     return atom(ctx, "Trending papers", "/feeds/trending.atom", "/papers/trending", cards)
 
 
 @router.get("/organizations/{name}.atom")
-def organization(ctx: CtxDep, name: str):
-    org = ctx.store.get_organization(name)
+def organization(ctx: CtxDep, name: str) -> Response:
+    org = ctx.store.accounts.get_organization(name)
     if org is None:
         raise HTTPException(404, f"No organization called {name!r}.")
-    cards = ctx.store.organization_papers(org["id"], limit=FEED_SIZE)
+    cards = ctx.store.feed.of_organization(org.id, limit=FEED_SIZE)
     return atom(
         ctx,
-        org["fullname"] or org["name"],
+        org.fullname or org.name,
         f"/feeds/organizations/{name}.atom",
         f"/organizations/{name}",
         cards,
@@ -132,10 +133,8 @@ def search(
     category: Annotated[str | None, Query(max_length=40)] = None,
     code: bool = False,
     feed: bool = False,
-):
+) -> Response:
     """The newest papers among the results of a search: subscribe to a topic."""
-    from urllib.parse import urlencode
-
     filters = service.search_filters(date_from, date_to, category, code, feed)
     _, cards = service.search(ctx, q, filters, sort="date", limit=FEED_SIZE)
     params = urlencode({k: v for k, v in ctx.request.query_params.items()})
@@ -146,3 +145,8 @@ def search(
         f"/papers?{params}",
         cards,
     )
+
+
+@hookimpl
+def register_routes(register: Callable[[APIRouter], None]) -> None:
+    register(router)

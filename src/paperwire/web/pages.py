@@ -3,40 +3,50 @@ submission, profiles and organizations."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
-from typing import Annotated
+from collections.abc import Callable, Sequence
+from datetime import timedelta
+from typing import Annotated, Any
+from urllib.parse import urlencode
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi import APIRouter, HTTPException, Query
 from fastapi.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
 
-from .. import periods
-from ..ids import InvalidArxivId, parse_arxiv_id
+from ..core import periods
+from ..core.clock import utcnow
+from ..core.errors import InvalidArxivId, PeriodError
+from ..core.hooks import hookimpl
+from ..core.ids import parse_arxiv_id
+from ..core.models import Card
+from ..core.query import SearchFilters
 from ..rank.trending import PAPER_HALF_LIFE_H, STAR_WEIGHT, VOTE_HALF_LIFE_H, WINDOW_DAYS
-from ..store import SearchFilters
 from . import render, service
-from .app import Ctx, form_ctx, get_ctx, page, rate_limit, require_user, safe_next, wants_json
+from .deps import Ctx, CtxDep, PostedDep, rate_limit, require_user
+from .responses import page, safe_next, wants_json
 
 router = APIRouter(include_in_schema=False)
-CtxDep = Annotated[Ctx, Depends(get_ctx)]
 PageNo = Annotated[int, Query(ge=0, le=10000)]
 SORT_LABELS = {"upvotes": "Top", "published": "Newest"}
 
 
-def _page_of(ctx: Ctx, cards: list[dict], **context):
+def _page_of(ctx: Ctx, cards: Sequence[Card], **context: Any) -> Response:
     """Render a page of cards (or just the cards, for the infinite scroll)."""
-    ids = [c["id"] for c in cards]
-    upvoted = ctx.store.upvoted(ctx.user["id"], ids) if ctx.user else set()
+    ids = [c.id for c in cards]
+    upvoted = ctx.store.feed.upvoted(ctx.user.id, ids) if ctx.user else set()
     template = "_cards.html" if ctx.request.query_params.get("fragment") else "feed.html"
     return page(ctx, template, cards=cards, upvoted=upvoted, **context)
 
 
-def _feed(ctx: Ctx, period: periods.Period, p: int, sort: str, canonical: bool = False):
-    size = ctx.config.page_size
-    cards, total = ctx.store.feed(period.start, period.end, sort=sort, limit=size, offset=p * size)
-    today = ctx.app.clock.feed_date()
+def _feed(ctx: Ctx, period: periods.Period, p: int, sort: str) -> Response:
+    size = ctx.settings.site.page_size
+    cards, total = ctx.store.feed.period(
+        period.start, period.end, sort=sort, limit=size, offset=p * size
+    )
+    today = ctx.site.clock.feed_date()
+    prev: periods.Period | None
+    nxt: periods.Period | None
     if period.kind == "day":
-        before = ctx.store.feed_day(before=period.start)
-        after = ctx.store.feed_day(after=period.start)
+        before = ctx.store.feed.day(before=period.start)
+        after = ctx.store.feed.day(after=period.start)
         prev = periods.day(before) if before else None
         nxt = periods.day(after) if after and after <= today else None
     else:
@@ -67,7 +77,7 @@ def _sort(sort: str) -> str:
 
 
 @router.get("/")
-def home():
+def home() -> Response:
     return RedirectResponse("/papers", status_code=302)
 
 
@@ -85,19 +95,17 @@ def papers_index(
     category: Annotated[str | None, Query(max_length=40)] = None,
     code: bool = False,
     feed: bool = False,
-):
+) -> Response:
     filters = service.search_filters(date_from, date_to, category, code, feed)
     if q.strip() or filters.active:
         return search_page(ctx, q, p, sort or "relevance", filters)
-    today = ctx.app.clock.feed_date()
-    latest = ctx.store.feed_day(on_or_before=today)
+    today = ctx.site.clock.feed_date()
+    latest = ctx.store.feed.day(on_or_before=today)
     return _feed(ctx, periods.day(latest or today), p, _sort(sort or "upvotes"))
 
 
-def search_page(ctx: Ctx, q: str, p: int, sort: str, filters: SearchFilters):
-    from urllib.parse import urlencode
-
-    size = ctx.config.page_size
+def search_page(ctx: Ctx, q: str, p: int, sort: str, filters: SearchFilters) -> Response:
+    size = ctx.settings.site.page_size
     result, cards = service.search(ctx, q, filters, sort=sort, offset=p * size, limit=size)
     params = {"q": q, "sort": sort}
     if filters.date_from:
@@ -125,16 +133,16 @@ def search_page(ctx: Ctx, q: str, p: int, sort: str, filters: SearchFilters):
         filters=filters,
         search_params=params,
         search_mode=result.mode,
-        semantic_off=ctx.app.search.problem or not ctx.config.semantic_search,
+        semantic_off=ctx.site.search.problem,
         atom="/feeds/search.atom?" + urlencode({k: v for k, v in params.items() if k != "sort"}),
     )
 
 
-def _period_route(kind: str):
-    def view(ctx: CtxDep, key: str, p: PageNo = 0, sort: str = "upvotes"):
+def _period_route(kind: str) -> Callable[..., Response]:
+    def view(ctx: CtxDep, key: str, p: PageNo = 0, sort: str = "upvotes") -> Response:
         try:
             period = periods.parse(kind, key)
-        except periods.PeriodError as exc:
+        except PeriodError as exc:
             raise HTTPException(404, str(exc)) from None
         return _feed(ctx, period, p, _sort(sort))
 
@@ -147,24 +155,24 @@ router.add_api_route("/papers/month/{key}", _period_route("month"), methods=["GE
 
 
 @router.get("/papers/week")
-def this_week(ctx: CtxDep):
-    return RedirectResponse(periods.week_of(ctx.app.clock.feed_date()).path, status_code=302)
+def this_week(ctx: CtxDep) -> Response:
+    return RedirectResponse(periods.week_of(ctx.site.clock.feed_date()).path, status_code=302)
 
 
 @router.get("/papers/month")
-def this_month(ctx: CtxDep):
-    d = ctx.app.clock.feed_date()
+def this_month(ctx: CtxDep) -> Response:
+    d = ctx.site.clock.feed_date()
     return RedirectResponse(periods.month(d.year, d.month).path, status_code=302)
 
 
 @router.get("/papers/trending")
-def trending_page(ctx: CtxDep, p: PageNo = 0):
-    size = ctx.config.page_size
+def trending_page(ctx: CtxDep, p: PageNo = 0) -> Response:
+    size = ctx.settings.site.page_size
     ranked, moment = service.trending(ctx)
     window = ranked[p * size : (p + 1) * size]
-    cards = ctx.store.cards([t.paper_id for t in window])
+    cards = ctx.store.feed.cards([t.paper_id for t in window])
     scores = {t.paper_id: t for t in window}
-    now = datetime.now(UTC).replace(tzinfo=None)
+    now = utcnow()
     return _page_of(
         ctx,
         cards,
@@ -188,16 +196,16 @@ def trending_page(ctx: CtxDep, p: PageNo = 0):
 
 # -- submission ----------------------------------------------------------------------------
 @router.get("/papers/submit")
-def submit_form(ctx: CtxDep, id: str = ""):
+def submit_form(ctx: CtxDep, id: str = "") -> Response:
     return page(
         ctx, "submit.html", title="Submit a paper", arxiv_id=id[:100], rules=service.rules(ctx)
     )
 
 
 @router.post("/papers/submit")
-async def submit(request: Request):
-    ctx, form = await form_ctx(request)
-    raw = str(form.get("arxiv_id") or "")
+def submit(post: PostedDep) -> Response:
+    ctx = post.ctx
+    raw = post.text("arxiv_id")
     result = service.submit(ctx, raw)
     if result.error:
         return page(
@@ -213,11 +221,11 @@ async def submit(request: Request):
 
 
 @router.post("/papers/index")
-async def index_paper(request: Request):
+def index_paper(post: PostedDep) -> Response:
     """Fetch an unknown paper from arXiv (offered by the paper page's 404)."""
-    ctx, form = await form_ctx(request)
+    ctx = post.ctx
     require_user(ctx)
-    result = service.index(ctx, str(form.get("arxiv_id") or ""))
+    result = service.index(ctx, post.text("arxiv_id"))
     if result.error:
         return page(
             ctx, "error.html", status=result.status, status_code=result.status, message=result.error
@@ -236,122 +244,118 @@ def _canonical(raw: str) -> str:
 
 
 @router.get("/papers/{arxiv_id:path}/bibtex")
-def bibtex(ctx: CtxDep, arxiv_id: str):
-    card = ctx.store.card(_canonical(arxiv_id))
+def bibtex(ctx: CtxDep, arxiv_id: str) -> Response:
+    card = ctx.store.feed.card(_canonical(arxiv_id))
     if card is None:
         raise HTTPException(404, "unknown paper")
     return PlainTextResponse(render.bibtex(card) + "\n")
 
 
 @router.get("/papers/{arxiv_id:path}")
-def paper_page(ctx: CtxDep, arxiv_id: str):
+def paper_page(ctx: CtxDep, arxiv_id: str) -> Response:
     pid = _canonical(arxiv_id)
     if pid != arxiv_id:
         return RedirectResponse(f"/papers/{pid}", status_code=301)
-    card = ctx.store.card(pid)
+    card = ctx.store.feed.card(pid)
     if card is None:
         return page(
             ctx, "not_found_paper.html", status=404, title="Paper not indexed yet", arxiv_id=pid
         )
     thread = service.thread(ctx, card)
-    upvoted = bool(ctx.user and ctx.store.upvoted(ctx.user["id"], [pid]))
-    claims = ctx.store.claims(paper_id=pid) if ctx.user else []
+    upvoted = bool(ctx.user and ctx.store.feed.upvoted(ctx.user.id, [pid]))
+    claims = ctx.store.accounts.claims(paper_id=pid) if ctx.user else []
+    me = ctx.user.id if ctx.user else None
     return page(
         ctx,
         "paper.html",
-        title=card["title"],
+        title=card.title,
         card=card,
         links=render.arxiv_links(pid),
         bibtex=render.bibtex(card),
         upvoted=upvoted,
         thread=thread,
-        my_claim=next((c for c in claims if ctx.user and c["user_id"] == ctx.user["id"]), None),
+        my_claim=next((c for c in claims if c.user_id == me), None),
         can_submit=service.submit_problem(ctx, card) is None,
-        description=card["abstract"][:200],
+        description=card.abstract[:200],
         similar=service.similar(ctx, pid),
     )
 
 
 @router.post("/papers/{arxiv_id:path}/upvote")
-async def upvote(request: Request):
-    ctx, form = await form_ctx(request)
-    pid = _canonical(request.path_params["arxiv_id"])
+def upvote(post: PostedDep, arxiv_id: str) -> Response:
+    ctx = post.ctx
+    pid = _canonical(arxiv_id)
     if ctx.user is None:
-        if wants_json(request):
+        if wants_json(ctx.request):
             raise HTTPException(401, "Sign in to upvote.")
         return RedirectResponse(f"/signin?next=/papers/{pid}", status_code=303)
-    on = str(form.get("state", "1")) not in ("0", "false", "off")
+    on = post.text("state", "1") not in ("0", "false", "off")
     changed, count = service.upvote(ctx, pid, on)
-    if wants_json(request):
+    if wants_json(ctx.request):
         return JSONResponse({"upvoted": on, "upvotes": count, "changed": changed})
-    return RedirectResponse(
-        safe_next(str(form.get("next") or ""), f"/papers/{pid}"), status_code=303
-    )
+    return RedirectResponse(safe_next(post.text("next"), f"/papers/{pid}"), status_code=303)
 
 
 @router.post("/papers/{arxiv_id:path}/comments")
-async def comment(request: Request):
-    ctx, form = await form_ctx(request)
-    pid = _canonical(request.path_params["arxiv_id"])
+def comment(post: PostedDep, arxiv_id: str) -> Response:
+    ctx = post.ctx
+    pid = _canonical(arxiv_id)
     require_user(ctx)
-    parent = str(form.get("parent_id") or "")
+    parent = post.text("parent_id")
     new_id = service.add_comment(
-        ctx, pid, str(form.get("body") or ""), int(parent) if parent.isdigit() else None
+        ctx, pid, post.text("body"), int(parent) if parent.isdigit() else None
     )
     return RedirectResponse(f"/papers/{pid}#comment-{new_id}", status_code=303)
 
 
 @router.post("/papers/{arxiv_id:path}/claim")
-async def claim(request: Request):
-    ctx, form = await form_ctx(request)
-    pid = _canonical(request.path_params["arxiv_id"])
+def claim(post: PostedDep, arxiv_id: str) -> Response:
+    ctx = post.ctx
+    pid = _canonical(arxiv_id)
     user = require_user(ctx)
-    card = ctx.store.card(pid)
+    card = ctx.store.feed.card(pid)
     if card is None:
         raise HTTPException(404, "unknown paper")
-    name = str(form.get("author_name") or "")
-    if name not in (card["authors"] or []):
+    name = post.text("author_name")
+    if name not in (card.authors or []):
         raise HTTPException(400, "Pick your name from the paper's author list.")
-    rate_limit(ctx, f"claim:{user['id']}", 20, 3600)
-    ctx.store.claim_authorship(user["id"], pid, name)
+    rate_limit(ctx, f"claim:{user.id}", 20, 3600)
+    ctx.store.accounts.claim_authorship(user.id, pid, name)
     return RedirectResponse(f"/papers/{pid}?claimed=1", status_code=303)
 
 
 @router.post("/comments/{comment_id}/edit")
-async def edit_comment(request: Request, comment_id: int):
-    ctx, form = await form_ctx(request)
-    pid = service.edit_comment(ctx, comment_id, str(form.get("body") or ""))
+def edit_comment(post: PostedDep, comment_id: int) -> Response:
+    pid = service.edit_comment(post.ctx, comment_id, post.text("body"))
     return RedirectResponse(f"/papers/{pid}#comment-{comment_id}", status_code=303)
 
 
 @router.post("/comments/{comment_id}/delete")
-async def delete_comment(request: Request, comment_id: int):
-    ctx, _ = await form_ctx(request)
-    pid = service.delete_comment(ctx, comment_id)
+def delete_comment(post: PostedDep, comment_id: int) -> Response:
+    pid = service.delete_comment(post.ctx, comment_id)
     return RedirectResponse(f"/papers/{pid}#comments", status_code=303)
 
 
 @router.post("/comments/{comment_id}/hide")
-async def hide_comment(request: Request, comment_id: int):
-    ctx, form = await form_ctx(request)
-    pid = service.hide_comment(ctx, comment_id, str(form.get("hidden", "1")) == "1")
+def hide_comment(post: PostedDep, comment_id: int) -> Response:
+    pid = service.hide_comment(post.ctx, comment_id, post.text("hidden", "1") == "1")
     return RedirectResponse(f"/papers/{pid}#comment-{comment_id}", status_code=303)
 
 
 # -- people and organizations ----------------------------------------------------------------
 @router.get("/users/{username}")
-def profile(ctx: CtxDep, username: str):
-    person = ctx.store.get_user(username=username)
+def profile(ctx: CtxDep, username: str) -> Response:
+    person = ctx.store.accounts.get_user(username=username)
     if person is None:
         raise HTTPException(404, f"No user called {username!r}.")
-    submitted = ctx.store.papers_by(submitter_id=person["id"])
-    upvoted = ctx.store.papers_by(upvoter_id=person["id"])
-    ids = [c["id"] for c in submitted + upvoted]
-    mine = ctx.store.upvoted(ctx.user["id"], ids) if ctx.user else set()
+    submitted = ctx.store.feed.submitted_by(person.id)
+    upvoted = ctx.store.feed.upvoted_by(person.id)
+    ids = [c.id for c in submitted + upvoted]
+    mine = ctx.store.feed.upvoted(ctx.user.id, ids) if ctx.user else set()
     return page(
         ctx,
         "profile.html",
-        title=person["fullname"] or person["username"],
+        title=person.fullname or person.username,
         person=person,
         submitted=submitted,
         upvoted_cards=upvoted,
@@ -360,31 +364,37 @@ def profile(ctx: CtxDep, username: str):
 
 
 @router.get("/organizations")
-def organizations(ctx: CtxDep):
-    return page(ctx, "organizations.html", title="Organizations", orgs=ctx.store.organizations())
+def organizations(ctx: CtxDep) -> Response:
+    orgs = ctx.store.accounts.organizations()
+    return page(ctx, "organizations.html", title="Organizations", orgs=orgs)
 
 
 @router.get("/organizations/{name}")
-def organization(ctx: CtxDep, name: str):
-    org = ctx.store.get_organization(name)
+def organization(ctx: CtxDep, name: str) -> Response:
+    org = ctx.store.accounts.get_organization(name)
     if org is None:
         raise HTTPException(404, f"No organization called {name!r}.")
-    cards = ctx.store.organization_papers(org["id"])
+    cards = ctx.store.feed.of_organization(org.id)
     return _page_of(
         ctx,
         cards,
-        title=org["fullname"] or org["name"],
+        title=org.fullname or org.name,
         org=org,
         tab="org",
-        atom=f"/feeds/organizations/{org['name']}.atom",
+        atom=f"/feeds/organizations/{org.name}.atom",
     )
 
 
 @router.get("/about/trending")
-def about_trending():
+def about_trending() -> Response:
     return RedirectResponse("/papers/trending#formula", status_code=302)
 
 
 @router.get("/robots.txt")
 def robots() -> Response:
     return PlainTextResponse("User-agent: *\nDisallow: /settings\nDisallow: /admin\n")
+
+
+@hookimpl
+def register_routes(register: Callable[[APIRouter], None]) -> None:
+    register(router)

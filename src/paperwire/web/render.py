@@ -1,15 +1,18 @@
 """Turning stored data into what pages and the API show: sanitized Markdown with @mentions,
-BibTeX, Hugging Face-compatible JSON, small display helpers."""
+BibTeX, Hugging Face-compatible JSON."""
 
 from __future__ import annotations
 
 import re
 import unicodedata
 from datetime import UTC, date, datetime
+from typing import Any
 
 import nh3
 from markdown_it import MarkdownIt
 from markdown_it.rules_inline import StateInline
+
+from ..core.models import Card
 
 MENTION = re.compile(r"(?<![\w@/])@([A-Za-z0-9][A-Za-z0-9_-]{0,63})")
 _ALLOWED_TAGS = {
@@ -41,7 +44,9 @@ def _mention_rule(state: StateInline, silent: bool) -> bool:
 _md = MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": False})
 _md.enable(["strikethrough", "table"])
 _md.inline.ruler.before("emphasis", "mention", _mention_rule)
-_md.validateLink = lambda url: bool(re.match(r"^(https?:|mailto:|/|#)", url.strip(), re.I))
+_md.validateLink = lambda url: bool(  # type: ignore[method-assign]
+    re.match(r"^(https?:|mailto:|/|#)", url.strip(), re.I)
+)
 
 
 def mentions(text: str) -> list[str]:
@@ -67,28 +72,8 @@ def clean_body(text: str) -> str:
     return "".join(ch for ch in text if ch in "\n\t" or unicodedata.category(ch)[0] != "C").strip()
 
 
-# -- display helpers -------------------------------------------------------------------------
-def short_date(value: date | datetime | None) -> str:
-    if value is None:
-        return ""
-    return f"{value:%b} {value.day}, {value.year}"
-
-
-def authors_label(card: dict) -> str:
-    if card.get("org_fullname") or card.get("org"):
-        return card.get("org_fullname") or card["org"]
-    n = card.get("num_authors") or len(card.get("authors") or [])
-    return f"{n} author" + ("" if n == 1 else "s")
-
-
-def compact(n: int | None) -> str:
-    n = n or 0
-    if n >= 1000:
-        return f"{n / 1000:.1f}k".replace(".0k", "k")
-    return str(n)
-
-
-def arxiv_links(paper_id: str) -> dict:
+# -- links and citations ----------------------------------------------------------------------
+def arxiv_links(paper_id: str) -> dict[str, str]:
     return {
         "abs": f"https://arxiv.org/abs/{paper_id}",
         "pdf": f"https://arxiv.org/pdf/{paper_id}",
@@ -100,23 +85,23 @@ def _bibtex_escape(text: str) -> str:
     return text.replace("{", r"\{").replace("}", r"\}")
 
 
-def bibtex(card: dict) -> str:
-    authors = card.get("authors") or []
+def bibtex(card: Card) -> str:
+    authors = card.authors or []
     first = authors[0].split()[-1] if authors else "anon"
-    year = card["published"].year if card.get("published") else ""
-    title_word = next((w for w in re.findall(r"[A-Za-z]+", card["title"]) if len(w) > 3), "paper")
+    year = card.published.year if card.published else ""
+    title_word = next((w for w in re.findall(r"[A-Za-z]+", card.title) if len(w) > 3), "paper")
     key = re.sub(r"[^A-Za-z0-9]", "", f"{first}{year}{title_word}").lower()
     fields = [
-        ("title", "{" + _bibtex_escape(card["title"]) + "}"),
+        ("title", "{" + _bibtex_escape(card.title) + "}"),
         ("author", " and ".join(_bibtex_escape(a) for a in authors) or "Unknown"),
         ("year", str(year)),
-        ("eprint", card["id"]),
+        ("eprint", card.id),
         ("archivePrefix", "arXiv"),
-        ("primaryClass", card.get("primary_category") or ""),
-        ("url", f"https://arxiv.org/abs/{card['id']}"),
+        ("primaryClass", card.primary_category or ""),
+        ("url", f"https://arxiv.org/abs/{card.id}"),
     ]
-    if card.get("doi"):
-        fields.append(("doi", card["doi"]))
+    if card.doi:
+        fields.append(("doi", card.doi))
     body = ",\n".join(f"  {k} = {{{v}}}" for k, v in fields if v)
     return f"@misc{{{key},\n{body}\n}}"
 
@@ -132,7 +117,9 @@ def iso_z(value: datetime | date | None) -> str | None:
     return datetime(value.year, value.month, value.day).isoformat(timespec="milliseconds") + "Z"
 
 
-def _user_json(username: str | None, fullname: str | None, avatar: str | None) -> dict | None:
+def _user_json(
+    username: str | None, fullname: str | None, avatar: str | None
+) -> dict[str, Any] | None:
     if not username:
         return None
     return {
@@ -148,65 +135,61 @@ def _user_json(username: str | None, fullname: str | None, avatar: str | None) -
     }
 
 
-def _org_json(card: dict) -> dict | None:
-    if not card.get("org"):
+def _org_json(card: Card) -> dict[str, Any] | None:
+    if not card.org:
         return None
     return {
-        "_id": card["org"],
-        "name": card["org"],
-        "fullname": card.get("org_fullname") or card["org"],
-        "avatar": card.get("org_avatar") or "",
+        "_id": card.org,
+        "name": card.org,
+        "fullname": card.org_fullname or card.org,
+        "avatar": card.org_avatar or "",
     }
 
 
-def paper_json(card: dict, base_url: str = "") -> dict:
+def paper_json(card: Card, base_url: str = "") -> dict[str, Any]:
     """The ``paper`` object of Hugging Face's API (same field names)."""
-    out = {
-        "id": card["id"],
+    out: dict[str, Any] = {
+        "id": card.id,
         "authors": [
-            {"_id": f"{card['id']}-{i}", "name": name, "hidden": False}
-            for i, name in enumerate(card.get("authors") or [])
+            {"_id": f"{card.id}-{i}", "name": name, "hidden": False}
+            for i, name in enumerate(card.authors or [])
         ],
-        "publishedAt": iso_z(card.get("published")),
-        "title": card["title"],
-        "summary": card.get("abstract") or "",
-        "upvotes": card.get("upvotes") or 0,
-        "discussionId": card["id"],
-        "numComments": card.get("num_comments") or 0,
-        "projectPage": card.get("project_page"),
-        "githubRepo": f"https://github.com/{card['github_repo']}"
-        if card.get("github_repo")
-        else None,
-        "githubStars": card.get("github_stars"),
+        "publishedAt": iso_z(card.published),
+        "title": card.title,
+        "summary": card.abstract or "",
+        "upvotes": card.upvotes or 0,
+        "discussionId": card.id,
+        "numComments": card.num_comments or 0,
+        "projectPage": card.project_page,
+        "githubRepo": f"https://github.com/{card.github_repo}" if card.github_repo else None,
+        "githubStars": card.github_stars,
         "ai_summary": None,
         "ai_keywords": [],
-        "categories": card.get("categories") or [],
-        "primaryCategory": card.get("primary_category"),
-        "version": card.get("version"),
-        "url": f"{base_url}/papers/{card['id']}",
+        "categories": card.categories or [],
+        "primaryCategory": card.primary_category,
+        "version": card.version,
+        "url": f"{base_url}/papers/{card.id}",
     }
-    if card.get("submitted_at") is not None:
-        out["submittedOnDailyAt"] = iso_z(card["submitted_at"])
+    if card.submitted_at is not None:
+        out["submittedOnDailyAt"] = iso_z(card.submitted_at)
         out["submittedOnDailyBy"] = _user_json(
-            card.get("submitter"), card.get("submitter_fullname"), card.get("submitter_avatar")
+            card.submitter, card.submitter_fullname, card.submitter_avatar
         )
-    if card.get("org"):
+    if card.org:
         out["organization"] = _org_json(card)
     return out
 
 
-def daily_item_json(card: dict, base_url: str = "") -> dict:
+def daily_item_json(card: Card, base_url: str = "") -> dict[str, Any]:
     """One item of ``/api/daily_papers``, shaped like Hugging Face's."""
     return {
         "paper": paper_json(card, base_url),
-        "publishedAt": iso_z(card.get("submitted_at")),
-        "title": card["title"],
-        "summary": card.get("abstract") or "",
-        "thumbnail": card.get("thumbnail") or "",
-        "numComments": card.get("num_comments") or 0,
-        "submittedBy": _user_json(
-            card.get("submitter"), card.get("submitter_fullname"), card.get("submitter_avatar")
-        ),
+        "publishedAt": iso_z(card.submitted_at),
+        "title": card.title,
+        "summary": card.abstract or "",
+        "thumbnail": card.thumbnail or "",
+        "numComments": card.num_comments or 0,
+        "submittedBy": _user_json(card.submitter, card.submitter_fullname, card.submitter_avatar),
         "organization": _org_json(card),
         "isAuthorParticipating": False,
     }

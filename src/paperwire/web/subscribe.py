@@ -10,34 +10,34 @@ clients send without cookies: the signed token is what authorizes it.
 from __future__ import annotations
 
 import zoneinfo
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import timedelta
 from functools import lru_cache
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request
-from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse
+from fastapi import APIRouter, HTTPException, Query
+from fastapi.responses import (
+    HTMLResponse,
+    JSONResponse,
+    PlainTextResponse,
+    RedirectResponse,
+    Response,
+)
 from pydantic import BaseModel, Field
 
+from ..core.clock import iso, utcnow
+from ..core.hooks import hookimpl
+from ..core.models import Subscription, User
 from ..mail import render as mail_render
 from ..mail import subscriptions as subs
-from ..mail.digest import embed_topic
 from ..mail.run import DigestRun
 from ..mail.schedule import Due, latest_due, parse_hour
-from ..store.common import iso, utcnow
-from .app import (
-    Ctx,
-    _csrf_ok,
-    form_ctx,
-    get_ctx,
-    json_csrf,
-    page,
-    rate_limit,
-    require_user,
-)
+from .deps import Ctx, CtxDep, FormDep, JsonWriterDep, PostedDep, rate_limit, require_user
+from .responses import page
 
 router = APIRouter(include_in_schema=False)
 api = APIRouter(prefix="/api", tags=["subscriptions"])
-CtxDep = Annotated[Ctx, Depends(get_ctx)]
 HOUR = 3600
 STATUS = {
     "pending": "waiting for confirmation",
@@ -58,13 +58,15 @@ def timezones() -> list[str]:
 
 
 def _limits(ctx: Ctx, email: str) -> None:
-    limit = ctx.config.rate_limit_subscribe
+    limit = ctx.settings.digests.rate_limit_subscribe
     rate_limit(ctx, f"subscribe:ip:{ctx.ip}", limit * 4, HOUR)
     if email:
         rate_limit(ctx, f"subscribe:addr:{email.lower()[:254]}", limit, HOUR)
 
 
-def _form_page(ctx: Ctx, form: dict, errors: dict | None = None, status: int = 200):
+def _form_page(
+    ctx: Ctx, form: dict[str, Any], errors: dict[str, str] | None = None, status: int = 200
+) -> Response:
     return page(
         ctx,
         "subscribe.html",
@@ -73,7 +75,7 @@ def _form_page(ctx: Ctx, form: dict, errors: dict | None = None, status: int = 2
         form=form,
         errors=errors or {},
         timezones=timezones(),
-        digest_hour=ctx.config.digest_hour,
+        digest_hour=ctx.settings.digests.digest_hour,
     )
 
 
@@ -84,29 +86,36 @@ def subscribe_form(
     kind: str = "trending",
     query: Annotated[str, Query(max_length=300)] = "",
     frequency: str = "daily",
-):
-    email = ctx.user["email"] if ctx.user and ctx.user.get("email") else ""
+) -> Response:
+    email = ctx.user.email if ctx.user and ctx.user.email else ""
     form = {"email": email, "kind": kind if kind in subs.KINDS else "trending",
             "query": query, "frequency": frequency, "timezone": "UTC"}  # fmt: skip
     return _form_page(ctx, form)
 
 
 @router.post("/subscribe")
-async def subscribe(request: Request):
-    ctx, form = await form_ctx(request)
-    data = {k: v for k, v in form.items() if isinstance(v, str)}
+def subscribe(post: PostedDep) -> Response:
+    ctx = post.ctx
+    data = post.fields()
     _limits(ctx, data.get("email", "").strip())
     req, errors = subs.validate(data)
     if req is None:
         return _form_page(ctx, data, errors, status=400)
-    subs.subscribe(ctx.store, ctx.config, ctx.app.signer, req, ctx.user, ctx.app.search)
+    _subscribe(ctx, req, ctx.user)
     return page(ctx, "check_mail.html", title="Check your inbox", email=req.email,
                 subscription=True)  # fmt: skip
 
 
 # -- confirm -------------------------------------------------------------------------------
-def _sub_or_400(ctx: Ctx, purpose: str, token: str | None) -> dict:
-    sub = subs.from_token(ctx.store, ctx.app.signer, purpose, token)
+def _subscribe(ctx: Ctx, req: subs.SubscriptionRequest, user: User | None) -> None:
+    settings = ctx.settings
+    subs.subscribe(
+        ctx.store, settings.site, settings.mail, ctx.site.signer, req, user, ctx.site.search
+    )
+
+
+def _sub_or_400(ctx: Ctx, purpose: str, token: str | None) -> Subscription:
+    sub = subs.from_token(ctx.store, ctx.site.signer, purpose, token)
     if sub is None:
         what = "confirmation" if purpose == "confirm" else "subscription"
         raise HTTPException(400, f"This {what} link is invalid, expired or already used.")
@@ -114,7 +123,7 @@ def _sub_or_400(ctx: Ctx, purpose: str, token: str | None) -> dict:
 
 
 @router.get("/subscriptions/confirm")
-def confirm_form(ctx: CtxDep, token: Annotated[str, Query(max_length=500)] = ""):
+def confirm_form(ctx: CtxDep, token: Annotated[str, Query(max_length=500)] = "") -> Response:
     sub = _sub_or_400(ctx, "confirm", token)
     # A button, not a GET that confirms: mail scanners follow links on their own.
     return page(ctx, "confirm_subscription.html", title="Confirm your subscription", sub=sub,
@@ -122,79 +131,86 @@ def confirm_form(ctx: CtxDep, token: Annotated[str, Query(max_length=500)] = "")
 
 
 @router.post("/subscriptions/confirm")
-async def confirm(request: Request):
-    ctx, form = await form_ctx(request)
-    token = str(form.get("token") or "")
-    sub = _sub_or_400(ctx, "confirm", token)
-    if not ctx.store.confirm_subscription(sub["id"], sub["confirm_nonce"]):
+def confirm(post: PostedDep) -> Response:
+    ctx = post.ctx
+    sub = _sub_or_400(ctx, "confirm", post.text("token"))
+    if not ctx.store.mail.confirm_subscription(sub.id, sub.confirm_nonce or ""):
         raise HTTPException(400, "This confirmation link is invalid, expired or already used.")
-    sub = ctx.store.get_subscription(sub["id"])
+    sub = _reloaded(ctx, sub)
     return _manage_page(ctx, sub, notice="Subscribed! The first e-mail comes with the next "
                         "period that has papers for you.")  # fmt: skip
 
 
 # -- manage --------------------------------------------------------------------------------
-def _manage_page(ctx: Ctx, sub: dict, status: int = 200, notice: str = "", errors=None):
-    token = mail_render.manage_token(ctx.app.signer, sub)
+def _reloaded(ctx: Ctx, sub: Subscription) -> Subscription:
+    return ctx.store.mail.get_subscription(sub.id) or sub
+
+
+def _manage_page(
+    ctx: Ctx,
+    sub: Subscription,
+    status: int = 200,
+    notice: str = "",
+    errors: dict[str, str] | None = None,
+) -> Response:
+    token = mail_render.manage_token(ctx.site.signer, sub)
     return page(ctx, "subscription.html", status=status, title="Your subscription", sub=sub,
-                about=mail_render.describe(sub), status_label=STATUS.get(sub["status"], ""),
+                about=mail_render.describe(sub), status_label=STATUS.get(sub.status, ""),
                 token=token, notice=notice, errors=errors or {},
                 timezones=timezones())  # fmt: skip
 
 
 @router.get("/subscriptions/manage")
-def manage_form(ctx: CtxDep, token: Annotated[str, Query(max_length=500)] = ""):
+def manage_form(ctx: CtxDep, token: Annotated[str, Query(max_length=500)] = "") -> Response:
     return _manage_page(ctx, _sub_or_400(ctx, "manage", token))
 
 
 @router.post("/subscriptions/manage")
-async def manage(request: Request):
-    ctx, form = await form_ctx(request)
-    sub = _sub_or_400(ctx, "manage", str(form.get("token") or ""))
-    data = {k: v for k, v in form.items() if isinstance(v, str)}
-    req, errors = subs.validate({**data, "email": sub["email"]})
+def manage(post: PostedDep) -> Response:
+    ctx = post.ctx
+    sub = _sub_or_400(ctx, "manage", post.text("token"))
+    req, errors = subs.validate({**post.fields(), "email": sub.email})
     if req is None:
         return _manage_page(ctx, sub, status=400, errors=errors)
     _apply_change(ctx, sub, req)
-    return _manage_page(ctx, ctx.store.get_subscription(sub["id"]), notice="Saved.")
+    return _manage_page(ctx, _reloaded(ctx, sub), notice="Saved.")
 
 
-def _apply_change(ctx: Ctx, sub: dict, req: subs.Request) -> None:
-    changes: dict = {"kind": req.kind, "query": req.query, "frequency": req.frequency,
-                     "timezone": req.timezone}  # fmt: skip
-    if req.query != sub["query"]:  # the stored vector belongs to the old query
-        vec = embed_topic(ctx.app.search, req.query) if req.kind == "topic" else None
-        changes.update(query_vector=None if vec is None else vec.tobytes(),
-                       query_model=None if vec is None else ctx.app.search.model)  # fmt: skip
-    ctx.store.update_subscription(sub["id"], **changes)
+def _apply_change(ctx: Ctx, sub: Subscription, req: subs.SubscriptionRequest) -> None:
+    changes: dict[str, Any] = {"kind": req.kind, "query": req.query, "frequency": req.frequency,
+                               "timezone": req.timezone}  # fmt: skip
+    if req.query != sub.query:  # the stored vector belongs to the old query
+        query = req.query if req.kind == "topic" else None
+        changes.update(subs.topic_vector(ctx.site.search, query))
+    ctx.store.mail.update_subscription(sub.id, **changes)
 
 
 # -- unsubscribe ---------------------------------------------------------------------------
 @router.get("/subscriptions/unsubscribe")
-def unsubscribe_form(ctx: CtxDep, token: Annotated[str, Query(max_length=500)] = ""):
+def unsubscribe_form(ctx: CtxDep, token: Annotated[str, Query(max_length=500)] = "") -> Response:
     sub = _sub_or_400(ctx, "manage", token)
-    if sub["status"] == "unsubscribed":
+    if sub.status == "unsubscribed":
         return _manage_page(ctx, sub, notice="You are unsubscribed.")
     return page(ctx, "unsubscribe.html", title="Unsubscribe", sub=sub,
                 about=mail_render.describe(sub), token=token)  # fmt: skip
 
 
 @router.post("/subscriptions/unsubscribe")
-async def unsubscribe(request: Request, token: Annotated[str, Query(max_length=500)] = ""):
+def unsubscribe(
+    ctx: CtxDep, form: FormDep, token: Annotated[str, Query(max_length=500)] = ""
+) -> Response:
     """From our page (form with the token) or a mail client's RFC 8058 one-click POST
-    (``List-Unsubscribe=One-Click`` body, token in the URL, no cookies)."""
-    ctx = get_ctx(request)
-    try:
-        form = await request.form(max_files=0, max_fields=10)
-    except Exception:  # noqa: BLE001 - an unreadable body: the token in the URL decides
-        form = {}
-    token = token or str(form.get("token") or "")
+    (``List-Unsubscribe=One-Click`` body, token in the URL, no cookies): the signed token
+    authorizes it, and an unreadable body leaves the decision to the URL."""
+    form_token = form.get("token")
+    token = token or (form_token if isinstance(form_token, str) else "")
     sub = _sub_or_400(ctx, "manage", token)
-    ctx.store.stop_subscription(sub["id"])
+    ctx.store.mail.stop_subscription(sub.id)
     one_click = form.get("List-Unsubscribe") == "One-Click"
-    if one_click or not _csrf_ok(ctx, form.get("csrf_token")):
+    csrf = form.get("csrf_token")
+    if one_click or not ctx.csrf_ok(csrf if isinstance(csrf, str) else None):
         return PlainTextResponse("Unsubscribed.\n")
-    return _manage_page(ctx, ctx.store.get_subscription(sub["id"]),
+    return _manage_page(ctx, _reloaded(ctx, sub),
                         notice="You are unsubscribed. No more e-mails will be sent.")  # fmt: skip
 
 
@@ -207,7 +223,7 @@ def preview(
     query: Annotated[str, Query(max_length=300)] = "",
     frequency: str = "daily",
     format: str = "html",
-):
+) -> Response:
     """The next e-mail of a subscription (``token``), or of the one described."""
     if token:
         sub = _sub_or_400(ctx, "manage", token)
@@ -216,25 +232,27 @@ def preview(
                                      "frequency": frequency, "timezone": "UTC"})  # fmt: skip
         if req is None:
             raise HTTPException(400, " ".join(errors.values()))
-        sub = {"id": 0, "email": req.email, "kind": req.kind, "query": req.query,
-               "frequency": req.frequency, "timezone": req.timezone, "manage_nonce": "preview",
-               "query_vector": None, "query_model": None}  # fmt: skip
-    run = DigestRun(ctx.store, ctx.config, ctx.app.search, ctx.app.signer)
+        sub = Subscription(id=0, email=req.email, kind=req.kind, query=req.query,
+                           frequency=req.frequency, timezone=req.timezone,
+                           manage_nonce="preview")  # fmt: skip
+    site = ctx.site
+    run = DigestRun(ctx.store, ctx.settings, site.search, site.ranker, site.signer)
     run.composer.persist = False  # a preview changes nothing
     # The next e-mail as it stands: the papers since the last one was due, until now.
     now = utcnow()
-    last = latest_due(sub["frequency"], sub["timezone"], parse_hour(ctx.config.digest_hour), now)
+    hour = parse_hour(ctx.settings.digests.digest_hour)
+    last = latest_due(sub.frequency, sub.timezone, hour, now)
     due = Due(last.period, last.end, now)
-    sent = ctx.store.sent_paper_ids([sub["id"]])[sub["id"]] if sub["id"] else set()
+    sent = ctx.store.mail.sent_paper_ids([sub.id])[sub.id] if sub.id else set()
     picks = run.composer.compose(sub, due, sent)
     label = f"so far since {last.end:%B} {last.end.day}"
     if not picks:  # an idle instance (the demo): show its last active week instead
-        last = ctx.store.latest_published()
-        if last is not None:
-            end = last + timedelta(seconds=1)
+        newest = ctx.store.papers.latest_published()
+        if newest is not None:
+            end = newest + timedelta(seconds=1)
             older = Due(due.period, end - timedelta(days=7), end)
             picks = run.composer.compose(sub, older, sent)
-            label = f"sample from the week to {last:%B} {last.day}, {last.year}"
+            label = f"sample from the week to {newest:%B} {newest.day}, {newest.year}"
     if not picks:
         return PlainTextResponse("Nothing new for this subscription: no e-mail would be sent.\n")
     msg = run.message(sub, label, picks, "<preview@localhost>")
@@ -255,50 +273,55 @@ class SubscriptionBody(BaseModel):
     timezone: str = Field("UTC", max_length=64, description="IANA time zone, e.g. Europe/Paris")
 
 
-def _sub_json(sub: dict) -> dict:
+def _sub_json(sub: Subscription) -> dict[str, Any]:
     return {
-        "id": sub["id"],
-        "email": sub["email"],
-        "kind": sub["kind"],
-        "query": sub["query"],
-        "frequency": sub["frequency"],
-        "timezone": sub["timezone"],
-        "status": sub["status"],
-        "createdAt": iso(sub["created_at"]),
-        "confirmedAt": iso(sub["confirmed_at"]),
+        "id": sub.id,
+        "email": sub.email,
+        "kind": sub.kind,
+        "query": sub.query,
+        "frequency": sub.frequency,
+        "timezone": sub.timezone,
+        "status": sub.status,
+        "createdAt": iso(sub.created_at),
+        "confirmedAt": iso(sub.confirmed_at),
     }
 
 
-@api.post("/subscriptions", status_code=202, summary="Subscribe to a digest or topic alert")
-def api_subscribe(request: Request, body: SubscriptionBody):
+@api.post(
+    "/subscriptions",
+    status_code=202,
+    summary="Subscribe to a digest or topic alert",
+    response_model=None,
+)
+def api_subscribe(ctx: CtxDep, body: SubscriptionBody) -> dict[str, str] | JSONResponse:
     """Sends a confirmation e-mail (double opt-in). The answer is the same whether or not
     the address is already subscribed. With a Bearer token, the confirmed address of the
     token's account is subscribed at once."""
-    ctx = get_ctx(request)
+    request = ctx.request
     if "application/json" not in request.headers.get("content-type", ""):
         raise HTTPException(415, "send JSON (Content-Type: application/json)")
     _limits(ctx, body.email.strip())
     req, errors = subs.validate(body.model_dump())
     if req is None:
         return JSONResponse({"error": " ".join(errors.values()), "fields": errors}, 400)
-    user = ctx.user if ctx.via_token or _csrf_ok(ctx, request.headers.get("x-csrf-token")) else None
-    subs.subscribe(ctx.store, ctx.config, ctx.app.signer, req, user, ctx.app.search)
+    user = ctx.user if ctx.csrf_ok(request.headers.get("x-csrf-token")) else None
+    _subscribe(ctx, req, user)
     return {"status": "accepted", "message": f"If needed, a confirmation was sent to {req.email}."}
 
 
-@api.get("/subscriptions", summary="Your subscriptions")
-def api_subscriptions(ctx: CtxDep):
+@api.get("/subscriptions", summary="Your subscriptions", response_model=None)
+def api_subscriptions(ctx: CtxDep) -> list[dict[str, Any]]:
     user = require_user(ctx)
-    return [_sub_json(s) for s in ctx.store.subscriptions_of(user["id"], _own_email(user))]
+    return [_sub_json(s) for s in ctx.store.mail.subscriptions_of(user.id, _own_email(user))]
 
 
-def _own_email(user: dict) -> str | None:
-    return user["email"] if user.get("confirmed_at") and user.get("email") else None
+def _own_email(user: User) -> str | None:
+    return user.email if user.confirmed_at and user.email else None
 
 
-def _own_sub(ctx: Ctx, sub_id: int) -> dict:
+def _own_sub(ctx: Ctx, sub_id: int) -> Subscription:
     user = require_user(ctx)
-    mine = {s["id"]: s for s in ctx.store.subscriptions_of(user["id"], _own_email(user))}
+    mine = {s.id: s for s in ctx.store.mail.subscriptions_of(user.id, _own_email(user))}
     if sub_id not in mine:
         raise HTTPException(404, "no such subscription of yours")
     return mine[sub_id]
@@ -311,43 +334,71 @@ class SubscriptionChange(BaseModel):
     timezone: str | None = Field(None, max_length=64)
 
 
-@api.patch("/subscriptions/{sub_id}", summary="Change one of your subscriptions")
-def api_change(request: Request, sub_id: int, body: SubscriptionChange):
-    ctx = json_csrf(request)
+@api.patch(
+    "/subscriptions/{sub_id}", summary="Change one of your subscriptions", response_model=None
+)
+def api_change(
+    ctx: JsonWriterDep, sub_id: int, body: SubscriptionChange
+) -> dict[str, Any] | JSONResponse:
     sub = _own_sub(ctx, sub_id)
-    merged = {**sub, **{k: v for k, v in body.model_dump().items() if v is not None}}
-    req, errors = subs.validate(merged)
+    given = {k: v for k, v in body.model_dump().items() if v is not None}
+    current = {"email": sub.email, "kind": sub.kind, "query": sub.query,
+               "frequency": sub.frequency, "timezone": sub.timezone}  # fmt: skip
+    req, errors = subs.validate({**current, **given})
     if req is None:
         return JSONResponse({"error": " ".join(errors.values()), "fields": errors}, 400)
     _apply_change(ctx, sub, req)
-    return _sub_json(ctx.store.get_subscription(sub_id))
+    return _sub_json(_reloaded(ctx, sub))
 
 
-@api.delete("/subscriptions/{sub_id}", summary="Stop one of your subscriptions")
-def api_stop(request: Request, sub_id: int):
-    ctx = json_csrf(request)
-    _own_sub(ctx, sub_id)
-    ctx.store.stop_subscription(sub_id)
-    return _sub_json(ctx.store.get_subscription(sub_id))
+@api.delete(
+    "/subscriptions/{sub_id}", summary="Stop one of your subscriptions", response_model=None
+)
+def api_stop(ctx: JsonWriterDep, sub_id: int) -> dict[str, Any]:
+    sub = _own_sub(ctx, sub_id)
+    ctx.store.mail.stop_subscription(sub_id)
+    return _sub_json(_reloaded(ctx, sub))
 
 
 # -- settings ------------------------------------------------------------------------------
-def settings_rows(ctx: Ctx) -> list[dict]:
+@dataclass
+class SubscriptionRow:
+    """One of a user's subscriptions, as the settings page lists it."""
+
+    sub: Subscription
+    about: str
+    token: str
+    status_label: str
+
+    @property
+    def email(self) -> str:
+        return self.sub.email
+
+
+def settings_rows(ctx: Ctx) -> list[SubscriptionRow]:
     """The signed-in user's subscriptions, with their manage links, for the settings page."""
     user = ctx.user
     if user is None:
         return []
-    rows = []
-    for s in ctx.store.subscriptions_of(user["id"], _own_email(user)):
-        token = mail_render.manage_token(ctx.app.signer, s)
-        rows.append({**s, "about": mail_render.describe(s), "token": token,
-                     "status_label": STATUS.get(s["status"], s["status"])})  # fmt: skip
-    return rows
+    return [
+        SubscriptionRow(
+            s,
+            mail_render.describe(s),
+            mail_render.manage_token(ctx.site.signer, s),
+            STATUS.get(s.status, s.status),
+        )
+        for s in ctx.store.mail.subscriptions_of(user.id, _own_email(user))
+    ]
 
 
 @router.get("/subscriptions")
-def my_subscriptions(ctx: CtxDep):
+def my_subscriptions(ctx: CtxDep) -> Response:
     if ctx.user is None:
         return RedirectResponse("/signin?next=/settings%23subscriptions", status_code=303)
     return RedirectResponse("/settings#subscriptions", status_code=303)
 
+
+@hookimpl
+def register_routes(register: Callable[[APIRouter], None]) -> None:
+    register(api)
+    register(router)

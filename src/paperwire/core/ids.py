@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+from .errors import InvalidArxivId
+
 # New style (since 2007-04): YYMM.NNNN or YYMM.NNNNN, optional vN.
 _NEW = r"(?P<new>\d{4}\.\d{4,5})"
 # Old style: archive(.SUBJ)/YYMMNNN, e.g. hep-th/9901001, math.GT/0309136.
@@ -14,10 +16,6 @@ _PREFIX_RE = re.compile(
     r"https?://huggingface\.co/papers/|oai:arxiv\.org:)",
     re.IGNORECASE,
 )
-
-
-class InvalidArxivId(ValueError):
-    """The text is not an arXiv identifier."""
 
 
 def parse_arxiv_id(text: str) -> tuple[str, int | None]:

@@ -7,16 +7,14 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from .errors import PeriodError
+
 _WEEK = re.compile(r"^(\d{4})-W(\d{2})$")
 _MONTH = re.compile(r"^(\d{4})-(\d{2})$")
 _DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
 PATH_SEGMENT = {"day": "date", "week": "week", "month": "month"}
-
-
-class PeriodError(ValueError):
-    """A date, week or month that cannot be read; the message says what is expected."""
 
 
 @dataclass(frozen=True)

@@ -1,27 +1,17 @@
-"""Source-neutral records that every parser produces and the store consumes."""
+"""What sources say: source-neutral records that every parser produces and the store merges."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 
-from ..ids import InvalidArxivId, parse_arxiv_id
+from .clock import to_utc_naive
+from .errors import BadRecord, InvalidArxivId
+from .ids import parse_arxiv_id
 
 MAX_TITLE = 1_000
 MAX_ABSTRACT = 20_000
 MAX_AUTHORS = 5_000
-
-
-class BadRecord(ValueError):
-    """One input record cannot be used; the rest of the input is unaffected."""
-
-    def __init__(self, message: str, where: str = ""):
-        super().__init__(message)
-        self.where = where
-
-    def __str__(self) -> str:
-        msg = super().__str__()
-        return f"{self.where}: {msg}" if self.where else msg
 
 
 def clean_text(value: object) -> str:
@@ -38,17 +28,6 @@ def clean_text(value: object) -> str:
 def optional_text(value: object) -> str | None:
     text = clean_text(value)
     return text or None
-
-
-def to_utc_naive(value: datetime | date | None) -> datetime | None:
-    """The store keeps naive UTC datetimes on every backend."""
-    if value is None:
-        return None
-    if not isinstance(value, datetime):
-        return datetime(value.year, value.month, value.day)
-    if value.tzinfo is not None:
-        value = value.astimezone(UTC).replace(tzinfo=None)
-    return value
 
 
 @dataclass
@@ -133,35 +112,11 @@ class FeedItem:
 
 
 @dataclass
-class ImportReport:
-    """What one ingestion run did; the CLI prints it and picks its exit code from it."""
+class Popularity:
+    """Upvotes counted elsewhere (and the organization) for a paper, as a source says."""
 
-    seen: int = 0
-    inserted: int = 0
-    updated: int = 0
-    unchanged: int = 0
-    feed_added: int = 0
-    skipped: list[str] = field(default_factory=list)
-
-    def skip(self, reason: str) -> None:
-        self.skipped.append(reason)
-
-    def merge(self, other: ImportReport) -> None:
-        self.seen += other.seen
-        self.inserted += other.inserted
-        self.updated += other.updated
-        self.unchanged += other.unchanged
-        self.feed_added += other.feed_added
-        self.skipped.extend(other.skipped)
-
-    def summary(self) -> str:
-        parts = [
-            f"{self.seen} seen",
-            f"{self.inserted} new",
-            f"{self.updated} updated",
-            f"{self.unchanged} unchanged",
-        ]
-        if self.feed_added:
-            parts.append(f"{self.feed_added} added to the feed")
-        parts.append(f"{len(self.skipped)} skipped")
-        return ", ".join(parts)
+    paper_id: str
+    upvotes: int = 0
+    organization: str | None = None
+    organization_fullname: str | None = None
+    organization_avatar: str | None = None

@@ -1,0 +1,148 @@
+"""Commands for search: ``index`` (embed new papers, save the vector index) and ``search``."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from datetime import date
+
+import click
+
+from ..core.query import SearchFilters, parse
+from ..ingest.sources import dry_run_option, parse_day
+from ..search import MODES, SORTS, Hit
+from ..search.matcher import Matcher
+from .main import Runtime, main, pass_runtime
+
+
+@main.command("index")
+@click.option("--limit", type=click.IntRange(1), help="Embed at most this many papers.")
+@click.option(
+    "--batch",
+    type=click.IntRange(1, 4096),
+    default=256,
+    show_default=True,
+    help="Papers per database transaction.",
+)
+@click.option("--rebuild", is_flag=True, help="Rebuild the vector index snapshot from scratch.")
+@dry_run_option
+@pass_runtime
+def index_cmd(
+    runtime: Runtime, limit: int | None, batch: int, rebuild: bool, dry_run: bool
+) -> None:
+    """Embed the papers that have no vector yet, then write the vector index snapshot.
+    Incremental and resumable: an interrupted run keeps every finished batch."""
+    store = runtime.open_store()
+    if not runtime.settings.search.semantic_search:
+        raise click.UsageError("semantic_search is off in the settings")
+    vectors = runtime.engine(store).indexer()
+    todo = store.embeddings.count_to_embed(vectors.model)
+    if limit:
+        todo = min(todo, limit)
+    started = time.monotonic()
+    with runtime.progress(todo, "embedding", unit="papers") as bar:
+        done = vectors.embed_missing(limit=limit, batch=batch, progress=bar.update, dry_run=dry_run)
+    took = time.monotonic() - started
+    rate = f" ({done / took:.1f} papers/s)" if done and took > 0 else ""
+    verb = "would embed" if dry_run else "embedded"
+    click.echo(f"{verb} {done} papers in {took:.1f} s{rate}")
+    if dry_run:
+        return
+    snap = vectors.save(rebuild=rebuild)
+    click.echo(f"vector index: {vectors.describe()}, snapshot {snap}")
+
+
+@main.command("search")
+@click.argument("query", nargs=-1)
+@click.option("--limit", type=click.IntRange(1, 120), default=10, show_default=True)
+@click.option("--page", type=click.IntRange(0), default=0, show_default=True)
+@click.option("--sort", type=click.Choice(SORTS), default="relevance", show_default=True)
+@click.option("--mode", type=click.Choice(MODES), default="hybrid", show_default=True)
+@click.option("--from", "from_", callback=parse_day, help="Published on or after (YYYY-MM-DD).")
+@click.option("--until", callback=parse_day, help="Published on or before (YYYY-MM-DD).")
+@click.option("--category", help="arXiv category (cs.CV) or archive (cs).")
+@click.option("--has-code", is_flag=True, help="Only papers with a code repository.")
+@click.option("--on-feed", is_flag=True, help="Only papers on the daily feed.")
+@click.option(
+    "--similar",
+    "similar_to",
+    metavar="ARXIV_ID",
+    help="Papers similar to this one instead of a query.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@pass_runtime
+def search_cmd(
+    runtime: Runtime,
+    query: tuple[str, ...],
+    limit: int,
+    page: int,
+    sort: str,
+    mode: str,
+    from_: date | None,
+    until: date | None,
+    category: str | None,
+    has_code: bool,
+    on_feed: bool,
+    similar_to: str | None,
+    as_json: bool,
+) -> None:
+    """Search the papers by words and meaning."""
+    text = " ".join(query)
+    if not text.strip() and not similar_to:
+        raise click.UsageError("give a query (or --similar ID)")
+    store = runtime.open_store()
+    engine = runtime.engine(store)
+    hits: list[Hit]
+    total: int | None
+    if similar_to:
+        hits, total, used, parsed = engine.similar(similar_to, limit), None, "similar", parse("")
+    else:
+        filters = SearchFilters(
+            date_from=from_,
+            date_to=until,
+            category=category or None,
+            has_code=has_code,
+            on_feed=on_feed,
+        )
+        res = engine.search(text, filters, sort=sort, offset=page * limit, limit=limit, mode=mode)
+        hits, total, used, parsed = res.hits, res.total, res.mode, res.query
+    cards = {card.id: card for card in store.feed.cards([h.paper_id for h in hits])}
+    if as_json:
+        out = [
+            {
+                "id": h.paper_id,
+                "title": card.title,
+                "score": round(h.score, 6),
+                "similarity": None if h.similarity is None else round(h.similarity, 4),
+                "published": card.published.isoformat() if card.published else None,
+            }
+            for h in hits
+            if (card := cards.get(h.paper_id)) is not None
+        ]
+        click.echo(json.dumps({"mode": used, "total": total, "results": out}, indent=1))
+        return
+    if engine.problem:
+        click.echo(f"note: keyword search only ({engine.problem})", err=True)
+    if not hits:
+        click.echo("no results")
+        return
+    matcher = Matcher(parsed)
+    bold = sys.stdout.isatty()
+    base = runtime.settings.site.base_url
+    for n, h in enumerate(hits, page * limit + 1):
+        card = cards.get(h.paper_id)
+        if card is None:
+            continue
+        title = " ".join(card.title.split())
+        if bold:
+            title = "".join(
+                click.style(piece, bold=True) if hit else piece
+                for piece, hit in matcher.spans(title)
+            )
+        day = card.published.strftime("%Y-%m-%d") if card.published else "          "
+        sim = "" if h.similarity is None else f"  sim {h.similarity:.2f}"
+        click.echo(f"{n:>3}. {card.id:<12} {day}  {title}")
+        click.echo(f"     {card.upvotes} upvotes{sim}  {base}/papers/{card.id}")
+    if total is not None:
+        click.echo(f"{total} results ({used})")

@@ -1,0 +1,195 @@
+"""Commands that run the site: ``serve``, ``worker``, ``demo``, and ``user`` accounts. Also
+the factory that builds the application in each ``serve`` worker process."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import tempfile
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+from fastapi import FastAPI
+
+from .. import plugins
+from ..core.models import ROLES
+from ..core.passwords import hash_password, password_problem
+from ..core.settings import Settings
+from ..mail.scheduler import DigestScheduler
+from ..store import Store
+from .main import Runtime, main, pass_runtime
+
+# Worker processes of `serve --workers N` read the parent's settings from this file: typed,
+# exactly what the parent resolved (flags included), and not spread through the environment
+# of every child process.
+SNAPSHOT_ENV = "PAPERWIRE_SETTINGS_SNAPSHOT"
+
+
+def worker_app() -> FastAPI:
+    """The application of one ``paperwire serve`` worker process (uvicorn's factory)."""
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    snapshot = os.environ.get(SNAPSHOT_ENV)
+    settings = Settings.from_json(Path(snapshot).read_text()) if snapshot else Settings.load()
+    app = plugins.site(settings)
+    site = app.state.site
+    # Rank once in the background so that no visitor waits for the first computation;
+    # likewise load the embedding model and the vector index.
+    threading.Thread(target=site.trending.get, daemon=True).start()
+    threading.Thread(target=site.search.warm, daemon=True).start()
+    return app
+
+
+def _write_snapshot(settings: Settings) -> Path:
+    fd, name = tempfile.mkstemp(prefix="paperwire-settings-", suffix=".json")
+    with os.fdopen(fd, "w") as fh:  # mkstemp: readable by this user only (secrets inside)
+        fh.write(settings.to_json())
+    return Path(name)
+
+
+def serve_site(runtime: Runtime, host: str, port: int, workers: int) -> None:
+    import uvicorn
+
+    settings = runtime.settings
+    runtime.open_store().close()  # migrate (SQLite) or check the schema before forking
+    if settings.digests.digest_interval > 0:
+        DigestScheduler(settings, plugins.search_backends(), plugins.rankers()).start()
+    snapshot = _write_snapshot(settings)
+    os.environ[SNAPSHOT_ENV] = str(snapshot)
+    click.echo(f"Paperwire on http://{host}:{port}/papers ({workers} worker(s)); Ctrl-C stops.")
+    try:
+        uvicorn.run(
+            "paperwire.cli.site:worker_app",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            log_level="warning" if runtime.quiet else "info",
+            proxy_headers=False,
+            access_log=not runtime.quiet,
+        )
+    finally:
+        snapshot.unlink(missing_ok=True)
+
+
+def serve_options(f: Callable[..., Any]) -> Callable[..., Any]:
+    f = click.option("--host", default="127.0.0.1", show_default=True)(f)
+    f = click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))(f)
+    return f
+
+
+@main.command()
+@serve_options
+@click.option(
+    "--workers",
+    default=1,
+    show_default=True,
+    type=click.IntRange(1, 64),
+    help="Worker processes (use PostgreSQL, or SQLite on one machine).",
+)
+@pass_runtime
+def serve(runtime: Runtime, host: str, port: int, workers: int) -> None:
+    """Run the web site and API."""
+    serve_site(runtime, host, port, workers)
+
+
+@main.command()
+@pass_runtime
+def worker(runtime: Runtime) -> None:
+    """Run the background jobs (digests) without the web site. Ctrl-C stops."""
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    if runtime.settings.digests.digest_interval <= 0:
+        raise click.UsageError("digest_interval is 0: nothing to schedule")
+    runtime.open_store().close()
+    sched = DigestScheduler(runtime.settings, plugins.search_backends(), plugins.rankers())
+    click.echo(f"sending due digests every {sched.interval:g} s; Ctrl-C stops")
+    try:
+        sched.run()
+    except KeyboardInterrupt:
+        sched.stop()
+
+
+@main.command()
+@click.option(
+    "--db",
+    "path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=Path("paperwire-demo.db"),
+    show_default=True,
+    help="SQLite file to create.",
+)
+@click.option("--force", is_flag=True, help="Replace the file if it exists.")
+@click.option(
+    "--serve/--no-serve",
+    default=True,
+    show_default=True,
+    help="Start the site on the demo afterwards.",
+)
+@serve_options
+@pass_runtime
+def demo(runtime: Runtime, path: Path, force: bool, serve: bool, host: str, port: int) -> None:
+    """Load the bundled demo data (real papers) into a fresh SQLite file and serve it.
+    An existing file is served as it is (with its accounts and votes) unless --force."""
+    from ..demo import load_demo
+
+    fresh = force or not path.exists()
+    if path.exists() and force:
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{path}{suffix}").unlink(missing_ok=True)
+    elif path.exists() and not serve:
+        raise click.UsageError(f"{path} exists: use --force to replace it")
+    url = f"sqlite:///{path}"
+    if fresh:
+        with Store(url) as store:
+            store.db.upgrade()
+            summary = load_demo(store, runtime.sources.trust)
+        click.echo(f"demo database {path}: {summary}")
+    if serve:
+        runtime.settings = runtime.settings.replace(database_url=url)
+        serve_site(runtime, host, port, 1)
+
+
+@main.group()
+def user() -> None:
+    """Accounts."""
+
+
+@user.command("add")
+@click.argument("username")
+@click.option("--email", help="E-mail address (for password resets).")
+@click.option("--role", type=click.Choice(ROLES), default="user", show_default=True)
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+@pass_runtime
+def user_add(
+    runtime: Runtime, username: str, email: str | None, role: str, password_stdin: bool
+) -> None:
+    """Create a confirmed account (e.g. the first admin)."""
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    problem = password_problem(password, username)
+    if problem:
+        raise click.UsageError(problem)
+    store = runtime.open_store()
+    user_id = store.accounts.create_user(username, email, hash_password(password), role=role)
+    if user_id is None:
+        raise click.UsageError(f"user name {username!r} or that e-mail address is taken")
+    click.echo(f"user {username} ({role}) created")
+
+
+@user.command("role")
+@click.argument("username")
+@click.argument("role", type=click.Choice(ROLES))
+@pass_runtime
+def user_role(runtime: Runtime, username: str, role: str) -> None:
+    """Change the role of an account."""
+    store = runtime.open_store()
+    found = store.accounts.get_user(username=username)
+    if found is None:
+        raise click.UsageError(f"no user {username!r}")
+    store.accounts.update_user(found.id, role=role)
+    click.echo(f"{username} is now {role}")

@@ -1,0 +1,81 @@
+"""Errors: one type per subsystem, each an expected failure with a message for a person, and
+the exit code the command line gives for it (one place: :data:`EXIT_CODES`)."""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+
+class PaperwireError(Exception):
+    """An expected failure: its message says what went wrong and what to do."""
+
+
+class ConfigError(PaperwireError, ValueError):
+    """A setting has a value of the wrong type, or the settings file is unreadable."""
+
+
+class StoreError(PaperwireError, RuntimeError):
+    """A database problem the caller should report, not a bug."""
+
+
+class SourceError(PaperwireError, RuntimeError):
+    """A source failed for good (after retries) or answered with something unusable."""
+
+
+class InvalidArxivId(PaperwireError, ValueError):
+    """The text is not an arXiv identifier."""
+
+
+class PeriodError(PaperwireError, ValueError):
+    """A date, week, month or time zone that cannot be read; the message says what is
+    expected."""
+
+
+class BadRecord(PaperwireError, ValueError):
+    """One input record cannot be used; the rest of the input is unaffected."""
+
+    def __init__(self, message: str, where: str = ""):
+        super().__init__(message)
+        self.where = where
+
+    def __str__(self) -> str:
+        msg = super().__str__()
+        return f"{self.where}: {msg}" if self.where else msg
+
+
+class UnknownSource(PaperwireError, LookupError):
+    """A record names a source that no plugin registered (so nobody said how far to trust
+    it)."""
+
+
+class ModelError(PaperwireError, RuntimeError):
+    """The embedding model is missing or cannot be built."""
+
+
+class MailError(PaperwireError, RuntimeError):
+    """The message could not be handed over; ``permanent`` when retrying will not help."""
+
+    def __init__(self, message: str, permanent: bool = False):
+        super().__init__(message)
+        self.permanent = permanent
+
+
+class ExitCode(IntEnum):
+    """What the command line exits with, for cron jobs (documented in the README)."""
+
+    OK = 0
+    PARTIAL = 1  # finished, but some records were skipped
+    USAGE = 2
+    SOURCE = 3  # a source failed (network, HTTP status, bad feed or file)
+    DATABASE = 4
+    CONFIG = 5
+
+
+EXIT_CODES: dict[type[PaperwireError], ExitCode] = {
+    SourceError: ExitCode.SOURCE,
+    StoreError: ExitCode.DATABASE,
+    ConfigError: ExitCode.CONFIG,
+    ModelError: ExitCode.CONFIG,
+    UnknownSource: ExitCode.CONFIG,
+    MailError: ExitCode.SOURCE,
+}

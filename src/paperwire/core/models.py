@@ -1,0 +1,270 @@
+"""Domain models: what the store returns and every layer above passes around.
+
+Plain dataclasses (slots, no behaviour beyond small derived properties), named after what a
+reader of the site would call them. Datetimes are naive UTC (:mod:`paperwire.core.clock`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+ROLES = ("user", "curator", "admin")
+
+
+# -- the catalogue -----------------------------------------------------------------------------
+@dataclass(slots=True)
+class Paper:
+    """A paper as stored: what its sources said, merged, plus what the site counts."""
+
+    seq: int  # stable integer row id, used by the keyword and vector indexes
+    id: str  # arXiv id without version
+    title: str
+    abstract: str = ""
+    authors: list[str] = field(default_factory=list)
+    num_authors: int = 0
+    version: int | None = None
+    categories: list[str] = field(default_factory=list)
+    primary_category: str | None = None
+    published: datetime | None = None
+    updated: datetime | None = None
+    comment: str | None = None
+    journal_ref: str | None = None
+    doi: str | None = None
+    github_repo: str | None = None  # owner/name
+    github_stars: int | None = None
+    github_checked_at: datetime | None = None
+    github_etag: str | None = None
+    project_page: str | None = None
+    organization_id: int | None = None
+    upvotes: int = 0  # upvotes_external + local votes
+    upvotes_external: int = 0
+    num_comments: int = 0
+    source: str = ""  # the source whose record won the last merge
+    created_at: datetime | None = None
+    modified_at: datetime | None = None
+
+
+@dataclass(slots=True)
+class Card:
+    """A paper as lists show it: the paper with its feed entry, submitter and organization."""
+
+    seq: int
+    id: str
+    title: str
+    abstract: str = ""
+    authors: list[str] = field(default_factory=list)
+    num_authors: int = 0
+    version: int | None = None
+    categories: list[str] = field(default_factory=list)
+    primary_category: str | None = None
+    published: datetime | None = None
+    updated: datetime | None = None
+    comment: str | None = None
+    journal_ref: str | None = None
+    doi: str | None = None
+    github_repo: str | None = None
+    github_stars: int | None = None
+    project_page: str | None = None
+    upvotes: int = 0
+    num_comments: int = 0
+    feed_date: date | None = None  # None: not on the daily feed
+    submitted_at: datetime | None = None
+    thumbnail: str | None = None
+    submitter: str | None = None  # user name
+    submitter_fullname: str | None = None
+    submitter_avatar: str | None = None
+    org: str | None = None  # organization name
+    org_fullname: str | None = None
+    org_avatar: str | None = None
+
+
+@dataclass(slots=True)
+class PaperText:
+    """What the embedding model and the word matcher read of a paper."""
+
+    seq: int
+    id: str
+    title: str
+    abstract: str
+
+
+@dataclass(slots=True)
+class FeedEntry:
+    """A paper's place on the daily feed (one per paper)."""
+
+    id: int
+    paper_id: str
+    feed_date: date
+    submitted_at: datetime
+    submitted_by: int | None = None
+    thumbnail: str | None = None
+
+
+@dataclass(slots=True)
+class StarCheck:
+    """A paper whose GitHub stars are due for a refresh."""
+
+    id: str
+    github_repo: str
+    github_etag: str | None
+    github_stars: int | None
+
+
+@dataclass(slots=True)
+class TrendingInput:
+    """What the trending rank reads of one candidate paper."""
+
+    id: str
+    upvotes_external: int
+    github_stars: int | None
+    published: datetime | None
+    submitted_at: datetime | None
+    votes: list[datetime] = field(default_factory=list)  # local upvote times
+    stars_history: list[tuple[datetime, int]] = field(default_factory=list)
+
+
+# -- people ------------------------------------------------------------------------------------
+@dataclass(slots=True)
+class User:
+    id: int
+    username: str
+    email: str | None = None
+    password_hash: str | None = None
+    fullname: str | None = None
+    avatar_url: str | None = None
+    role: str = "user"
+    is_active: bool = True
+    origin: str = "local"  # "local", or "hf" for submitters imported from Hugging Face
+    created_at: datetime | None = None
+    session_version: int = 0
+    confirmed_at: datetime | None = None
+    bio: str | None = None
+
+    def has_role(self, role: str) -> bool:
+        """At least ``role`` (user < curator < admin)."""
+        return ROLES.index(self.role) >= ROLES.index(role)
+
+
+@dataclass(slots=True)
+class ApiToken:
+    id: int
+    name: str
+    prefix: str  # the first characters, shown to tell tokens apart
+    created_at: datetime
+    last_used_at: datetime | None = None
+
+
+@dataclass(slots=True)
+class Organization:
+    id: int
+    name: str
+    fullname: str | None = None
+    avatar_url: str | None = None
+    created_at: datetime | None = None
+    num_papers: int = 0
+
+
+@dataclass(slots=True)
+class Claim:
+    """A user's claim to be one of a paper's authors, decided by an admin."""
+
+    id: int
+    user_id: int
+    paper_id: str
+    author_name: str
+    status: str  # pending | approved | rejected
+    created_at: datetime
+    decided_at: datetime | None = None
+    decided_by: int | None = None
+    username: str = ""
+    title: str = ""  # the paper's
+
+
+# -- discussion --------------------------------------------------------------------------------
+@dataclass(slots=True)
+class Comment:
+    id: int
+    paper_id: str
+    user_id: int
+    body: str
+    created_at: datetime
+    parent_id: int | None = None
+    edited_at: datetime | None = None
+    hidden: bool = False
+    deleted: bool = False
+    # the author, when read with the thread
+    username: str = ""
+    fullname: str | None = None
+    avatar_url: str | None = None
+    role: str = "user"
+
+
+# -- e-mail ------------------------------------------------------------------------------------
+@dataclass(slots=True)
+class Subscription:
+    """A digest (trending) or topic alert going to one address."""
+
+    id: int
+    email: str
+    kind: str  # trending | topic
+    frequency: str  # daily | weekly
+    timezone: str = "UTC"
+    query: str | None = None
+    user_id: int | None = None
+    status: str = "pending"  # pending | confirmed | bouncing | unsubscribed
+    bounce_count: int = 0
+    created_at: datetime | None = None
+    confirmed_at: datetime | None = None
+    unsubscribed_at: datetime | None = None
+    confirm_nonce: str | None = None
+    manage_nonce: str | None = None
+    query_vector: bytes | None = None
+    query_model: str | None = None
+    updated_at: datetime | None = None
+    last_error: str | None = None
+
+
+@dataclass(slots=True)
+class Delivery:
+    """One subscription's message for one period: claimed once, sent once."""
+
+    id: int
+    subscription_id: int
+    period: str
+    status: str  # pending | retry | sent | empty | bounced | abandoned | cancelled
+    attempts: int = 0
+    paper_ids: list[list[str]] = field(default_factory=list)  # [paper id, why] pairs
+    message_id: str | None = None
+    last_error: str | None = None
+    created_at: datetime | None = None
+    sent_at: datetime | None = None
+    window_start: datetime | None = None
+    window_end: datetime | None = None
+    next_attempt_at: datetime | None = None
+
+
+# -- jobs --------------------------------------------------------------------------------------
+@dataclass(slots=True)
+class JobRun:
+    id: int
+    job: str
+    params: dict[str, Any]
+    status: str  # running | ok | partial | failed | abandoned
+    started_at: datetime
+    updated_at: datetime
+    state: dict[str, Any] | None = None  # checkpoint, e.g. an OAI-PMH resumption token
+    stats: dict[str, Any] | None = None
+    error: str | None = None
+    host: str | None = None
+    pid: int | None = None
+    finished_at: datetime | None = None
+
+
+@dataclass(slots=True)
+class Lease:
+    name: str
+    holder: str
+    acquired_at: datetime
+    expires_at: datetime

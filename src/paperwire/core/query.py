@@ -1,0 +1,125 @@
+"""Query syntax: what users type, turned into something every backend accepts.
+
+Supported, web-search style: words (all of them make a full match; any of them ranks),
+``"exact phrases"``, ``-excluded`` words or phrases, ``a OR b``. Anything else — stray quotes,
+brackets, colons, operators at the wrong place, 10,000 characters — is read as plain words, so a
+query can never be a syntax error. The same parse drives the keyword index of both backends,
+the text given to the embedding model, the highlighting of results and topic alerts.
+Search filters are plain values too; the store turns both into SQL.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import date
+
+MAX_UNITS = 24  # words/phrases kept for the keyword index
+MAX_SEMANTIC_CHARS = 2000
+MAX_WORD = 64  # the model reads 256 tokens at most anyway
+
+_WORD = re.compile(r"\w+", re.UNICODE)
+_TOKEN = re.compile(r'(-?)"([^"]*)"|(\S+)')
+
+# Very common English words: they make keyword queries slow and rank nothing.
+STOPWORDS = frozenset(
+    """a an and are as at be by can do does for from has have how i if in into is it its of on
+    or our that the their then there these this to was we were what when where which who why
+    will with without you your""".split()
+)
+
+
+@dataclass
+class Unit:
+    """One required element: a word, a phrase (several words in order) or alternatives."""
+
+    alternatives: list[list[str]]  # each alternative is a word sequence
+
+    def words(self) -> list[str]:
+        return [w for alt in self.alternatives for w in alt]
+
+
+@dataclass
+class ParsedQuery:
+    text: str  # the query as typed (trimmed)
+    units: list[Unit] = field(default_factory=list)
+    excluded: list[list[str]] = field(default_factory=list)
+    semantic: str = ""  # what the embedding model reads
+
+    @property
+    def empty(self) -> bool:
+        return not self.units and not self.semantic
+
+    def terms(self) -> list[str]:
+        """Every positive word, for highlighting and "why this paper"."""
+        seen: dict[str, None] = {}
+        for unit in self.units:
+            for w in unit.words():
+                seen.setdefault(w, None)
+        return list(seen)
+
+
+def _words(text: str) -> list[str]:
+    return [w.lower()[:MAX_WORD] for w in _WORD.findall(text)]
+
+
+def _items(text: str):
+    """(negated, is_phrase, words) per token, or None for an ``OR`` operator."""
+    for m in _TOKEN.finditer(text):
+        neg, phrase, bare = m.group(1), m.group(2), m.group(3)
+        if phrase is not None:
+            if words := _words(phrase):
+                yield bool(neg), True, words
+        elif bare == "OR":
+            yield None
+        else:
+            negated = len(bare) > 1 and bare[0] == "-" and bare[1] != "-"
+            for i, w in enumerate(_words(bare)):
+                yield negated and i == 0, False, [w]
+
+
+def parse(text: str) -> ParsedQuery:
+    text = (text or "").strip()
+    parsed = ParsedQuery(text=text)
+    if not text:
+        return parsed
+    units: list[Unit] = []
+    join = False  # the previous token was OR: this one is an alternative of the last unit
+    semantic: list[str] = []
+    for item in _items(text[:20000]):
+        if item is None:
+            join = bool(units)
+            continue
+        negated, is_phrase, words = item
+        if negated:
+            parsed.excluded.append(words)
+        else:
+            # The model reads the positive words, stopwords included (it was trained on
+            # sentences); the keyword index gets no stopwords outside phrases.
+            semantic.extend(words)
+            if join:
+                units[-1].alternatives.append(words)
+            elif is_phrase or words[0] not in STOPWORDS:
+                units.append(Unit([words]))
+        join = False
+    parsed.units = units[:MAX_UNITS]
+    parsed.excluded = parsed.excluded[:MAX_UNITS]
+    parsed.semantic = " ".join(semantic)[:MAX_SEMANTIC_CHARS]
+    return parsed
+
+
+@dataclass(frozen=True)
+class SearchFilters:
+    """Restrictions every search path applies the same way."""
+
+    date_from: date | None = None  # publication date, inclusive
+    date_to: date | None = None  # inclusive
+    category: str | None = None  # "cs.CV", or an archive such as "cs"
+    has_code: bool = False
+    on_feed: bool = False
+
+    @property
+    def active(self) -> bool:
+        return bool(
+            self.date_from or self.date_to or self.category or self.has_code or self.on_feed
+        )

@@ -1,0 +1,353 @@
+"""Settings: typed, one section per subsystem, each function given only its section.
+
+Values come from CLI flags, ``PAPERWIRE_<NAME>`` environment variables, a TOML file
+(``--config``, ``PAPERWIRE_CONFIG`` or ./paperwire.toml), then the defaults below — in that
+order of precedence. Names are flat and unique across sections (``smtp_host``, not
+``mail.smtp_host``), so that a TOML file or the environment never needs to know the sections.
+``paperwire settings`` prints them; the README's table is generated from them and checked.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import tomllib
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .. import __version__
+from .errors import ConfigError
+
+DEFAULT_AGENT = f"paperwire/{__version__} (self-hosted Daily Papers; python-httpx)"
+
+
+def setting(default: Any, help: str, *, secret: bool = False) -> Any:
+    """A setting: its default, one sentence of help, and whether to hide its value."""
+    return field(default=default, metadata={"help": help, "secret": secret})
+
+
+@dataclass(frozen=True)
+class StoreSettings:
+    database_url: str = setting(
+        "sqlite:///paperwire.db",
+        "SQLAlchemy URL of the store: sqlite:///PATH (default, embedded) or "
+        "postgresql+psycopg://USER@HOST/DB.",
+    )
+
+
+@dataclass(frozen=True)
+class SourceSettings:
+    arxiv_api_url: str = setting("https://export.arxiv.org/api/query", "arXiv API (Atom) endpoint.")
+    arxiv_oai_url: str = setting("https://oaipmh.arxiv.org/oai", "arXiv OAI-PMH endpoint.")
+    arxiv_min_interval: float = setting(
+        3.0, "Seconds between two requests to arXiv (arXiv's terms ask for at least 3)."
+    )
+    hf_api_url: str = setting("https://huggingface.co", "Base URL of the Hugging Face papers API.")
+    github_api_url: str = setting("https://api.github.com", "GitHub REST API base URL.")
+    github_token: str = setting(
+        "", "GitHub token for the stars refresher (5,000 requests/hour instead of 60).", secret=True
+    )
+    http_min_interval: float = setting(
+        1.0, "Seconds between two requests to Hugging Face or GitHub."
+    )
+    http_retries: int = setting(
+        4, "Retries of a request after a 5xx answer, timeout or cut response."
+    )
+    http_backoff: float = setting(2.0, "First retry delay in seconds; doubles on each retry.")
+    http_timeout: float = setting(60.0, "Seconds before a request times out.")
+    user_agent: str = setting(DEFAULT_AGENT, "User-Agent sent to every source.")
+
+
+@dataclass(frozen=True)
+class SiteSettings:
+    site_name: str = setting(
+        "Paperwire", "Name shown in the header, page titles, e-mails and feeds."
+    )
+    base_url: str = setting(
+        "http://127.0.0.1:8000",
+        "Public address of the site, used for links in e-mails and Atom feeds.",
+    )
+    secret_key: str = setting(
+        "",
+        "Key that signs sessions and links. Empty: one is generated and kept in the database, "
+        "so every process sharing it agrees.",
+        secret=True,
+    )
+    feed_timezone: str = setting(
+        "America/New_York",
+        "Time zone of the daily feed (IANA name). Hugging Face uses America/New_York.",
+    )
+    feed_rollover: str = setting(
+        "21:30",
+        "Local time (HH:MM) at which the feed moves to the next day; submissions from then on "
+        "count for the next day's feed. 00:00 means midnight.",
+    )
+    page_size: int = setting(30, "Cards per page on the site.")
+    submit_max_age_days: int = setting(
+        14,
+        "Only papers published within this many days can be submitted to the feed (0: any age).",
+    )
+    submit_daily_limit: int = setting(
+        5,
+        "Feed submissions per user per day (curators and admins have no limit; 0: no limit).",
+    )
+    comment_max_chars: int = setting(10000, "Longest comment accepted, in characters.")
+    max_body_bytes: int = setting(1048576, "Largest request body accepted, in bytes.")
+    rate_limit_auth: int = setting(
+        10,
+        "Sign-in, sign-up and password-reset attempts per address and per account per 15 minutes.",
+    )
+    rate_limit_writes: int = setting(60, "Upvotes, comments and submissions per user per minute.")
+    cookie_secure: bool = setting(
+        False,
+        "Send cookies over HTTPS only (turn on behind TLS; on by itself when base_url is https).",
+    )
+    trending_ranker: str = setting(
+        "trending",
+        "Ranker (from the register_rankers hook) behind /papers/trending, its API and Atom "
+        "feed, and trending digests. Built in: trending (the documented formula).",
+    )
+
+    @property
+    def secure_cookies(self) -> bool:
+        return self.cookie_secure or self.base_url.startswith("https://")
+
+
+@dataclass(frozen=True)
+class SearchSettings:
+    semantic_search: bool = setting(
+        True, "Search by meaning (embeddings) as well as by words. Off: keyword search only."
+    )
+    keyword_backend: str = setting(
+        "database",
+        "Keyword retriever (from the register_search_backends hook). Built in: database "
+        "(SQLite FTS5 bm25 / PostgreSQL tsvector, in the store's own transactions).",
+    )
+    vector_backend: str = setting(
+        "vector-index",
+        "Vector retriever (from the register_search_backends hook). Built in: vector-index "
+        "(all-MiniLM-L6-v2 embeddings in an in-process index).",
+    )
+    index_dir: str = setting(
+        "",
+        "Folder of the vector index snapshot. Empty: beside the SQLite file (NAME.db.index), "
+        "or under ~/.cache/paperwire/index for PostgreSQL.",
+    )
+    model_cache_dir: str = setting(
+        "",
+        "Folder where the ONNX embedding model is built on first use. Empty: "
+        "~/.cache/paperwire/models.",
+    )
+    ann_threshold: int = setting(
+        300000,
+        "Above this many papers the vector index adds an approximate (IVF) index; below, "
+        "search is exact. 0: always exact.",
+    )
+    ann_nprobe: int = setting(48, "IVF lists visited per query (more: better recall, slower).")
+    search_candidates: int = setting(200, "Papers taken from each of the keyword and vector lists.")
+    search_min_similarity: float = setting(
+        0.3,
+        "Cosine similarity from which a paper that does not contain every query word still "
+        "counts as a result.",
+    )
+
+
+@dataclass(frozen=True)
+class MailSettings:
+    smtp_host: str = setting(
+        "",
+        "SMTP server for outgoing mail. Empty: messages are written as .eml files to outbox_dir.",
+    )
+    smtp_port: int = setting(587, "SMTP port (587 with STARTTLS, 465 with TLS).")
+    smtp_user: str = setting("", "SMTP user name (empty: no authentication).")
+    smtp_password: str = setting("", "SMTP password.", secret=True)
+    smtp_starttls: bool = setting(True, "Upgrade the SMTP connection with STARTTLS.")
+    smtp_tls: bool = setting(False, "Connect to SMTP over TLS from the start (port 465).")
+    mail_from: str = setting("Paperwire <noreply@localhost>", "From address of every e-mail.")
+    outbox_dir: str = setting("outbox", "Folder for .eml files when no SMTP server is set.")
+    mail_retries: int = setting(
+        3,
+        "Retries of one message after a temporary SMTP failure (4xx, lost connection), "
+        "within a run.",
+    )
+    mail_backoff: float = setting(2.0, "First SMTP retry delay in seconds; doubles on each retry.")
+
+    @property
+    def domain(self) -> str:
+        """The domain of ``mail_from``, for Message-IDs."""
+        return self.mail_from.rsplit("@", 1)[-1].strip(" >") or "localhost"
+
+
+@dataclass(frozen=True)
+class DigestSettings:
+    digest_hour: str = setting(
+        "08:00",
+        "Local time (HH:MM, in each subscriber's time zone) at which digests go out: daily "
+        "ones on weekdays, weekly ones on Mondays.",
+    )
+    digest_size: int = setting(10, "Most papers in one digest or topic alert.")
+    alert_min_similarity: float = setting(
+        0.45,
+        "Cosine similarity from which a new paper matches a topic alert by meaning alone "
+        "(papers holding every word of the query need search_min_similarity).",
+    )
+    digest_max_attempts: int = setting(
+        5, "Runs that try a digest after temporary failures before giving it up."
+    )
+    digest_interval: int = setting(
+        300,
+        "Seconds between two checks for due digests by `paperwire serve` (0: never; then "
+        "run `paperwire digest send` from cron).",
+    )
+    rate_limit_subscribe: int = setting(
+        5,
+        "Subscription requests per address and per visitor per hour (each sends an e-mail).",
+    )
+
+
+SECTIONS: dict[str, type] = {
+    "store": StoreSettings,
+    "sources": SourceSettings,
+    "site": SiteSettings,
+    "search": SearchSettings,
+    "mail": MailSettings,
+    "digests": DigestSettings,
+}
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One setting, as documented: its name, section, default, help and type."""
+
+    name: str
+    section: str
+    default: Any
+    help: str
+    secret: bool = False
+
+    @property
+    def type(self) -> type:
+        return type(self.default)
+
+    @property
+    def env(self) -> str:
+        return f"PAPERWIRE_{self.name.upper()}"
+
+
+def _declared() -> tuple[Setting, ...]:
+    out = []
+    for section, cls in SECTIONS.items():
+        for f in dataclasses.fields(cls):
+            out.append(
+                Setting(f.name, section, f.default, f.metadata["help"], f.metadata["secret"])
+            )
+    names = [s.name for s in out]
+    assert len(names) == len(set(names)), "setting names must be unique across sections"
+    return tuple(out)
+
+
+SETTINGS: tuple[Setting, ...] = _declared()
+BY_NAME = {s.name: s for s in SETTINGS}
+
+
+def _coerce(setting: Setting, value: Any, origin: str) -> Any:
+    kind = setting.type
+    if isinstance(value, kind) and not (kind is int and isinstance(value, bool)):
+        return value
+    if isinstance(value, str):
+        try:
+            if kind is float:
+                return float(value)
+            if kind is int:
+                return int(value)
+            if kind is bool:
+                low = value.strip().lower()
+                if low in ("1", "true", "yes", "on"):
+                    return True
+                if low in ("0", "false", "no", "off"):
+                    return False
+                raise ValueError(value)
+        except ValueError:
+            pass
+    if kind is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    raise ConfigError(f"{setting.name} from {origin}: expected {kind.__name__}, got {value!r}")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every setting, by section: ``settings.mail.smtp_host``."""
+
+    store: StoreSettings = field(default_factory=StoreSettings)
+    sources: SourceSettings = field(default_factory=SourceSettings)
+    site: SiteSettings = field(default_factory=SiteSettings)
+    search: SearchSettings = field(default_factory=SearchSettings)
+    mail: MailSettings = field(default_factory=MailSettings)
+    digests: DigestSettings = field(default_factory=DigestSettings)
+
+    @classmethod
+    def from_values(cls, values: Mapping[str, Any], origin: str = "the caller") -> Settings:
+        """Defaults with ``values`` (flat names) applied, each checked against its type."""
+        by_section: dict[str, dict[str, Any]] = {name: {} for name in SECTIONS}
+        for key, value in values.items():
+            if key not in BY_NAME:
+                raise ConfigError(f"{origin}: unknown setting {key!r}")
+            s = BY_NAME[key]
+            by_section[s.section][key] = _coerce(s, value, origin)
+        return cls(**{name: SECTIONS[name](**vals) for name, vals in by_section.items()})
+
+    @classmethod
+    def load(
+        cls,
+        file: str | Path | None = None,
+        overrides: Mapping[str, Any] | None = None,
+        environ: Mapping[str, str] | None = None,
+    ) -> Settings:
+        """Defaults < TOML file < ``PAPERWIRE_*`` environment < ``overrides`` (CLI flags;
+        None values are ignored)."""
+        env = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        path = Path(file) if file else None
+        if path is None and env.get("PAPERWIRE_CONFIG"):
+            path = Path(env["PAPERWIRE_CONFIG"])
+        if path is None and Path("paperwire.toml").exists():
+            path = Path("paperwire.toml")
+        if path is not None:
+            try:
+                data = tomllib.loads(path.read_text())
+            except (OSError, tomllib.TOMLDecodeError) as exc:
+                raise ConfigError(f"cannot read {path}: {exc}") from None
+            for key, value in data.items():
+                if key not in BY_NAME:
+                    raise ConfigError(f"{path}: unknown setting {key!r}")
+                values[key] = _coerce(BY_NAME[key], value, str(path))
+        for s in SETTINGS:
+            if s.env in env:
+                values[s.name] = _coerce(s, env[s.env], s.env)
+        for key, value in (overrides or {}).items():
+            if value is not None:
+                if key not in BY_NAME:
+                    raise ConfigError(f"unknown setting {key!r}")
+                values[key] = _coerce(BY_NAME[key], value, "the command line")
+        return cls.from_values(values)
+
+    def items(self) -> Iterator[tuple[Setting, Any]]:
+        """Every setting with its value, in documentation order."""
+        for s in SETTINGS:
+            yield s, getattr(getattr(self, s.section), s.name)
+
+    def replace(self, **values: Any) -> Settings:
+        """A copy with some settings (flat names) changed."""
+        current = {s.name: v for s, v in self.items()}
+        return Settings.from_values({**current, **values})
+
+    def to_json(self) -> str:
+        """Every value, typed, for a process started by this one (see ``from_json``)."""
+        return json.dumps({s.name: v for s, v in self.items()})
+
+    @classmethod
+    def from_json(cls, text: str) -> Settings:
+        return cls.from_values(json.loads(text), "a settings snapshot")

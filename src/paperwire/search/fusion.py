@@ -1,0 +1,86 @@
+"""Fusing the keyword and semantic lists into one ranked list of results: pure functions.
+
+Relevance order is weighted reciprocal-rank fusion of the two ranked lists (weights and k
+tuned on SciFact-dev, see bench/relevance.py). Which papers count as results: those holding
+every query word, plus those whose meaning is close enough (cosine ≥ ``min_similarity``) —
+so "Newest first" or "Most upvoted" re-orders a set of relevant papers, not the whole corpus.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Tuning:
+    candidates: int = 200  # taken from each list
+    rrf_k: float = 10.0
+    keyword_weight: float = 1.0
+    semantic_weight: float = 1.0
+    min_similarity: float = 0.3
+
+
+@dataclass
+class Hit:
+    seq: int
+    score: float  # fused relevance (higher is better)
+    similarity: float | None = None  # cosine with the query
+    keyword_rank: int | None = None  # 1-based
+    semantic_rank: int | None = None
+    all_words: bool = False  # holds every query word
+    paper_id: str = ""
+
+
+def rrf(lists: Sequence[tuple[Sequence[int], float]], k: float) -> dict[int, float]:
+    """Weighted reciprocal-rank fusion of ranked lists of ids."""
+    out: dict[int, float] = {}
+    for ids, weight in lists:
+        for rank, seq in enumerate(ids, 1):
+            out[seq] = out.get(seq, 0.0) + weight / (k + rank)
+    return out
+
+
+def fuse(
+    keyword: Sequence[int],
+    all_words: set[int],
+    semantic: Sequence[int],
+    similarity: Mapping[int, float],
+    tuning: Tuning,
+    *,
+    semantic_ran: bool = False,
+) -> tuple[list[Hit], str]:
+    """(results best first, how they were found: "hybrid", "semantic" or "keyword").
+
+    ``keyword``: the keyword list, best first; ``all_words``: which of its papers hold every
+    word; ``semantic``: the close neighbours, best first; ``similarity``: cosines known for
+    any of them. ``semantic_ran``: the semantic side was asked (a semantic-only search with no
+    neighbour found nothing, rather than falling back to words)."""
+    if semantic or semantic_ran:
+        fused = rrf(
+            [(keyword, tuning.keyword_weight), (semantic, tuning.semantic_weight)], tuning.rrf_k
+        )
+        used = "hybrid" if keyword else "semantic"
+        # Papers with only some of the words count when close in meaning.
+        members = [
+            s for s in fused if s in all_words or similarity.get(s, -1.0) >= tuning.min_similarity
+        ]
+    else:
+        fused = rrf([(keyword, 1.0)], tuning.rrf_k)
+        used = "keyword"
+        members = [s for s in keyword if s in all_words] or list(keyword)
+    kw_rank = {s: i for i, s in enumerate(keyword, 1)}
+    sem_rank = {s: i for i, s in enumerate(semantic, 1)}
+    hits = [
+        Hit(
+            seq=s,
+            score=fused[s],
+            similarity=similarity.get(s),
+            keyword_rank=kw_rank.get(s),
+            semantic_rank=sem_rank.get(s),
+            all_words=s in all_words,
+        )
+        for s in members
+    ]
+    hits.sort(key=lambda h: (-h.score, h.seq))
+    return hits, used

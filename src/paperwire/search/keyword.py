@@ -1,0 +1,89 @@
+"""The built-in keyword retriever, ``database``: the store's own full-text index (SQLite FTS5
+bm25 / PostgreSQL tsvector), kept in the same transactions as the papers.
+
+Every word first: the papers holding them all. When none does (a sentence pasted as a query),
+the rarer words rank instead; common words tell little and cost the most to score (a sentence
+query would score most of the corpus), so they are left to the semantic side.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from ..core.hooks import hookimpl
+from ..core.query import ParsedQuery, SearchFilters, Unit
+from ..core.settings import SearchSettings
+from ..store import Store
+from .retrievers import KeywordBackend
+
+
+class DatabaseKeywords:
+    rare_share = 0.005  # a word in more papers than this share is "common"
+    rare_units = 10  # rarest words ranked when no paper has them all
+
+    def __init__(self, store: Store):
+        self.store = store
+        self._size, self._size_checked = 0, -1e9
+
+    def retrieve(
+        self, query: ParsedQuery, filters: SearchFilters, k: int
+    ) -> tuple[list[tuple[int, float]], set[int]]:
+        hits = self.store.search.keyword_hits(query, filters=filters, limit=k)
+        all_words = {s for s, _ in hits}
+        if not hits and len(query.units) > 1:
+            rare, weights = self._rare_units(query)
+            if rare:
+                some = ParsedQuery(text="", units=rare, excluded=query.excluded)
+                hits = self.store.search.keyword_hits(
+                    some, mode="any", filters=filters, limit=k, weights=weights
+                )
+        return hits, all_words
+
+    def holding_all(self, query: ParsedQuery, seqs: Sequence[int]) -> set[int]:
+        if not seqs:
+            return set()
+        hits = self.store.search.keyword_hits(query, limit=len(seqs), within=seqs)
+        return {s for s, _ in hits}
+
+    def holding_any(self, phrases: list[list[str]], seqs: Sequence[int]) -> set[int]:
+        if not seqs or not phrases:
+            return set()
+        only = ParsedQuery(text="", units=[Unit([p]) for p in phrases])
+        hits = self.store.search.keyword_hits(only, mode="any", limit=len(seqs), within=seqs)
+        return {s for s, _ in hits}
+
+    def _rare_units(self, query: ParsedQuery) -> tuple[list[Unit], list[float]]:
+        """Up to ``rare_units`` units found in fewer than ``rare_share`` of the papers, rarest
+        first, each with its inverse document frequency."""
+        n = self._corpus_size()
+        cap = max(500, int(n * self.rare_share))
+        counts = self.store.search.doc_counts(query.units, cap)
+        ranked = sorted((c, i) for i, c in enumerate(counts) if 0 < c < cap)[: self.rare_units]
+        units = [query.units[i] for _, i in ranked]
+        idf = [math.log(1 + (max(n, 1) - c + 0.5) / (c + 0.5)) for c, _ in ranked]
+        return units, idf
+
+    def _corpus_size(self) -> int:
+        now = time.monotonic()
+        if now - self._size_checked > 60:
+            self._size = self.store.papers.count()
+            self._size_checked = now
+        return self._size
+
+
+def database_keywords(store: Store, settings: SearchSettings) -> DatabaseKeywords:
+    return DatabaseKeywords(store)
+
+
+@hookimpl
+def register_search_backends(register: Callable[[Any], None]) -> None:
+    register(
+        KeywordBackend(
+            "database",
+            "The store's full-text index: SQLite FTS5 bm25 or PostgreSQL tsvector.",
+            database_keywords,
+        )
+    )

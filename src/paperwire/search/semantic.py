@@ -1,0 +1,231 @@
+"""The built-in vector retriever, ``vector-index``: all-MiniLM-L6-v2 embeddings stored in the
+database and searched in an in-process index (exact below ``ann_threshold`` papers, IVF
+above), caught up with the database every couple of seconds by every process.
+
+Thread-safe; the model and the index load on first use, so a process that never searches by
+meaning never pays for them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import threading
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..core.errors import ModelError
+from ..core.hooks import hookimpl
+from ..core.query import SearchFilters
+from ..core.settings import SearchSettings
+from ..store import Store
+from .model import Embedder, paper_text, shared_embedder
+from .model_build import DIM, default_cache_dir, model_key
+from .retrievers import VectorBackend
+from .vectors import VectorIndex, current_snapshot
+
+log = logging.getLogger(__name__)
+FILTER_EXACT_LIMIT = 200_000  # filtered sets up to this size are searched exactly
+
+
+def index_dir_for(settings: SearchSettings, store: Store) -> Path:
+    """Where this deployment keeps its vector index snapshot."""
+    if settings.index_dir:
+        return Path(settings.index_dir)
+    path = store.db.sqlite_path
+    if path is not None:
+        return path.with_name(path.name + ".index")
+    digest = hashlib.sha256(store.url.encode()).hexdigest()[:12]
+    return default_cache_dir().parent / "index" / digest
+
+
+class IndexVectors:
+    def __init__(
+        self,
+        store: Store,
+        index_dir: Path | None,
+        *,
+        model_cache: Path | None = None,
+        ann_threshold: int = 300_000,
+        nprobe: int = 48,
+        embedder: Embedder | None = None,
+        refresh_seconds: float = 2.0,
+    ):
+        self.store = store
+        self.index_dir = index_dir
+        self.model_cache = model_cache
+        self.ann_threshold = ann_threshold
+        self.nprobe = nprobe
+        self.model = model_key()
+        self.dim = DIM
+        self.refresh_seconds = refresh_seconds
+        self._embedder = embedder
+        self._bulk_embedder = embedder  # tests pass one embedder for both uses
+        self._index: VectorIndex | None = None
+        self._snapshot_name: str | None = None
+        self._checked = 0.0
+        self._lock = threading.Lock()
+        self._problem: str | None = None
+
+    # -- components ----------------------------------------------------------------------
+    @property
+    def problem(self) -> str | None:
+        """Why search by meaning is off here, if it is (found when the model first loads)."""
+        self.embedder()
+        return self._problem
+
+    def embedder(self) -> Embedder | None:
+        if self._problem:
+            return None
+        if self._embedder is None:
+            with self._lock:
+                if self._embedder is None and not self._problem:
+                    try:
+                        self._embedder = shared_embedder(self.model_cache)
+                    except (ModelError, OSError) as exc:
+                        self._problem = str(exc)
+                        log.warning("semantic search is off: %s", exc)
+                        return None
+        return self._embedder
+
+    def index(self) -> VectorIndex:
+        """The vector index, loaded from the snapshot and caught up with the database."""
+        now = time.monotonic()
+        if self._index is not None and now - self._checked < self.refresh_seconds:
+            return self._index
+        with self._lock:
+            snap = current_snapshot(self.index_dir) if self.index_dir else None
+            name = snap.name if snap else None
+            if self._index is None or (name and name != self._snapshot_name):
+                self._index = (
+                    VectorIndex.load(
+                        self.index_dir, self.model, DIM, self.ann_threshold, self.nprobe
+                    )
+                    if self.index_dir
+                    else VectorIndex(self.model, DIM, self.ann_threshold, self.nprobe)
+                )
+                self._snapshot_name = name
+            self._index.catch_up(self.store.embeddings)
+            self._checked = time.monotonic()
+            return self._index
+
+    def warm(self) -> None:
+        """Load the model and the index now rather than on the first query."""
+        embedder = self.embedder()
+        if embedder is not None:
+            embedder.embed_query("warm up")
+            self.index()
+
+    def describe(self) -> str:
+        index = self.index()
+        return f"{len(index)} papers, {index.kind} search"
+
+    # -- searching -----------------------------------------------------------------------
+    def embed_query(self, text: str) -> np.ndarray | None:
+        embedder = self.embedder()
+        return None if embedder is None else embedder.embed_query(text)
+
+    def nearest(
+        self, vector: np.ndarray, k: int, filters: SearchFilters | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        index = self.index()
+        if filters is None or not filters.active:
+            return index.search(vector, k)
+        allowed = self.store.search.filter_seqs(filters, FILTER_EXACT_LIMIT)
+        if allowed is not None:
+            return index.search(vector, k, allowed)
+        # A broad filter: search more widely and filter afterwards.
+        seqs, scores = index.search(vector, k * 5)
+        ok = self.store.search.allowed_among(seqs.tolist(), filters)
+        keep = [i for i, s in enumerate(seqs.tolist()) if s in ok][:k]
+        return seqs[keep], scores[keep]
+
+    def similarity(self, vector: np.ndarray, seqs: Sequence[int]) -> dict[int, float]:
+        return self.index().scores_for(vector, list(seqs))
+
+    def vector(self, seq: int) -> np.ndarray | None:
+        return self.index().vector(seq)
+
+    def size(self) -> int:
+        return len(self.index())
+
+    # -- indexing ------------------------------------------------------------------------
+    def embed_missing(
+        self,
+        limit: int | None = None,
+        batch: int = 256,
+        progress: Callable[[int], None] | None = None,
+        dry_run: bool = False,
+    ) -> int:
+        """Embed papers that have no vector yet (new or changed), committing every batch so
+        that an interrupted run resumes where it stopped. Returns how many were embedded."""
+        if self.embedder() is None:
+            raise ModelError(self._problem or "the embedding model is unavailable")
+        # Bulk work: a session whose threads keep spinning between texts.
+        embedder = self._bulk_embedder or shared_embedder(self.model_cache, spin=True)
+        done, after = 0, 0
+        while limit is None or done < limit:
+            n = batch if limit is None else min(batch, limit - done)
+            rows = self.store.embeddings.to_embed(self.model, after_seq=after, limit=n)
+            if not rows:
+                break
+            after = rows[-1].seq
+            if not dry_run:
+                vecs = embedder.embed(
+                    [paper_text(r.title, r.abstract) for r in rows], progress=progress
+                )
+                self.store.embeddings.save(
+                    self.model, [(r.seq, v) for r, v in zip(rows, vecs, strict=True)]
+                )
+            elif progress:
+                progress(len(rows))
+            done += len(rows)
+        return done
+
+    def embed_seqs(self, seqs: Sequence[int]) -> int:
+        embedder = self.embedder()
+        if embedder is None or not seqs:
+            return 0
+        texts = list(self.store.papers.texts(seqs).values())
+        vecs = embedder.embed([paper_text(t.title, t.abstract) for t in texts])
+        saved = self.store.embeddings.save(
+            self.model, [(t.seq, v) for t, v in zip(texts, vecs, strict=True)]
+        )
+        self._checked = 0.0  # the next index() reads them in, without waiting for a refresh
+        return saved
+
+    def save(self, rebuild: bool = False) -> Path | None:
+        """Catch the index up with the database and write a snapshot."""
+        if self.index_dir is None:
+            return None
+        self._checked = 0.0
+        index = self.index()
+        snap = index.save(self.index_dir, rebuild_ann=rebuild)
+        self._snapshot_name = snap.name
+        return snap
+
+
+def index_vectors(store: Store, settings: SearchSettings) -> IndexVectors:
+    return IndexVectors(
+        store,
+        index_dir_for(settings, store),
+        model_cache=Path(settings.model_cache_dir) if settings.model_cache_dir else None,
+        ann_threshold=settings.ann_threshold,
+        nprobe=settings.ann_nprobe,
+    )
+
+
+@hookimpl
+def register_search_backends(register: Callable[[Any], None]) -> None:
+    register(
+        VectorBackend(
+            "vector-index",
+            "all-MiniLM-L6-v2 (ONNX, int8) embeddings in an in-process index: exact, IVF above "
+            "ann_threshold papers.",
+            index_vectors,
+        )
+    )

@@ -1,0 +1,108 @@
+"""Stored embeddings: one float32 vector per paper and model, with an id that only grows (the
+high-water mark a vector index catches up from)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+
+import numpy as np
+import sqlalchemy as sa
+
+from ..core.clock import utcnow
+from ..core.models import PaperText
+from . import schema as t
+from .common import Repository, chunks, model
+
+P, E = t.papers, t.paper_embeddings
+
+
+def vector_bytes(vec: np.ndarray) -> bytes:
+    return np.asarray(vec, dtype="<f4").tobytes()
+
+
+def vector_from(raw: bytes) -> np.ndarray:
+    return np.frombuffer(raw, dtype="<f4")
+
+
+class EmbeddingRepo(Repository):
+    def _missing(self, model_key: str) -> sa.ColumnElement[bool]:
+        return ~sa.exists().where((E.c.paper_seq == P.c.seq) & (E.c.model == model_key))
+
+    def to_embed(self, model_key: str, after_seq: int = 0, limit: int = 256) -> list[PaperText]:
+        """Papers with no vector for ``model_key`` (new, or whose text changed), by seq."""
+        q = (
+            sa.select(P.c.seq, P.c.id, P.c.title, P.c.abstract)
+            .where(P.c.seq > after_seq, self._missing(model_key))
+            .order_by(P.c.seq)
+            .limit(limit)
+        )
+        with self.db.connect() as conn:
+            return [model(PaperText, r) for r in conn.execute(q)]
+
+    def count_to_embed(self, model_key: str) -> int:
+        q = sa.select(sa.func.count()).select_from(P).where(self._missing(model_key))
+        with self.db.connect() as conn:
+            return int(conn.execute(q).scalar_one())
+
+    def save(self, model_key: str, rows: Sequence[tuple[int, np.ndarray]]) -> int:
+        """Store vectors (replacing older ones of the same papers). Papers deleted meanwhile
+        are skipped. Returns how many were stored."""
+        if not rows:
+            return 0
+        now = utcnow()
+        with self.db.begin() as conn:
+            seqs = [s for s, _ in rows]
+            alive: set[int] = set()
+            for chunk in chunks(seqs):
+                alive.update(conn.execute(sa.select(P.c.seq).where(P.c.seq.in_(chunk))).scalars())
+                conn.execute(E.delete().where(E.c.model == model_key, E.c.paper_seq.in_(chunk)))
+            values = [
+                {"paper_seq": s, "model": model_key, "vector": vector_bytes(v), "created_at": now}
+                for s, v in rows
+                if s in alive
+            ]
+            if values:
+                conn.execute(E.insert(), values)
+        return len(values)
+
+    def state(self, model_key: str) -> tuple[int, int]:
+        """(number of vectors, highest row id) for ``model_key``."""
+        q = sa.select(sa.func.count(), sa.func.coalesce(sa.func.max(E.c.id), 0)).where(
+            E.c.model == model_key
+        )
+        with self.db.connect() as conn:
+            n, high = conn.execute(q).one()
+        return int(n), int(high)
+
+    def rows_after(
+        self, model_key: str, after_id: int = 0, batch: int = 20000
+    ) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        """(row ids, paper seqs, vectors) in id order, ``batch`` rows at a time."""
+        last = after_id
+        while True:
+            q = (
+                sa.select(E.c.id, E.c.paper_seq, E.c.vector)
+                .where(E.c.model == model_key, E.c.id > last)
+                .order_by(E.c.id)
+                .limit(batch)
+            )
+            with self.db.connect() as conn:
+                rows = conn.execute(q).all()
+            if not rows:
+                return
+            ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+            seqs = np.fromiter((r[1] for r in rows), dtype=np.int64, count=len(rows))
+            vecs = np.frombuffer(b"".join(r[2] for r in rows), dtype="<f4").reshape(len(rows), -1)
+            yield ids, seqs, vecs
+            last = int(ids[-1])
+
+    def of(self, model_key: str, paper_id: str) -> np.ndarray | None:
+        """A paper's stored vector."""
+        q = (
+            sa.select(E.c.vector)
+            .join(P, P.c.seq == E.c.paper_seq)
+            .where(P.c.id == paper_id, E.c.model == model_key)
+        )
+        with self.db.connect() as conn:
+            raw = conn.execute(q).scalar()
+        return None if raw is None else vector_from(raw).copy()

@@ -1,0 +1,242 @@
+"""The catalogue: papers as their sources describe them (merged by the rule of
+:mod:`paperwire.core.merge`), their popularity elsewhere and their GitHub stars."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from ..core.clock import utcnow
+from ..core.merge import KNOWN_FIELDS, combine, merge
+from ..core.models import Paper, PaperText, StarCheck
+from ..core.records import PaperRecord, Popularity
+from . import schema as t
+from .common import Repository, chunks, ensure_named, model, split_words
+
+P = t.papers
+
+
+@dataclass
+class UpsertCounts:
+    inserted: int = 0
+    updated: int = 0
+    unchanged: int = 0
+
+
+def _columns(values: Mapping[str, Any]) -> dict[str, Any]:
+    """Domain values as columns (categories are stored space-separated)."""
+    out = dict(values)
+    if "categories" in out:
+        out["categories"] = " ".join(out["categories"])
+    return out
+
+
+def _new_row(rec: PaperRecord, now: datetime) -> dict[str, Any]:
+    return {
+        "id": rec.id,
+        "version": rec.version,
+        "title": rec.title,
+        "abstract": rec.abstract,
+        "authors": rec.authors,
+        "num_authors": rec.num_authors or len(rec.authors),
+        "categories": " ".join(rec.categories),
+        "primary_category": rec.primary_category,
+        "published": rec.published,
+        "updated": rec.updated,
+        "comment": rec.comment,
+        "journal_ref": rec.journal_ref,
+        "doi": rec.doi,
+        "github_repo": rec.github_repo,
+        "github_stars": rec.github_stars,
+        "project_page": rec.project_page,
+        "source": rec.source,
+        "created_at": now,
+        "modified_at": now,
+    }
+
+
+def paper(row: Any) -> Paper:
+    return model(Paper, row, categories=split_words(row.categories))
+
+
+class PaperRepo(Repository):
+    # -- writing -------------------------------------------------------------------------
+    def upsert(
+        self,
+        records: Sequence[PaperRecord],
+        trust: Mapping[str, int],
+        conn: Connection | None = None,
+    ) -> UpsertCounts:
+        """Insert new papers and merge newer information into known ones (``trust``: how far
+        each source is trusted, from the registered sources).
+
+        Records must be validated. Runs in ``conn``'s transaction, or in its own.
+        """
+        if conn is None:
+            with self.db.begin() as own:
+                return self.upsert(records, trust, own)
+        counts = UpsertCounts()
+        latest: dict[str, PaperRecord] = {}
+        for rec in records:  # one row per paper; records later in the batch merge in
+            prev = latest.get(rec.id)
+            latest[rec.id] = rec if prev is None else combine(prev, rec, trust)
+        now = utcnow()
+        cols = [P.c.seq, *(P.c[n] for n in KNOWN_FIELDS)]
+        for chunk in chunks(list(latest.values())):
+            ids = [r.id for r in chunk]
+            existing = {
+                row.id: row for row in conn.execute(sa.select(P.c.id, *cols).where(P.c.id.in_(ids)))
+            }
+            new_rows = [_new_row(r, now) for r in chunk if r.id not in existing]
+            if new_rows:
+                conn.execute(self.db.insert(P).on_conflict_do_nothing(), new_rows)
+                counts.inserted += len(new_rows)
+            for rec in chunk:
+                old = existing.get(rec.id)
+                if old is None:
+                    continue
+                known = {n: getattr(old, n) for n in KNOWN_FIELDS}
+                known["categories"] = split_words(known["categories"])
+                changes = merge(known, rec, trust)
+                if not changes:
+                    counts.unchanged += 1
+                    continue
+                values = _columns(changes)
+                values["modified_at"] = now
+                conn.execute(P.update().where(P.c.seq == old.seq).values(**values))
+                counts.updated += 1
+        return counts
+
+    def set_popularity(self, conn: Connection, rows: Sequence[Popularity]) -> None:
+        """Record upvote counts from elsewhere (and the organization) for papers."""
+        orgs = {
+            r.organization: {
+                "fullname": r.organization_fullname,
+                "avatar_url": r.organization_avatar,
+            }
+            for r in rows
+            if r.organization
+        }
+        org_ids = ensure_named(self.db, conn, t.organizations, orgs, key="name")
+        for r in rows:
+            values: dict[str, Any] = {"upvotes_external": max(0, int(r.upvotes))}
+            if r.organization:
+                values["organization_id"] = org_ids[r.organization]
+            conn.execute(P.update().where(P.c.id == r.paper_id).values(**values))
+        self.recount_upvotes(conn, [r.paper_id for r in rows])
+
+    def recount_upvotes(self, conn: Connection, paper_ids: Sequence[str]) -> None:
+        """upvotes = imported count + local votes, for these papers."""
+        local = (
+            sa.select(sa.func.count())
+            .select_from(t.upvotes)
+            .where(t.upvotes.c.paper_id == P.c.id)
+            .scalar_subquery()
+        )
+        for chunk in chunks(list(dict.fromkeys(paper_ids))):
+            conn.execute(
+                P.update().where(P.c.id.in_(chunk)).values(upvotes=P.c.upvotes_external + local)
+            )
+
+    def delete(self, paper_id: str) -> bool:
+        """Remove a paper with everything that refers to it: feed entry, upvotes, comments,
+        authorship claims, star history, embeddings."""
+        with self.db.begin() as conn:
+            seq = sa.select(P.c.seq).where(P.c.id == paper_id).scalar_subquery()
+            emb = t.paper_embeddings
+            conn.execute(emb.delete().where(emb.c.paper_seq == seq))
+            for table in (t.feed_entries, t.upvotes, t.authorship_claims, t.star_snapshots):
+                conn.execute(table.delete().where(table.c.paper_id == paper_id))
+            conn.execute(t.comments.delete().where(t.comments.c.paper_id == paper_id))
+            res = conn.execute(P.delete().where(P.c.id == paper_id))
+        return res.rowcount > 0
+
+    # -- reading -------------------------------------------------------------------------
+    def get(self, paper_id: str) -> Paper | None:
+        with self.db.connect() as conn:
+            row = conn.execute(sa.select(P).where(P.c.id == paper_id)).first()
+        return paper(row) if row else None
+
+    def count(self) -> int:
+        return self.db.count("papers")
+
+    def seq_of(self, paper_id: str) -> int | None:
+        with self.db.connect() as conn:
+            return conn.execute(sa.select(P.c.seq).where(P.c.id == paper_id)).scalar()
+
+    def ids_of(self, seqs: Sequence[int]) -> dict[int, str]:
+        """seq → arXiv id (unknown seqs left out)."""
+        out: dict[int, str] = {}
+        with self.db.connect() as conn:
+            for chunk in chunks([int(s) for s in seqs]):
+                q = sa.select(P.c.seq, P.c.id).where(P.c.seq.in_(chunk))
+                out.update({seq: pid for seq, pid in conn.execute(q)})
+        return out
+
+    def texts(self, seqs: Sequence[int]) -> dict[int, PaperText]:
+        out: dict[int, PaperText] = {}
+        with self.db.connect() as conn:
+            for chunk in chunks([int(s) for s in seqs]):
+                q = sa.select(P.c.seq, P.c.id, P.c.title, P.c.abstract).where(P.c.seq.in_(chunk))
+                out.update({r.seq: model(PaperText, r) for r in conn.execute(q)})
+        return out
+
+    def sort_keys(self, seqs: Sequence[int]) -> dict[int, tuple[datetime | None, int]]:
+        """seq → (published, upvotes), to order search results by date or votes."""
+        out: dict[int, tuple[datetime | None, int]] = {}
+        with self.db.connect() as conn:
+            for chunk in chunks([int(s) for s in seqs]):
+                q = sa.select(P.c.seq, P.c.published, P.c.upvotes).where(P.c.seq.in_(chunk))
+                out.update({r.seq: (r.published, r.upvotes) for r in conn.execute(q)})
+        return out
+
+    def latest_published(self) -> datetime | None:
+        with self.db.connect() as conn:
+            return conn.execute(sa.select(sa.func.max(P.c.published))).scalar()
+
+    # -- GitHub --------------------------------------------------------------------------
+    def due_for_stars(self, limit: int, older_than: datetime) -> list[StarCheck]:
+        """Papers with a repo whose stars were never checked or checked before ``older_than``."""
+        with self.db.connect() as conn:
+            rows = conn.execute(
+                sa.select(P.c.id, P.c.github_repo, P.c.github_etag, P.c.github_stars)
+                .where(P.c.github_repo.is_not(None))
+                .where(sa.or_(P.c.github_checked_at.is_(None), P.c.github_checked_at < older_than))
+                .order_by(P.c.github_checked_at.is_not(None), P.c.github_checked_at, P.c.seq)
+                .limit(limit)
+            )
+            return [model(StarCheck, r) for r in rows]
+
+    def record_github(
+        self,
+        paper_id: str,
+        *,
+        stars: int | None,
+        etag: str | None,
+        repo: str | None = None,
+        gone: bool = False,
+    ) -> None:
+        """What GitHub said of a paper's repository (``gone``: it no longer exists)."""
+        values: dict[str, Any] = {"github_checked_at": utcnow(), "github_etag": etag}
+        if gone:
+            values.update(github_stars=None, github_etag=None)
+        elif stars is not None:
+            values["github_stars"] = stars
+        if repo:
+            values["github_repo"] = repo
+        with self.db.begin() as conn:
+            conn.execute(P.update().where(P.c.id == paper_id).values(**values))
+            if stars is not None and not gone:  # history for the trending rank's star growth
+                conn.execute(
+                    self.db.insert(t.star_snapshots).on_conflict_do_nothing(),
+                    {
+                        "paper_id": paper_id,
+                        "observed_at": values["github_checked_at"],
+                        "stars": stars,
+                    },
+                )

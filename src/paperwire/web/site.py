@@ -1,0 +1,89 @@
+"""What every request of one site shares: settings, store, signer, rate limiter, feed clock,
+search engine, trending rank (cached), templates."""
+
+from __future__ import annotations
+
+import threading
+import time
+from datetime import datetime
+from pathlib import Path
+
+from fastapi.templating import Jinja2Templates
+
+from .. import __version__
+from ..core.display import authors_label, compact, short_date
+from ..core.periods import FeedClock
+from ..core.settings import Settings
+from ..core.signing import Signer
+from ..ingest.http import PoliteClient
+from ..ingest.sources import Sources
+from ..rank import Ranker, Trend
+from ..search import SearchEngine
+from ..store import Store
+from .security import RateLimiter
+
+HERE = Path(__file__).parent
+TRENDING_TTL = 30.0
+
+
+class TrendingCache:
+    """The trending rank, computed once per process, then served from memory and refreshed
+    in the background when older than ``ttl`` seconds (stale-while-revalidate), so that no
+    visitor waits for it after the first."""
+
+    def __init__(self, ranker: Ranker, store: Store, ttl: float = TRENDING_TTL):
+        self.ranker, self.store, self.ttl = ranker, store, ttl
+        self._value: tuple[list[Trend], datetime] | None = None
+        self._at = 0.0
+        self._refreshing = threading.Lock()
+
+    def get(self) -> tuple[list[Trend], datetime]:
+        value = self._value
+        if value is None:
+            value = self._compute()
+        elif time.monotonic() - self._at >= self.ttl and self._refreshing.acquire(blocking=False):
+            threading.Thread(target=self._refresh, daemon=True, name="trending-refresh").start()
+        return value
+
+    def invalidate(self) -> None:
+        """Mark the rank stale (after a vote or submission); the next read refreshes it."""
+        self._at = float("-inf")
+
+    def _compute(self) -> tuple[list[Trend], datetime]:
+        value = self.ranker(self.store)
+        self._value, self._at = value, time.monotonic()
+        return value
+
+    def _refresh(self) -> None:
+        try:
+            self._compute()
+        finally:
+            self._refreshing.release()
+
+
+class Site:
+    def __init__(
+        self,
+        settings: Settings,
+        store: Store,
+        *,
+        search: SearchEngine,
+        ranker: Ranker,
+        sources: Sources,
+    ):
+        self.settings = settings
+        self.store = store
+        self.signer = Signer(store.accounts.instance_secret(settings.site.secret_key))
+        self.limiter = RateLimiter(store)
+        self.clock = FeedClock(settings.site.feed_timezone, settings.site.feed_rollover)
+        self.search = search
+        self.ranker = ranker
+        self.trending = TrendingCache(ranker, store)
+        self.sources = sources
+        self.arxiv_client: PoliteClient | None = None  # made on first use, at arXiv's pace
+        self.arxiv_lock = threading.Lock()
+        self.secure_cookies = settings.site.secure_cookies
+        self.templates = Jinja2Templates(directory=str(HERE / "templates"))
+        env = self.templates.env
+        env.globals.update(site_name=settings.site.site_name, version=__version__)
+        env.filters.update(short_date=short_date, authors_label=authors_label, compact=compact)

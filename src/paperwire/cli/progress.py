@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import sys
 import time
+from typing import TextIO
 
 
 class Progress:
@@ -18,7 +19,7 @@ class Progress:
         *,
         unit: str = "",
         hidden: bool = False,
-        stream=None,
+        stream: TextIO | None = None,
     ):
         self.label = label
         self.total = total
@@ -32,7 +33,7 @@ class Progress:
     def __enter__(self) -> Progress:
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         if not self.hidden:
             self._draw(final=True)
             self.stream.write("\n")

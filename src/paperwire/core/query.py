@@ -11,6 +11,7 @@ Search filters are plain values too; the store turns both into SQL.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -63,7 +64,7 @@ def _words(text: str) -> list[str]:
     return [w.lower()[:MAX_WORD] for w in _WORD.findall(text)]
 
 
-def _items(text: str):
+def _items(text: str) -> Iterator[tuple[bool, bool, list[str]] | None]:
     """(negated, is_phrase, words) per token, or None for an ``OR`` operator."""
     for m in _TOKEN.finditer(text):
         neg, phrase, bare = m.group(1), m.group(2), m.group(3)

@@ -62,9 +62,7 @@ def write_papers(
     except sa.exc.DBAPIError:
         for rec in records:  # isolate the record the database refuses
             try:
-                one = in_transaction(
-                    store, lambda c, r=rec: store.papers.upsert([r], trust, c), dry_run
-                )
+                one = in_transaction(store, _upsert_one(store, trust, rec), dry_run)
             except sa.exc.OperationalError:
                 raise
             except sa.exc.DBAPIError as exc:
@@ -73,6 +71,12 @@ def write_papers(
             count(report, one)
         return
     count(report, counts)
+
+
+def _upsert_one(
+    store: Store, trust: Trust, rec: PaperRecord
+) -> Callable[[Connection], UpsertCounts]:
+    return lambda conn: store.papers.upsert([rec], trust, conn)
 
 
 def import_records(

@@ -74,7 +74,7 @@ def kaggle_record(obj: dict[str, Any], where: str = "") -> PaperRecord:
         updated=_version_date(last.get("created")),
         comment=comment,
         journal_ref=obj.get("journal-ref"),
-        doi=(str(obj.get("doi")).split() or [None])[0] if obj.get("doi") else None,
+        doi=next(iter(str(obj.get("doi")).split()), None) if obj.get("doi") else None,
         github_repo=find_repo(
             abstract if isinstance(abstract, str) else "",
             comment if isinstance(comment, str) else "",

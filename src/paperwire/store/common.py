@@ -24,7 +24,7 @@ def chunks(items: Sequence[T], size: int = BATCH) -> Iterable[Sequence[T]]:
         yield items[i : i + size]
 
 
-def model(cls: type[M], row: Row[Any], **fixes: Any) -> M:
+def model(cls: type[M], row: Row[Any] | Any, **fixes: Any) -> M:
     """A domain model from a row whose column names are its fields."""
     return cls(**{**row._mapping, **fixes})
 

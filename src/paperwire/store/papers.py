@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from ..core.clock import utcnow
-from ..core.merge import KNOWN_FIELDS, combine, merge
+from ..core.merge import KNOWN_FIELDS, combine, merge, trust_of
 from ..core.models import Paper, PaperText, StarCheck
 from ..core.records import PaperRecord, Popularity
 from . import schema as t
@@ -80,6 +80,8 @@ class PaperRepo(Repository):
         if conn is None:
             with self.db.begin() as own:
                 return self.upsert(records, trust, own)
+        for source in {rec.source for rec in records}:  # an unregistered source is refused
+            trust_of(trust, source, incoming=True)
         counts = UpsertCounts()
         latest: dict[str, PaperRecord] = {}
         for rec in records:  # one row per paper; records later in the batch merge in

@@ -101,7 +101,7 @@ class SearchRepo(Repository):
             .columns(sa.column("q"), *(sa.column(f"q{i}") for i in range(len(ts.units))))
             .subquery("tsq")
         )
-        tsv = sa.literal_column("papers.tsv")
+        tsv: Any = sa.literal_column("papers.tsv")
         score: Any
         if ts.units:
             # Rare words weigh more (an IDF-weighted sum of per-word ranks, like BM25).

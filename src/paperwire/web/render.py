@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Collection
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -53,7 +54,7 @@ def mentions(text: str) -> list[str]:
     return list(dict.fromkeys(MENTION.findall(text)))
 
 
-def markdown(text: str, known_users: set[str] = frozenset()) -> str:
+def markdown(text: str, known_users: Collection[str] = frozenset()) -> str:
     """Comment Markdown to safe HTML: raw HTML is shown as text, only http(s)/mailto/relative
     links survive, and the result goes through an allow-list sanitizer as a second wall."""
     html = _md.render(text, {"mentions": set(known_users)})

@@ -257,9 +257,10 @@ def preview(
         return PlainTextResponse("Nothing new for this subscription: no e-mail would be sent.\n")
     msg = run.message(sub, label, picks, "<preview@localhost>")
     part = msg.get_body(("plain",) if format == "text" else ("html",))
+    content = part.get_content() if part is not None else ""
     if format == "text":
-        return PlainTextResponse(part.get_content())
-    response = HTMLResponse(part.get_content())
+        return PlainTextResponse(content)
+    response = HTMLResponse(content)
     response.headers["Content-Security-Policy"] = PREVIEW_CSP
     return response
 

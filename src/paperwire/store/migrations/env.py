@@ -1,5 +1,7 @@
 """Alembic environment: the store passes its own connection in ``config.attributes``."""
 
+from typing import Any
+
 from alembic import context
 from sqlalchemy import create_engine
 
@@ -13,12 +15,14 @@ def run() -> None:
     if connection is not None:
         _migrate(connection)
         return
-    engine = create_engine(config.get_main_option("sqlalchemy.url"))
+    url = config.get_main_option("sqlalchemy.url")
+    assert url is not None, "the store passes a connection or a URL"
+    engine = create_engine(url)
     with engine.begin() as conn:
         _migrate(conn)
 
 
-def _migrate(connection) -> None:
+def _migrate(connection: Any) -> None:
     context.configure(
         connection=connection,
         target_metadata=metadata,

@@ -36,7 +36,7 @@ def _faiss() -> Any:
     """faiss, or None (with a warning) when the ``paperwire[ann]`` extra is not installed:
     search then stays exact, which is only slower on large corpora."""
     try:
-        import faiss  # type: ignore[import-untyped]
+        import faiss
     except ImportError:
         log.warning(
             "faiss is not installed: vector search stays exact (slower above a few hundred "
@@ -78,7 +78,7 @@ class VectorIndex:
         self.delta = Segment.empty(dim)
         self.high_water = 0
         self.snapshot: Path | None = None
-        self.ann = None  # faiss index over base positions
+        self.ann: Any = None  # faiss index over base positions
         self._where: dict[int, tuple[int, int]] = {}  # seq → (segment 0|1, position)
         self._lock = threading.Lock()
 

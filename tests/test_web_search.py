@@ -25,7 +25,7 @@ def searchable(web, embedder):  # noqa: F811
                 id="2503.19999",
                 title="<script>alert('x')</script> Gaussian splatting <img src=x onerror=alert(1)>",
                 abstract="We splat Gaussians <b>fast</b> & safely.",
-                source="arxiv",
+                source="arxiv-api",
             )
         ],
         TRUST,

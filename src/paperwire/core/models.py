@@ -15,8 +15,8 @@ ROLES = ("user", "curator", "admin")
 
 # -- the catalogue -----------------------------------------------------------------------------
 @dataclass(slots=True)
-class Paper:
-    """A paper as stored: what its sources said, merged, plus what the site counts."""
+class PaperFacts:
+    """What every view of a paper holds: its bibliographic record and its counts."""
 
     seq: int  # stable integer row id, used by the keyword and vector indexes
     id: str  # arXiv id without version
@@ -34,41 +34,28 @@ class Paper:
     doi: str | None = None
     github_repo: str | None = None  # owner/name
     github_stars: int | None = None
+    project_page: str | None = None
+    upvotes: int = 0  # imported upvotes + local votes
+    num_comments: int = 0
+
+
+@dataclass(slots=True)
+class Paper(PaperFacts):
+    """A paper as stored: what its sources said, merged, plus what the site counts."""
+
     github_checked_at: datetime | None = None
     github_etag: str | None = None
-    project_page: str | None = None
     organization_id: int | None = None
-    upvotes: int = 0  # upvotes_external + local votes
     upvotes_external: int = 0
-    num_comments: int = 0
     source: str = ""  # the source whose record won the last merge
     created_at: datetime | None = None
     modified_at: datetime | None = None
 
 
 @dataclass(slots=True)
-class Card:
+class Card(PaperFacts):
     """A paper as lists show it: the paper with its feed entry, submitter and organization."""
 
-    seq: int
-    id: str
-    title: str
-    abstract: str = ""
-    authors: list[str] = field(default_factory=list)
-    num_authors: int = 0
-    version: int | None = None
-    categories: list[str] = field(default_factory=list)
-    primary_category: str | None = None
-    published: datetime | None = None
-    updated: datetime | None = None
-    comment: str | None = None
-    journal_ref: str | None = None
-    doi: str | None = None
-    github_repo: str | None = None
-    github_stars: int | None = None
-    project_page: str | None = None
-    upvotes: int = 0
-    num_comments: int = 0
     feed_date: date | None = None  # None: not on the daily feed
     submitted_at: datetime | None = None
     thumbnail: str | None = None

@@ -284,13 +284,14 @@ def id_command(runtime: IngestRuntime, ids: tuple[str, ...], dry_run: bool) -> N
     runtime.report(report, dry_run)
 
 
+SOURCE = Source(
+    NAME,
+    trust=4,
+    description="The arXiv API (Atom): by category and days, by query, or by id.",
+    commands=(arxiv_command, id_command),
+)
+
+
 @hookimpl
 def register_sources(register: Register) -> None:
-    register(
-        Source(
-            NAME,
-            trust=4,
-            description="The arXiv API (Atom): by category and days, by query, or by id.",
-            commands=(arxiv_command, id_command),
-        )
-    )
+    register(SOURCE)

@@ -217,13 +217,14 @@ def github_stars_command(
     sys.exit(ExitCode.PARTIAL if r.errors else ExitCode.OK)
 
 
+SOURCE = Source(
+    "github",
+    trust=0,
+    description="GitHub star counts of the papers' code repositories (no papers).",
+    commands=(github_stars_command,),
+)
+
+
 @hookimpl
 def register_sources(register: Register) -> None:
-    register(
-        Source(
-            "github",
-            trust=0,
-            description="GitHub star counts of the papers' code repositories (no papers).",
-            commands=(github_stars_command,),
-        )
-    )
+    register(SOURCE)

@@ -200,13 +200,14 @@ def hf_daily_command(
     runtime.report(report, dry_run)
 
 
+SOURCE = Source(
+    NAME,
+    trust=3,
+    description="Hugging Face daily papers (api/daily_papers): feed days with upvotes.",
+    commands=(hf_daily_command,),
+)
+
+
 @hookimpl
 def register_sources(register: Register) -> None:
-    register(
-        Source(
-            NAME,
-            trust=3,
-            description="Hugging Face daily papers (api/daily_papers): feed days with upvotes.",
-            commands=(hf_daily_command,),
-        )
-    )
+    register(SOURCE)

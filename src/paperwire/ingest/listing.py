@@ -69,13 +69,14 @@ def listing_command(runtime: IngestRuntime, path: str, limit: int | None, dry_ru
     import_file(runtime, path, listing_record, None, limit, dry_run)
 
 
+SOURCE = Source(
+    NAME,
+    trust=2,
+    description="Daily arXiv listing files (no versions, announcement dates).",
+    commands=(listing_command,),
+)
+
+
 @hookimpl
 def register_sources(register: Register) -> None:
-    register(
-        Source(
-            NAME,
-            trust=2,
-            description="Daily arXiv listing files (no versions, announcement dates).",
-            commands=(listing_command,),
-        )
-    )
+    register(SOURCE)

@@ -341,13 +341,14 @@ def oai_command(
     runtime.report(report, dry_run)
 
 
+SOURCE = Source(
+    NAME,
+    trust=4,
+    description="arXiv OAI-PMH (metadataPrefix=arXiv), resumable after a crash.",
+    commands=(oai_command,),
+)
+
+
 @hookimpl
 def register_sources(register: Register) -> None:
-    register(
-        Source(
-            NAME,
-            trust=4,
-            description="arXiv OAI-PMH (metadataPrefix=arXiv), resumable after a crash.",
-            commands=(oai_command,),
-        )
-    )
+    register(SOURCE)

@@ -124,13 +124,14 @@ def snapshot_command(
     import_file(runtime, path, kaggle_record, keep, limit, dry_run)
 
 
+SOURCE = Source(
+    NAME,
+    trust=4,
+    description="The Kaggle snapshot of arXiv's own metadata (JSON Lines).",
+    commands=(snapshot_command,),
+)
+
+
 @hookimpl
 def register_sources(register: Register) -> None:
-    register(
-        Source(
-            NAME,
-            trust=4,
-            description="The Kaggle snapshot of arXiv's own metadata (JSON Lines).",
-            commands=(snapshot_command,),
-        )
-    )
+    register(SOURCE)

@@ -81,6 +81,22 @@ def build_onnx(model_dir: Path, out: Path, quantize: bool = True) -> Path:
         return out_name
 
     ms = "com.microsoft"
+
+    def skip_norm(value: str, residual: str, name: str, weights: str, bias_name: str) -> str:
+        """LayerNorm(value + bias + residual): the fused kernel after attention and FFN."""
+        return node(
+            "SkipLayerNormalization",
+            [
+                value,
+                residual,
+                const(f"{name}_g", w[weights + ".LayerNorm.weight"]),
+                const(f"{name}_b", w[weights + ".LayerNorm.bias"]),
+                const(bias_name, w[weights + ".dense.bias"]),
+            ],
+            domain=ms,
+            epsilon=eps,
+        )
+
     # Embeddings: token type is always 0, so its vector is folded into the positions.
     word = node("Gather", [const("word_emb", w["embeddings.word_embeddings.weight"]), "input_ids"])
     pos_table = (
@@ -121,35 +137,13 @@ def build_onnx(model_dir: Path, out: Path, quantize: bool = True) -> Path:
         attn_out = node(
             "MatMul", [attn, const(f"l{i}_ao_w", w[p + "attention.output.dense.weight"].T)]
         )
-        x = node(
-            "SkipLayerNormalization",
-            [
-                attn_out,
-                x,
-                const(f"l{i}_ln1_g", w[p + "attention.output.LayerNorm.weight"]),
-                const(f"l{i}_ln1_b", w[p + "attention.output.LayerNorm.bias"]),
-                const(f"l{i}_ao_b", w[p + "attention.output.dense.bias"]),
-            ],
-            domain=ms,
-            epsilon=eps,
-        )
+        x = skip_norm(attn_out, x, f"l{i}_ln1", p + "attention.output", f"l{i}_ao_b")
         inter = node("MatMul", [x, const(f"l{i}_in_w", w[p + "intermediate.dense.weight"].T)])
         inter = node(
             "BiasGelu", [inter, const(f"l{i}_in_b", w[p + "intermediate.dense.bias"])], domain=ms
         )
         ffn = node("MatMul", [inter, const(f"l{i}_out_w", w[p + "output.dense.weight"].T)])
-        x = node(
-            "SkipLayerNormalization",
-            [
-                ffn,
-                x,
-                const(f"l{i}_ln2_g", w[p + "output.LayerNorm.weight"]),
-                const(f"l{i}_ln2_b", w[p + "output.LayerNorm.bias"]),
-                const(f"l{i}_out_b", w[p + "output.dense.bias"]),
-            ],
-            domain=ms,
-            epsilon=eps,
-        )
+        x = skip_norm(ffn, x, f"l{i}_ln2", p + "output", f"l{i}_out_b")
     nodes.append(helper.make_node("Identity", [x], ["hidden"], name="hidden"))
 
     graph = helper.make_graph(

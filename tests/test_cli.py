@@ -139,7 +139,12 @@ def test_github_stars_command(run, monkeypatch, sqlite_url):
     store = Store(sqlite_url)
     store.db.upgrade()
     store.papers.upsert(
-        [PaperRecord(id="2207.01405", title="I-ViT", github_repo="zkkli/I-ViT", source="arxiv-api").validated()], TRUST
+        [
+            PaperRecord(
+                id="2207.01405", title="I-ViT", github_repo="zkkli/I-ViT", source="arxiv-api"
+            ).validated()
+        ],
+        TRUST,
     )
     body = fixture("github", "repos_zkkli_I-ViT.json")
     with ReplayServer(lambda p, q: Reply(200, body, {"ETag": '"e1"'}, "application/json")) as gh:

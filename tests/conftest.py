@@ -19,6 +19,7 @@ KILLS_PROCESSES = {
     "test_killed_mid_run_then_resumed_sends_every_message_exactly_once",
     "test_two_instances_at_once_never_double_send",
     "test_killed_process_resumes_without_loss_or_duplicates",
+    "test_serve_workers_get_the_parents_settings",
 }
 
 

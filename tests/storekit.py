@@ -30,3 +30,27 @@ def site_engine(store, settings):
 
 def trending_ranker():
     return plugins.rankers().get("trending")
+
+
+class MemoEmbedder:
+    """The real embedder, remembering each text's vector for the whole test run: fixtures
+    that embed the same papers for every test pay for the model once."""
+
+    def __init__(self, embedder):
+        self._embedder = embedder
+        self.key, self.dim = embedder.key, embedder.dim
+        self._seen: dict[str, object] = {}
+
+    def embed(self, texts, batch_size=1, progress=None):
+        import numpy as np
+
+        missing = [t for t in dict.fromkeys(texts) if t not in self._seen]
+        if missing:
+            for text, vec in zip(missing, self._embedder.embed(missing), strict=True):
+                self._seen[text] = vec
+        if progress:
+            progress(len(texts))
+        return np.stack([self._seen[t] for t in texts]) if texts else self._embedder.embed([])
+
+    def embed_query(self, text):
+        return self._embedder.embed_query(text)

@@ -160,3 +160,45 @@ def test_github_stars_command(run, monkeypatch, sqlite_url):
         monkeypatch.setenv("PAPERWIRE_GITHUB_API_URL", gh.url)
         r = run("ingest", "github-stars", "--max-age", "0")
     assert r.exit_code == 3 and "rate limit until 2100-01-01" in r.output
+
+
+def test_serve_workers_get_the_parents_settings(tmp_path):
+    """`serve --workers 2`: each worker process builds the site from the settings the parent
+    resolved (here from a TOML file and a flag, nothing in PAPERWIRE_* variables), read from
+    a snapshot only this user can read, removed when the server stops."""
+    import signal
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    import httpx
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    toml = tmp_path / "site.toml"
+    toml.write_text('site_name = "Workshop Papers"\ndigest_interval = 0\npage_size = 7\n')
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PAPERWIRE_")}
+    env["TMPDIR"] = str(tmp_path)
+    db = f"sqlite:///{tmp_path / 'serve.db'}"
+    cmd = [sys.executable, "-m", "paperwire", "-q", "--config", str(toml), "--db", db,
+           "serve", "--port", str(port), "--workers", "2"]  # fmt: skip
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/healthz").status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.2)
+        snapshots = list(tmp_path.glob("paperwire-settings-*.json"))
+        assert len(snapshots) == 1 and snapshots[0].stat().st_mode & 0o077 == 0
+        titles = {httpx.get(f"http://127.0.0.1:{port}/signin").text.count("Workshop Papers")
+                  for _ in range(8)}  # fmt: skip
+        assert 0 not in titles  # every worker answered with the parent's site name
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=30)
+    assert not list(tmp_path.glob("paperwire-settings-*.json"))

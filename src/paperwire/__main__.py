@@ -1,3 +1,5 @@
+"""``python -m paperwire``: the command line."""
+
 from .cli import main
 
 main()

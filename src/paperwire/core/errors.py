@@ -18,6 +18,11 @@ class StoreError(PaperwireError, RuntimeError):
     """A database problem the caller should report, not a bug."""
 
 
+class RecordRefused(StoreError):
+    """The database refused what was written (a constraint, a value it cannot hold): the
+    data's fault, unlike a database that is down or locked."""
+
+
 class SourceError(PaperwireError, RuntimeError):
     """A source failed for good (after retries) or answered with something unusable."""
 

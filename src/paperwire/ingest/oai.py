@@ -22,7 +22,7 @@ from ..core.records import PaperRecord
 from ..store import Store
 from .github import find_repo
 from .http import PoliteClient, TransientError, polite_client
-from .pipeline import Progress, Trust, count, in_transaction
+from .pipeline import Progress, Trust, count
 from .report import ImportReport
 from .sources import IngestRuntime, Register, Source, dry_run_option, parse_day, pass_runtime
 
@@ -279,14 +279,12 @@ def _write_oai_page(
     for err in page.errors:
         report.skip(err)
 
-    def work(conn: Any) -> None:
+    with store.db.transaction(dry_run) as conn:
         counts = store.papers.upsert(page.records, trust, conn) if page.records else None
         count(report, counts)
         if run_id is not None:
             state = {"token": page.token} if page.token else None
             store.jobs.checkpoint(run_id, state, _stats(report, pages_done), conn)
-
-    in_transaction(store, work, dry_run)
 
 
 def _stats(report: ImportReport, pages: int) -> dict[str, int]:

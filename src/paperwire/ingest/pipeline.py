@@ -9,12 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
-from typing import Any, BinaryIO, TypeVar
+from typing import Any, BinaryIO
 
-import sqlalchemy as sa
-from sqlalchemy.engine import Connection
-
-from ..core.errors import BadRecord
+from ..core.errors import BadRecord, RecordRefused
 from ..core.records import FeedItem, PaperRecord
 from ..store import Store, UpsertCounts
 from .files import iter_json_lines, open_input, raw_position
@@ -23,24 +20,6 @@ from .report import ImportReport
 Progress = Callable[[int], None]
 Trust = Mapping[str, int]
 BATCH = 1000
-R = TypeVar("R")
-
-
-class _Rollback(Exception):
-    pass
-
-
-def in_transaction(store: Store, fn: Callable[[Connection], R], dry_run: bool) -> R | None:
-    """Run ``fn(conn)`` in a transaction; roll it back when ``dry_run``."""
-    result = None
-    try:
-        with store.begin() as conn:
-            result = fn(conn)
-            if dry_run:
-                raise _Rollback
-    except _Rollback:
-        pass
-    return result
 
 
 def count(report: ImportReport, counts: UpsertCounts | None) -> None:
@@ -56,27 +35,20 @@ def write_papers(
     if not records:
         return
     try:
-        counts = in_transaction(store, lambda c: store.papers.upsert(records, trust, c), dry_run)
-    except sa.exc.OperationalError:
-        raise  # locked or unreachable database: not the records' fault
-    except sa.exc.DBAPIError:
+        # A database that is down or locked raises StoreError: not the records' fault.
+        with store.db.transaction(dry_run) as conn:
+            counts = store.papers.upsert(records, trust, conn)
+    except RecordRefused:
         for rec in records:  # isolate the record the database refuses
             try:
-                one = in_transaction(store, _upsert_one(store, trust, rec), dry_run)
-            except sa.exc.OperationalError:
-                raise
-            except sa.exc.DBAPIError as exc:
-                report.skip(f"{rec.id}: database refused the record ({type(exc.orig).__name__})")
+                with store.db.transaction(dry_run) as conn:
+                    one = store.papers.upsert([rec], trust, conn)
+            except RecordRefused as exc:
+                report.skip(f"{rec.id}: database refused the record ({exc})")
                 continue
             count(report, one)
         return
     count(report, counts)
-
-
-def _upsert_one(
-    store: Store, trust: Trust, rec: PaperRecord
-) -> Callable[[Connection], UpsertCounts]:
-    return lambda conn: store.papers.upsert([rec], trust, conn)
 
 
 def import_records(
@@ -120,11 +92,10 @@ def write_feed_items(
         report.skip(p)
     if not items:
         return
-    done = in_transaction(store, lambda c: store.feed.import_items(items, trust, c), dry_run)
-    if done is not None:
-        counts, added = done
-        count(report, counts)
-        report.feed_added += added
+    with store.db.transaction(dry_run) as conn:
+        counts, added = store.feed.import_items(items, trust, conn)
+    count(report, counts)
+    report.feed_added += added
 
 
 RecordMaker = Callable[[dict[str, Any], str], PaperRecord]

@@ -5,6 +5,8 @@ from __future__ import annotations
 import shutil
 import sqlite3
 import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +16,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine, make_url
 
 from ..core.clock import iso
-from ..core.errors import StoreError
+from ..core.errors import RecordRefused, StoreError
 from . import schema as t
 
 MIGRATIONS = Path(__file__).with_name("migrations")
@@ -66,6 +68,29 @@ class Database:
 
     def connect(self) -> Any:
         return self.engine.connect()
+
+    @contextmanager
+    def transaction(self, dry_run: bool = False) -> Iterator[Connection]:
+        """A transaction for writes that may be refused: rolled back instead of committed
+        when ``dry_run``; a refusal by the database (a constraint, a value out of range)
+        raises :class:`RecordRefused`, a database that is down or locked
+        :class:`StoreError`."""
+        try:
+            with self.engine.connect() as conn:
+                trans = conn.begin()
+                try:
+                    yield conn
+                except BaseException:
+                    trans.rollback()
+                    raise
+                if dry_run:
+                    trans.rollback()
+                else:
+                    trans.commit()
+        except sa.exc.OperationalError as exc:
+            raise StoreError(f"database unavailable: {exc.orig}") from exc
+        except sa.exc.DBAPIError as exc:
+            raise RecordRefused(type(exc.orig).__name__) from exc
 
     def insert(self, table: sa.Table) -> Any:
         """INSERT with this dialect's ON CONFLICT clauses."""

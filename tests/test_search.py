@@ -420,3 +420,13 @@ def test_random_queries_fuzz(engine):
         engine.search(
             text, SearchFilters(category="cs.CV"), sort=rnd.choice(["relevance", "date", "upvotes"])
         )
+
+
+def test_search_page_says_when_meaning_is_off(sqlite_store, tmp_path):
+    """Turned off in the settings: a plain notice; unavailable (no model here): the reason."""
+    from .webkit import Visitor, seed, site
+
+    seed(sqlite_store)
+    off, _ = site(sqlite_store, tmp_path, semantic_search=False)
+    text = Visitor(off).get("/papers", params={"q": "vision"}).text
+    assert "Search by meaning is off on this instance; results match words only." in text

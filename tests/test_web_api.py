@@ -173,6 +173,12 @@ def test_openapi_and_docs(api):
         "/api/papers/{arxiv_id}/comments",
     ):
         assert path in spec["paths"], path
+    # The documented order: subscriptions, then the papers API as Hugging Face lists it.
+    assert list(spec["paths"])[:3] == [
+        "/api/subscriptions",
+        "/api/subscriptions/{sub_id}",
+        "/api/daily_papers",
+    ]
     assert api.get("/api/docs").status_code == 200
 
 

@@ -43,11 +43,11 @@ DEFAULT_PLUGINS = (
     "paperwire.rank.trending",
     "paperwire.search.keyword",
     "paperwire.search.semantic",
+    "paperwire.web.subscribe",
     "paperwire.web.api",
     "paperwire.web.feeds",
     "paperwire.web.account",
     "paperwire.web.admin",
-    "paperwire.web.subscribe",
     "paperwire.web.pages",
 )
 _lock = threading.Lock()

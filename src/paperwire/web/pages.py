@@ -133,7 +133,8 @@ def search_page(ctx: Ctx, q: str, p: int, sort: str, filters: SearchFilters) -> 
         filters=filters,
         search_params=params,
         search_mode=result.mode,
-        semantic_off=ctx.site.search.problem,
+        # True (turned off) or why it cannot run here; None when it runs
+        semantic_off=ctx.site.search.problem if ctx.settings.search.semantic_search else True,
         atom="/feeds/search.atom?" + urlencode({k: v for k, v in params.items() if k != "sort"}),
     )
 

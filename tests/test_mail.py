@@ -541,3 +541,33 @@ def test_a_period_that_does_not_exist_is_a_clear_error_not_a_crash():
         schedule.period_due("daily", "UTC", dtime(8), "2026-02-30")
     with pytest.raises(schedule.PeriodError):
         schedule.period_due("weekly", "UTC", dtime(8), "2026-W60")
+
+
+def test_topic_alerts_judge_words_exactly_as_search_does(store, tmp_path):
+    """One judgement of words for both: the keyword index's (stemming, authors included),
+    also when a window's papers are judged from an in-memory copy of the index."""
+    from paperwire.core.records import PaperRecord
+
+    from .storekit import TRUST
+
+    records = [
+        PaperRecord(id="2601.00001", title="How a fly steers", abstract="Insect flight.",
+                    source="arxiv-api"),
+        PaperRecord(id="2601.00002", title="Drones", abstract="Small aircraft that flies.",
+                    authors=["Ada Flies"], source="arxiv-api"),
+        PaperRecord(id="2601.00003", title="Fleas", abstract="Jumping insects.",
+                    source="arxiv-api"),
+        PaperRecord(id="2601.00004", title="Large language models", abstract="Scaling laws.",
+                    authors=["Lianghui Zhu"], source="arxiv-api"),
+    ]  # fmt: skip
+    store.papers.upsert([r.validated() for r in records], TRUST)
+    config = make_config(tmp_path)
+    engine = search_engine(store, semantic=False)
+    composer = composer_for(store, config, engine)
+    start, end = datetime.utcnow() - timedelta(hours=1), datetime.utcnow() + timedelta(hours=1)
+    for query in ("flies", "insect -fleas", "zhu", '"language models"', "fly OR fleas"):
+        sub = store.mail.create_subscription(f"{len(query)}@example.org", "topic", query,
+                                             "daily", "UTC", confirmed=True)  # fmt: skip
+        alert = {p.paper_id for p in composer.topic_matches(sub, start, end)}
+        found = {h.paper_id for h in engine.search(query, mode="keyword", limit=50).hits}
+        assert alert == found and alert, query

@@ -293,3 +293,13 @@ def test_a_record_the_database_refuses_is_skipped_and_the_batch_goes_in(pg_store
     write_papers(pg_store, TRUST, batch, report, dry_run=False)
     assert report.inserted == 2 and pg_store.db.count("papers") == 2
     assert report.skipped == ["2401.00002: database refused the record (DataError)"]
+
+
+def test_categories_with_spaces_round_trip(store):
+    """Listings carry classes like "68U10, 90C26": stored space-separated, a second import
+    of the same record changes nothing."""
+    r = rec(categories=["cs.CV", "math.NA", "68U10, 90C26"])
+    assert r.categories == ["cs.CV", "math.NA", "68U10,", "90C26"]
+    store.papers.upsert([r], TRUST)
+    again = store.papers.upsert([rec(categories=["cs.CV", "math.NA", "68U10, 90C26"])], TRUST)
+    assert (again.updated, again.unchanged) == (0, 1)

@@ -83,7 +83,9 @@ class PaperRecord:
         self.authors = [a for a in (clean_text(a) for a in self.authors) if a][:MAX_AUTHORS]
         if self.num_authors is None:
             self.num_authors = len(self.authors)
-        self.categories = [c for c in (clean_text(c) for c in self.categories) if c]
+        # One word each, as they are stored (space-separated): a listing's "68U10, 90C26"
+        # is two, and a stored paper compares equal to the record it came from.
+        self.categories = [word for c in self.categories for word in clean_text(c).split()]
         if self.primary_category is None and self.categories:
             self.primary_category = self.categories[0]
         if self.primary_category and self.primary_category not in self.categories:

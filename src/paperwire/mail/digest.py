@@ -25,6 +25,7 @@ from ..core.settings import DigestSettings
 from ..rank import Ranker, Trend
 from ..search import SearchEngine
 from ..search.matcher import Matcher
+from ..search.retrievers import WordJudge
 from ..store import Store
 from .schedule import Due
 
@@ -43,6 +44,7 @@ class _Window:
     texts: list[str]  # title + abstract
     vectors: np.ndarray | None  # rows of ``ids`` (zeros where a paper has no vector)
     has_vector: np.ndarray | None
+    words: WordJudge  # which of these papers hold which words
 
 
 def trend_reason(t: Trend) -> str:
@@ -100,6 +102,7 @@ class Composer:
                 [f"{r.title}\n{r.abstract}" for r in rows],
                 vectors,
                 has,
+                self.engine.words([r.seq for r in rows]),
             )
         return self._windows[key]
 
@@ -139,14 +142,24 @@ class Composer:
             candidates = list(range(len(w.ids)))
         if not candidates:
             return []
+
+        def similarity(i: int) -> float | None:
+            has = w.has_vector is not None and bool(w.has_vector[i])
+            return float(sims[i]) if sims is not None and has else None
+
         seqs = [w.seqs[i] for i in candidates]
-        every, banned = self.engine.word_matches(parsed, seqs)
+        # Words decide for papers between the two bars and for those without a vector;
+        # closer papers count on meaning alone (so the index is asked about fewer papers).
+        undecided = [
+            w.seqs[i] for i in candidates if (sim := similarity(i)) is None or sim < strict
+        ]
+        every = w.words.holding_all(parsed, undecided) if parsed.units and undecided else set()
+        banned = w.words.holding_any(parsed.excluded, seqs) if parsed.excluded else set()
         picks = []
         for i, seq in zip(candidates, seqs, strict=True):
             if seq in banned:
                 continue
-            has = w.has_vector is not None and bool(w.has_vector[i])
-            sim = float(sims[i]) if sims is not None and has else None
+            sim = similarity(i)
             full = seq in every
             ok = full if sim is None else (full and sim >= loose) or sim >= strict
             if not ok:

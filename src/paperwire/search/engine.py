@@ -18,7 +18,7 @@ from ..core.query import ParsedQuery, SearchFilters, parse
 from ..core.settings import SearchSettings
 from ..store import Store
 from .fusion import Hit, Tuning, fuse
-from .retrievers import KeywordRetriever, SearchBackends, VectorRetriever
+from .retrievers import KeywordRetriever, SearchBackends, VectorRetriever, WordJudge
 
 SORTS = ("relevance", "date", "upvotes")
 MODES = ("hybrid", "keyword", "semantic")
@@ -146,7 +146,7 @@ class SearchEngine:
             if c >= self.tuning.min_similarity
         ]
         if parsed.excluded and close:
-            banned = self.keyword.holding_any(parsed.excluded, close)
+            banned = self.words().holding_any(parsed.excluded, close)
             close = [s for s in close if s not in banned]
         similarity = dict(zip(seqs.tolist(), scores.tolist(), strict=True))
         missing = [s for s in keyword_seqs if s not in similarity]
@@ -171,13 +171,10 @@ class SearchEngine:
         return [h for h in hits if h.paper_id]
 
     # -- words and meaning of given papers -----------------------------------------------
-    def word_matches(self, query: ParsedQuery, seqs: Sequence[int]) -> tuple[set[int], set[int]]:
-        """(which of ``seqs`` hold every word of ``query`` and none it excludes, which hold
-        a word it excludes) — judged by the keyword index, exactly as search judges them.
-        Topic alerts decide with this."""
-        every = self.keyword.holding_all(query, seqs) if query.units else set()
-        banned = self.keyword.holding_any(query.excluded, seqs) if query.excluded else set()
-        return every, banned
+    def words(self, seqs: Sequence[int] | None = None) -> WordJudge:
+        """Which papers hold which words, judged by the keyword index exactly as search
+        judges them (topic alerts decide with this), prepared for ``seqs`` when given."""
+        return self.keyword.judge(seqs)
 
     def embed_query(self, text: str) -> np.ndarray | None:
         """``text`` as the model reads a query (None: no search by meaning here)."""

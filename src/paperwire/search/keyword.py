@@ -17,6 +17,7 @@ from ..core.hooks import hookimpl
 from ..core.query import ParsedQuery, SearchFilters, Unit
 from ..core.settings import SearchSettings
 from ..store import Store
+from ..store.search import WordIndex
 from .retrievers import KeywordBackend
 
 
@@ -42,18 +43,8 @@ class DatabaseKeywords:
                 )
         return hits, all_words
 
-    def holding_all(self, query: ParsedQuery, seqs: Sequence[int]) -> set[int]:
-        if not seqs:
-            return set()
-        hits = self.store.search.keyword_hits(query, limit=len(seqs), within=seqs)
-        return {s for s, _ in hits}
-
-    def holding_any(self, phrases: list[list[str]], seqs: Sequence[int]) -> set[int]:
-        if not seqs or not phrases:
-            return set()
-        only = ParsedQuery(text="", units=[Unit([p]) for p in phrases])
-        hits = self.store.search.keyword_hits(only, mode="any", limit=len(seqs), within=seqs)
-        return {s for s, _ in hits}
+    def judge(self, seqs: Sequence[int] | None = None) -> IndexJudge:
+        return IndexJudge(self.store.search.word_index(seqs))
 
     def _rare_units(self, query: ParsedQuery) -> tuple[list[Unit], list[float]]:
         """Up to ``rare_units`` units found in fewer than ``rare_share`` of the papers, rarest
@@ -72,6 +63,22 @@ class DatabaseKeywords:
             self._size = self.store.papers.count()
             self._size_checked = now
         return self._size
+
+
+class IndexJudge:
+    """Words judged by the store's index (or its in-memory copy for a set of papers)."""
+
+    def __init__(self, index: WordIndex):
+        self.index = index
+
+    def holding_all(self, query: ParsedQuery, seqs: Sequence[int]) -> set[int]:
+        return self.index.matching(query, seqs)
+
+    def holding_any(self, phrases: list[list[str]], seqs: Sequence[int]) -> set[int]:
+        if not phrases:
+            return set()
+        only = ParsedQuery(text="", units=[Unit([p]) for p in phrases])
+        return self.index.matching(only, seqs, mode="any")
 
 
 def database_keywords(store: Store, settings: SearchSettings) -> DatabaseKeywords:

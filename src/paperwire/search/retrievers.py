@@ -23,6 +23,18 @@ if TYPE_CHECKING:
     from ..store import Store
 
 
+class WordJudge(Protocol):
+    """Which papers hold which words, as the keyword index judges it."""
+
+    def holding_all(self, query: ParsedQuery, seqs: Sequence[int]) -> set[int]:
+        """Which of ``seqs`` hold every unit of ``query`` and none of its excluded words."""
+        ...
+
+    def holding_any(self, phrases: list[list[str]], seqs: Sequence[int]) -> set[int]:
+        """Which of ``seqs`` hold any of the ``phrases``."""
+        ...
+
+
 class KeywordRetriever(Protocol):
     """Papers by their words."""
 
@@ -33,12 +45,9 @@ class KeywordRetriever(Protocol):
         When no paper holds them all, papers holding some may be ranked instead."""
         ...
 
-    def holding_all(self, query: ParsedQuery, seqs: Sequence[int]) -> set[int]:
-        """Which of ``seqs`` hold every unit of ``query`` and none of its excluded words."""
-        ...
-
-    def holding_any(self, phrases: list[list[str]], seqs: Sequence[int]) -> set[int]:
-        """Which of ``seqs`` hold any of the ``phrases``."""
+    def judge(self, seqs: Sequence[int] | None = None) -> WordJudge:
+        """A judge of words for questions about ``seqs`` (None: any paper); it may prepare
+        itself for those papers, as topic alerts ask many questions about one window."""
         ...
 
 

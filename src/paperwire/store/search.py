@@ -3,9 +3,11 @@ the same transactions as the papers) and the filters every search path applies."
 
 from __future__ import annotations
 
+import sqlite3
+import threading
 from collections.abc import Sequence
 from datetime import datetime, time, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import sqlalchemy as sa
@@ -18,6 +20,48 @@ from .fulltext import ALL, ANY, fts5, tsquery
 P = t.papers
 # bm25 weights of the FTS5 columns: title, abstract, authors (tuned on SciFact-dev).
 BM25 = "bm25(papers_fts, 10.0, 1.0, 2.0)"
+# The tokenizer of the papers_fts table (migration 0001), for in-memory copies of it.
+FTS5_TOKENIZE = "porter unicode61 remove_diacritics 2"
+
+
+class WordIndex(Protocol):
+    def matching(self, query: ParsedQuery, seqs: Sequence[int], mode: str = ALL) -> set[int]:
+        """Which of ``seqs`` hold every unit of ``query`` (or any, with ``mode`` "any") and
+        none it excludes."""
+        ...
+
+
+class _StoredWords:
+    """The store's own index, asked paper by paper."""
+
+    def __init__(self, repo: SearchRepo):
+        self.repo = repo
+
+    def matching(self, query: ParsedQuery, seqs: Sequence[int], mode: str = ALL) -> set[int]:
+        return self.repo.matching(query, seqs, mode)
+
+
+class _LocalWords:
+    """An in-memory FTS5 table holding some papers, tokenized as papers_fts is."""
+
+    def __init__(self, rows: Sequence[tuple[int, str, str, str]]):
+        self.conn = sqlite3.connect(":memory:", check_same_thread=False)
+        self.lock = threading.Lock()
+        self.conn.execute(
+            "CREATE VIRTUAL TABLE words USING fts5(title, abstract, authors, "
+            f"tokenize='{FTS5_TOKENIZE}')"
+        )
+        self.conn.executemany(
+            "INSERT INTO words(rowid, title, abstract, authors) VALUES (?, ?, ?, ?)", rows
+        )
+
+    def matching(self, query: ParsedQuery, seqs: Sequence[int], mode: str = ALL) -> set[int]:
+        match = fts5(query, mode)
+        if match is None or not seqs:
+            return set()
+        with self.lock:
+            found = self.conn.execute("SELECT rowid FROM words WHERE words MATCH ?", (match,))
+            return {row[0] for row in found} & {int(s) for s in seqs}
 
 
 def filter_clauses(filters: SearchFilters | None) -> list[Any]:
@@ -50,20 +94,14 @@ class SearchRepo(Repository):
         mode: str = ALL,
         filters: SearchFilters | None = None,
         limit: int = 200,
-        within: Sequence[int] | None = None,
         weights: Sequence[float] | None = None,
     ) -> list[tuple[int, float]]:
         """(seq, score) best first: papers holding every unit of ``query`` (``mode`` "all")
-        or any of them ("any"), never an excluded one. ``within``: only these papers.
-        ``weights`` (PostgreSQL, "any"): a weight per unit, for rarity (FTS5's bm25 weighs
-        rare words by itself)."""
+        or any of them ("any"), never an excluded one. ``weights`` (PostgreSQL, "any"): a
+        weight per unit, for rarity (FTS5's bm25 weighs rare words by itself)."""
         if not query.units:
             return []
         where = filter_clauses(filters)
-        if within is not None:
-            if not len(within):
-                return []
-            where.append(P.c.seq.in_([int(s) for s in within]))
         if self.db.dialect == "sqlite":
             return self._fts5_hits(query, mode, where, limit)
         return self._tsvector_hits(query, mode, where, limit, weights)
@@ -123,6 +161,51 @@ class SearchRepo(Repository):
         )
         with self.db.connect() as conn:
             return [(int(r.seq), float(r.score)) for r in conn.execute(q)]
+
+    def word_index(self, seqs: Sequence[int] | None = None) -> WordIndex:
+        """Which papers hold which words, judged as the keyword index judges them, for
+        questions about ``seqs`` (None: any paper). For a set of papers on SQLite, an
+        in-memory FTS5 copy of them with the same tokenizer answers each question in a
+        fraction of a millisecond (a topic alert asks one per subscriber)."""
+        if seqs is not None and self.db.dialect == "sqlite":
+            return _LocalWords(self._fts_rows(seqs))
+        return _StoredWords(self)
+
+    def _fts_rows(self, seqs: Sequence[int]) -> list[tuple[int, str, str, str]]:
+        """The papers as the FTS5 triggers index them (authors as their stored JSON)."""
+        rows: list[tuple[int, str, str, str]] = []
+        ids: Any = sa.bindparam("ids", expanding=True)
+        q = sa.text("SELECT seq, title, abstract, authors FROM papers WHERE seq IN :ids")
+        with self.db.connect() as conn:
+            for chunk in chunks(sorted({int(s) for s in seqs})):
+                rows.extend(tuple(r) for r in conn.execute(q.bindparams(ids), {"ids": chunk}))
+        return rows
+
+    def matching(self, query: ParsedQuery, seqs: Sequence[int], mode: str = ALL) -> set[int]:
+        """Which of ``seqs`` hold every unit of ``query`` (``mode`` "all") or any of them
+        ("any"), and none it excludes. Checked paper by paper through the index (FTS5 seeks
+        each rowid; PostgreSQL tests each row's tsvector), so a few papers cost little
+        whatever the words: 1.4 ms for 30 papers and "learning model", where filtering a
+        full MATCH took 70 ms on the 74.7k-paper corpus."""
+        if not query.units or not seqs:
+            return set()
+        ids: Any = sa.bindparam("ids", expanding=True)
+        out: set[int] = set()
+        with self.db.connect() as conn:
+            for chunk in chunks(sorted({int(s) for s in seqs})):
+                if self.db.dialect == "sqlite":
+                    q = sa.text(
+                        "SELECT rowid FROM papers_fts WHERE papers_fts MATCH :m AND rowid IN :ids"
+                    ).bindparams(ids)
+                    out.update(conn.execute(q, {"m": fts5(query, mode), "ids": chunk}).scalars())
+                else:
+                    ts = tsquery(query, mode)
+                    assert ts is not None
+                    q = sa.text(
+                        f"SELECT seq FROM papers WHERE seq IN :ids AND tsv @@ ({ts.expr})"
+                    ).bindparams(ids)
+                    out.update(conn.execute(q, {**ts.params, "ids": chunk}).scalars())
+        return out
 
     def doc_counts(self, units: Sequence[Unit], cap: int) -> list[int]:
         """How many papers hold each unit, counting up to ``cap``."""

@@ -202,3 +202,16 @@ def test_serve_workers_get_the_parents_settings(tmp_path):
         proc.send_signal(signal.SIGTERM)
         proc.communicate(timeout=30)
     assert not list(tmp_path.glob("paperwire-settings-*.json"))
+
+
+def test_a_closed_pipe_is_not_a_failed_source(tmp_path):
+    """`paperwire settings | head -1`: the reader went away; no "error", no exit 3."""
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PAPERWIRE_")}
+    proc = subprocess.Popen([sys.executable, "-m", "paperwire", "settings"], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)  # fmt: skip
+    proc.stdout.close()  # before its first line (it takes a moment to start)
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode in (0, 1) and b"error" not in err

@@ -89,11 +89,12 @@ def failures() -> Iterator[None]:
         yield
     except (PaperwireError, sa.exc.SQLAlchemyError, OSError) as exc:
         code = _exit_code(exc)
-        if code is None:
-            raise
+        if code is None or isinstance(exc, BrokenPipeError):
+            raise  # a closed pipe (`| head`) is click's to handle, not a failed source
         if isinstance(exc, (StoreError, sa.exc.SQLAlchemyError)):
             label = "database error"
             message = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+            # StoreError wrapping a driver error: the driver's own words
         else:
             label = "configuration error" if isinstance(exc, ConfigError) else "error"
             message = str(exc)

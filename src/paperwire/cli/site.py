@@ -44,7 +44,10 @@ def worker_app() -> FastAPI:
 
 
 def _write_snapshot(settings: Settings) -> Path:
-    fd, name = tempfile.mkstemp(prefix="paperwire-settings-", suffix=".json")
+    # In the user's runtime directory where there is one (private, emptied at logout).
+    runtime_dir = os.environ.get("XDG_RUNTIME_DIR")
+    where = runtime_dir if runtime_dir and os.path.isdir(runtime_dir) else None
+    fd, name = tempfile.mkstemp(prefix="paperwire-settings-", suffix=".json", dir=where)
     with os.fdopen(fd, "w") as fh:  # mkstemp: readable by this user only (secrets inside)
         fh.write(settings.to_json())
     return Path(name)
@@ -58,9 +61,9 @@ def serve_site(runtime: Runtime, host: str, port: int, workers: int) -> None:
     if settings.digests.digest_interval > 0:
         DigestScheduler(settings, plugins.search_backends(), plugins.rankers()).start()
     snapshot = _write_snapshot(settings)
-    os.environ[SNAPSHOT_ENV] = str(snapshot)
-    click.echo(f"Paperwire on http://{host}:{port}/papers ({workers} worker(s)); Ctrl-C stops.")
     try:
+        os.environ[SNAPSHOT_ENV] = str(snapshot)
+        click.echo(f"Paperwire on http://{host}:{port}/papers ({workers} worker(s)); Ctrl-C stops.")
         uvicorn.run(
             "paperwire.cli.site:worker_app",
             factory=True,
@@ -72,6 +75,7 @@ def serve_site(runtime: Runtime, host: str, port: int, workers: int) -> None:
             access_log=not runtime.quiet,
         )
     finally:
+        os.environ.pop(SNAPSHOT_ENV, None)
         snapshot.unlink(missing_ok=True)
 
 

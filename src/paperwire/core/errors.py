@@ -20,7 +20,12 @@ class StoreError(PaperwireError, RuntimeError):
 
 class RecordRefused(StoreError):
     """The database refused what was written (a constraint, a value it cannot hold): the
-    data's fault, unlike a database that is down or locked."""
+    data's fault, unlike a database that is down or locked. ``kind``: the driver's name for
+    the refusal (IntegrityError, DataError, …)."""
+
+    def __init__(self, kind: str, message: str = ""):
+        super().__init__(f"{kind}: {message}" if message else kind)
+        self.kind = kind
 
 
 class SourceError(PaperwireError, RuntimeError):

@@ -44,7 +44,7 @@ def write_papers(
                 with store.db.transaction(dry_run) as conn:
                     one = store.papers.upsert([rec], trust, conn)
             except RecordRefused as exc:
-                report.skip(f"{rec.id}: database refused the record ({exc})")
+                report.skip(f"{rec.id}: database refused the record ({exc.kind})")
                 continue
             count(report, one)
         return

@@ -58,10 +58,9 @@ class SearchEngine:
 
     @property
     def problem(self) -> str | None:
-        """Why search by meaning is off, if it is."""
-        if self.vectors is None:
-            return "semantic search is turned off"
-        return self.vectors.problem
+        """Why search by meaning cannot run here, as found so far (None when it is turned
+        off in the settings, or has not been tried)."""
+        return None if self.vectors is None else self.vectors.problem
 
     @property
     def model(self) -> str | None:
@@ -70,7 +69,7 @@ class SearchEngine:
 
     def semantic(self) -> VectorRetriever | None:
         """The vector retriever, when it works here."""
-        if self.vectors is None or self.vectors.problem:
+        if self.vectors is None or not self.vectors.available():
             return None
         return self.vectors
 
@@ -225,9 +224,8 @@ class SearchEngine:
         """The vector retriever, for `paperwire index`; ModelError when it cannot work."""
         if self.vectors is None:
             raise ModelError("semantic_search is off in the settings")
-        problem = self.vectors.problem
-        if problem:
-            raise ModelError(problem)
+        if not self.vectors.available():
+            raise ModelError(self.vectors.problem or "the embedding model is unavailable")
         return self.vectors
 
     def warm(self) -> None:

@@ -59,7 +59,11 @@ class VectorRetriever(Protocol):
 
     @property
     def problem(self) -> str | None:
-        """Why the retriever cannot work here (model missing, …), or None."""
+        """Why the retriever cannot work here (model missing, …), as found so far."""
+        ...
+
+    def available(self) -> bool:
+        """Whether it works here (it may load its model to find out)."""
         ...
 
     def embed_query(self, text: str) -> np.ndarray | None: ...

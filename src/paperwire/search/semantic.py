@@ -74,9 +74,13 @@ class IndexVectors:
     # -- components ----------------------------------------------------------------------
     @property
     def problem(self) -> str | None:
-        """Why search by meaning is off here, if it is (found when the model first loads)."""
-        self.embedder()
+        """Why search by meaning is off here, as found so far (when the model first loaded);
+        reading it loads nothing."""
         return self._problem
+
+    def available(self) -> bool:
+        """Whether the model loads here (loading it on first call)."""
+        return self.embedder() is not None
 
     def embedder(self) -> Embedder | None:
         if self._problem:

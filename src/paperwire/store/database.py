@@ -88,9 +88,9 @@ class Database:
                 else:
                     trans.commit()
         except sa.exc.OperationalError as exc:
-            raise StoreError(f"database unavailable: {exc.orig}") from exc
+            raise StoreError(str(exc.orig).strip()) from exc
         except sa.exc.DBAPIError as exc:
-            raise RecordRefused(type(exc.orig).__name__) from exc
+            raise RecordRefused(type(exc.orig).__name__, str(exc.orig).strip()) from exc
 
     def insert(self, table: sa.Table) -> Any:
         """INSERT with this dialect's ON CONFLICT clauses."""

@@ -134,7 +134,7 @@ def search_page(ctx: Ctx, q: str, p: int, sort: str, filters: SearchFilters) -> 
         search_params=params,
         search_mode=result.mode,
         # True (turned off) or why it cannot run here; None when it runs
-        semantic_off=ctx.site.search.problem if ctx.settings.search.semantic_search else True,
+        semantic_off=ctx.site.search.problem or not ctx.settings.search.semantic_search,
         atom="/feeds/search.atom?" + urlencode({k: v for k, v in params.items() if k != "sort"}),
     )
 

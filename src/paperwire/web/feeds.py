@@ -12,7 +12,8 @@ from fastapi import APIRouter, HTTPException, Query
 from fastapi.responses import Response
 
 from ..core import periods
-from ..core.display import authors_label
+from ..core.clock import utcnow
+from ..core.display import dotted
 from ..core.errors import PeriodError
 from ..core.hooks import hookimpl
 from ..core.models import Card
@@ -25,12 +26,22 @@ FEED_SIZE = 50
 ET.register_namespace("", ATOM)
 
 
-def _ts(value: date | datetime | None) -> str:
-    if value is None:
-        return datetime(1970, 1, 1, tzinfo=UTC).isoformat()
+def _utc(value: date | datetime) -> datetime:
+    """A stored date or naive-UTC datetime as an aware UTC datetime."""
     if isinstance(value, datetime):
-        return value.replace(tzinfo=UTC).isoformat(timespec="seconds")
-    return datetime(value.year, value.month, value.day, tzinfo=UTC).isoformat(timespec="seconds")
+        return value.replace(tzinfo=UTC)
+    return datetime(value.year, value.month, value.day, tzinfo=UTC)
+
+
+def _ts(value: date | datetime) -> str:
+    return _utc(value).isoformat(timespec="seconds")
+
+
+def _entry_authors(card: Card) -> list[str]:
+    """The paper's authors, or its organization; none rather than a made-up name."""
+    named = [a for a in card.authors or [] if a.strip()][:50]
+    org = card.org_fullname or card.org
+    return named or ([org] if org else [])
 
 
 def atom(ctx: Ctx, title: str, path: str, html_path: str, cards: Sequence[Card]) -> Response:
@@ -43,12 +54,20 @@ def atom(ctx: Ctx, title: str, path: str, html_path: str, cards: Sequence[Card])
             el.text = text
         return el
 
-    sub(feed, "title", f"{ctx.settings.site.site_name}: {title}")
+    site_name = ctx.settings.site.site_name
+    sub(feed, "title", f"{site_name}: {title}")
     sub(feed, "id", f"{base}{path}")
     sub(feed, "link", rel="self", href=f"{base}{path}", type="application/atom+xml")
     sub(feed, "link", rel="alternate", href=f"{base}{html_path}", type="text/html")
-    stamps = [c.submitted_at or c.published for c in cards]
-    sub(feed, "updated", _ts(max((s for s in stamps if s), default=None)))
+    stamps = [c.submitted_at or c.updated or c.published or c.feed_date for c in cards]
+    # An empty or undated feed is as new as this answer: a true date, unlike 1970.
+    updated = _ts(max((_utc(s) for s in stamps if s), default=None) or utcnow())
+    sub(feed, "updated", updated)
+    if any(not _entry_authors(c) for c in cards):
+        # RFC 4287 §4.1.2: an entry without authors takes the feed's, the site compiling it.
+        author = sub(feed, "author")
+        sub(author, "name", site_name)
+        sub(author, "uri", f"{base}/")
     sub(feed, "generator", "Paperwire")
     for card in cards:
         entry = sub(feed, "entry")
@@ -56,18 +75,18 @@ def atom(ctx: Ctx, title: str, path: str, html_path: str, cards: Sequence[Card])
         sub(entry, "id", f"{base}/papers/{card.id}")
         sub(entry, "link", rel="alternate", href=f"{base}/papers/{card.id}", type="text/html")
         sub(entry, "link", rel="related", href=f"https://arxiv.org/abs/{card.id}", title="arXiv")
-        sub(entry, "published", _ts(card.published))
-        sub(entry, "updated", _ts(card.submitted_at or card.updated or card.published))
-        for name in (card.authors or [])[:50]:
+        if card.published:  # optional in Atom: left out rather than invented
+            sub(entry, "published", _ts(card.published))
+        changed = card.submitted_at or card.updated or card.published or card.feed_date
+        sub(entry, "updated", _ts(changed) if changed else updated)
+        for name in _entry_authors(card):
             sub(sub(entry, "author"), "name", name)
-        if not card.authors:
-            sub(sub(entry, "author"), "name", authors_label(card))
         for cat in card.categories or []:
             sub(entry, "category", term=cat)
-        extra = f"\n\n{card.upvotes} upvotes"
-        if card.github_repo:
-            extra += f" · code: https://github.com/{card.github_repo}"
-        sub(entry, "summary", (card.abstract or "") + extra, type="text")
+        votes = f"{card.upvotes} upvote" + ("" if card.upvotes == 1 else "s")
+        code = f"code: https://github.com/{card.github_repo}" if card.github_repo else ""
+        summary = "\n\n".join(p for p in (card.abstract, dotted(votes, code)) if p)
+        sub(entry, "summary", summary, type="text")
     body = ET.tostring(feed, encoding="utf-8", xml_declaration=True)
     return Response(
         body,

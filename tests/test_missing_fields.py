@@ -288,3 +288,4 @@ def test_digest_email_shows_what_is_known(sparse):
     assert ugly(lines(html)) == [], ugly(lines(html))
     assert "Ada Lovelace, Alan Turing · Mar 17, 2025" in text
     assert "   Ada Lovelace, Alan Turing\n" in text  # undated: no separator after the authors
+    assert re.search(r'padding-top:8px;">\s*</div>', html) is None  # no empty abstract box

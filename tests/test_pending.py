@@ -156,6 +156,7 @@ def test_double_submit_does_not_duplicate(down_site):
     r = w.post("/papers/submit", {"arxiv_id": "2611.01234"})
     assert r.status_code == 409 and "Another member submitted 2611.01234" in r.text
     assert len(store.queue.list()) == 1
+    assert "arXiv:2611.01234 is saved" in w.get("/papers/pending?id=2611.01234").text
 
 
 @pytest.mark.parametrize("down_site", ["refused"], indirect=True)

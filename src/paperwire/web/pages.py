@@ -214,7 +214,7 @@ def pending_page(ctx: CtxDep, id: str = "") -> Response:
     if ctx.user is None:
         return RedirectResponse("/signin?next=/papers/pending", status_code=303)
     mine = service.pending_of(ctx)
-    shown = next((v for v in mine if v.job.key == id), None)
+    shown = next((v for v in mine if v.job.key == id), None) or service.pending_for(ctx, id)
     return page(ctx, "pending.html", title="Waiting for arXiv", pending=mine, shown=shown)
 
 

@@ -197,10 +197,10 @@ def _status(job: Job) -> tuple[str, str]:
         return "Done", job.result or ""
     if job.state == "failed":
         return "Not added", job.last_error or "arXiv did not answer."
-    tried = f"tried {job.attempts} time{'s' if job.attempts != 1 else ''} in the background; "
-    first = "" if job.attempts else "will ask arXiv again shortly; "
+    n = job.attempts
+    tried = f"Tried {n} time{'s' if n != 1 else ''} in the background." if n else ""
     why = f"Last time: {job.last_error}" if job.last_error else ""
-    return "Waiting for arXiv", ((first or tried) + why).strip().rstrip(";")
+    return "Waiting for arXiv", f"{tried} {why}".strip()
 
 
 def pending_view(job: Job) -> PendingView:
@@ -212,6 +212,16 @@ def pending_view(job: Job) -> PendingView:
         detail=detail,
         next_try=job.next_attempt_at if job.pending else None,
     )
+
+
+def pending_for(ctx: Ctx, paper_id: str) -> PendingView | None:
+    """Anyone's request for this paper (a member asking for a paper another member's
+    request already waits for is shown that one)."""
+    for kind in papers.KINDS:
+        job = ctx.store.queue.get(kind, paper_id[:100]) if paper_id else None
+        if job is not None:
+            return pending_view(job)
+    return None
 
 
 def pending_of(ctx: Ctx) -> list[PendingView]:

@@ -210,7 +210,7 @@ def test_retried_with_backoff_until_arxiv_answers(store, tmp_path):
         job = store.queue.get(SUBMIT, PAPER)
         assert job.state == "queued" and job.attempts == 1
         assert job.next_attempt_at == clock.now + timedelta(seconds=60)
-        assert job.last_error == "arXiv could not be reached; it will be asked again."
+        assert job.last_error == "arXiv could not be reached."
         clock.advance(30)
         assert runner.step().claimed == 0  # not due yet
         clock.advance(31)
@@ -271,9 +271,7 @@ def test_gives_up_after_max_attempts(store, tmp_path):
         fetcher.close()
     job = store.queue.get(SUBMIT, PAPER)
     assert job.state == "failed"
-    assert job.last_error == (
-        "arXiv could not be reached; it will be asked again. Gave up after 2 tries."
-    )
+    assert job.last_error == "arXiv could not be reached. Gave up after 2 tries."
 
 
 def test_enqueue_is_unique_per_kind_and_key(store):

@@ -41,11 +41,13 @@ def jobs_run(runtime: Runtime, limit: int) -> None:
 
 
 def _line(job: Job) -> str:
-    when = f"next {job.next_attempt_at:%Y-%m-%d %H:%M} UTC" if job.pending else job.state
-    why = job.last_error if job.state != "done" else job.result
-    return f"{job.id:>6}  {job.kind:<14} {job.key:<20} {job.state:<8} {job.attempts:>2} tries  " + (
-        f"{when}" + (f"  {why}" if why else "")
-    )
+    if job.pending:
+        when = f"next try {job.next_attempt_at:%Y-%m-%d %H:%M} UTC"
+    else:
+        when = f"ended {job.finished_at or job.updated_at:%Y-%m-%d %H:%M} UTC"
+    why = job.result if job.state == "done" else job.last_error
+    head = f"{job.id:>6}  {job.kind:<14} {job.key:<20} {job.state:<8} {job.attempts:>2} tries"
+    return f"{head}  {when}" + (f"  {why}" if why else "")
 
 
 @jobs.command("list")

@@ -211,7 +211,7 @@ class DigestSettings:
 @dataclass(frozen=True)
 class JobSettings:
     arxiv_visitor_wait: float = setting(
-        4.0,
+        3.0,
         "Seconds a visitor submitting or indexing an unknown paper waits for arXiv; past that "
         "(or when arXiv is down) the submission is accepted as pending and retried in the "
         "background.",

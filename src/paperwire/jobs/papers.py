@@ -178,7 +178,7 @@ class PaperJobs:
         try:
             found = self.fetcher.fetch(self.store, paper_id, time.monotonic() + QUEUE_FETCH_SECONDS)
         except SourceUnavailable as exc:
-            raise JobError(f"arXiv {exc.reason}; it will be asked again.") from None
+            raise JobError(f"arXiv {exc.reason}.") from None
         if not found:
             raise JobError(f"arXiv has no paper {paper_id}.", permanent=True)
         if self.embed is not None:

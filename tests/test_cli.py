@@ -34,7 +34,7 @@ def run(sqlite_url, monkeypatch):
 
 def test_db_upgrade_and_stats(run):
     r = run("db", "upgrade")
-    assert r.exit_code == 0 and "revision 0004" in r.output
+    assert r.exit_code == 0 and "revision 0005" in r.output
     r = run("stats", "--json")
     assert r.exit_code == 0 and json.loads(r.output)["papers"] == 0
 

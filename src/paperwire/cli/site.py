@@ -19,6 +19,7 @@ from .. import plugins
 from ..core.models import ROLES
 from ..core.passwords import hash_password, password_problem
 from ..core.settings import Settings
+from ..jobs.worker import QueueWorker
 from ..mail.scheduler import DigestScheduler
 from ..store import Store
 from .main import Runtime, main, pass_runtime
@@ -60,6 +61,8 @@ def serve_site(runtime: Runtime, host: str, port: int, workers: int) -> None:
     runtime.open_store().close()  # migrate (SQLite) or check the schema before forking
     if settings.digests.digest_interval > 0:
         DigestScheduler(settings, plugins.search_backends(), plugins.rankers()).start()
+    if settings.jobs.job_interval > 0:
+        QueueWorker(settings, runtime.sources.trust, plugins.search_backends()).start()
     snapshot = _write_snapshot(settings)
     try:
         os.environ[SNAPSHOT_ENV] = str(snapshot)
@@ -103,17 +106,34 @@ def serve(runtime: Runtime, host: str, port: int, workers: int) -> None:
 @main.command()
 @pass_runtime
 def worker(runtime: Runtime) -> None:
-    """Run the background jobs (digests) without the web site. Ctrl-C stops."""
+    """Run the background jobs (digests, the jobs queue) without the web site. Ctrl-C
+    stops."""
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    if runtime.settings.digests.digest_interval <= 0:
-        raise click.UsageError("digest_interval is 0: nothing to schedule")
+    settings = runtime.settings
+    if settings.digests.digest_interval <= 0 and settings.jobs.job_interval <= 0:
+        raise click.UsageError("digest_interval and job_interval are 0: nothing to schedule")
     runtime.open_store().close()
-    sched = DigestScheduler(runtime.settings, plugins.search_backends(), plugins.rankers())
-    click.echo(f"sending due digests every {sched.interval:g} s; Ctrl-C stops")
+    queue = sched = None
+    if settings.jobs.job_interval > 0:
+        queue = QueueWorker(settings, runtime.sources.trust, plugins.search_backends())
+        click.echo(f"running due jobs every {queue.interval:g} s")
+    if settings.digests.digest_interval > 0:
+        sched = DigestScheduler(settings, plugins.search_backends(), plugins.rankers())
+        click.echo(f"sending due digests every {sched.interval:g} s")
+    click.echo("Ctrl-C stops")
     try:
-        sched.run()
+        if sched is None and queue is not None:
+            queue.run()
+        elif sched is not None:
+            if queue is not None:
+                queue.start()
+            sched.run()
     except KeyboardInterrupt:
-        sched.stop()
+        pass
+    finally:
+        for loop in (queue, sched):
+            if loop is not None:
+                loop.stop()
 
 
 @main.command()

@@ -32,6 +32,25 @@ class SourceError(PaperwireError, RuntimeError):
     """A source failed for good (after retries) or answered with something unusable."""
 
 
+class SourceUnavailable(SourceError):
+    """A source could not be asked right now (unreachable, too slow, busy, a 5xx): worth
+    trying again later. ``reason`` says what happened in words for people, e.g. "did not
+    answer in time"."""
+
+    def __init__(self, message: str, reason: str):
+        super().__init__(message)
+        self.reason = reason
+
+
+class JobError(PaperwireError, RuntimeError):
+    """A queued job could not be done this time. Its message is for the person who asked for
+    the job; ``permanent`` when trying again will not help (the job ends as failed)."""
+
+    def __init__(self, message: str, permanent: bool = False):
+        super().__init__(message)
+        self.permanent = permanent
+
+
 class InvalidArxivId(PaperwireError, ValueError):
     """The text is not an arXiv identifier."""
 

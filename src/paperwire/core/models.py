@@ -255,3 +255,33 @@ class Lease:
     holder: str
     acquired_at: datetime
     expires_at: datetime
+
+
+JOB_STATES = ("queued", "running", "done", "failed")
+
+
+@dataclass(slots=True)
+class Job:
+    """One task in the durable queue (``jobs`` table): a kind, a key unique per kind (so that
+    asking twice makes one job), what it needs (``payload``), and where it stands."""
+
+    id: int
+    kind: str
+    key: str
+    payload: dict[str, Any]
+    state: str  # queued | running | done | failed
+    attempts: int
+    max_attempts: int
+    next_attempt_at: datetime
+    created_at: datetime
+    updated_at: datetime
+    owner_id: int | None = None  # the account that asked for it, if any
+    lease_until: datetime | None = None  # a running job whose lease ran out is taken over
+    claimed_by: str | None = None
+    last_error: str | None = None  # why the last attempt failed, in words for people
+    result: str | None = None  # what came of it, in words for people
+    finished_at: datetime | None = None
+
+    @property
+    def pending(self) -> bool:
+        return self.state in ("queued", "running")

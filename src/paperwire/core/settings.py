@@ -208,6 +208,27 @@ class DigestSettings:
     )
 
 
+@dataclass(frozen=True)
+class JobSettings:
+    arxiv_visitor_wait: float = setting(
+        3.0,
+        "Seconds a visitor submitting or indexing an unknown paper waits for arXiv; past that "
+        "(or when arXiv is down) the submission is accepted as pending and retried in the "
+        "background.",
+    )
+    job_interval: int = setting(
+        10,
+        "Seconds between two looks at the jobs queue (pending submissions) by `paperwire "
+        "serve` and `paperwire worker` (0: never; then run `paperwire jobs run` from cron).",
+    )
+    job_backoff: int = setting(
+        60, "Seconds before a failed job is tried again; doubles on each try, up to an hour."
+    )
+    job_max_attempts: int = setting(
+        10, "Tries of a job (e.g. fetching a pending submission from arXiv) before giving up."
+    )
+
+
 SECTIONS: dict[str, type] = {
     "store": StoreSettings,
     "sources": SourceSettings,
@@ -215,6 +236,7 @@ SECTIONS: dict[str, type] = {
     "search": SearchSettings,
     "mail": MailSettings,
     "digests": DigestSettings,
+    "jobs": JobSettings,
 }
 
 
@@ -287,6 +309,7 @@ class Settings:
     search: SearchSettings = field(default_factory=SearchSettings)
     mail: MailSettings = field(default_factory=MailSettings)
     digests: DigestSettings = field(default_factory=DigestSettings)
+    jobs: JobSettings = field(default_factory=JobSettings)
 
     @classmethod
     def from_values(cls, values: Mapping[str, Any], origin: str = "the caller") -> Settings:

@@ -128,8 +128,10 @@ class ArxivAPI:
         base_url: str = DEFAULT_URL,
         page_size: int = 100,
         empty_page_retries: int = 2,
+        deadline: float | None = None,
     ):
         self.client = client
+        self.deadline = deadline  # time.monotonic() by which every request must be done
         self.base_url = base_url
         self.page_size = max(1, min(page_size, 2000))
         self.empty_page_retries = empty_page_retries
@@ -140,7 +142,7 @@ class ArxivAPI:
         def check(resp: Any) -> None:
             holder["page"] = parse_atom(resp.content)
 
-        resp = self.client.get(self.base_url, params=params, check=check)
+        resp = self.client.get(self.base_url, params=params, check=check, deadline=self.deadline)
         if resp.status_code == 400:
             parse_atom(resp.content)  # raises ArxivAPIError with arXiv's own message
         if resp.status_code >= 400:

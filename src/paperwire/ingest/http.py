@@ -3,6 +3,8 @@
 arXiv asks for at most one request every 3 seconds over one connection; GitHub and Hugging
 Face get the same treatment with their own interval. 5xx answers, timeouts and broken
 connections are retried (honouring ``Retry-After``); 4xx answers are returned to the caller.
+A request may carry a deadline (a visitor waiting on a page): then waiting for its turn and
+the one attempt both end by then.
 """
 
 from __future__ import annotations
@@ -15,7 +17,8 @@ from datetime import UTC, datetime
 
 import httpx
 
-from ..core.errors import SourceError
+from ..core.errors import SourceError as SourceError  # re-exported: what callers catch
+from ..core.errors import SourceUnavailable
 from ..core.settings import DEFAULT_AGENT, SourceSettings
 
 RETRY_STATUS = {500, 502, 503, 504, 429}
@@ -84,27 +87,68 @@ class PoliteClient:
             self.sleep(gap)
         self._last = time.monotonic()
 
+    def _turn(self, url: str, deadline: float | None) -> None:
+        """Take the lock and wait for our turn, within the deadline if there is one."""
+        if deadline is None:
+            self._lock.acquire()
+        elif not self._lock.acquire(timeout=max(0.0, deadline - time.monotonic())):
+            raise SourceUnavailable(f"{url}: busy until the deadline", "was busy")
+        gap = self.min_interval - (time.monotonic() - self._last)
+        if deadline is not None and time.monotonic() + max(gap, 0.0) >= deadline:
+            self._lock.release()
+            raise SourceUnavailable(f"{url}: no turn before the deadline", "was busy")
+        self._wait_turn()
+
+    def _request(
+        self, url: str, params: dict | None, headers: dict | None, deadline: float | None
+    ) -> httpx.Response:
+        if deadline is None:
+            resp = self.client.get(url, params=params, headers=headers)
+            resp.read()
+            return resp
+        # httpx times each read, not the whole response: a server that trickles bytes would
+        # outlast the deadline, so the body is read in pieces against the clock.
+        left = max(0.01, deadline - time.monotonic())
+        timeout = httpx.Timeout(min(left, self.client.timeout.read or left))
+        body = []
+        with self.client.stream(
+            "GET", url, params=params, headers=headers, timeout=timeout
+        ) as resp:
+            for piece in resp.iter_raw():
+                body.append(piece)
+                if time.monotonic() > deadline:
+                    raise httpx.ReadTimeout("deadline passed while reading", request=resp.request)
+        return httpx.Response(
+            resp.status_code, headers=resp.headers, content=b"".join(body), request=resp.request
+        )
+
     def get(
         self,
         url: str,
         params: dict | None = None,
         headers: dict | None = None,
         check: Callable[[httpx.Response], None] | None = None,
+        deadline: float | None = None,
     ) -> httpx.Response:
         """GET with rate limiting and retries. ``check`` may raise TransientError to retry
-        a response whose status was fine but whose body was not (e.g. truncated XML)."""
+        a response whose status was fine but whose body was not (e.g. truncated XML).
+        ``deadline`` (a ``time.monotonic()`` value): one attempt, given up by then (the
+        caller retries later, e.g. from the jobs queue). Failures raise
+        :class:`SourceUnavailable`."""
         attempt = 0
         while True:
             attempt += 1
             delay: float | None = None
-            with self._lock:
-                self._wait_turn()
+            reason = "could not be reached"
+            self._turn(url, deadline)
+            try:
                 try:
                     self.requests_made += 1
-                    resp = self.client.get(url, params=params, headers=headers)
-                    resp.read()
+                    resp = self._request(url, params, headers, deadline)
                 except (httpx.TimeoutException, httpx.TransportError) as exc:
                     problem = f"{type(exc).__name__}: {exc}"
+                    if isinstance(exc, httpx.TimeoutException):
+                        reason = "did not answer in time"
                 else:
                     if resp.status_code not in RETRY_STATUS:
                         if check is None or resp.status_code >= 400:
@@ -114,14 +158,21 @@ class PoliteClient:
                             return resp
                         except TransientError as exc:
                             problem = str(exc)
+                            reason = "sent an incomplete answer"
                     else:
                         problem = f"HTTP {resp.status_code}"
+                        reason = f"answered with an error (HTTP {resp.status_code})"
                         delay = retry_after_seconds(resp.headers.get("Retry-After"))
-            if attempt > self.retries:
-                raise SourceError(f"{url}: giving up after {attempt} attempts ({problem})")
+            finally:
+                self._lock.release()
             if delay is None:
                 delay = self.backoff * (2 ** (attempt - 1))
-            self.sleep(min(delay, MAX_RETRY_AFTER))
+            delay = min(delay, MAX_RETRY_AFTER)
+            if attempt > self.retries or deadline is not None:
+                raise SourceUnavailable(
+                    f"{url}: giving up after {attempt} attempts ({problem})", reason
+                )
+            self.sleep(delay)
 
 
 def polite_client(settings: SourceSettings, arxiv: bool = False, **headers: str) -> PoliteClient:

@@ -4,7 +4,8 @@
 of :mod:`paperwire.core.models`: ``papers`` (the catalogue), ``feed`` (cards, feed days,
 upvotes), ``discussion`` (comments), ``accounts`` (users, tokens, claims, organizations, rate
 limits), ``mail`` (subscriptions, deliveries), ``embeddings``, ``search`` (keyword index,
-filters) and ``jobs`` (runs, leases). All dialect-specific SQL and query text stays here.
+filters) ``jobs`` (runs, leases) and
+``queue`` (the durable jobs queue). All dialect-specific SQL and query text stays here.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from .database import Database
 from .discussion import DiscussionRepo
 from .embeddings import EmbeddingRepo
 from .feed import FeedRepo
-from .jobs import JobRepo
+from .jobs import JobRepo, QueueRepo
 from .mail import MailRepo
 from .papers import PaperRepo, UpsertCounts
 from .search import SearchRepo
@@ -37,6 +38,7 @@ class Store:
         self.embeddings = EmbeddingRepo(self.db)
         self.search = SearchRepo(self.db)
         self.jobs = JobRepo(self.db)
+        self.queue = QueueRepo(self.db)
 
     @property
     def url(self) -> str:

@@ -250,6 +250,31 @@ job_runs = sa.Table(
     sa.Index("ix_job_runs_job_started_at", "job", "started_at"),
 )
 
+# The durable jobs queue: one row per (kind, key), so asking twice makes one job. Workers
+# claim due rows with a lease (SKIP LOCKED on PostgreSQL, one atomic UPDATE on SQLite).
+jobs = sa.Table(
+    "jobs",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("kind", sa.String(40), nullable=False),
+    sa.Column("key", sa.String(200), nullable=False),
+    sa.Column("payload", sa.JSON, nullable=False),
+    sa.Column("state", sa.String(16), nullable=False),  # queued | running | done | failed
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("max_attempts", sa.Integer, nullable=False),
+    sa.Column("next_attempt_at", sa.DateTime, nullable=False),
+    sa.Column("lease_until", sa.DateTime),
+    sa.Column("claimed_by", sa.String(128)),
+    sa.Column("owner_id", sa.Integer, sa.ForeignKey("users.id"), index=True),
+    sa.Column("last_error", sa.Text),
+    sa.Column("result", sa.Text),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.Column("updated_at", sa.DateTime, nullable=False),
+    sa.Column("finished_at", sa.DateTime),
+    sa.UniqueConstraint("kind", "key", name="uq_jobs_kind"),
+    sa.Index("ix_jobs_state", "state", "next_attempt_at"),
+)
+
 # One row per (paper, model). ``id`` only grows: a vector index built up to some id catches up
 # with ``WHERE id > high_water``. A paper whose title or abstract changes loses its rows
 # (trigger) and is embedded again, under a new id.

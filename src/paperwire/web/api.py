@@ -17,6 +17,7 @@ from ..core.errors import InvalidArxivId, PeriodError
 from ..core.hooks import hookimpl
 from ..core.ids import parse_arxiv_id
 from ..core.models import Card
+from ..jobs import papers
 from . import render, service
 from .deps import Ctx, CtxDep, WriterDep, require_user
 
@@ -181,11 +182,42 @@ class IndexBody(BaseModel):
     arxivId: str = Field(max_length=200, description="arXiv id or URL, e.g. 2401.09417")
 
 
+def _pending_json(view: service.PendingView) -> dict[str, Any]:
+    job = view.job
+    return {
+        "arxivId": job.key,
+        "kind": "submit" if job.kind == papers.SUBMIT else "index",
+        "state": {"queued": "pending", "running": "pending"}.get(job.state, job.state),
+        "status": view.status,
+        "message": view.detail,
+        "attempts": job.attempts,
+        "nextAttemptAt": f"{view.next_try.isoformat()}Z" if view.next_try else None,
+        "createdAt": f"{job.created_at.isoformat()}Z",
+    }
+
+
+def _accepted(result: service.Result) -> JSONResponse | None:
+    """202 with the pending request, when arXiv could not answer in time."""
+    if result.pending is None:
+        return None
+    return JSONResponse(_pending_json(service.pending_view(result.pending)), status_code=202)
+
+
 @router.post("/papers/index", summary="Index a paper from arXiv", response_model=None)
-def index_paper(ctx: WriterDep, body: IndexBody) -> dict[str, Any]:
-    """Fetch a paper from arXiv if it is not indexed yet; answers with the paper."""
+def index_paper(ctx: WriterDep, body: IndexBody) -> Any:
+    """Fetch a paper from arXiv if it is not indexed yet; answers with the paper. When arXiv
+    does not answer within a few seconds: 202 with the pending request, which is retried
+    in the background (see `GET /api/papers/pending`)."""
     result = service.index(ctx, body.arxivId)
-    return render.paper_json(_result_card(ctx, result), _base(ctx))
+    return _accepted(result) or render.paper_json(_result_card(ctx, result), _base(ctx))
+
+
+@router.get("/papers/pending", summary="Your requests waiting for arXiv", response_model=None)
+def pending(ctx: CtxDep) -> list[dict[str, Any]]:
+    """Your submissions and indexing requests that wait for arXiv, and those settled in the
+    last 7 days (state pending, done or failed, with a message for people)."""
+    require_user(ctx)
+    return [_pending_json(v) for v in service.pending_of(ctx)]
 
 
 def _result_card(ctx: Ctx, result: service.Result) -> Card:
@@ -200,11 +232,12 @@ def _result_card(ctx: Ctx, result: service.Result) -> Card:
 @router.post(
     "/daily_papers", status_code=201, summary="Submit a paper to today's feed", response_model=None
 )
-def submit(ctx: WriterDep, body: IndexBody) -> dict[str, Any]:
+def submit(ctx: WriterDep, body: IndexBody) -> Any:
     """Put a paper on today's feed (fetched from arXiv if unknown), under the submission
-    rules of this instance."""
+    rules of this instance. When arXiv does not answer within a few seconds: 202 with the
+    pending submission; the paper goes on the feed when arXiv answers."""
     result = service.submit(ctx, body.arxivId)
-    return render.daily_item_json(_result_card(ctx, result), _base(ctx))
+    return _accepted(result) or render.daily_item_json(_result_card(ctx, result), _base(ctx))
 
 
 def _upvote(ctx: Ctx, arxiv_id: str, on: bool) -> dict[str, Any]:

@@ -199,8 +199,27 @@ def trending_page(ctx: CtxDep, p: PageNo = 0) -> Response:
 @router.get("/papers/submit")
 def submit_form(ctx: CtxDep, id: str = "") -> Response:
     return page(
-        ctx, "submit.html", title="Submit a paper", arxiv_id=id[:100], rules=service.rules(ctx)
+        ctx,
+        "submit.html",
+        title="Submit a paper",
+        arxiv_id=id[:100],
+        rules=service.rules(ctx),
+        pending=service.pending_of(ctx),
     )
+
+
+@router.get("/papers/pending")
+def pending_page(ctx: CtxDep, id: str = "") -> Response:
+    """What became of the member's submissions and indexing requests that wait for arXiv."""
+    if ctx.user is None:
+        return RedirectResponse("/signin?next=/papers/pending", status_code=303)
+    mine = service.pending_of(ctx)
+    shown = next((v for v in mine if v.job.key == id), None) or service.pending_for(ctx, id)
+    return page(ctx, "pending.html", title="Waiting for arXiv", pending=mine, shown=shown)
+
+
+def _pending_redirect(result: service.Result) -> Response:
+    return RedirectResponse(f"/papers/pending?id={result.paper_id}", status_code=303)
 
 
 @router.post("/papers/submit")
@@ -217,7 +236,10 @@ def submit(post: PostedDep) -> Response:
             arxiv_id=raw[:100],
             error=result.error,
             rules=service.rules(ctx),
+            pending=service.pending_of(ctx),
         )
+    if result.pending:
+        return _pending_redirect(result)
     return RedirectResponse(f"/papers/{result.paper_id}?submitted=1", status_code=303)
 
 
@@ -231,6 +253,8 @@ def index_paper(post: PostedDep) -> Response:
         return page(
             ctx, "error.html", status=result.status, status_code=result.status, message=result.error
         )
+    if result.pending:
+        return _pending_redirect(result)
     return RedirectResponse(f"/papers/{result.paper_id}", status_code=303)
 
 

@@ -11,13 +11,12 @@ from fastapi import HTTPException
 from markupsafe import Markup
 
 from ..core.clock import utcnow
-from ..core.display import short_date
-from ..core.errors import InvalidArxivId, SourceError
-from ..core.ids import id_month, parse_arxiv_id
-from ..core.models import Card, Comment
+from ..core.errors import InvalidArxivId, JobError, SourceUnavailable
+from ..core.ids import parse_arxiv_id
+from ..core.models import Card, Comment, Job
 from ..core.query import SearchFilters
-from ..ingest.arxiv_api import ArxivAPI, import_arxiv
-from ..ingest.http import polite_client
+from ..jobs import papers
+from ..jobs.papers import ArxivFetcher
 from ..rank import Trend
 from ..search import MODES, SORTS, Hit, SearchResult
 from ..search.matcher import Matcher
@@ -30,6 +29,7 @@ class Result:
     paper_id: str | None = None
     error: str | None = None
     status: int = 200
+    pending: Job | None = None  # accepted, waiting for arXiv (status 202)
 
 
 @dataclass(slots=True)
@@ -66,74 +66,81 @@ def rules(ctx: Ctx) -> dict[str, int]:
     return {"max_age_days": site.submit_max_age_days, "daily_limit": site.submit_daily_limit}
 
 
-def fetch_from_arxiv(ctx: Ctx, pid: str) -> bool:
-    """Index one paper from the arXiv API; False when arXiv does not know it. One request
-    at a time per process, at arXiv's pace."""
+def _fetcher(ctx: Ctx) -> ArxivFetcher:
     site = ctx.site
-    sources = ctx.settings.sources
     with site.arxiv_lock:
-        if site.arxiv_client is None:
-            site.arxiv_client = polite_client(sources, arxiv=True)
-        api = ArxivAPI(site.arxiv_client, sources.arxiv_api_url)
-        report = import_arxiv(ctx.store, site.sources.trust, api, ids=[pid])
-    found = ctx.store.papers.get(pid) is not None and not report.skipped
+        if site.arxiv is None:
+            site.arxiv = ArxivFetcher(ctx.settings.sources, site.sources.trust)
+        return site.arxiv
+
+
+def fetch_from_arxiv(ctx: Ctx, pid: str) -> bool:
+    """Index one paper from the arXiv API within the visitor's wait; False when arXiv does
+    not know it. SourceUnavailable when arXiv cannot answer in time."""
+    wait = ctx.settings.jobs.arxiv_visitor_wait
+    found = _fetcher(ctx).fetch_within(ctx.store, pid, wait)
     if found:
         # Findable by meaning at once, not after the next `paperwire index`.
-        site.search.embed_papers([pid])
+        ctx.site.search.embed_papers([pid])
     return found
 
 
-def _resolve(ctx: Ctx, raw: str) -> Result:
+def _parse(raw: str) -> tuple[str | None, Result | None]:
     try:
-        pid = parse_arxiv_id(raw)[0]
+        return parse_arxiv_id(raw)[0], None
     except InvalidArxivId as exc:
-        return _fail(400, f"{exc}. Paste an arXiv id such as 2401.09417 or its arxiv.org URL.")
+        hint = "Paste an arXiv id such as 2401.09417 or its arxiv.org URL."
+        return None, _fail(400, f"{exc}. {hint}")
+
+
+def _resolve(ctx: Ctx, pid: str, kind: str, payload: dict[str, Any]) -> Result:
+    """The paper, fetched from arXiv if unknown; when arXiv cannot answer now, a job of
+    ``kind`` that keeps asking (the answer is then 202, pending)."""
     if ctx.store.papers.get(pid) is not None:
         return Result(paper_id=pid)
     rate_limit(ctx, f"index:{ctx.user.id if ctx.user else ctx.ip}", 30, 3600)
     try:
         found = fetch_from_arxiv(ctx, pid)
-    except SourceError as exc:
-        return _fail(502, f"arXiv did not answer ({exc}); try again in a few minutes.")
+    except JobError as exc:  # arXiv refused the id: asking again will not help
+        return _fail(400, str(exc))
+    except SourceUnavailable as exc:
+        owner = ctx.user.id if ctx.user else None
+        job, _ = ctx.store.queue.enqueue(
+            kind,
+            pid,
+            payload,
+            max_attempts=ctx.settings.jobs.job_max_attempts,
+            owner_id=owner,
+            last_error=f"arXiv {exc.reason}.",
+        )
+        if job.owner_id != owner and kind == papers.SUBMIT:
+            return _fail(
+                409,
+                f"Another member submitted {pid} a moment ago; it is waiting for arXiv and "
+                "will be on the feed when arXiv answers.",
+            )
+        return Result(paper_id=pid, status=202, pending=job)
     if not found:
         return _fail(404, f"arXiv has no paper {pid}.")
     return Result(paper_id=pid)
 
 
 def index(ctx: Ctx, raw: str) -> Result:
-    require_user(ctx)
-    return _resolve(ctx, raw)
+    user = require_user(ctx)
+    pid, bad = _parse(raw)
+    if pid is None:
+        return bad or _fail(400, "Not an arXiv id.")
+    return _resolve(ctx, pid, papers.INDEX, {"user_id": user.id})
 
 
 def submit_problem(ctx: Ctx, card: Card) -> str | None:
     """Why the signed-in user may not put this paper on the feed (None: they may)."""
     if ctx.user is None:
         return "Sign in to submit papers."
-    if card.feed_date is not None:
-        return f"Already on the feed of {card.feed_date:%b %d, %Y}."
     privileged = ctx.role_at_least("curator")
-    site = ctx.settings.site
-    max_age = site.submit_max_age_days
-    if max_age and not privileged:
-        published = card.published or _id_month_end(card.id)
-        if published < utcnow() - timedelta(days=max_age):
-            return (
-                f"Published {short_date(published)}: only papers from the last "
-                f"{max_age} days can be submitted."
-            )
-    limit = site.submit_daily_limit
-    if limit and not privileged:
-        since = utcnow() - timedelta(days=1)
-        if ctx.store.feed.submissions_since(ctx.user.id, since) >= limit:
-            return f"You have submitted {limit} papers in the last 24 hours; that is the limit."
-    return None
-
-
-def _id_month_end(paper_id: str) -> datetime:
-    """Latest possible publication time of a paper whose date is unknown: the end of the
-    month its id encodes."""
-    year, month = id_month(paper_id)
-    return datetime(year + (month == 12), month % 12 + 1, 1) - timedelta(seconds=1)
+    return papers.feed_problem(
+        ctx.store, ctx.settings.site, card, ctx.user.id, privileged, utcnow()
+    )
 
 
 def submit(ctx: Ctx, raw: str) -> Result:
@@ -141,8 +148,25 @@ def submit(ctx: Ctx, raw: str) -> Result:
         return _fail(401, "Sign in to submit papers.")
     user = ctx.user
     rate_limit(ctx, f"write:{user.id}", ctx.settings.site.rate_limit_writes, 60)
-    found = _resolve(ctx, raw)
-    if found.error or found.paper_id is None:
+    pid, bad = _parse(raw)
+    if pid is None:
+        return bad or _fail(400, "Not an arXiv id.")
+    if ctx.store.papers.get(pid) is None:
+        waiting = ctx.store.queue.get(papers.SUBMIT, pid)
+        if waiting is not None and waiting.pending and waiting.owner_id == user.id:
+            return Result(paper_id=pid, status=202, pending=waiting)  # submitted twice
+        # The rules that need no paper, before anyone waits for arXiv.
+        privileged, now = ctx.role_at_least("curator"), utcnow()
+        site = ctx.settings.site
+        problem = papers.age_problem(site, pid, None, now, privileged)
+        if problem:
+            return _fail(400, problem)
+        problem = papers.limit_problem(ctx.store, site, user.id, privileged, now)
+        if problem:
+            return _fail(429, problem)
+    payload = {"user_id": user.id, "requested_at": utcnow().isoformat()}
+    found = _resolve(ctx, pid, papers.SUBMIT, payload)
+    if found.error or found.pending or found.paper_id is None:
         return found
     card = ctx.store.feed.card(found.paper_id)
     if card is None:
@@ -155,6 +179,58 @@ def submit(ctx: Ctx, raw: str) -> Result:
         return _fail(409, "Someone submitted this paper a moment ago.")
     ctx.site.trending.invalidate()
     return Result(paper_id=card.id)
+
+
+@dataclass
+class PendingView:
+    """A member's request waiting for arXiv (or just settled), as the pages show it."""
+
+    job: Job
+    what: str  # "Submission" | "Indexing"
+    status: str  # a short state for people
+    detail: str  # why, or what came of it
+    next_try: datetime | None = None
+
+
+def _status(job: Job) -> tuple[str, str]:
+    if job.state == "done":
+        return "Done", job.result or ""
+    if job.state == "failed":
+        return "Not added", job.last_error or "arXiv did not answer."
+    n = job.attempts
+    tried = f"Tried {n} time{'s' if n != 1 else ''} in the background." if n else ""
+    why = f"Last time: {job.last_error}" if job.last_error else ""
+    return "Waiting for arXiv", f"{tried} {why}".strip()
+
+
+def pending_view(job: Job) -> PendingView:
+    status, detail = _status(job)
+    return PendingView(
+        job=job,
+        what="Submission" if job.kind == papers.SUBMIT else "Indexing",
+        status=status,
+        detail=detail,
+        next_try=job.next_attempt_at if job.pending else None,
+    )
+
+
+def pending_for(ctx: Ctx, paper_id: str) -> PendingView | None:
+    """Anyone's request for this paper (a member asking for a paper another member's
+    request already waits for is shown that one)."""
+    for kind in papers.KINDS:
+        job = ctx.store.queue.get(kind, paper_id[:100]) if paper_id else None
+        if job is not None:
+            return pending_view(job)
+    return None
+
+
+def pending_of(ctx: Ctx) -> list[PendingView]:
+    """The signed-in member's requests waiting for arXiv, and those settled this week."""
+    if ctx.user is None:
+        return []
+    since = utcnow() - timedelta(days=7)
+    jobs = ctx.store.queue.of_owner(ctx.user.id, papers.KINDS, since)
+    return [pending_view(j) for j in jobs]
 
 
 def upvote(ctx: Ctx, pid: str, on: bool) -> tuple[bool, int]:

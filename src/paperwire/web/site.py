@@ -15,8 +15,8 @@ from ..core.display import authors_label, compact, short_date
 from ..core.periods import FeedClock
 from ..core.settings import Settings
 from ..core.signing import Signer
-from ..ingest.http import PoliteClient
 from ..ingest.sources import Sources
+from ..jobs.papers import ArxivFetcher
 from ..rank import Ranker, Trend
 from ..search import SearchEngine
 from ..store import Store
@@ -80,7 +80,7 @@ class Site:
         self.ranker = ranker
         self.trending = TrendingCache(ranker, store)
         self.sources = sources
-        self.arxiv_client: PoliteClient | None = None  # made on first use, at arXiv's pace
+        self.arxiv: ArxivFetcher | None = None  # made on first use, at arXiv's pace
         self.arxiv_lock = threading.Lock()
         self.secure_cookies = settings.site.secure_cookies
         self.templates = Jinja2Templates(directory=str(HERE / "templates"))

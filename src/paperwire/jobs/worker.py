@@ -1,0 +1,76 @@
+"""The queue's thread in a running instance. ``paperwire serve`` starts it beside the digest
+scheduler (unless ``job_interval`` is 0); ``paperwire worker`` runs it with the digests;
+``paperwire jobs run`` runs one step from the command line or cron. Claims are leased in the
+database, so any number of instances can run it at once."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Sequence
+
+from ..core.settings import Settings
+from ..ingest.pipeline import Trust
+from ..search import engine_for
+from ..search.retrievers import SearchBackends
+from ..store import Store
+from .papers import ArxivFetcher, PaperJobs
+from .queue import QueueRunner, StepStats
+
+log = logging.getLogger("paperwire.jobs")
+
+
+def runner_for(
+    store: Store, settings: Settings, fetcher: ArxivFetcher, backends: SearchBackends
+) -> QueueRunner:
+    """A runner with every job this instance knows."""
+
+    def embed(ids: Sequence[str]) -> int:
+        return engine_for(store, settings.search, backends).embed_papers(ids)
+
+    handlers = PaperJobs(store, settings, fetcher, embed).handlers()
+    return QueueRunner(store, handlers, backoff=float(settings.jobs.job_backoff))
+
+
+class QueueWorker(threading.Thread):
+    """Every ``job_interval`` seconds: run the due jobs. A failing step is logged and tried
+    again at the next tick; it never stops the loop."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        trust: Trust,
+        backends: SearchBackends,
+        interval: float | None = None,
+    ):
+        super().__init__(name="paperwire-jobs", daemon=True)
+        self.settings = settings
+        self.backends = backends
+        every = settings.jobs.job_interval if interval is None else interval
+        self.interval = float(every)
+        self.fetcher = ArxivFetcher(settings.sources, trust)  # kept: arXiv's pace spans ticks
+        self.stopping = threading.Event()
+        self.runs = 0
+        self.last: StepStats | None = None
+
+    def stop(self) -> None:
+        self.stopping.set()
+
+    def tick(self) -> StepStats:
+        store = Store(self.settings.store.database_url)
+        try:
+            stats = runner_for(store, self.settings, self.fetcher, self.backends).step()
+        finally:
+            store.close()
+        if stats.claimed:
+            log.info("jobs: %s", stats.line())
+        return stats
+
+    def run(self) -> None:
+        while not self.stopping.is_set():
+            try:
+                self.last = self.tick()
+            except Exception:  # noqa: BLE001 - logged; the next tick tries again
+                log.exception("jobs step failed")
+            self.runs += 1
+            self.stopping.wait(self.interval)

@@ -14,14 +14,14 @@ from ..core.clock import utcnow
 from ..core.display import short_date
 from ..core.errors import InvalidArxivId, SourceError
 from ..core.ids import id_month, parse_arxiv_id
-from ..core.models import Card, Comment
+from ..core.models import Card, Comment, ReactionCount
 from ..core.query import SearchFilters
 from ..ingest.arxiv_api import ArxivAPI, import_arxiv
 from ..ingest.http import polite_client
 from ..rank import Trend
 from ..search import MODES, SORTS, Hit, SearchResult
 from ..search.matcher import Matcher
-from . import render
+from . import reactions, render
 from .deps import Ctx, rate_limit, require_user
 
 
@@ -51,6 +51,7 @@ class ThreadComment(Comment):
     is_submitter: bool = False
     mine: bool = False
     replies: list[ThreadComment] = field(default_factory=list)
+    reactions: list[ReactionCount] = field(default_factory=list)
 
 
 def _extend(cls: type[Any], base: Any, **extra: Any) -> Any:
@@ -243,6 +244,7 @@ def thread(ctx: Ctx, card: Card) -> list[ThreadComment]:
         by_id[r.id] = item
         parent = by_id.get(r.parent_id) if r.parent_id else None
         (parent.replies if parent else top).append(item)
+    reactions.attach(ctx, by_id.values())
     return [c for c in top if not (c.deleted and not c.replies)]
 
 

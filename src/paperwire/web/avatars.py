@@ -38,7 +38,7 @@ def _image(request: Request, body: bytes, content_type: str, etag: str, cache: s
     return Response(body, media_type=content_type, headers=headers)
 
 
-@router.get("/avatars/{kind}/{file}")
+@router.get("/avatars/{kind}/{file:path}")
 def avatar(ctx: CtxDep, kind: str, file: str, v: str = "") -> Response:
     """``NAME.svg``: the generated drawing (for any name: it reveals nothing);
     ``NAME.webp``: an organization's uploaded image, cached for a year under its version."""

@@ -31,6 +31,7 @@
       var menu = form.closest(".add-reaction");
       if (menu && data.reacted) {
         menu.parentNode.insertBefore(form, menu);
+        menu.open = false;
         if (!menu.querySelector("form")) menu.remove();
         button.focus();
       }

@@ -193,6 +193,7 @@ def test_generated_avatars_survive_hostile_names(sqlite_store, tmp_path):
             assert r.headers["cache-control"] == "public, max-age=31536000, immutable"
             assert r.headers["x-content-type-options"] == "nosniff"
             assert "sandbox" in r.headers["content-security-policy"]
+            assert "set-cookie" not in r.headers  # cacheable by anyone
             root, tags = _elements(r.text)  # well-formed XML, and only what we drew
             assert tags == [f"{SVG_NS}svg", f"{SVG_NS}rect", f"{SVG_NS}text"], name
             assert all(not k.startswith("on") for el in root.iter() for k in el.attrib)
@@ -321,6 +322,7 @@ def test_uploaded_avatar_is_reencoded_served_and_cached(web, org, tmp_path):
     assert src in boss.get("/organizations").text
     pid = web[2][0]
     store.accounts.set_paper_organization(pid, org_id)
+    assert f'src="{src}"' in boss.get(f"/papers/{pid}").text  # the paper's organization line
     item = Visitor(app).client.get(f"/api/papers/{pid}").json()
     assert item["organization"]["avatar"] == "http://testserver" + src
     assert item["submittedOnDailyBy"]["avatarUrl"].startswith(

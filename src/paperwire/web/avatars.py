@@ -39,23 +39,25 @@ def _image(request: Request, body: bytes, content_type: str, etag: str, cache: s
 
 
 @router.get("/avatars/{kind}/{file:path}")
-def avatar(ctx: CtxDep, kind: str, file: str, v: str = "") -> Response:
+def avatar(request: Request, kind: str, file: str, v: str = "") -> Response:
     """``NAME.svg``: the generated drawing (for any name: it reveals nothing);
-    ``NAME.webp``: an organization's uploaded image, cached for a year under its version."""
+    ``NAME.webp``: an organization's uploaded image, cached for a year under its version.
+    The same for every visitor: no session is read, no cookie set."""
     name, _, ext = file.rpartition(".")
     if kind not in avatars.KINDS or not name or len(name) > 200:
         raise HTTPException(404, "no such avatar")
     if ext == "svg":
         body = avatars.svg(name).encode()
         etag = hashlib.sha256(body).hexdigest()[:32]
-        return _image(ctx.request, body, "image/svg+xml", etag, YEAR)
-    org = ctx.store.accounts.get_organization(name) if kind == "organizations" else None
-    stored = ctx.store.avatars.get("organization", org.id) if org and ext == "webp" else None
+        return _image(request, body, "image/svg+xml", etag, YEAR)
+    store = request.app.state.site.store
+    org = store.accounts.get_organization(name) if kind == "organizations" else None
+    stored = store.avatars.get("organization", org.id) if org and ext == "webp" else None
     if stored is None:
         raise HTTPException(404, "no such avatar")
     # Pages link the current version; an old or missing one is only cached briefly.
     cache = YEAR if v == stored.sha256[:16] else "public, max-age=300"
-    return _image(ctx.request, stored.data, stored.content_type, stored.sha256[:32], cache)
+    return _image(request, stored.data, stored.content_type, stored.sha256[:32], cache)
 
 
 # -- organization admins -------------------------------------------------------------------

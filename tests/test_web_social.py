@@ -427,3 +427,22 @@ def test_settings_time_zone_becomes_the_subscription_default(web, member):
     page = member.get("/subscribe").text
     assert 'value="America/Sao_Paulo"' in page
     assert "data-detect-timezone" not in page  # their choice, not the browser's guess
+
+
+def test_manage_page_keeps_the_zone_and_refuses_unknown_ones(web):
+    from paperwire.mail import render as mail_render
+
+    app, store = web[0], web[1]
+    sub = store.mail.create_subscription("m@example.org", "trending", None, "daily", "Europe/Oslo")
+    token = mail_render.manage_token(app.state.site.signer, sub)
+    v = Visitor(app)
+    page = v.get(f"/subscriptions/manage?token={token}").text
+    assert 'value="Europe/Oslo"' in page and 'list="m-tz-zones"' in page
+    assert "data-detect-timezone" not in page  # a saved choice is never replaced by a guess
+    fields = {"token": token, "kind": "trending", "frequency": "weekly"}
+    r = v.post("/subscriptions/manage", {**fields, "timezone": "Atlantis/Capital"})
+    assert r.status_code == 400 and "Unknown time zone &#39;Atlantis/Capital&#39;" in r.text
+    assert 'value="Atlantis/Capital"' in r.text  # what they typed, to correct
+    assert store.mail.get_subscription(sub.id).timezone == "Europe/Oslo"
+    assert v.post("/subscriptions/manage", {**fields, "timezone": "asia/seoul"}).status_code == 200
+    assert store.mail.get_subscription(sub.id).timezone == "Asia/Seoul"

@@ -125,3 +125,37 @@ def test_reactions_in_place_and_without_javascript(browser, live):  # noqa: F811
     expect(rocket.locator(".count")).to_have_text("1")
     shot(page, "social-04-reacted-without-js-dark")
     context.close()
+
+
+def test_organization_admin_uploads_a_picture(browser, live, tmp_path):  # noqa: F811
+
+    from PIL import Image
+
+    url, store, ids, _ = live
+    org_id = store.accounts.create_organization("vision-lab", "Vision Lab")
+    store.accounts.set_paper_organization(ids[0], org_id)
+    uid = add_user(store, "olga")
+    store.members.add_admin(org_id, uid)
+    picture = tmp_path / "logo.png"
+    Image.new("RGB", (320, 200), (20, 120, 90)).save(picture)
+    huge = tmp_path / "huge.png"
+    huge.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(600 * 1024))
+    context, page, errors = _context(browser)
+    _sign_in(page, url, "olga")
+    page.goto(f"{url}/organizations/vision-lab")
+    page.get_by_role("link", name="Organization settings").click()
+    field = page.get_by_label(re.compile("PNG, JPEG or WebP image"))
+    field.set_input_files(str(huge))  # refused in the page, before anything is sent
+    assert "larger than 512 KB" in field.evaluate("el => el.validationMessage")
+    field.set_input_files(str(picture))
+    assert field.evaluate("el => el.validationMessage") == ""
+    page.get_by_role("button", name="Upload").click()
+    page.get_by_text("New picture saved.").wait_for()
+    logo = page.locator("h1 img.avatar")
+    expect(logo).to_have_attribute("src", re.compile(r"^/avatars/organizations/vision-lab\.webp"))
+    assert logo.evaluate("img => img.complete && img.naturalWidth") == 200  # square, re-encoded
+    shot(page, "social-05-organization-picture")
+    page.goto(f"{url}/papers/{ids[0]}")
+    assert page.locator(".org-line img.avatar").evaluate("img => img.naturalWidth") == 200
+    context.close()
+    assert not errors, errors

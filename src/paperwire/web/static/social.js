@@ -39,4 +39,15 @@
       button.title = "Reaction failed: " + err.message;
     }).finally(function () { button.disabled = false; });
   });
+
+  // Say at once that a picture is too large, rather than after sending it.
+  document.addEventListener("change", function (ev) {
+    var input = ev.target;
+    if (!input.matches || !input.matches("input[type=file][data-max-bytes]")) return;
+    var max = parseInt(input.getAttribute("data-max-bytes"), 10);
+    var file = input.files && input.files[0];
+    input.setCustomValidity(file && file.size > max ?
+      "This image is larger than " + Math.round(max / 1024) + " KB." : "");
+    input.reportValidity();
+  });
 })();

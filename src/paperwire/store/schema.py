@@ -270,9 +270,10 @@ paper_embeddings = sa.Table(
 comment_reactions = sa.Table(
     "comment_reactions",
     metadata,
+    # Key in this order so that counting by (comment, reaction) reads the index in order.
     sa.Column("comment_id", sa.Integer, sa.ForeignKey("comments.id"), primary_key=True),
-    sa.Column("user_id", sa.Integer, sa.ForeignKey("users.id"), primary_key=True),
     sa.Column("reaction", sa.String(16), primary_key=True),  # a name from core.reactions
+    sa.Column("user_id", sa.Integer, sa.ForeignKey("users.id"), primary_key=True),
     sa.Column("created_at", sa.DateTime, nullable=False),
 )
 

@@ -18,11 +18,12 @@ def upgrade() -> None:
     op.create_table(
         "comment_reactions",
         sa.Column("comment_id", sa.Integer, nullable=False),
-        sa.Column("user_id", sa.Integer, nullable=False),
         sa.Column("reaction", sa.String(16), nullable=False),
+        sa.Column("user_id", sa.Integer, nullable=False),
         sa.Column("created_at", sa.DateTime, nullable=False),
-        # One per user per reaction: concurrent clicks cannot count twice.
-        sa.PrimaryKeyConstraint("comment_id", "user_id", "reaction", name="pk_comment_reactions"),
+        # One per user per reaction: concurrent clicks cannot count twice. In this order,
+        # counting by (comment, reaction) reads the index in order.
+        sa.PrimaryKeyConstraint("comment_id", "reaction", "user_id", name="pk_comment_reactions"),
         sa.ForeignKeyConstraint(
             ["comment_id"], ["comments.id"], name="fk_comment_reactions_comment_id_comments"
         ),

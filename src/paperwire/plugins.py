@@ -48,6 +48,8 @@ DEFAULT_PLUGINS = (
     "paperwire.web.feeds",
     "paperwire.web.account",
     "paperwire.web.admin",
+    "paperwire.web.reactions",
+    "paperwire.web.avatars",
     "paperwire.web.pages",
 )
 _lock = threading.Lock()

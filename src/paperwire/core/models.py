@@ -128,6 +128,7 @@ class User:
     session_version: int = 0
     confirmed_at: datetime | None = None
     bio: str | None = None
+    timezone: str | None = None  # IANA name, chosen in Settings
 
     def has_role(self, role: str) -> bool:
         """At least ``role`` (user < curator < admin)."""
@@ -186,6 +187,17 @@ class Comment:
     fullname: str | None = None
     avatar_url: str | None = None
     role: str = "user"
+
+
+@dataclass(slots=True)
+class ReactionCount:
+    """How many people gave a comment one reaction, and whether the viewer is one."""
+
+    name: str
+    emoji: str
+    label: str
+    count: int
+    mine: bool = False
 
 
 # -- e-mail ------------------------------------------------------------------------------------

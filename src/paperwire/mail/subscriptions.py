@@ -13,9 +13,8 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
-from ..core.errors import PeriodError
+from ..core import timezones
 from ..core.models import Subscription, User
-from ..core.periods import zone
 from ..core.settings import MailSettings, SiteSettings
 from ..core.signing import Signer
 from ..search import SearchEngine
@@ -75,10 +74,11 @@ def validate(data: dict[str, Any]) -> tuple[SubscriptionRequest | None, dict[str
     if frequency not in FREQUENCIES:
         errors["frequency"] = "Choose daily (weekdays) or weekly."
     tz = text("timezone", "UTC") or "UTC"
-    try:
-        zone(tz)
-    except PeriodError:
-        errors["timezone"] = "Choose a time zone such as Europe/Paris."
+    known = timezones.canonical(tz)
+    if known is None:
+        errors["timezone"] = timezones.UNKNOWN.format(tz[:64])
+    else:
+        tz = known
     if errors:
         return None, errors
     return SubscriptionRequest(email, kind, query, frequency, tz), {}

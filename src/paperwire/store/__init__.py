@@ -4,8 +4,9 @@
 of :mod:`paperwire.core.models`: ``papers`` (the catalogue), ``feed`` (cards, feed days,
 upvotes), ``discussion`` (comments), ``accounts`` (users, tokens, claims, organizations, rate
 limits), ``mail`` (subscriptions, deliveries), ``embeddings``, ``search`` (keyword index,
-filters) ``jobs`` (runs, leases) and
-``queue`` (the durable jobs queue). All dialect-specific SQL and query text stays here.
+filters), ``jobs`` (runs, leases), ``queue`` (the durable jobs queue), ``reactions`` (on
+comments), ``avatars`` (uploaded images) and ``members`` (organization admins). All
+dialect-specific SQL and query text stays here.
 """
 
 from __future__ import annotations
@@ -14,13 +15,16 @@ from typing import Any
 
 from ..core.errors import StoreError
 from .accounts import AccountRepo
+from .avatars import AvatarRepo
 from .database import Database
 from .discussion import DiscussionRepo
 from .embeddings import EmbeddingRepo
 from .feed import FeedRepo
 from .jobs import JobRepo, QueueRepo
 from .mail import MailRepo
+from .memberships import MembershipRepo
 from .papers import PaperRepo, UpsertCounts
+from .reactions import ReactionRepo
 from .search import SearchRepo
 
 
@@ -39,6 +43,9 @@ class Store:
         self.search = SearchRepo(self.db)
         self.jobs = JobRepo(self.db)
         self.queue = QueueRepo(self.db)
+        self.reactions = ReactionRepo(self.db)
+        self.avatars = AvatarRepo(self.db)
+        self.members = MembershipRepo(self.db)
 
     @property
     def url(self) -> str:

@@ -121,7 +121,7 @@ class AccountRepo(Repository):
             )
 
     def update_user(self, user_id: int, **values: Any) -> None:
-        allowed = {"fullname", "bio", "avatar_url", "role", "email", "password_hash"}
+        allowed = {"fullname", "bio", "avatar_url", "role", "email", "password_hash", "timezone"}
         bad = set(values) - allowed
         if bad:
             raise ValueError(f"cannot update {sorted(bad)}")

@@ -46,6 +46,7 @@ users = sa.Table(
     sa.Column("session_version", sa.Integer, nullable=False, server_default="0"),
     sa.Column("confirmed_at", sa.DateTime),
     sa.Column("bio", sa.Text),
+    sa.Column("timezone", sa.String(64)),  # IANA name; the default of their subscriptions
 )
 
 site_meta = sa.Table(
@@ -287,4 +288,41 @@ paper_embeddings = sa.Table(
     sa.Column("vector", sa.LargeBinary, nullable=False),  # float32 little-endian
     sa.Column("created_at", sa.DateTime, nullable=False),
     sa.UniqueConstraint("model", "paper_seq", name="uq_paper_embeddings_model"),
+)
+
+# One row per user per reaction on a comment; counts are read with GROUP BY, so they are
+# exact however many clicks race.
+comment_reactions = sa.Table(
+    "comment_reactions",
+    metadata,
+    # Key in this order so that counting by (comment, reaction) reads the index in order.
+    sa.Column("comment_id", sa.Integer, sa.ForeignKey("comments.id"), primary_key=True),
+    sa.Column("reaction", sa.String(16), primary_key=True),  # a name from core.reactions
+    sa.Column("user_id", sa.Integer, sa.ForeignKey("users.id"), primary_key=True),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+)
+
+# Uploaded avatar images (re-encoded), in the database so that every instance serves them.
+avatars = sa.Table(
+    "avatars",
+    metadata,
+    sa.Column("kind", sa.String(16), primary_key=True),  # organization
+    sa.Column("owner_id", sa.Integer, primary_key=True),
+    sa.Column("content_type", sa.String(32), nullable=False),
+    sa.Column("data", sa.LargeBinary, nullable=False),
+    sa.Column("sha256", sa.String(64), nullable=False),
+    sa.Column("width", sa.Integer, nullable=False),
+    sa.Column("height", sa.Integer, nullable=False),
+    sa.Column("uploaded_by", sa.Integer),
+    sa.Column("updated_at", sa.DateTime, nullable=False),
+)
+
+organization_members = sa.Table(
+    "organization_members",
+    metadata,
+    sa.Column("organization_id", sa.Integer, sa.ForeignKey("organizations.id"), primary_key=True),
+    sa.Column("user_id", sa.Integer, sa.ForeignKey("users.id"), primary_key=True),
+    sa.Column("role", sa.String(16), nullable=False, server_default="admin"),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.Index("ix_organization_members_user_id", "user_id"),
 )

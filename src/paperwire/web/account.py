@@ -14,6 +14,7 @@ from typing import Any
 from fastapi import APIRouter, HTTPException
 from fastapi.responses import RedirectResponse, Response
 
+from ..core import timezones
 from ..core.hooks import hookimpl
 from ..core.models import User
 from ..core.passwords import hash_password, password_problem, verify_password
@@ -260,6 +261,20 @@ def settings_profile(post: PostedDep) -> Response:
     ctx.store.accounts.update_user(user.id, fullname=fullname, bio=bio)
     ctx.user = _reload(ctx, user)
     return _settings(ctx, notice="Profile saved.")
+
+
+@router.post("/settings/timezone")
+def settings_timezone(post: PostedDep) -> Response:
+    """The user's time zone: what new subscriptions start from."""
+    ctx = post.ctx
+    user = require_user(ctx)
+    raw = post.text("timezone").strip()
+    zone = timezones.canonical(raw or "UTC")
+    if zone is None:
+        return _settings(ctx, status=400, tz_error=timezones.UNKNOWN.format(raw[:64]), tz=raw)
+    ctx.store.accounts.update_user(user.id, timezone=zone)
+    ctx.user = _reload(ctx, user)
+    return _settings(ctx, notice=f"Time zone set to {zone}.")
 
 
 @router.post("/settings/password")

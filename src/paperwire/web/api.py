@@ -18,7 +18,7 @@ from ..core.hooks import hookimpl
 from ..core.ids import parse_arxiv_id
 from ..core.models import Card
 from ..jobs import papers
-from . import render, service
+from . import reactions, render, service
 from .deps import Ctx, CtxDep, WriterDep, require_user
 
 router = APIRouter(prefix="/api", tags=["papers"])
@@ -268,6 +268,7 @@ def _comment_json(c: service.ThreadComment) -> dict[str, Any]:
         "hidden": c.hidden,
         "deleted": c.deleted,
         "isAuthor": c.is_author,
+        "reactions": reactions.as_json(c.reactions),
         "replies": [_comment_json(r) for r in c.replies],
     }
 

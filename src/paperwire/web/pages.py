@@ -19,7 +19,7 @@ from ..core.ids import parse_arxiv_id
 from ..core.models import Card
 from ..core.query import SearchFilters
 from ..rank.trending import PAPER_HALF_LIFE_H, STAR_WEIGHT, VOTE_HALF_LIFE_H, WINDOW_DAYS
-from . import render, service
+from . import avatars, render, service
 from .deps import Ctx, CtxDep, PostedDep, rate_limit, require_user
 from .responses import page, safe_next, wants_json
 
@@ -405,6 +405,7 @@ def organization(ctx: CtxDep, name: str) -> Response:
         cards,
         title=org.fullname or org.name,
         org=org,
+        can_manage=avatars.can_manage(ctx, org),
         tab="org",
         atom=f"/feeds/organizations/{org.name}.atom",
     )

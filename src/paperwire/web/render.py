@@ -13,6 +13,7 @@ import nh3
 from markdown_it import MarkdownIt
 from markdown_it.rules_inline import StateInline
 
+from ..core import avatars
 from ..core.errors import InvalidArxivId
 from ..core.ids import id_month
 from ..core.models import Card
@@ -139,13 +140,20 @@ def iso_z(value: datetime | date | None) -> str | None:
     return datetime(value.year, value.month, value.day).isoformat(timespec="milliseconds") + "Z"
 
 
+def _avatar(kind: str, name: str, stored: str | None, base_url: str) -> str:
+    """An imported avatar's own address, else this site's (uploaded or generated)."""
+    if stored and stored.startswith(("https://", "http://")):
+        return stored
+    return base_url + avatars.url(kind, name, stored)
+
+
 def _user_json(
-    username: str | None, fullname: str | None, avatar: str | None
+    username: str | None, fullname: str | None, avatar: str | None, base_url: str = ""
 ) -> dict[str, Any] | None:
     if not username:
         return None
     return {
-        "avatarUrl": avatar or "",
+        "avatarUrl": _avatar("users", username, avatar, base_url),
         "fullname": fullname or username,
         "name": username,
         "user": username,
@@ -157,14 +165,14 @@ def _user_json(
     }
 
 
-def _org_json(card: Card) -> dict[str, Any] | None:
+def _org_json(card: Card, base_url: str = "") -> dict[str, Any] | None:
     if not card.org:
         return None
     return {
         "_id": card.org,
         "name": card.org,
         "fullname": card.org_fullname or card.org,
-        "avatar": card.org_avatar or "",
+        "avatar": _avatar("organizations", card.org, card.org_avatar, base_url),
     }
 
 
@@ -195,10 +203,10 @@ def paper_json(card: Card, base_url: str = "") -> dict[str, Any]:
     if card.submitted_at is not None:
         out["submittedOnDailyAt"] = iso_z(card.submitted_at)
         out["submittedOnDailyBy"] = _user_json(
-            card.submitter, card.submitter_fullname, card.submitter_avatar
+            card.submitter, card.submitter_fullname, card.submitter_avatar, base_url
         )
     if card.org:
-        out["organization"] = _org_json(card)
+        out["organization"] = _org_json(card, base_url)
     return out
 
 
@@ -211,7 +219,9 @@ def daily_item_json(card: Card, base_url: str = "") -> dict[str, Any]:
         "summary": card.abstract or "",
         "thumbnail": card.thumbnail or "",
         "numComments": card.num_comments or 0,
-        "submittedBy": _user_json(card.submitter, card.submitter_fullname, card.submitter_avatar),
-        "organization": _org_json(card),
+        "submittedBy": _user_json(
+            card.submitter, card.submitter_fullname, card.submitter_avatar, base_url
+        ),
+        "organization": _org_json(card, base_url),
         "isAuthorParticipating": False,
     }

@@ -13,14 +13,14 @@ from markupsafe import Markup
 from ..core.clock import utcnow
 from ..core.errors import InvalidArxivId, JobError, SourceUnavailable
 from ..core.ids import parse_arxiv_id
-from ..core.models import Card, Comment, Job
+from ..core.models import Card, Comment, Job, ReactionCount
 from ..core.query import SearchFilters
 from ..jobs import papers
 from ..jobs.papers import ArxivFetcher
 from ..rank import Trend
 from ..search import MODES, SORTS, Hit, SearchResult
 from ..search.matcher import Matcher
-from . import render
+from . import reactions, render
 from .deps import Ctx, rate_limit, require_user
 
 
@@ -51,6 +51,7 @@ class ThreadComment(Comment):
     is_submitter: bool = False
     mine: bool = False
     replies: list[ThreadComment] = field(default_factory=list)
+    reactions: list[ReactionCount] = field(default_factory=list)
 
 
 def _extend(cls: type[Any], base: Any, **extra: Any) -> Any:
@@ -319,6 +320,7 @@ def thread(ctx: Ctx, card: Card) -> list[ThreadComment]:
         by_id[r.id] = item
         parent = by_id.get(r.parent_id) if r.parent_id else None
         (parent.replies if parent else top).append(item)
+    reactions.attach(ctx, by_id.values())
     return [c for c in top if not (c.deleted and not c.replies)]
 
 

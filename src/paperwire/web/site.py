@@ -11,6 +11,7 @@ from pathlib import Path
 from fastapi.templating import Jinja2Templates
 
 from .. import __version__
+from ..core import avatars, timezones
 from ..core.display import authors_label, compact, short_date
 from ..core.periods import FeedClock
 from ..core.settings import Settings
@@ -87,3 +88,4 @@ class Site:
         env = self.templates.env
         env.globals.update(site_name=settings.site.site_name, version=__version__)
         env.filters.update(short_date=short_date, authors_label=authors_label, compact=compact)
+        env.globals.update(avatar_src=avatars.url, timezone_choices=timezones.choices)

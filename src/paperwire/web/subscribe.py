@@ -9,11 +9,9 @@ clients send without cookies: the signed token is what authorizes it.
 
 from __future__ import annotations
 
-import zoneinfo
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
-from functools import lru_cache
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query
@@ -52,11 +50,6 @@ PREVIEW_CSP = (
 )
 
 
-@lru_cache(maxsize=1)
-def timezones() -> list[str]:
-    return sorted(z for z in zoneinfo.available_timezones() if "/" in z and not z.startswith("Etc"))
-
-
 def _limits(ctx: Ctx, email: str) -> None:
     limit = ctx.settings.digests.rate_limit_subscribe
     rate_limit(ctx, f"subscribe:ip:{ctx.ip}", limit * 4, HOUR)
@@ -65,7 +58,11 @@ def _limits(ctx: Ctx, email: str) -> None:
 
 
 def _form_page(
-    ctx: Ctx, form: dict[str, Any], errors: dict[str, str] | None = None, status: int = 200
+    ctx: Ctx,
+    form: dict[str, Any],
+    errors: dict[str, str] | None = None,
+    status: int = 200,
+    detect: bool = False,
 ) -> Response:
     return page(
         ctx,
@@ -74,7 +71,8 @@ def _form_page(
         title="Papers in your inbox",
         form=form,
         errors=errors or {},
-        timezones=timezones(),
+        # The browser's zone fills the field in only when nobody chose one yet.
+        detect_timezone=detect,
         digest_hour=ctx.settings.digests.digest_hour,
     )
 
@@ -88,9 +86,10 @@ def subscribe_form(
     frequency: str = "daily",
 ) -> Response:
     email = ctx.user.email if ctx.user and ctx.user.email else ""
+    chosen = ctx.user.timezone if ctx.user else None
     form = {"email": email, "kind": kind if kind in subs.KINDS else "trending",
-            "query": query, "frequency": frequency, "timezone": "UTC"}  # fmt: skip
-    return _form_page(ctx, form)
+            "query": query, "frequency": frequency, "timezone": chosen or "UTC"}  # fmt: skip
+    return _form_page(ctx, form, detect=not chosen)
 
 
 @router.post("/subscribe")
@@ -163,12 +162,13 @@ def _manage_page(
     status: int = 200,
     notice: str = "",
     errors: dict[str, str] | None = None,
+    tz_value: str = "",
 ) -> Response:
     token = mail_render.manage_token(ctx.site.signer, sub)
     return page(ctx, "subscription.html", status=status, title="Your subscription", sub=sub,
                 about=mail_render.describe(sub), status_label=STATUS.get(sub.status, ""),
                 token=token, notice=notice, errors=errors or {},
-                timezones=timezones())  # fmt: skip
+                tz_value=tz_value)  # fmt: skip
 
 
 @router.get("/subscriptions/manage")
@@ -182,7 +182,8 @@ def manage(post: PostedDep) -> Response:
     sub = _sub_or_400(ctx, "manage", post.text("token"))
     req, errors = subs.validate({**post.fields(), "email": sub.email})
     if req is None:
-        return _manage_page(ctx, sub, status=400, errors=errors)
+        return _manage_page(ctx, sub, status=400, errors=errors,
+                            tz_value=post.text("timezone")[:64])  # fmt: skip
     _apply_change(ctx, sub, req)
     return _manage_page(ctx, _reloaded(ctx, sub), notice="Saved.")
 

@@ -48,6 +48,7 @@ DEFAULT_PLUGINS = (
     "paperwire.web.feeds",
     "paperwire.web.account",
     "paperwire.web.admin",
+    "paperwire.web.thumbnails",
     "paperwire.web.pages",
 )
 _lock = threading.Lock()

@@ -19,6 +19,7 @@ from .. import plugins
 from ..core.models import ROLES
 from ..core.passwords import hash_password, password_problem
 from ..core.settings import Settings
+from ..ingest.thumbnails import ThumbnailScheduler
 from ..mail.scheduler import DigestScheduler
 from ..store import Store
 from .main import Runtime, main, pass_runtime
@@ -60,6 +61,9 @@ def serve_site(runtime: Runtime, host: str, port: int, workers: int) -> None:
     runtime.open_store().close()  # migrate (SQLite) or check the schema before forking
     if settings.digests.digest_interval > 0:
         DigestScheduler(settings, plugins.search_backends(), plugins.rankers()).start()
+    thumbnails = _thumbnail_scheduler(settings)
+    if thumbnails is not None:
+        thumbnails.start()
     snapshot = _write_snapshot(settings)
     try:
         os.environ[SNAPSHOT_ENV] = str(snapshot)
@@ -77,6 +81,16 @@ def serve_site(runtime: Runtime, host: str, port: int, workers: int) -> None:
     finally:
         os.environ.pop(SNAPSHOT_ENV, None)
         snapshot.unlink(missing_ok=True)
+
+
+def _thumbnail_scheduler(settings: Settings) -> ThumbnailScheduler | None:
+    """The background thumbnail step, unless turned off or impossible here (said once)."""
+    if settings.thumbnails.thumbnail_interval <= 0:
+        return None
+    if problem := ThumbnailScheduler.unavailable():
+        logging.getLogger("paperwire.jobs").warning("no thumbnails: %s", problem)
+        return None
+    return ThumbnailScheduler(settings)
 
 
 def serve_options(f: Callable[..., Any]) -> Callable[..., Any]:
@@ -103,17 +117,31 @@ def serve(runtime: Runtime, host: str, port: int, workers: int) -> None:
 @main.command()
 @pass_runtime
 def worker(runtime: Runtime) -> None:
-    """Run the background jobs (digests) without the web site. Ctrl-C stops."""
+    """Run the background jobs (digests, thumbnails) without the web site. Ctrl-C stops."""
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    if runtime.settings.digests.digest_interval <= 0:
-        raise click.UsageError("digest_interval is 0: nothing to schedule")
+    settings = runtime.settings
+    jobs: list[DigestScheduler | ThumbnailScheduler] = []
+    if settings.digests.digest_interval > 0:
+        jobs.append(DigestScheduler(settings, plugins.search_backends(), plugins.rankers()))
+        click.echo(f"sending due digests every {jobs[-1].interval:g} s")
+    thumbnails = _thumbnail_scheduler(settings)
+    if thumbnails is not None:
+        jobs.append(thumbnails)
+        click.echo(f"rendering new thumbnails every {thumbnails.interval:g} s")
+    if not jobs:
+        raise click.UsageError("digest_interval and thumbnail_interval are 0: nothing to schedule")
     runtime.open_store().close()
-    sched = DigestScheduler(runtime.settings, plugins.search_backends(), plugins.rankers())
-    click.echo(f"sending due digests every {sched.interval:g} s; Ctrl-C stops")
+    click.echo("Ctrl-C stops")
+    # Each job in its own thread (a long thumbnail run never delays a digest); this one
+    # only waits.
+    for job in jobs:
+        job.start()
     try:
-        sched.run()
+        while any(job.is_alive() for job in jobs):
+            jobs[0].join(timeout=1.0)
     except KeyboardInterrupt:
-        sched.stop()
+        for job in jobs:
+            job.stop()
 
 
 @main.command()

@@ -26,6 +26,10 @@ class TransientError(RuntimeError):
     """A response that is worth asking for again (e.g. a truncated body)."""
 
 
+class TooLarge(SourceError):
+    """The response is bigger than the caller accepts (never retried)."""
+
+
 def retry_after_seconds(value: str | None, now: float | None = None) -> float | None:
     """Parse ``Retry-After`` (seconds or an HTTP date)."""
     if not value:
@@ -90,9 +94,12 @@ class PoliteClient:
         params: dict | None = None,
         headers: dict | None = None,
         check: Callable[[httpx.Response], None] | None = None,
+        max_bytes: int | None = None,
     ) -> httpx.Response:
         """GET with rate limiting and retries. ``check`` may raise TransientError to retry
-        a response whose status was fine but whose body was not (e.g. truncated XML)."""
+        a response whose status was fine but whose body was not (e.g. truncated XML).
+        With ``max_bytes``, a bigger body raises :class:`TooLarge` as soon as it is known
+        (from Content-Length, or while reading), so that it is never held in memory."""
         attempt = 0
         while True:
             attempt += 1
@@ -101,8 +108,7 @@ class PoliteClient:
                 self._wait_turn()
                 try:
                     self.requests_made += 1
-                    resp = self.client.get(url, params=params, headers=headers)
-                    resp.read()
+                    resp = self._fetch(url, params, headers, max_bytes)
                 except (httpx.TimeoutException, httpx.TransportError) as exc:
                     problem = f"{type(exc).__name__}: {exc}"
                 else:
@@ -122,6 +128,34 @@ class PoliteClient:
             if delay is None:
                 delay = self.backoff * (2 ** (attempt - 1))
             self.sleep(min(delay, MAX_RETRY_AFTER))
+
+    def _fetch(
+        self, url: str, params: dict | None, headers: dict | None, max_bytes: int | None
+    ) -> httpx.Response:
+        if max_bytes is None:
+            resp = self.client.get(url, params=params, headers=headers)
+            resp.read()
+            return resp
+        request = self.client.build_request("GET", url, params=params, headers=headers)
+        resp = self.client.send(request, stream=True)
+        try:
+            declared = resp.headers.get("Content-Length", "")
+            if declared.isdigit() and int(declared) > max_bytes:
+                raise TooLarge(f"{url}: {declared} bytes, more than the {max_bytes} accepted")
+            body = bytearray()
+            for chunk in resp.iter_bytes():
+                body += chunk
+                if len(body) > max_bytes:
+                    raise TooLarge(f"{url}: more than the {max_bytes} bytes accepted")
+        finally:
+            resp.close()
+        # The body is decoded already: the copy must not claim an encoding or a length.
+        kept = [
+            (k, v)
+            for k, v in resp.headers.multi_items()
+            if k.lower() not in ("content-encoding", "content-length", "transfer-encoding")
+        ]
+        return httpx.Response(resp.status_code, headers=kept, content=bytes(body), request=request)
 
 
 def polite_client(settings: SourceSettings, arxiv: bool = False, **headers: str) -> PoliteClient:

@@ -4,7 +4,8 @@
 of :mod:`paperwire.core.models`: ``papers`` (the catalogue), ``feed`` (cards, feed days,
 upvotes), ``discussion`` (comments), ``accounts`` (users, tokens, claims, organizations, rate
 limits), ``mail`` (subscriptions, deliveries), ``embeddings``, ``search`` (keyword index,
-filters) and ``jobs`` (runs, leases). All dialect-specific SQL and query text stays here.
+filters), ``jobs`` (runs, leases) and ``thumbnails`` (first-page images). All
+dialect-specific SQL and query text stays here.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from .jobs import JobRepo
 from .mail import MailRepo
 from .papers import PaperRepo, UpsertCounts
 from .search import SearchRepo
+from .thumbnails import ThumbnailRepo
 
 
 class Store:
@@ -37,6 +39,7 @@ class Store:
         self.embeddings = EmbeddingRepo(self.db)
         self.search = SearchRepo(self.db)
         self.jobs = JobRepo(self.db)
+        self.thumbnails = ThumbnailRepo(self.db)
 
     @property
     def url(self) -> str:

@@ -25,7 +25,8 @@ def make_pdf(streams: list[bytes], size: tuple[int, int] = LETTER) -> bytes:
     page_ids = [4 + 2 * i for i in range(n)]
     objects: list[bytes] = [
         b"<< /Type /Catalog /Pages 2 0 R >>",
-        b"<< /Type /Pages /Kids [" + b" ".join(b"%d 0 R" % p for p in page_ids)
+        b"<< /Type /Pages /Kids ["
+        + b" ".join(b"%d 0 R" % p for p in page_ids)
         + b"] /Count %d >>" % n,
         b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
     ]
@@ -35,9 +36,7 @@ def make_pdf(streams: list[bytes], size: tuple[int, int] = LETTER) -> bytes:
             b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 %d %d] " % size
             + b"/Resources << /Font << /F1 3 0 R >> >> /Contents %d 0 R >>" % content_id
         )
-        objects.append(
-            b"<< /Length %d >>\nstream\n" % len(stream) + stream + b"\nendstream"
-        )
+        objects.append(b"<< /Length %d >>\nstream\n" % len(stream) + stream + b"\nendstream")
     out = bytearray(b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n")
     offsets = []
     for number, body in enumerate(objects, start=1):
@@ -63,3 +62,43 @@ def paper_pdf(title: str) -> bytes:
             page_stream("page three", (0.1, 0.8, 0.2), band=False),
         ]
     )
+
+
+def _wrap(text: str, width: int) -> list[str]:
+    lines: list[str] = []
+    line = ""
+    for word in text.split():
+        if line and len(line) + 1 + len(word) > width:
+            lines.append(line)
+            line = word
+        else:
+            line = f"{line} {word}".strip()
+    return lines + ([line] if line else [])
+
+
+def _text(x: float, y: float, size: float, font: str, line: str) -> str:
+    safe = line.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)")
+    return f"BT /{font} {size} Tf {x} {y} Td ({safe}) Tj ET"
+
+
+def article_pdf(title: str, authors: list[str], abstract: str) -> bytes:
+    """A first page laid out like an arXiv paper's (title, authors, abstract), then a second
+    page of body text: what the screenshots of the card grid show."""
+    y = 700.0
+    ops = []
+    for line in _wrap(title, 48):
+        ops.append(_text(306 - len(line) * 4.6, y, 17, "F1", line))
+        y -= 22
+    y -= 8
+    for line in _wrap(", ".join(authors), 80):
+        ops.append(_text(306 - len(line) * 2.6, y, 11, "F1", line))
+        y -= 15
+    y -= 18
+    ops.append(_text(282, y, 12, "F1", "Abstract"))
+    y -= 18
+    for line in _wrap(abstract, 88):
+        ops.append(_text(90, y, 10, "F1", line))
+        y -= 13
+    body = [_text(72, 720 - 13 * i, 10, "F1", "Body text of the paper.") for i in range(40)]
+    first = "\n".join(ops).encode("latin-1", "replace")
+    return make_pdf([first, "\n".join(body).encode()])

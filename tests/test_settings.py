@@ -68,4 +68,5 @@ def test_sections_snapshot_and_changes():
         "search",
         "mail",
         "digests",
+        "thumbnails",
     }

@@ -212,6 +212,43 @@ def test_command_renders_with_progress_and_retries(sqlite_store, tmp_path, monke
         assert "8 due: 5 rendered, 3 failed" in r.output
 
 
+def test_size_cap_holds_without_content_length(fast_client):
+    """A chunked answer declares no length: reading stops at the cap."""
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from paperwire.ingest.http import TooLarge
+
+    body = paper_pdf("chunked") + b"%" * 5000
+
+    class Chunked(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, *args):
+            pass
+
+        def do_GET(self):
+            self.send_response(200)
+            self.send_header("Content-Type", "application/pdf")
+            self.send_header("Transfer-Encoding", "chunked")
+            self.end_headers()
+            for i in range(0, len(body), 1000):
+                part = body[i : i + 1000]
+                self.wfile.write(b"%x\r\n" % len(part) + part + b"\r\n")
+            self.wfile.write(b"0\r\n\r\n")
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Chunked)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{httpd.server_address[1]}/pdf/x"
+    try:
+        with pytest.raises(TooLarge, match="more than the 4000 bytes"):
+            fast_client.get(url, max_bytes=4000)
+        resp = fast_client.get(url, max_bytes=len(body))
+        assert resp.status_code == 200 and resp.content == body
+        assert render_first_page(resp.content).card_size == (640, 400)
+    finally:
+        httpd.shutdown()
+
+
 # -- the site ------------------------------------------------------------------------------
 @pytest.fixture
 def rendered_site(web):

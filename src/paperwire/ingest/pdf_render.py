@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 INSTALL_HINT = "thumbnails need pypdfium2 and Pillow: pip install 'paperwire[thumbnails]'"
 MAX_ASPECT = 3.0  # a page taller than this many widths is cut (posters, scrolls)
 WEBP_QUALITY = 80
+WEBP_METHOD = 2  # measured: half the time of 4 for 2% more bytes
 # PDFium is not thread-safe; one page at a time per process.
 _pdfium_lock = threading.Lock()
 
@@ -98,5 +99,5 @@ def _lanczos() -> int:
 
 def _webp(image: Image) -> bytes:
     buf = io.BytesIO()
-    image.save(buf, "WEBP", quality=WEBP_QUALITY, method=4)
+    image.save(buf, "WEBP", quality=WEBP_QUALITY, method=WEBP_METHOD)
     return buf.getvalue()

@@ -21,16 +21,16 @@ def upgrade() -> None:
         sa.Column("paper_id", sa.String(40), nullable=False),
         sa.Column("status", sa.String(16), nullable=False),
         sa.Column("etag", sa.String(32)),
-        sa.Column("card", sa.LargeBinary),
         sa.Column("card_width", sa.Integer),
         sa.Column("card_height", sa.Integer),
-        sa.Column("page", sa.LargeBinary),
         sa.Column("page_width", sa.Integer),
         sa.Column("page_height", sa.Integer),
         sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
         sa.Column("error", sa.Text),
         sa.Column("next_attempt_at", sa.DateTime),
         sa.Column("updated_at", sa.DateTime, nullable=False),
+        sa.Column("card", sa.LargeBinary),
+        sa.Column("page", sa.LargeBinary),
         sa.PrimaryKeyConstraint("paper_id", name="pk_paper_thumbnails"),
         sa.ForeignKeyConstraint(
             ["paper_id"], ["papers.id"], name="fk_paper_thumbnails_paper_id_papers"

@@ -193,6 +193,20 @@ def test_scheduler_survives_failing_runs(tmp_path, monkeypatch):
     assert not thread.is_alive() and sched.runs == 3
 
 
+def test_background_step_of_serve_and_worker(sqlite_store, tmp_path):
+    """The thread `serve` and `worker` start: one tick renders a batch, newest first."""
+    from paperwire.cli.site import _thumbnail_scheduler
+
+    newest = _newest_first(sqlite_store, seed(sqlite_store))
+    with _pdf_server(newest) as server:
+        settings = _settings(tmp_path, server, database_url=sqlite_store.url, thumbnail_batch=5)
+        sched = _thumbnail_scheduler(settings)
+        stats = sched.tick()
+    assert (stats.due, stats.rendered, stats.failed) == (5, 2, 3)
+    assert {c.id for c in sqlite_store.feed.cards(newest) if c.thumb} == set(newest[3:5])
+    assert _thumbnail_scheduler(settings.replace(thumbnail_interval=0)) is None
+
+
 def test_command_renders_with_progress_and_retries(sqlite_store, tmp_path, monkeypatch):
     newest = _newest_first(sqlite_store, seed(sqlite_store))
     monkeypatch.setenv("PAPERWIRE_ARXIV_MIN_INTERVAL", "0")

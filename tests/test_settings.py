@@ -69,4 +69,5 @@ def test_sections_snapshot_and_changes():
         "mail",
         "digests",
         "jobs",
+        "thumbnails",
     }

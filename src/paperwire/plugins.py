@@ -50,6 +50,7 @@ DEFAULT_PLUGINS = (
     "paperwire.web.admin",
     "paperwire.web.reactions",
     "paperwire.web.avatars",
+    "paperwire.web.thumbnails",
     "paperwire.web.pages",
 )
 _lock = threading.Lock()

@@ -19,6 +19,7 @@ from .. import plugins
 from ..core.models import ROLES
 from ..core.passwords import hash_password, password_problem
 from ..core.settings import Settings
+from ..ingest.thumbnails import ThumbnailScheduler
 from ..jobs.worker import QueueWorker
 from ..mail.scheduler import DigestScheduler
 from ..store import Store
@@ -63,6 +64,9 @@ def serve_site(runtime: Runtime, host: str, port: int, workers: int) -> None:
         DigestScheduler(settings, plugins.search_backends(), plugins.rankers()).start()
     if settings.jobs.job_interval > 0:
         QueueWorker(settings, runtime.sources.trust, plugins.search_backends()).start()
+    thumbnails = _thumbnail_scheduler(settings)
+    if thumbnails is not None:
+        thumbnails.start()
     snapshot = _write_snapshot(settings)
     try:
         os.environ[SNAPSHOT_ENV] = str(snapshot)
@@ -80,6 +84,16 @@ def serve_site(runtime: Runtime, host: str, port: int, workers: int) -> None:
     finally:
         os.environ.pop(SNAPSHOT_ENV, None)
         snapshot.unlink(missing_ok=True)
+
+
+def _thumbnail_scheduler(settings: Settings) -> ThumbnailScheduler | None:
+    """The background thumbnail step, unless turned off or impossible here (said once)."""
+    if settings.thumbnails.thumbnail_interval <= 0:
+        return None
+    if problem := ThumbnailScheduler.unavailable():
+        logging.getLogger("paperwire.jobs").warning("no thumbnails: %s", problem)
+        return None
+    return ThumbnailScheduler(settings)
 
 
 def serve_options(f: Callable[..., Any]) -> Callable[..., Any]:
@@ -106,34 +120,37 @@ def serve(runtime: Runtime, host: str, port: int, workers: int) -> None:
 @main.command()
 @pass_runtime
 def worker(runtime: Runtime) -> None:
-    """Run the background jobs (digests, the jobs queue) without the web site. Ctrl-C
-    stops."""
+    """Run the background jobs (digests, the jobs queue, thumbnails) without the web site.
+    Ctrl-C stops."""
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     settings = runtime.settings
-    if settings.digests.digest_interval <= 0 and settings.jobs.job_interval <= 0:
-        raise click.UsageError("digest_interval and job_interval are 0: nothing to schedule")
-    runtime.open_store().close()
-    queue = sched = None
+    loops: list[DigestScheduler | QueueWorker | ThumbnailScheduler] = []
     if settings.jobs.job_interval > 0:
-        queue = QueueWorker(settings, runtime.sources.trust, plugins.search_backends())
-        click.echo(f"running due jobs every {queue.interval:g} s")
+        loops.append(QueueWorker(settings, runtime.sources.trust, plugins.search_backends()))
+        click.echo(f"running due jobs every {loops[-1].interval:g} s")
     if settings.digests.digest_interval > 0:
-        sched = DigestScheduler(settings, plugins.search_backends(), plugins.rankers())
-        click.echo(f"sending due digests every {sched.interval:g} s")
+        loops.append(DigestScheduler(settings, plugins.search_backends(), plugins.rankers()))
+        click.echo(f"sending due digests every {loops[-1].interval:g} s")
+    thumbnails = _thumbnail_scheduler(settings)
+    if thumbnails is not None:
+        loops.append(thumbnails)
+        click.echo(f"rendering new thumbnails every {thumbnails.interval:g} s")
+    if not loops:
+        raise click.UsageError(
+            "digest_interval, job_interval and thumbnail_interval are 0: nothing to schedule"
+        )
+    runtime.open_store().close()
     click.echo("Ctrl-C stops")
+    # Each loop in its own thread (a long thumbnail run never delays a digest); this one
+    # only waits.
+    for loop in loops:
+        loop.start()
     try:
-        if sched is None and queue is not None:
-            queue.run()
-        elif sched is not None:
-            if queue is not None:
-                queue.start()
-            sched.run()
+        while any(loop.is_alive() for loop in loops):
+            loops[0].join(timeout=1.0)
     except KeyboardInterrupt:
-        pass
-    finally:
-        for loop in (queue, sched):
-            if loop is not None:
-                loop.stop()
+        for loop in loops:
+            loop.stop()
 
 
 @main.command()

@@ -65,6 +65,50 @@ class Card(PaperFacts):
     org: str | None = None  # organization name
     org_fullname: str | None = None
     org_avatar: str | None = None
+    thumb: str | None = None  # version (ETag) of the first-page image rendered here, if any
+    thumb_height: int | None = None  # of the page-size image, THUMB_PAGE_WIDTH wide
+
+
+# The first page of a paper's PDF, as rendered here: the card image is the top of the page
+# (title, authors, the start of the abstract), the page image the whole page.
+THUMB_SIZES = ("card", "page")
+THUMB_CARD = (640, 400)
+THUMB_PAGE_WIDTH = 1000
+
+
+@dataclass(slots=True)
+class Thumbnail:
+    """One stored image of a paper's first page."""
+
+    paper_id: str
+    size: str  # one of THUMB_SIZES
+    data: bytes  # WebP
+    etag: str
+    width: int
+    height: int
+
+
+@dataclass(frozen=True, slots=True)
+class RenderedPage:
+    """Both images of one paper's first page (WebP), ready to store; ``etag`` hashes them."""
+
+    etag: str
+    card: bytes
+    card_size: tuple[int, int]
+    page: bytes
+    page_size: tuple[int, int]
+
+
+@dataclass(slots=True)
+class ThumbnailState:
+    """Where a paper's thumbnail stands: rendered (``ok``) or ``failed`` and why."""
+
+    paper_id: str
+    status: str
+    attempts: int = 0
+    error: str | None = None
+    next_attempt_at: datetime | None = None
+    updated_at: datetime | None = None
 
 
 @dataclass(slots=True)

@@ -229,6 +229,41 @@ class JobSettings:
     )
 
 
+@dataclass(frozen=True)
+class ThumbnailSettings:
+    thumbnail_interval: int = setting(
+        600,
+        "Seconds between two runs of the thumbnail step (first page of each paper's PDF as "
+        "its card image) in `paperwire serve` and `paperwire worker` (0: never; then run "
+        "`paperwire thumbnails` from cron).",
+    )
+    thumbnail_batch: int = setting(
+        20, "Papers one background run renders at most (newest first), so that it ends soon."
+    )
+    thumbnail_scope: str = setting(
+        "feed",
+        "Papers that get thumbnails: feed (those on the daily feed) or all (every paper in "
+        "the catalogue, e.g. for search results; many PDF downloads).",
+    )
+    pdf_url_base: str = setting(
+        "https://arxiv.org/pdf/",
+        "Where PDFs are fetched: this followed by the arXiv id (a mirror, or a local server).",
+    )
+    pdf_max_bytes: int = setting(
+        30_000_000, "Largest PDF fetched, in bytes; a larger one is recorded as failed."
+    )
+    thumbnail_retry_hours: float = setting(
+        1.0,
+        "Hours before a paper whose PDF failed is tried again; the wait doubles after each "
+        "failure.",
+    )
+    thumbnail_max_attempts: int = setting(
+        6,
+        "Failures after which the background step stops trying a paper "
+        "(`paperwire thumbnails --retry-failed` still does).",
+    )
+
+
 SECTIONS: dict[str, type] = {
     "store": StoreSettings,
     "sources": SourceSettings,
@@ -237,6 +272,7 @@ SECTIONS: dict[str, type] = {
     "mail": MailSettings,
     "digests": DigestSettings,
     "jobs": JobSettings,
+    "thumbnails": ThumbnailSettings,
 }
 
 
@@ -310,6 +346,7 @@ class Settings:
     mail: MailSettings = field(default_factory=MailSettings)
     digests: DigestSettings = field(default_factory=DigestSettings)
     jobs: JobSettings = field(default_factory=JobSettings)
+    thumbnails: ThumbnailSettings = field(default_factory=ThumbnailSettings)
 
     @classmethod
     def from_values(cls, values: Mapping[str, Any], origin: str = "the caller") -> Settings:

@@ -29,6 +29,10 @@ class TransientError(RuntimeError):
     """A response that is worth asking for again (e.g. a truncated body)."""
 
 
+class TooLarge(SourceError):
+    """The response is bigger than the caller accepts (never retried)."""
+
+
 def retry_after_seconds(value: str | None, now: float | None = None) -> float | None:
     """Parse ``Retry-After`` (seconds or an HTTP date)."""
     if not value:
@@ -100,26 +104,45 @@ class PoliteClient:
         self._wait_turn()
 
     def _request(
-        self, url: str, params: dict | None, headers: dict | None, deadline: float | None
+        self,
+        url: str,
+        params: dict | None,
+        headers: dict | None,
+        deadline: float | None,
+        max_bytes: int | None,
     ) -> httpx.Response:
-        if deadline is None:
+        if deadline is None and max_bytes is None:
             resp = self.client.get(url, params=params, headers=headers)
             resp.read()
             return resp
         # httpx times each read, not the whole response: a server that trickles bytes would
-        # outlast the deadline, so the body is read in pieces against the clock.
-        left = max(0.01, deadline - time.monotonic())
-        timeout = httpx.Timeout(min(left, self.client.timeout.read or left))
-        body = []
+        # outlast the deadline, so the body is read in pieces against the clock (and the
+        # size cap, counted on the decoded bytes so that a compressed bomb is caught too).
+        timeout = self.client.timeout
+        if deadline is not None:
+            left = max(0.01, deadline - time.monotonic())
+            timeout = httpx.Timeout(min(left, self.client.timeout.read or left))
+        body = bytearray()
         with self.client.stream(
             "GET", url, params=params, headers=headers, timeout=timeout
         ) as resp:
-            for piece in resp.iter_raw():
-                body.append(piece)
-                if time.monotonic() > deadline:
+            declared = resp.headers.get("Content-Length", "")
+            if max_bytes is not None and declared.isdigit() and int(declared) > max_bytes:
+                raise TooLarge(f"{url}: {declared} bytes, more than the {max_bytes} accepted")
+            for piece in resp.iter_bytes():
+                body += piece
+                if max_bytes is not None and len(body) > max_bytes:
+                    raise TooLarge(f"{url}: more than the {max_bytes} bytes accepted")
+                if deadline is not None and time.monotonic() > deadline:
                     raise httpx.ReadTimeout("deadline passed while reading", request=resp.request)
+        # The body is decoded already: the copy must not claim an encoding or a length.
+        kept = [
+            (k, v)
+            for k, v in resp.headers.multi_items()
+            if k.lower() not in ("content-encoding", "content-length", "transfer-encoding")
+        ]
         return httpx.Response(
-            resp.status_code, headers=resp.headers, content=b"".join(body), request=resp.request
+            resp.status_code, headers=kept, content=bytes(body), request=resp.request
         )
 
     def get(
@@ -129,12 +152,15 @@ class PoliteClient:
         headers: dict | None = None,
         check: Callable[[httpx.Response], None] | None = None,
         deadline: float | None = None,
+        max_bytes: int | None = None,
     ) -> httpx.Response:
         """GET with rate limiting and retries. ``check`` may raise TransientError to retry
         a response whose status was fine but whose body was not (e.g. truncated XML).
         ``deadline`` (a ``time.monotonic()`` value): one attempt, given up by then (the
         caller retries later, e.g. from the jobs queue). Failures raise
-        :class:`SourceUnavailable`."""
+        :class:`SourceUnavailable`. With ``max_bytes``, a bigger body raises
+        :class:`TooLarge` as soon as it is known (from Content-Length, or while reading),
+        so that it is never held in memory."""
         attempt = 0
         while True:
             attempt += 1
@@ -144,7 +170,7 @@ class PoliteClient:
             try:
                 try:
                     self.requests_made += 1
-                    resp = self._request(url, params, headers, deadline)
+                    resp = self._request(url, params, headers, deadline, max_bytes)
                 except (httpx.TimeoutException, httpx.TransportError) as exc:
                     problem = f"{type(exc).__name__}: {exc}"
                     if isinstance(exc, httpx.TimeoutException):

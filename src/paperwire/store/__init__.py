@@ -5,7 +5,8 @@ of :mod:`paperwire.core.models`: ``papers`` (the catalogue), ``feed`` (cards, fe
 upvotes), ``discussion`` (comments), ``accounts`` (users, tokens, claims, organizations, rate
 limits), ``mail`` (subscriptions, deliveries), ``embeddings``, ``search`` (keyword index,
 filters), ``jobs`` (runs, leases), ``queue`` (the durable jobs queue), ``reactions`` (on
-comments), ``avatars`` (uploaded images) and ``members`` (organization admins). All
+comments), ``avatars`` (uploaded images), ``members`` (organization admins) and
+``thumbnails`` (first-page images). All
 dialect-specific SQL and query text stays here.
 """
 
@@ -26,6 +27,7 @@ from .memberships import MembershipRepo
 from .papers import PaperRepo, UpsertCounts
 from .reactions import ReactionRepo
 from .search import SearchRepo
+from .thumbnails import ThumbnailRepo
 
 
 class Store:
@@ -46,6 +48,7 @@ class Store:
         self.reactions = ReactionRepo(self.db)
         self.avatars = AvatarRepo(self.db)
         self.members = MembershipRepo(self.db)
+        self.thumbnails = ThumbnailRepo(self.db)
 
     @property
     def url(self) -> str:

@@ -18,6 +18,7 @@ from .common import Repository, chunks, ensure_named, model, split_words
 from .papers import PaperRepo, UpsertCounts
 
 P, F, ORG = t.papers, t.feed_entries, t.organizations
+THUMB = t.paper_thumbnails
 SUB = t.users.alias("submitter")
 
 CARD_COLUMNS = (
@@ -49,6 +50,8 @@ CARD_COLUMNS = (
     ORG.c.name.label("org"),
     ORG.c.fullname.label("org_fullname"),
     ORG.c.avatar_url.label("org_avatar"),
+    THUMB.c.etag.label("thumb"),
+    THUMB.c.page_height.label("thumb_height"),
 )
 SORTS = {
     # Ties (e.g. imported feeds without votes) go to the paper whose code drew more stars.
@@ -67,6 +70,8 @@ def _cards_select(on_feed: bool = True) -> sa.Select[Any]:
     base = P.join(F, F.c.paper_id == P.c.id, isouter=not on_feed)
     base = base.join(SUB, SUB.c.id == F.c.submitted_by, isouter=True)
     base = base.join(ORG, ORG.c.id == P.c.organization_id, isouter=True)
+    rendered = (THUMB.c.paper_id == P.c.id) & (THUMB.c.status == "ok")
+    base = base.join(THUMB, rendered, isouter=True)
     return sa.select(*CARD_COLUMNS).select_from(base)
 
 

@@ -147,12 +147,18 @@ class PaperRepo(Repository):
 
     def delete(self, paper_id: str) -> bool:
         """Remove a paper with everything that refers to it: feed entry, upvotes, comments,
-        authorship claims, star history, embeddings."""
+        authorship claims, star history, embeddings, thumbnails."""
         with self.db.begin() as conn:
             seq = sa.select(P.c.seq).where(P.c.id == paper_id).scalar_subquery()
             emb = t.paper_embeddings
             conn.execute(emb.delete().where(emb.c.paper_seq == seq))
-            for table in (t.feed_entries, t.upvotes, t.authorship_claims, t.star_snapshots):
+            for table in (
+                t.feed_entries,
+                t.upvotes,
+                t.authorship_claims,
+                t.star_snapshots,
+                t.paper_thumbnails,
+            ):
                 conn.execute(table.delete().where(table.c.paper_id == paper_id))
             conn.execute(t.comments.delete().where(t.comments.c.paper_id == paper_id))
             res = conn.execute(P.delete().where(P.c.id == paper_id))

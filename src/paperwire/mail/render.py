@@ -14,6 +14,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from ..core.display import compact, short_date
 from ..core.models import Card, Subscription
 from ..core.signing import Signer
+from ..core.tex import safe_cut, tex_html
 
 HERE = Path(__file__).parent
 # Links in e-mails stay valid for years: an old digest must still unsubscribe.
@@ -32,7 +33,7 @@ def excerpt(text: str, limit: int = 320) -> str:
     text = re.sub(r"\s+", " ", text or "").strip()
     if len(text) <= limit:
         return text
-    cut = text[:limit].rsplit(" ", 1)[0].rstrip(",;:.")
+    cut = text[: safe_cut(text, limit)].rsplit(" ", 1)[0].rstrip(",;:.")
     return cut + "…"
 
 
@@ -44,7 +45,7 @@ def authors_line(authors: list[str], limit: int = 3) -> str:
     return ", ".join(authors[:limit]) + f" and {len(authors) - limit} more"
 
 
-_env.filters.update(excerpt=excerpt, authors_line=authors_line, compact=compact)
+_env.filters.update(excerpt=excerpt, authors_line=authors_line, compact=compact, tex=tex_html)
 _env.filters["short_date"] = short_date
 
 

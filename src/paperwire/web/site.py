@@ -15,6 +15,7 @@ from ..core.display import authors_label, compact, short_date
 from ..core.periods import FeedClock
 from ..core.settings import Settings
 from ..core.signing import Signer
+from ..core.tex import tex_html
 from ..ingest.http import PoliteClient
 from ..ingest.sources import Sources
 from ..rank import Ranker, Trend
@@ -86,4 +87,6 @@ class Site:
         self.templates = Jinja2Templates(directory=str(HERE / "templates"))
         env = self.templates.env
         env.globals.update(site_name=settings.site.site_name, version=__version__)
-        env.filters.update(short_date=short_date, authors_label=authors_label, compact=compact)
+        env.filters.update(
+            short_date=short_date, authors_label=authors_label, compact=compact, tex=tex_html
+        )

@@ -5,8 +5,14 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 
 from paperwire.core import periods
+from paperwire.core.clock import utcnow
 from paperwire.core.models import TrendingInput
+from paperwire.ingest.listing import listing_record
+from paperwire.ingest.pipeline import import_jsonl
 from paperwire.rank import trending as tr
+
+from .storekit import TRUST
+from .webkit import LISTING
 
 
 def test_rollover_in_new_york():
@@ -83,11 +89,66 @@ def test_star_growth_from_history_and_for_new_papers():
     assert s.star_points == pytest.approx(tr.STAR_WEIGHT * 10)
 
 
-def test_idle_instance_ranks_as_of_its_last_activity():
-    anchor = datetime(2026, 8, 22, 9, 0)
-    assert tr.as_of(anchor, now=datetime(2026, 11, 24)) == anchor
-    recent = datetime(2026, 11, 23)
-    assert tr.as_of(recent, now=datetime(2026, 11, 24)) == datetime(2026, 11, 24)
+def archive(store, now, spells):
+    """Papers of the test listing put on the feed in spells: (days before ``now``, how many)
+    each; returns the ids of each spell."""
+    import_jsonl(store, TRUST, LISTING, listing_record)
+    ids = sorted(p.id for p in store.feed.latest(limit=100))
+    uid = store.accounts.create_user("curator1", None, None, role="curator")
+    out = []
+    for ago, n in spells:
+        when = now - timedelta(days=ago)
+        spell, ids = ids[:n], ids[n:]
+        for i, pid in enumerate(spell):
+            store.feed.submit(pid, uid, when.date(), when - timedelta(minutes=i))
+        out.append(spell)
+    return out
+
+
+def test_quiet_instance_goes_on_with_earlier_activity(store):
+    now = utcnow().replace(microsecond=0)  # the store's votes are stamped with the real time
+    recent, older = archive(store, now, [(40, 25), (80, 20)])
+    ranked, moment = tr.trending(store, now=now)
+    assert moment == now
+    # Nothing in the last 14 days: the rank as of the last activity, then the spell before.
+    assert [t.paper_id for t in ranked[:25]] == recent  # no votes, no stars: by id
+    assert {t.paper_id for t in ranked[25:]} == set(older) and len(ranked) == 45
+    assert {t.as_of for t in ranked[:25]} == {now - timedelta(days=40)}
+    assert {t.as_of for t in ranked[25:]} == {now - timedelta(days=80)}
+
+    fan = store.accounts.create_user("fan", None, None)
+    voted = older[7]
+    store.feed.set_upvote(fan, voted, True)
+    ranked, _ = tr.trending(store, now=utcnow() + timedelta(hours=1))
+    assert ranked[0].paper_id == voted and ranked[0].as_of is None
+    assert ranked[0].vote_points == pytest.approx(0.5 ** (1 / tr.VOTE_HALF_LIFE_H), rel=1e-3)
+    assert len(ranked) == 45 and len({t.paper_id for t in ranked}) == 45
+    assert [t.paper_id for t in ranked[1:26]] == recent
+
+    # The rank as it was (digests): later activity, the vote included, is left out.
+    then, moment = tr.trending(store, now=now, until=now - timedelta(days=50))
+    assert moment == now - timedelta(days=50)
+    assert {t.paper_id for t in then} == set(older)
+    assert all(t.as_of == now - timedelta(days=80) for t in then)
+
+
+def test_busy_instance_lists_only_its_window(store, monkeypatch):
+    now = utcnow().replace(microsecond=0)
+    recent, older = archive(store, now, [(3, 12), (30, 10)])
+    ranked, _ = tr.trending(store, now=now)
+    assert len(ranked) == 22 and all(t.as_of is None for t in ranked[:12])
+    monkeypatch.setattr(tr, "FULL_LIST", 12)  # enough activity: nothing earlier is added
+    ranked, _ = tr.trending(store, now=now)
+    assert [t.paper_id for t in ranked] == recent
+    monkeypatch.setattr(tr, "FULL_LIST", 50)
+    monkeypatch.setattr(tr, "MAX_ERAS", 0)
+    assert len(tr.trending(store, now=now)[0]) == 12
+
+
+def test_stars_seen_after_the_moment_do_not_count():
+    later = item("a", stars=900, arrived_h=24 * 20, history=[(24 * 5, 100), (-24, 900)])
+    assert tr.star_growth(later, NOW - timedelta(days=tr.WINDOW_DAYS), NOW) == 0
+    assert tr.star_growth(later, NOW - timedelta(days=tr.WINDOW_DAYS)) == 800
 
 
 def test_trending_on_the_store(store):
@@ -98,3 +159,13 @@ def test_trending_on_the_store(store):
     store.feed.set_upvote(u, ids[7], True)
     ranked, moment = tr.trending(store)
     assert ranked[0].paper_id == ids[7] and len(ranked) == 10
+
+
+def test_digest_says_when_an_earlier_rank_applies():
+    from paperwire.mail.digest import trend_reason
+    from paperwire.rank import Trend
+
+    t = Trend("a", 3.0, vote_points=3.0)
+    assert trend_reason(t) == "trending score 3.0, from recent upvotes"
+    earlier = Trend("a", 3.0, vote_points=3.0, as_of=datetime(2026, 8, 22, 9))
+    assert trend_reason(earlier) == "trending score 3.0, from recent upvotes as of Aug 22, 2026"

@@ -14,7 +14,7 @@ and each period's new papers are read, and their vectors stacked, once.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 import numpy as np
@@ -49,6 +49,8 @@ class _Window:
 
 def trend_reason(t: Trend) -> str:
     """Where a trending score comes from, in words."""
+    if t.as_of is not None:  # a quiet instance's list, gone on with earlier activity
+        return f"{trend_reason(replace(t, as_of=None))} as of {t.as_of:%b %d, %Y}"
     votes = "recent upvotes" if t.vote_points >= 0.05 else ""
     stars = f"+{t.star_growth} GitHub stars" if t.star_points >= 0.05 else ""
     if votes and stars:

@@ -14,6 +14,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from ..core.display import authors_line, byline, compact, short_date
 from ..core.models import Card, Subscription
 from ..core.signing import Signer
+from ..core.tex import safe_cut, tex_html
 
 HERE = Path(__file__).parent
 # Links in e-mails stay valid for years: an old digest must still unsubscribe.
@@ -32,11 +33,13 @@ def excerpt(text: str, limit: int = 320) -> str:
     text = re.sub(r"\s+", " ", text or "").strip()
     if len(text) <= limit:
         return text
-    cut = text[:limit].rsplit(" ", 1)[0].rstrip(",;:.")
+    cut = text[: safe_cut(text, limit)].rsplit(" ", 1)[0].rstrip(",;:.")
     return cut + "…"
 
 
-_env.filters.update(excerpt=excerpt, authors_line=authors_line, byline=byline, compact=compact)
+_env.filters.update(
+    excerpt=excerpt, authors_line=authors_line, byline=byline, compact=compact, tex=tex_html
+)
 _env.filters["short_date"] = short_date
 
 

@@ -21,6 +21,9 @@ class Trend:
     vote_points: float = 0.0
     star_points: float = 0.0
     star_growth: int = 0
+    # Set when a quiet instance's list went on with earlier activity: the moment this paper
+    # was ranked for, instead of the ranking's own.
+    as_of: datetime | None = None
 
 
 Ranking = tuple[list[Trend], datetime]  # best first, and the moment ranked for

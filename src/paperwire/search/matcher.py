@@ -11,6 +11,7 @@ import html
 import re
 from collections.abc import Iterator
 
+from ..core import tex
 from ..core.query import STOPWORDS, ParsedQuery, Unit
 
 _SUFFIXES = (
@@ -89,8 +90,20 @@ class Matcher:
         if last < len(text) or not text:
             yield text[last:], False
 
-    def highlight(self, text: str, tag: str = "mark") -> str:
-        """HTML-escaped ``text`` with the query's words wrapped in ``<tag>``."""
+    def highlight(self, text: str, tag: str = "mark", mathml: bool = False) -> str:
+        """HTML-escaped ``text`` with the query's words wrapped in ``<tag>``. Math spans
+        are never marked inside: with ``mathml`` they become MathML, otherwise they stay
+        as their TeX source (escaped)."""
+        if not tex.has_math(text):
+            return self._marked(text, tag)
+        if mathml:
+            return tex.to_html(text, lambda plain: self._marked(plain, tag))
+        return "".join(
+            self._marked(seg, tag) if isinstance(seg, str) else tex.escape(seg.source)
+            for seg in tex.split(text)
+        )
+
+    def _marked(self, text: str, tag: str) -> str:
         return "".join(
             f"<{tag}>{html.escape(piece, quote=False)}</{tag}>"
             if hit

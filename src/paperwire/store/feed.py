@@ -326,11 +326,16 @@ class FeedRepo(Repository):
         return out
 
     # -- trending inputs -----------------------------------------------------------------
-    def activity_anchor(self) -> datetime | None:
-        """The time of the latest feed submission or upvote: the 'now' of an idle archive."""
+    def activity_anchor(self, before: datetime | None = None) -> datetime | None:
+        """The time of the latest feed submission or upvote (before ``before`` if given):
+        where a quiet instance's trending list goes on."""
+        sub, vote = F.c.submitted_at, t.upvotes.c.created_at
+        a_q, b_q = sa.select(sa.func.max(sub)), sa.select(sa.func.max(vote))
+        if before is not None:
+            a_q, b_q = a_q.where(sub < before), b_q.where(vote < before)
         with self.db.connect() as conn:
-            a = conn.execute(sa.select(sa.func.max(F.c.submitted_at))).scalar()
-            b = conn.execute(sa.select(sa.func.max(t.upvotes.c.created_at))).scalar()
+            a = conn.execute(a_q).scalar()
+            b = conn.execute(b_q).scalar()
         times = [x for x in (a, b) if x is not None]
         return max(times) if times else None
 

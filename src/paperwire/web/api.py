@@ -117,12 +117,12 @@ def search(
 ) -> JSONResponse:
     """Papers matching the query by words and meaning, best first (all indexed papers, not
     only the feed). Each item is shaped like Hugging Face's, plus ``highlightedTitle`` and
-    ``highlightedSummary`` (HTML-escaped text, matched words in ``<mark>``) and ``why``
-    (matched words, cosine similarity, fused score). ``X-Total-Count`` gives the number of
-    results; ``Link: rel="next"`` the next page."""
+    ``highlightedSummary`` (HTML-escaped text, matched words in ``<mark>``; math stays TeX,
+    never marked inside) and ``why`` (matched words, cosine similarity, fused score).
+    ``X-Total-Count`` gives the number of results; ``Link: rel="next"`` the next page."""
     filters = service.search_filters(date_from, date_to, category, has_code, on_feed)
     result, cards = service.search(
-        ctx, q, filters, sort=sort, offset=p * limit, limit=limit, mode=mode
+        ctx, q, filters, sort=sort, offset=p * limit, limit=limit, mode=mode, mathml=False
     )
     items = []
     for card in cards:

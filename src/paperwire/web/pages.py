@@ -4,7 +4,6 @@ submission, profiles and organizations."""
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from datetime import timedelta
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
@@ -12,13 +11,18 @@ from fastapi import APIRouter, HTTPException, Query
 from fastapi.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
 
 from ..core import periods
-from ..core.clock import utcnow
 from ..core.errors import InvalidArxivId, PeriodError
 from ..core.hooks import hookimpl
 from ..core.ids import parse_arxiv_id
 from ..core.models import Card
 from ..core.query import SearchFilters
-from ..rank.trending import PAPER_HALF_LIFE_H, STAR_WEIGHT, VOTE_HALF_LIFE_H, WINDOW_DAYS
+from ..rank.trending import (
+    FULL_LIST,
+    PAPER_HALF_LIFE_H,
+    STAR_WEIGHT,
+    VOTE_HALF_LIFE_H,
+    WINDOW_DAYS,
+)
 from . import avatars, render, service
 from .deps import Ctx, CtxDep, PostedDep, rate_limit, require_user
 from .responses import page, safe_next, wants_json
@@ -173,7 +177,6 @@ def trending_page(ctx: CtxDep, p: PageNo = 0) -> Response:
     window = ranked[p * size : (p + 1) * size]
     cards = ctx.store.feed.cards([t.paper_id for t in window])
     scores = {t.paper_id: t for t in window}
-    now = utcnow()
     return _page_of(
         ctx,
         cards,
@@ -185,12 +188,14 @@ def trending_page(ctx: CtxDep, p: PageNo = 0) -> Response:
         more_url=f"/papers/trending?p={p + 1}" if (p + 1) * size < len(ranked) else None,
         atom="/feeds/trending.atom",
         as_of=moment,
-        archive=moment < now - timedelta(hours=1),
+        live=sum(1 for t in ranked if t.as_of is None),
+        earlier=next((t.as_of for t in ranked if t.as_of is not None), None),
         formula={
             "vote_half_life": VOTE_HALF_LIFE_H,
             "paper_half_life": PAPER_HALF_LIFE_H,
             "star_weight": STAR_WEIGHT,
             "window": WINDOW_DAYS,
+            "full_list": FULL_LIST,
         },
     )
 

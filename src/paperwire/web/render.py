@@ -13,7 +13,7 @@ import nh3
 from markdown_it import MarkdownIt
 from markdown_it.rules_inline import StateInline
 
-from ..core import avatars
+from ..core import avatars, tex
 from ..core.errors import InvalidArxivId
 from ..core.ids import id_month
 from ..core.models import Card
@@ -45,9 +45,36 @@ def _mention_rule(state: StateInline, silent: bool) -> bool:
     return True
 
 
+_PH_OPEN, _PH_CLOSE = "\ue000", "\ue001"  # private use: clean_body strips them from input
+_PLACEHOLDER = re.compile(f"{_PH_OPEN}(\\d+){_PH_CLOSE}")
+
+
+def _math_rule(state: StateInline, silent: bool) -> bool:
+    """TeX math as one token, before backslash escapes can eat ``\\,`` or ``\\(``."""
+    if state.src[state.pos] not in "$\\":
+        return False
+    span = tex.span_at(state.src, state.pos)
+    if span is None:
+        return False
+    if not silent:
+        token = state.push("math", "", 0)
+        token.meta = {"span": span}
+    state.pos += len(span.source)
+    return True
+
+
+def _render_math(self: Any, tokens: Any, idx: int, options: Any, env: dict[str, Any]) -> str:
+    # The sanitizer knows no MathML: a placeholder goes through it, the (already sanitized)
+    # MathML replaces it afterwards.
+    env["math"].append(tex.span_html(tokens[idx].meta["span"], env["math_budget"]))
+    return f"{_PH_OPEN}{len(env['math']) - 1}{_PH_CLOSE}"
+
+
 _md = MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": False})
 _md.enable(["strikethrough", "table"])
 _md.inline.ruler.before("emphasis", "mention", _mention_rule)
+_md.inline.ruler.before("escape", "math", _math_rule)
+_md.add_render_rule("math", _render_math)
 _md.validateLink = lambda url: bool(  # type: ignore[method-assign]
     re.match(r"^(https?:|mailto:|/|#)", url.strip(), re.I)
 )
@@ -59,15 +86,22 @@ def mentions(text: str) -> list[str]:
 
 def markdown(text: str, known_users: Collection[str] = frozenset()) -> str:
     """Comment Markdown to safe HTML: raw HTML is shown as text, only http(s)/mailto/relative
-    links survive, and the result goes through an allow-list sanitizer as a second wall."""
-    html = _md.render(text, {"mentions": set(known_users)})
-    return nh3.clean(
+    links survive, and the result goes through an allow-list sanitizer as a second wall.
+    TeX math becomes MathML (sanitized on its own, see :mod:`paperwire.core.tex`)."""
+    text = text.replace(_PH_OPEN, "").replace(_PH_CLOSE, "")
+    env: dict[str, Any] = {"mentions": set(known_users), "math": [], "math_budget": [tex.MAX_TEXT]}
+    html = _md.render(text, env)
+    clean = nh3.clean(
         html,
         tags=_ALLOWED_TAGS,
         attributes=_ALLOWED_ATTRS,
         url_schemes={"http", "https", "mailto"},
         link_rel="nofollow ugc noopener",
     )
+    if not env["math"]:
+        return clean
+    shown: list[str] = env["math"]
+    return _PLACEHOLDER.sub(lambda m: shown[int(m.group(1))], clean)
 
 
 def clean_body(text: str) -> str:

@@ -372,8 +372,10 @@ def search(
     offset: int = 0,
     limit: int = 30,
     mode: str = "hybrid",
+    mathml: bool = True,
 ) -> tuple[SearchResult, list[SearchCard]]:
-    """Run a search and return its cards, highlighted and explained."""
+    """Run a search and return its cards, highlighted and explained (math as MathML for
+    pages; as its TeX source, never marked inside, for the API)."""
     if sort not in SORTS:
         raise HTTPException(400, f"sort must be one of {', '.join(SORTS)}")
     if mode not in MODES:
@@ -382,10 +384,10 @@ def search(
     cards = ctx.store.feed.cards([h.paper_id for h in result.hits])
     hits = {h.paper_id: h for h in result.hits}
     matcher = Matcher(result.query)
-    return result, [decorate(card, matcher, hits.get(card.id)) for card in cards]
+    return result, [decorate(card, matcher, hits.get(card.id), mathml) for card in cards]
 
 
-def decorate(card: Card, matcher: Matcher, hit: Hit | None) -> SearchCard:
+def decorate(card: Card, matcher: Matcher, hit: Hit | None, mathml: bool = True) -> SearchCard:
     """The card with highlighted title and abstract (escaped HTML with <mark>) and "why
     this paper"."""
     why = None
@@ -399,8 +401,8 @@ def decorate(card: Card, matcher: Matcher, hit: Hit | None) -> SearchCard:
     out: SearchCard = _extend(
         SearchCard,
         card,
-        hl_title=Markup(matcher.highlight(card.title)),
-        hl_abstract=Markup(matcher.highlight(card.abstract)),
+        hl_title=Markup(matcher.highlight(card.title, mathml=mathml)),
+        hl_abstract=Markup(matcher.highlight(card.abstract, mathml=mathml)),
         why=why,
     )
     return out

@@ -16,6 +16,7 @@ from ..core.display import authors_label, compact, short_date
 from ..core.periods import FeedClock
 from ..core.settings import Settings
 from ..core.signing import Signer
+from ..core.tex import tex_html
 from ..ingest.sources import Sources
 from ..jobs.papers import ArxivFetcher
 from ..rank import Ranker, Trend
@@ -87,5 +88,7 @@ class Site:
         self.templates = Jinja2Templates(directory=str(HERE / "templates"))
         env = self.templates.env
         env.globals.update(site_name=settings.site.site_name, version=__version__)
-        env.filters.update(short_date=short_date, authors_label=authors_label, compact=compact)
+        env.filters.update(
+            short_date=short_date, authors_label=authors_label, compact=compact, tex=tex_html
+        )
         env.globals.update(avatar_src=avatars.url, timezone_choices=timezones.choices)

@@ -1,0 +1,249 @@
+"""TeX math in paper text (titles, abstracts, comments) as MathML, safely.
+
+Math is ``$…$`` or ``\\(…\\)`` inline and ``$$…$$`` or ``\\[…\\]`` displayed. A single
+``$`` opens math only when a non-space follows it, and closes it only after a non-space and
+when no digit follows, as pandoc decides, so that "$5 and $10" stays text; ``\\$`` is a
+dollar sign. latex2mathml converts each span; its output is parsed and rebuilt from an
+allow-list of MathML elements and attributes (it passes ``\\text{…}`` through unescaped and
+turns ``\\href`` into a link), so hostile TeX can neither inject HTML nor stretch a page.
+A span that does not convert, is too long, or comes after the text's budget is spent stays
+as its TeX source, escaped. Conversions are cached: the same titles and abstracts recur.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+import xml.etree.ElementTree as ET
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from functools import lru_cache
+
+from latex2mathml.converter import convert
+from markupsafe import Markup
+
+MAX_SPAN = 400  # characters of TeX in one span; real formulas are far shorter
+MAX_TEXT = 4000  # characters of TeX converted per text; the rest stays as source
+MAX_DEPTH = 40  # nesting of braces and elements
+CACHE_SIZE = 8192
+
+MATHML = "{http://www.w3.org/1998/Math/MathML}"
+_ELEMENTS = frozenset(
+    "math semantics annotation mrow mi mn mo ms mtext mspace mfrac msqrt mroot mstyle merror "
+    "mpadded mphantom menclose msub msup msubsup munder mover munderover mmultiscripts "
+    "mprescripts none mtable mtr mtd mlabeledtr".split()
+)
+_LENGTH = re.compile(r"-?(\d{1,2}(\.\d{1,4})?|\.\d{1,4})(em|ex|mu)?")
+_WORD = re.compile(r"[A-Za-z][A-Za-z -]{0,30}")
+_NUMBER = re.compile(r"-?\d{1,2}")
+_ATTRIBUTES: dict[str, re.Pattern[str]] = {
+    "mathvariant": _WORD,
+    "stretchy": _WORD,
+    "fence": _WORD,
+    "separator": _WORD,
+    "accent": _WORD,
+    "accentunder": _WORD,
+    "movablelimits": _WORD,
+    "largeop": _WORD,
+    "symmetric": _WORD,
+    "form": _WORD,
+    "notation": _WORD,
+    "columnalign": _WORD,
+    "rowalign": _WORD,
+    "columnlines": _WORD,
+    "rowlines": _WORD,
+    "frame": _WORD,
+    "displaystyle": _WORD,
+    "encoding": re.compile(r"[\w/+.-]{1,40}"),
+    "scriptlevel": _NUMBER,
+    "linethickness": _LENGTH,
+    "lspace": _LENGTH,
+    "rspace": _LENGTH,
+    "width": _LENGTH,
+    "height": _LENGTH,
+    "depth": _LENGTH,
+    "minsize": _LENGTH,
+    "maxsize": _LENGTH,
+    "columnspacing": re.compile(r"[\d. emx]{1,40}"),
+    "rowspacing": re.compile(r"[\d. emx]{1,40}"),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Math:
+    """One span of math: its source as written (delimiters included) and its TeX."""
+
+    source: str
+    tex: str
+    display: bool
+
+
+Segment = str | Math
+
+
+def _find_close(text: str, start: int, closer: str) -> int:
+    """Where ``closer`` ends the span opened before ``start`` (-1: not math)."""
+    end = text.find(closer, start)
+    if end <= start or end - start > MAX_SPAN or "\n\n" in text[start:end]:
+        return -1
+    return end
+
+
+def _close_dollar(text: str, start: int) -> int:
+    if start >= len(text) or text[start].isspace():
+        return -1
+    j = start
+    while True:
+        j = text.find("$", j)
+        if j < 0 or j - start > MAX_SPAN:
+            return -1
+        if text[j - 1] == "\\":  # an escaped dollar inside the math
+            j += 1
+            continue
+        break
+    if text[j - 1].isspace() or text[j + 1 : j + 2].isdigit() or "\n\n" in text[start:j]:
+        return -1
+    return j
+
+
+_OPENERS = re.compile(r"\\\$|\$\$|\$|\\\(|\\\[")
+_PAIRS = {"$$": ("$$", True), "\\(": ("\\)", False), "\\[": ("\\]", True)}
+
+
+def _span(text: str, start: int, opener: str) -> Math | None:
+    pos = start + len(opener)
+    if opener == "\\$":
+        return None
+    if opener == "$":
+        end, closer, display = _close_dollar(text, pos), "$", False
+    else:
+        closer, display = _PAIRS[opener]
+        end = _find_close(text, pos, closer)
+    if end < 0 or not text[pos:end].strip():
+        return None
+    return Math(text[start : end + len(closer)], text[pos:end].strip(), display)
+
+
+def span_at(text: str, pos: int) -> Math | None:
+    """The math span that starts exactly at ``pos``, if one does."""
+    m = _OPENERS.match(text, pos)
+    return None if m is None else _span(text, pos, m.group(0))
+
+
+def split(text: str) -> Iterator[Segment]:
+    """``text`` as plain strings and :class:`Math` spans, in order."""
+    last = pos = 0
+    while (m := _OPENERS.search(text, pos)) is not None:
+        span = _span(text, m.start(), m.group(0))
+        if span is None:
+            pos = m.end()
+            continue
+        if m.start() > last:
+            yield text[last : m.start()]
+        yield span
+        last = pos = m.start() + len(span.source)
+    if last < len(text):
+        yield text[last:]
+
+
+def has_math(text: str) -> bool:
+    """Cheaply: could ``text`` hold math at all?"""
+    return "$" in text or "\\(" in text or "\\[" in text
+
+
+def _too_deep(tex: str) -> bool:
+    depth = 0
+    for ch in tex:
+        if ch == "{":
+            depth += 1
+            if depth > MAX_DEPTH:
+                return True
+        elif ch == "}":
+            depth -= 1
+    return False
+
+
+def _attrs(el: ET.Element) -> str:
+    out = []
+    for name, value in el.attrib.items():
+        pattern = _ATTRIBUTES.get(name)
+        if pattern is not None and pattern.fullmatch(value):
+            out.append(f' {name}="{html.escape(value)}"')
+    return "".join(out)
+
+
+def _rebuild(el: ET.Element, depth: int = 0) -> str:
+    """The element as MathML markup from the allow-list; anything else as its text."""
+    name = el.tag[len(MATHML) :] if el.tag.startswith(MATHML) else ""
+    if name not in _ELEMENTS or name == "math" or depth > MAX_DEPTH:
+        return html.escape("".join(el.itertext()), quote=False)
+    inner = html.escape(el.text or "", quote=False) + "".join(
+        _rebuild(child, depth + 1) + html.escape(child.tail or "", quote=False) for child in el
+    )
+    return f"<{name}{_attrs(el)}>{inner}</{name}>"
+
+
+@lru_cache(maxsize=CACHE_SIZE)
+def mathml(tex: str, display: bool = False) -> str | None:
+    """The TeX as sanitized MathML markup, or None when it cannot be converted."""
+    if len(tex) > MAX_SPAN or _too_deep(tex):
+        return None
+    try:
+        root = ET.fromstring(convert(tex))
+    except Exception:  # noqa: BLE001 - any failure of the converter means "show the source"
+        return None
+    if root.tag != f"{MATHML}math":
+        return None
+    inner = html.escape(root.text or "", quote=False) + "".join(
+        _rebuild(child, 1) + html.escape(child.tail or "", quote=False) for child in root
+    )
+    if not inner.strip():
+        return None
+    shown = "block" if display else "inline"
+    return f'<math xmlns="http://www.w3.org/1998/Math/MathML" display="{shown}">{inner}</math>'
+
+
+def escape(text: str) -> str:
+    return html.escape(text, quote=False)
+
+
+def span_html(span: Math, budget: list[int]) -> str:
+    """One span as MathML, or its escaped source once ``budget[0]`` characters of TeX have
+    been converted (the budget is shared by the spans of one text)."""
+    budget[0] -= len(span.tex)
+    markup = mathml(span.tex, span.display) if budget[0] >= 0 else None
+    return markup if markup is not None else escape(span.source)
+
+
+def to_html(text: str, plain: Callable[[str], str] = escape) -> str:
+    """``text`` as HTML: math as MathML, the rest through ``plain`` (escaped by default;
+    the search highlighter passes its own, so that marks never land inside math)."""
+    if not has_math(text):
+        return plain(text)
+    budget = [MAX_TEXT]
+    return "".join(
+        plain(seg) if isinstance(seg, str) else span_html(seg, budget) for seg in split(text)
+    )
+
+
+def tex_html(value: object) -> Markup:
+    """The Jinja filter ``tex``: text with its math as MathML; HTML (``Markup``, such as
+    highlighted search results, which render their math themselves) as it is."""
+    if value is None:
+        return Markup("")
+    if isinstance(value, Markup):
+        return value
+    return Markup(to_html(str(value)))
+
+
+def safe_cut(text: str, limit: int) -> int:
+    """A cut position at or before ``limit`` that is not inside a math span."""
+    if not has_math(text[:limit]):
+        return limit
+    pos = 0
+    for seg in split(text):
+        size = len(seg) if isinstance(seg, str) else len(seg.source)
+        if pos + size > limit:
+            return pos if isinstance(seg, Math) else limit
+        pos += size
+    return limit

@@ -1,0 +1,146 @@
+"""TeX math to MathML: where math is, what it becomes, and that hostile TeX stays harmless."""
+
+import time
+import xml.etree.ElementTree as ET
+
+import pytest
+from markupsafe import Markup
+
+from paperwire.core import tex
+from paperwire.core.query import parse
+from paperwire.mail.render import excerpt
+from paperwire.search.matcher import Matcher
+from paperwire.web.render import markdown
+
+BLOCK = 'display="block"'
+
+
+def spans(text):
+    return [(s.tex, s.display) for s in tex.split(text) if isinstance(s, tex.Math)]
+
+
+@pytest.mark.parametrize(
+    "text, found",
+    [
+        (r"Complexity $\mathcal{O}(n^2)$ at $\tau_0$",
+         [(r"\mathcal{O}(n^2)", False), (r"\tau_0", False)]),
+        (r"sum $$\sum_i x_i$$ and \[E=mc^2\] and \(a\,b\)",
+         [(r"\sum_i x_i", True), ("E=mc^2", True), (r"a\,b", False)]),
+        ("costs $5 and $10 each", []),  # dollar amounts
+        ("from $5 to $10 and back", []),  # a closing $ needs a non-space before it
+        ("a $x$5", []),  # ... and no digit after it
+        ("unbalanced $x + y", []),
+        ("$ x$ and $x $", []),
+        (r"an escaped \$ then $y$", [("y", False)]),
+        ("$$", []),
+        ("$a\n\nb$", []),  # no math across paragraphs
+        ("$" + "x" * (tex.MAX_SPAN + 1) + "$", []),
+    ],
+)  # fmt: skip
+def test_where_math_is(text, found):
+    assert spans(text) == found
+    assert "".join(s if isinstance(s, str) else s.source for s in tex.split(text)) == text
+
+
+def test_math_becomes_mathml():
+    out = tex.to_html(r"Bound $\mathcal{O}(n^2)$ for $\tau_0 < 1$ & more")
+    assert out.startswith("Bound <math ") and out.endswith("</math> &amp; more")
+    assert "<msup><mi>n</mi><mn>2</mn></msup>" in out and "<mo>&lt;</mo>" in out
+    assert "𝒪" in out and "τ" in out
+    assert BLOCK in tex.to_html(r"$$\frac{a}{b}$$") and BLOCK not in tex.to_html("$a$")
+    for markup in (out, tex.to_html(r"\[\begin{pmatrix}a&b\\c&d\end{pmatrix}\]")):
+        ET.fromstring(f"<p>{markup}</p>")  # well-formed
+
+
+@pytest.mark.parametrize(
+    "hostile",
+    [
+        "$<script>alert(1)</script>$",
+        r"$\text{<script>alert(1)</script>}$",
+        r"$\text{<img src=x onerror=alert(1)>}$",
+        r"$\href{javascript:alert(1)}{click}$",
+        r"$\style{background:url(x)}{x}$",
+        r"$\color{white}{x}\mathbin{\class{x}{y}}$",
+        r"$\hspace{100000em}x$",
+        r"$\Huge x$",
+        r"$\frac{1}{$ and $\begin{matrix}$",
+        "$" + "{" * 200 + "x" + "}" * 200 + "$",
+        '$a" onmouseover="alert(1)$',
+    ],
+)
+def test_hostile_tex_is_harmless(hostile):
+    out = tex.to_html(hostile)
+    tree = ET.fromstring(f"<p>{out}</p>")  # well-formed: nothing leaks into the page
+    for el in tree.iter():
+        tag = el.tag.rsplit("}", 1)[-1]
+        assert tag in tex._ELEMENTS | {"p"}
+        for name, value in el.attrib.items():  # only the allow-list, no links or styles
+            assert name in tex._ATTRIBUTES or (tag, name) == ("math", "display")
+            assert "javascript" not in value and "100000" not in value
+
+
+def test_bad_tex_shows_its_source():
+    assert tex.to_html(r"see $\frac{1}{$ here") == r"see $\frac{1}{$ here"
+    assert tex.to_html(r"$a < b$ <b>").endswith("&lt;b&gt;")
+
+
+def test_huge_inputs_stay_fast_and_bounded():
+    tex.mathml.cache_clear()
+    text = " ".join(f"$x_{{{i}}} + y^{{{i}}}$" for i in range(3000))  # 3,000 distinct spans
+    started = time.process_time()
+    out = tex.to_html(text)
+    assert time.process_time() - started < 5
+    # The first MAX_TEXT characters of TeX are converted, the rest stay source.
+    assert 100 < out.count("<math") < 3000 and out.rstrip().endswith("$")
+    long = "$" + "a" * 100000  # one unclosed opener before a huge text
+    started = time.process_time()
+    assert tex.to_html(long) == long
+    assert time.process_time() - started < 1
+
+
+def test_conversions_are_cached():
+    tex.mathml.cache_clear()
+    for _ in range(50):
+        tex.to_html(r"title with $\mathcal{O}(n^2)$")
+    info = tex.mathml.cache_info()
+    assert info.misses == 1 and info.hits == 49
+
+
+def test_filter_passes_html_through():
+    assert tex.tex_html(None) == ""
+    assert tex.tex_html(Markup("<mark>x</mark> $y$")) == "<mark>x</mark> $y$"
+    assert "<math" in tex.tex_html("$y$") and isinstance(tex.tex_html("$y$"), Markup)
+    assert tex.tex_html("<b>$5</b>") == "&lt;b&gt;$5&lt;/b&gt;"
+
+
+def test_highlights_never_mark_inside_math():
+    m = Matcher(parse("transformer attention"))
+    title = r"Transformer attention in $\mathcal{O}(n \cdot attention)$ time"
+    api = m.highlight(title)
+    assert api.startswith("<mark>Transformer</mark> <mark>attention</mark>")
+    assert r"$\mathcal{O}(n \cdot attention)$" in api  # the TeX as it was, not marked
+    page = m.highlight(title, mathml=True)
+    assert page.count("<mark>") == 2 and "<math " in page
+    math = page[page.index("<math") : page.index("</math>")]
+    assert "<mark>" not in math and "<mi>a</mi>" in math
+    hostile = m.highlight("attention $<script>x</script>$", mathml=True)
+    assert "<script" not in hostile and "<mark>attention</mark>" in hostile
+
+
+def test_comment_markdown_renders_math():
+    html = markdown(r"We get $E=mc^2$, and \(a\,b\) with **bold** and `$code$`.")
+    assert html.count("<math ") == 2 and '<mspace width="0.167em">' in html
+    assert "<strong>bold</strong>" in html and "<code>$code$</code>" in html
+    assert BLOCK in markdown("$$\n\\sum_i x_i\n$$")
+    assert markdown("It costs $5 and $10.") == "<p>It costs $5 and $10.</p>\n"
+    hostile = markdown(r"$\text{<script>x</script>}$ <script>y</script> $\href{javascript:z}{w}$")
+    assert "<script" not in hostile and "javascript" not in hostile
+    forged = markdown("\ue0000\ue001 and $x$")  # a forged placeholder is dropped
+    assert forged.count("<math") == 1 and "\ue000" not in forged
+
+
+def test_email_excerpt_never_cuts_math():
+    text = "word " * 60 + r"$\mathcal{O}(n^2 \log n)$ and more words " * 5
+    cut = excerpt(text, limit=310)
+    assert cut.endswith("…") and cut.count("$") % 2 == 0
+    assert "<math" in tex.to_html(excerpt(r"short $\tau_0$ text"))

@@ -4,7 +4,8 @@
 of :mod:`paperwire.core.models`: ``papers`` (the catalogue), ``feed`` (cards, feed days,
 upvotes), ``discussion`` (comments), ``accounts`` (users, tokens, claims, organizations, rate
 limits), ``mail`` (subscriptions, deliveries), ``embeddings``, ``search`` (keyword index,
-filters) and ``jobs`` (runs, leases). All dialect-specific SQL and query text stays here.
+filters), ``authors`` (an author's papers, claimed profiles) and ``jobs`` (runs, leases). All
+dialect-specific SQL and query text stays here.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import Any
 
 from ..core.errors import StoreError
 from .accounts import AccountRepo
+from .authors import AuthorRepo
 from .database import Database
 from .discussion import DiscussionRepo
 from .embeddings import EmbeddingRepo
@@ -36,6 +38,7 @@ class Store:
         self.mail = MailRepo(self.db)
         self.embeddings = EmbeddingRepo(self.db)
         self.search = SearchRepo(self.db)
+        self.authors = AuthorRepo(self.db)
         self.jobs = JobRepo(self.db)
 
     @property

@@ -1,11 +1,12 @@
-"""Atom feeds (RFC 4287): daily, weekly, trending, per organization, per search."""
+"""Atom feeds (RFC 4287): daily, weekly, monthly, trending, per organization, author, user
+(their submissions), search, and each paper's discussion."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime
 from typing import Annotated, Any
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 from xml.etree import ElementTree as ET
 
 from fastapi import APIRouter, HTTPException, Query
@@ -13,15 +14,17 @@ from fastapi.responses import Response
 
 from ..core import periods
 from ..core.display import authors_label
-from ..core.errors import PeriodError
+from ..core.errors import InvalidArxivId, PeriodError
 from ..core.hooks import hookimpl
+from ..core.ids import parse_arxiv_id
 from ..core.models import Card
-from . import service
+from . import render, service
 from .deps import Ctx, CtxDep
 
 router = APIRouter(prefix="/feeds", include_in_schema=False)
 ATOM = "http://www.w3.org/2005/Atom"
 FEED_SIZE = 50
+MAX_AUTHOR = 200
 ET.register_namespace("", ATOM)
 
 
@@ -33,47 +36,59 @@ def _ts(value: date | datetime | None) -> str:
     return datetime(value.year, value.month, value.day, tzinfo=UTC).isoformat(timespec="seconds")
 
 
-def atom(ctx: Ctx, title: str, path: str, html_path: str, cards: Sequence[Card]) -> Response:
+def _sub(parent: ET.Element, tag: str, text: str | None = None, **attrs: Any) -> ET.Element:
+    el = ET.SubElement(parent, f"{{{ATOM}}}{tag}", {k: str(v) for k, v in attrs.items()})
+    if text is not None:
+        el.text = text
+    return el
+
+
+def _head(ctx: Ctx, title: str, path: str, html_path: str, updated: Any) -> ET.Element:
     base = ctx.settings.site.base_url.rstrip("/")
     feed = ET.Element(f"{{{ATOM}}}feed")
+    _sub(feed, "title", f"{ctx.settings.site.site_name}: {title}")
+    _sub(feed, "id", f"{base}{path}")
+    _sub(feed, "link", rel="self", href=f"{base}{path}", type="application/atom+xml")
+    _sub(feed, "link", rel="alternate", href=f"{base}{html_path}", type="text/html")
+    _sub(feed, "updated", _ts(updated))
+    _sub(feed, "generator", "Paperwire")
+    return feed
 
-    def sub(parent: ET.Element, tag: str, text: str | None = None, **attrs: Any) -> ET.Element:
-        el = ET.SubElement(parent, f"{{{ATOM}}}{tag}", {k: str(v) for k, v in attrs.items()})
-        if text is not None:
-            el.text = text
-        return el
 
-    sub(feed, "title", f"{ctx.settings.site.site_name}: {title}")
-    sub(feed, "id", f"{base}{path}")
-    sub(feed, "link", rel="self", href=f"{base}{path}", type="application/atom+xml")
-    sub(feed, "link", rel="alternate", href=f"{base}{html_path}", type="text/html")
-    stamps = [c.submitted_at or c.published for c in cards]
-    sub(feed, "updated", _ts(max((s for s in stamps if s), default=None)))
-    sub(feed, "generator", "Paperwire")
-    for card in cards:
-        entry = sub(feed, "entry")
-        sub(entry, "title", card.title)
-        sub(entry, "id", f"{base}/papers/{card.id}")
-        sub(entry, "link", rel="alternate", href=f"{base}/papers/{card.id}", type="text/html")
-        sub(entry, "link", rel="related", href=f"https://arxiv.org/abs/{card.id}", title="arXiv")
-        sub(entry, "published", _ts(card.published))
-        sub(entry, "updated", _ts(card.submitted_at or card.updated or card.published))
-        for name in (card.authors or [])[:50]:
-            sub(sub(entry, "author"), "name", name)
-        if not card.authors:
-            sub(sub(entry, "author"), "name", authors_label(card))
-        for cat in card.categories or []:
-            sub(entry, "category", term=cat)
-        extra = f"\n\n{card.upvotes} upvotes"
-        if card.github_repo:
-            extra += f" · code: https://github.com/{card.github_repo}"
-        sub(entry, "summary", (card.abstract or "") + extra, type="text")
+def _response(feed: ET.Element) -> Response:
     body = ET.tostring(feed, encoding="utf-8", xml_declaration=True)
     return Response(
         body,
         media_type="application/atom+xml; charset=utf-8",
         headers={"Cache-Control": "public, max-age=300"},
     )
+
+
+def atom(ctx: Ctx, title: str, path: str, html_path: str, cards: Sequence[Card]) -> Response:
+    base = ctx.settings.site.base_url.rstrip("/")
+    stamps = [c.submitted_at or c.published for c in cards]
+    feed = _head(ctx, title, path, html_path, max((s for s in stamps if s), default=None))
+    for card in cards:
+        entry = _sub(feed, "entry")
+        _sub(entry, "title", card.title)
+        _sub(entry, "id", f"{base}/papers/{card.id}")
+        _sub(entry, "link", rel="alternate", href=f"{base}/papers/{card.id}", type="text/html")
+        _sub(entry, "link", rel="related", href=f"https://arxiv.org/abs/{card.id}", title="arXiv")
+        _sub(entry, "published", _ts(card.published))
+        _sub(entry, "updated", _ts(card.submitted_at or card.updated or card.published))
+        for name in (card.authors or [])[:50]:
+            person = _sub(entry, "author")
+            _sub(person, "name", name)
+            _sub(person, "uri", f"{base}{render.author_path(name)}")
+        if not card.authors:
+            _sub(_sub(entry, "author"), "name", authors_label(card))
+        for cat in card.categories or []:
+            _sub(entry, "category", term=cat)
+        extra = f"\n\n{card.upvotes} upvotes"
+        if card.github_repo:
+            extra += f" · code: https://github.com/{card.github_repo}"
+        _sub(entry, "summary", (card.abstract or "") + extra, type="text")
+    return _response(feed)
 
 
 def _period_feed(ctx: Ctx, period: periods.Period, title: str, path: str) -> Response:
@@ -102,6 +117,14 @@ def weekly(ctx: CtxDep) -> Response:
     return _period_feed(ctx, period, period.label, "/feeds/weekly.atom")
 
 
+@router.get("/monthly.atom")
+def monthly(ctx: CtxDep) -> Response:
+    today = ctx.site.clock.feed_date()
+    latest = ctx.store.feed.day(on_or_before=today) or today
+    period = periods.month(latest.year, latest.month)
+    return _period_feed(ctx, period, period.label, "/feeds/monthly.atom")
+
+
 @router.get("/trending.atom")
 def trending(ctx: CtxDep) -> Response:
     ranked, _ = service.trending(ctx)
@@ -124,6 +147,74 @@ def organization(ctx: CtxDep, name: str) -> Response:
     )
 
 
+@router.get("/authors/{name:path}.atom")
+def author(ctx: CtxDep, name: str) -> Response:
+    """An author's newest papers on this instance."""
+    shown = " ".join(name.split())
+    cards, total = ctx.store.authors.papers(shown[:MAX_AUTHOR], limit=FEED_SIZE)
+    if not shown or not total:
+        raise HTTPException(404, f"No paper on this instance lists {shown[:200]!r} as an author.")
+    page = render.author_path(shown)
+    return atom(ctx, f"Papers by {shown}", f"/feeds{page}.atom", page, cards)
+
+
+@router.get("/users/{username}.atom")
+def user(ctx: CtxDep, username: str) -> Response:
+    """The papers a user put on the feed, newest submission first."""
+    person = ctx.store.accounts.get_user(username=username)
+    if person is None:
+        raise HTTPException(404, f"No user called {username!r}.")
+    cards = ctx.store.feed.submitted_by(person.id, limit=FEED_SIZE)
+    path = f"/users/{quote(person.username, safe='')}"
+    title = f"Submitted by {person.fullname or person.username}"
+    return atom(ctx, title, f"/feeds{path}.atom", path, cards)
+
+
+@router.get("/papers/{arxiv_id:path}/comments.atom")
+def discussion(ctx: CtxDep, arxiv_id: str) -> Response:
+    """A paper's discussion: its comments, newest first (hidden and deleted ones left out)."""
+    try:
+        pid = parse_arxiv_id(arxiv_id)[0]
+    except InvalidArxivId as exc:
+        raise HTTPException(404, str(exc)) from None
+    card = ctx.store.feed.card(pid)
+    if card is None:
+        raise HTTPException(404, f"Paper {pid} is not indexed.")
+    base = ctx.settings.site.base_url.rstrip("/")
+    rows = [c for c in ctx.store.discussion.thread(pid) if not (c.hidden or c.deleted)]
+    rows = sorted(rows, key=lambda c: (c.created_at, c.id), reverse=True)[:FEED_SIZE]
+    known = ctx.store.accounts.existing_usernames(
+        sorted({n for c in rows for n in render.mentions(c.body)})
+    )
+    stamps = [c.edited_at or c.created_at for c in rows]
+    feed = _head(
+        ctx,
+        f"Discussion of {card.title}",
+        f"/feeds/papers/{pid}/comments.atom",
+        f"/papers/{pid}#comments",
+        max(stamps, default=card.submitted_at or card.published),
+    )
+    for c in rows:
+        who = c.fullname or c.username
+        entry = _sub(feed, "entry")
+        _sub(entry, "title", f"{who} on {card.title}")
+        _sub(entry, "id", f"{base}/papers/{pid}#comment-{c.id}")
+        _sub(
+            entry,
+            "link",
+            rel="alternate",
+            href=f"{base}/papers/{pid}#comment-{c.id}",
+            type="text/html",
+        )
+        _sub(entry, "published", _ts(c.created_at))
+        _sub(entry, "updated", _ts(c.edited_at or c.created_at))
+        person = _sub(entry, "author")
+        _sub(person, "name", who)
+        _sub(person, "uri", f"{base}/users/{quote(c.username, safe='')}")
+        _sub(entry, "content", render.markdown(c.body, known), type="html")
+    return _response(feed)
+
+
 @router.get("/search.atom")
 def search(
     ctx: CtxDep,
@@ -133,9 +224,10 @@ def search(
     category: Annotated[str | None, Query(max_length=40)] = None,
     code: bool = False,
     feed: bool = False,
+    author: Annotated[str | None, Query(max_length=200)] = None,
 ) -> Response:
     """The newest papers among the results of a search: subscribe to a topic."""
-    filters = service.search_filters(date_from, date_to, category, code, feed)
+    filters = service.search_filters(date_from, date_to, category, code, feed, author)
     _, cards = service.search(ctx, q, filters, sort="date", limit=FEED_SIZE)
     params = urlencode({k: v for k, v in ctx.request.query_params.items()})
     return atom(

@@ -20,6 +20,7 @@ from ..ingest.sources import Sources
 from ..rank import Ranker, Trend
 from ..search import SearchEngine
 from ..store import Store
+from .render import author_path
 from .security import RateLimiter
 
 HERE = Path(__file__).parent
@@ -87,3 +88,4 @@ class Site:
         env = self.templates.env
         env.globals.update(site_name=settings.site.site_name, version=__version__)
         env.filters.update(short_date=short_date, authors_label=authors_label, compact=compact)
+        env.filters.update(author_url=author_path)

@@ -26,19 +26,31 @@ def _as_indexed(name: str) -> str:
     return json.dumps(name)[1:-1]
 
 
+def _clean(name: str) -> str:
+    return " ".join(name.split())[:MAX_NAME]
+
+
+def author_phrase(name: str) -> str | None:
+    """An FTS5 MATCH term for papers whose authors' text holds ``name`` (a superset of
+    those by ``name``), or None for a name without letters or digits."""
+    indexed = _as_indexed(_clean(name))
+    if not _WORDY.search(indexed):
+        return None
+    return 'authors : "' + indexed.replace('"', '""') + '"'
+
+
 def author_clauses(name: str, dialect: str) -> list[Any]:
     """SQL conditions on the papers table: ``name`` is one of the paper's authors (whole
     name, ASCII letters in any case). The keyword index narrows the papers down first (the
     name as a phrase in the authors' text, an index lookup); each remaining paper's list is
     then read for the exact name, so "Wei Zhang" matches neither "Zhang Wei" nor "Wei Zhang
     Li" (nor the end of one name and the start of the next)."""
-    name = " ".join(name.split())[:MAX_NAME]
+    name = _clean(name)
     indexed = _as_indexed(name)
     narrow = bool(_WORDY.search(indexed))  # a name without letters has no words to look up
     out: list[Any] = []
     if dialect == "sqlite":
-        if narrow:
-            phrase = 'authors : "' + indexed.replace('"', '""') + '"'
+        if phrase := author_phrase(name):
             hits = (
                 sa.text("SELECT rowid FROM papers_fts WHERE papers_fts MATCH :author_phrase")
                 .bindparams(author_phrase=phrase)

@@ -339,3 +339,30 @@ def test_hugging_face_hub_reads_markdown_lists_and_searches(authored, tmp_path, 
 
         with pytest.raises(HfHubHTTPError):
             hf.read_paper("2603.99999")
+
+
+def test_topic_alert_for_an_author(authored, tmp_path):
+    """author:"…" in a topic alert keeps their papers only; alone, it sends all of them."""
+    from datetime import timedelta
+
+    from paperwire.mail.digest import Composer
+
+    from .storekit import trending_ranker
+    from .webkit import make_config
+
+    config = make_config(tmp_path)
+    engine = search_engine(authored, semantic=False)
+    composer = Composer(authored, config.digests, trending_ranker(), engine, 0.5)
+    start, end = datetime(2026, 3, 1), datetime(2026, 3, 1) + timedelta(days=30)
+    for n, (query, expected) in enumerate(
+        [
+            ('author:"Yann LeCun"', {"2603.00001", "2603.00002", "2603.00006"}),
+            ('sparse author:"李飞飞"', {"2603.00004"}),
+            ('author:"Yann LeCun" -"zhang wei"', {"2603.00001", "2603.00006"}),
+            ('author:"Nobody Atall"', set()),
+        ]
+    ):
+        sub = authored.mail.create_subscription(
+            f"{n}@example.org", "topic", query, "daily", "UTC", confirmed=True
+        )
+        assert {p.paper_id for p in composer.topic_matches(sub, start, end)} == expected, query

@@ -38,7 +38,7 @@ class Store:
         self.mail = MailRepo(self.db)
         self.embeddings = EmbeddingRepo(self.db)
         self.search = SearchRepo(self.db)
-        self.authors = AuthorRepo(self.db)
+        self.authors = AuthorRepo(self.db, self.feed)
         self.jobs = JobRepo(self.db)
 
     @property

@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from ..core.models import Card, User
 from . import schema as t
 from .common import Repository, model
-from .feed import _cards_select, card
+from .feed import FeedRepo
 
 P = t.papers
 MAX_NAME = 200  # as long as a claimed author name may be
@@ -74,20 +74,29 @@ def author_clauses(name: str, dialect: str) -> list[Any]:
 
 
 class AuthorRepo(Repository):
+    def __init__(self, db: Any, feed: FeedRepo):
+        super().__init__(db)
+        self.feed = feed
+
     def papers(self, name: str, *, limit: int = 30, offset: int = 0) -> tuple[list[Card], int]:
         """Cards of the papers ``name`` wrote, newest publication first, and their number."""
-        where = author_clauses(name, self.db.dialect)
+        # One pass finds the page and counts the papers (the lookup is the costly part),
+        # then the page's cards are read by primary key.
         q = (
-            _cards_select(on_feed=False)
-            .where(*where)
+            sa.select(P.c.id, sa.func.count().over().label("total"))
+            .where(*author_clauses(name, self.db.dialect))
             .order_by(P.c.published.desc().nulls_last(), P.c.id.desc())
             .limit(limit)
             .offset(offset)
         )
         with self.db.connect() as conn:
-            cards = [card(r) for r in conn.execute(q)]
-            total = conn.execute(sa.select(sa.func.count()).select_from(P).where(*where))
-            return cards, int(total.scalar_one())
+            rows = conn.execute(q).all()
+            if rows:
+                total = int(rows[0].total)
+            else:  # past the last page
+                count = sa.select(sa.func.count()).where(*author_clauses(name, self.db.dialect))
+                total = int(conn.execute(count.select_from(P)).scalar_one())
+        return self.feed.cards([r.id for r in rows]), total
 
     def claimed_by(self, name: str) -> list[User]:
         """Accounts with an approved claim to be ``name`` on some paper (any ASCII case)."""

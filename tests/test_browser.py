@@ -84,7 +84,9 @@ def test_sign_up_confirm_upvote_comment_submit(page, live):
     shot(page, "02-check-inbox")
     [msg] = outbox(config)
     page.goto(url + link_in(msg, "/confirm"))
+    page.get_by_role("button", name="Confirm my account").click()
     page.get_by_text("Welcome, marie!").wait_for()
+    expect(page.locator("header").get_by_role("link", name="marie")).to_be_visible()
 
     # upvote without a page reload
     page.goto(f"{url}/papers")

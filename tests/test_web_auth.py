@@ -41,11 +41,56 @@ def test_signup_confirm_signin_flow(web, visitor):
     [msg] = outbox(config)
     assert msg["To"] == "ada@example.org" and "Confirm" in msg["Subject"]
     url = link_in(msg, "/confirm")
-    r = visitor.get(url)
+    r = confirm_by_button(visitor, url)
     assert r.status_code == 200 and "Welcome, ada" in r.text
     assert "pw_session=" in r.headers["set-cookie"]
     assert visitor.get(url).status_code == 400  # single use
     assert "ada" in visitor.get("/papers").text and "Sign out" in visitor.get("/papers").text
+
+
+def confirm_by_button(visitor, url: str):
+    """What a person does with the link: open it, press the button."""
+    form = visitor.get(url)
+    assert form.status_code == 200 and "Confirm my account" in form.text
+    token = re.search(r'name="token" value="([^"]+)"', form.text).group(1)
+    return visitor.post("/confirm", {"token": token})
+
+
+def header(page: str) -> str:
+    return page[page.index('<header class="top">') : page.index("</header>")]
+
+
+def test_account_confirmation_needs_the_button_and_signs_in_at_once(web, visitor):
+    app, store, _, config = web
+    visitor.post("/signup", {"username": "ada", "email": "ada@example.org", "password": PASSWORD})
+    [msg] = outbox(config)
+    url = link_in(msg, "/confirm")
+    token = url.rsplit("/", 1)[1]
+    # a mail scanner following the link (GET, HEAD, no cookies) confirms nothing
+    scanner = Visitor(app)
+    assert scanner.get(url).status_code == 200 and scanner.client.head(url).status_code in (
+        200,
+        405,
+    )
+    assert store.accounts.get_user(username="ada").confirmed_at is None
+    assert "pw_session=" not in scanner.get(url).headers.get("set-cookie", "")
+    # the POST needs the visitor's CSRF token
+    forged = Visitor(app).client.post("/confirm", data={"token": token, "csrf_token": "x"})
+    assert forged.status_code == 403
+    assert store.accounts.get_user(username="ada").is_active is False
+    # the button confirms; the page it answers with shows the new user in the header
+    r = confirm_by_button(visitor, url)
+    assert r.status_code == 200 and "you are signed in" in r.text
+    top = header(r.text)
+    assert "Sign out" in top and 'href="/users/ada"' in top
+    assert "Sign in" not in top and "Sign up" not in top
+    assert r.headers["cache-control"] == "no-store"
+    assert store.accounts.get_user(username="ada").confirmed_at is not None
+    # once: the same token is refused on the page and on a second POST
+    assert visitor.get(url).status_code == 400
+    assert visitor.post("/confirm", {"token": token}).status_code == 400
+    assert visitor.post("/confirm", {"token": "garbage"}).status_code == 400
+    assert "Sign out" in header(visitor.get("/papers").text)
 
 
 def test_signup_does_not_reveal_known_addresses(web, visitor):
@@ -141,6 +186,7 @@ def test_password_reset_is_single_use_and_ends_sessions(web, visitor):
     assert visitor.post(url, {"password": "short"}).status_code == 400
     r = visitor.post(url, {"password": "a brand new password"})
     assert r.status_code == 200 and "Password changed" in r.text
+    assert "Sign out" in header(r.text) and "Sign in" not in header(r.text)  # as it says
     assert visitor.get(url).status_code == 400  # used
     assert "reset-me" not in other.get("/papers").text  # the old session ended
     assert visitor.post(url[:-3] + "abc", {"password": "x" * 12}).status_code == 400

@@ -3,6 +3,7 @@ unknown addresses, signed single-use links, one-click unsubscribe, bad input."""
 
 from __future__ import annotations
 
+import html
 import re
 
 import pytest
@@ -117,8 +118,36 @@ def test_signed_in_owner_of_a_confirmed_address_skips_the_email(web, visitor):
     assert r.status_code == 200
     [sub] = store.mail.active_subscriptions()
     assert sub.user_id == uid and outbox(config) == []
+    # told what happened (nothing was mailed), with the subscription's own manage form
+    assert "We have sent" not in r.text and "Check your inbox" not in r.text
+    said = html.unescape(r.text)
+    assert (
+        "You're subscribed: Daily (weekdays) digest of trending papers to lin@example.org "
+        "is active" in said
+    )
+    manage = re.search(r'name="token" value="([^"]+)"', r.text).group(1)
+    assert visitor.get(f"/subscriptions/manage?token={manage}").status_code == 200
+    again = visitor.post("/subscribe", form(email="lin@example.org", frequency="weekly"))
+    assert "You were already subscribed" in again.text and "No e-mail was sent" in again.text
+    assert store.mail.get_subscription(sub.id).frequency == "weekly" and outbox(config) == []
     r = visitor.get("/settings")
-    assert "Daily (weekdays) digest of trending papers" in r.text and "Change or stop" in r.text
+    assert "Weekly digest of trending papers" in r.text and "Change or stop" in r.text
+
+
+def test_signed_in_user_subscribing_another_address_gets_the_anonymous_answer(web, visitor):
+    app, store, _, config = web
+    uid = add_user(store, "lin")
+    store.accounts.confirm_user(uid)
+    store.mail.create_subscription("grace@example.org", "trending", None, "daily", "UTC",
+                                   confirmed=True)  # fmt: skip
+    visitor.sign_in("lin", PASSWORD)
+    known = visitor.post("/subscribe", form(email="grace@example.org"))
+    fresh = visitor.post("/subscribe", form(email="fresh@example.org"))
+    strip = lambda t: re.sub(r"\S+@example\.org", "", t)  # noqa: E731
+    assert known.status_code == fresh.status_code == 200
+    assert strip(known.text) == strip(fresh.text) and "Check your inbox" in known.text
+    said = html.unescape(known.text)
+    assert "You're subscribed" not in said and "already subscribed" not in said
 
 
 def test_bad_input_is_refused_cleanly(web, visitor):
@@ -208,8 +237,10 @@ def test_api_subscribe_list_change_stop(web):
     token = store.accounts.create_token(uid, "script")
     auth = {"Authorization": f"Bearer {token}"}
     r = client.post("/api/subscriptions", headers=auth, json={"email": "tok@example.org"})
-    assert r.status_code == 202
+    assert r.status_code == 200 and r.json()["status"] == "active"  # no confirmation to wait for
+    assert "You're subscribed" in r.json()["message"]
     [mine] = client.get("/api/subscriptions", headers=auth).json()
+    assert mine == r.json()["subscription"]
     assert mine["status"] == "confirmed" and mine["kind"] == "trending"
     r = client.patch(f"/api/subscriptions/{mine['id']}", headers=auth,
                      json={"frequency": "weekly", "timezone": "America/Chicago"})  # fmt: skip

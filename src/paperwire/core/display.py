@@ -7,12 +7,14 @@ from typing import Protocol
 
 
 class Attributed(Protocol):
-    """What :func:`authors_label` reads (a :class:`~paperwire.core.models.Card`)."""
+    """What :func:`authors_label` and :func:`byline` read (a
+    :class:`~paperwire.core.models.Card`)."""
 
     org: str | None
     org_fullname: str | None
     num_authors: int
     authors: list[str]
+    published: datetime | None
 
 
 def short_date(value: date | datetime | None) -> str:
@@ -22,11 +24,34 @@ def short_date(value: date | datetime | None) -> str:
 
 
 def authors_label(card: Attributed) -> str:
-    """The organization, or "N authors"."""
+    """The organization, or "N authors"; empty when neither is known (never "0 authors")."""
     if card.org_fullname or card.org:
         return card.org_fullname or card.org or ""
     n = card.num_authors or len(card.authors or [])
+    if not n:
+        return ""
     return f"{n} author" + ("" if n == 1 else "s")
+
+
+def authors_line(authors: list[str], limit: int = 3) -> str:
+    """ "A, B, C and 4 more", or empty."""
+    if not authors:
+        return ""
+    if len(authors) <= limit:
+        return ", ".join(authors)
+    return ", ".join(authors[:limit]) + f" and {len(authors) - limit} more"
+
+
+def dotted(*parts: str | None) -> str:
+    """The parts that are known, joined by " · " (so no separator ever dangles)."""
+    return " · ".join(p for p in parts if p)
+
+
+def byline(card: Attributed) -> str:
+    """Who and when in one line: the first authors (or the organization) and the date, each
+    left out when unknown."""
+    who = authors_line(card.authors or []) or card.org_fullname or card.org
+    return dotted(who, short_date(card.published))
 
 
 def compact(n: int | None) -> str:

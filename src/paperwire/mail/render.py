@@ -11,7 +11,7 @@ from urllib.parse import quote
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-from ..core.display import compact, short_date
+from ..core.display import authors_line, byline, compact, short_date
 from ..core.models import Card, Subscription
 from ..core.signing import Signer
 
@@ -36,15 +36,7 @@ def excerpt(text: str, limit: int = 320) -> str:
     return cut + "…"
 
 
-def authors_line(authors: list[str], limit: int = 3) -> str:
-    if not authors:
-        return ""
-    if len(authors) <= limit:
-        return ", ".join(authors)
-    return ", ".join(authors[:limit]) + f" and {len(authors) - limit} more"
-
-
-_env.filters.update(excerpt=excerpt, authors_line=authors_line, compact=compact)
+_env.filters.update(excerpt=excerpt, authors_line=authors_line, byline=byline, compact=compact)
 _env.filters["short_date"] = short_date
 
 

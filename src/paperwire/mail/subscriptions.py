@@ -30,6 +30,15 @@ MAX_QUERY = 300
 
 
 @dataclass
+class Active:
+    """A subscription that is active at once (the signed-in owner's confirmed address):
+    no e-mail was sent, so the owner can be told so."""
+
+    sub: Subscription
+    already: bool  # it was active before this request (frequency and time zone updated)
+
+
+@dataclass
 class SubscriptionRequest:
     """What a visitor asked for, checked."""
 
@@ -92,8 +101,9 @@ def subscribe(
     req: SubscriptionRequest,
     user: User | None = None,
     engine: SearchEngine | None = None,
-) -> None:
-    """Create or renew the subscription and send the e-mail that goes with it."""
+) -> Active | None:
+    """Create or renew the subscription and send the e-mail that goes with it. Only for the
+    signed-in owner of the address (who may know its state) is the outcome returned."""
     own = (
         user is not None
         and user.confirmed_at is not None
@@ -107,7 +117,7 @@ def subscribe(
     if found is not None and found.status == "confirmed":
         if own:  # the owner changes it directly
             store.mail.update_subscription(found.id, frequency=req.frequency, timezone=req.timezone)
-            return
+            return Active(store.mail.get_subscription(found.id) or found, already=True)
         link = render.links(base, signer, found)
         send_now(
             mail,
@@ -120,7 +130,7 @@ def subscribe(
                 manage_url=link["manage"],
             ),
         )
-        return
+        return None
     if found is None:
         sub = store.mail.create_subscription(
             req.email, req.kind, req.query, req.frequency, req.timezone,
@@ -133,7 +143,7 @@ def subscribe(
     if vector is not None and vector["query_vector"] is not None:
         store.mail.update_subscription(sub.id, **vector)
     if own:
-        return
+        return Active(store.mail.get_subscription(sub.id) or sub, already=False)
     token = quote(render.confirm_token(signer, sub), safe="")
     send_now(
         mail,
@@ -146,6 +156,7 @@ def subscribe(
             confirm_url=f"{base}/subscriptions/confirm?token={token}",
         ),
     )
+    return None
 
 
 def from_token(

@@ -94,14 +94,28 @@ def signup(post: PostedDep) -> Response:
     return page(ctx, "check_mail.html", title="Check your inbox", email=email)
 
 
-@router.get("/confirm/{token}")
-def confirm(ctx: CtxDep, token: str) -> Response:
+def _unconfirmed_user(ctx: Ctx, token: str) -> User:
     payload = ctx.site.signer.loads("confirm", token, CONFIRM_MAX_AGE)
     user = _linked_user(ctx, payload)
-    if user is None or not ctx.store.accounts.confirm_user(user.id):
+    if user is None or user.confirmed_at is not None:
         raise HTTPException(400, "This confirmation link is invalid, expired or already used.")
-    user = _reload(ctx, user)
-    sign_in(ctx, user)
+    return user
+
+
+@router.get("/confirm/{token}")
+def confirm_form(ctx: CtxDep, token: str) -> Response:
+    user = _unconfirmed_user(ctx, token)
+    # A button, not a GET that confirms: mail scanners follow links on their own.
+    return page(ctx, "confirm_account.html", title="Confirm your account", person=user, token=token)
+
+
+@router.post("/confirm")
+def confirm(post: PostedDep) -> Response:
+    ctx = post.ctx
+    user = _unconfirmed_user(ctx, post.text("token")[:1000])
+    if not ctx.store.accounts.confirm_user(user.id):  # single use, even when raced
+        raise HTTPException(400, "This confirmation link is invalid, expired or already used.")
+    sign_in(ctx, _reload(ctx, user))
     return page(
         ctx,
         "message.html",

@@ -13,7 +13,8 @@ from fastapi import APIRouter, HTTPException, Query
 from fastapi.responses import Response
 
 from ..core import periods
-from ..core.display import authors_label
+from ..core.clock import utcnow
+from ..core.display import dotted
 from ..core.errors import InvalidArxivId, PeriodError
 from ..core.hooks import hookimpl
 from ..core.ids import parse_arxiv_id
@@ -28,12 +29,22 @@ MAX_AUTHOR = 200
 ET.register_namespace("", ATOM)
 
 
-def _ts(value: date | datetime | None) -> str:
-    if value is None:
-        return datetime(1970, 1, 1, tzinfo=UTC).isoformat()
+def _utc(value: date | datetime) -> datetime:
+    """A stored date or naive-UTC datetime as an aware UTC datetime."""
     if isinstance(value, datetime):
-        return value.replace(tzinfo=UTC).isoformat(timespec="seconds")
-    return datetime(value.year, value.month, value.day, tzinfo=UTC).isoformat(timespec="seconds")
+        return value.replace(tzinfo=UTC)
+    return datetime(value.year, value.month, value.day, tzinfo=UTC)
+
+
+def _ts(value: date | datetime) -> str:
+    return _utc(value).isoformat(timespec="seconds")
+
+
+def _entry_authors(card: Card) -> list[str]:
+    """The paper's authors, or its organization; none rather than a made-up name."""
+    named = [a for a in card.authors or [] if a.strip()][:50]
+    org = card.org_fullname or card.org
+    return named or ([org] if org else [])
 
 
 def _sub(parent: ET.Element, tag: str, text: str | None = None, **attrs: Any) -> ET.Element:
@@ -43,15 +54,14 @@ def _sub(parent: ET.Element, tag: str, text: str | None = None, **attrs: Any) ->
     return el
 
 
-def _head(ctx: Ctx, title: str, path: str, html_path: str, updated: Any) -> ET.Element:
+def _head(ctx: Ctx, title: str, path: str, html_path: str, updated: str) -> ET.Element:
     base = ctx.settings.site.base_url.rstrip("/")
     feed = ET.Element(f"{{{ATOM}}}feed")
     _sub(feed, "title", f"{ctx.settings.site.site_name}: {title}")
     _sub(feed, "id", f"{base}{path}")
     _sub(feed, "link", rel="self", href=f"{base}{path}", type="application/atom+xml")
     _sub(feed, "link", rel="alternate", href=f"{base}{html_path}", type="text/html")
-    _sub(feed, "updated", _ts(updated))
-    _sub(feed, "generator", "Paperwire")
+    _sub(feed, "updated", updated)
     return feed
 
 
@@ -66,28 +76,39 @@ def _response(feed: ET.Element) -> Response:
 
 def atom(ctx: Ctx, title: str, path: str, html_path: str, cards: Sequence[Card]) -> Response:
     base = ctx.settings.site.base_url.rstrip("/")
-    stamps = [c.submitted_at or c.published for c in cards]
-    feed = _head(ctx, title, path, html_path, max((s for s in stamps if s), default=None))
+    site_name = ctx.settings.site.site_name
+    stamps = [c.submitted_at or c.updated or c.published or c.feed_date for c in cards]
+    # An empty or undated feed is as new as this answer: a true date, unlike 1970.
+    updated = _ts(max((_utc(s) for s in stamps if s), default=None) or utcnow())
+    feed = _head(ctx, title, path, html_path, updated)
+    if any(not _entry_authors(c) for c in cards):
+        # RFC 4287 §4.1.2: an entry without authors takes the feed's, the site compiling it.
+        author = _sub(feed, "author")
+        _sub(author, "name", site_name)
+        _sub(author, "uri", f"{base}/")
+    _sub(feed, "generator", "Paperwire")
     for card in cards:
         entry = _sub(feed, "entry")
         _sub(entry, "title", card.title)
         _sub(entry, "id", f"{base}/papers/{card.id}")
         _sub(entry, "link", rel="alternate", href=f"{base}/papers/{card.id}", type="text/html")
         _sub(entry, "link", rel="related", href=f"https://arxiv.org/abs/{card.id}", title="arXiv")
-        _sub(entry, "published", _ts(card.published))
-        _sub(entry, "updated", _ts(card.submitted_at or card.updated or card.published))
-        for name in (card.authors or [])[:50]:
+        if card.published:  # optional in Atom: left out rather than invented
+            _sub(entry, "published", _ts(card.published))
+        changed = card.submitted_at or card.updated or card.published or card.feed_date
+        _sub(entry, "updated", _ts(changed) if changed else updated)
+        named = set(card.authors or [])
+        for name in _entry_authors(card):
             person = _sub(entry, "author")
             _sub(person, "name", name)
-            _sub(person, "uri", f"{base}{render.author_path(name)}")
-        if not card.authors:
-            _sub(_sub(entry, "author"), "name", authors_label(card))
+            if name in named:  # an author's page; an organization standing in has none
+                _sub(person, "uri", f"{base}{render.author_path(name)}")
         for cat in card.categories or []:
             _sub(entry, "category", term=cat)
-        extra = f"\n\n{card.upvotes} upvotes"
-        if card.github_repo:
-            extra += f" · code: https://github.com/{card.github_repo}"
-        _sub(entry, "summary", (card.abstract or "") + extra, type="text")
+        votes = f"{card.upvotes} upvote" + ("" if card.upvotes == 1 else "s")
+        code = f"code: https://github.com/{card.github_repo}" if card.github_repo else ""
+        summary = "\n\n".join(p for p in (card.abstract, dotted(votes, code)) if p)
+        _sub(entry, "summary", summary, type="text")
     return _response(feed)
 
 
@@ -186,14 +207,15 @@ def discussion(ctx: CtxDep, arxiv_id: str) -> Response:
     known = ctx.store.accounts.existing_usernames(
         sorted({n for c in rows for n in render.mentions(c.body)})
     )
-    stamps = [c.edited_at or c.created_at for c in rows]
+    latest = max((c.edited_at or c.created_at for c in rows), default=None)
     feed = _head(
         ctx,
         f"Discussion of {card.title}",
         f"/feeds/papers/{pid}/comments.atom",
         f"/papers/{pid}#comments",
-        max(stamps, default=card.submitted_at or card.published),
+        _ts(latest or utcnow()),
     )
+    _sub(feed, "generator", "Paperwire")
     for c in rows:
         who = c.fullname or c.username
         entry = _sub(feed, "entry")

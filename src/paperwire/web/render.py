@@ -14,6 +14,8 @@ import nh3
 from markdown_it import MarkdownIt
 from markdown_it.rules_inline import StateInline
 
+from ..core.errors import InvalidArxivId
+from ..core.ids import id_month
 from ..core.models import Card
 
 MENTION = re.compile(r"(?<![\w@/])@([A-Za-z0-9][A-Za-z0-9_-]{0,63})")
@@ -93,16 +95,35 @@ def _bibtex_escape(text: str) -> str:
     return text.replace("{", r"\{").replace("}", r"\}")
 
 
+def _ascii_word(text: str) -> str:
+    """Letters and digits only, accents dropped (Müller -> muller): a BibTeX key part."""
+    text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    return re.sub(r"[^A-Za-z0-9]", "", text).lower()
+
+
+def _year(card: Card) -> str:
+    """The year of first submission: the publication date's, else the one every arXiv id
+    carries (2503.01234 and hep-th/9901001 alike), so a citation always has one."""
+    if card.published:
+        return str(card.published.year)
+    try:
+        return str(id_month(card.id)[0])
+    except InvalidArxivId:
+        return ""
+
+
 def bibtex(card: Card) -> str:
-    authors = card.authors or []
-    first = authors[0].split()[-1] if authors else "anon"
-    year = card.published.year if card.published else ""
+    """A ``@misc`` entry as arXiv suggests; unknown fields are left out, never made up."""
+    authors = [a for a in card.authors or [] if a.strip()]
+    surname = _ascii_word(authors[0].split()[-1]) if authors else ""
+    year = _year(card)
     title_word = next((w for w in re.findall(r"[A-Za-z]+", card.title) if len(w) > 3), "paper")
-    key = re.sub(r"[^A-Za-z0-9]", "", f"{first}{year}{title_word}").lower()
+    parts = [surname, year, title_word] if surname else [title_word, year]
+    key = "".join(_ascii_word(p) for p in parts)
     fields = [
         ("title", "{" + _bibtex_escape(card.title) + "}"),
-        ("author", " and ".join(_bibtex_escape(a) for a in authors) or "Unknown"),
-        ("year", str(year)),
+        ("author", " and ".join(_bibtex_escape(a) for a in authors)),
+        ("year", year),
         ("eprint", card.id),
         ("archivePrefix", "arXiv"),
         ("primaryClass", card.primary_category or ""),

@@ -39,7 +39,9 @@ def page(ctx: Ctx, template: str, status: int = 200, **context: Any) -> Response
 
 
 def sign_in(ctx: Ctx, user: User) -> None:
-    """The response of this request signs ``user`` in (a signed session cookie)."""
+    """The response of this request signs ``user`` in (a signed session cookie), and the
+    page it renders already shows them signed in."""
+    ctx.user = user
     token = ctx.site.signer.dumps("session", [user.id, user.session_version])
     ctx.extra_cookies.append(
         (

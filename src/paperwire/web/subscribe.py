@@ -101,15 +101,26 @@ def subscribe(post: PostedDep) -> Response:
     req, errors = subs.validate(data)
     if req is None:
         return _form_page(ctx, data, errors, status=400)
-    _subscribe(ctx, req, ctx.user)
+    active = _subscribe(ctx, req, ctx.user)
+    if active is not None:  # the visitor's own confirmed address: nothing was mailed
+        return _manage_page(ctx, active.sub, notice=_active_notice(active))
     return page(ctx, "check_mail.html", title="Check your inbox", email=req.email,
                 subscription=True)  # fmt: skip
 
 
+def _active_notice(active: subs.Active) -> str:
+    sub = active.sub
+    if active.already:
+        return (f"You were already subscribed: {mail_render.describe(sub)} to {sub.email} "
+                "is active (frequency and time zone updated). No e-mail was sent.")  # fmt: skip
+    return (f"You're subscribed: {mail_render.describe(sub)} to {sub.email} is active. "
+            "No confirmation needed, it is your account's confirmed address.")  # fmt: skip
+
+
 # -- confirm -------------------------------------------------------------------------------
-def _subscribe(ctx: Ctx, req: subs.SubscriptionRequest, user: User | None) -> None:
+def _subscribe(ctx: Ctx, req: subs.SubscriptionRequest, user: User | None) -> subs.Active | None:
     settings = ctx.settings
-    subs.subscribe(
+    return subs.subscribe(
         ctx.store, settings.site, settings.mail, ctx.site.signer, req, user, ctx.site.search
     )
 
@@ -295,9 +306,10 @@ def _sub_json(sub: Subscription) -> dict[str, Any]:
     response_model=None,
 )
 def api_subscribe(ctx: CtxDep, body: SubscriptionBody) -> dict[str, str] | JSONResponse:
-    """Sends a confirmation e-mail (double opt-in). The answer is the same whether or not
-    the address is already subscribed. With a Bearer token, the confirmed address of the
-    token's account is subscribed at once."""
+    """Sends a confirmation e-mail (double opt-in): 202, the same answer whether or not the
+    address is already subscribed. With a Bearer token (or a session and its X-CSRF-Token),
+    the confirmed address of the caller's account is subscribed at once: 200 with the
+    subscription."""
     request = ctx.request
     if "application/json" not in request.headers.get("content-type", ""):
         raise HTTPException(415, "send JSON (Content-Type: application/json)")
@@ -306,7 +318,11 @@ def api_subscribe(ctx: CtxDep, body: SubscriptionBody) -> dict[str, str] | JSONR
     if req is None:
         return JSONResponse({"error": " ".join(errors.values()), "fields": errors}, 400)
     user = ctx.user if ctx.csrf_ok(request.headers.get("x-csrf-token")) else None
-    _subscribe(ctx, req, user)
+    active = _subscribe(ctx, req, user)
+    if active is not None:
+        out = {"status": "active", "message": _active_notice(active),
+               "subscription": _sub_json(active.sub)}  # fmt: skip
+        return JSONResponse(out, status_code=200)
     return {"status": "accepted", "message": f"If needed, a confirmation was sent to {req.email}."}
 
 

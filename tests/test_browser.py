@@ -243,3 +243,23 @@ def test_subscribe_confirm_preview_and_unsubscribe(page, live):
     page.get_by_role("button", name="Unsubscribe").click()
     expect(page.get_by_role("status")).to_contain_text("You are unsubscribed")
     assert store.mail.get_subscription(sub.id).status == "unsubscribed"
+
+
+def test_author_page_from_a_paper(page, live):
+    """An author's name on a paper page leads to their page: their papers as the feed's
+    cards, an Atom feed; it fits a phone, in both schemes."""
+    url, store, ids, _ = live
+    card = store.feed.card(ids[0])
+    name = card.authors[0]
+    page.goto(f"{url}/papers/{ids[0]}")
+    page.get_by_role("list", name="Authors").get_by_role("link", name=name, exact=True).click()
+    expect(page.get_by_role("heading", level=1)).to_have_text(name)
+    expect(page.locator(f"#paper-{ids[0]}".replace(".", "\\."))).to_be_visible()
+    assert page.locator('link[rel="alternate"][type="application/atom+xml"]').count() == 1
+    shot(page, "author-1280-light")
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.get_by_role("button", name="Switch light/dark theme").click()
+    if page.evaluate("document.documentElement.dataset.theme") != "dark":
+        page.get_by_role("button", name="Switch light/dark theme").click()
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    shot(page, "author-390-dark")

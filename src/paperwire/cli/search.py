@@ -64,6 +64,7 @@ def index_cmd(
 @click.option("--category", help="arXiv category (cs.CV) or archive (cs).")
 @click.option("--has-code", is_flag=True, help="Only papers with a code repository.")
 @click.option("--on-feed", is_flag=True, help="Only papers on the daily feed.")
+@click.option("--author", help='Only papers by this author (whole name, e.g. "Yann LeCun").')
 @click.option(
     "--similar",
     "similar_to",
@@ -84,13 +85,14 @@ def search_cmd(
     category: str | None,
     has_code: bool,
     on_feed: bool,
+    author: str | None,
     similar_to: str | None,
     as_json: bool,
 ) -> None:
     """Search the papers by words and meaning."""
     text = " ".join(query)
-    if not text.strip() and not similar_to:
-        raise click.UsageError("give a query (or --similar ID)")
+    if not text.strip() and not similar_to and not (author or "").strip():
+        raise click.UsageError("give a query (or --similar ID, or --author NAME)")
     store = runtime.open_store()
     engine = runtime.engine(store)
     hits: list[Hit]
@@ -104,6 +106,7 @@ def search_cmd(
             category=category or None,
             has_code=has_code,
             on_feed=on_feed,
+            author=" ".join((author or "").split())[:200] or None,
         )
         res = engine.search(text, filters, sort=sort, offset=page * limit, limit=limit, mode=mode)
         hits, total, used, parsed = res.hits, res.total, res.mode, res.query

@@ -1,9 +1,10 @@
 """Query syntax: what users type, turned into something every backend accepts.
 
 Supported, web-search style: words (all of them make a full match; any of them ranks),
-``"exact phrases"``, ``-excluded`` words or phrases, ``a OR b``. Anything else — stray quotes,
-brackets, colons, operators at the wrong place, 10,000 characters — is read as plain words, so a
-query can never be a syntax error. The same parse drives the keyword index of both backends,
+``"exact phrases"``, ``-excluded`` words or phrases, ``a OR b``, and ``author:"Yann LeCun"``
+(or ``author:LeCun``), a filter rather than words. Anything else — stray quotes, brackets,
+colons, operators at the wrong place, 10,000 characters — is read as plain words, so a query
+can never be a syntax error. The same parse drives the keyword index of both backends,
 the text given to the embedding model, the highlighting of results and topic alerts.
 Search filters are plain values too; the store turns both into SQL.
 """
@@ -20,7 +21,9 @@ MAX_SEMANTIC_CHARS = 2000
 MAX_WORD = 64  # the model reads 256 tokens at most anyway
 
 _WORD = re.compile(r"\w+", re.UNICODE)
-_TOKEN = re.compile(r'(-?)"([^"]*)"|(\S+)')
+_TOKEN = re.compile(
+    r'(?i:author):(?:"(?P<aq>[^"]*)"|(?P<aw>[^\s"]+))|(?P<neg>-?)"(?P<phrase>[^"]*)"|(?P<bare>\S+)'
+)
 
 # Very common English words: they make keyword queries slow and rank nothing.
 STOPWORDS = frozenset(
@@ -46,6 +49,7 @@ class ParsedQuery:
     units: list[Unit] = field(default_factory=list)
     excluded: list[list[str]] = field(default_factory=list)
     semantic: str = ""  # what the embedding model reads
+    author: str | None = None  # from author:"…", a filter (the first one typed)
 
     @property
     def empty(self) -> bool:
@@ -64,11 +68,15 @@ def _words(text: str) -> list[str]:
     return [w.lower()[:MAX_WORD] for w in _WORD.findall(text)]
 
 
-def _items(text: str) -> Iterator[tuple[bool, bool, list[str]] | None]:
-    """(negated, is_phrase, words) per token, or None for an ``OR`` operator."""
+def _items(text: str) -> Iterator[tuple[bool, bool, list[str]] | str | None]:
+    """(negated, is_phrase, words) per token, an author's name, or None for ``OR``."""
     for m in _TOKEN.finditer(text):
-        neg, phrase, bare = m.group(1), m.group(2), m.group(3)
-        if phrase is not None:
+        neg, phrase, bare = m.group("neg"), m.group("phrase"), m.group("bare")
+        author = m.group("aq") if m.group("aq") is not None else m.group("aw")
+        if author is not None:
+            if author.strip():
+                yield " ".join(author.split())
+        elif phrase is not None:
             if words := _words(phrase):
                 yield bool(neg), True, words
         elif bare == "OR":
@@ -90,6 +98,9 @@ def parse(text: str) -> ParsedQuery:
     for item in _items(text[:20000]):
         if item is None:
             join = bool(units)
+            continue
+        if isinstance(item, str):
+            parsed.author = parsed.author or item
             continue
         negated, is_phrase, words = item
         if negated:
@@ -118,9 +129,15 @@ class SearchFilters:
     category: str | None = None  # "cs.CV", or an archive such as "cs"
     has_code: bool = False
     on_feed: bool = False
+    author: str | None = None  # one of the paper's authors, the whole name
 
     @property
     def active(self) -> bool:
         return bool(
-            self.date_from or self.date_to or self.category or self.has_code or self.on_feed
+            self.date_from
+            or self.date_to
+            or self.category
+            or self.has_code
+            or self.on_feed
+            or self.author
         )

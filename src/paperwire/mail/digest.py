@@ -20,7 +20,7 @@ from datetime import datetime
 import numpy as np
 
 from ..core.models import Subscription
-from ..core.query import parse
+from ..core.query import SearchFilters, parse
 from ..core.settings import DigestSettings
 from ..rank import Ranker, Trend
 from ..search import SearchEngine
@@ -142,8 +142,15 @@ class Composer:
             candidates = np.flatnonzero((sims >= min(loose, strict)) | ~w.has_vector).tolist()
         else:
             candidates = list(range(len(w.ids)))
+        if parsed.author:
+            # author:"…" in an alert: only their papers; with no words, every one of them.
+            theirs = self.store.search.allowed_among(
+                [w.seqs[i] for i in candidates], SearchFilters(author=parsed.author)
+            )
+            candidates = [i for i in candidates if w.seqs[i] in theirs]
         if not candidates:
             return []
+        anything = bool(parsed.author) and not parsed.units
 
         def similarity(i: int) -> float | None:
             has = w.has_vector is not None and bool(w.has_vector[i])
@@ -162,7 +169,7 @@ class Composer:
             if seq in banned:
                 continue
             sim = similarity(i)
-            full = seq in every
+            full = anything or seq in every
             ok = full if sim is None else (full and sim >= loose) or sim >= strict
             if not ok:
                 continue

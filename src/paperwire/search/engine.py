@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 import numpy as np
@@ -86,6 +86,8 @@ class SearchEngine:
         t0 = time.perf_counter()
         filters = filters or SearchFilters()
         parsed = parse(text)
+        if parsed.author and not filters.author:
+            filters = replace(filters, author=parsed.author)
         if parsed.empty:
             return self._browse(parsed, filters, sort, offset, limit)
         timings: dict[str, float] = {}

@@ -4,9 +4,9 @@
 of :mod:`paperwire.core.models`: ``papers`` (the catalogue), ``feed`` (cards, feed days,
 upvotes), ``discussion`` (comments), ``accounts`` (users, tokens, claims, organizations, rate
 limits), ``mail`` (subscriptions, deliveries), ``embeddings``, ``search`` (keyword index,
-filters), ``jobs`` (runs, leases), ``queue`` (the durable jobs queue), ``reactions`` (on
-comments), ``avatars`` (uploaded images), ``members`` (organization admins) and
-``thumbnails`` (first-page images). All
+filters), ``authors`` (an author's papers, claimed profiles), ``jobs`` (runs, leases),
+``queue`` (the durable jobs queue), ``reactions`` (on comments), ``avatars`` (uploaded
+images), ``members`` (organization admins) and ``thumbnails`` (first-page images). All
 dialect-specific SQL and query text stays here.
 """
 
@@ -16,6 +16,7 @@ from typing import Any
 
 from ..core.errors import StoreError
 from .accounts import AccountRepo
+from .authors import AuthorRepo
 from .avatars import AvatarRepo
 from .database import Database
 from .discussion import DiscussionRepo
@@ -43,6 +44,7 @@ class Store:
         self.mail = MailRepo(self.db)
         self.embeddings = EmbeddingRepo(self.db)
         self.search = SearchRepo(self.db)
+        self.authors = AuthorRepo(self.db, self.feed)
         self.jobs = JobRepo(self.db)
         self.queue = QueueRepo(self.db)
         self.reactions = ReactionRepo(self.db)

@@ -17,7 +17,10 @@ from ..core.errors import InvalidArxivId, PeriodError
 from ..core.hooks import hookimpl
 from ..core.ids import parse_arxiv_id
 from ..core.models import Card
+from ..core.query import parse
 from ..jobs import papers
+from ..search import SearchResult
+from ..search.matcher import Matcher
 from . import reactions, render, service
 from .deps import Ctx, CtxDep, WriterDep, require_user
 
@@ -114,16 +117,30 @@ def search(
     category: Annotated[str | None, Query(max_length=40, description="cs.CV, or cs.")] = None,
     has_code: bool = False,
     on_feed: bool = False,
+    author: Annotated[
+        str | None,
+        Query(max_length=200, description='One of the authors, the whole name ("Yann LeCun").'),
+    ] = None,
 ) -> JSONResponse:
     """Papers matching the query by words and meaning, best first (all indexed papers, not
     only the feed). Each item is shaped like Hugging Face's, plus ``highlightedTitle`` and
     ``highlightedSummary`` (HTML-escaped text, matched words in ``<mark>``; math stays TeX,
     never marked inside) and ``why`` (matched words, cosine similarity, fused score).
-    ``X-Total-Count`` gives the number of results; ``Link: rel="next"`` the next page."""
-    filters = service.search_filters(date_from, date_to, category, has_code, on_feed)
-    result, cards = service.search(
-        ctx, q, filters, sort=sort, offset=p * limit, limit=limit, mode=mode, mathml=False
-    )
+    Without a query or filter: every paper, newest first. ``X-Total-Count`` gives the number
+    of results; ``Link: rel="next"`` the next page."""
+    filters = service.search_filters(date_from, date_to, category, has_code, on_feed, author)
+    if not q.strip() and not filters.active:
+        # Like Hugging Face: no query lists papers (``HfApi.list_papers()``), newest first.
+        seqs, total = ctx.store.search.browse(filters, sort, limit, p * limit)
+        ids = ctx.store.papers.ids_of(seqs)
+        found = ctx.store.feed.cards([ids[s] for s in seqs if s in ids])
+        matcher = Matcher(parse(""))
+        result = SearchResult(parse(""), [], total, "browse")
+        cards = [service.decorate(c, matcher, None, mathml=False) for c in found]
+    else:
+        result, cards = service.search(
+            ctx, q, filters, sort=sort, offset=p * limit, limit=limit, mode=mode, mathml=False
+        )
     items = []
     for card in cards:
         item = render.daily_item_json(card, _base(ctx))

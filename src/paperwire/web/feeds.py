@@ -1,11 +1,12 @@
-"""Atom feeds (RFC 4287): daily, weekly, trending, per organization, per search."""
+"""Atom feeds (RFC 4287): daily, weekly, monthly, trending, per organization, author, user
+(their submissions), search, and each paper's discussion."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime
 from typing import Annotated, Any
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 from xml.etree import ElementTree as ET
 
 from fastapi import APIRouter, HTTPException, Query
@@ -14,15 +15,17 @@ from fastapi.responses import Response
 from ..core import periods
 from ..core.clock import utcnow
 from ..core.display import dotted
-from ..core.errors import PeriodError
+from ..core.errors import InvalidArxivId, PeriodError
 from ..core.hooks import hookimpl
+from ..core.ids import parse_arxiv_id
 from ..core.models import Card
-from . import service
+from . import render, service
 from .deps import Ctx, CtxDep
 
 router = APIRouter(prefix="/feeds", include_in_schema=False)
 ATOM = "http://www.w3.org/2005/Atom"
 FEED_SIZE = 50
+MAX_AUTHOR = 200
 ET.register_namespace("", ATOM)
 
 
@@ -44,55 +47,69 @@ def _entry_authors(card: Card) -> list[str]:
     return named or ([org] if org else [])
 
 
-def atom(ctx: Ctx, title: str, path: str, html_path: str, cards: Sequence[Card]) -> Response:
+def _sub(parent: ET.Element, tag: str, text: str | None = None, **attrs: Any) -> ET.Element:
+    el = ET.SubElement(parent, f"{{{ATOM}}}{tag}", {k: str(v) for k, v in attrs.items()})
+    if text is not None:
+        el.text = text
+    return el
+
+
+def _head(ctx: Ctx, title: str, path: str, html_path: str, updated: str) -> ET.Element:
     base = ctx.settings.site.base_url.rstrip("/")
     feed = ET.Element(f"{{{ATOM}}}feed")
+    _sub(feed, "title", f"{ctx.settings.site.site_name}: {title}")
+    _sub(feed, "id", f"{base}{path}")
+    _sub(feed, "link", rel="self", href=f"{base}{path}", type="application/atom+xml")
+    _sub(feed, "link", rel="alternate", href=f"{base}{html_path}", type="text/html")
+    _sub(feed, "updated", updated)
+    return feed
 
-    def sub(parent: ET.Element, tag: str, text: str | None = None, **attrs: Any) -> ET.Element:
-        el = ET.SubElement(parent, f"{{{ATOM}}}{tag}", {k: str(v) for k, v in attrs.items()})
-        if text is not None:
-            el.text = text
-        return el
 
-    site_name = ctx.settings.site.site_name
-    sub(feed, "title", f"{site_name}: {title}")
-    sub(feed, "id", f"{base}{path}")
-    sub(feed, "link", rel="self", href=f"{base}{path}", type="application/atom+xml")
-    sub(feed, "link", rel="alternate", href=f"{base}{html_path}", type="text/html")
-    stamps = [c.submitted_at or c.updated or c.published or c.feed_date for c in cards]
-    # An empty or undated feed is as new as this answer: a true date, unlike 1970.
-    updated = _ts(max((_utc(s) for s in stamps if s), default=None) or utcnow())
-    sub(feed, "updated", updated)
-    if any(not _entry_authors(c) for c in cards):
-        # RFC 4287 §4.1.2: an entry without authors takes the feed's, the site compiling it.
-        author = sub(feed, "author")
-        sub(author, "name", site_name)
-        sub(author, "uri", f"{base}/")
-    sub(feed, "generator", "Paperwire")
-    for card in cards:
-        entry = sub(feed, "entry")
-        sub(entry, "title", card.title)
-        sub(entry, "id", f"{base}/papers/{card.id}")
-        sub(entry, "link", rel="alternate", href=f"{base}/papers/{card.id}", type="text/html")
-        sub(entry, "link", rel="related", href=f"https://arxiv.org/abs/{card.id}", title="arXiv")
-        if card.published:  # optional in Atom: left out rather than invented
-            sub(entry, "published", _ts(card.published))
-        changed = card.submitted_at or card.updated or card.published or card.feed_date
-        sub(entry, "updated", _ts(changed) if changed else updated)
-        for name in _entry_authors(card):
-            sub(sub(entry, "author"), "name", name)
-        for cat in card.categories or []:
-            sub(entry, "category", term=cat)
-        votes = f"{card.upvotes} upvote" + ("" if card.upvotes == 1 else "s")
-        code = f"code: https://github.com/{card.github_repo}" if card.github_repo else ""
-        summary = "\n\n".join(p for p in (card.abstract, dotted(votes, code)) if p)
-        sub(entry, "summary", summary, type="text")
+def _response(feed: ET.Element) -> Response:
     body = ET.tostring(feed, encoding="utf-8", xml_declaration=True)
     return Response(
         body,
         media_type="application/atom+xml; charset=utf-8",
         headers={"Cache-Control": "public, max-age=300"},
     )
+
+
+def atom(ctx: Ctx, title: str, path: str, html_path: str, cards: Sequence[Card]) -> Response:
+    base = ctx.settings.site.base_url.rstrip("/")
+    site_name = ctx.settings.site.site_name
+    stamps = [c.submitted_at or c.updated or c.published or c.feed_date for c in cards]
+    # An empty or undated feed is as new as this answer: a true date, unlike 1970.
+    updated = _ts(max((_utc(s) for s in stamps if s), default=None) or utcnow())
+    feed = _head(ctx, title, path, html_path, updated)
+    if any(not _entry_authors(c) for c in cards):
+        # RFC 4287 §4.1.2: an entry without authors takes the feed's, the site compiling it.
+        author = _sub(feed, "author")
+        _sub(author, "name", site_name)
+        _sub(author, "uri", f"{base}/")
+    _sub(feed, "generator", "Paperwire")
+    for card in cards:
+        entry = _sub(feed, "entry")
+        _sub(entry, "title", card.title)
+        _sub(entry, "id", f"{base}/papers/{card.id}")
+        _sub(entry, "link", rel="alternate", href=f"{base}/papers/{card.id}", type="text/html")
+        _sub(entry, "link", rel="related", href=f"https://arxiv.org/abs/{card.id}", title="arXiv")
+        if card.published:  # optional in Atom: left out rather than invented
+            _sub(entry, "published", _ts(card.published))
+        changed = card.submitted_at or card.updated or card.published or card.feed_date
+        _sub(entry, "updated", _ts(changed) if changed else updated)
+        named = set(card.authors or [])
+        for name in _entry_authors(card):
+            person = _sub(entry, "author")
+            _sub(person, "name", name)
+            if name in named:  # an author's page; an organization standing in has none
+                _sub(person, "uri", f"{base}{render.author_path(name)}")
+        for cat in card.categories or []:
+            _sub(entry, "category", term=cat)
+        votes = f"{card.upvotes} upvote" + ("" if card.upvotes == 1 else "s")
+        code = f"code: https://github.com/{card.github_repo}" if card.github_repo else ""
+        summary = "\n\n".join(p for p in (card.abstract, dotted(votes, code)) if p)
+        _sub(entry, "summary", summary, type="text")
+    return _response(feed)
 
 
 def _period_feed(ctx: Ctx, period: periods.Period, title: str, path: str) -> Response:
@@ -121,6 +138,14 @@ def weekly(ctx: CtxDep) -> Response:
     return _period_feed(ctx, period, period.label, "/feeds/weekly.atom")
 
 
+@router.get("/monthly.atom")
+def monthly(ctx: CtxDep) -> Response:
+    today = ctx.site.clock.feed_date()
+    latest = ctx.store.feed.day(on_or_before=today) or today
+    period = periods.month(latest.year, latest.month)
+    return _period_feed(ctx, period, period.label, "/feeds/monthly.atom")
+
+
 @router.get("/trending.atom")
 def trending(ctx: CtxDep) -> Response:
     ranked, _ = service.trending(ctx)
@@ -143,6 +168,75 @@ def organization(ctx: CtxDep, name: str) -> Response:
     )
 
 
+@router.get("/authors/{name:path}.atom")
+def author(ctx: CtxDep, name: str) -> Response:
+    """An author's newest papers on this instance."""
+    shown = " ".join(name.split())
+    cards, total = ctx.store.authors.papers(shown[:MAX_AUTHOR], limit=FEED_SIZE)
+    if not shown or not total:
+        raise HTTPException(404, f"No paper on this instance lists {shown[:200]!r} as an author.")
+    page = render.author_path(shown)
+    return atom(ctx, f"Papers by {shown}", f"/feeds{page}.atom", page, cards)
+
+
+@router.get("/users/{username}.atom")
+def user(ctx: CtxDep, username: str) -> Response:
+    """The papers a user put on the feed, newest submission first."""
+    person = ctx.store.accounts.get_user(username=username)
+    if person is None:
+        raise HTTPException(404, f"No user called {username!r}.")
+    cards = ctx.store.feed.submitted_by(person.id, limit=FEED_SIZE)
+    path = f"/users/{quote(person.username, safe='')}"
+    title = f"Submitted by {person.fullname or person.username}"
+    return atom(ctx, title, f"/feeds{path}.atom", path, cards)
+
+
+@router.get("/papers/{arxiv_id:path}/comments.atom")
+def discussion(ctx: CtxDep, arxiv_id: str) -> Response:
+    """A paper's discussion: its comments, newest first (hidden and deleted ones left out)."""
+    try:
+        pid = parse_arxiv_id(arxiv_id)[0]
+    except InvalidArxivId as exc:
+        raise HTTPException(404, str(exc)) from None
+    card = ctx.store.feed.card(pid)
+    if card is None:
+        raise HTTPException(404, f"Paper {pid} is not indexed.")
+    base = ctx.settings.site.base_url.rstrip("/")
+    rows = [c for c in ctx.store.discussion.thread(pid) if not (c.hidden or c.deleted)]
+    rows = sorted(rows, key=lambda c: (c.created_at, c.id), reverse=True)[:FEED_SIZE]
+    known = ctx.store.accounts.existing_usernames(
+        sorted({n for c in rows for n in render.mentions(c.body)})
+    )
+    latest = max((c.edited_at or c.created_at for c in rows), default=None)
+    feed = _head(
+        ctx,
+        f"Discussion of {card.title}",
+        f"/feeds/papers/{pid}/comments.atom",
+        f"/papers/{pid}#comments",
+        _ts(latest or utcnow()),
+    )
+    _sub(feed, "generator", "Paperwire")
+    for c in rows:
+        who = c.fullname or c.username
+        entry = _sub(feed, "entry")
+        _sub(entry, "title", f"{who} on {card.title}")
+        _sub(entry, "id", f"{base}/papers/{pid}#comment-{c.id}")
+        _sub(
+            entry,
+            "link",
+            rel="alternate",
+            href=f"{base}/papers/{pid}#comment-{c.id}",
+            type="text/html",
+        )
+        _sub(entry, "published", _ts(c.created_at))
+        _sub(entry, "updated", _ts(c.edited_at or c.created_at))
+        person = _sub(entry, "author")
+        _sub(person, "name", who)
+        _sub(person, "uri", f"{base}/users/{quote(c.username, safe='')}")
+        _sub(entry, "content", render.markdown(c.body, known), type="html")
+    return _response(feed)
+
+
 @router.get("/search.atom")
 def search(
     ctx: CtxDep,
@@ -152,9 +246,10 @@ def search(
     category: Annotated[str | None, Query(max_length=40)] = None,
     code: bool = False,
     feed: bool = False,
+    author: Annotated[str | None, Query(max_length=200)] = None,
 ) -> Response:
     """The newest papers among the results of a search: subscribe to a topic."""
-    filters = service.search_filters(date_from, date_to, category, code, feed)
+    filters = service.search_filters(date_from, date_to, category, code, feed, author)
     _, cards = service.search(ctx, q, filters, sort="date", limit=FEED_SIZE)
     params = urlencode({k: v for k, v in ctx.request.query_params.items()})
     return atom(

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from typing import Annotated, Any
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, HTTPException, Query
 from fastapi.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
@@ -23,20 +23,24 @@ from ..rank.trending import (
     VOTE_HALF_LIFE_H,
     WINDOW_DAYS,
 )
-from . import avatars, render, service
+from . import avatars, paper_md, render, service
 from .deps import Ctx, CtxDep, PostedDep, rate_limit, require_user
 from .responses import page, safe_next, wants_json
 
 router = APIRouter(include_in_schema=False)
 PageNo = Annotated[int, Query(ge=0, le=10000)]
 SORT_LABELS = {"upvotes": "Top", "published": "Newest"}
+MAX_AUTHOR = 200
 
 
-def _page_of(ctx: Ctx, cards: Sequence[Card], **context: Any) -> Response:
+def _page_of(
+    ctx: Ctx, cards: Sequence[Card], template: str = "feed.html", **context: Any
+) -> Response:
     """Render a page of cards (or just the cards, for the infinite scroll)."""
     ids = [c.id for c in cards]
     upvoted = ctx.store.feed.upvoted(ctx.user.id, ids) if ctx.user else set()
-    template = "_cards.html" if ctx.request.query_params.get("fragment") else "feed.html"
+    if ctx.request.query_params.get("fragment"):
+        template = "_cards.html"
     return page(ctx, template, cards=cards, upvoted=upvoted, **context)
 
 
@@ -69,7 +73,11 @@ def _feed(ctx: Ctx, period: periods.Period, p: int, sort: str) -> Response:
         sorts=SORT_LABELS,
         more_url=f"{period.path}?p={p + 1}&sort={sort}" if more else None,
         title=f"Daily Papers – {period.label}" if period.kind == "day" else period.label,
-        atom={"day": "/feeds/daily.atom", "week": "/feeds/weekly.atom"}.get(period.kind),
+        atom={
+            "day": "/feeds/daily.atom",
+            "week": "/feeds/weekly.atom",
+            "month": "/feeds/monthly.atom",
+        }.get(period.kind),
         tab=period.kind,
     )
 
@@ -99,8 +107,9 @@ def papers_index(
     category: Annotated[str | None, Query(max_length=40)] = None,
     code: bool = False,
     feed: bool = False,
+    author: Annotated[str | None, Query(max_length=200)] = None,
 ) -> Response:
-    filters = service.search_filters(date_from, date_to, category, code, feed)
+    filters = service.search_filters(date_from, date_to, category, code, feed, author)
     if q.strip() or filters.active:
         return search_page(ctx, q, p, sort or "relevance", filters)
     today = ctx.site.clock.feed_date()
@@ -122,6 +131,8 @@ def search_page(ctx: Ctx, q: str, p: int, sort: str, filters: SearchFilters) -> 
         params["code"] = "1"
     if filters.on_feed:
         params["feed"] = "1"
+    if filters.author:
+        params["author"] = filters.author
     more = (p + 1) * size < result.total
     return _page_of(
         ctx,
@@ -273,6 +284,19 @@ def _canonical(raw: str) -> str:
         ) from None
 
 
+@router.get("/papers/{arxiv_id:path}.md")
+def paper_markdown(ctx: CtxDep, arxiv_id: str) -> Response:
+    """The paper as Markdown, like Hugging Face's (``huggingface_hub``'s ``read_paper``)."""
+    pid = _canonical(arxiv_id)
+    if pid != arxiv_id:
+        return RedirectResponse(f"/papers/{pid}.md", status_code=301)
+    card = ctx.store.feed.card(pid)
+    if card is None:
+        raise HTTPException(404, f"Paper {pid} is not indexed.")
+    text = paper_md.paper_markdown(card, service.thread(ctx, card), ctx.settings.site.base_url)
+    return Response(text, media_type="text/markdown; charset=utf-8")
+
+
 @router.get("/papers/{arxiv_id:path}/bibtex")
 def bibtex(ctx: CtxDep, arxiv_id: str) -> Response:
     card = ctx.store.feed.card(_canonical(arxiv_id))
@@ -308,6 +332,7 @@ def paper_page(ctx: CtxDep, arxiv_id: str) -> Response:
         can_submit=service.submit_problem(ctx, card) is None,
         description=card.abstract[:200],
         similar=service.similar(ctx, pid),
+        atom=f"/feeds/papers/{pid}/comments.atom",
     )
 
 
@@ -390,6 +415,35 @@ def profile(ctx: CtxDep, username: str) -> Response:
         submitted=submitted,
         upvoted_cards=upvoted,
         upvoted=mine,
+        atom=f"/feeds/users/{quote(person.username, safe='')}.atom",
+    )
+
+
+@router.get("/authors/{name:path}")
+def author(ctx: CtxDep, name: str, p: PageNo = 0) -> Response:
+    """An author's papers on this instance, newest first, and the accounts that claimed the
+    name. ``name`` is the whole name, URL-encoded (slashes as %2F)."""
+    shown = " ".join(name.split())
+    if not shown or len(shown) > MAX_AUTHOR:
+        raise HTTPException(404, "No such author: give a whole name, as a paper lists it.")
+    size = ctx.settings.site.page_size
+    cards, total = ctx.store.authors.papers(shown, limit=size, offset=p * size)
+    if not total:
+        raise HTTPException(404, f"No paper on this instance lists {shown!r} as an author.")
+    more = (p + 1) * size < total
+    return _page_of(
+        ctx,
+        cards,
+        "author.html",
+        title=shown,
+        author=shown,
+        profiles=ctx.store.authors.claimed_by(shown),
+        total=total,
+        p=p,
+        tab="author",
+        more_url=f"{render.author_path(shown)}?p={p + 1}" if more else None,
+        atom=f"/feeds{render.author_path(shown)}.atom",
+        search_url="/papers?" + urlencode({"q": f'author:"{shown}"'}),
     )
 
 

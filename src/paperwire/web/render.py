@@ -8,6 +8,7 @@ import unicodedata
 from collections.abc import Collection
 from datetime import UTC, date, datetime
 from typing import Any
+from urllib.parse import quote
 
 import nh3
 from markdown_it import MarkdownIt
@@ -111,6 +112,12 @@ def clean_body(text: str) -> str:
 
 
 # -- links and citations ----------------------------------------------------------------------
+def author_path(name: str) -> str:
+    """The author page of ``name``: every character but letters and digits escaped, so that
+    slashes, dots, quotes and spaces survive browsers and proxies."""
+    return "/authors/" + quote(name, safe="")
+
+
 def arxiv_links(paper_id: str) -> dict[str, str]:
     return {
         "abs": f"https://arxiv.org/abs/{paper_id}",

@@ -347,6 +347,7 @@ def search_filters(
     category: str | None = None,
     has_code: bool = False,
     on_feed: bool = False,
+    author: str | None = None,
 ) -> SearchFilters:
     """Filters from request parameters, with a clear 400 for a bad value."""
     category = (category or "").strip()
@@ -361,6 +362,7 @@ def search_filters(
         category=category[:40] or None,
         has_code=has_code,
         on_feed=on_feed,
+        author=" ".join((author or "").split())[:200] or None,
     )
 
 

@@ -22,6 +22,7 @@ from ..jobs.papers import ArxivFetcher
 from ..rank import Ranker, Trend
 from ..search import SearchEngine
 from ..store import Store
+from .render import author_path
 from .security import RateLimiter
 
 HERE = Path(__file__).parent
@@ -92,3 +93,4 @@ class Site:
             short_date=short_date, authors_label=authors_label, compact=compact, tex=tex_html
         )
         env.globals.update(avatar_src=avatars.url, timezone_choices=timezones.choices)
+        env.filters.update(author_url=author_path)

@@ -32,6 +32,7 @@ def api_docs(ctx: CtxDep) -> Response:
         title="API",
         description="The JSON API of this instance: every operation, tried in the browser.",
         openapi_url=ctx.request.app.openapi_url,
+        api_version=ctx.request.app.version,
         assets=f"{ASSETS}/{BUNDLE_VERSION}",
     )
 

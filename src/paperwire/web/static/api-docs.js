@@ -20,7 +20,8 @@
     window.SwaggerUIBundle({
       url: holder.getAttribute("data-openapi"),
       domNode: holder,
-      deepLinking: true,
+      // Deep links put a link inside each operation's toggle button (nested controls).
+      deepLinking: false,
       // The default posts the document to a public validator: no request leaves the site.
       validatorUrl: null,
       presets: [window.SwaggerUIBundle.presets.apis],

@@ -14,9 +14,29 @@
   new MutationObserver(syncTheme).observe(root, { attributes: true, attributeFilter: ["data-theme"] });
   darkQuery.addEventListener("change", syncTheme);
 
+  // Swagger UI leaves some controls without a name (an enum parameter's select, the copy
+  // buttons) and code blocks that scroll out of keyboard reach: fix each as Swagger draws it.
+  function unnamed(el) {
+    if (el.getAttribute("aria-label") || el.getAttribute("aria-labelledby")) return false;
+    return el.tagName === "BUTTON" ? !el.textContent.trim() : !(el.labels && el.labels.length);
+  }
+  function fixControls(holder) {
+    holder.querySelectorAll("tr[data-param-name] :is(select, input, textarea)").forEach(function (el) {
+      if (unnamed(el)) el.setAttribute("aria-label", el.closest("tr").getAttribute("data-param-name"));
+    });
+    holder.querySelectorAll(".copy-to-clipboard button").forEach(function (el) {
+      if (unnamed(el)) el.setAttribute("aria-label", "Copy to clipboard");
+    });
+    holder.querySelectorAll("pre:not([tabindex])").forEach(function (el) {
+      el.setAttribute("tabindex", "0");
+    });
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
     var holder = document.getElementById("swagger-ui");
     if (!holder || !window.SwaggerUIBundle) return;
+    new MutationObserver(function () { fixControls(holder); })
+      .observe(holder, { childList: true, subtree: true });
     window.SwaggerUIBundle({
       url: holder.getAttribute("data-openapi"),
       domNode: holder,

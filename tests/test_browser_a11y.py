@@ -1,0 +1,191 @@
+"""Accessibility of every page: axe-core in Chromium, signed out and signed in, light and dark,
+with zero violations of any impact. Pages in SHOT_WIDTHS are also checked at phone width and
+screenshotted into test-artifacts/screenshots/.
+
+axe-core comes from the npm registry at test-setup time (the Makefile's ``axe`` target, run by
+``make test`` and so by .ci/run), never from the repository."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+
+from paperwire.mail import render as mail_render
+
+from .conftest import require
+from .test_browser import SHOTS, browser  # noqa: F401 - the shared Chromium
+from .webkit import PASSWORD, add_user, seed, serve_in_thread, site
+
+pytestmark = pytest.mark.browser
+
+# The pages to check: (name, path, HTTP status of the page shown, or statuses signed out and
+# signed in). ``{paper}``, ``{manage}`` and ``{user}`` are filled in by the ``pages`` fixture.
+# Add a page here and it is checked in all four runs (signed out and in, light and dark); the
+# signed-in visitor is an admin, so moderation controls are on the pages too.
+PAGES: list[tuple[str, str, int | tuple[int, int]]] = [
+    ("home", "/", 200),
+    ("daily", "/papers", 200),
+    ("weekly", "/papers/week", 200),
+    ("monthly", "/papers/month", 200),
+    ("trending", "/papers/trending", 200),
+    ("about-trending", "/about/trending", 200),
+    ("paper", "/papers/{paper}", 200),
+    ("search", "/papers?q=learning+models", 200),
+    ("search-empty", "/papers?q=zzzqqq+nothing", 200),
+    ("submit", "/papers/submit", 200),
+    ("signin", "/signin", 200),
+    ("signup", "/signup", 200),
+    ("reset", "/reset", 200),
+    ("settings", "/settings", 200),  # signed out: the sign-in form
+    ("profile", "/users/{user}", 200),
+    ("organizations", "/organizations", 200),
+    ("organization", "/organizations/a11y-lab", 200),
+    ("subscribe", "/subscribe", 200),
+    ("subscription", "/subscriptions/manage?token={manage}", 200),
+    ("unsubscribe", "/subscriptions/unsubscribe?token={manage}", 200),
+    ("digest-preview", "/digest/preview", 200),
+    ("api-docs", "/api/docs", 200),
+    ("admin", "/admin", (401, 200)),
+    ("not-found", "/no/such/page", 404),
+    ("paper-not-indexed", "/papers/2501.99999", 404),
+]
+
+
+def open_api_docs(page) -> None:
+    """Swagger UI draws after loading: open an operation, try it, and open a schema, so that
+    what they show is checked too."""
+    page.locator(".opblock").first.wait_for()
+    page.click("#operations-papers-daily_papers_api_daily_papers_get .opblock-summary-control")
+    page.click(".opblock.is-open .try-out__btn")
+    page.click(".opblock.is-open .execute")
+    page.locator(".opblock.is-open .live-responses-table").wait_for()
+    page.click("section.models h4 button")
+    page.locator("section.models .json-schema-2020-12-accordion").first.click()
+    page.locator("section.models .json-schema-2020-12__constraint").first.wait_for()
+
+
+# What to do on a page before checking it (pages that draw or open things after loading).
+PREPARE = {"api-docs": open_api_docs}
+# Pages screenshotted (signed in), and checked again, at these widths.
+SHOT_WIDTHS = {
+    "daily": (1280, 390),
+    "paper": (1280, 390),
+    "search": (1280, 390),
+    "trending": (1280, 390),
+    "subscribe": (1280, 390),
+    "api-docs": (1280, 390),
+}
+AXE_MAJOR = "4."  # the Makefile pins the exact release
+
+
+def axe_script() -> Path:
+    """axe.min.js as installed by ``make axe`` into the virtualenv running the tests."""
+    default = Path(sys.prefix) / "axe" / "node_modules" / "axe-core" / "axe.min.js"
+    return Path(os.environ.get("PAPERWIRE_AXE", default))
+
+
+@pytest.fixture(scope="module")
+def axe_source() -> str:
+    path = axe_script()
+    require(
+        "axe-core", None if path.exists() else f"no {path} (run: make axe, or set PAPERWIRE_AXE)"
+    )
+    source = path.read_text(encoding="utf-8")
+    assert source.startswith(f"/*! axe v{AXE_MAJOR}"), source[:40]
+    return source
+
+
+@pytest.fixture
+def pages(sqlite_store, tmp_path):
+    """The live site, with a commented paper, an organization and a subscription: its URL and
+    the pages to check, as (name, path)."""
+    store = sqlite_store
+    ids = seed(store)
+    uid = add_user(store, "ada", role="admin")
+    store.accounts.update_user(uid, fullname="Ada Lovelace", bio="Counting machines.")
+    paper = ids[0]
+    first = store.discussion.add(
+        paper, uid, "Nice **result**, see [the code](https://example.org)."
+    )
+    store.discussion.add(paper, uid, "Thanks @ada, `x = 1`.", parent_id=first)
+    hidden = store.discussion.add(paper, uid, "Off-topic.")
+    store.discussion.set_flag(hidden, hidden=True)
+    store.accounts.claim_authorship(uid, ids[2], store.feed.card(ids[2]).authors[0])
+    store.feed.set_upvote(uid, paper, True)
+    org = store.accounts.create_organization("a11y-lab", "Accessibility Lab")
+    store.accounts.set_paper_organization(ids[1], org)
+    sub = store.mail.create_subscription("ada@example.org", "topic", "vision", "weekly", "UTC")
+    app, _ = site(store, tmp_path, submit_max_age_days=0)
+    manage = mail_render.manage_token(app.state.site.signer, sub)
+    values = {"paper": paper, "user": "ada", "manage": manage}
+    with serve_in_thread(app) as url:
+        yield url, [(name, path.format(**values), status) for name, path, status in PAGES]
+
+
+def run_axe(page, source: str) -> list[str]:
+    """Each violation as one readable line: rule, impact, and the first nodes."""
+    if not page.evaluate("typeof window.axe !== 'undefined'"):
+        page.evaluate(source)  # through DevTools, so the page's CSP does not apply
+    found = page.evaluate(
+        """async () => (await axe.run(document, {resultTypes: ['violations']})).violations
+             .map(v => ({id: v.id, impact: v.impact, help: v.help,
+                         nodes: v.nodes.map(n => n.target.join(' ') + ' :: ' +
+                                (n.failureSummary || '').replace(/\\s+/g, ' '))}))"""
+    )
+    return [
+        f"{v['id']} ({v['impact']}, {len(v['nodes'])} nodes): {v['help']}; "
+        + " | ".join(v["nodes"][:3])
+        for v in found
+    ]
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+@pytest.mark.parametrize("signed_in", [False, True], ids=["signed-out", "signed-in"])
+def test_every_page_has_no_axe_violations(browser, pages, axe_source, scheme, signed_in):  # noqa: F811
+    url, todo = pages
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, color_scheme=scheme)
+    page = context.new_page()
+    errors: list[str] = []
+    outside: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    here = urlsplit(url).netloc
+    page.on(
+        "request", lambda r: None if urlsplit(r.url).netloc in (here, "") else outside.append(r.url)
+    )
+    problems: list[str] = []
+    try:
+        if signed_in:
+            page.goto(f"{url}/signin")
+            page.get_by_label("User name or e-mail").fill("ada")
+            page.get_by_label("Password").fill(PASSWORD)
+            page.keyboard.press("Enter")
+            page.wait_for_url(f"{url}/papers")
+        for name, path, statuses in todo:
+            status = statuses[signed_in] if isinstance(statuses, tuple) else statuses
+            for width in SHOT_WIDTHS.get(name, (1280,)):
+                where = f"{name} @{width}px {scheme} signed-{'in' if signed_in else 'out'}"
+                page.set_viewport_size({"width": width, "height": 900 if width > 600 else 844})
+                response = page.goto(url + path)
+                if response.status != status:
+                    problems.append(f"{where}: HTTP {response.status}, not {status}")
+                if status >= 400:  # the browser reports the page's own status as an error
+                    errors[:] = [e for e in errors if f"status of {status}" not in e]
+                if name in PREPARE:
+                    PREPARE[name](page)
+                problems += [f"{where}: {v}" for v in run_axe(page, axe_source)]
+                if page.evaluate("document.documentElement.scrollWidth") > width:
+                    problems.append(f"{where}: wider than the window")
+                problems += [f"{where}: {e}" for e in errors]
+                errors.clear()  # JavaScript errors and CSP violations, page by page
+                if signed_in and name in SHOT_WIDTHS:
+                    shot = SHOTS / f"{name}-{width}-{scheme}.png"
+                    page.screenshot(path=str(shot), full_page=True)
+    finally:
+        context.close()
+    assert not problems, "\n".join(problems)
+    assert not outside, f"requests left the server: {outside}"

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
+from .abstracts import abstract_flaw
 from .clock import to_utc_naive
 from .errors import BadRecord, InvalidArxivId
 from .ids import parse_arxiv_id
@@ -78,6 +79,10 @@ class PaperRecord:
             raise BadRecord(f"{self.id} title is {len(self.title)} characters", where)
         if len(self.abstract) > MAX_ABSTRACT:
             raise BadRecord(f"{self.id} abstract is {len(self.abstract)} characters", where)
+        if abstract_flaw(self.abstract, self.title):
+            # Bot comments and blurbs are dropped here, where every source's records pass:
+            # the paper is still worth storing, its abstract is simply not known yet.
+            self.abstract = ""
         if not isinstance(self.authors, list) or not all(isinstance(a, str) for a in self.authors):
             raise BadRecord(f"{self.id} authors must be a list of names", where)
         self.authors = [a for a in (clean_text(a) for a in self.authors) if a][:MAX_AUTHORS]

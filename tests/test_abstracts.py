@@ -10,7 +10,7 @@ import pytest
 
 from paperwire.core.abstracts import abstract_flaw, abstract_quality
 from paperwire.core.records import PaperRecord, clean_text
-from paperwire.demo import _record as demo_record
+from paperwire.demo import paper_record as demo_record
 from paperwire.ingest.arxiv_api import parse_atom
 from paperwire.ingest.hf_daily import import_hf_file, parse_item
 from paperwire.ingest.listing import listing_record

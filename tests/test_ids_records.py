@@ -58,7 +58,7 @@ def test_record_validation_normalises():
         id="https://arxiv.org/abs/2401.09417v2",
         title="  Vision Mamba:\n  Efficient  Visual ",
         abstract="We  scan\n  images in both directions with state space models.",
-        authors=[" Lianghui Zhu ", "", "Bencheng Liao"],
+        authors=[" Lianghui Zhu ", "", ":", "Bencheng Liao"],
         categories=["cs.CV"],
         primary_category="cs.LG",
         published=datetime(2024, 1, 17, 18, 0, tzinfo=UTC),

@@ -99,10 +99,11 @@ def test_demo_searches_by_meaning_at_once(store, embedder):  # noqa: F811
     assert "with embeddings" in summary
     engine = search_engine(store, embedder=embedder)
     assert store.embeddings.count_to_embed(engine.model) == 0
-    hits = engine.search("language models that skip layers for some video tokens", mode="semantic")
-    assert "2408.16730" in [h.paper_id for h in hits.hits[:5]]
+    query = "vision language model designed for integer-only NPU chips"
+    hits = engine.search(query, mode="semantic")
+    assert "2512.02924" in [h.paper_id for h in hits.hits[:5]]
     # The bundled vectors are the ones this model gives (float16 rounding aside).
-    vec = store.embeddings.of(engine.model, "2408.16730")
-    text = store.papers.get("2408.16730")
+    vec = store.embeddings.of(engine.model, "2512.02924")
+    text = store.papers.get("2512.02924")
     again = embedder.embed_query(paper_text(text.title, text.abstract))
     assert float(vec @ again) > 0.99

@@ -7,13 +7,15 @@ axe-core comes from the npm registry at test-setup time (the Makefile's ``axe`` 
 
 from __future__ import annotations
 
+import io
 import os
 import sys
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import pytest
 
+from paperwire.core.models import RenderedPage
 from paperwire.mail import render as mail_render
 
 from .conftest import require
@@ -23,7 +25,8 @@ from .webkit import PASSWORD, add_user, seed, serve_in_thread, site
 pytestmark = pytest.mark.browser
 
 # The pages to check: (name, path, HTTP status of the page shown, or statuses signed out and
-# signed in). ``{paper}``, ``{manage}`` and ``{user}`` are filled in by the ``pages`` fixture.
+# signed in). ``{paper}``, ``{manage}``, ``{user}`` and ``{author}`` are filled in by the
+# ``pages`` fixture.
 # Add a page here and it is checked in all four runs (signed out and in, light and dark); the
 # signed-in visitor is an admin, so moderation controls are on the pages too.
 PAGES: list[tuple[str, str, int | tuple[int, int]]] = [
@@ -34,6 +37,9 @@ PAGES: list[tuple[str, str, int | tuple[int, int]]] = [
     ("trending", "/papers/trending", 200),
     ("about-trending", "/about/trending", 200),
     ("paper", "/papers/{paper}", 200),
+    ("author", "/authors/{author}", 200),
+    ("pending", "/papers/pending", 200),  # signed out: the sign-in form
+    ("organization-settings", "/organizations/a11y-lab/settings", 200),
     ("search", "/papers?q=learning+models", 200),
     ("search-empty", "/papers?q=zzzqqq+nothing", 200),
     ("submit", "/papers/submit", 200),
@@ -75,11 +81,24 @@ SHOT_WIDTHS = {
     "daily": (1280, 390),
     "paper": (1280, 390),
     "search": (1280, 390),
+    "author": (1280, 390),
     "trending": (1280, 390),
     "subscribe": (1280, 390),
     "api-docs": (1280, 390),
 }
 AXE_MAJOR = "4."  # the Makefile pins the exact release
+
+
+def _thumbnail() -> RenderedPage:
+    """Two small WebP images standing in for a rendered first page."""
+    from PIL import Image
+
+    def webp(size: tuple[int, int]) -> bytes:
+        out = io.BytesIO()
+        Image.new("RGB", size, (250, 250, 250)).save(out, "WEBP")
+        return out.getvalue()
+
+    return RenderedPage("a11y", webp((640, 400)), (640, 400), webp((1000, 1294)), (1000, 1294))
 
 
 def axe_script() -> Path:
@@ -112,16 +131,29 @@ def pages(sqlite_store, tmp_path):
         paper, uid, "Nice **result**, see [the code](https://example.org)."
     )
     store.discussion.add(paper, uid, "Thanks @ada, `x = 1`.", parent_id=first)
+    store.discussion.add(paper, uid, r"Energy $E=mc^2$, and $$\sum_{i=1}^n x_i\,dx$$ too.")
     hidden = store.discussion.add(paper, uid, "Off-topic.")
     store.discussion.set_flag(hidden, hidden=True)
     store.accounts.claim_authorship(uid, ids[2], store.feed.card(ids[2]).authors[0])
     store.feed.set_upvote(uid, paper, True)
+    store.reactions.set(first, uid, "thumbs_up", True)
+    # A paper waiting for arXiv, and a thumbnail (its list of cards becomes a grid).
+    store.queue.enqueue(
+        "submit-paper",
+        "2501.00001",
+        {"user_id": uid},
+        max_attempts=3,
+        owner_id=uid,
+        last_error="arXiv did not answer in time.",
+    )
+    store.thumbnails.save(ids[0], _thumbnail())
     org = store.accounts.create_organization("a11y-lab", "Accessibility Lab")
     store.accounts.set_paper_organization(ids[1], org)
     sub = store.mail.create_subscription("ada@example.org", "topic", "vision", "weekly", "UTC")
     app, _ = site(store, tmp_path, submit_max_age_days=0)
     manage = mail_render.manage_token(app.state.site.signer, sub)
-    values = {"paper": paper, "user": "ada", "manage": manage}
+    author = store.feed.card(paper).authors[0]
+    values = {"paper": paper, "user": "ada", "manage": manage, "author": quote(author, safe="")}
     with serve_in_thread(app) as url:
         yield url, [(name, path.format(**values), status) for name, path, status in PAGES]
 

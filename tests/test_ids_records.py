@@ -57,15 +57,15 @@ def test_record_validation_normalises():
     rec = PaperRecord(
         id="https://arxiv.org/abs/2401.09417v2",
         title="  Vision Mamba:\n  Efficient  Visual ",
-        abstract="A\n  b",
-        authors=[" Lianghui Zhu ", "", "Bencheng Liao"],
+        abstract="We  scan\n  images in both directions with state space models.",
+        authors=[" Lianghui Zhu ", "", ":", "Bencheng Liao"],
         categories=["cs.CV"],
         primary_category="cs.LG",
         published=datetime(2024, 1, 17, 18, 0, tzinfo=UTC),
     ).validated()
     assert rec.id == "2401.09417" and rec.version == 2
     assert rec.title == "Vision Mamba: Efficient Visual"
-    assert rec.abstract == "A b"
+    assert rec.abstract == "We scan images in both directions with state space models."
     assert rec.authors == ["Lianghui Zhu", "Bencheng Liao"] and rec.num_authors == 2
     assert rec.categories == ["cs.LG", "cs.CV"]
     assert rec.published.tzinfo is None and rec.published.hour == 18

@@ -551,13 +551,17 @@ def test_topic_alerts_judge_words_exactly_as_search_does(store, tmp_path):
     from .storekit import TRUST
 
     records = [
-        PaperRecord(id="2601.00001", title="How a fly steers", abstract="Insect flight.",
+        PaperRecord(id="2601.00001", title="How a fly steers",
+                    abstract="Insect flight, as seen by a camera above the wings.",
                     source="arxiv-api"),
-        PaperRecord(id="2601.00002", title="Drones", abstract="Small aircraft that flies.",
+        PaperRecord(id="2601.00002", title="Drones",
+                    abstract="Small aircraft that flies over fields and counts sheep.",
                     authors=["Ada Flies"], source="arxiv-api"),
-        PaperRecord(id="2601.00003", title="Fleas", abstract="Jumping insects.",
+        PaperRecord(id="2601.00003", title="Fleas",
+                    abstract="Jumping insects that live on cats and dogs all summer.",
                     source="arxiv-api"),
-        PaperRecord(id="2601.00004", title="Large language models", abstract="Scaling laws.",
+        PaperRecord(id="2601.00004", title="Large language models",
+                    abstract="Scaling laws for compute, data and parameters of transformers.",
                     authors=["Lianghui Zhu"], source="arxiv-api"),
     ]  # fmt: skip
     store.papers.upsert([r.validated() for r in records], TRUST)

@@ -304,7 +304,7 @@ def test_changed_text_is_embedded_again(engine, store):
         id="2503.11995",
         title=paper.title,
         version=9,
-        abstract="An entirely new abstract about protein folding.",
+        abstract="An entirely new abstract about protein folding, in a newer version.",
         source="arxiv-api",
     )
     store.papers.upsert([rec], TRUST)

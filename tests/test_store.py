@@ -52,12 +52,20 @@ def test_newer_version_updates_older_does_not(store):
 
 
 def test_lower_ranked_source_only_fills_gaps(store):
-    store.papers.upsert([rec(abstract="The arXiv abstract.", comment=None)], TRUST)
+    arxiv = "The arXiv abstract, as the authors wrote it for the paper."
+    store.papers.upsert([rec(abstract=arxiv, comment=None)], TRUST)
     store.papers.upsert(
-        [rec(abstract="Scraped abstract.", comment="12 pages", source="listing")], TRUST
+        [
+            rec(
+                abstract="A scraped abstract, as some page showed it to a reader.",
+                comment="12 pages",
+                source="listing",
+            )
+        ],
+        TRUST,
     )
     p = store.papers.get("2401.09417")
-    assert p.abstract == "The arXiv abstract." and p.comment == "12 pages"
+    assert p.abstract == arxiv and p.comment == "12 pages"
     assert p.source == "arxiv-api"
 
 
@@ -77,7 +85,7 @@ def test_keyword_index_follows_inserts_updates_deletes(store):
             rec(
                 "2305.07027",
                 title="EfficientViT cascaded group attention",
-                abstract="Memory efficient transformer.",
+                abstract="A memory efficient vision transformer with cascaded group attention.",
                 authors=["Xinyu Liu"],
             ),
         ],
@@ -89,7 +97,8 @@ def test_keyword_index_follows_inserts_updates_deletes(store):
     assert [pid for pid, _ in store.search.keyword_search("zhu")] == [
         "2401.09417"
     ]  # authors indexed
-    store.papers.upsert([rec(version=2, abstract="Selective scans over image patches.")], TRUST)
+    newer = "Selective scans over image patches in every direction at once."
+    store.papers.upsert([rec(version=2, abstract=newer)], TRUST)
     assert store.search.keyword_search("bidirectional scanning") == []
     assert [pid for pid, _ in store.search.keyword_search("selective patches")] == ["2401.09417"]
     uid = store.accounts.create_user("claimant", None, None)

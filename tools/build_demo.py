@@ -2,17 +2,23 @@
 
     python tools/build_demo.py [--shared ../shared] [--out src/paperwire/demo/data]
 
-Inputs (see ../shared/README.md for licences):
-- data/seed-page-papers.jsonl: the 55 papers of the reference search page (title, abstract,
-  author count or organization, publication date, upvotes, code URLs). They carry no arXiv
-  ids; SEED_IDS below maps their titles to ids looked up on public pages (three could not be
-  verified and are left out rather than guessed).
-- data/hf-daily/scraped-2025-12_2026-08: Hugging Face daily papers (MIT). Its ``stars`` field
-  is the GitHub star count (non-zero only for papers with a GitHub link), not upvotes: the
-  scrape recorded no upvotes, so these papers start with 0 upvotes. The feed date is the
-  first day a paper was scraped from the daily page.
-- data/arxiv-listings: arXiv metadata (CC0) used to fill authors, categories, publication
-  dates and the abstracts that the scrape only has as the title.
+Every paper in the demo is complete: title, the real arXiv abstract, authors, publication
+date and categories, all from the arXiv listings (CC0). Papers the listings do not hold are
+left out rather than filled from pages that only have parts of them. Inputs (see
+../shared/README.md for licences):
+
+- data/arxiv-listings: arXiv new-listing metadata (CC0), 2025-03-18 .. 2026-07-01. Each paper
+  goes through Paperwire's own listing parser (ingest/listing.py), so the demo holds what
+  `paperwire ingest listing` would store: long author lists cut as "…(+N)" keep the listed
+  names and count the rest; the publication date is the first listing day.
+- data/hf-daily/scraped-2025-12_2026-08: Hugging Face daily papers (MIT). Only which papers
+  were on the daily page, and on which day (the first day a paper was scraped is its feed
+  day), their GitHub links and star counts. Its text (abstracts that are often the Librarian
+  Bot's comment or a project blurb, partial author lists) is not used.
+- data/seed-page-papers.jsonl: the 55 papers of the reference search page, with their
+  upvotes and organizations. Only those whose arXiv id is in the listings are complete.
+- More papers of the listings' main categories from the feed's weeks: in the catalogue
+  (search, similar papers) but not on the feed, as arXiv brings papers nobody submitted.
 """
 
 from __future__ import annotations
@@ -20,10 +26,21 @@ from __future__ import annotations
 import argparse
 import glob
 import gzip
+import hashlib
 import json
 import re
-from datetime import datetime
+import sys
+from datetime import date, datetime
 from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))
+
+from paperwire.core.abstracts import abstract_quality  # noqa: E402
+from paperwire.core.errors import BadRecord  # noqa: E402
+from paperwire.core.records import PaperRecord  # noqa: E402
+from paperwire.ingest.listing import listing_record  # noqa: E402
 
 SEED_IDS = {
     "VideoLLM-MoD: Efficient Video-Language Streaming with Mixture-of-Depths Vision Computation": "2408.16730",
@@ -63,13 +80,15 @@ SEED_IDS = {
     "HorNet: Efficient High-Order Spatial Interactions with Recursive Gated Convolutions": "2207.14284",
 }
 ORGS = {"NexaAI Nexa AI": ("NexaAI", "Nexa AI"), "tencent Tencent": ("tencent", "Tencent")}
+# The categories of the papers on the Hugging Face feed: the catalogue's extra papers too.
+CATALOGUE_CATEGORIES = {"cs.CV", "cs.CL", "cs.AI", "cs.LG"}
 
 
 def norm(title: str) -> str:
     return re.sub(r"\W+", " ", title.lower()).strip()
 
 
-def github_links(links) -> list[str]:
+def github_links(links: Any) -> list[str]:
     out = []
     for url in links or []:
         owner = url.rstrip("/").split("github.com/")[-1].split("/")[0].lower()
@@ -78,24 +97,55 @@ def github_links(links) -> list[str]:
     return out
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--shared", default="../shared")
-    ap.add_argument("--out", default="src/paperwire/demo/data")
-    args = ap.parse_args()
-    shared = Path(args.shared)
-    listing_path = next((shared / "data/arxiv-listings").glob("*.jsonl.gz"))
-    listings = {}
-    by_title = {}
-    with gzip.open(listing_path, "rt") as fh:
-        for line in fh:
-            d = json.loads(line)
-            listings[d["id"]] = d
-            by_title[norm(d["title"])] = d["id"]
+def complete(rec: PaperRecord) -> bool:
+    return bool(
+        rec.title
+        and abstract_quality(rec.abstract, rec.title) > 0
+        and rec.authors
+        and rec.published
+        and rec.categories
+    )
 
-    scraped: dict[str, dict] = {}
-    files = sorted(glob.glob(str(shared / "data/hf-daily/scraped-2025-12_2026-08/monthly/*.json")))
-    files.append(str(shared / "data/hf-daily/scraped-2025-12_2026-08/latest.json"))
+
+def paper(rec: PaperRecord, **extra: Any) -> dict[str, Any]:
+    assert rec.published is not None
+    return {
+        "id": rec.id,
+        "title": rec.title,
+        "abstract": rec.abstract,
+        "authors": rec.authors,
+        "num_authors": rec.num_authors,
+        "categories": rec.categories,
+        "published": rec.published.date().isoformat(),
+        "comment": rec.comment,
+        "code_url": extra.get("code_url")
+        or (f"https://github.com/{rec.github_repo}" if rec.github_repo else None),
+        "github_stars": extra.get("github_stars"),
+    }
+
+
+def read_listings(shared: Path) -> tuple[dict[str, PaperRecord], dict[str, str], int]:
+    path = next((shared / "data/arxiv-listings").glob("*.jsonl.gz"))
+    records, by_title, unusable = {}, {}, 0
+    with gzip.open(path, "rt") as fh:
+        for n, line in enumerate(fh):
+            try:
+                rec = listing_record(json.loads(line), f"line {n}")
+            except BadRecord:
+                unusable += 1
+                continue
+            if complete(rec):
+                records[rec.id] = rec
+                by_title[norm(rec.title)] = rec.id
+            else:
+                unusable += 1
+    return records, by_title, unusable
+
+
+def read_scraped(shared: Path) -> dict[str, dict[str, Any]]:
+    scraped: dict[str, dict[str, Any]] = {}
+    folder = shared / "data/hf-daily/scraped-2025-12_2026-08"
+    files = sorted(glob.glob(str(folder / "monthly/*.json"))) + [str(folder / "latest.json")]
     for f in files:
         for d in json.load(open(f)):
             pid = d["paper_url"].rstrip("/").rsplit("/", 1)[-1]
@@ -106,84 +156,98 @@ def main() -> None:
                 prev["first"] = min(prev["first"], d["scraped_date"])
                 if d["scraped_date"] >= prev["last"]:
                     prev["last"], prev["rec"] = d["scraped_date"], d
+    return scraped
 
-    out = []
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--shared", default=str(ROOT.parent / "shared"))
+    ap.add_argument("--out", default=str(ROOT / "src/paperwire/demo/data"))
+    ap.add_argument("--catalogue", type=int, default=2000, help="papers off the feed")
+    args = ap.parse_args()
+    shared = Path(args.shared)
+    listings, by_title, unusable = read_listings(shared)
+    scraped = read_scraped(shared)
+
+    # Feed days end where the listings end: later days could only show the few old papers
+    # featured again, and the feed would thin out to nothing at its newest end.
+    listed_until = max(r.published for r in listings.values() if r.published).date()
+    out: dict[str, dict[str, Any]] = {}
+    missing, early, late = 0, 0, 0
     for pid, entry in sorted(scraped.items(), key=lambda kv: (kv[1]["first"], kv[0])):
-        d = entry["rec"]
-        det = d.get("details") or {}
-        lst = listings.get(pid)
-        abstract = (det.get("abstract") or "").strip()
-        if len(abstract) > 4000:  # arXiv abstracts stop at 1,920 characters: a scraping slip
-            abstract = ""
-        if lst and (not abstract or norm(abstract) == norm(d["title"]) or len(abstract) < 200):
-            abstract = lst["summary"]
+        rec = listings.get(pid)
+        if rec is None:
+            missing += 1
+            continue
+        assert rec.published is not None
+        if date.fromisoformat(entry["first"]) < rec.published.date():
+            early += 1  # on the daily page before arXiv listed it: the dates contradict
+            continue
+        det = entry["rec"].get("details") or {}
         links = github_links(det.get("github_links"))
-        stars = int(d["stars"]) if str(d.get("stars", "")).isdigit() and links else None
-        paper = {
-            "id": pid,
-            "title": d["title"],
-            "abstract": abstract if norm(abstract) != norm(d["title"]) else "",
-            "authors": lst["authors"] if lst else d.get("authors") or [],
-            "categories": lst["categories"] if lst else [],
-            "published": min(lst["listing_dates"]) if lst else None,
-            "comment": lst.get("comment") if lst else None,
-            "code_url": links[0] if links else None,
-            "github_stars": stars,
+        stars = entry["rec"].get("stars", "")
+        out[pid] = {
+            "paper": paper(
+                rec,
+                code_url=links[0] if links else None,
+                github_stars=int(stars) if str(stars).isdigit() and links else None,
+            ),
+            "feed_date": entry["first"] if entry["first"] <= listed_until.isoformat() else None,
+            "upvotes": None,
         }
-        out.append({"paper": paper, "feed_date": entry["first"], "upvotes": None})
+        late += out[pid]["feed_date"] is None
+    on_feed = len(out) - late
 
-    skipped = []
+    seeds, seeds_left_out = 0, []
     for line in open(shared / "data/seed-page-papers.jsonl"):
         d = json.loads(line)
         pid = SEED_IDS.get(d["title"]) or by_title.get(norm(d["title"]))
-        if pid is None:
-            hf = next(
-                (k for k, v in scraped.items() if norm(v["rec"]["title"]) == norm(d["title"])), None
-            )
-            pid = hf
-        if pid is None:
-            skipped.append(d["title"])
+        rec = listings.get(pid) if pid else None
+        if rec is None:
+            seeds_left_out.append(d["title"])
             continue
-        lst = listings.get(pid)
-        published = (
-            datetime.strptime(d["published"], "%b %d %Y").date().isoformat()
-            if d["published"]
-            else (min(lst["listing_dates"]) if lst else None)
-        )
+        seeds += pid not in out
         org = ORGS.get(d["organization"]) if d["organization"] else None
-        paper = {
-            "id": pid,
-            "title": d["title"],
-            "abstract": d["abstract"],
-            "authors": lst["authors"] if lst else [],
-            "num_authors": d["num_authors"],
-            "categories": lst["categories"] if lst else [],
-            "published": published,
-            "comment": lst.get("comment") if lst else None,
-            "code_url": (d["code_urls"] or [None])[0],
-            "github_stars": None,
-        }
-        existing = next((o for o in out if o["paper"]["id"] == pid), None)
-        if existing:
-            existing["upvotes"] = d["upvotes"]
-            existing["organization"] = org
+        if pid in out:
+            out[pid].update(upvotes=d["upvotes"], organization=org)
             continue
-        out.append(
-            {
-                "paper": paper,
-                "feed_date": None,
-                "upvotes": d["upvotes"],
-                "organization": org,
-                "reference_page": True,
-            }
-        )
+        if d["published"]:
+            rec.published = datetime.strptime(d["published"], "%b %d %Y")
+        out[pid] = {
+            "paper": paper(rec, code_url=(d["code_urls"] or [None])[0]),
+            "feed_date": None,
+            "upvotes": d["upvotes"],
+            "organization": org,
+            "reference_page": True,
+        }
+
+    days = sorted(o["feed_date"] for o in out.values() if o["feed_date"])
+    first, last = days[0], days[-1]
+    pool = [
+        rec
+        for pid, rec in listings.items()
+        if pid not in out
+        and rec.published
+        and first <= rec.published.date().isoformat() <= last
+        and CATALOGUE_CATEGORIES.intersection(rec.categories)
+    ]
+    pool.sort(key=lambda r: hashlib.sha1(r.id.encode()).hexdigest())  # spread over the days
+    for rec in sorted(pool[: args.catalogue], key=lambda r: r.id):
+        out[rec.id] = {"paper": paper(rec), "feed_date": None, "upvotes": None}
 
     dest = Path(args.out)
     dest.mkdir(parents=True, exist_ok=True)
     with gzip.open(dest / "demo-papers.jsonl.gz", "wt", compresslevel=9) as fh:
-        for o in out:
+        for o in out.values():
             fh.write(json.dumps(o, ensure_ascii=False, sort_keys=True) + "\n")
-    print(f"{len(out)} papers written to {dest}; reference-page papers left out: {skipped}")
+    print(
+        f"{len(out)} papers written to {dest}: {on_feed} on the feed ({first} .. {last}), "
+        f"{seeds} more from the reference page, {late} featured after {listed_until} and "
+        f"{len(out) - on_feed - seeds - late} more in the catalogue (off the feed)."
+        f"\nLeft out: {missing} feed papers not in the listings, {early} listed after their "
+        f"feed day, {unusable} unusable listing records, reference-page papers not in the "
+        f"listings: {len(seeds_left_out)}"
+    )
 
 
 if __name__ == "__main__":

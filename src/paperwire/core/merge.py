@@ -2,9 +2,12 @@
 
 A newer version overrides everything it states. The same (or an unknown) version overrides
 when its source is trusted at least as much as the source that wrote the stored record;
-otherwise it only fills gaps. A GitHub repository is only ever filled in; star counts always
-move to the latest one. How far each source is trusted is declared by the source itself when
-it registers (the ``register_sources`` hook): an unregistered source's record is refused.
+otherwise it only fills gaps. Abstracts are graded (see :mod:`.abstracts`): text that is not
+an abstract never replaces one, and unless a newer version brings it, a fuller abstract is
+never replaced by a shorter summary and replaces one, whatever the sources' trust. A GitHub
+repository is only ever filled in; star counts always move to the latest one. How far each
+source is trusted is declared by the source itself when it registers (the
+``register_sources`` hook): an unregistered source's record is refused.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
+from .abstracts import abstract_quality
 from .errors import UnknownSource
 from .records import PaperRecord
 
@@ -68,6 +72,19 @@ def merge(known: Mapping[str, Any], rec: PaperRecord, trust: Mapping[str, int]) 
             value = getattr(rec, name)
         if _empty(value) or (name == "version" and older):
             continue
+        if name == "abstract":
+            grade = abstract_quality(value, rec.title)
+            if grade == 0:
+                continue
+            # Versions decide between two abstracts, however short; otherwise the fuller
+            # text wins, so a summary from a trusted feed never hides the arXiv abstract.
+            held = abstract_quality(known["abstract"], known["title"])
+            better = 0 if newer or (older and held) else grade - held
+            if better < 0:
+                continue
+            if better > 0:
+                changes[name] = value
+                continue
         if (overrides or _empty(known[name])) and value != known[name]:
             changes[name] = value
     if rec.github_repo and not known["github_repo"]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
+from .abstracts import abstract_flaw
 from .clock import to_utc_naive
 from .errors import BadRecord, InvalidArxivId
 from .ids import parse_arxiv_id
@@ -78,11 +79,20 @@ class PaperRecord:
             raise BadRecord(f"{self.id} title is {len(self.title)} characters", where)
         if len(self.abstract) > MAX_ABSTRACT:
             raise BadRecord(f"{self.id} abstract is {len(self.abstract)} characters", where)
+        if abstract_flaw(self.abstract, self.title):
+            # Bot comments and blurbs are dropped here, where every source's records pass:
+            # the paper is still worth storing, its abstract is simply not known yet.
+            self.abstract = ""
         if not isinstance(self.authors, list) or not all(isinstance(a, str) for a in self.authors):
             raise BadRecord(f"{self.id} authors must be a list of names", where)
-        self.authors = [a for a in (clean_text(a) for a in self.authors) if a][:MAX_AUTHORS]
+        # A name has a letter or digit: listings split "NVIDIA: A. Name, ..." into "NVIDIA", ":".
+        listed = len(self.authors)
+        names = [a for a in (clean_text(a) for a in self.authors) if any(c.isalnum() for c in a)]
+        self.authors = names[:MAX_AUTHORS]
         if self.num_authors is None:
             self.num_authors = len(self.authors)
+        elif self.num_authors >= listed:  # a count that included the entries just dropped
+            self.num_authors -= listed - len(names)
         # One word each, as they are stored (space-separated): a listing's "68U10, 90C26"
         # is two, and a stored paper compares equal to the record it came from.
         self.categories = [word for c in self.categories for word in clean_text(c).split()]

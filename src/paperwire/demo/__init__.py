@@ -1,5 +1,5 @@
-"""The bundled demo: real papers (see data/NOTICE) loaded into a fresh SQLite file. Its
-papers are stored as coming from the ``demo`` source (the least trusted: any real source
+"""The bundled demo: real, complete papers (see data/NOTICE) loaded into a fresh SQLite file.
+Its papers are stored as coming from the ``demo`` source (the least trusted: any real source
 overrides them)."""
 
 from __future__ import annotations
@@ -32,7 +32,8 @@ def demo_items() -> list[dict[str, Any]]:
         return [json.loads(line) for line in fh]
 
 
-def _record(p: dict[str, Any]) -> PaperRecord:
+def paper_record(p: dict[str, Any]) -> PaperRecord:
+    """A bundled paper as the record the loader stores."""
     published = datetime.fromisoformat(p["published"]) if p.get("published") else None
     return PaperRecord(
         id=p["id"],
@@ -76,7 +77,7 @@ def load_demo(store: Store, trust: Mapping[str, int], embeddings: bool = True) -
     feed, others, bad = [], [], []
     for item in items:
         try:
-            rec = _record(item["paper"])
+            rec = paper_record(item["paper"])
         except BadRecord as exc:
             bad.append(str(exc))
             continue
@@ -107,10 +108,7 @@ def load_demo(store: Store, trust: Mapping[str, int], embeddings: bool = True) -
             ],
         )
     papers = counts.inserted + more.inserted
-    summary = (
-        f"{papers} papers loaded, {added} on the daily feed, "
-        f"{len(others)} others from the reference page"
-    )
+    summary = f"{papers} papers loaded, {added} on the daily feed, {len(others)} off the feed"
     if embeddings:
         summary += f", {load_embeddings(store)} with embeddings"
     return summary + (f", {len(bad)} unusable records skipped" if bad else "")

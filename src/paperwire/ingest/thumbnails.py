@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from ..core.errors import PaperwireError, SourceError
+from ..core.loop import Periodic
 from ..core.settings import Settings
 from ..store import Store
 from .http import PoliteClient, polite_client
@@ -133,29 +134,21 @@ class ThumbnailJob:
         return self._client
 
 
-class ThumbnailScheduler(threading.Thread):
+class ThumbnailScheduler(Periodic[ThumbnailStats]):
     """Every ``thumbnail_interval`` seconds: render the papers due (sooner while a backlog
-    remains). A failing run is logged and tried again at the next tick; it never stops the
-    loop."""
+    remains)."""
 
     BACKLOG_PAUSE = 5.0
 
     def __init__(self, settings: Settings, interval: float | None = None):
-        super().__init__(name="paperwire-thumbnails", daemon=True)
-        self.settings = settings
         every = settings.thumbnails.thumbnail_interval if interval is None else interval
-        self.interval = float(every)
-        self.stopping = threading.Event()
-        self.runs = 0
-        self.last: ThumbnailStats | None = None
+        super().__init__("thumbnails", every)
+        self.settings = settings
 
     @staticmethod
     def unavailable() -> str | None:
         """Why the step cannot run in this installation (a missing package), or None."""
         return renderer_missing()
-
-    def stop(self) -> None:
-        self.stopping.set()
 
     def tick(self) -> ThumbnailStats:
         store = Store(self.settings.store.database_url)
@@ -167,15 +160,7 @@ class ThumbnailScheduler(threading.Thread):
             log.info("thumbnails: %s", stats.line())
         return stats
 
-    def run(self) -> None:
-        while not self.stopping.is_set():
-            wait = self.interval
-            try:
-                self.last = self.tick()
-                batch = self.settings.thumbnails.thumbnail_batch
-                if self.last.due >= batch and self.last.rendered:
-                    wait = min(wait, self.BACKLOG_PAUSE)
-            except Exception:  # noqa: BLE001 - logged; the next tick tries again
-                log.exception("thumbnail run failed")
-            self.runs += 1
-            self.stopping.wait(wait)
+    def pause(self, stats: ThumbnailStats) -> float:
+        if stats.due >= self.settings.thumbnails.thumbnail_batch and stats.rendered:
+            return min(self.interval, self.BACKLOG_PAUSE)  # a backlog: go on soon
+        return self.interval

@@ -6,9 +6,9 @@ database, so any number of instances can run it at once."""
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Sequence
 
+from ..core.loop import Periodic
 from ..core.settings import Settings
 from ..ingest.pipeline import Trust
 from ..search import engine_for
@@ -32,9 +32,8 @@ def runner_for(
     return QueueRunner(store, handlers, backoff=float(settings.jobs.job_backoff))
 
 
-class QueueWorker(threading.Thread):
-    """Every ``job_interval`` seconds: run the due jobs. A failing step is logged and tried
-    again at the next tick; it never stops the loop."""
+class QueueWorker(Periodic[StepStats]):
+    """Every ``job_interval`` seconds: run the due jobs."""
 
     def __init__(
         self,
@@ -43,18 +42,10 @@ class QueueWorker(threading.Thread):
         backends: SearchBackends,
         interval: float | None = None,
     ):
-        super().__init__(name="paperwire-jobs", daemon=True)
+        super().__init__("jobs", settings.jobs.job_interval if interval is None else interval)
         self.settings = settings
         self.backends = backends
-        every = settings.jobs.job_interval if interval is None else interval
-        self.interval = float(every)
         self.fetcher = ArxivFetcher(settings.sources, trust)  # kept: arXiv's pace spans ticks
-        self.stopping = threading.Event()
-        self.runs = 0
-        self.last: StepStats | None = None
-
-    def stop(self) -> None:
-        self.stopping.set()
 
     def tick(self) -> StepStats:
         store = Store(self.settings.store.database_url)
@@ -65,12 +56,3 @@ class QueueWorker(threading.Thread):
         if stats.claimed:
             log.info("jobs: %s", stats.line())
         return stats
-
-    def run(self) -> None:
-        while not self.stopping.is_set():
-            try:
-                self.last = self.tick()
-            except Exception:  # noqa: BLE001 - logged; the next tick tries again
-                log.exception("jobs step failed")
-            self.runs += 1
-            self.stopping.wait(self.interval)

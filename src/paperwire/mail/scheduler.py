@@ -6,8 +6,8 @@ any number of instances run it: one sends at a time."""
 from __future__ import annotations
 
 import logging
-import threading
 
+from ..core.loop import Periodic
 from ..core.settings import Settings
 from ..rank import Rankers
 from ..search import engine_for
@@ -18,9 +18,8 @@ from .run import DigestRun, RunStats
 log = logging.getLogger("paperwire.jobs")
 
 
-class DigestScheduler(threading.Thread):
-    """Every ``digest_interval`` seconds: send the digests that are due. A failing run is
-    logged and tried again at the next tick; it never stops the loop."""
+class DigestScheduler(Periodic[RunStats]):
+    """Every ``digest_interval`` seconds: send the digests that are due."""
 
     def __init__(
         self,
@@ -29,18 +28,11 @@ class DigestScheduler(threading.Thread):
         rankers: Rankers,
         interval: float | None = None,
     ):
-        super().__init__(name="paperwire-digests", daemon=True)
+        every = settings.digests.digest_interval if interval is None else interval
+        super().__init__("digests", every)
         self.settings = settings
         self.backends = backends
         self.rankers = rankers
-        every = settings.digests.digest_interval if interval is None else interval
-        self.interval = float(every)
-        self.stopping = threading.Event()
-        self.runs = 0
-        self.last: RunStats | None = None
-
-    def stop(self) -> None:
-        self.stopping.set()
 
     def tick(self) -> RunStats:
         store = Store(self.settings.store.database_url)
@@ -53,12 +45,3 @@ class DigestScheduler(threading.Thread):
         if stats.due and not stats.busy:
             log.info("digests: %s", stats.line())
         return stats
-
-    def run(self) -> None:
-        while not self.stopping.is_set():
-            try:
-                self.last = self.tick()
-            except Exception:  # noqa: BLE001 - logged; the next tick tries again
-                log.exception("digest run failed")
-            self.runs += 1
-            self.stopping.wait(self.interval)

@@ -22,15 +22,8 @@
     });
   });
 
-  // Upvote without reloading the page.
-  document.addEventListener("submit", function (ev) {
-    var form = ev.target;
-    if (form.matches("[data-confirm]") && !window.confirm(form.getAttribute("data-confirm"))) {
-      ev.preventDefault();
-      return;
-    }
-    if (!form.classList.contains("upvote-form")) return;
-    ev.preventDefault();
+  // A toggle form (upvote, reaction) sent in place: the JSON answer updates the button.
+  function toggleInPlace(form, what, apply) {
     var button = form.querySelector("button");
     var state = form.querySelector('input[name="state"]');
     button.disabled = true;
@@ -44,13 +37,54 @@
       return r.json().then(function (data) { if (!r.ok) throw new Error(data.error || r.status); return data; });
     }).then(function (data) {
       if (!data) return;
-      button.querySelector(".count").textContent = data.upvotes;
-      button.classList.toggle("on", data.upvoted);
-      button.setAttribute("aria-pressed", data.upvoted ? "true" : "false");
-      state.value = data.upvoted ? "0" : "1";
+      var on = apply(data);
+      button.classList.toggle("on", on);
+      button.setAttribute("aria-pressed", on ? "true" : "false");
+      state.value = on ? "0" : "1";
     }).catch(function (err) {
-      button.title = "Upvote failed: " + err.message;
+      button.title = what + " failed: " + err.message;
     }).finally(function () { button.disabled = false; });
+  }
+
+  // Upvotes and comment reactions without reloading the page.
+  document.addEventListener("submit", function (ev) {
+    var form = ev.target;
+    if (form.matches("[data-confirm]") && !window.confirm(form.getAttribute("data-confirm"))) {
+      ev.preventDefault();
+      return;
+    }
+    if (form.classList.contains("upvote-form")) {
+      ev.preventDefault();
+      toggleInPlace(form, "Upvote", function (data) {
+        form.querySelector(".count").textContent = data.upvotes;
+        return data.upvoted;
+      });
+    } else if (form.classList.contains("reaction-form")) {
+      ev.preventDefault();
+      toggleInPlace(form, "Reaction", function (data) {
+        form.querySelector(".count").textContent = data.count;
+        // A reaction given from the menu moves next to the others.
+        var menu = form.closest(".add-reaction");
+        if (menu && data.reacted) {
+          menu.parentNode.insertBefore(form, menu);
+          menu.open = false;
+          if (!menu.querySelector("form")) menu.remove();
+          form.querySelector("button").focus();
+        }
+        return data.reacted;
+      });
+    }
+  });
+
+  // Say at once that a picture is too large, rather than after sending it.
+  document.addEventListener("change", function (ev) {
+    var input = ev.target;
+    if (!input.matches || !input.matches("input[type=file][data-max-bytes]")) return;
+    var max = parseInt(input.getAttribute("data-max-bytes"), 10);
+    var file = input.files && input.files[0];
+    input.setCustomValidity(file && file.size > max ?
+      "This image is larger than " + Math.round(max / 1024) + " KB." : "");
+    input.reportValidity();
   });
 
   // "More papers" appends the next page in place.

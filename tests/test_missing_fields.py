@@ -157,6 +157,9 @@ def test_paper_pages_show_what_is_known(sparse):
     assert "submitted by curator1" in on_feed
     # off the feed and undated: no published line at all
     assert not [line for line in paper_lines(v, OFF_FEED) if "Published on" in line]
+    # no authors: no empty list of them either
+    assert 'class="authors"' not in v.get("/papers/2503.90001").text
+    assert 'class="authors"' in v.get("/papers/2503.90002").text
     # a missing abstract says so instead of an empty section
     assert any("No abstract" in line for line in paper_lines(v, "2503.90002"))
     # similar papers lack the same fields and are listed without broken separators

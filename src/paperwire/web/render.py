@@ -13,6 +13,7 @@ from urllib.parse import quote
 import nh3
 from markdown_it import MarkdownIt
 from markdown_it.rules_inline import StateInline
+from markupsafe import Markup
 
 from ..core import avatars, tex
 from ..core.errors import InvalidArxivId
@@ -116,6 +117,18 @@ def author_path(name: str) -> str:
     """The author page of ``name``: every character but letters and digits escaped, so that
     slashes, dots, quotes and spaces survive browsers and proxies."""
     return "/authors/" + quote(name, safe="")
+
+
+def author_link(name: str) -> Markup:
+    """A link to the author's page (a function, not a macro: cards call it ~75 times a page)."""
+    return Markup('<a class="author" href="{}">{}</a>').format(author_path(name), name)
+
+
+def author_names(card: Card, most: int = 3) -> Markup:
+    """The first ``most`` authors linked, then "and N more"."""
+    shown = Markup(", ").join(author_link(name) for name in card.authors[:most])
+    more = max(card.num_authors, len(card.authors)) - most
+    return shown + Markup(" and {} more").format(more) if more > 0 else shown
 
 
 def arxiv_links(paper_id: str) -> dict[str, str]:

@@ -138,6 +138,22 @@ def test_parse_operators():
     assert len(Q.parse(" ".join(f"w{i}" for i in range(500))).units) == Q.MAX_UNITS
 
 
+def test_terms_are_deduplicated_and_capped():
+    # A pasted OR chain of common words: three different terms, the rest repeats.
+    chain = Q.parse(" OR ".join(["model", "learning", "data"] * 500))
+    assert [u.alternatives for u in chain.units] == [[["model"], ["learning"], ["data"]]]
+    assert chain.dropped == 1497
+    # Repeated words, phrases and exclusions count once; nothing is dropped from a normal query.
+    p = Q.parse('vision "vision transformer" vision "vision transformer" -survey -survey')
+    assert [u.alternatives for u in p.units] == [[["vision"]], [["vision", "transformer"]]]
+    assert p.excluded == [["survey"]] and p.dropped == 3
+    assert Q.parse("efficient vision transformers").dropped == 0
+    # At most MAX_TERMS terms in all, OR alternatives included.
+    wide = Q.parse(" OR ".join(f"w{i}" for i in range(100)) + " " + "x y")
+    assert sum(len(u.alternatives) for u in wide.units) == Q.MAX_TERMS
+    assert wide.dropped == 102 - Q.MAX_TERMS
+
+
 @pytest.mark.parametrize("text", HOSTILE)
 def test_hostile_queries_never_fail(store, text):
     import_jsonl(store, TRUST, LISTING, listing_record)

@@ -66,6 +66,19 @@ def test_search_page(searchable):
         assert v.get("/papers", params={"q": q}).status_code == 200
 
 
+def test_search_says_what_it_left_out(searchable):
+    app, _, _, _ = searchable
+    v = Visitor(app)
+    chain = " OR ".join(["gaussian", "splatting", "vision"] * 200)
+    page = v.get("/papers", params={"q": chain})
+    assert page.status_code == 200
+    assert "597 repeated or extra terms left out" in page.text
+    assert "repeated or extra" not in v.get("/papers", params={"q": "gaussian splatting"}).text
+    api = v.get("/api/papers/search", params={"q": chain})
+    assert api.status_code == 200 and api.headers["X-Search-Terms-Dropped"] == "597"
+    assert "X-Search-Terms-Dropped" not in v.get("/api/papers/search", params={"q": "x"}).headers
+
+
 def test_search_api(searchable):
     app, *_ = searchable
     v = Visitor(app)

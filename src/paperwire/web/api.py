@@ -127,7 +127,8 @@ def search(
     ``highlightedSummary`` (HTML-escaped text, matched words in ``<mark>``; math stays TeX,
     never marked inside) and ``why`` (matched words, cosine similarity, fused score).
     Without a query or filter: every paper, newest first. ``X-Total-Count`` gives the number
-    of results; ``Link: rel="next"`` the next page."""
+    of results; ``Link: rel="next"`` the next page; ``X-Search-Terms-Dropped`` how many
+    repeated or extra terms were left out (a search looks for at most 32)."""
     filters = service.search_filters(date_from, date_to, category, has_code, on_feed, author)
     if not q.strip() and not filters.active:
         # Like Hugging Face: no query lists papers (``HfApi.list_papers()``), newest first.
@@ -149,6 +150,8 @@ def search(
         item["why"] = card.why
         items.append(item)
     headers = {"X-Total-Count": str(result.total), "X-Search-Mode": result.mode}
+    if result.query.dropped:  # repeated terms, and terms past the cap, were left out
+        headers["X-Search-Terms-Dropped"] = str(result.query.dropped)
     if (p + 1) * limit < result.total:
         params = {k: v for k, v in ctx.request.query_params.items() if k != "p"}
         params["p"] = str(p + 1)

@@ -15,7 +15,7 @@ from ..core.errors import InvalidArxivId, PeriodError
 from ..core.hooks import hookimpl
 from ..core.ids import parse_arxiv_id
 from ..core.models import Card
-from ..core.query import SearchFilters
+from ..core.query import MAX_TERMS, SearchFilters
 from ..rank.trending import (
     FULL_LIST,
     PAPER_HALF_LIFE_H,
@@ -148,6 +148,8 @@ def search_page(ctx: Ctx, q: str, p: int, sort: str, filters: SearchFilters) -> 
         filters=filters,
         search_params=params,
         search_mode=result.mode,
+        terms_dropped=result.query.dropped,
+        max_terms=MAX_TERMS,
         # True (turned off) or why it cannot run here; None when it runs
         semantic_off=ctx.site.search.problem or not ctx.settings.search.semantic_search,
         atom="/feeds/search.atom?" + urlencode({k: v for k, v in params.items() if k != "sort"}),

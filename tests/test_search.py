@@ -446,3 +446,47 @@ def test_search_page_says_when_meaning_is_off(sqlite_store, tmp_path):
     off, _ = site(sqlite_store, tmp_path, semantic_search=False)
     text = Visitor(off).get("/papers", params={"q": "vision"}).text
     assert "Search by meaning is off on this instance; results match words only." in text
+
+
+def test_serving_processes_use_one_blas_thread(monkeypatch):
+    """Many requests in flight each run a vector scan: a multi-threaded BLAS in every one of
+    them oversubscribes the cores (a paper page fell from 120 to 20 req/s)."""
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    from paperwire.cli import site as cli_site
+    from paperwire.search.vectors import limit_blas_threads
+
+    blas = [i for i in threadpool_info() if i["user_api"] == "blas"]
+    if not blas:
+        pytest.skip("numpy has no BLAS that threadpoolctl can see")
+    before = {i["filepath"]: i["num_threads"] for i in blas}
+    try:
+        limit_blas_threads()
+        assert {i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"} == {1}
+    finally:
+        threadpool_limits(limits=max(before.values()), user_api="blas")
+    # Every worker process of `paperwire serve` sets it before building the site.
+    calls: list[str] = []
+    monkeypatch.setattr(cli_site, "limit_blas_threads", lambda: calls.append("limit"))
+    monkeypatch.setattr(cli_site.plugins, "site", lambda settings: calls.append("site") or _Stub())
+    monkeypatch.setattr(cli_site.threading, "Thread", _NoThread)
+    cli_site.worker_app()
+    assert calls == ["limit", "site"]
+
+
+class _NoThread:
+    def __init__(self, *args, **kwargs):
+        pass
+
+    def start(self) -> None:
+        pass
+
+
+class _Stub:
+    class state:  # noqa: N801 - mirrors FastAPI's app.state
+        class site:  # noqa: N801
+            class trending:  # noqa: N801
+                get = None
+
+            class search:  # noqa: N801
+                warm = None

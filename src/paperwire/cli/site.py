@@ -22,6 +22,7 @@ from ..core.settings import Settings
 from ..ingest.thumbnails import ThumbnailScheduler
 from ..jobs.worker import QueueWorker
 from ..mail.scheduler import DigestScheduler
+from ..search.vectors import limit_blas_threads
 from ..store import Store
 from .main import Runtime, main, pass_runtime
 
@@ -36,6 +37,7 @@ def worker_app() -> FastAPI:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     snapshot = os.environ.get(SNAPSHOT_ENV)
     settings = Settings.from_json(Path(snapshot).read_text()) if snapshot else Settings.load()
+    limit_blas_threads()
     app = plugins.site(settings)
     site = app.state.site
     # Rank once in the background so that no visitor waits for the first computation;

@@ -68,6 +68,20 @@ def _top(scores: np.ndarray, k: int) -> np.ndarray:
     return part[np.argsort(-scores[part], kind="stable")]
 
 
+# Vector scans at once per process. Each is a BLAS matrix-vector product over every vector;
+# the web server's ~40 pool threads running them at once on 2 cores, each with a
+# multi-threaded BLAS, turned a paper page from 120 into 20 req/s (issue 13).
+SCANS = threading.BoundedSemaphore(max(1, os.cpu_count() or 1))
+
+
+def limit_blas_threads() -> None:
+    """One BLAS thread per call in this process: a server has many requests in flight, each
+    gets a core's worth at most (threadpoolctl changes the loaded library at run time)."""
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(limits=1, user_api="blas")
+
+
 class VectorIndex:
     def __init__(self, model: str, dim: int, ann_threshold: int = 300_000, nprobe: int = 48):
         self.model = model
@@ -156,7 +170,8 @@ class VectorIndex:
             if s == 0 and self.ann is not None:
                 pos, scores = self._ann_search(q, k)
             else:
-                scores = seg.vecs @ q
+                with SCANS:
+                    scores = seg.vecs @ q
                 scores[~seg.alive] = -np.inf
                 pos = _top(scores, k)
                 scores = scores[pos]

@@ -12,10 +12,10 @@ import pytest
 from click.testing import CliRunner
 
 from paperwire.cli import main
-from paperwire.core.clock import utcnow
+from paperwire.core.clock import backoff_delay, utcnow
 from paperwire.jobs import QueueRunner
 from paperwire.jobs.papers import INDEX, SUBMIT, ArxivFetcher, PaperJobs
-from paperwire.jobs.queue import backoff_delay
+from paperwire.jobs.queue import MAX_BACKOFF
 from paperwire.jobs.worker import QueueWorker, runner_for
 from paperwire.search.retrievers import SearchBackends
 
@@ -218,7 +218,13 @@ def test_retried_with_backoff_until_arxiv_answers(store, tmp_path):
         job = store.queue.get(SUBMIT, PAPER)
         assert job.attempts == 2 and job.next_attempt_at == clock.now + timedelta(seconds=120)
         fetcher.close()
-    assert [backoff_delay(n, 60) for n in (1, 2, 3, 7, 8)] == [60, 120, 240, 3600, 3600]
+    assert [backoff_delay(n, 60, MAX_BACKOFF) for n in (1, 2, 3, 7, 8)] == [
+        60,
+        120,
+        240,
+        3600,
+        3600,
+    ]
     clock.advance(121)
     with ReplayServer(recorded) as arxiv:
         runner, fetcher = queue_runner(store, f"{arxiv.url}/api/query", clock, tmp_path)

@@ -10,6 +10,12 @@ def utcnow() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
 
+def backoff_delay(attempts: int, base: float, cap: float) -> float:
+    """Seconds before the next try after ``attempts`` failed ones: base, 2·base, 4·base, …
+    up to ``cap`` (the jobs queue, thumbnails)."""
+    return float(min(cap, base * 2 ** min(max(0, attempts - 1), 60)))
+
+
 def to_utc_naive(value: datetime | date | None) -> datetime | None:
     """A date or an aware/naive datetime as a naive UTC datetime (dates at midnight)."""
     if value is None:

@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from ..core.clock import utcnow
+from ..core.clock import backoff_delay, utcnow
 from ..core.errors import JobError, SourceUnavailable
 from ..core.models import Job
 from ..store import Store
@@ -26,11 +26,6 @@ Handler = Callable[[Job], str | None]
 MAX_BACKOFF = 3600.0
 LEASE = 300.0  # seconds a claimed job stays with its worker; then another may take it over
 UNEXPECTED = "Something went wrong on this site while trying; it will be tried again."
-
-
-def backoff_delay(attempts: int, base: float, cap: float = MAX_BACKOFF) -> float:
-    """Seconds before the next try after ``attempts`` failed ones: base, 2·base, 4·base, …"""
-    return float(min(cap, base * 2 ** max(0, attempts - 1)))
 
 
 @dataclass
@@ -108,7 +103,7 @@ class QueueRunner:
                 reason = f"{reason} Gave up after {job.attempts} tries."
             self._count(self.store.queue.fail(job, reason, now=now), stats, "failed")
             return
-        at = now + timedelta(seconds=backoff_delay(job.attempts, self.backoff))
+        at = now + timedelta(seconds=backoff_delay(job.attempts, self.backoff, MAX_BACKOFF))
         self._count(self.store.queue.retry(job, reason, at, now=now), stats, "retried")
 
     @staticmethod

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 
-from ..core.clock import utcnow
+from ..core.clock import backoff_delay, utcnow
 from ..core.models import RenderedPage, Thumbnail, ThumbnailState
 from . import schema as t
 from .common import Repository, model
@@ -79,7 +79,11 @@ class ThumbnailRepo(Repository):
                 sa.select(T.c.status, T.c.attempts).where(T.c.paper_id == paper_id)
             ).first()
             attempts = (row.attempts if row else 0) + 1
-            wait = min(first_wait * 2 ** min(attempts - 1, 20), MAX_WAIT)
+            wait = timedelta(
+                seconds=backoff_delay(
+                    attempts, first_wait.total_seconds(), MAX_WAIT.total_seconds()
+                )
+            )
             values = {
                 "error": reason[:2000],
                 "attempts": attempts,

@@ -1,6 +1,8 @@
 """What store tests share: how far the built-in sources are trusted (as registered through
 the plugin hooks), for writing records directly."""
 
+import threading
+
 from paperwire import plugins
 
 TRUST = plugins.sources().trust
@@ -54,3 +56,25 @@ class MemoEmbedder:
 
     def embed_query(self, text):
         return self._embedder.embed_query(text)
+
+
+def race(work, users: list[int], threads: int) -> None:
+    """``work(uid)`` for every user, from ``threads`` threads released at once (each takes
+    every threads-th user); any exception in a thread fails the caller."""
+    barrier = threading.Barrier(threads)
+    errors: list[BaseException] = []
+
+    def run(chunk: list[int]) -> None:
+        try:
+            barrier.wait()
+            for uid in chunk:
+                work(uid)
+        except Exception as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    pool = [threading.Thread(target=run, args=(users[i::threads],)) for i in range(threads)]
+    for t in pool:
+        t.start()
+    for t in pool:
+        t.join()
+    assert not errors, errors

@@ -1,7 +1,6 @@
 """Upvotes, comments, moderation, authorship claims, submission and administration."""
 
 import re
-import threading
 from datetime import date
 
 import pytest
@@ -10,6 +9,7 @@ from paperwire.core.records import Popularity
 from paperwire.search.model import model_key
 
 from .replay import ReplayServer, Reply
+from .storekit import race
 from .test_arxiv import recorded
 from .webkit import Visitor, add_user, site
 
@@ -65,26 +65,14 @@ def test_concurrent_upvotes_are_exact(store):
     # imported votes stay on top of local ones
     with store.begin() as conn:
         store.papers.set_popularity(conn, [Popularity(pid, 7)])
-    barrier = threading.Barrier(25)
-    errors = []
 
-    def click(chunk):
-        try:
-            barrier.wait()
-            for uid in chunk:
-                store.feed.set_upvote(uid, pid, True)
-                store.feed.set_upvote(uid, pid, True)  # double click
-                if uid % 5 == 0:
-                    store.feed.set_upvote(uid, pid, False)
-        except Exception as exc:  # pragma: no cover - reported below
-            errors.append(exc)
+    def click(uid):
+        store.feed.set_upvote(uid, pid, True)
+        store.feed.set_upvote(uid, pid, True)  # double click
+        if uid % 5 == 0:
+            store.feed.set_upvote(uid, pid, False)
 
-    threads = [threading.Thread(target=click, args=(users[i::25],)) for i in range(25)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert not errors
+    race(click, users, 25)
     expected = sum(1 for u in users if u % 5 != 0)
     assert store.feed.card(pid).upvotes == 7 + expected
     assert len(store.feed.upvoted(users[1], [pid])) == (users[1] % 5 != 0)

@@ -4,7 +4,6 @@ import hashlib
 import io
 import random
 import re
-import threading
 import xml.etree.ElementTree as ET
 
 import pytest
@@ -13,6 +12,7 @@ from PIL import Image
 from paperwire.core import avatars, timezones
 from paperwire.core.reactions import REACTIONS, parse_reaction
 
+from .storekit import race
 from .webkit import Visitor, add_user, seed, site
 
 SVG_NS = "{http://www.w3.org/2000/svg}"
@@ -48,28 +48,16 @@ def test_concurrent_reactions_are_exact(store):
     pid = seed(store, days=1)[0]
     cid = _comment(store, pid)
     users = [store.accounts.create_user(f"r{i}", None, None) for i in range(40)]
-    barrier = threading.Barrier(20)
-    errors = []
 
-    def click(chunk):
-        try:
-            barrier.wait()
-            for uid in chunk:
-                store.reactions.set(cid, uid, "thumbs_up", True)
-                store.reactions.set(cid, uid, "thumbs_up", True)  # double click
-                store.reactions.set(cid, uid, "rocket", True)
-                if uid % 4 == 0:
-                    store.reactions.set(cid, uid, "rocket", False)
-                    store.reactions.set(cid, uid, "rocket", False)
-        except Exception as exc:  # pragma: no cover - reported below
-            errors.append(exc)
+    def click(uid):
+        store.reactions.set(cid, uid, "thumbs_up", True)
+        store.reactions.set(cid, uid, "thumbs_up", True)  # double click
+        store.reactions.set(cid, uid, "rocket", True)
+        if uid % 4 == 0:
+            store.reactions.set(cid, uid, "rocket", False)
+            store.reactions.set(cid, uid, "rocket", False)
 
-    threads = [threading.Thread(target=click, args=(users[i::20],)) for i in range(20)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert not errors
+    race(click, users, 20)
     counts = store.reactions.counts([cid], viewer=users[0])[cid]
     assert counts["thumbs_up"] == (40, True)
     assert counts["rocket"] == (sum(1 for u in users if u % 4), users[0] % 4 != 0)

@@ -79,10 +79,13 @@ def test_author_papers_with_unusual_names(authored, name):
     assert total == 1 and name in cards[0].authors
 
 
-@pytest.mark.parametrize("name", ["", "   ", "—", "%", "_", "\\", "' OR 1=1 --", '"', "x" * 5000])
+@pytest.mark.parametrize(
+    "name", ["", "   ", "—", "%", "_", "\\", "' OR 1=1 --", '"', "x" * 5000, "a\x00b"]
+)
 def test_author_lookup_never_fails(authored, name):
     cards, total = authored.authors.papers(name)
     assert total == len(cards) == 0
+    assert authored.authors.claimed_by(name) == []
 
 
 def test_claimed_profiles_are_approved_claims(authored):
@@ -197,6 +200,18 @@ def test_author_names_link_from_cards_paper_page_and_search(authored, visitor):
     assert 'href="/authors/AC%2FDC%20Collaboration"' in paper
     found = visitor.get("/papers", params={"q": "sparse attention"}).text
     assert f'href="{_url("李飞飞")}"' in found
+
+
+def test_names_with_nul_bytes_are_no_error(visitor):
+    # PostgreSQL refuses NUL in text: a NUL in an author or user name must not reach it.
+    assert visitor.get("/authors/a%00b").status_code == 404
+    assert visitor.get("/feeds/authors/a%00b.atom").status_code == 404
+    assert visitor.get("/feeds/users/a%00b.atom").status_code == 404
+    assert visitor.get("/users/a%00b").status_code == 404
+    for params in ({"q": 'author:"a\x00b"'}, {"q": "sparse", "author": "a\x00b"}):
+        assert visitor.get("/papers", params=params).status_code == 200
+        assert visitor.get("/api/papers/search", params=params).status_code == 200
+        assert visitor.get("/feeds/search.atom", params=params).status_code == 200
 
 
 def test_search_by_author_on_pages_api_and_feeds(visitor):

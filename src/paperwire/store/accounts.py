@@ -97,6 +97,8 @@ class AccountRepo(Repository):
     ) -> User | None:
         """One user by id, exact username, or ``login`` (username or email, any case)."""
         u = t.users
+        if "\x00" in (username or "") + (login or ""):
+            return None  # no name or address holds one (and PostgreSQL refuses it in text)
         if id is not None:
             cond = u.c.id == id
         elif username is not None:

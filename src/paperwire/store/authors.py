@@ -27,7 +27,8 @@ def _as_indexed(name: str) -> str:
 
 
 def _clean(name: str) -> str:
-    return " ".join(name.split())[:MAX_NAME]
+    # NUL is no character of a name (PostgreSQL refuses it in text): a separator, like space.
+    return " ".join(name.replace("\x00", " ").split())[:MAX_NAME]
 
 
 def author_phrase(name: str) -> str | None:
@@ -107,7 +108,7 @@ class AuthorRepo(Repository):
                 u.c.id.in_(
                     sa.select(c.c.user_id).where(
                         c.c.status == "approved",
-                        sa.func.lower(c.c.author_name) == sa.func.lower(name.strip()[:MAX_NAME]),
+                        sa.func.lower(c.c.author_name) == sa.func.lower(_clean(name)),
                     )
                 ),
                 u.c.is_active.is_(True),

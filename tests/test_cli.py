@@ -133,6 +133,27 @@ def test_demo_command(tmp_path):
     assert r.exit_code == 2 and "--force" in r.output
 
 
+def test_demo_command_loads_postgresql(pg_store, pg_url, tmp_path, monkeypatch):
+    """`paperwire demo --db postgresql+psycopg://…` fills that database (it used to write
+    ./paperwire-demo.db whatever --db said), and loading again keeps what people did."""
+    from .conftest import _truncate
+
+    _truncate(pg_store)
+    monkeypatch.chdir(tmp_path)
+    r = CliRunner().invoke(main, ["demo", "--no-serve", "--db", pg_url])
+    assert r.exit_code == 0, r.output
+    papers = pg_store.papers.count()
+    assert papers > 3000 and f"{papers} papers loaded" in r.output
+    assert "postgres@" in r.output and not list(tmp_path.iterdir())  # no SQLite file
+    voter = pg_store.accounts.create_user("reader", None, None)
+    paper = pg_store.feed.latest(limit=1)[0].id
+    assert voter is not None and pg_store.feed.set_upvote(voter, paper, True)
+    r = CliRunner().invoke(main, ["demo", "--no-serve", "--db", pg_url])
+    assert r.exit_code == 0 and "0 papers loaded" in r.output, r.output
+    assert pg_store.papers.count() == papers
+    assert pg_store.feed.upvoted(voter, [paper]) == {paper}
+
+
 def test_github_stars_command(run, monkeypatch, sqlite_url):
     from paperwire.core.records import PaperRecord
     from paperwire.store import Store

@@ -14,6 +14,7 @@ from typing import Any
 
 import click
 from fastapi import FastAPI
+from sqlalchemy.engine import make_url
 
 from .. import plugins
 from ..core.models import ROLES
@@ -158,13 +159,12 @@ def worker(runtime: Runtime) -> None:
 @main.command()
 @click.option(
     "--db",
-    "path",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=Path("paperwire-demo.db"),
+    "target",
+    default="paperwire-demo.db",
     show_default=True,
-    help="SQLite file to create.",
+    help="SQLite file to create, or a database URL (postgresql+psycopg://…).",
 )
-@click.option("--force", is_flag=True, help="Replace the file if it exists.")
+@click.option("--force", is_flag=True, help="Replace the SQLite file if it exists.")
 @click.option(
     "--serve/--no-serve",
     default=True,
@@ -173,26 +173,44 @@ def worker(runtime: Runtime) -> None:
 )
 @serve_options
 @pass_runtime
-def demo(runtime: Runtime, path: Path, force: bool, serve: bool, host: str, port: int) -> None:
-    """Load the bundled demo data (real papers) into a fresh SQLite file and serve it.
-    An existing file is served as it is (with its accounts and votes) unless --force."""
-    from ..demo import load_demo
-
-    fresh = force or not path.exists()
-    if path.exists() and force:
-        for suffix in ("", "-wal", "-shm"):
-            Path(f"{path}{suffix}").unlink(missing_ok=True)
-    elif path.exists() and not serve:
-        raise click.UsageError(f"{path} exists: use --force to replace it")
-    url = f"sqlite:///{path}"
+def demo(runtime: Runtime, target: str, force: bool, serve: bool, host: str, port: int) -> None:
+    """Load the bundled demo data (real papers) into a fresh SQLite file, or into the database
+    of a URL, and serve it. An existing file is served as it is (with its accounts and votes)
+    unless --force; a database URL is migrated and gets the demo papers it lacks (loading is
+    idempotent: accounts, votes and comments stay)."""
+    if "://" in target:
+        url = target
+        fresh = True
+    else:
+        path = Path(target)
+        fresh = force or not path.exists()
+        if path.exists() and force:
+            for suffix in ("", "-wal", "-shm"):
+                Path(f"{path}{suffix}").unlink(missing_ok=True)
+        elif path.exists() and not serve:
+            raise click.UsageError(f"{path} exists: use --force to replace it")
+        url = f"sqlite:///{path}"
     if fresh:
-        with Store(url) as store:
-            store.db.upgrade()
-            summary = load_demo(store, runtime.sources.trust)
-        click.echo(f"demo database {path}: {summary}")
+        _load_demo(runtime, url)
     if serve:
         runtime.settings = runtime.settings.replace(database_url=url)
         serve_site(runtime, host, port, 1)
+
+
+def _load_demo(runtime: Runtime, url: str) -> None:
+    from ..demo import load_demo
+
+    with Store(url) as store:
+        store.db.upgrade()
+        summary = load_demo(store, runtime.sources.trust)
+    click.echo(f"demo database {_shown(url)}: {summary}")
+
+
+def _shown(url: str) -> str:
+    """A database URL for the terminal: a SQLite file's path, or the URL without password."""
+    if url.startswith("sqlite:///"):
+        return url.removeprefix("sqlite:///")
+    return make_url(url).render_as_string(hide_password=True)
 
 
 @main.group()

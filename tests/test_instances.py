@@ -1,0 +1,201 @@
+"""Two `paperwire serve` instances on one PostgreSQL database, behind Debian's nginx: what is
+written through one is seen through the other at once, rate limits and digests are shared,
+and when one is killed mid-load nginx fails over and no acknowledged write is lost."""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import httpx
+import pytest
+import sqlalchemy as sa
+
+from paperwire.core.records import PaperRecord
+from paperwire.store import Store
+
+from .conftest import PG_ADMIN_URL, _pg_available, require
+from .serverkit import Server
+from .storekit import TRUST
+from .test_mail import subscribe, upvote_some
+from .webkit import MODEL_CACHE, add_user, seed
+
+pytestmark = [pytest.mark.processes, pytest.mark.postgres]
+
+
+@pytest.fixture
+def shared_db() -> Iterator[str]:
+    """A database of its own (the servers run migrations and threads against it)."""
+    require(f"PostgreSQL at {PG_ADMIN_URL}", _pg_available())
+    name = f"paperwire_instances_{uuid.uuid4().hex[:8]}"
+    admin = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    yield sa.engine.make_url(PG_ADMIN_URL).set(database=name).render_as_string(False)
+    with admin.connect() as conn:
+        conn.execute(
+            sa.text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :n"),
+            {"n": name},
+        )
+        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}"'))
+    admin.dispose()
+
+
+def instance_settings(tmp_path: Path, name: str) -> dict[str, str]:
+    return {
+        "secret_key": "two-instances-secret",
+        "base_url": "http://papers.example.org",
+        "outbox_dir": str(tmp_path / "outbox"),  # shared: one place to count messages
+        "digest_interval": "1",
+        "job_interval": "0",
+        "thumbnail_interval": "0",
+        "submit_max_age_days": "0",
+        "model_cache_dir": str(MODEL_CACHE),
+        "index_dir": str(tmp_path / f"index-{name}"),
+        "trusted_proxies": "127.0.0.1/32",
+    }
+
+
+def _token(store: Store, name: str) -> dict[str, str]:
+    uid = add_user(store, name)
+    return {"Authorization": f"Bearer {store.accounts.create_token(uid, 'test')}"}
+
+
+def _upvotes(base: str, paper: str) -> int:
+    r = httpx.get(f"{base}/api/papers/{paper}", timeout=10)
+    assert r.status_code == 200, r.text
+    return int(r.json()["upvotes"])
+
+
+def test_two_instances_share_one_database(shared_db, tmp_path):
+    store = Store(shared_db)
+    store.db.upgrade()
+    feed = seed(store)
+    alice, bob = _token(store, "alice"), _token(store, "bob")
+    with (
+        Server(shared_db, instance_settings(tmp_path, "a"), tmp_path) as a,
+        Server(shared_db, instance_settings(tmp_path, "b"), tmp_path) as b,
+    ):
+        # a vote through A is counted through B at once, and the other way round
+        before = _upvotes(b.url, feed[0])
+        r = httpx.post(f"{a.url}/api/papers/{feed[0]}/upvote", headers=alice, timeout=10)
+        assert r.status_code == 200 and r.json()["upvotes"] == before + 1
+        assert _upvotes(b.url, feed[0]) == before + 1
+        r = httpx.post(f"{b.url}/api/papers/{feed[0]}/upvote", headers=bob, timeout=10)
+        assert _upvotes(a.url, feed[0]) == before + 2
+
+        # a comment through B is in the discussion read through A
+        r = httpx.post(f"{b.url}/api/papers/{feed[1]}/comments", headers=bob,
+                       json={"body": "Seen from the other side"}, timeout=10)  # fmt: skip
+        assert r.status_code == 201, r.text
+        thread = httpx.get(f"{a.url}/api/papers/{feed[1]}/comments", timeout=10).json()
+        assert [c["body"] for c in thread] == ["Seen from the other side"]
+        assert "Seen from the other side" in httpx.get(f"{a.url}/papers/{feed[1]}").text
+
+        # a submission through A is on the feed read through B
+        off_feed = next(p.id for p in store.feed.latest(limit=100) if p.id not in feed)
+        r = httpx.post(f"{a.url}/api/daily_papers", headers=alice,
+                       json={"arxivId": off_feed}, timeout=10)  # fmt: skip
+        assert r.status_code == 201, r.text
+        listed = httpx.get(f"{b.url}/api/daily_papers?limit=100", timeout=10).json()
+        assert off_feed in {item["paper"]["id"] for item in listed}
+
+        # a paper indexed now (by a third process: this one) is found on both within 2 s
+        _index_new_paper(store)
+        for server in (a, b):
+            _found_within(server.url, "mycorrhizal fungal networks", "2611.00042", 2.0)
+
+        # the sign-in limit is one limit, whichever instance counts the attempts
+        login = {"login": "alice", "password": "wrong password"}
+        codes = [_sign_in(server.url, login) for server in (a, b) * 6]
+        assert codes[:10] == [400] * 10 and codes[10:] == [429, 429], codes
+
+        # both schedulers run every second; the due digest goes out once
+        _trending_before_the_digest(store, feed)
+        sid = subscribe(store, "reader@example.org")
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and not list((tmp_path / "outbox").glob("*.eml")):
+            time.sleep(0.2)
+        time.sleep(2.0)  # several more ticks of both schedulers
+        sent = [p for p in (tmp_path / "outbox").glob("*.eml") if "reader@" in p.read_text()]
+        assert len(sent) == 1, sent
+        assert sid in {s for s, _ in store.mail.deliveries_for(_periods(store))}
+    store.close()
+
+
+def _sign_in(base: str, form: dict[str, str]) -> int:
+    with httpx.Client(base_url=base, timeout=10) as client:
+        page = client.get("/signin").text
+        token = re.search(r'name="csrf-token" content="([^"]+)"', page)
+        assert token is not None
+        r = client.post("/signin", data={**form, "csrf_token": token.group(1)})
+        return r.status_code
+
+
+def _trending_before_the_digest(store: Store, feed: list[str]) -> None:
+    """Votes cast an hour before today's digest was due: it has trending papers to send."""
+    from datetime import time as dtime
+
+    from paperwire.mail import schedule
+    from paperwire.store import schema as t
+
+    upvote_some(store, feed)
+    due = schedule.latest_due("daily", "UTC", dtime(8), datetime.utcnow())
+    with store.begin() as conn:
+        conn.execute(t.upvotes.update().values(created_at=due.end - timedelta(hours=1)))
+
+
+def _periods(store: Store) -> list[str]:
+    with store.db.engine.connect() as conn:
+        return [row[0] for row in conn.execute(sa.text("SELECT DISTINCT period FROM deliveries"))]
+
+
+def _index_new_paper(store: Store) -> None:
+    """A paper arrives and is embedded by another process (as `paperwire index` would)."""
+    from paperwire import plugins
+    from paperwire.search import engine_for
+
+    from .webkit import make_config
+
+    record = PaperRecord(
+        id="2611.00042",
+        title="Mycorrhizal fungal networks share nutrients between forest trees",
+        abstract="Underground fungal threads connect the roots of trees and move carbon.",
+        authors=["Ada Root"],
+        published=datetime(2026, 11, 2),
+        source="arxiv-api",
+    ).validated()
+    store.papers.upsert([record], TRUST)
+    config = make_config(Path(MODEL_CACHE).parent, database_url=store.db.url)
+    assert engine_for(store, config.search, plugins.search_backends()).embed_papers([record.id])
+
+
+def _found_within(base: str, query: str, paper: str, seconds: float) -> None:
+    deadline = time.monotonic() + seconds
+    while True:
+        r = httpx.get(f"{base}/api/papers/search",
+                      params={"q": query, "mode": "semantic"}, timeout=10)  # fmt: skip
+        ids = [item["paper"]["id"] for item in r.json()] if r.status_code == 200 else []
+        if paper in ids:
+            return
+        assert time.monotonic() < deadline, f"{paper} not found on {base}: {r.status_code}"
+        time.sleep(0.1)
+
+
+def _vote_loop(base: str, headers: dict[str, str], papers: list[str], acked: list[str],
+               stop: threading.Event) -> None:  # fmt: skip
+    with httpx.Client(base_url=base, timeout=10, headers=headers) as client:
+        for paper in papers:
+            if stop.is_set():
+                return
+            try:
+                r = client.post(f"/api/papers/{paper}/upvote")
+            except httpx.HTTPError:
+                continue
+            if r.status_code == 200 and r.json().get("changed"):
+                acked.append(paper)

@@ -16,6 +16,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date
 
+from .text import clean
+
 MAX_UNITS = 24  # words/phrases kept for the keyword index
 # Terms (words or phrases, OR alternatives included) the keyword index is asked about at
 # most: matching cost grows with terms x terms, and a pasted OR chain of 1,450 common words
@@ -114,7 +116,7 @@ def _bounded(units: list[Unit]) -> tuple[list[Unit], int]:
 
 
 def parse(text: str) -> ParsedQuery:
-    text = (text or "").strip()
+    text = clean(text or "", lines=False)
     parsed = ParsedQuery(text=text)
     if not text:
         return parsed

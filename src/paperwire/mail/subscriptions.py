@@ -17,6 +17,7 @@ from ..core import timezones
 from ..core.models import Subscription, User
 from ..core.settings import MailSettings, SiteSettings
 from ..core.signing import Signer
+from ..core.text import clean
 from ..search import SearchEngine
 from ..store import Store
 from . import render
@@ -53,7 +54,7 @@ def validate(data: dict[str, Any]) -> tuple[SubscriptionRequest | None, dict[str
 
     def text(name: str, default: str = "") -> str:
         value = data.get(name, default)
-        return value.strip() if isinstance(value, str) else ""
+        return clean(value, lines=False) if isinstance(value, str) else ""
 
     errors: dict[str, str] = {}
     email = text("email").lower()

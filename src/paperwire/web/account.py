@@ -49,7 +49,7 @@ def signup(post: PostedDep) -> Response:
     ctx = post.ctx
     username = post.text("username").strip()
     email = post.text("email").strip().lower()
-    password = post.text("password")
+    password = post.secret("password")
     _auth_limits(ctx, "signup", email)
     errors = {}
     if not USERNAME.match(username) or username.lower() in RESERVED:
@@ -137,7 +137,7 @@ def signin_form(ctx: CtxDep, next: str = "/papers") -> Response:
 def signin(post: PostedDep) -> Response:
     ctx = post.ctx
     login = post.text("login").strip()[:320]
-    password = post.text("password")
+    password = post.secret("password")
     nxt = safe_next(post.text("next"))
     _auth_limits(ctx, "signin", login)
     user = ctx.store.accounts.get_user(login=login) if login else None
@@ -207,7 +207,7 @@ def reset_password_form(ctx: CtxDep, token: str) -> Response:
 def reset_password(post: PostedDep, token: str) -> Response:
     ctx = post.ctx
     user = _reset_user(ctx, token)
-    password = post.text("password")
+    password = post.secret("password")
     problem = password_problem(password, user.username)
     if problem:
         return page(
@@ -282,9 +282,9 @@ def settings_password(post: PostedDep) -> Response:
     ctx = post.ctx
     user = require_user(ctx)
     _auth_limits(ctx, "password", user.username)
-    if not verify_password(user.password_hash, post.text("current")):
+    if not verify_password(user.password_hash, post.secret("current")):
         return _settings(ctx, status=400, error="The current password is wrong.")
-    new = post.text("password")
+    new = post.secret("password")
     problem = password_problem(new, user.username)
     if problem:
         return _settings(ctx, status=400, error=problem)

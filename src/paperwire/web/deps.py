@@ -15,6 +15,7 @@ from starlette.datastructures import FormData
 from ..core.models import User
 from ..core.settings import Settings
 from ..core.signing import new_nonce
+from ..core.text import clean
 from ..store import Store
 from .security import CSRF_COOKIE, SESSION_COOKIE, SESSION_MAX_AGE
 from .site import Site
@@ -126,11 +127,17 @@ class Posted:
     form: FormData
 
     def text(self, name: str, default: str = "") -> str:
+        """A field's text without control characters or bidi overrides (core.text.clean)."""
         value = self.form.get(name)
-        return value if isinstance(value, str) else default
+        return clean(value) if isinstance(value, str) else default
+
+    def secret(self, name: str) -> str:
+        """A password field exactly as typed."""
+        value = self.form.get(name)
+        return value if isinstance(value, str) else ""
 
     def fields(self) -> dict[str, str]:
-        return {k: v for k, v in self.form.items() if isinstance(v, str)}
+        return {k: clean(v) for k, v in self.form.items() if isinstance(v, str)}
 
 
 def posted(ctx: CtxDep, form: Annotated[FormData, Depends(read_form)]) -> Posted:

@@ -19,6 +19,7 @@ from ..core.errors import InvalidArxivId, PeriodError
 from ..core.hooks import hookimpl
 from ..core.ids import parse_arxiv_id
 from ..core.models import Card
+from ..core.text import xml_safe
 from . import render, service
 from .deps import Ctx, CtxDep
 
@@ -48,9 +49,10 @@ def _entry_authors(card: Card) -> list[str]:
 
 
 def _sub(parent: ET.Element, tag: str, text: str | None = None, **attrs: Any) -> ET.Element:
-    el = ET.SubElement(parent, f"{{{ATOM}}}{tag}", {k: str(v) for k, v in attrs.items()})
+    values = {k: xml_safe(str(v)) for k, v in attrs.items()}
+    el = ET.SubElement(parent, f"{{{ATOM}}}{tag}", values)
     if text is not None:
-        el.text = text
+        el.text = xml_safe(text)
     return el
 
 

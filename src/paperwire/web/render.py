@@ -20,6 +20,7 @@ from ..core import avatars, tex
 from ..core.errors import InvalidArxivId
 from ..core.ids import id_month
 from ..core.models import Card
+from ..core.text import clean
 
 MENTION = re.compile(r"(?<![\w@/])@([A-Za-z0-9][A-Za-z0-9_-]{0,63})")
 _ALLOWED_TAGS = {
@@ -109,8 +110,7 @@ def markdown(text: str, known_users: Collection[str] = frozenset()) -> str:
 
 def clean_body(text: str) -> str:
     """Normalize a user's text: NFC, no control characters except newlines and tabs."""
-    text = unicodedata.normalize("NFC", text.replace("\r\n", "\n").replace("\r", "\n"))
-    return "".join(ch for ch in text if ch in "\n\t" or unicodedata.category(ch)[0] != "C").strip()
+    return clean(text)
 
 
 # -- links and citations ----------------------------------------------------------------------

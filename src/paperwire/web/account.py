@@ -20,7 +20,7 @@ from ..core.models import User
 from ..core.passwords import hash_password, password_problem, verify_password
 from ..mail.send import send_now
 from ..mail.subscriptions import EMAIL
-from .deps import Ctx, CtxDep, PostedDep, rate_limit, require_user
+from .deps import Ctx, CtxDep, PostedDep, RowId, rate_limit, require_user
 from .responses import finish, page, safe_next, sign_in
 from .security import CONFIRM_MAX_AGE, RESET_MAX_AGE, SESSION_COOKIE
 from .subscribe import settings_rows
@@ -319,7 +319,7 @@ def create_token(post: PostedDep) -> Response:
 
 
 @router.post("/settings/tokens/{token_id}/delete")
-def delete_token(post: PostedDep, token_id: int) -> Response:
+def delete_token(post: PostedDep, token_id: RowId) -> Response:
     user = require_user(post.ctx)
     post.ctx.store.accounts.delete_token(user.id, token_id)
     return RedirectResponse("/settings#tokens", status_code=303)

@@ -13,7 +13,7 @@ from ..core.errors import InvalidArxivId
 from ..core.hooks import hookimpl
 from ..core.ids import normalize_arxiv_id
 from ..core.models import ROLES
-from .deps import Ctx, CtxDep, PostedDep, require_user
+from .deps import Ctx, CtxDep, PostedDep, RowId, require_user
 from .responses import page
 
 router = APIRouter(include_in_schema=False)
@@ -43,7 +43,7 @@ def admin(ctx: CtxDep) -> Response:
 
 
 @router.post("/admin/claims/{claim_id}")
-def decide_claim(post: PostedDep, claim_id: int) -> Response:
+def decide_claim(post: PostedDep, claim_id: RowId) -> Response:
     ctx = post.ctx
     user = require_user(ctx, "admin")
     decision = post.text("decision")
@@ -85,7 +85,7 @@ def paper_org(post: PostedDep) -> Response:
 
 
 @router.post("/admin/users/{user_id}/role")
-def set_role(post: PostedDep, user_id: int) -> Response:
+def set_role(post: PostedDep, user_id: RowId) -> Response:
     ctx = post.ctx
     me = require_user(ctx, "admin")
     role = post.text("role")

@@ -22,7 +22,7 @@ from ..jobs import papers
 from ..search import SearchResult
 from ..search.matcher import Matcher
 from . import reactions, render, service
-from .deps import Ctx, CtxDep, WriterDep, require_user
+from .deps import MAX_ROW_ID, Ctx, CtxDep, WriterDep, require_user
 
 router = APIRouter(prefix="/api", tags=["papers"])
 
@@ -305,7 +305,9 @@ def comments(ctx: CtxDep, arxiv_id: str) -> list[dict[str, Any]]:
 
 class CommentBody(BaseModel):
     body: str = Field(min_length=1, max_length=100000, description="Markdown")
-    parentId: int | None = Field(default=None, description="comment replied to")
+    parentId: int | None = Field(
+        default=None, ge=1, le=MAX_ROW_ID, description="comment replied to"
+    )
 
 
 @router.post(

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Annotated, Any
 
-from fastapi import Depends, HTTPException, Request
+from fastapi import Depends, HTTPException, Path, Request
 from starlette.datastructures import FormData
 
 from ..core.models import User
@@ -19,6 +19,17 @@ from ..core.text import clean
 from ..store import Store
 from .security import CSRF_COOKIE, SESSION_COOKIE, SESSION_MAX_AGE
 from .site import Site
+
+# Row ids are 32-bit on PostgreSQL (SERIAL): a larger number is no row, and a 400 before it
+# reaches the database (it used to be a 500 from the driver's overflow).
+MAX_ROW_ID = 2**31 - 1
+RowId = Annotated[int, Path(ge=1, le=MAX_ROW_ID, description="a row id")]
+
+
+def row_id(text: str) -> int | None:
+    """A row id typed into a form, or None when it is not one."""
+    return int(text) if text.isdigit() and len(text) < 11 and 0 < int(text) <= MAX_ROW_ID else None
+
 
 STALE_FORM = "This form has expired or came from another site. Reload the page and try again."
 

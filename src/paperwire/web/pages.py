@@ -24,7 +24,7 @@ from ..rank.trending import (
     WINDOW_DAYS,
 )
 from . import avatars, paper_md, render, service
-from .deps import Ctx, CtxDep, PostedDep, rate_limit, require_user
+from .deps import Ctx, CtxDep, PostedDep, RowId, rate_limit, require_user, row_id
 from .responses import page, safe_next, wants_json
 
 router = APIRouter(include_in_schema=False)
@@ -359,9 +359,10 @@ def comment(post: PostedDep, arxiv_id: str) -> Response:
     pid = _canonical(arxiv_id)
     require_user(ctx)
     parent = post.text("parent_id")
-    new_id = service.add_comment(
-        ctx, pid, post.text("body"), int(parent) if parent.isdigit() else None
-    )
+    parent_id = row_id(parent) if parent else None
+    if parent and parent_id is None:
+        raise HTTPException(404, "unknown paper, or the comment replied to is not on it")
+    new_id = service.add_comment(ctx, pid, post.text("body"), parent_id)
     return RedirectResponse(f"/papers/{pid}#comment-{new_id}", status_code=303)
 
 
@@ -382,19 +383,19 @@ def claim(post: PostedDep, arxiv_id: str) -> Response:
 
 
 @router.post("/comments/{comment_id}/edit")
-def edit_comment(post: PostedDep, comment_id: int) -> Response:
+def edit_comment(post: PostedDep, comment_id: RowId) -> Response:
     pid = service.edit_comment(post.ctx, comment_id, post.text("body"))
     return RedirectResponse(f"/papers/{pid}#comment-{comment_id}", status_code=303)
 
 
 @router.post("/comments/{comment_id}/delete")
-def delete_comment(post: PostedDep, comment_id: int) -> Response:
+def delete_comment(post: PostedDep, comment_id: RowId) -> Response:
     pid = service.delete_comment(post.ctx, comment_id)
     return RedirectResponse(f"/papers/{pid}#comments", status_code=303)
 
 
 @router.post("/comments/{comment_id}/hide")
-def hide_comment(post: PostedDep, comment_id: int) -> Response:
+def hide_comment(post: PostedDep, comment_id: RowId) -> Response:
     pid = service.hide_comment(post.ctx, comment_id, post.text("hidden", "1") == "1")
     return RedirectResponse(f"/papers/{pid}#comment-{comment_id}", status_code=303)
 

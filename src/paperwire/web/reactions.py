@@ -15,7 +15,7 @@ from ..core.hooks import hookimpl
 from ..core.ids import parse_arxiv_id
 from ..core.models import Comment, ReactionCount
 from ..core.reactions import REACTIONS, Reaction, parse_reaction
-from .deps import Ctx, PostedDep, WriterDep, rate_limit, require_user
+from .deps import Ctx, PostedDep, RowId, WriterDep, rate_limit, require_user
 from .responses import wants_json
 
 router = APIRouter(include_in_schema=False)
@@ -94,7 +94,7 @@ def react(
 
 # -- the page's forms ----------------------------------------------------------------------
 @router.post("/comments/{comment_id}/reactions")
-def react_form(post: PostedDep, comment_id: int) -> Response:
+def react_form(post: PostedDep, comment_id: RowId) -> Response:
     """One reaction button: ``reaction`` (name or emoji) and ``state`` (1 give, 0 take
     back). Back to the comment, or JSON for the page's script."""
     ctx = post.ctx
@@ -131,7 +131,7 @@ class ReactionBody(BaseModel):
     response_model=None,
 )
 def add_reaction(
-    ctx: WriterDep, arxiv_id: str, comment_id: int, body: ReactionBody
+    ctx: WriterDep, arxiv_id: str, comment_id: RowId, body: ReactionBody
 ) -> dict[str, Any]:
     """Give a reaction (one per person per reaction; giving it twice counts once).
     Answers with the comment's reaction counts."""
@@ -146,7 +146,7 @@ def add_reaction(
 def remove_reaction(
     ctx: WriterDep,
     arxiv_id: str,
-    comment_id: int,
+    comment_id: RowId,
     reaction: Annotated[str, Query(max_length=32, description="The emoji or its name")],
 ) -> dict[str, Any]:
     return react(ctx, comment_id, reaction, False, _pid(arxiv_id))

@@ -31,7 +31,7 @@ from ..mail import render as mail_render
 from ..mail import subscriptions as subs
 from ..mail.run import DigestRun
 from ..mail.schedule import Due, latest_due, parse_hour
-from .deps import Ctx, CtxDep, FormDep, JsonWriterDep, PostedDep, rate_limit, require_user
+from .deps import Ctx, CtxDep, FormDep, JsonWriterDep, PostedDep, RowId, rate_limit, require_user
 from .responses import page
 
 router = APIRouter(include_in_schema=False)
@@ -356,7 +356,7 @@ class SubscriptionChange(BaseModel):
     "/subscriptions/{sub_id}", summary="Change one of your subscriptions", response_model=None
 )
 def api_change(
-    ctx: JsonWriterDep, sub_id: int, body: SubscriptionChange
+    ctx: JsonWriterDep, sub_id: RowId, body: SubscriptionChange
 ) -> dict[str, Any] | JSONResponse:
     sub = _own_sub(ctx, sub_id)
     given = {k: v for k, v in body.model_dump().items() if v is not None}
@@ -372,7 +372,7 @@ def api_change(
 @api.delete(
     "/subscriptions/{sub_id}", summary="Stop one of your subscriptions", response_model=None
 )
-def api_stop(ctx: JsonWriterDep, sub_id: int) -> dict[str, Any]:
+def api_stop(ctx: JsonWriterDep, sub_id: RowId) -> dict[str, Any]:
     sub = _own_sub(ctx, sub_id)
     ctx.store.mail.stop_subscription(sub_id)
     return _sub_json(_reloaded(ctx, sub))

@@ -27,6 +27,7 @@ from ..rank import Rankers
 from ..search import engine_for
 from ..search.retrievers import SearchBackends
 from ..store import Store, open_store
+from .guards import CRASHED, CrashGuard, RequestGuard
 from .responses import error_response
 from .site import Site
 
@@ -79,6 +80,9 @@ def create_app(settings: Settings, extensions: Extensions, store: Store | None =
         sources=extensions.sources,
     )
 
+    # Innermost: a crashing view is answered here, the connection kept open.
+    app.add_middleware(CrashGuard)
+
     @app.middleware("http")
     async def headers(
         request: Request, call_next: Callable[[Request], Awaitable[Response]]
@@ -92,6 +96,7 @@ def create_app(settings: Settings, extensions: Extensions, store: Store | None =
         return response
 
     app.add_middleware(BodyLimit, limit=settings.site.max_body_bytes)
+    app.add_middleware(RequestGuard)
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
     # Plain functions: Starlette runs them in the thread pool (an error page may read the
     # visitor from the database).
@@ -123,9 +128,9 @@ def _bad_params(request: Request, exc: Exception) -> Response:
     return error_response(request, 400, "; ".join(parts) or "bad request")
 
 
-def _crash(request: Request, exc: Exception) -> Response:  # a bug: log it, answer politely
+def _crash(request: Request, exc: Exception) -> Response:  # a bug outside CrashGuard's reach
     log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
-    return error_response(request, 500, "Something broke on our side; it has been logged.")
+    return error_response(request, 500, CRASHED)
 
 
 class BodyLimit:

@@ -5,6 +5,7 @@ item 1: after each 500 the client's *next* request failed with "connection reset
 from __future__ import annotations
 
 import socket
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -64,3 +65,18 @@ def test_a_crash_answers_500_and_keeps_the_connection(sqlite_store, tmp_path, ca
         assert head.startswith(b"HTTP/1.1 200")
         sock.close()
     assert "a bug in a view" in caplog.text
+
+
+def test_security_txt_from_the_setting(sqlite_store, tmp_path):
+    app, _ = site(sqlite_store, tmp_path)
+    assert Visitor(app).get("/.well-known/security.txt").status_code == 404
+    app, _ = site(sqlite_store, tmp_path, security_contact="mailto:security@example.org")
+    r = Visitor(app).get("/.well-known/security.txt")
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/plain")
+    fields = dict(line.split(": ", 1) for line in r.text.splitlines())
+    assert fields["Contact"] == "mailto:security@example.org"
+    assert fields["Canonical"] == "http://testserver/.well-known/security.txt"
+    expires = datetime.fromisoformat(fields["Expires"].replace("Z", "+00:00"))
+    assert expires > datetime.now(UTC) + timedelta(days=30)  # a date to come (RFC 9116)
+    app, _ = site(sqlite_store, tmp_path, security_contact="mailto:a@b.c\nContact: evil")
+    assert Visitor(app).get("/.well-known/security.txt").status_code == 404

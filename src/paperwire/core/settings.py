@@ -101,6 +101,11 @@ class SiteSettings:
         "Sign-in, sign-up and password-reset attempts per address and per account per 15 minutes.",
     )
     rate_limit_writes: int = setting(60, "Upvotes, comments and submissions per user per minute.")
+    security_contact: str = setting(
+        "",
+        "Where to report a vulnerability (mailto: or https: URI), published in "
+        "/.well-known/security.txt (RFC 9116). Empty: no security.txt.",
+    )
     cookie_secure: bool = setting(
         False,
         "Send cookies over HTTPS only (turn on behind TLS; on by itself when base_url is https).",

@@ -4,6 +4,7 @@ submission, profiles and organizations."""
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from datetime import timedelta
 from typing import Annotated, Any
 from urllib.parse import quote, urlencode
 
@@ -11,6 +12,7 @@ from fastapi import APIRouter, HTTPException, Query
 from fastapi.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
 
 from ..core import periods
+from ..core.clock import utcnow
 from ..core.errors import InvalidArxivId, PeriodError
 from ..core.hooks import hookimpl
 from ..core.ids import parse_arxiv_id
@@ -481,6 +483,21 @@ def about_trending() -> Response:
 @router.get("/robots.txt")
 def robots() -> Response:
     return PlainTextResponse("User-agent: *\nDisallow: /settings\nDisallow: /admin\n")
+
+
+@router.get("/.well-known/security.txt")
+def security_txt(ctx: CtxDep) -> Response:
+    """RFC 9116: whom to tell about a vulnerability (the ``security_contact`` setting)."""
+    site = ctx.settings.site
+    contact = site.security_contact.strip()
+    if not contact.startswith(("mailto:", "https://")) or len(contact.split()) != 1:
+        raise HTTPException(404, "This site publishes no security contact.")
+    expires = (utcnow() + timedelta(days=180)).strftime("%Y-%m-%dT00:00:00Z")
+    base = site.base_url.rstrip("/")
+    return PlainTextResponse(
+        f"Contact: {contact}\nExpires: {expires}\nPreferred-Languages: en\n"
+        f"Canonical: {base}/.well-known/security.txt\n"
+    )
 
 
 @hookimpl

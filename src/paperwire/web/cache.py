@@ -49,7 +49,7 @@ ERROR = b"no-store"
 BYPASS = ("/static/", "/healthz", "/readyz", "/metrics")
 MAX_KEY = 2048  # longer URLs are answered, never stored
 MAX_BUFFER = 8 << 20  # larger bodies stream through without an ETag
-IDLE = 30.0  # seconds without a request after which a process stops polling
+IDLE = 10.0  # seconds without a request after which a process stops polling
 NOT_STORED = {b"server-timing", b"date", b"server", b"x-cache"}
 _SESSION = SESSION_COOKIE.encode()
 

@@ -252,3 +252,26 @@ def test_a_zero_size_disables_the_cache_but_not_the_validators(sqlite_store, tmp
         assert r.headers["x-cache"] == "off"
     assert app.state.page_cache.entries == {} and app.state.page_cache.hits == 0
     assert client.get("/papers", headers={"If-None-Match": r.headers["etag"]}).status_code == 304
+
+
+def test_concurrent_misses_render_once(web):
+    """Requests for a page being rendered wait for it instead of rendering it again."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    import httpx
+
+    from .webkit import serve_in_thread
+
+    app, store, ids, _ = web
+    url = f"/papers/{ids[0]}"
+    with serve_in_thread(app) as base, httpx.Client(base_url=base) as client:
+        _warm(client, url)
+        before = client.get(url).headers["etag"]
+        store.changes.bump()  # as another instance's write would
+        _until(lambda: client.get("/papers").headers["x-cache"] == "miss")
+        with ThreadPoolExecutor(12) as pool:
+            answers = list(pool.map(lambda _: httpx.get(base + url), range(12)))
+    assert all(r.status_code == 200 for r in answers)
+    assert [r.headers["x-cache"] for r in answers].count("miss") == 1
+    assert len({r.headers["etag"] for r in answers}) == 1
+    assert answers[0].headers["etag"] == before  # same data, same page

@@ -20,6 +20,7 @@ idle) nothing is answered from memory.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 import threading
@@ -149,19 +150,25 @@ class PageCache:
         self.max_bytes = max(0, max_bytes)
         self.ttl = ttl
         self.entries: OrderedDict[str, Entry] = OrderedDict()
+        # URLs being rendered now, each by one request that the others wait for.
+        self.rendering: dict[str, tuple[Token, asyncio.Future[None]]] = {}
         self.bytes = 0
         self.hits = 0
         self.misses = 0
 
     def get(self, key: str, token: Token) -> Entry | None:
+        """The entry for the current data version (perhaps past its time: see ``fresh``)."""
         entry = self.entries.get(key)
         if entry is None:
             return None
-        if entry.token != token or time.monotonic() - entry.at > self.ttl:
+        if entry.token != token:
             self._drop(key)
             return None
         self.entries.move_to_end(key)
         return entry
+
+    def fresh(self, entry: Entry) -> bool:
+        return time.monotonic() - entry.at <= self.ttl
 
     def put(self, key: str, entry: Entry) -> None:
         if entry.size > self.max_bytes // 8:
@@ -331,16 +338,49 @@ class CacheMiddleware:
         if visit.personal:
             return await self.app(scope, receive, _personal_send(send))
         token = self.cache.version.token() if self.cache.max_bytes else None
-        if token is not None and visit.key is not None:
-            entry = self.cache.get(visit.key, token)
-            if entry is not None:
-                self.cache.hits += 1
-                return await _answer(
-                    send, visit, entry.headers, entry.body, entry.etag, entry.modified, b"hit"
-                )
+        if token is None or visit.key is None:
+            self.cache.misses += 1
+            return await self.app(scope, receive, _Capture(self.cache, send, visit, None).send)
+        entry = await self._lookup(visit.key, token)
+        if entry is not None:
+            self.cache.hits += 1
+            return await _answer(
+                send, visit, entry.headers, entry.body, entry.etag, entry.modified, b"hit"
+            )
         self.cache.misses += 1
-        capture = _Capture(self.cache, send, visit, token)
-        await self.app(scope, receive, capture.send)
+        await self._render(scope, receive, send, visit, token)
+
+    async def _lookup(self, key: str, token: Token) -> Entry | None:
+        """The entry to answer with: a fresh one; one past its time while another request
+        renders it again (the data did not change); or, after waiting for the request that
+        renders it, the new one. None: render it."""
+        entry = self.cache.get(key, token)
+        if entry is not None and self.cache.fresh(entry):
+            return entry
+        busy = self.cache.rendering.get(key)
+        if busy is None or busy[0] != token:
+            return None
+        if entry is not None:
+            return entry
+        loop = asyncio.get_running_loop()
+        if busy[1].get_loop() is not loop:
+            return None
+        await asyncio.shield(busy[1])
+        return self.cache.get(key, token)
+
+    async def _render(
+        self, scope: Message, receive: Any, send: Send, visit: Visit, token: Token
+    ) -> None:
+        assert visit.key is not None
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.cache.rendering[visit.key] = (token, done)
+        try:
+            await self.app(scope, receive, _Capture(self.cache, send, visit, token, done).send)
+        finally:
+            if self.cache.rendering.get(visit.key, (None, None))[1] is done:
+                del self.cache.rendering[visit.key]
+            if not done.done():
+                done.set_result(None)
 
     async def _write(self, scope: Message, receive: Any, send: Send) -> None:
         """Any other method may write: the cache is stale once it answered (and again when
@@ -380,8 +420,16 @@ class _Capture:
     """The app's answer to an anonymous GET or HEAD: a cacheable one is buffered, given its
     validators, stored and answered (or answered 304); any other passes through."""
 
-    def __init__(self, cache: PageCache, send: Send, visit: Visit, token: Token | None):
+    def __init__(
+        self,
+        cache: PageCache,
+        send: Send,
+        visit: Visit,
+        token: Token | None,
+        stored: asyncio.Future[None] | None = None,
+    ):
         self.cache, self.downstream, self.visit, self.token = cache, send, visit, token
+        self.stored = stored  # resolved once the entry is kept, for the requests waiting
         self.start: Message | None = None
         self.chunks: list[bytes] = []
         self.size = 0
@@ -445,5 +493,7 @@ class _Capture:
                 size = len(body) + len(self.visit.key) + sum(len(k) + len(v) for k, v in headers)
                 entry = Entry(self.token, headers, body, etag, modified, time.monotonic(), size)
                 self.cache.put(self.visit.key, entry)
+                if self.stored is not None and not self.stored.done():
+                    self.stored.set_result(None)
         how = b"miss" if self.token is not None else b"off"
         await _answer(self.downstream, self.visit, headers, body, etag, modified, how)

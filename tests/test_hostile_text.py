@@ -40,6 +40,9 @@ SENT = [quote(q, errors="surrogatepass") for q in HOSTILE] + ["a%01b", "%ED%A0%8
 def test_search_feed_is_well_formed_for_any_query(web, q):
     app, store, ids, _ = web
     r = Visitor(app).get(f"/feeds/search.atom?q={q}")
+    if "%00" in q:  # refused before routing (tests/test_guards.py)
+        assert r.status_code == 400
+        return
     assert r.status_code == 200
     feed = etree.fromstring(r.content)  # raises on a document that is not well-formed
     assert feed.tag.endswith("feed")

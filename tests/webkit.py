@@ -25,7 +25,9 @@ from .storekit import TRUST
 
 LISTING = FIXTURES / "listings" / "2025-03-18.head60.jsonl"
 PASSWORD = "correct horse battery"
-CSRF = re.compile(r'name="csrf-token" content="([^"]+)"')
+# The token in the page's meta tag (signed in) or a form's hidden field (signed-out pages
+# show it only where a form needs it).
+CSRF = re.compile(r'name="csrf-token" content="([^"]+)"|name="csrf_token" value="([^"]+)"')
 
 
 # The ONNX model is built once per test run (a few seconds) and shared by every test.
@@ -77,7 +79,7 @@ class Visitor:
         r = self.client.get(url, **kw)
         m = CSRF.search(r.text) if "text/html" in r.headers.get("content-type", "") else None
         if m:
-            self._csrf = m.group(1)
+            self._csrf = m.group(1) or m.group(2)
         return r
 
     @property

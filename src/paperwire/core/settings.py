@@ -115,6 +115,22 @@ class SiteSettings:
         "Ranker (from the register_rankers hook) behind /papers/trending, its API and Atom "
         "feed, and trending digests. Built in: trending (the documented formula).",
     )
+    page_cache_mb: int = setting(
+        64,
+        "Memory per web process, in MB, for complete anonymous responses (pages, API reads, "
+        "Atom) answered again from memory until the data changes (0: no page cache; ETags and "
+        "304 answers still work).",
+    )
+    page_cache_poll: float = setting(
+        0.2,
+        "Seconds between two reads of the data version by each web process: how soon writes "
+        "made through another process or instance show on cached pages.",
+    )
+    page_cache_ttl: float = setting(
+        30.0,
+        "Longest time, in seconds, a cached page is answered again even when no data changed "
+        "(what depends on the clock: trending decay, the feed day).",
+    )
 
     @property
     def secure_cookies(self) -> bool:

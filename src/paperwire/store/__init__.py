@@ -6,8 +6,9 @@ upvotes), ``discussion`` (comments), ``accounts`` (users, tokens, claims, organi
 limits), ``mail`` (subscriptions, deliveries), ``embeddings``, ``search`` (keyword index,
 filters), ``authors`` (an author's papers, claimed profiles), ``jobs`` (runs, leases),
 ``queue`` (the durable jobs queue), ``reactions`` (on comments), ``avatars`` (uploaded
-images), ``members`` (organization admins) and ``thumbnails`` (first-page images). All
-dialect-specific SQL and query text stays here.
+images), ``members`` (organization admins), ``thumbnails`` (first-page images) and
+``changes`` (the data version cached pages are checked against). All dialect-specific SQL
+and query text stays here.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from ..core.errors import StoreError
 from .accounts import AccountRepo
 from .authors import AuthorRepo
 from .avatars import AvatarRepo
+from .changes import ChangeRepo
 from .database import Database
 from .discussion import DiscussionRepo
 from .embeddings import EmbeddingRepo
@@ -51,6 +53,7 @@ class Store:
         self.avatars = AvatarRepo(self.db)
         self.members = MembershipRepo(self.db)
         self.thumbnails = ThumbnailRepo(self.db)
+        self.changes = ChangeRepo(self.db)
 
     @property
     def url(self) -> str:

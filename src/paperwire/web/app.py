@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,6 +18,7 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import PlainTextResponse, Response
 from fastapi.staticfiles import StaticFiles
+from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .. import __version__
@@ -27,6 +28,7 @@ from ..rank import Rankers
 from ..search import engine_for
 from ..search.retrievers import SearchBackends
 from ..store import Store, open_store
+from .cache import CacheMiddleware, page_cache
 from .guards import CRASHED, CrashGuard, RequestGuard
 from .responses import error_response
 from .site import Site
@@ -80,23 +82,15 @@ def create_app(settings: Settings, extensions: Extensions, store: Store | None =
         sources=extensions.sources,
     )
 
-    # Innermost: a crashing view is answered here, the connection kept open.
+    # Innermost: a crashing view is answered here (with the headers below), the connection
+    # kept open.
     app.add_middleware(CrashGuard)
-
-    @app.middleware("http")
-    async def headers(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        started = time.perf_counter()
-        response = await call_next(request)
-        for name, value in SECURITY_HEADERS.items():
-            response.headers.setdefault(name, value)
-        # Time spent in the app, for browsers' dev tools and bench/web_pages.py.
-        response.headers["Server-Timing"] = f"app;dur={(time.perf_counter() - started) * 1000:.2f}"
-        return response
-
+    app.add_middleware(SecurityHeaders)
     app.add_middleware(BodyLimit, limit=settings.site.max_body_bytes)
     app.add_middleware(RequestGuard)
+    # Outermost: repeat anonymous GETs are answered from memory before routing.
+    app.state.page_cache = page_cache(settings.site, store)
+    app.add_middleware(CacheMiddleware, cache=app.state.page_cache)
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
     # Plain functions: Starlette runs them in the thread pool (an error page may read the
     # visitor from the database).
@@ -131,6 +125,29 @@ def _bad_params(request: Request, exc: Exception) -> Response:
 def _crash(request: Request, exc: Exception) -> Response:  # a bug outside CrashGuard's reach
     log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     return error_response(request, 500, CRASHED)
+
+
+class SecurityHeaders:
+    """The security headers on every response (unless it set its own), and the time spent in
+    the app as ``Server-Timing`` (for browsers' dev tools and bench/web_pages.py)."""
+
+    def __init__(self, app: Any):
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        started = time.perf_counter()
+
+        async def with_headers(message: Any) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                for name, value in SECURITY_HEADERS.items():
+                    headers.setdefault(name, value)
+                headers["Server-Timing"] = f"app;dur={(time.perf_counter() - started) * 1000:.2f}"
+            await send(message)
+
+        await self.app(scope, receive, with_headers)
 
 
 class BodyLimit:

@@ -45,6 +45,13 @@ class Ctx:
     csrf: str
     via_token: bool = False
     extra_cookies: list[tuple[tuple[str, str], dict[str, Any]]] = field(default_factory=list)
+    # Whether the response shows the CSRF token: then it is this visitor's own (personal,
+    # never cached for others), and a new nonce goes out as a cookie.
+    csrf_used: bool = False
+
+    def use_csrf(self) -> str:
+        self.csrf_used = True
+        return self.csrf
 
     @property
     def site(self) -> Site:

@@ -69,11 +69,8 @@ def _head(ctx: Ctx, title: str, path: str, html_path: str, updated: str) -> ET.E
 
 def _response(feed: ET.Element) -> Response:
     body = ET.tostring(feed, encoding="utf-8", xml_declaration=True)
-    return Response(
-        body,
-        media_type="application/atom+xml; charset=utf-8",
-        headers={"Cache-Control": "public, max-age=300"},
-    )
+    # Cache-Control, ETag and 304s: web.cache, like every anonymous read.
+    return Response(body, media_type="application/atom+xml; charset=utf-8")
 
 
 def atom(ctx: Ctx, title: str, path: str, html_path: str, cards: Sequence[Card]) -> Response:

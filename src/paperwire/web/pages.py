@@ -8,8 +8,9 @@ from datetime import timedelta
 from typing import Annotated, Any
 from urllib.parse import quote, urlencode
 
-from fastapi import APIRouter, HTTPException, Query
+from fastapi import APIRouter, Depends, HTTPException, Query
 from fastapi.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
+from starlette.datastructures import FormData
 
 from ..core import periods
 from ..core.clock import utcnow
@@ -26,7 +27,17 @@ from ..rank.trending import (
     WINDOW_DAYS,
 )
 from . import avatars, paper_md, render, service
-from .deps import Ctx, CtxDep, PostedDep, RowId, rate_limit, require_user, row_id
+from .deps import (
+    Ctx,
+    CtxDep,
+    PostedDep,
+    RowId,
+    posted,
+    rate_limit,
+    read_form,
+    require_user,
+    row_id,
+)
 from .responses import page, safe_next, wants_json
 
 router = APIRouter(include_in_schema=False)
@@ -341,13 +352,13 @@ def paper_page(ctx: CtxDep, arxiv_id: str) -> Response:
 
 
 @router.post("/papers/{arxiv_id:path}/upvote")
-def upvote(post: PostedDep, arxiv_id: str) -> Response:
-    ctx = post.ctx
+def upvote(ctx: CtxDep, form: Annotated[FormData, Depends(read_form)], arxiv_id: str) -> Response:
     pid = _canonical(arxiv_id)
-    if ctx.user is None:
+    if ctx.user is None:  # before the CSRF check: signed-out pages carry no token
         if wants_json(ctx.request):
             raise HTTPException(401, "Sign in to upvote.")
         return RedirectResponse(f"/signin?next=/papers/{pid}", status_code=303)
+    post = posted(ctx, form)
     on = post.text("state", "1") not in ("0", "false", "off")
     changed, count = service.upvote(ctx, pid, on)
     if wants_json(ctx.request):

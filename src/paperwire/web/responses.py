@@ -15,7 +15,7 @@ from .security import CSRF_COOKIE, SESSION_COOKIE, SESSION_MAX_AGE
 
 def finish(ctx: Ctx, response: Response) -> Response:
     """Set the cookies this visit owes the browser (a new CSRF nonce, a session)."""
-    if ctx.new_nonce:
+    if ctx.new_nonce and ctx.csrf_used:
         response.set_cookie(
             CSRF_COOKIE,
             ctx.nonce,
@@ -29,12 +29,29 @@ def finish(ctx: Ctx, response: Response) -> Response:
     return response
 
 
+class CsrfToken:
+    """The visitor's CSRF token as templates print it: a page that prints it is personal."""
+
+    def __init__(self, ctx: Ctx):
+        self.ctx = ctx
+
+    def __html__(self) -> str:
+        return self.ctx.use_csrf()
+
+    __str__ = __html__
+
+
 def page(ctx: Ctx, template: str, status: int = 200, **context: Any) -> Response:
-    context.update(ctx=ctx, user=ctx.user, csrf=ctx.csrf, request=ctx.request)
+    """A page for the visitor. Signed out and without a form that needs the CSRF token, it is
+    the same for everyone (web.cache keeps and shares it); else it is personal."""
+    context.update(ctx=ctx, user=ctx.user, csrf=CsrfToken(ctx), request=ctx.request)
     response = ctx.site.templates.TemplateResponse(
         ctx.request, template, context, status_code=status
     )
-    response.headers["Cache-Control"] = "no-store" if ctx.user else "private, max-age=0"
+    if ctx.user:
+        response.headers["Cache-Control"] = "no-store"
+    elif ctx.csrf_used:
+        response.headers["Cache-Control"] = "private, no-cache"
     return finish(ctx, response)
 
 

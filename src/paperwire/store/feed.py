@@ -64,6 +64,14 @@ SORTS = {
     "published": (P.c.published.desc(), P.c.id),
     "submitted": (F.c.submitted_at.desc(), P.c.id),
 }
+# The same orders over feed entries (``F.paper_id`` is ``P.id``): the submission order needs
+# no paper row at all.
+PAGE_SORTS = {
+    **SORTS,
+    "upvotes": (*SORTS["upvotes"][:3], F.c.paper_id),
+    "published": (P.c.published.desc(), F.c.paper_id),
+    "submitted": (F.c.submitted_at.desc(), F.c.paper_id),
+}
 
 
 def _cards_select(on_feed: bool = True) -> sa.Select[Any]:
@@ -164,18 +172,39 @@ class FeedRepo(Repository):
         offset: int = 0,
         submitter: str | None = None,
     ) -> tuple[list[Card], int]:
-        """Feed cards with ``start <= feed_date <= end`` and their total count."""
-        cond = [F.c.feed_date >= start, F.c.feed_date <= end]
+        """Feed cards with ``start <= feed_date <= end`` and their total count.
+
+        The page is chosen on narrow rows first (feed entries, and only the paper columns
+        the order needs), then its cards are read by id: sorting whole cards (abstracts,
+        author lists) of a long period cost 20 ms for 20 cards of the demo's 2,000."""
+        cond: list[Any] = []
+        if start > date.min:  # no condition for an open end: the order's index is then used
+            cond.append(F.c.feed_date >= start)
+        if end < date.max:
+            cond.append(F.c.feed_date <= end)
+        source: Any = F
         if submitter:
             cond.append(SUB.c.username == submitter)
-        q = _cards_select().where(*cond).order_by(*SORTS[sort]).limit(limit).offset(offset)
-        total_q = sa.select(sa.func.count()).select_from(
-            F.join(SUB, SUB.c.id == F.c.submitted_by, isouter=True)
+            source = source.join(SUB, SUB.c.id == F.c.submitted_by)
+        if sort != "submitted":  # the submission order needs no paper column
+            source = source.join(P, P.c.id == F.c.paper_id)
+        page_q = (
+            sa.select(F.c.paper_id)
+            .select_from(source)
+            .where(*cond)
+            .order_by(*PAGE_SORTS[sort])
+            .limit(limit)
+            .offset(offset)
         )
+        total_q = sa.select(sa.func.count()).select_from(source).where(*cond)
         with self.db.connect() as conn:
-            rows = [card(r) for r in conn.execute(q)]
-            total = conn.execute(total_q.where(*cond)).scalar_one()
-        return rows, total
+            ids = list(conn.execute(page_q).scalars())
+            total = conn.execute(total_q).scalar_one()
+            found = {}
+            if ids:
+                rows = conn.execute(_cards_select().where(P.c.id.in_(ids)))
+                found = {r.id: card(r) for r in rows}
+        return [found[i] for i in ids if i in found], total
 
     def cards(self, paper_ids: Sequence[str]) -> list[Card]:
         """Cards for the given papers, in the given order (unknown ids left out)."""

@@ -4,7 +4,7 @@ SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 import pytest
@@ -67,3 +67,69 @@ def test_period_pages_are_the_reference_pages(demo):
                     )
                     assert got == want, (start, end, sort, limit, offset, submitter)
     assert demo.feed.period(date.min, date.max, sort="submitted", limit=5)[0]
+    # A day page's previous and next days, in one query: the two lookups they replace.
+    day = first - timedelta(days=2)
+    while day <= last + timedelta(days=2):
+        assert demo.feed.neighbours(day) == (demo.feed.day(before=day), demo.feed.day(after=day))
+        day += timedelta(days=5)
+
+
+def test_bylines_are_the_straightforward_ones():
+    """The remembered byline of a card is the one made afresh, for every length and a
+    name that needs escaping."""
+    from markupsafe import Markup
+
+    from paperwire.core.models import Card
+    from paperwire.web.render import author_link, author_names
+
+    def straight(card: Card, most: int = 3) -> Markup:
+        shown = Markup(", ").join(author_link(name) for name in card.authors[:most])
+        more = max(card.num_authors, len(card.authors)) - most
+        return shown + Markup(" and {} more").format(more) if more > 0 else shown
+
+    names = ["Ada Lovelace", "<b>O'Brien & Co</b>", "Émile Borel", "Yann LeCun", "X Æ"]
+    for n in range(len(names) + 1):
+        for num in (0, n, n + 7):
+            card = Card(seq=1, id="2401.00001", title="t", authors=names[:n], num_authors=num)
+            for _ in range(2):  # made, then remembered
+                assert author_names(card) == straight(card)
+                assert author_names(card, 2) == straight(card, 2)
+
+
+def test_similar_papers_are_remembered_until_the_index_changes(sqlite_store):
+    """The vector search behind a paper's similar papers is kept per query and index
+    version: the same answer as a fresh scan, and a new vector is seen at once."""
+    import numpy as np
+
+    from paperwire.search.model_build import model_key
+    from paperwire.search.semantic import IndexVectors
+    from paperwire.search.vectors import VectorIndex
+
+    from .webkit import seed
+
+    seed(sqlite_store)
+    seqs = sorted(sqlite_store.papers.ids_of(list(range(1, 200))))
+    rng = np.random.default_rng(3)
+    vecs = rng.normal(size=(len(seqs), 384)).astype(np.float32)
+    vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
+    sqlite_store.embeddings.save(model_key(), list(zip(seqs[:-1], vecs[:-1], strict=True)))
+    vectors = IndexVectors(sqlite_store, None, refresh_seconds=0.0)
+
+    def fresh(q):
+        index = VectorIndex(model_key(), 384)
+        index.catch_up(sqlite_store.embeddings)
+        return index.search(q, 7)
+
+    q = vectors.vector(seqs[0])
+    first = vectors.nearest(q, 7)
+    first[0][:] = -1  # a caller changing its answer changes nothing kept
+    for got, want in zip(vectors.nearest(q, 7), fresh(q), strict=True):
+        np.testing.assert_array_equal(got, want)
+    assert vectors.nearest(q, 7)[0][0] == seqs[0]
+    # A paper embedded meanwhile, almost the same vector: the next answer has it.
+    near = q + 0.01 * vecs[-1]
+    sqlite_store.embeddings.save(model_key(), [(seqs[-1], near / np.linalg.norm(near))])
+    got = vectors.nearest(q, 7)
+    assert seqs[-1] in got[0][:2].tolist()
+    for a, b in zip(got, fresh(q), strict=True):
+        np.testing.assert_array_equal(a, b)

@@ -53,8 +53,7 @@ def _feed(ctx: Ctx, period: periods.Period, p: int, sort: str) -> Response:
     prev: periods.Period | None
     nxt: periods.Period | None
     if period.kind == "day":
-        before = ctx.store.feed.day(before=period.start)
-        after = ctx.store.feed.day(after=period.start)
+        before, after = ctx.store.feed.neighbours(period.start)
         prev = periods.day(before) if before else None
         nxt = periods.day(after) if after and after <= today else None
     else:

@@ -198,7 +198,11 @@ def server(url: str, workers: int, src: Path, tmp: Path) -> Iterator[tuple[str, 
     }
     cmd = [sys.executable, "-m", "paperwire", "-q", "--db", url, "serve"]
     cmd += ["--port", str(port), "--workers", str(workers)]
-    proc = subprocess.Popen(cmd, env=env, start_new_session=True, cwd=tmp)
+    log = tmp / f"server-{port}.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            cmd, env=env, start_new_session=True, cwd=tmp, stdout=out, stderr=subprocess.STDOUT
+        )
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60
@@ -209,7 +213,7 @@ def server(url: str, workers: int, src: Path, tmp: Path) -> Iterator[tuple[str, 
             except httpx.HTTPError:
                 pass
             if proc.poll() is not None or time.monotonic() > deadline:
-                raise SystemExit(f"the server did not start (exit {proc.returncode})")
+                raise SystemExit(f"the server did not start: {log.read_text()[-2000:]}")
             time.sleep(0.2)
         yield base, proc.pid
     finally:

@@ -133,3 +133,54 @@ def test_similar_papers_are_remembered_until_the_index_changes(sqlite_store):
     assert seqs[-1] in got[0][:2].tolist()
     for a, b in zip(got, fresh(q), strict=True):
         np.testing.assert_array_equal(a, b)
+
+
+def test_feed_pages_with_rendered_cards_are_the_pages_rendered_afresh(web, monkeypatch):
+    """Cards kept rendered (per content, upvote state, path) give the bytes the template
+    gives, for two signed-in members (each their own CSRF token and upvotes) and a visitor,
+    and a changed count is shown at once."""
+    from paperwire.core import periods
+    from paperwire.web import pages
+
+    from .webkit import Visitor, add_user
+
+    app, store, ids, _ = web
+    alice, bob = add_user(store, "alice"), add_user(store, "bob")
+    for pid in ids[:2]:
+        store.feed.set_upvote(alice, pid, True)
+    visitors = [Visitor(app), Visitor(app), Visitor(app)]
+    visitors[0].sign_in("alice")
+    visitors[1].sign_in("bob")
+    day = store.feed.day()
+    assert day is not None
+    paths = [
+        "/papers",
+        "/papers?sort=published",
+        "/papers?fragment=1",
+        f"/papers/date/{day.isoformat()}",
+        periods.week_of(day).path,
+        periods.month(day.year, day.month).path,
+    ]
+
+    def pages_now() -> list[str]:
+        out = []
+        for v in visitors:
+            for path in paths:
+                r = v.get(path)
+                assert r.status_code == 200, path
+                out.append(r.text)
+        return out
+
+    def afresh() -> list[str]:
+        with monkeypatch.context() as m:
+            m.setattr(pages, "_fragments_ok", lambda cards, context: False)
+            return pages_now()
+
+    assert pages_now() == pages_now() == afresh()  # made, kept, and as the template makes them
+    kept = app.state.site.templates.env.paperwire_cards.kept
+    assert kept
+    shown = pages_now()
+    assert visitors[0].csrf in shown[0] and visitors[1].csrf in shown[len(paths)]
+    assert visitors[0].csrf not in shown[len(paths)]
+    store.feed.set_upvote(bob, ids[0], True)  # a new count, and bob's own upvote
+    assert pages_now() == afresh() != shown

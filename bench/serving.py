@@ -293,7 +293,11 @@ async def writers(base: str, fixture: Fixture, seconds: float) -> WriteLog:
     comment. Each user waits for its answer before its next write (like a person)."""
     log = WriteLog()
     stop = time.monotonic() + seconds
-    limits = httpx.Limits(max_connections=WRITERS, max_keepalive_connections=WRITERS)
+    # Idle connections dropped before the server drops them (uvicorn: after 5 s), so that no
+    # write goes out on a connection the server is closing.
+    limits = httpx.Limits(
+        max_connections=WRITERS, max_keepalive_connections=WRITERS, keepalive_expiry=2.0
+    )
     async with httpx.AsyncClient(base_url=base, limits=limits, timeout=30) as client:
 
         async def one(n: int) -> None:

@@ -12,6 +12,7 @@ import hashlib
 import logging
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -30,6 +31,7 @@ from .vectors import VectorIndex, current_snapshot
 
 log = logging.getLogger(__name__)
 FILTER_EXACT_LIMIT = 200_000  # filtered sets up to this size are searched exactly
+NEAREST_CACHE = 4096  # unfiltered searches remembered (a similar-papers list each: ~2 KB)
 
 
 def index_dir_for(settings: SearchSettings, store: Store) -> Path:
@@ -70,6 +72,10 @@ class IndexVectors:
         self._checked = 0.0
         self._lock = threading.Lock()
         self._problem: str | None = None
+        # (index version, k, query vector bytes) -> (seqs, scores), least recently used first
+        self._cache: OrderedDict[tuple[int, int, bytes], tuple[np.ndarray, np.ndarray]]
+        self._cache = OrderedDict()
+        self._cache_lock = threading.Lock()
 
     # -- components ----------------------------------------------------------------------
     @property
@@ -138,7 +144,7 @@ class IndexVectors:
     ) -> tuple[np.ndarray, np.ndarray]:
         index = self.index()
         if filters is None or not filters.active:
-            return index.search(vector, k)
+            return self._nearest_cached(index, vector, k)
         allowed = self.store.search.filter_seqs(filters, FILTER_EXACT_LIMIT)
         if allowed is not None:
             return index.search(vector, k, allowed)
@@ -147,6 +153,26 @@ class IndexVectors:
         ok = self.store.search.allowed_among(seqs.tolist(), filters)
         keep = [i for i, s in enumerate(seqs.tolist()) if s in ok][:k]
         return seqs[keep], scores[keep]
+
+    def _nearest_cached(
+        self, index: VectorIndex, vector: np.ndarray, k: int
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """An unfiltered search, remembered per query vector until the index changes: the
+        similar papers of a paper page are the same query again and again (a scan of every
+        vector each time, the most of a paper page's time)."""
+        q = np.ascontiguousarray(vector, dtype=np.float32).reshape(-1)
+        key = (index.version, k, q.tobytes())
+        with self._cache_lock:
+            got = self._cache.get(key)
+            if got is not None:
+                self._cache.move_to_end(key)
+                return got[0].copy(), got[1].copy()
+        seqs, scores = index.search(q, k)
+        with self._cache_lock:
+            self._cache[key] = (seqs.copy(), scores.copy())
+            while len(self._cache) > NEAREST_CACHE:
+                self._cache.popitem(last=False)
+        return seqs, scores
 
     def similarity(self, vector: np.ndarray, seqs: Sequence[int]) -> dict[int, float]:
         return self.index().scores_for(vector, list(seqs))

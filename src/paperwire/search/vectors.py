@@ -13,6 +13,7 @@ half a snapshot.
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import mmap
@@ -29,6 +30,8 @@ import numpy as np
 from ..store.embeddings import EmbeddingRepo
 
 SNAPSHOT_FORMAT = 1
+# Versions of indexes' contents, unique across the indexes of a process (see VectorIndex.version).
+_VERSIONS = itertools.count(1)
 log = logging.getLogger(__name__)
 
 
@@ -95,6 +98,9 @@ class VectorIndex:
         self.ann: Any = None  # faiss index over base positions
         self._where: dict[int, tuple[int, int]] = {}  # seq → (segment 0|1, position)
         self._lock = threading.Lock()
+        # Changes whenever a search could answer differently (rows added or replaced, a
+        # snapshot written): a key for results kept beside the index.
+        self.version = next(_VERSIONS)
 
     # -- size ----------------------------------------------------------------------------
     def __len__(self) -> int:
@@ -135,6 +141,7 @@ class VectorIndex:
             for i, seq in enumerate(seqs.tolist()):
                 self._where[seq] = (1, start + i)
             self.high_water = max(self.high_water, int(row_ids.max()))
+            self.version = next(_VERSIONS)
 
     def catch_up(self, embeddings: EmbeddingRepo) -> int:
         """Read rows stored since ``high_water``. Returns how many were added."""
@@ -337,6 +344,7 @@ class VectorIndex:
             self.ann = ann
             self.snapshot = snap
             self._index_positions()
+            self.version = next(_VERSIONS)
         _prune_snapshots(directory, keep=snap)
         return snap
 

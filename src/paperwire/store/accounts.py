@@ -16,6 +16,9 @@ from ..core.signing import new_api_token, new_secret, token_hash
 from . import schema as t
 from .common import Repository, model
 
+# The signed-in visitor of every request, by id.
+_USER_BY_ID = sa.select(t.users).where(t.users.c.id == sa.bindparam("id"))
+
 
 class AccountRepo(Repository):
     # -- instance metadata ----------------------------------------------------------------
@@ -99,9 +102,11 @@ class AccountRepo(Repository):
         u = t.users
         if "\x00" in (username or "") + (login or ""):
             return None  # no name or address holds one (and PostgreSQL refuses it in text)
-        if id is not None:
-            cond = u.c.id == id
-        elif username is not None:
+        if id is not None:  # every signed-in request: a statement made once
+            with self.db.engine.connect() as conn:
+                row = conn.execute(_USER_BY_ID, {"id": id}).first()
+            return model(User, row) if row else None
+        if username is not None:
             cond = u.c.username == username
         elif login is not None:
             low = login.strip().lower()

@@ -3,6 +3,10 @@ submission, profiles and organizations."""
 
 from __future__ import annotations
 
+import dataclasses
+import secrets
+import threading
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from datetime import timedelta
 from typing import Annotated, Any
@@ -10,6 +14,7 @@ from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, Depends, HTTPException, Query
 from fastapi.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
+from markupsafe import Markup
 from starlette.datastructures import FormData
 
 from ..core import periods
@@ -54,7 +59,67 @@ def _page_of(
     upvoted = ctx.store.feed.upvoted(ctx.user.id, ids) if ctx.user else set()
     if ctx.request.query_params.get("fragment"):
         template = "_cards.html"
+    if _fragments_ok(cards, context):
+        context["cards_html"] = _cards_html(ctx, cards, upvoted, context.get("tab"))
     return page(ctx, template, cards=cards, upvoted=upvoted, **context)
+
+
+def _fragments_ok(cards: Sequence[Card], context: dict[str, Any]) -> bool:
+    """Whether the cards can come from the rendered ones: plain cards (not search results,
+    which are highlighted), no trending scores, the default heading level."""
+    plain = all(type(c) is Card for c in cards)
+    return plain and not context.get("scores") and "card_level" not in context
+
+
+CARD_FIELDS = tuple(f.name for f in dataclasses.fields(Card))
+CARDS_KEPT = 4096  # rendered cards per process (~3 KB each)
+_CSRF_SLOT = f"csrf-{secrets.token_hex(16)}"  # stands in for the visitor's token
+
+
+class _RenderedCards:
+    """Cards as _card.html renders them, per card content, upvote state, page path and tab,
+    with the visitor's CSRF token put in afterwards: a signed-in page is personal, but its
+    cards are the same for everyone who did or did not upvote them (rendering 30 cards was
+    most of a feed page's time)."""
+
+    def __init__(self) -> None:
+        self.kept: OrderedDict[tuple[Any, ...], str] = OrderedDict()
+        self.lock = threading.Lock()
+
+    def render(self, ctx: Ctx, card: Card, voted: bool, tab: Any) -> str:
+        facts = tuple(
+            tuple(v) if isinstance(v, list) else v for v in map(card.__getattribute__, CARD_FIELDS)
+        )
+        signed_in = ctx.user is not None  # only a signed-in visitor's forms carry a token
+        key = (facts, voted, ctx.request.url.path, tab, signed_in)
+        with self.lock:
+            html = self.kept.get(key)
+            if html is not None:
+                self.kept.move_to_end(key)
+        if html is None:
+            html = ctx.site.templates.env.get_template("_card.html").render(
+                card=card,
+                upvoted={card.id} if voted else set(),
+                csrf=_CSRF_SLOT,
+                user=signed_in,
+                request=ctx.request,
+                tab=tab,
+                scores=None,
+            )
+            with self.lock:
+                self.kept[key] = html
+                while len(self.kept) > CARDS_KEPT:
+                    self.kept.popitem(last=False)
+        return html.replace(_CSRF_SLOT, ctx.csrf)
+
+
+def _cards_html(ctx: Ctx, cards: Sequence[Card], upvoted: set[str], tab: Any) -> Markup:
+    env = ctx.site.templates.env
+    kept: _RenderedCards | None = getattr(env, "paperwire_cards", None)
+    if kept is None:
+        kept = _RenderedCards()
+        env.paperwire_cards = kept  # type: ignore[attr-defined]
+    return Markup("".join(kept.render(ctx, c, c.id in upvoted, tab) for c in cards))
 
 
 def _feed(ctx: Ctx, period: periods.Period, p: int, sort: str) -> Response:
@@ -66,8 +131,7 @@ def _feed(ctx: Ctx, period: periods.Period, p: int, sort: str) -> Response:
     prev: periods.Period | None
     nxt: periods.Period | None
     if period.kind == "day":
-        before = ctx.store.feed.day(before=period.start)
-        after = ctx.store.feed.day(after=period.start)
+        before, after = ctx.store.feed.neighbours(period.start)
         prev = periods.day(before) if before else None
         nxt = periods.day(after) if after and after <= today else None
     else:

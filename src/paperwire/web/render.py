@@ -129,8 +129,15 @@ def author_link(name: str) -> Markup:
 
 def author_names(card: Card, most: int = 3) -> Markup:
     """The first ``most`` authors linked, then "and N more"."""
-    shown = Markup(", ").join(author_link(name) for name in card.authors[:most])
     more = max(card.num_authors, len(card.authors)) - most
+    return _byline(tuple(card.authors[:most]), more)
+
+
+@functools.lru_cache(maxsize=16384)
+def _byline(names: tuple[str, ...], more: int) -> Markup:
+    """A card's byline, made once per list of names: every page of cards shows the same
+    papers' bylines again (escaping and joining them was a tenth of a feed page's time)."""
+    shown = Markup(", ").join(author_link(name) for name in names)
     return shown + Markup(" and {} more").format(more) if more > 0 else shown
 
 

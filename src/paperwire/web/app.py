@@ -27,6 +27,7 @@ from ..rank import Rankers
 from ..search import engine_for
 from ..search.retrievers import SearchBackends
 from ..store import Store, open_store
+from .ops import install as install_ops
 from .responses import error_response
 from .site import Site
 
@@ -105,6 +106,7 @@ def create_app(settings: Settings, extensions: Extensions, store: Store | None =
     def healthz() -> Response:
         return PlainTextResponse("ok")
 
+    install_ops(app)  # /readyz, /metrics, request timing and the access log (outermost)
     return app
 
 

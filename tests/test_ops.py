@@ -173,6 +173,7 @@ SECRET_URLS = (
     f"/subscriptions/manage?token={TOKEN}",
     f"/subscriptions/unsubscribe?token={TOKEN}&x=1",
     f"/confirm/{TOKEN}/mistyped",
+    f"/subscriptions/manage?to%6Ben={TOKEN}",  # an escaped key is read as the app reads it
 )
 
 
@@ -205,6 +206,7 @@ def test_json_access_lines_carry_the_fields_and_never_a_token(sqlite_store, tmp_
         "/subscriptions/manage?token=[redacted]",
         "/subscriptions/unsubscribe?token=[redacted]&x=1",
         "/confirm/[redacted]/mistyped",
+        "/subscriptions/manage?token=[redacted]",
     ]
 
 

@@ -186,12 +186,15 @@ def safe_path(scope: dict[str, Any]) -> str:
     for name, value in (scope.get("path_params") or {}).items():
         if SECRET_NAMES.search(name) and isinstance(value, str) and value:
             path = path.replace(value, REDACTED)
-    path = "/".join(REDACTED if OPAQUE.match(seg) else seg for seg in path.split("/"))
+    if len(path) > 32:  # room for a long opaque segment
+        path = "/".join(REDACTED if OPAQUE.match(seg) else seg for seg in path.split("/"))
     raw = scope.get("query_string", b"")
     if not raw:
         return path
-    pairs = parse_qsl(raw.decode("latin-1"), keep_blank_values=True)
-    query = urlencode(_redact(pairs), safe="[]/:,")
+    query = raw.decode("latin-1")
+    if "%" in query or SECRET_NAMES.search(query):  # rebuilt only when a key may be secret
+        pairs = parse_qsl(query, keep_blank_values=True)
+        query = urlencode(_redact(pairs), safe="[]/:,")
     if len(query) > MAX_QUERY:
         query = query[:MAX_QUERY] + "…"
     return f"{path}?{query}"

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -17,6 +18,7 @@ import time
 import httpx
 import numpy as np
 import pytest
+import sqlalchemy as sa
 from click.testing import CliRunner
 from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
@@ -351,9 +353,20 @@ def _fill(store) -> None:
     store.embeddings.save("test-model", vectors)
 
 
+def _pg_tools_problem(store) -> str | None:
+    """Why pg_dump/pg_restore cannot work with this server (missing, or older than it)."""
+    if not (shutil.which("pg_dump") and shutil.which("pg_restore")):
+        return "not installed (Debian: postgresql-client)"
+    out = subprocess.run(["pg_dump", "--version"], capture_output=True, text=True).stdout
+    client = int(re.search(r"(\d+)\.", out).group(1))
+    with store.db.connect() as conn:
+        server = int(conn.execute(sa.text("SHOW server_version_num")).scalar()) // 10000
+    return None if client >= server else f"pg_dump {client} cannot dump a PostgreSQL {server}"
+
+
 def test_backup_then_restore_brings_back_the_same_content(store, tmp_path, run_cli):
     if store.dialect == "postgresql":
-        require("pg_dump and pg_restore", None if shutil.which("pg_restore") else "not installed")
+        require("pg_dump and pg_restore matching the server", _pg_tools_problem(store))
     _fill(store)
     before = _content(store)
     archive = tmp_path / "paperwire.backup"
@@ -379,7 +392,7 @@ def test_backup_then_restore_brings_back_the_same_content(store, tmp_path, run_c
 
 def test_restore_refuses_what_is_not_a_backup(store, tmp_path, run_cli):
     if store.dialect == "postgresql":
-        require("pg_restore", None if shutil.which("pg_restore") else "not installed")
+        require("pg_dump and pg_restore matching the server", _pg_tools_problem(store))
     junk = tmp_path / "notes.txt"
     junk.write_text("not a database\n" * 100)
     r = run_cli("restore", str(junk), "--force", db=store.url)

@@ -70,4 +70,5 @@ def test_sections_snapshot_and_changes():
         "digests",
         "jobs",
         "thumbnails",
+        "ops",
     }

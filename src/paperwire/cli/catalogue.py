@@ -4,6 +4,7 @@ backups, settings and the plugins loaded."""
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -65,6 +66,30 @@ def backup(runtime: Runtime, path: Path) -> None:
     """Write a consistent copy of the live database to PATH."""
     out = runtime.open_store().db.backup(path)
     click.echo(f"backup written to {out} ({out.stat().st_size / 1e6:,.1f} MB)")
+
+
+@main.command()
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--force", is_flag=True, help="Replace a database that holds data.")
+@pass_runtime
+def restore(runtime: Runtime, path: Path, force: bool) -> None:
+    """Replace the configured database with a backup made by `paperwire backup` (a SQLite
+    file or a pg_dump archive), then migrate it to this release's schema. Stop the site
+    and workers first; restart them afterwards."""
+    from ..search.semantic import index_dir_for
+
+    store = Store(runtime.settings.store.database_url)
+    had = store.db.restore(path, force=force)
+    # The vector index snapshot describes the old content: each process rebuilds it from
+    # the restored vectors (`paperwire index` writes a new snapshot).
+    index_dir = index_dir_for(runtime.settings.search, store)
+    if index_dir.is_dir():
+        shutil.rmtree(index_dir)
+        click.echo(f"removed the vector index snapshot {index_dir} (run `paperwire index`)")
+    now = store.db.revision()
+    migrated = f", migrated from {had}" if had != now else ""
+    click.echo(f"restored {path} into the {store.dialect} database (schema {now}{migrated})")
+    store.close()
 
 
 @main.command("settings")

@@ -18,6 +18,7 @@ import click
 import sqlalchemy as sa
 
 from .. import __version__, plugins
+from ..core import logs
 from ..core.errors import EXIT_CODES, ConfigError, ExitCode, PaperwireError, StoreError
 from ..core.settings import Settings
 from ..ingest.report import ImportReport
@@ -155,6 +156,8 @@ def main(
     """Paperwire: a self-hostable Daily Papers site."""
     try:
         settings = Settings.load(config_file, {"database_url": database_url})
+        # Warnings and errors of any command, in the chosen format (serve and worker say more).
+        logs.configure(settings.ops, "WARNING")
     except ConfigError as exc:
         click.echo(f"configuration error: {exc}", err=True)
         sys.exit(ExitCode.CONFIG)

@@ -4,7 +4,9 @@ the factory that builds the application in each ``serve`` worker process."""
 from __future__ import annotations
 
 import logging
+import logging.config
 import os
+import shutil
 import sys
 import tempfile
 import threading
@@ -17,6 +19,7 @@ from fastapi import FastAPI
 from sqlalchemy.engine import make_url
 
 from .. import plugins
+from ..core import logs
 from ..core.models import ROLES
 from ..core.passwords import hash_password, password_problem
 from ..core.settings import Settings
@@ -31,13 +34,16 @@ from .main import Runtime, main, pass_runtime
 # exactly what the parent resolved (flags included), and not spread through the environment
 # of every child process.
 SNAPSHOT_ENV = "PAPERWIRE_SETTINGS_SNAPSHOT"
+# prometheus_client's multiprocess directory (read when it is first imported, in each worker).
+METRICS_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
 
 def worker_app() -> FastAPI:
     """The application of one ``paperwire serve`` worker process (uvicorn's factory)."""
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     snapshot = os.environ.get(SNAPSHOT_ENV)
     settings = Settings.from_json(Path(snapshot).read_text()) if snapshot else Settings.load()
+    if not logging.getLogger().handlers:  # not set up by `paperwire serve` (uvicorn's log_config)
+        logs.configure(settings.ops)
     limit_blas_threads()
     app = plugins.site(settings)
     site = app.state.site
@@ -48,11 +54,14 @@ def worker_app() -> FastAPI:
     return app
 
 
-def _write_snapshot(settings: Settings) -> Path:
-    # In the user's runtime directory where there is one (private, emptied at logout).
+def _private_dir() -> str | None:
+    """The user's runtime directory where there is one (private, emptied at logout)."""
     runtime_dir = os.environ.get("XDG_RUNTIME_DIR")
-    where = runtime_dir if runtime_dir and os.path.isdir(runtime_dir) else None
-    fd, name = tempfile.mkstemp(prefix="paperwire-settings-", suffix=".json", dir=where)
+    return runtime_dir if runtime_dir and os.path.isdir(runtime_dir) else None
+
+
+def _write_snapshot(settings: Settings) -> Path:
+    fd, name = tempfile.mkstemp(prefix="paperwire-settings-", suffix=".json", dir=_private_dir())
     with os.fdopen(fd, "w") as fh:  # mkstemp: readable by this user only (secrets inside)
         fh.write(settings.to_json())
     return Path(name)
@@ -62,6 +71,9 @@ def serve_site(runtime: Runtime, host: str, port: int, workers: int) -> None:
     import uvicorn
 
     settings = runtime.settings
+    level = "WARNING" if runtime.quiet else "INFO"
+    log_config = logs.logging_config(settings.ops, level)
+    logging.config.dictConfig(log_config)  # this process: the background schedulers
     runtime.open_store().close()  # migrate (SQLite) or check the schema before forking
     if settings.digests.digest_interval > 0:
         DigestScheduler(settings, plugins.search_backends(), plugins.rankers()).start()
@@ -71,8 +83,12 @@ def serve_site(runtime: Runtime, host: str, port: int, workers: int) -> None:
     if thumbnails is not None:
         thumbnails.start()
     snapshot = _write_snapshot(settings)
+    # Metrics of every worker process, summed by whichever answers /metrics: a fresh private
+    # directory per run (stale files of an earlier run would add to the counts).
+    metrics_dir = tempfile.mkdtemp(prefix="paperwire-metrics-", dir=_private_dir())
     try:
         os.environ[SNAPSHOT_ENV] = str(snapshot)
+        os.environ[METRICS_ENV] = metrics_dir
         click.echo(f"Paperwire on http://{host}:{port}/papers ({workers} worker(s)); Ctrl-C stops.")
         uvicorn.run(
             "paperwire.cli.site:worker_app",
@@ -80,13 +96,18 @@ def serve_site(runtime: Runtime, host: str, port: int, workers: int) -> None:
             host=host,
             port=port,
             workers=workers,
-            log_level="warning" if runtime.quiet else "info",
+            log_config=log_config,
+            log_level=level.lower(),
             proxy_headers=False,
-            access_log=not runtime.quiet,
+            # Paperwire writes its own access lines (paperwire.access: route-aware, timed,
+            # secrets left out); the access_log setting turns them off.
+            access_log=False,
         )
     finally:
         os.environ.pop(SNAPSHOT_ENV, None)
+        os.environ.pop(METRICS_ENV, None)
         snapshot.unlink(missing_ok=True)
+        shutil.rmtree(metrics_dir, ignore_errors=True)
 
 
 def _thumbnail_scheduler(settings: Settings) -> ThumbnailScheduler | None:
@@ -125,7 +146,7 @@ def serve(runtime: Runtime, host: str, port: int, workers: int) -> None:
 def worker(runtime: Runtime) -> None:
     """Run the background jobs (digests, the jobs queue, thumbnails) without the web site.
     Ctrl-C stops."""
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    logs.configure(runtime.settings.ops, "WARNING" if runtime.quiet else "INFO")
     settings = runtime.settings
     loops: list[DigestScheduler | QueueWorker | ThumbnailScheduler] = []
     if settings.jobs.job_interval > 0:

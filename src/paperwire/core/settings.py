@@ -285,6 +285,34 @@ class ThumbnailSettings:
     )
 
 
+@dataclass(frozen=True)
+class OpsSettings:
+    log_format: str = setting(
+        "text",
+        "Log lines as text (for people) or json (one object a line: time, level, logger, "
+        "message; access lines add method, path, status, duration_ms, client).",
+    )
+    access_log: bool = setting(
+        True,
+        "Log one line per request served (method, path without secrets, status, duration, "
+        "client address).",
+    )
+    metrics_allow: str = setting(
+        "127.0.0.1/32, ::1/128",
+        "Client addresses (CIDRs, comma-separated) that may read /metrics without a token.",
+    )
+    metrics_token: str = setting(
+        "",
+        "Bearer token that also opens /metrics (Authorization: Bearer TOKEN) from any "
+        "address. Empty: addresses only.",
+        secret=True,
+    )
+
+    @property
+    def json_logs(self) -> bool:
+        return self.log_format.strip().lower() == "json"
+
+
 SECTIONS: dict[str, type] = {
     "store": StoreSettings,
     "sources": SourceSettings,
@@ -294,6 +322,7 @@ SECTIONS: dict[str, type] = {
     "digests": DigestSettings,
     "jobs": JobSettings,
     "thumbnails": ThumbnailSettings,
+    "ops": OpsSettings,
 }
 
 
@@ -368,6 +397,7 @@ class Settings:
     digests: DigestSettings = field(default_factory=DigestSettings)
     jobs: JobSettings = field(default_factory=JobSettings)
     thumbnails: ThumbnailSettings = field(default_factory=ThumbnailSettings)
+    ops: OpsSettings = field(default_factory=OpsSettings)
 
     @classmethod
     def from_values(cls, values: Mapping[str, Any], origin: str = "the caller") -> Settings:

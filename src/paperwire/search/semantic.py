@@ -130,6 +130,12 @@ class IndexVectors:
             embedder.embed_query("warm up")
             self.index()
 
+    def loaded(self) -> tuple[int, int] | None:
+        """(papers in this process's index, highest stored vector row it has read), or None
+        before the index is loaded; loads and reads nothing (readiness checks call it)."""
+        index = self._index
+        return None if index is None else (len(index), index.high_water)
+
     def describe(self) -> str:
         index = self.index()
         return f"{len(index)} papers, {index.kind} search"

@@ -7,6 +7,7 @@ import sqlite3
 import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,8 @@ from ..core.errors import RecordRefused, StoreError
 from . import schema as t
 
 MIGRATIONS = Path(__file__).with_name("migrations")
+# Tables that say nothing about whether a database holds anyone's data.
+BOOKKEEPING = ("alembic_version", "site_meta", "leases", "rate_limits")
 
 
 class Database:
@@ -123,12 +126,17 @@ class Database:
         with self.engine.connect() as conn:
             return MigrationContext.configure(conn).get_current_revision()
 
-    def head_revision(self) -> str:
-        from alembic.script import ScriptDirectory
+    def schema_revision(self) -> str | None:
+        """The schema revision read straight from alembic's table: one cheap query, for
+        readiness checks (None: no schema)."""
+        with self.engine.connect() as conn:
+            if not sa.inspect(conn).has_table("alembic_version"):
+                return None
+            return conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
 
-        head = ScriptDirectory.from_config(self._alembic_config()).get_current_head()
-        assert head is not None
-        return head
+    def head_revision(self) -> str:
+        """The latest migration this code knows (read from the migration files once)."""
+        return _head_revision()
 
     def check_ready(self) -> None:
         """Raise StoreError unless the schema is at the latest migration."""
@@ -226,6 +234,167 @@ class Database:
             dest.unlink(missing_ok=True)
             raise StoreError(f"pg_dump failed: {proc.stderr.strip()}")
         return dest
+
+    def holds_data(self) -> bool:
+        """Whether any table of the schema has a row (bookkeeping tables aside); False for a
+        database with no schema yet."""
+        names = set(sa.inspect(self.engine).get_table_names())
+        with self.engine.connect() as conn:
+            for name, table in t.metadata.tables.items():
+                if name in names and name not in BOOKKEEPING:
+                    if conn.execute(sa.select(sa.literal(1)).select_from(table).limit(1)).first():
+                        return True
+        return False
+
+    def restore(self, src: Path, force: bool = False) -> str | None:
+        """Replace this database's content with a backup made by :meth:`backup` (a SQLite file,
+        or a pg_dump archive), then migrate it to the latest schema. Refuses a database that
+        holds data unless ``force``. Returns the schema revision the backup had."""
+        src = Path(src)
+        if not src.is_file():
+            raise StoreError(f"{src} is not a file")
+        if self.sqlite_path is not None:
+            revision = _sqlite_revision(src)  # checked before anything is touched
+        else:
+            self._check_archive(src)
+        if not force and self.holds_data():
+            raise StoreError(
+                "the target database holds data; stop the site and workers, then restore with "
+                "--force to replace it"
+            )
+        if self.sqlite_path is not None:
+            self._restore_sqlite(src)
+        else:
+            self._restore_pg(src)
+            revision = self.revision()
+        self.engine.dispose()  # no pooled connection keeps a view of the old content
+        if revision is not None and revision != self.head_revision():
+            self._check_known(revision)
+        self.upgrade()
+        return revision
+
+    def _restore_sqlite(self, src: Path) -> None:
+        # SQLite's backup API copies every page into the target in one write transaction:
+        # atomic for other connections, and correct with the target's WAL (a file rename
+        # under a live WAL would not be).
+        assert self.sqlite_path is not None
+        self.engine.dispose()
+        source = sqlite3.connect(f"file:{src}?mode=ro", uri=True)
+        try:
+            target = sqlite3.connect(self.sqlite_path, timeout=30)
+            try:
+                source.backup(target)
+                target.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            finally:
+                target.close()
+        except sqlite3.Error as exc:
+            raise StoreError(f"restore failed: {exc}") from exc
+        finally:
+            source.close()
+
+    def _pg_url(self) -> str:
+        return self.engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+
+    def _check_archive(self, src: Path) -> None:
+        proc = subprocess.run(
+            [_pg_tool("pg_restore"), "--list", str(src)], capture_output=True, text=True
+        )
+        if proc.returncode != 0:
+            raise StoreError(
+                f"{src} is not a pg_dump archive pg_restore can read: {proc.stderr.strip()}"
+            )
+
+    def _restore_pg(self, src: Path) -> None:
+        self.engine.dispose()
+        proc = subprocess.run(
+            [
+                _pg_tool("pg_restore"),
+                "--clean",
+                "--if-exists",
+                "--no-owner",
+                "--single-transaction",  # all of it or nothing (implies --exit-on-error)
+                "--dbname",
+                self._pg_url(),
+                str(src),
+            ],
+            capture_output=True,
+            text=True,
+        )
+        if proc.returncode != 0:
+            raise StoreError(f"pg_restore failed (nothing changed): {proc.stderr.strip()}")
+
+    def _check_known(self, revision: str) -> None:
+        from alembic.script import ScriptDirectory
+        from alembic.util import CommandError
+
+        scripts = ScriptDirectory.from_config(self._alembic_config())
+        try:
+            scripts.get_revision(revision)
+        except CommandError:
+            raise StoreError(
+                f"the backup's schema ({revision}) is newer than this Paperwire knows "
+                f"({self.head_revision()}): restore it with that release"
+            ) from None
+
+    def ops_counts(self) -> dict[str, Any]:
+        """What operators graph, read cheaply at scrape time: papers and the newest one's
+        arrival, ingest runs by job and status, digest deliveries by status and the last sent,
+        the jobs queue by kind and state."""
+        p, r, d, q = t.papers, t.job_runs, t.deliveries, t.jobs
+        with self.engine.connect() as conn:
+            newest = conn.execute(
+                sa.select(p.c.created_at).order_by(p.c.seq.desc()).limit(1)
+            ).scalar()
+            return {
+                "papers": conn.execute(sa.select(sa.func.count()).select_from(p)).scalar_one(),
+                "newest_paper_at": newest,
+                "ingest_runs": conn.execute(
+                    sa.select(r.c.job, r.c.status, sa.func.count()).group_by(r.c.job, r.c.status)
+                ).all(),
+                "deliveries": conn.execute(
+                    sa.select(d.c.status, sa.func.count()).group_by(d.c.status)
+                ).all(),
+                "last_sent_at": conn.execute(sa.select(sa.func.max(d.c.sent_at))).scalar(),
+                "jobs": conn.execute(
+                    sa.select(q.c.kind, q.c.state, sa.func.count()).group_by(q.c.kind, q.c.state)
+                ).all(),
+            }
+
+
+@cache
+def _head_revision() -> str:
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    head = ScriptDirectory.from_config(cfg).get_current_head()
+    assert head is not None
+    return head
+
+
+def _sqlite_revision(path: Path) -> str | None:
+    """The schema revision of a SQLite backup file (StoreError: not a SQLite database, or
+    not Paperwire's)."""
+    try:
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        try:
+            conn.execute("PRAGMA quick_check").fetchone()
+            row = conn.execute("SELECT version_num FROM alembic_version").fetchone()
+        finally:
+            conn.close()
+    except sqlite3.DatabaseError as exc:
+        raise StoreError(f"{path} is not a Paperwire SQLite backup: {exc}") from None
+    return row[0] if row else None
+
+
+def _pg_tool(name: str) -> str:
+    found = shutil.which(name)
+    if found is None:
+        raise StoreError(
+            f"{name} not found: install the PostgreSQL client tools (Debian: postgresql-client)"
+        )
+    return found
 
 
 def _sqlite_on_connect(dbapi_conn: Any, _record: Any) -> None:

@@ -4,6 +4,7 @@ high-water mark a vector index catches up from)."""
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from datetime import datetime
 
 import numpy as np
 import sqlalchemy as sa
@@ -73,6 +74,17 @@ class EmbeddingRepo(Repository):
         with self.db.connect() as conn:
             n, high = conn.execute(q).one()
         return int(n), int(high)
+
+    def behind(self, model_key: str, after_id: int) -> tuple[int, datetime | None]:
+        """(how many vectors for ``model_key`` were stored after row ``after_id``, when the
+        oldest of them was stored): how far an index read up to ``after_id`` lags. One range
+        scan of the primary key."""
+        q = sa.select(sa.func.count(), sa.func.min(E.c.created_at)).where(
+            E.c.model == model_key, E.c.id > after_id
+        )
+        with self.db.connect() as conn:
+            n, oldest = conn.execute(q).one()
+        return int(n), oldest
 
     def rows_after(
         self, model_key: str, after_id: int = 0, batch: int = 20000

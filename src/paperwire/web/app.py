@@ -30,6 +30,7 @@ from ..search.retrievers import SearchBackends
 from ..store import Store, open_store
 from .cache import CacheMiddleware, page_cache
 from .guards import CRASHED, CrashGuard, RequestGuard
+from .ops import install as install_ops
 from .responses import error_response
 from .site import Site
 
@@ -104,6 +105,7 @@ def create_app(settings: Settings, extensions: Extensions, store: Store | None =
     def healthz() -> Response:
         return PlainTextResponse("ok")
 
+    install_ops(app)  # /readyz, /metrics, request timing and the access log (outermost)
     return app
 
 

@@ -140,6 +140,7 @@ class Entry:
     modified: int  # Last-Modified, seconds since the epoch
     at: float
     size: int
+    route: Any = None  # the route that answered, for the metrics of the hits (web.ops)
 
 
 class PageCache:
@@ -340,10 +341,13 @@ class CacheMiddleware:
         token = self.cache.version.token() if self.cache.max_bytes else None
         if token is None or visit.key is None:
             self.cache.misses += 1
-            return await self.app(scope, receive, _Capture(self.cache, send, visit, None).send)
+            return await self.app(
+                scope, receive, _Capture(self.cache, send, visit, None, scope=scope).send
+            )
         entry = await self._lookup(visit.key, token)
         if entry is not None:
             self.cache.hits += 1
+            scope["route"] = entry.route
             return await _answer(
                 send, visit, entry.headers, entry.body, entry.etag, entry.modified, b"hit"
             )
@@ -375,7 +379,9 @@ class CacheMiddleware:
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self.cache.rendering[visit.key] = (token, done)
         try:
-            await self.app(scope, receive, _Capture(self.cache, send, visit, token, done).send)
+            await self.app(
+                scope, receive, _Capture(self.cache, send, visit, token, done, scope=scope).send
+            )
         finally:
             if self.cache.rendering.get(visit.key, (None, None))[1] is done:
                 del self.cache.rendering[visit.key]
@@ -427,8 +433,11 @@ class _Capture:
         visit: Visit,
         token: Token | None,
         stored: asyncio.Future[None] | None = None,
+        *,
+        scope: Message,
     ):
         self.cache, self.downstream, self.visit, self.token = cache, send, visit, token
+        self.scope = scope  # routed by the time the answer starts
         self.stored = stored  # resolved once the entry is kept, for the requests waiting
         self.start: Message | None = None
         self.chunks: list[bytes] = []
@@ -491,7 +500,16 @@ class _Capture:
             headers.append((b"last-modified", _http_date(modified)))
             if self.visit.key is not None:
                 size = len(body) + len(self.visit.key) + sum(len(k) + len(v) for k, v in headers)
-                entry = Entry(self.token, headers, body, etag, modified, time.monotonic(), size)
+                entry = Entry(
+                    self.token,
+                    headers,
+                    body,
+                    etag,
+                    modified,
+                    time.monotonic(),
+                    size,
+                    self.scope.get("route"),
+                )
                 self.cache.put(self.visit.key, entry)
                 if self.stored is not None and not self.stored.done():
                     self.stored.set_result(None)

@@ -80,6 +80,9 @@ def serve_site(runtime: Runtime, host: str, port: int, workers: int) -> None:
             port=port,
             workers=workers,
             log_level="warning" if runtime.quiet else "info",
+            # Off: uvicorn would believe X-Forwarded-* from FORWARDED_ALLOW_IPS (127.0.0.1 by
+            # default, so any local process could pose as any client), a second rule beside
+            # ours. paperwire.web.proxies applies the trusted_proxies setting instead.
             proxy_headers=False,
             access_log=not runtime.quiet,
         )

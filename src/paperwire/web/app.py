@@ -27,6 +27,7 @@ from ..rank import Rankers
 from ..search import engine_for
 from ..search.retrievers import SearchBackends
 from ..store import Store, open_store
+from .proxies import TrustedProxies, parse_networks
 from .responses import error_response
 from .site import Site
 
@@ -91,6 +92,10 @@ def create_app(settings: Settings, extensions: Extensions, store: Store | None =
         response.headers["Server-Timing"] = f"app;dur={(time.perf_counter() - started) * 1000:.2f}"
         return response
 
+    # Added before BodyLimit, so it runs just inside it (outermost but one; BodyLimit reads
+    # no address): everything further in (page cache, rate limits via Ctx.ip, the access
+    # log) sees the real client behind a trusted proxy.
+    app.add_middleware(TrustedProxies, networks=parse_networks(settings.site.trusted_proxies))
     app.add_middleware(BodyLimit, limit=settings.site.max_body_bytes)
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
     # Plain functions: Starlette runs them in the thread pool (an error page may read the

@@ -228,7 +228,7 @@ def write_config(
     """Render the site into ``folder`` with a main nginx.conf around it; returns the main
     file and the HTTP and HTTPS ports. ``values`` override the template's (e.g.
     conn_per_address); ``extra_http`` is more configuration for the http block (e.g. a
-    server of static files)."""
+    server of static files), where @FOLDER@ stands for ``folder`` (cert.pem, key.pem)."""
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "tmp").mkdir(exist_ok=True)
     cert, key = self_signed(folder)
@@ -263,7 +263,7 @@ def write_config(
             dir=folder,
             modules=modules,
             access_log=f"{folder}/access.log" if access_log else "off",
-            includes="\n".join(includes) + ("\n" + extra_http if extra_http else ""),
+            includes="\n".join([*includes, extra_http.replace("@FOLDER@", str(folder))]),
         )
     )
     return main, http_port, https_port

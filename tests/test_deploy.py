@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import os
 import re
+import select
 import shutil
+import socket
 import subprocess
 import sys
 import time
@@ -165,6 +167,30 @@ def test_huge_headers_are_refused_by_nginx(stack):
         for size in (17_000, 1_000_000):
             r = client.get("/papers", headers={"X-Note": "x" * size})
             assert r.status_code == 400 and "nginx" in r.text, size
+
+
+@processes
+@pytest.mark.parametrize("port", ["http_port", "https_port"])
+def test_a_header_sent_slowly_is_cut_off_after_10_seconds(stack, port):
+    """Slowloris: a client that sends a header line every 2 s, never finishing, is dropped
+    by nginx after client_header_timeout (10 s, not extended by each line), on the plain
+    port and on the TLS one (where even the handshake never comes)."""
+    raw = socket.create_connection(("127.0.0.1", getattr(stack["nginx"], port)))
+    started, closed = time.monotonic(), None
+    try:
+        raw.sendall(b"GET /papers HTTP/1.1\r\nHost: localhost\r\n")
+        for i in range(20):
+            if select.select([raw], [], [], 1.0)[0]:
+                if raw.recv(4096) == b"":
+                    closed = time.monotonic() - started
+                    break
+            elif i % 2:
+                raw.sendall(f"X-Slow-{i}: 1\r\n".encode())
+    except OSError:  # reset by nginx (reset_timedout_connection)
+        closed = time.monotonic() - started
+    finally:
+        raw.close()
+    assert closed is not None and 9 < closed < 13, closed
 
 
 @processes

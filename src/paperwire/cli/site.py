@@ -98,6 +98,9 @@ def serve_site(runtime: Runtime, host: str, port: int, workers: int) -> None:
             workers=workers,
             log_config=log_config,
             log_level=level.lower(),
+            # Off: uvicorn would believe X-Forwarded-* from FORWARDED_ALLOW_IPS (127.0.0.1 by
+            # default, so any local process could pose as any client), a second rule beside
+            # ours. paperwire.web.proxies applies the trusted_proxies setting instead.
             proxy_headers=False,
             # Paperwire writes its own access lines (paperwire.access: route-aware, timed,
             # secrets left out); the access_log setting turns them off.

@@ -110,6 +110,12 @@ class SiteSettings:
         False,
         "Send cookies over HTTPS only (turn on behind TLS; on by itself when base_url is https).",
     )
+    trusted_proxies: str = setting(
+        "",
+        "Addresses or CIDRs of reverse proxies (comma-separated, e.g. 127.0.0.1/32) whose "
+        "X-Forwarded-For and X-Forwarded-Proto name the real client; from anyone else those "
+        "headers are ignored. Empty: the peer of the connection is the client.",
+    )
     trending_ranker: str = setting(
         "trending",
         "Ranker (from the register_rankers hook) behind /papers/trending, its API and Atom "

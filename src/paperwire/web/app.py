@@ -31,6 +31,7 @@ from ..store import Store, open_store
 from .cache import CacheMiddleware, page_cache
 from .guards import CRASHED, CrashGuard, RequestGuard
 from .ops import install as install_ops
+from .proxies import TrustedProxies, parse_networks
 from .responses import error_response
 from .site import Site
 
@@ -105,7 +106,10 @@ def create_app(settings: Settings, extensions: Extensions, store: Store | None =
     def healthz() -> Response:
         return PlainTextResponse("ok")
 
-    install_ops(app)  # /readyz, /metrics, request timing and the access log (outermost)
+    install_ops(app)  # /readyz, /metrics, request timing and the access log
+    # Outermost: everything further in (the access log, the page cache, rate limits via
+    # Ctx.ip) sees the real client behind a trusted proxy.
+    app.add_middleware(TrustedProxies, networks=parse_networks(settings.site.trusted_proxies))
     return app
 
 

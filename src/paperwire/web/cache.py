@@ -309,7 +309,11 @@ async def _answer(
     """A stored or freshly rendered anonymous response: 304 when the visitor's copy is
     current, the headers only for HEAD."""
     timing = f"app;dur={(time.perf_counter() - visit.started) * 1000:.2f}".encode()
-    extra = [(b"x-cache", how), (b"server-timing", timing)]
+    # For a shared cache in front (nginx, which hides this header from clients): the copy
+    # ends with the current second, since nginx counts "s-maxage=1" in whole seconds and
+    # could keep it for up to 2 s (deploy/nginx/paperwire.conf).
+    until = b"@%d" % int(time.time())
+    extra = [(b"x-cache", how), (b"server-timing", timing), (b"x-accel-expires", until)]
     if _not_modified(visit, etag, modified):
         await send(
             {

@@ -4,7 +4,9 @@ and when one is killed mid-load nginx fails over and no acknowledged write is lo
 
 from __future__ import annotations
 
+import os
 import re
+import signal
 import threading
 import time
 import uuid
@@ -20,7 +22,7 @@ from paperwire.core.records import PaperRecord
 from paperwire.store import Store
 
 from .conftest import PG_ADMIN_URL, _pg_available, require
-from .serverkit import Server
+from .nginxkit import app_server, nginx_problem, run_nginx
 from .storekit import TRUST
 from .test_mail import subscribe, upvote_some
 from .webkit import MODEL_CACHE, add_user, seed
@@ -47,6 +49,7 @@ def shared_db() -> Iterator[str]:
 
 
 def instance_settings(tmp_path: Path, name: str) -> dict[str, str]:
+    """Both instances send digests and share the outbox (to count what went out)."""
     return {
         "secret_key": "two-instances-secret",
         "base_url": "http://papers.example.org",
@@ -78,8 +81,8 @@ def test_two_instances_share_one_database(shared_db, tmp_path):
     feed = seed(store)
     alice, bob = _token(store, "alice"), _token(store, "bob")
     with (
-        Server(shared_db, instance_settings(tmp_path, "a"), tmp_path) as a,
-        Server(shared_db, instance_settings(tmp_path, "b"), tmp_path) as b,
+        app_server(shared_db, tmp_path / "a", settings=instance_settings(tmp_path, "a")) as a,
+        app_server(shared_db, tmp_path / "b", settings=instance_settings(tmp_path, "b")) as b,
     ):
         # a vote through A is counted through B at once, and the other way round
         before = _upvotes(b.url, feed[0])
@@ -131,7 +134,7 @@ def test_two_instances_share_one_database(shared_db, tmp_path):
 def _sign_in(base: str, form: dict[str, str]) -> int:
     with httpx.Client(base_url=base, timeout=10) as client:
         page = client.get("/signin").text
-        token = re.search(r'name="csrf-token" content="([^"]+)"', page)
+        token = re.search(r'name="csrf_token" value="([^"]+)"', page)
         assert token is not None
         r = client.post("/signin", data={**form, "csrf_token": token.group(1)})
         return r.status_code
@@ -187,15 +190,75 @@ def _found_within(base: str, query: str, paper: str, seconds: float) -> None:
         time.sleep(0.1)
 
 
-def _vote_loop(base: str, headers: dict[str, str], papers: list[str], acked: list[str],
-               stop: threading.Event) -> None:  # fmt: skip
-    with httpx.Client(base_url=base, timeout=10, headers=headers) as client:
-        for paper in papers:
-            if stop.is_set():
-                return
-            try:
-                r = client.post(f"/api/papers/{paper}/upvote")
-            except httpx.HTTPError:
-                continue
-            if r.status_code == 200 and r.json().get("changed"):
-                acked.append(paper)
+def test_one_instance_killed_mid_load_loses_no_acknowledged_write(shared_db, tmp_path):
+    """nginx in front of two instances on one database; 12 writers upvote through nginx
+    while a reader reads; one instance is SIGKILLed mid-load. Reads fail over (none fails),
+    writes go on through the survivor, and every upvote a writer saw acknowledged is in the
+    database."""
+    require("nginx", nginx_problem())
+    store = Store(shared_db)
+    store.db.upgrade()
+    seed(store)
+    papers = [p.id for p in store.feed.latest(limit=100)]
+    tokens = [_token(store, f"writer{i}") for i in range(12)]
+    reader_token = _token(store, "reader")
+    quiet = {**instance_settings(tmp_path, "x"), "digest_interval": "0"}
+    with (
+        app_server(shared_db, tmp_path / "a", settings=quiet) as a,
+        app_server(shared_db, tmp_path / "b", settings=quiet) as b,
+        run_nginx(tmp_path / "nginx", [a.address, b.address]) as ngx,
+    ):
+        stop = threading.Event()
+        acked: list[tuple[str, str]] = []
+        failed_reads: list[str] = []
+        reads = [0]
+
+        def write(i: int) -> None:
+            with ngx.client(headers=tokens[i]) as client:
+                for paper in papers:
+                    if stop.is_set():
+                        return
+                    try:
+                        r = client.post(f"/api/papers/{paper}/upvote")
+                    except httpx.HTTPError:
+                        continue  # unanswered: not acknowledged
+                    if r.status_code == 200 and r.json().get("changed"):
+                        acked.append((f"writer{i}", paper))
+
+        def read() -> None:  # with a token: past nginx's cache, to an instance
+            with ngx.client(headers=reader_token) as client:
+                while not stop.is_set():
+                    r = client.get(f"/api/papers/{papers[reads[0] % len(papers)]}")
+                    reads[0] += 1
+                    if r.status_code != 200:
+                        failed_reads.append(f"{r.status_code} {r.text[:100]}")
+
+        threads = [threading.Thread(target=write, args=(i,)) for i in range(12)]
+        threads.append(threading.Thread(target=read))
+        for t in threads:
+            t.start()
+        deadline = time.monotonic() + 30
+        while len(acked) < 60 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        os.killpg(a.proc.pid, signal.SIGKILL)  # the server and its workers, no goodbye
+        a.proc.wait(10)
+        killed_at = len(acked)
+        for t in threads[:-1]:
+            t.join(120)
+        stop.set()
+        threads[-1].join(30)
+        assert a.proc.returncode is not None and b.proc.poll() is None
+    assert not failed_reads, failed_reads[:5]
+    assert reads[0] > 20
+    assert len(acked) > killed_at  # the survivor took the rest
+    with store.db.engine.connect() as conn:
+        stored = set(
+            conn.execute(
+                sa.text(
+                    "SELECT u.username, v.paper_id FROM upvotes v JOIN users u ON u.id = v.user_id"
+                )
+            ).all()
+        )
+    assert set(acked) <= {(name, pid) for name, pid in stored}
+    assert len(set(acked)) == len(acked)  # each acknowledged once
+    store.close()

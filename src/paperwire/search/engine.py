@@ -230,6 +230,12 @@ class SearchEngine:
             raise ModelError(self.vectors.problem or "the embedding model is unavailable")
         return self.vectors
 
+    def catch_up(self) -> None:
+        """The stored data changed (another process may have embedded papers): bring the
+        vector index up to date now, so that what is rendered next finds them."""
+        if self.vectors is not None:
+            self.vectors.catch_up()
+
     def warm(self) -> None:
         """Load the model and the index now rather than on the first query."""
         vectors = self.semantic()

@@ -68,6 +68,10 @@ class VectorRetriever(Protocol):
 
     def embed_query(self, text: str) -> np.ndarray | None: ...
 
+    def catch_up(self) -> None:
+        """The stored data changed: bring the index up to date now."""
+        ...
+
     def nearest(
         self, vector: np.ndarray, k: int, filters: SearchFilters | None = None
     ) -> tuple[np.ndarray, np.ndarray]:

@@ -123,6 +123,13 @@ class IndexVectors:
             self._checked = time.monotonic()
             return self._index
 
+    def catch_up(self) -> None:
+        """The data changed: take in the vectors stored since, now rather than at the next
+        refresh (nothing to do before the index is loaded: loading reads them all)."""
+        if self._index is not None:
+            self._checked = float("-inf")
+            self.index()
+
     def warm(self) -> None:
         """Load the model and the index now rather than on the first query."""
         embedder = self.embedder()

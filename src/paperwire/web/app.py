@@ -91,7 +91,9 @@ def create_app(settings: Settings, extensions: Extensions, store: Store | None =
     app.add_middleware(BodyLimit, limit=settings.site.max_body_bytes)
     app.add_middleware(RequestGuard)
     # Outermost: repeat anonymous GETs are answered from memory before routing.
-    app.state.page_cache = page_cache(settings.site, store)
+    # A new data version brings the vector index up to date before pages use it, so a cached
+    # search never misses a paper another process has just embedded.
+    app.state.page_cache = page_cache(settings.site, store, app.state.site.search.catch_up)
     app.add_middleware(CacheMiddleware, cache=app.state.page_cache)
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
     # Plain functions: Starlette runs them in the thread pool (an error page may read the

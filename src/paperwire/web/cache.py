@@ -59,8 +59,11 @@ class DataVersion:
     """The data version as this process knows it, polled by a background thread (started on
     demand, resting when the process has been idle for a while)."""
 
-    def __init__(self, read: Callable[[], int], interval: float):
+    def __init__(
+        self, read: Callable[[], int], interval: float, on_change: Callable[[], None] | None = None
+    ):
         self.read = read
+        self.on_change = on_change  # run before a new version is published
         self.interval = max(0.02, interval)
         self.local = 0
         self.changed_at = time.time()  # when the token last changed (Last-Modified)
@@ -116,6 +119,11 @@ class DataVersion:
             return True
         seen, self._seen = self._seen, value
         if seen is not None:  # published one poll after it was read: its writer committed
+            if self.on_change is not None and (self._state is None or self._state[0] != seen):
+                try:
+                    self.on_change()  # e.g. the vector index takes in new vectors first
+                except Exception as exc:  # noqa: BLE001 - the cache must go on
+                    log.warning("after a data change: %s", exc)
             self._state = (seen, time.monotonic())
         return True
 
@@ -187,8 +195,10 @@ class PageCache:
             self.bytes -= old.size
 
 
-def page_cache(settings: SiteSettings, store: Store) -> PageCache:
-    version = DataVersion(store.changes.version, settings.page_cache_poll)
+def page_cache(
+    settings: SiteSettings, store: Store, on_change: Callable[[], None] | None = None
+) -> PageCache:
+    version = DataVersion(store.changes.version, settings.page_cache_poll, on_change)
     return PageCache(version, settings.page_cache_mb << 20, settings.page_cache_ttl)
 
 

@@ -21,6 +21,7 @@ from ..core.passwords import hash_password, password_problem
 from ..core.settings import Settings
 from ..ingest.thumbnails import ThumbnailScheduler
 from ..jobs.worker import QueueWorker
+from ..mail import outgoing
 from ..mail.scheduler import DigestScheduler
 from ..search.vectors import limit_blas_threads
 from ..store import Store
@@ -65,7 +66,9 @@ def serve_site(runtime: Runtime, host: str, port: int, workers: int) -> None:
     if settings.digests.digest_interval > 0:
         DigestScheduler(settings, plugins.search_backends(), plugins.rankers()).start()
     if settings.jobs.job_interval > 0:
-        QueueWorker(settings, runtime.sources.trust, plugins.search_backends()).start()
+        QueueWorker(
+            settings, runtime.sources.trust, plugins.search_backends(), more=[outgoing.handlers]
+        ).start()
     thumbnails = _thumbnail_scheduler(settings)
     if thumbnails is not None:
         thumbnails.start()
@@ -128,7 +131,9 @@ def worker(runtime: Runtime) -> None:
     settings = runtime.settings
     loops: list[DigestScheduler | QueueWorker | ThumbnailScheduler] = []
     if settings.jobs.job_interval > 0:
-        loops.append(QueueWorker(settings, runtime.sources.trust, plugins.search_backends()))
+        backends = plugins.search_backends()
+        trust = runtime.sources.trust
+        loops.append(QueueWorker(settings, trust, backends, more=[outgoing.handlers]))
         click.echo(f"running due jobs every {loops[-1].interval:g} s")
     if settings.digests.digest_interval > 0:
         loops.append(DigestScheduler(settings, plugins.search_backends(), plugins.rankers()))

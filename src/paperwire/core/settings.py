@@ -153,6 +153,12 @@ class SearchSettings:
         "Cosine similarity from which a paper that does not contain every query word still "
         "counts as a result.",
     )
+    search_time_budget_ms: int = setting(
+        750,
+        "Milliseconds of database work one search may take (keyword index, author and other "
+        "filters); the database stops a query past it and the search answers with what it "
+        "found so far, saying so (0: no limit).",
+    )
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,10 @@ bm25 / PostgreSQL tsvector), kept in the same transactions as the papers.
 Every word first: the papers holding them all. When none does (a sentence pasted as a query),
 the rarer words rank instead; common words tell little and cost the most to score (a sentence
 query would score most of the corpus), so they are left to the semantic side.
+
+Under a time budget (``search_time_budget_ms``), ranking gets ``RANKING_SHARE`` of what is
+left; a ranking stopped for time gives way to the newest papers holding the words (found
+without scoring every match), so that a query of many common words still finds papers.
 """
 
 from __future__ import annotations
@@ -13,12 +17,15 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from ..core.errors import TimeBudgetExceeded
 from ..core.hooks import hookimpl
 from ..core.query import ParsedQuery, SearchFilters, Unit
 from ..core.settings import SearchSettings
 from ..store import Store
 from ..store.search import WordIndex
 from .retrievers import KeywordBackend
+
+RANKING_SHARE = 0.6
 
 
 class DatabaseKeywords:
@@ -32,7 +39,7 @@ class DatabaseKeywords:
     def retrieve(
         self, query: ParsedQuery, filters: SearchFilters, k: int
     ) -> tuple[list[tuple[int, float]], set[int]]:
-        hits = self.store.search.keyword_hits(query, filters=filters, limit=k)
+        hits = self._hits_holding_all(query, filters, k)
         all_words = {s for s, _ in hits}
         if not hits and len(query.units) > 1:
             rare, weights = self._rare_units(query)
@@ -42,6 +49,18 @@ class DatabaseKeywords:
                     some, mode="any", filters=filters, limit=k, weights=weights
                 )
         return hits, all_words
+
+    def _hits_holding_all(
+        self, query: ParsedQuery, filters: SearchFilters, k: int
+    ) -> list[tuple[int, float]]:
+        search, left = self.store.search, self.store.db.time_left()
+        if left is None:
+            return search.keyword_hits(query, filters=filters, limit=k)
+        try:
+            with self.store.db.time_budget(left * RANKING_SHARE):
+                return search.keyword_hits(query, filters=filters, limit=k)
+        except TimeBudgetExceeded:  # too many matches to rank in time: the newest ones
+            return search.keyword_hits(query, filters=filters, limit=k, ranked=False)
 
     def judge(self, seqs: Sequence[int] | None = None) -> IndexJudge:
         return IndexJudge(self.store.search.word_index(seqs))

@@ -128,7 +128,10 @@ def search(
     never marked inside) and ``why`` (matched words, cosine similarity, fused score).
     Without a query or filter: every paper, newest first. ``X-Total-Count`` gives the number
     of results; ``Link: rel="next"`` the next page; ``X-Search-Terms-Dropped`` how many
-    repeated or extra terms were left out (a search looks for at most 32)."""
+    repeated or extra terms were left out (a search looks for at most 32);
+    ``X-Search-Incomplete`` that the search ran out of its time budget and these are the
+    results found before (by meaning, usually). Out of time with nothing found: 503 with
+    ``Retry-After``."""
     filters = service.search_filters(date_from, date_to, category, has_code, on_feed, author)
     if not q.strip() and not filters.active:
         # Like Hugging Face: no query lists papers (``HfApi.list_papers()``), newest first.
@@ -152,6 +155,8 @@ def search(
     headers = {"X-Total-Count": str(result.total), "X-Search-Mode": result.mode}
     if result.query.dropped:  # repeated terms, and terms past the cap, were left out
         headers["X-Search-Terms-Dropped"] = str(result.query.dropped)
+    if result.incomplete:  # the time budget ran out: what was found before it
+        headers["X-Search-Incomplete"] = "time budget exceeded"
     if (p + 1) * limit < result.total:
         params = {k: v for k, v in ctx.request.query_params.items() if k != "p"}
         params["p"] = str(p + 1)

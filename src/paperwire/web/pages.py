@@ -149,6 +149,7 @@ def search_page(ctx: Ctx, q: str, p: int, sort: str, filters: SearchFilters) -> 
         search_params=params,
         search_mode=result.mode,
         terms_dropped=result.query.dropped,
+        incomplete=result.incomplete,
         max_terms=MAX_TERMS,
         # True (turned off) or why it cannot run here; None when it runs
         semantic_off=ctx.site.search.problem or not ctx.settings.search.semantic_search,

@@ -377,12 +377,22 @@ def search(
     mathml: bool = True,
 ) -> tuple[SearchResult, list[SearchCard]]:
     """Run a search and return its cards, highlighted and explained (math as MathML for
-    pages; as its TeX source, never marked inside, for the API)."""
+    pages; as its TeX source, never marked inside, for the API). A search that ran out of
+    its time budget gives what it found before (``result.incomplete``; the page and the API
+    say so), or, when that is nothing, a 503 with Retry-After."""
     if sort not in SORTS:
         raise HTTPException(400, f"sort must be one of {', '.join(SORTS)}")
     if mode not in MODES:
         raise HTTPException(400, f"mode must be one of {', '.join(MODES)}")
     result = ctx.site.search.search(q, filters, sort=sort, offset=offset, limit=limit, mode=mode)
+    if result.incomplete and not result.hits:
+        raise HTTPException(
+            503,
+            f"This search took longer than its time budget "
+            f"({ctx.settings.search.search_time_budget_ms} ms) before finding anything. "
+            "Try fewer or more specific words.",
+            headers={"Retry-After": "10"},
+        )
     cards = ctx.store.feed.cards([h.paper_id for h in result.hits])
     hits = {h.paper_id: h for h in result.hits}
     matcher = Matcher(result.query)

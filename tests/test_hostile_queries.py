@@ -26,7 +26,9 @@ def corpus(tmp_path_factory):
     folder = tmp_path_factory.mktemp("hostile")
     started = time.monotonic()
     store, origin = build_corpus(folder / "corpus.db")
-    print(f"\ncorpus: {store.papers.count()} papers ({origin}) in {time.monotonic() - started:.1f} s")
+    print(
+        f"\ncorpus: {store.papers.count()} papers ({origin}) in {time.monotonic() - started:.1f} s"
+    )
     yield store, folder
     store.close()
 

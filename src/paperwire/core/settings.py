@@ -159,6 +159,13 @@ class SearchSettings:
         "filters); the database stops a query past it and the search answers with what it "
         "found so far, saying so (0: no limit).",
     )
+    search_rate_limit: int = setting(
+        50,
+        "Searches (the search page, its API and Atom feed) per search_rate_window seconds, per "
+        "signed-in account, or per address for visitors (0: no limit). Hugging Face allows 50 "
+        "per 5 minutes.",
+    )
+    search_rate_window: int = setting(300, "Seconds of the search rate limit's window.")
 
 
 @dataclass(frozen=True)

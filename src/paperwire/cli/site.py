@@ -85,6 +85,8 @@ def serve_site(runtime: Runtime, host: str, port: int, workers: int) -> None:
             log_level="warning" if runtime.quiet else "info",
             proxy_headers=False,
             access_log=not runtime.quiet,
+            timeout_keep_alive=settings.site.keep_alive_timeout,
+            limit_concurrency=settings.site.max_connections or None,
         )
     finally:
         os.environ.pop(SNAPSHOT_ENV, None)

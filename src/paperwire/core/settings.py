@@ -101,6 +101,17 @@ class SiteSettings:
         "Sign-in, sign-up and password-reset attempts per address and per account per 15 minutes.",
     )
     rate_limit_writes: int = setting(60, "Upvotes, comments and submissions per user per minute.")
+    keep_alive_timeout: int = setting(
+        5,
+        "Seconds `paperwire serve` keeps an idle keep-alive connection open. Reading a "
+        "request's headers has no time limit in the app server: put a proxy in front "
+        "(nginx client_header_timeout, large_client_header_buffers).",
+    )
+    max_connections: int = setting(
+        1000,
+        "Connections and requests in flight per `paperwire serve` worker process beyond "
+        "which new requests are answered 503 at once (0: no limit).",
+    )
     cookie_secure: bool = setting(
         False,
         "Send cookies over HTTPS only (turn on behind TLS; on by itself when base_url is https).",

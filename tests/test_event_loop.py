@@ -96,8 +96,15 @@ def _client_loop(url: str, n: int, stop: threading.Event, counts: dict[str, list
             posts = [
                 ("/signin", {"login": "ada", "password": "wrong password!"}),
                 ("/signin", {"login": "ada", "password": PASSWORD, "next": "/papers"}),
-                ("/subscribe", {"email": f"reader{n}-{i}@example.org", "kind": "trending",
-                                "frequency": "daily", "timezone": "UTC"}),  # fmt: skip
+                (
+                    "/subscribe",
+                    {
+                        "email": f"reader{n}-{i}@example.org",
+                        "kind": "trending",
+                        "frequency": "daily",
+                        "timezone": "UTC",
+                    },
+                ),  # fmt: skip
                 ("/papers/submit", {"arxiv_id": f"2501.{n:02d}{i % 1000:03d}"}),
             ]
             for path, form in posts:
@@ -134,8 +141,9 @@ def test_healthz_answers_at_once_while_clients_sign_in_subscribe_and_submit(tmp_
         arxiv.close()
     p99 = sorted(took)[int(len(took) * 0.99) - 1]
     done = ", ".join(f"{path} {sorted(set(codes))} x{len(codes)}" for path, codes in counts.items())
-    print(f"\n/healthz under load: {len(took)} answers, median "
-          f"{statistics.median(took) * 1000:.1f} ms, p99 {p99 * 1000:.1f} ms; requests: {done}")  # fmt: skip
+    median = statistics.median(took) * 1000
+    print(f"\n/healthz under load: {len(took)} answers, median {median:.1f} ms, "
+          f"p99 {p99 * 1000:.1f} ms; requests: {done}")  # fmt: skip
     # The clients did their work: failed and successful sign-ins, subscriptions, submissions.
     assert {400, 303} <= set(counts["/signin"])
     assert set(counts.get("/subscribe", [200])) == {200}

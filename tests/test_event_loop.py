@@ -67,7 +67,7 @@ def _serve(tmp_path, arxiv_port: int):
     toml.write_text(
         'secret_key = "loop-test"\ndigest_interval = 0\nthumbnail_interval = 0\n'
         "semantic_search = false\nrate_limit_auth = 1000000\nrate_limit_subscribe = 1000000\n"
-        f'submit_daily_limit = 0\narxiv_api_url = "http://127.0.0.1:{arxiv_port}/api"\n'
+        f'submit_daily_limit = 0\nsubmit_max_age_days = 0\narxiv_api_url = "http://127.0.0.1:{arxiv_port}/api"\n'
         f'outbox_dir = "{tmp_path / "outbox"}"\narxiv_visitor_wait = 1.0\nhttp_retries = 0\n'
     )
     port = _port()
@@ -147,5 +147,6 @@ def test_healthz_answers_at_once_while_clients_sign_in_subscribe_and_submit(tmp_
     # The clients did their work: failed and successful sign-ins, subscriptions, submissions.
     assert {400, 303} <= set(counts["/signin"])
     assert set(counts.get("/subscribe", [200])) == {200}
+    assert set(counts.get("/papers/submit", [303])) == {303}  # on to the pending page
     assert 500 not in {c for codes in counts.values() for c in codes}
     assert p99 < 0.050

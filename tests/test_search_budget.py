@@ -95,3 +95,28 @@ def test_a_search_out_of_time_with_nothing_found_is_a_clear_503(web, tmp_path):
     # The author filter alone (no words) runs under the budget too.
     fine = visitor.get("/papers", params={"author": "Nobody Known"})
     assert fine.status_code == 200
+
+
+def test_unranked_hits_are_the_newest_papers_holding_the_words(store):
+    from paperwire.core.query import parse
+    from paperwire.core.records import PaperRecord
+
+    from .storekit import TRUST
+
+    store.papers.upsert(
+        [
+            PaperRecord(
+                id=f"2503.1000{i}",
+                title=f"Vision model {i}",
+                abstract="About vision.",
+                source="arxiv-api",
+            )
+            for i in range(4)
+        ]  # fmt: skip
+        + [PaperRecord(id="2503.20000", title="Speech", abstract="Audio.", source="arxiv-api")],
+        TRUST,
+    )
+    seqs = {store.papers.seq_of(f"2503.1000{i}"): i for i in range(4)}
+    hits = store.search.keyword_hits(parse("vision model"), limit=3, ranked=False)
+    assert [seqs[s] for s, _ in hits] == [3, 2, 1]  # newest first, no scoring
+    assert store.search.keyword_hits(parse("vision OR audio"), mode="any", ranked=False)

@@ -12,7 +12,7 @@ import pytest
 from .conftest import require
 from .storekit import search_engine
 from .test_search import embedder  # noqa: F401 - the session's embedding model
-from .test_web_auth import link_in, outbox
+from .test_web_auth import delivered, link_in
 from .webkit import PASSWORD, add_user, seed, serve_in_thread, site
 
 CHROMIUM = os.environ.get("PAPERWIRE_CHROMIUM", "/usr/bin/chromium")
@@ -82,7 +82,7 @@ def test_sign_up_confirm_upvote_comment_submit(page, live):
     page.get_by_role("button", name="Sign up").click()
     page.get_by_text("Check your inbox").first.wait_for()
     shot(page, "02-check-inbox")
-    [msg] = outbox(config)
+    [msg] = delivered(store, config)
     page.goto(url + link_in(msg, "/confirm"))
     page.get_by_role("button", name="Confirm my account").click()
     page.get_by_text("Welcome, marie!").wait_for()
@@ -227,7 +227,7 @@ def test_subscribe_confirm_preview_and_unsubscribe(page, live):
     shot(page, "23-subscribe")
     page.get_by_role("button", name="Subscribe").click()
     expect(page.get_by_role("heading", name="Check your inbox")).to_be_visible()
-    [msg] = outbox(config)
+    [msg] = delivered(store, config)
     body = msg.get_body(preferencelist=("plain",)).get_content()
     page.goto(url + re.search(r"http://testserver(/subscriptions/confirm\S+)", body).group(1))
     page.get_by_role("button", name="Confirm subscription").click()

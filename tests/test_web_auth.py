@@ -7,7 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from .webkit import PASSWORD, Visitor, add_user, site
+from .webkit import PASSWORD, Visitor, add_user, send_queued_mail, site
+
+
+def delivered(store, config) -> list[email.message.EmailMessage]:
+    """The outbox after the queue worker sent what visitors' requests queued."""
+    send_queued_mail(store, config)
+    return outbox(config)
 
 
 def outbox(config) -> list[email.message.EmailMessage]:
@@ -38,7 +44,8 @@ def test_signup_confirm_signin_flow(web, visitor):
     # not usable before the address is confirmed
     r = visitor.post("/signin", {"login": "ada", "password": PASSWORD})
     assert r.status_code == 400
-    [msg] = outbox(config)
+    assert outbox(config) == []  # queued, not sent inside the request
+    [msg] = delivered(store, config)
     assert msg["To"] == "ada@example.org" and "Confirm" in msg["Subject"]
     url = link_in(msg, "/confirm")
     r = confirm_by_button(visitor, url)
@@ -63,7 +70,7 @@ def header(page: str) -> str:
 def test_account_confirmation_needs_the_button_and_signs_in_at_once(web, visitor):
     app, store, _, config = web
     visitor.post("/signup", {"username": "ada", "email": "ada@example.org", "password": PASSWORD})
-    [msg] = outbox(config)
+    [msg] = delivered(store, config)
     url = link_in(msg, "/confirm")
     token = url.rsplit("/", 1)[1]
     # a mail scanner following the link (GET, HEAD, no cookies) confirms nothing
@@ -105,7 +112,12 @@ def test_signup_does_not_reveal_known_addresses(web, visitor):
     strip = lambda t: re.sub(r"\S+@example\.org|[\w-]{40,}", "", t)  # noqa: E731
     assert r1.status_code == r2.status_code == 200
     assert strip(r1.text) == strip(r2.text)
-    mails = {m["To"]: m for m in outbox(config)}
+    assert outbox(config) == []
+    assert sorted(j.payload["user_id"] is None for j in store.queue.list(kind="mail")) == [
+        False,
+        True,
+    ]
+    mails = {m["To"]: m for m in delivered(store, config)}
     assert "already has one" in mails["grace@example.org"].get_content()
     assert store.accounts.get_user(username="newname") is None
 
@@ -180,7 +192,12 @@ def test_password_reset_is_single_use_and_ends_sessions(web, visitor):
     unknown = visitor.post("/reset", {"email": "nobody@example.org"})
     assert r.status_code == unknown.status_code == 200
     assert r.text.replace("reset-me", "nobody") == unknown.text
-    [msg] = outbox(config)
+    assert len(store.queue.list(kind="mail", state="queued")) == 2  # one each: the same path
+    [msg] = delivered(store, config)  # the worker found one account
+    assert sorted(j.result for j in store.queue.list(kind="mail")) == [
+        "not sent: no active account has this address",
+        "sent to reset-me@example.org",
+    ]
     url = link_in(msg, "/reset")
     assert visitor.get(url).status_code == 200
     assert visitor.post(url, {"password": "short"}).status_code == 400

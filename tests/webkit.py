@@ -19,6 +19,8 @@ from paperwire.core.passwords import hash_password
 from paperwire.core.settings import Settings
 from paperwire.ingest.listing import listing_record
 from paperwire.ingest.pipeline import import_jsonl
+from paperwire.jobs import QueueRunner, StepStats
+from paperwire.mail import outgoing
 
 from .replay import FIXTURES
 from .storekit import TRUST
@@ -103,6 +105,12 @@ class Visitor:
 def add_user(store, name: str, role: str = "user", password: str = PASSWORD) -> int:
     email = f"{name}@example.org"
     return store.accounts.create_user(name, email, hash_password(password), role=role)
+
+
+def send_queued_mail(store, config) -> StepStats:
+    """What the queue worker of `paperwire serve` does with the e-mails visitors' requests
+    queued (sign-up, reset, subscriptions): one step of the jobs queue."""
+    return QueueRunner(store, outgoing.handlers(store, config)).step()
 
 
 def site(store, tmp_path, **overrides):

@@ -1,5 +1,5 @@
 """``paperwire jobs``: look at the jobs queue and run what is due (pending submissions
-waiting for arXiv), from a terminal or cron."""
+waiting for arXiv, visitors' e-mails), from a terminal or cron."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from ..core.errors import ExitCode
 from ..core.models import JOB_STATES, Job
 from ..jobs.papers import ArxivFetcher
 from ..jobs.worker import runner_for
+from ..mail import outgoing
 from .main import Runtime, main, pass_runtime
 
 
@@ -30,7 +31,8 @@ def jobs_run(runtime: Runtime, limit: int) -> None:
     store = runtime.open_store()
     fetcher = ArxivFetcher(runtime.settings.sources, runtime.sources.trust)
     try:
-        runner = runner_for(store, runtime.settings, fetcher, plugins.search_backends())
+        backends = plugins.search_backends()
+        runner = runner_for(store, runtime.settings, fetcher, backends, [outgoing.handlers])
         stats = runner.step(limit)
     finally:
         fetcher.close()

@@ -25,6 +25,7 @@ from ..core.passwords import hash_password, password_problem
 from ..core.settings import Settings
 from ..ingest.thumbnails import ThumbnailScheduler
 from ..jobs.worker import QueueWorker
+from ..mail import outgoing
 from ..mail.scheduler import DigestScheduler
 from ..search.vectors import limit_blas_threads
 from ..store import Store
@@ -78,7 +79,9 @@ def serve_site(runtime: Runtime, host: str, port: int, workers: int) -> None:
     if settings.digests.digest_interval > 0:
         DigestScheduler(settings, plugins.search_backends(), plugins.rankers()).start()
     if settings.jobs.job_interval > 0:
-        QueueWorker(settings, runtime.sources.trust, plugins.search_backends()).start()
+        QueueWorker(
+            settings, runtime.sources.trust, plugins.search_backends(), more=[outgoing.handlers]
+        ).start()
     thumbnails = _thumbnail_scheduler(settings)
     if thumbnails is not None:
         thumbnails.start()
@@ -105,6 +108,8 @@ def serve_site(runtime: Runtime, host: str, port: int, workers: int) -> None:
             # Paperwire writes its own access lines (paperwire.access: route-aware, timed,
             # secrets left out); the access_log setting turns them off.
             access_log=False,
+            timeout_keep_alive=settings.site.keep_alive_timeout,
+            limit_concurrency=settings.site.max_connections or None,
         )
     finally:
         os.environ.pop(SNAPSHOT_ENV, None)
@@ -153,7 +158,9 @@ def worker(runtime: Runtime) -> None:
     settings = runtime.settings
     loops: list[DigestScheduler | QueueWorker | ThumbnailScheduler] = []
     if settings.jobs.job_interval > 0:
-        loops.append(QueueWorker(settings, runtime.sources.trust, plugins.search_backends()))
+        backends = plugins.search_backends()
+        trust = runtime.sources.trust
+        loops.append(QueueWorker(settings, trust, backends, more=[outgoing.handlers]))
         click.echo(f"running due jobs every {loops[-1].interval:g} s")
     if settings.digests.digest_interval > 0:
         loops.append(DigestScheduler(settings, plugins.search_backends(), plugins.rankers()))

@@ -18,6 +18,11 @@ class StoreError(PaperwireError, RuntimeError):
     """A database problem the caller should report, not a bug."""
 
 
+class TimeBudgetExceeded(PaperwireError, RuntimeError):
+    """A query ran past its time budget (``search_time_budget_ms``) and was stopped by the
+    database."""
+
+
 class RecordRefused(StoreError):
     """The database refused what was written (a constraint, a value it cannot hold): the
     data's fault, unlike a database that is down or locked. ``kind``: the driver's name for

@@ -106,6 +106,17 @@ class SiteSettings:
         "Where to report a vulnerability (mailto: or https: URI), published in "
         "/.well-known/security.txt (RFC 9116). Empty: no security.txt.",
     )
+    keep_alive_timeout: int = setting(
+        5,
+        "Seconds `paperwire serve` keeps an idle keep-alive connection open. Reading a "
+        "request's headers has no time limit in the app server: put a proxy in front "
+        "(nginx client_header_timeout, large_client_header_buffers).",
+    )
+    max_connections: int = setting(
+        1000,
+        "Connections and requests in flight per `paperwire serve` worker process beyond "
+        "which new requests are answered 503 at once (0: no limit).",
+    )
     cookie_secure: bool = setting(
         False,
         "Send cookies over HTTPS only (turn on behind TLS; on by itself when base_url is https).",
@@ -180,6 +191,19 @@ class SearchSettings:
         "Cosine similarity from which a paper that does not contain every query word still "
         "counts as a result.",
     )
+    search_time_budget_ms: int = setting(
+        750,
+        "Milliseconds of database work one search may take (keyword index, author and other "
+        "filters); the database stops a query past it and the search answers with what it "
+        "found so far, saying so (0: no limit).",
+    )
+    search_rate_limit: int = setting(
+        50,
+        "Searches (the search page, its API and Atom feed) per search_rate_window seconds, per "
+        "signed-in account, or per address for visitors (0: no limit). Hugging Face allows 50 "
+        "per 5 minutes.",
+    )
+    search_rate_window: int = setting(300, "Seconds of the search rate limit's window.")
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,6 @@ file in ``outbox_dir`` (the development default: open it with any mail client)."
 from __future__ import annotations
 
 import hashlib
-import logging
 import re
 import smtplib
 import ssl
@@ -18,7 +17,6 @@ from ..core.errors import MailError
 from ..core.settings import MailSettings
 
 _HEADER_SAFE = re.compile(r"[\r\n]")
-log = logging.getLogger("paperwire.mail")
 
 
 def compose(
@@ -160,18 +158,9 @@ class Mailer:
             self.close()
 
 
-def send_now(mail: MailSettings, to: str, subject: str, text: str, html: str | None = None) -> None:
-    """Send a message a visitor's request triggered (confirmation, reset, notice). A failure
-    is logged, not raised: the visitor sees the same answer either way."""
-    try:
-        where = send(mail, compose(mail, to, subject, text, html))
-        log.info("mail %r to %s -> %s", subject, to, where)
-    except MailError as exc:
-        log.error("mail %r to %s failed: %s", subject, to, exc)
-
-
 def send(mail: MailSettings, msg: EmailMessage) -> str:
-    """Hand one message over at once (no waiting between retries: a visitor is waiting);
-    returns where it went (SMTP host or file path)."""
+    """Hand one message over at once, without retries (the jobs queue retries visitors'
+    messages with its backoff, see :mod:`.outgoing`); returns where it went (SMTP host or
+    file path)."""
     with Mailer(mail, retries=0) as mailer:
         return mailer.send(msg)

@@ -11,18 +11,15 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import quote
 
 from ..core import timezones
 from ..core.models import Subscription, User
-from ..core.settings import MailSettings, SiteSettings
 from ..core.signing import Signer
 from ..core.text import clean
 from ..search import SearchEngine
 from ..store import Store
-from . import render
+from . import outgoing, render
 from .schedule import FREQUENCIES
-from .send import send_now
 
 EMAIL = re.compile(r"^[^@\s<>()\[\],;:\"\\]{1,64}@[A-Za-z0-9.-]{1,253}\.[A-Za-z]{2,63}$")
 KINDS = ("trending", "topic")
@@ -96,22 +93,19 @@ def topic_vector(engine: SearchEngine | None, query: str | None) -> dict[str, An
 
 def subscribe(
     store: Store,
-    site: SiteSettings,
-    mail: MailSettings,
-    signer: Signer,
     req: SubscriptionRequest,
     user: User | None = None,
     engine: SearchEngine | None = None,
 ) -> Active | None:
-    """Create or renew the subscription and send the e-mail that goes with it. Only for the
-    signed-in owner of the address (who may know its state) is the outcome returned."""
+    """Create or renew the subscription and queue the e-mail that goes with it (see
+    :mod:`.outgoing`). Only for the signed-in owner of the address (who may know its state)
+    is the outcome returned."""
     own = (
         user is not None
         and user.confirmed_at is not None
         and (user.email or "").lower() == req.email
     )
     user_id = user.id if own and user is not None else None
-    base = site.base_url.rstrip("/")
     # Before looking the address up: known and unknown addresses take the same path.
     vector = topic_vector(engine, req.query) if req.kind == "topic" else None
     found = store.mail.find_subscription(req.email, req.kind, req.query)
@@ -119,18 +113,7 @@ def subscribe(
         if own:  # the owner changes it directly
             store.mail.update_subscription(found.id, frequency=req.frequency, timezone=req.timezone)
             return Active(store.mail.get_subscription(found.id) or found, already=True)
-        link = render.links(base, signer, found)
-        send_now(
-            mail,
-            req.email,
-            *render.notice(
-                site.site_name,
-                "already",
-                f"You are already subscribed to {site.site_name}",
-                about=render.describe(found),
-                manage_url=link["manage"],
-            ),
-        )
+        outgoing.queue(store, "sub-already", req.email, subscription_id=found.id)
         return None
     if found is None:
         sub = store.mail.create_subscription(
@@ -145,18 +128,7 @@ def subscribe(
         store.mail.update_subscription(sub.id, **vector)
     if own:
         return Active(store.mail.get_subscription(sub.id) or sub, already=False)
-    token = quote(render.confirm_token(signer, sub), safe="")
-    send_now(
-        mail,
-        req.email,
-        *render.notice(
-            site.site_name,
-            "confirm",
-            f"Confirm your {site.site_name} subscription",
-            about=render.describe(sub),
-            confirm_url=f"{base}/subscriptions/confirm?token={token}",
-        ),
-    )
+    outgoing.queue(store, "sub-confirm", req.email, subscription_id=sub.id)
     return None
 
 

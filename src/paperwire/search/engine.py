@@ -7,19 +7,21 @@ retriever is lives in :mod:`.retrievers`; the built-ins are registered like any 
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from typing import TypeVar
 
 import numpy as np
 
-from ..core.errors import ModelError
+from ..core.errors import ModelError, TimeBudgetExceeded
 from ..core.query import ParsedQuery, SearchFilters, parse
 from ..core.settings import SearchSettings
 from ..store import Store
 from .fusion import Hit, Tuning, fuse
 from .retrievers import KeywordRetriever, SearchBackends, VectorRetriever, WordJudge
 
+T = TypeVar("T")
 SORTS = ("relevance", "date", "upvotes")
 MODES = ("hybrid", "keyword", "semantic")
 
@@ -31,6 +33,8 @@ class SearchResult:
     total: int
     mode: str  # how the results were found: hybrid, keyword, semantic, browse or empty
     timings: dict[str, float] = field(default_factory=dict)
+    # The time budget ran out: these are the results found before (e.g. by meaning only).
+    incomplete: bool = False
 
 
 @dataclass
@@ -50,11 +54,13 @@ class SearchEngine:
         keyword: KeywordRetriever,
         vectors: VectorRetriever | None = None,
         tuning: Tuning | None = None,
+        budget: float | None = None,
     ):
         self.store = store
         self.keyword = keyword
         self.vectors = vectors
         self.tuning = tuning or Tuning()
+        self.budget = budget  # seconds of database work one search may take (None: no limit)
 
     @property
     def problem(self) -> str | None:
@@ -84,24 +90,35 @@ class SearchEngine:
         mode: str = "hybrid",
     ) -> SearchResult:
         t0 = time.perf_counter()
+        deadline = Deadline(self.budget)
         filters = filters or SearchFilters()
         parsed = parse(text)
         if parsed.author and not filters.author:
             filters = replace(filters, author=parsed.author)
         if parsed.empty:
-            return self._browse(parsed, filters, sort, offset, limit)
+            return self._browse(parsed, filters, sort, offset, limit, deadline)
         timings: dict[str, float] = {}
         kw: list[tuple[int, float]] = []
         all_words: set[int] = set()
         if mode != "semantic" and parsed.units:
-            kw, all_words = self.keyword.retrieve(parsed, filters, self.tuning.candidates)
+            found = deadline.run(
+                self.store, lambda: self.keyword.retrieve(parsed, filters, self.tuning.candidates)
+            )
+            kw, all_words = found if found is not None else ([], set())
         timings["keyword"] = time.perf_counter() - t0
         vectors = self.semantic() if mode != "keyword" else None
-        sem = _Semantic()
+        sem: _Semantic | None = _Semantic()
         if vectors is not None and parsed.semantic:
-            sem = self._semantic_side(vectors, parsed, filters, [s for s, _ in kw], timings)
+            # What is left of the budget, and at least a quarter of it: after a keyword side
+            # that ran out of time, the meaning side still gives the best results it can.
+            sem = deadline.run(
+                self.store,
+                lambda: self._semantic_side(vectors, parsed, filters, [s for s, _ in kw], timings),
+                at_least=0.25,
+            )
         elif mode == "semantic":
             return SearchResult(parsed, [], 0, "semantic")
+        sem = sem or _Semantic()
         hits, used = fuse(
             [s for s, _ in kw],
             all_words,
@@ -113,17 +130,26 @@ class SearchEngine:
         self._order(hits, sort)
         page = self._with_ids(hits[offset : offset + limit])
         timings["total"] = time.perf_counter() - t0
-        return SearchResult(parsed, page, len(hits), used, timings)
+        return SearchResult(parsed, page, len(hits), used, timings, deadline.exceeded)
 
     def _browse(
-        self, parsed: ParsedQuery, filters: SearchFilters, sort: str, offset: int, limit: int
+        self,
+        parsed: ParsedQuery,
+        filters: SearchFilters,
+        sort: str,
+        offset: int,
+        limit: int,
+        deadline: Deadline,
     ) -> SearchResult:
         """No query: the filtered papers (or nothing without filters)."""
         if not filters.active:
             return SearchResult(parsed, [], 0, "empty")
-        seqs, total = self.store.search.browse(filters, sort, limit, offset)
+        found = deadline.run(
+            self.store, lambda: self.store.search.browse(filters, sort, limit, offset)
+        )
+        seqs, total = found if found is not None else ([], 0)
         hits = self._with_ids([Hit(seq=s, score=0.0) for s in seqs])
-        return SearchResult(parsed, hits, total, "browse")
+        return SearchResult(parsed, hits, total, "browse", incomplete=deadline.exceeded)
 
     def _semantic_side(
         self,
@@ -243,6 +269,31 @@ class SearchEngine:
             vectors.warm()
 
 
+class Deadline:
+    """The time budget of one search's database work, shared by its steps: each step runs
+    under what is left (:meth:`Database.time_budget`); a step stopped for time gives None,
+    and any query stopped for time marks the search incomplete."""
+
+    def __init__(self, budget: float | None):
+        self.budget = budget
+        self.end = None if budget is None else time.monotonic() + budget
+        self.exceeded = False
+
+    def run(self, store: Store, step: Callable[[], T], at_least: float = 0.0) -> T | None:
+        if self.budget is None or self.end is None:
+            return step()
+        left = max(self.end - time.monotonic(), self.budget * at_least)
+        try:
+            with store.db.time_budget(left) as budget:
+                out = step()
+        except TimeBudgetExceeded:
+            self.exceeded = True
+            return None
+        # A step may recover from a stopped query (ranking gave way to the newest matches).
+        self.exceeded = self.exceeded or budget.stopped
+        return out
+
+
 def engine_for(store: Store, settings: SearchSettings, backends: SearchBackends) -> SearchEngine:
     """The engine this deployment's settings ask for, from the registered backends."""
     return SearchEngine(
@@ -252,4 +303,5 @@ def engine_for(store: Store, settings: SearchSettings, backends: SearchBackends)
         Tuning(
             candidates=settings.search_candidates, min_similarity=settings.search_min_similarity
         ),
+        budget=settings.search_time_budget_ms / 1000 if settings.search_time_budget_ms else None,
     )

@@ -4,6 +4,10 @@ bm25 / PostgreSQL tsvector), kept in the same transactions as the papers.
 Every word first: the papers holding them all. When none does (a sentence pasted as a query),
 the rarer words rank instead; common words tell little and cost the most to score (a sentence
 query would score most of the corpus), so they are left to the semantic side.
+
+Under a time budget (``search_time_budget_ms``), ranking gets ``RANKING_SHARE`` of what is
+left; a ranking stopped for time gives way to the newest papers holding the words (found
+without scoring every match), so that a query of many common words still finds papers.
 """
 
 from __future__ import annotations
@@ -13,12 +17,16 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from ..core.errors import TimeBudgetExceeded
 from ..core.hooks import hookimpl
 from ..core.query import ParsedQuery, SearchFilters, Unit
 from ..core.settings import SearchSettings
 from ..store import Store
+from ..store.fulltext import ALL, ANY
 from ..store.search import WordIndex
 from .retrievers import KeywordBackend
+
+RANKING_SHARE = 0.6
 
 
 class DatabaseKeywords:
@@ -32,16 +40,51 @@ class DatabaseKeywords:
     def retrieve(
         self, query: ParsedQuery, filters: SearchFilters, k: int
     ) -> tuple[list[tuple[int, float]], set[int]]:
-        hits = self.store.search.keyword_hits(query, filters=filters, limit=k)
+        hits = self._hits_holding_all(query, filters, k)
         all_words = {s for s, _ in hits}
         if not hits and len(query.units) > 1:
-            rare, weights = self._rare_units(query)
-            if rare:
-                some = ParsedQuery(text="", units=rare, excluded=query.excluded)
-                hits = self.store.search.keyword_hits(
-                    some, mode="any", filters=filters, limit=k, weights=weights
-                )
+            hits = self._ranked_or_newest(query, filters, k, self._rarer_words_hits, ANY)
         return hits, all_words
+
+    def _hits_holding_all(
+        self, query: ParsedQuery, filters: SearchFilters, k: int
+    ) -> list[tuple[int, float]]:
+        def ranked(q: ParsedQuery, f: SearchFilters, k: int) -> list[tuple[int, float]]:
+            return self.store.search.keyword_hits(q, filters=f, limit=k)
+
+        return self._ranked_or_newest(query, filters, k, ranked, ALL)
+
+    def _rarer_words_hits(
+        self, query: ParsedQuery, filters: SearchFilters, k: int
+    ) -> list[tuple[int, float]]:
+        rare, weights = self._rare_units(query)
+        if not rare:
+            return []
+        some = ParsedQuery(text="", units=rare, excluded=query.excluded)
+        return self.store.search.keyword_hits(
+            some, mode=ANY, filters=filters, limit=k, weights=weights
+        )
+
+    def _ranked_or_newest(
+        self,
+        query: ParsedQuery,
+        filters: SearchFilters,
+        k: int,
+        ranked: Callable[[ParsedQuery, SearchFilters, int], list[tuple[int, float]]],
+        mode: str,
+    ) -> list[tuple[int, float]]:
+        """``ranked`` within RANKING_SHARE of the time left; past it, the newest papers
+        holding the words (every one, or any with ``mode`` "any"), unranked."""
+        left = self.store.db.time_left()
+        if left is None:
+            return ranked(query, filters, k)
+        try:
+            with self.store.db.time_budget(left * RANKING_SHARE):
+                return ranked(query, filters, k)
+        except TimeBudgetExceeded:
+            return self.store.search.keyword_hits(
+                query, mode=mode, filters=filters, limit=k, ranked=False
+            )
 
     def judge(self, seqs: Sequence[int] | None = None) -> IndexJudge:
         return IndexJudge(self.store.search.word_index(seqs))

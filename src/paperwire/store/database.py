@@ -5,8 +5,11 @@ from __future__ import annotations
 import shutil
 import sqlite3
 import subprocess
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -17,12 +20,33 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine, make_url
 
 from ..core.clock import iso
-from ..core.errors import RecordRefused, StoreError
+from ..core.errors import RecordRefused, StoreError, TimeBudgetExceeded
 from . import schema as t
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 # Tables that say nothing about whether a database holds anyone's data.
 BOOKKEEPING = ("alembic_version", "site_meta", "leases", "rate_limits")
+
+
+@dataclass
+class Budget:
+    """A time budget running in this thread: its deadline (``time.monotonic()``), the
+    budget it runs within, and whether the database stopped a query for time in it."""
+
+    deadline: float
+    outer: Budget | None = None
+    stopped: bool = False
+
+    def stop(self) -> None:
+        budget: Budget | None = self
+        while budget is not None:
+            budget.stopped = True
+            budget = budget.outer
+
+
+_BUDGET: ContextVar[Budget | None] = ContextVar("paperwire_query_budget", default=None)
+PROGRESS_STEPS = 1000  # SQLite virtual machine steps between two looks at the clock
+PG_QUERY_CANCELED = "57014"
 
 
 class Database:
@@ -70,7 +94,60 @@ class Database:
         return self.engine.begin()
 
     def connect(self) -> Any:
-        return self.engine.connect()
+        """A connection for reads; under :meth:`time_budget`, one whose queries the database
+        stops at the deadline."""
+        budget = _BUDGET.get()
+        if budget is None:
+            return self.engine.connect()
+        return self._budgeted(budget)
+
+    @contextmanager
+    def time_budget(self, seconds: float) -> Iterator[Budget]:
+        """Within this block, queries through :meth:`connect` in this thread are stopped by
+        the database once ``seconds`` have passed (SQLite: a progress handler that looks at
+        the clock; PostgreSQL: ``SET LOCAL statement_timeout`` with the time left), raising
+        :class:`TimeBudgetExceeded`. A nested budget ends by the outer one's deadline at
+        the latest; a query stopped in it marks the outer ones ``stopped`` too."""
+        outer = _BUDGET.get()
+        deadline = time.monotonic() + max(0.0, seconds)
+        if outer is not None:
+            deadline = min(deadline, outer.deadline)
+        budget = Budget(deadline, outer)
+        token = _BUDGET.set(budget)
+        try:
+            yield budget
+        finally:
+            _BUDGET.reset(token)
+
+    @staticmethod
+    def time_left() -> float | None:
+        """Seconds left of this thread's time budget (None: no budget runs)."""
+        budget = _BUDGET.get()
+        return None if budget is None else budget.deadline - time.monotonic()
+
+    @contextmanager
+    def _budgeted(self, budget: Budget) -> Iterator[Connection]:
+        deadline = budget.deadline
+        left = deadline - time.monotonic()
+        if left <= 0:
+            budget.stop()
+            raise TimeBudgetExceeded("the query's time budget is spent")
+        with self.engine.connect() as conn:
+            raw: Any = conn.connection.driver_connection
+            if self.dialect == "sqlite":
+                raw.set_progress_handler(lambda: time.monotonic() > deadline, PROGRESS_STEPS)
+            else:
+                conn.exec_driver_sql(f"SET LOCAL statement_timeout = {max(1, int(left * 1000))}")
+            try:
+                yield conn
+            except sa.exc.OperationalError as exc:
+                if _interrupted(exc):
+                    budget.stop()
+                    raise TimeBudgetExceeded("the query ran past its time budget") from exc
+                raise
+            finally:
+                if self.dialect == "sqlite":
+                    raw.set_progress_handler(None, 0)
 
     @contextmanager
     def transaction(self, dry_run: bool = False) -> Iterator[Connection]:
@@ -395,6 +472,13 @@ def _pg_tool(name: str) -> str:
             f"{name} not found: install the PostgreSQL client tools (Debian: postgresql-client)"
         )
     return found
+
+
+def _interrupted(exc: sa.exc.OperationalError) -> bool:
+    """Whether the database stopped the query for its time budget."""
+    if getattr(exc.orig, "sqlstate", None) == PG_QUERY_CANCELED:
+        return True
+    return isinstance(exc.orig, sqlite3.OperationalError) and "interrupted" in str(exc.orig)
 
 
 def _sqlite_on_connect(dbapi_conn: Any, _record: Any) -> None:

@@ -98,10 +98,13 @@ class SearchRepo(Repository):
         filters: SearchFilters | None = None,
         limit: int = 200,
         weights: Sequence[float] | None = None,
+        ranked: bool = True,
     ) -> list[tuple[int, float]]:
         """(seq, score) best first: papers holding every unit of ``query`` (``mode`` "all")
         or any of them ("any"), never an excluded one. ``weights`` (PostgreSQL, "any"): a
-        weight per unit, for rarity (FTS5's bm25 weighs rare words by itself)."""
+        weight per unit, for rarity (FTS5's bm25 weighs rare words by itself). Not
+        ``ranked``: the newest such papers (score 0), found without scoring every match —
+        what a search that ran out of time for ranking can still give."""
         if not query.units:
             return []
         where = filter_clauses(filters, self.db.dialect)
@@ -112,23 +115,40 @@ class SearchRepo(Repository):
                 # One MATCH intersects the word lists in the index: "model" by a given
                 # author takes milliseconds instead of scoring every paper about models.
                 match = f"({match}) AND {phrase}"
-            return self._fts5_hits(match, where, limit)
+            return self._fts5_hits(match, where, limit, ranked)
+        if not ranked:
+            return self._tsvector_newest(query, mode, where, limit)
         return self._tsvector_hits(query, mode, where, limit, weights)
 
     def _fts5_hits(
-        self, match: str | None, where: list[Any], limit: int
+        self, match: str | None, where: list[Any], limit: int, ranked: bool = True
     ) -> list[tuple[int, float]]:
         fts = sa.table("papers_fts", sa.column("rowid"))
+        score = sa.literal_column(BM25) if ranked else sa.literal(0.0, sa.Float)
         q = (
-            sa.select(P.c.seq, sa.literal_column(BM25).label("score"))
+            sa.select(P.c.seq, score.label("score"))
             .select_from(fts.join(P, P.c.seq == fts.c.rowid))
             .where(sa.text("papers_fts MATCH :match"), *where)
-            .order_by(sa.text("score"))
+            .order_by(sa.text("score") if ranked else fts.c.rowid.desc())
             .limit(limit)
         )
         with self.db.connect() as conn:
             rows = conn.execute(q, {"match": match})
             return [(int(r.seq), -float(r.score)) for r in rows]
+
+    def _tsvector_newest(
+        self, query: ParsedQuery, mode: str, where: list[Any], limit: int
+    ) -> list[tuple[int, float]]:
+        ts = tsquery(query, mode)
+        assert ts is not None
+        q = (
+            sa.select(P.c.seq)
+            .where(sa.literal_column("papers.tsv").op("@@")(sa.text(f"({ts.expr})")), *where)
+            .order_by(P.c.seq.desc())
+            .limit(limit)
+        )
+        with self.db.connect() as conn:
+            return [(int(seq), 0.0) for seq in conn.execute(q, ts.params).scalars()]
 
     def _tsvector_hits(
         self,

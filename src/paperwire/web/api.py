@@ -8,7 +8,7 @@ from datetime import date
 from typing import Annotated, Any, Literal
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi import APIRouter, HTTPException, Query
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
@@ -17,7 +17,7 @@ from ..core.errors import InvalidArxivId, PeriodError
 from ..core.hooks import hookimpl
 from ..core.ids import parse_arxiv_id
 from ..core.models import Card
-from ..core.query import parse
+from ..core.query import SearchFilters, parse
 from ..jobs import papers
 from ..search import SearchResult
 from ..search.matcher import Matcher
@@ -53,7 +53,6 @@ def _period(date_: str | None, week: str | None, month: str | None) -> periods.P
 @router.get("/daily_papers", summary="Papers of the daily feed")
 def daily_papers(
     ctx: CtxDep,
-    request: Request,
     date_: Annotated[str | None, Query(alias="date", description="YYYY-MM-DD")] = None,
     week: Annotated[str | None, Query(description="YYYY-Www, e.g. 2026-W09")] = None,
     month: Annotated[str | None, Query(description="YYYY-MM")] = None,
@@ -86,7 +85,9 @@ def daily_papers(
         )
     headers = {"X-Total-Count": str(total)}
     if (p + 1) * limit < total:
-        params = dict(request.query_params)
+        # From the checked parameters only: nothing else the caller sent is echoed.
+        known = {"date": date_, "week": week, "month": month, "submitter": submitter}
+        params = {k: v for k, v in known.items() if v} | {"sort": sort, "limit": str(limit)}
         params["p"] = str(p + 1)
         headers["Link"] = f'<{_base(ctx)}/api/daily_papers?{urlencode(params)}>; rel="next"'
     return JSONResponse([render.daily_item_json(c, _base(ctx)) for c in cards], headers=headers)
@@ -128,7 +129,10 @@ def search(
     never marked inside) and ``why`` (matched words, cosine similarity, fused score).
     Without a query or filter: every paper, newest first. ``X-Total-Count`` gives the number
     of results; ``Link: rel="next"`` the next page; ``X-Search-Terms-Dropped`` how many
-    repeated or extra terms were left out (a search looks for at most 32)."""
+    repeated or extra terms were left out (a search looks for at most 32);
+    ``X-Search-Incomplete`` that the search ran out of its time budget and these are the
+    results found before (by meaning, usually). Out of time with nothing found: 503 with
+    ``Retry-After``."""
     filters = service.search_filters(date_from, date_to, category, has_code, on_feed, author)
     if not q.strip() and not filters.active:
         # Like Hugging Face: no query lists papers (``HfApi.list_papers()``), newest first.
@@ -152,11 +156,32 @@ def search(
     headers = {"X-Total-Count": str(result.total), "X-Search-Mode": result.mode}
     if result.query.dropped:  # repeated terms, and terms past the cap, were left out
         headers["X-Search-Terms-Dropped"] = str(result.query.dropped)
+    if result.incomplete:  # the time budget ran out: what was found before it
+        headers["X-Search-Incomplete"] = "time budget exceeded"
     if (p + 1) * limit < result.total:
-        params = {k: v for k, v in ctx.request.query_params.items() if k != "p"}
-        params["p"] = str(p + 1)
+        # From the checked parameters only: nothing else the caller sent is echoed.
+        params = _search_params(q, limit, sort, mode, filters) | {"p": str(p + 1)}
         headers["Link"] = f'<{_base(ctx)}/api/papers/search?{urlencode(params)}>; rel="next"'
     return JSONResponse(items, headers=headers)
+
+
+def _search_params(
+    q: str, limit: int, sort: str, mode: str, filters: SearchFilters
+) -> dict[str, str]:
+    params = {"q": q, "limit": str(limit), "sort": sort, "mode": mode}
+    if filters.date_from:
+        params["from"] = filters.date_from.isoformat()
+    if filters.date_to:
+        params["to"] = filters.date_to.isoformat()
+    if filters.category:
+        params["category"] = filters.category
+    if filters.has_code:
+        params["has_code"] = "true"
+    if filters.on_feed:
+        params["on_feed"] = "true"
+    if filters.author:
+        params["author"] = filters.author
+    return params
 
 
 @router.get("/papers/{arxiv_id:path}/similar", summary="Similar papers", response_model=None)

@@ -250,7 +250,7 @@ def search(
     """The newest papers among the results of a search: subscribe to a topic."""
     filters = service.search_filters(date_from, date_to, category, code, feed, author)
     _, cards = service.search(ctx, q, filters, sort="date", limit=FEED_SIZE)
-    params = urlencode({k: v for k, v in ctx.request.query_params.items()})
+    params = urlencode(service.filter_params(q, filters))  # known parameters only
     return atom(
         ctx,
         f"Search: {q[:100]}",

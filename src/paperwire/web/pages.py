@@ -197,19 +197,7 @@ def papers_index(
 def search_page(ctx: Ctx, q: str, p: int, sort: str, filters: SearchFilters) -> Response:
     size = ctx.settings.site.page_size
     result, cards = service.search(ctx, q, filters, sort=sort, offset=p * size, limit=size)
-    params = {"q": q, "sort": sort}
-    if filters.date_from:
-        params["from"] = filters.date_from.isoformat()
-    if filters.date_to:
-        params["to"] = filters.date_to.isoformat()
-    if filters.category:
-        params["category"] = filters.category
-    if filters.has_code:
-        params["code"] = "1"
-    if filters.on_feed:
-        params["feed"] = "1"
-    if filters.author:
-        params["author"] = filters.author
+    params = {**service.filter_params(q, filters), "sort": sort}
     more = (p + 1) * size < result.total
     return _page_of(
         ctx,
@@ -226,6 +214,7 @@ def search_page(ctx: Ctx, q: str, p: int, sort: str, filters: SearchFilters) -> 
         search_params=params,
         search_mode=result.mode,
         terms_dropped=result.query.dropped,
+        incomplete=result.incomplete,
         max_terms=MAX_TERMS,
         # True (turned off) or why it cannot run here; None when it runs
         semantic_off=ctx.site.search.problem or not ctx.settings.search.semantic_search,

@@ -73,10 +73,15 @@ def sign_in(ctx: Ctx, user: User) -> None:
     )
 
 
+MAX_NEXT = 2000
+
+
 def safe_next(value: str | None, default: str = "/papers") -> str:
     """A redirect target from a form or query: a path on this site, never another site
     (``//host`` and ``/\\host`` are other sites to a browser)."""
     value = value or default
+    if len(value) > MAX_NEXT:  # echoed into the form and the Location header
+        return default
     if value.startswith("/") and not value.startswith(("//", "/\\")):
         return value
     return default

@@ -3,6 +3,7 @@ Each function checks the rules and answers with a clear error; views only transl
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field, fields
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -377,16 +378,62 @@ def search(
     mathml: bool = True,
 ) -> tuple[SearchResult, list[SearchCard]]:
     """Run a search and return its cards, highlighted and explained (math as MathML for
-    pages; as its TeX source, never marked inside, for the API)."""
+    pages; as its TeX source, never marked inside, for the API). A search that ran out of
+    its time budget gives what it found before (``result.incomplete``; the page and the API
+    say so), or, when that is nothing, a 503 with Retry-After."""
     if sort not in SORTS:
         raise HTTPException(400, f"sort must be one of {', '.join(SORTS)}")
     if mode not in MODES:
         raise HTTPException(400, f"mode must be one of {', '.join(MODES)}")
+    search_rate_limit(ctx)
     result = ctx.site.search.search(q, filters, sort=sort, offset=offset, limit=limit, mode=mode)
+    if result.incomplete and not result.hits:
+        raise HTTPException(
+            503,
+            f"This search took longer than its time budget "
+            f"({ctx.settings.search.search_time_budget_ms} ms) before finding anything. "
+            "Try fewer or more specific words.",
+            headers={"Retry-After": "10"},
+        )
     cards = ctx.store.feed.cards([h.paper_id for h in result.hits])
     hits = {h.paper_id: h for h in result.hits}
     matcher = Matcher(result.query)
     return result, [decorate(card, matcher, hits.get(card.id), mathml) for card in cards]
+
+
+def filter_params(q: str, filters: SearchFilters) -> dict[str, str]:
+    """A search's query and filters as the site's URL parameters (for links: built from
+    the checked values, never from what the request carried)."""
+    params = {"q": q}
+    if filters.date_from:
+        params["from"] = filters.date_from.isoformat()
+    if filters.date_to:
+        params["to"] = filters.date_to.isoformat()
+    if filters.category:
+        params["category"] = filters.category
+    if filters.has_code:
+        params["code"] = "1"
+    if filters.on_feed:
+        params["feed"] = "1"
+    if filters.author:
+        params["author"] = filters.author
+    return params
+
+
+def search_rate_limit(ctx: Ctx) -> None:
+    """Count one search for the signed-in account, or for the visitor's address; 429 with
+    the seconds left of the window once past ``search_rate_limit``."""
+    conf = ctx.settings.search
+    limit, window = conf.search_rate_limit, max(1, conf.search_rate_window)
+    who = f"user:{ctx.user.id}" if ctx.user is not None else f"ip:{ctx.ip}"
+    if ctx.site.limiter.allow(f"search:{who}", limit, window):
+        return
+    wait = window - int(time.time()) % window
+    raise HTTPException(
+        429,
+        f"Too many searches: at most {limit} every {window} seconds. Try again in {wait} s.",
+        headers={"Retry-After": str(wait)},
+    )
 
 
 def decorate(card: Card, matcher: Matcher, hit: Hit | None, mathml: bool = True) -> SearchCard:

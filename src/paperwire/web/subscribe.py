@@ -118,10 +118,7 @@ def _active_notice(active: subs.Active) -> str:
 
 # -- confirm -------------------------------------------------------------------------------
 def _subscribe(ctx: Ctx, req: subs.SubscriptionRequest, user: User | None) -> subs.Active | None:
-    settings = ctx.settings
-    return subs.subscribe(
-        ctx.store, settings.site, settings.mail, ctx.site.signer, req, user, ctx.site.search
-    )
+    return subs.subscribe(ctx.store, req, user, ctx.site.search)
 
 
 def _sub_or_400(ctx: Ctx, purpose: str, token: str | None) -> Subscription:

@@ -1,0 +1,175 @@
+"""Visitor-triggered e-mail through the jobs queue: a request queues what to send (sign-up
+confirmation, "your address already has an account", password reset, subscription
+confirmation or "already subscribed") and answers at once; the queue's worker composes and
+sends it (:func:`handlers`, handed to the runner by ``paperwire serve``/``worker``/``jobs``).
+
+What is queued names the recipient, the purpose and the account or subscription it is about,
+never a secret: links are signed when the message is composed, from the account or
+subscription as it is then (an account confirmed meanwhile gets no confirmation link). A
+request queues one job whether or not the address is known (the worker decides whether to
+send), so both answers take the same path and the same time.
+
+Never twice: a job's Message-ID follows from the job (its id and when it was queued), so a
+worker that dies after sending and before its report sends the same message again — one
+file in the outbox, one message that receiving systems drop as a duplicate over SMTP. The
+queue retries temporary failures with its doubling backoff and records permanent ones.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Callable, Mapping
+from typing import Any
+from urllib.parse import quote
+
+from ..core.errors import JobError, MailError
+from ..core.models import Job
+from ..core.settings import Settings
+from ..core.signing import Signer
+from ..jobs import Handler
+from ..store import Store
+from . import render
+from .send import compose, send
+
+log = logging.getLogger("paperwire.mail")
+KIND = "mail"
+ATTEMPTS = 8  # with job_backoff's doubling from a minute: tried for about two hours
+PURPOSES = ("signup", "reset", "sub-confirm", "sub-already")
+# A message to send (to, subject, text, html), or why there is nothing to send any more.
+Built = tuple[str, str, str, str | None] | str
+
+
+def queue(
+    store: Store,
+    purpose: str,
+    to: str,
+    *,
+    user_id: int | None = None,
+    subscription_id: int | None = None,
+) -> Job:
+    """Queue one message. Asking again while the same message waits makes no second one."""
+    if purpose not in PURPOSES:
+        raise ValueError(f"unknown mail purpose {purpose!r}")
+    about = subscription_id if subscription_id is not None else _digest(to)
+    payload = {"purpose": purpose, "to": to, "user_id": user_id, "subscription_id": subscription_id}
+    job, _ = store.queue.enqueue(KIND, f"{purpose}:{about}", payload, max_attempts=ATTEMPTS)
+    return job
+
+
+def _digest(address: str) -> str:
+    # The key is short and the same for an address in any case (addresses can be 320 long).
+    return hashlib.sha256(address.lower().encode()).hexdigest()[:32]
+
+
+def handlers(store: Store, settings: Settings) -> Mapping[str, Handler]:
+    """The queue handler of mail jobs, over ``store``."""
+    return {KIND: OutgoingMail(store, settings).run}
+
+
+class OutgoingMail:
+    """Composes and sends one queued message."""
+
+    def __init__(self, store: Store, settings: Settings):
+        self.store = store
+        self.site = settings.site
+        self.mail = settings.mail
+        self.base = settings.site.base_url.rstrip("/")
+        self.signer = Signer(store.accounts.instance_secret(settings.site.secret_key))
+
+    def run(self, job: Job) -> str:
+        purpose = job.payload.get("purpose")
+        build: Callable[[dict[str, Any]], Built] | None = {
+            "signup": self._signup,
+            "reset": self._reset,
+            "sub-confirm": self._sub_confirm,
+            "sub-already": self._sub_already,
+        }.get(str(purpose))
+        if build is None:
+            raise JobError(f"unknown mail purpose {purpose!r}", permanent=True)
+        built = build(job.payload)
+        if isinstance(built, str):  # nothing to send any more, and why
+            return built
+        to, subject, text, html = built
+        try:
+            msg = compose(self.mail, to, subject, text, html, message_id=self.message_id(job))
+            where = send(self.mail, msg)
+        except MailError as exc:
+            raise JobError(f"The e-mail to {to} could not be sent: {exc}", exc.permanent) from exc
+        log.info("mail %r to %s -> %s", subject, to, where)
+        return f"sent to {to}"
+
+    def message_id(self, job: Job) -> str:
+        stamp = int(job.created_at.timestamp() * 1_000_000)
+        return f"<mail.{job.id}.{stamp}@{self.mail.domain}>"
+
+    # -- the messages ------------------------------------------------------------------------
+    def _signup(self, p: dict[str, Any]) -> Built:
+        to, name = str(p["to"]), self.site.site_name
+        if p.get("user_id") is None:  # the address already had an account: tell its owner
+            return (
+                to,
+                f"Someone tried to sign up to {name} with your address",
+                "Hello,\n\nsomeone (maybe you) tried to create an account with this address, "
+                f"which already has one. Forgot your password? Reset it here:\n\n{self.base}"
+                "/reset\n",
+                None,
+            )
+        user = self.store.accounts.get_user(id=int(p["user_id"]))
+        if user is None or (user.email or "").lower() != to.lower():
+            return "not sent: the account is gone"
+        if user.confirmed_at is not None:
+            return "not sent: the account is confirmed already"
+        token = self.signer.dumps("confirm", [user.id])
+        return (
+            to,
+            f"Confirm your {name} account",
+            f"Hello {user.username},\n\nconfirm your address to finish signing up:\n\n"
+            f"{self.base}/confirm/{token}\n\nThe link works for 3 days. If you did not sign "
+            "up, ignore this message.\n",
+            None,
+        )
+
+    def _reset(self, p: dict[str, Any]) -> Built:
+        to = str(p["to"])
+        user = self.store.accounts.get_user(login=to)
+        if user is None or (user.email or "").lower() != to.lower() or not user.is_active:
+            return "not sent: no active account has this address"
+        token = self.signer.dumps("reset", [user.id, user.session_version])
+        return (
+            to,
+            f"Reset your {self.site.site_name} password",
+            f"Hello {user.username},\n\nchoose a new password here (the link works for one "
+            f"hour, once):\n\n{self.base}/reset/{token}\n\n"
+            "If you did not ask for this, ignore this message.\n",
+            None,
+        )
+
+    def _sub_confirm(self, p: dict[str, Any]) -> Built:
+        sub = self.store.mail.get_subscription(int(p["subscription_id"]))
+        if sub is None or sub.status != "pending" or not sub.confirm_nonce:
+            return "not sent: the subscription is no longer waiting for confirmation"
+        token = quote(render.confirm_token(self.signer, sub), safe="")
+        name = self.site.site_name
+        subject, text, html = render.notice(
+            name,
+            "confirm",
+            f"Confirm your {name} subscription",
+            about=render.describe(sub),
+            confirm_url=f"{self.base}/subscriptions/confirm?token={token}",
+        )
+        return sub.email, subject, text, html
+
+    def _sub_already(self, p: dict[str, Any]) -> Built:
+        sub = self.store.mail.get_subscription(int(p["subscription_id"]))
+        if sub is None or sub.status != "confirmed":
+            return "not sent: the subscription is no longer active"
+        name = self.site.site_name
+        subject, text, html = render.notice(
+            name,
+            "already",
+            f"You are already subscribed to {name}",
+            about=render.describe(sub),
+            manage_url=render.links(self.base, self.signer, sub)["manage"],
+        )
+        return sub.email, subject, text, html

@@ -46,12 +46,15 @@ check: $(STAMP)
 
 lint: check
 
+# Tests that hold a time bound (`serial`) run alone after the rest, on a machine not busy
+# with the other tests.
 test: check $(AXE_STAMP)
-	$(BIN)/pytest -n $(JOBS)
+	$(BIN)/pytest -n $(JOBS) -m "not serial"
+	$(BIN)/pytest -p no:xdist -m serial
 
 # Unit and in-process tests only: no Chromium, no PostgreSQL, no killed processes.
 test-fast: check
-	$(BIN)/pytest -n $(JOBS) -m "not postgres and not browser and not processes"
+	$(BIN)/pytest -n $(JOBS) -m "not postgres and not browser and not processes and not slow"
 
 bench: $(STAMP)
 	$(BIN)/python bench/ingest_listings.py --pg postgresql+psycopg://postgres@127.0.0.1:5432/postgres

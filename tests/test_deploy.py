@@ -224,6 +224,7 @@ def test_anonymous_reads_are_served_from_the_nginx_cache(stack):
 
 
 @processes
+@pytest.mark.serial
 def test_a_vote_through_nginx_is_seen_by_anonymous_readers_within_a_second(stack):
     """A vote through nginx reaches anonymous readers through nginx within a second of its
     acknowledgement (plus the read itself) when the app ends each public copy with its

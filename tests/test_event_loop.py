@@ -21,7 +21,7 @@ from paperwire.store import Store
 
 from .webkit import PASSWORD, add_user, seed
 
-pytestmark = pytest.mark.processes
+pytestmark = [pytest.mark.processes, pytest.mark.serial]
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 CLIENTS, SECONDS = 8, 5.0
 

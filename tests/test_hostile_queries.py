@@ -17,7 +17,7 @@ from fastapi.testclient import TestClient
 from .hostilekit import CORPUS_SIZE, build_corpus, hostile_queries, hostile_requests
 from .webkit import site
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.serial]
 LIMIT = 1.0  # seconds, the bound
 
 

@@ -27,7 +27,7 @@ from .storekit import TRUST
 from .test_mail import subscribe, upvote_some
 from .webkit import MODEL_CACHE, add_user, seed
 
-pytestmark = [pytest.mark.processes, pytest.mark.postgres]
+pytestmark = [pytest.mark.processes, pytest.mark.postgres, pytest.mark.serial]
 
 
 @pytest.fixture

@@ -213,14 +213,16 @@ def test_signed_in_api_and_posts_bypass_the_cache(stack):
 @processes
 def test_anonymous_reads_are_served_from_the_nginx_cache(stack):
     """With the app's Cache-Control for anonymous reads ("public, max-age=0, s-maxage=1"),
-    the second of two quick anonymous requests never reaches the app."""
+    quick repeated anonymous requests are answered by nginx from its cache."""
     ngx, ids = stack["nginx"], stack["ids"]
     for path in ("/papers", f"/papers/{ids[2]}", "/api/daily_papers?limit=5"):
         statuses = []
         for _ in range(3):
             with ngx.client() as client:  # cookie-less, like a new visitor
                 statuses.append(client.get(path).headers.get("x-cache-status"))
-        assert "HIT" in statuses, (path, statuses)
+        # From nginx's cache: a fresh copy (HIT), or one past its second while one request
+        # fetches it again in the background (STALE, UPDATING); never all from the app.
+        assert {"HIT", "STALE", "UPDATING"} & set(statuses), (path, statuses)
 
 
 @processes

@@ -103,10 +103,13 @@ class TimedSearch:
     histograms above; everything else passes through."""
 
     def __init__(self, engine: SearchEngine):
-        self._engine = engine
+        object.__setattr__(self, "_engine", engine)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._engine, name)
+
+    def __setattr__(self, name: str, value: Any) -> None:  # e.g. a retriever swapped in
+        setattr(self._engine, name, value)
 
     def search(self, *args: Any, **kwargs: Any) -> SearchResult:
         started = time.perf_counter()

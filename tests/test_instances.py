@@ -9,7 +9,6 @@ import re
 import signal
 import threading
 import time
-import uuid
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -21,7 +20,7 @@ import sqlalchemy as sa
 from paperwire.core.records import PaperRecord
 from paperwire.store import Store
 
-from .conftest import PG_ADMIN_URL, _pg_available, require
+from .conftest import fresh_pg_database, require
 from .nginxkit import app_server, nginx_problem, run_nginx
 from .storekit import TRUST
 from .test_mail import subscribe, upvote_some
@@ -33,19 +32,8 @@ pytestmark = [pytest.mark.processes, pytest.mark.postgres, pytest.mark.serial]
 @pytest.fixture
 def shared_db() -> Iterator[str]:
     """A database of its own (the servers run migrations and threads against it)."""
-    require(f"PostgreSQL at {PG_ADMIN_URL}", _pg_available())
-    name = f"paperwire_instances_{uuid.uuid4().hex[:8]}"
-    admin = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    yield sa.engine.make_url(PG_ADMIN_URL).set(database=name).render_as_string(False)
-    with admin.connect() as conn:
-        conn.execute(
-            sa.text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :n"),
-            {"n": name},
-        )
-        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+    with fresh_pg_database("paperwire_instances") as url:
+        yield url
 
 
 def instance_settings(tmp_path: Path, name: str) -> dict[str, str]:

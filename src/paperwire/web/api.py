@@ -168,20 +168,8 @@ def search(
 def _search_params(
     q: str, limit: int, sort: str, mode: str, filters: SearchFilters
 ) -> dict[str, str]:
-    params = {"q": q, "limit": str(limit), "sort": sort, "mode": mode}
-    if filters.date_from:
-        params["from"] = filters.date_from.isoformat()
-    if filters.date_to:
-        params["to"] = filters.date_to.isoformat()
-    if filters.category:
-        params["category"] = filters.category
-    if filters.has_code:
-        params["has_code"] = "true"
-    if filters.on_feed:
-        params["on_feed"] = "true"
-    if filters.author:
-        params["author"] = filters.author
-    return params
+    extra = {"limit": str(limit), "sort": sort, "mode": mode}
+    return service.filter_params(q, filters, api=True) | extra
 
 
 @router.get("/papers/{arxiv_id:path}/similar", summary="Similar papers", response_model=None)

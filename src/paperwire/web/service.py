@@ -401,9 +401,9 @@ def search(
     return result, [decorate(card, matcher, hits.get(card.id), mathml) for card in cards]
 
 
-def filter_params(q: str, filters: SearchFilters) -> dict[str, str]:
-    """A search's query and filters as the site's URL parameters (for links: built from
-    the checked values, never from what the request carried)."""
+def filter_params(q: str, filters: SearchFilters, api: bool = False) -> dict[str, str]:
+    """A search's query and filters as the site's URL parameters, or the API's (for links:
+    built from the checked values, never from what the request carried)."""
     params = {"q": q}
     if filters.date_from:
         params["from"] = filters.date_from.isoformat()
@@ -411,10 +411,11 @@ def filter_params(q: str, filters: SearchFilters) -> dict[str, str]:
         params["to"] = filters.date_to.isoformat()
     if filters.category:
         params["category"] = filters.category
+    yes = "true" if api else "1"
     if filters.has_code:
-        params["code"] = "1"
+        params["has_code" if api else "code"] = yes
     if filters.on_feed:
-        params["feed"] = "1"
+        params["on_feed" if api else "feed"] = yes
     if filters.author:
         params["author"] = filters.author
     return params

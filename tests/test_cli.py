@@ -222,6 +222,7 @@ def test_serve_workers_get_the_parents_settings(tmp_path):
         titles = {httpx.get(f"http://127.0.0.1:{port}/signin").text.count("Workshop Papers")
                   for _ in range(8)}  # fmt: skip
         assert 0 not in titles  # every worker answered with the parent's site name
+        assert "server" not in httpx.get(f"http://127.0.0.1:{port}/healthz").headers  # no banner
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.communicate(timeout=30)

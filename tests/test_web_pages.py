@@ -177,6 +177,7 @@ def test_security_headers_and_cookies(visitor):
     csp = r.headers["content-security-policy"]
     assert "script-src 'self'" in csp and "frame-ancestors 'none'" in csp
     assert r.headers["x-content-type-options"] == "nosniff"
+    assert "camera=()" in r.headers["permissions-policy"]
     # A page without a form that needs the CSRF token sets no cookie (proxies may share it)...
     assert "set-cookie" not in r.headers and "csrf" not in r.text.lower()
     # ... a page with one sets the nonce behind the token.

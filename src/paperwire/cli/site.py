@@ -108,6 +108,7 @@ def serve_site(runtime: Runtime, host: str, port: int, workers: int) -> None:
             # Paperwire writes its own access lines (paperwire.access: route-aware, timed,
             # secrets left out); the access_log setting turns them off.
             access_log=False,
+            server_header=False,  # no "Server: uvicorn" banner
             timeout_keep_alive=settings.site.keep_alive_timeout,
             limit_concurrency=settings.site.max_connections or None,
         )

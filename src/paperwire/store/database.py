@@ -198,14 +198,8 @@ class Database:
             raise StoreError(f"cannot open database: {exc.orig}") from exc
 
     def revision(self) -> str | None:
-        from alembic.runtime.migration import MigrationContext
-
-        with self.engine.connect() as conn:
-            return MigrationContext.configure(conn).get_current_revision()
-
-    def schema_revision(self) -> str | None:
         """The schema revision read straight from alembic's table: one cheap query, for
-        readiness checks (None: no schema)."""
+        readiness checks too (None: no schema)."""
         with self.engine.connect() as conn:
             if not sa.inspect(conn).has_table("alembic_version"):
                 return None

@@ -78,7 +78,7 @@ def readiness(site: Site) -> tuple[bool, dict[str, Any]]:
         body["db"] = "missing"
         return False, {**body, "reason": f"database file {db.sqlite_path} is missing"}
     try:
-        revision = db.schema_revision()
+        revision = db.revision()
     except Exception as exc:  # noqa: BLE001 - any failure means "not ready", said why
         return False, {**body, "reason": f"database unreachable: {_first_line(exc)}"}
     body.update(db="ok", schema=revision)

@@ -27,8 +27,12 @@ RowId = Annotated[int, Path(ge=1, le=MAX_ROW_ID, description="a row id")]
 
 
 def row_id(text: str) -> int | None:
-    """A row id typed into a form, or None when it is not one."""
-    return int(text) if text.isdigit() and len(text) < 11 and 0 < int(text) <= MAX_ROW_ID else None
+    """A row id typed into a form, or None when it is not one (ASCII digits only: "²" is a
+    digit to str.isdigit but no number to int)."""
+    if not (text.isascii() and text.isdigit()) or len(text) > 10:
+        return None
+    number = int(text)
+    return number if 0 < number <= MAX_ROW_ID else None
 
 
 STALE_FORM = "This form has expired or came from another site. Reload the page and try again."

@@ -20,7 +20,6 @@ from ..core import avatars, tex
 from ..core.errors import InvalidArxivId
 from ..core.ids import id_month
 from ..core.models import Card
-from ..core.text import clean
 
 MENTION = re.compile(r"(?<![\w@/])@([A-Za-z0-9][A-Za-z0-9_-]{0,63})")
 _ALLOWED_TAGS = {
@@ -49,7 +48,7 @@ def _mention_rule(state: StateInline, silent: bool) -> bool:
     return True
 
 
-_PH_OPEN, _PH_CLOSE = "\ue000", "\ue001"  # private use: clean_body strips them from input
+_PH_OPEN, _PH_CLOSE = "\ue000", "\ue001"  # private use: core.text.clean strips them
 _PLACEHOLDER = re.compile(f"{_PH_OPEN}(\\d+){_PH_CLOSE}")
 
 
@@ -106,11 +105,6 @@ def markdown(text: str, known_users: Collection[str] = frozenset()) -> str:
         return clean
     shown: list[str] = env["math"]
     return _PLACEHOLDER.sub(lambda m: shown[int(m.group(1))], clean)
-
-
-def clean_body(text: str) -> str:
-    """Normalize a user's text: NFC, no control characters except newlines and tabs."""
-    return clean(text)
 
 
 # -- links and citations ----------------------------------------------------------------------

@@ -16,6 +16,7 @@ from ..core.errors import InvalidArxivId, JobError, SourceUnavailable
 from ..core.ids import parse_arxiv_id
 from ..core.models import Card, Comment, Job, ReactionCount
 from ..core.query import SearchFilters
+from ..core.text import clean
 from ..jobs import papers
 from ..jobs.papers import ArxivFetcher
 from ..rank import Trend
@@ -247,7 +248,7 @@ def upvote(ctx: Ctx, pid: str, on: bool) -> tuple[bool, int]:
 
 
 def _body(ctx: Ctx, text: str) -> str:
-    body = render.clean_body(text)
+    body = clean(text)
     if not body:
         raise HTTPException(400, "The comment is empty.")
     limit = ctx.settings.site.comment_max_chars

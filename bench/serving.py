@@ -51,7 +51,6 @@ import sqlalchemy as sa
 from benchkit import HERE, write_json
 
 from paperwire import plugins
-from paperwire.core.signing import Signer
 from paperwire.demo import load_demo
 from paperwire.store import Store
 from paperwire.store import schema as t
@@ -117,10 +116,7 @@ def load(url: str) -> Fixture:
         feed = store.feed.period(date.min, date.max, sort="submitted", limit=400)[0]
         for card in feed[:8]:  # a signed-in page shows the reader's own upvotes
             store.feed.set_upvote(reader, card.id, True)
-        user = store.accounts.get_user(id=reader)
-        assert user is not None
-        signer = Signer(store.accounts.instance_secret(SECRET))
-        cookie = signer.dumps("session", [user.id, user.session_version])
+        cookie = store.sessions.create(reader, 30 * 24 * 3600, agent="bench")
         writer_ids = [store.accounts.create_user(f"writer{i}", None, None) for i in range(WRITERS)]
         tokens = [store.accounts.create_token(uid, "bench") for uid in writer_ids]
         fixture = Fixture(url, cookie, tokens, writer_ids, mix_paths(store), [])

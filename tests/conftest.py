@@ -142,3 +142,13 @@ def web(sqlite_store, tmp_path):
     ids = seed(sqlite_store)
     app, config = site(sqlite_store, tmp_path)
     return app, sqlite_store, ids, config
+
+
+@pytest.fixture
+def web_both(store, tmp_path):
+    """Like ``web``, on each backend (SQLite and PostgreSQL)."""
+    from .webkit import seed, site
+
+    ids = seed(store)
+    app, config = site(store, tmp_path)
+    return app, store, ids, config

@@ -25,8 +25,8 @@ from .webkit import PASSWORD, add_user, seed, serve_in_thread, site
 pytestmark = pytest.mark.browser
 
 # The pages to check: (name, path, HTTP status of the page shown, or statuses signed out and
-# signed in). ``{paper}``, ``{manage}``, ``{user}`` and ``{author}`` are filled in by the
-# ``pages`` fixture.
+# signed in). ``{paper}``, ``{manage}``, ``{user}``, ``{author}`` and ``{confirm}`` are filled
+# in by the ``pages`` fixture.
 # Add a page here and it is checked in all four runs (signed out and in, light and dark); the
 # signed-in visitor is an admin, so moderation controls are on the pages too.
 PAGES: list[tuple[str, str, int | tuple[int, int]]] = [
@@ -45,6 +45,7 @@ PAGES: list[tuple[str, str, int | tuple[int, int]]] = [
     ("submit", "/papers/submit", 200),
     ("signin", "/signin", 200),
     ("signup", "/signup", 200),
+    ("confirm-account", "/confirm/{confirm}", 200),  # choose a password
     ("reset", "/reset", 200),
     ("settings", "/settings", 200),  # signed out: the sign-in form
     ("profile", "/users/{user}", 200),
@@ -153,7 +154,14 @@ def pages(sqlite_store, tmp_path):
     app, _ = site(store, tmp_path, submit_max_age_days=0)
     manage = mail_render.manage_token(app.state.site.signer, sub)
     author = store.feed.card(paper).authors[0]
-    values = {"paper": paper, "user": "ada", "manage": manage, "author": quote(author, safe="")}
+    confirm = app.state.site.signer.dumps("confirm", ["newbie", "newbie@example.org"])
+    values = {
+        "paper": paper,
+        "user": "ada",
+        "manage": manage,
+        "author": quote(author, safe=""),
+        "confirm": confirm,
+    }
     with serve_in_thread(app) as url:
         yield url, [(name, path.format(**values), status) for name, path, status in PAGES]
 

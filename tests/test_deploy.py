@@ -123,8 +123,9 @@ def _sign_in_attempts(client: httpx.Client, forwarded: list[str], who: str) -> l
     form = client.get("/signin")
     token = CSRF.search(form.text)
     assert token
-    # The cookie is Secure (base_url is https): sent by hand, also to the app's plain HTTP.
-    headers = {"Cookie": f"pw_csrf={form.cookies['pw_csrf']}"}
+    # The cookie is Secure (base_url is https, so it is a __Host- cookie): sent by hand, also
+    # to the app's plain HTTP.
+    headers = {"Cookie": f"__Host-pw_csrf={form.cookies['__Host-pw_csrf']}"}
     client.cookies.clear()
     out = []
     for i, fwd in enumerate(forwarded):

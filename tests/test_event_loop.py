@@ -110,6 +110,8 @@ def _client_loop(url: str, n: int, stop: threading.Event, counts: dict[str, list
             for path, form in posts:
                 r = c.post(path, data={**form, "csrf_token": token})
                 counts.setdefault(path, []).append(r.status_code)
+                if r.status_code == 303:  # signed in: forms now carry the session's token
+                    token = CSRF.search(c.get("/signin").text).group(1)
                 if stop.is_set():
                     return
 

@@ -36,57 +36,65 @@ def visitor(web):
 
 def test_signup_confirm_signin_flow(web, visitor):
     app, store, _, config = web
-    r = visitor.post(
-        "/signup", {"username": "ada", "email": "Ada@Example.org", "password": PASSWORD}
-    )
+    r = visitor.post("/signup", {"username": "ada", "email": "Ada@Example.org"})
     assert r.status_code == 200 and "Check your inbox" in r.text
-    assert store.accounts.get_user(username="ada").is_active is False
-    # not usable before the address is confirmed
-    r = visitor.post("/signin", {"login": "ada", "password": PASSWORD})
-    assert r.status_code == 400
+    # signing up reserves nothing: no account exists before the address is confirmed
+    assert store.accounts.get_user(username="ada") is None
     assert outbox(config) == []  # queued, not sent inside the request
     [msg] = delivered(store, config)
     assert msg["To"] == "ada@example.org" and "Confirm" in msg["Subject"]
     url = link_in(msg, "/confirm")
-    r = confirm_by_button(visitor, url)
+    r = confirm_by_form(visitor, url)
     assert r.status_code == 200 and "Welcome, ada" in r.text
     assert "pw_session=" in r.headers["set-cookie"]
     assert visitor.get(url).status_code == 400  # single use
     assert "ada" in visitor.get("/papers").text and "Sign out" in visitor.get("/papers").text
+    # the password chosen on the confirmation page is the account's
+    other = Visitor(app)
+    assert other.sign_in("ada@example.org").status_code == 303
 
 
-def confirm_by_button(visitor, url: str):
-    """What a person does with the link: open it, press the button."""
+def confirm_by_form(visitor, url: str, username: str | None = None, password: str = PASSWORD):
+    """What a person does with the link: open it, choose a password, press the button."""
     form = visitor.get(url)
-    assert form.status_code == 200 and "Confirm my account" in form.text
+    assert form.status_code == 200 and "Create my account" in form.text
     token = re.search(r'name="token" value="([^"]+)"', form.text).group(1)
-    return visitor.post("/confirm", {"token": token})
+    if username is None:
+        username = re.search(r'name="username" value="([^"]*)"', form.text).group(1)
+    return visitor.post("/confirm", {"token": token, "username": username, "password": password})
 
 
 def header(page: str) -> str:
     return page[page.index('<header class="top">') : page.index("</header>")]
 
 
-def test_account_confirmation_needs_the_button_and_signs_in_at_once(web, visitor):
+def test_account_confirmation_needs_the_form_and_signs_in_at_once(web, visitor):
     app, store, _, config = web
-    visitor.post("/signup", {"username": "ada", "email": "ada@example.org", "password": PASSWORD})
+    visitor.post("/signup", {"username": "ada", "email": "ada@example.org"})
     [msg] = delivered(store, config)
     url = link_in(msg, "/confirm")
     token = url.rsplit("/", 1)[1]
-    # a mail scanner following the link (GET, HEAD, no cookies) confirms nothing
+    # a mail scanner following the link (GET, HEAD, no cookies) makes nothing
     scanner = Visitor(app)
     assert scanner.get(url).status_code == 200 and scanner.client.head(url).status_code in (
         200,
         405,
     )
-    assert store.accounts.get_user(username="ada").confirmed_at is None
+    assert store.accounts.get_user(username="ada") is None
     assert "pw_session=" not in scanner.get(url).headers.get("set-cookie", "")
     # the POST needs the visitor's CSRF token
-    forged = Visitor(app).client.post("/confirm", data={"token": token, "csrf_token": "x"})
+    forged = Visitor(app).client.post(
+        "/confirm",
+        data={"token": token, "csrf_token": "x", "username": "ada", "password": PASSWORD},
+    )
     assert forged.status_code == 403
-    assert store.accounts.get_user(username="ada").is_active is False
-    # the button confirms; the page it answers with shows the new user in the header
-    r = confirm_by_button(visitor, url)
+    assert store.accounts.get_user(username="ada") is None
+    # a weak password is refused on the same page, which keeps the link usable
+    r = confirm_by_form(visitor, url, password="short")
+    assert r.status_code == 400 and "10 characters" in r.text
+    assert store.accounts.get_user(username="ada") is None
+    # the form makes the account; the page it answers with shows the new user in the header
+    r = confirm_by_form(visitor, url)
     assert r.status_code == 200 and "you are signed in" in r.text
     top = header(r.text)
     assert "Sign out" in top and 'href="/users/ada"' in top
@@ -95,40 +103,92 @@ def test_account_confirmation_needs_the_button_and_signs_in_at_once(web, visitor
     assert store.accounts.get_user(username="ada").confirmed_at is not None
     # once: the same token is refused on the page and on a second POST
     assert visitor.get(url).status_code == 400
-    assert visitor.post("/confirm", {"token": token}).status_code == 400
-    assert visitor.post("/confirm", {"token": "garbage"}).status_code == 400
+    again = {"token": token, "username": "ada2", "password": PASSWORD}
+    assert visitor.post("/confirm", again).status_code == 400
+    assert visitor.post("/confirm", {**again, "token": "garbage"}).status_code == 400
     assert "Sign out" in header(visitor.get("/papers").text)
 
 
 def test_signup_does_not_reveal_known_addresses(web, visitor):
     app, store, _, config = web
     add_user(store, "grace")
-    r1 = visitor.post(
-        "/signup", {"username": "newname", "email": "grace@example.org", "password": PASSWORD}
-    )
-    r2 = visitor.post(
-        "/signup", {"username": "other", "email": "fresh@example.org", "password": PASSWORD}
-    )
+    r1 = visitor.post("/signup", {"username": "newname", "email": "grace@example.org"})
+    r2 = visitor.post("/signup", {"username": "other", "email": "fresh@example.org"})
     strip = lambda t: re.sub(r"\S+@example\.org|[\w-]{40,}", "", t)  # noqa: E731
     assert r1.status_code == r2.status_code == 200
     assert strip(r1.text) == strip(r2.text)
     assert outbox(config) == []
-    assert sorted(j.payload["user_id"] is None for j in store.queue.list(kind="mail")) == [
-        False,
-        True,
-    ]
+    assert len(store.queue.list(kind="mail")) == 2  # one job each: the worker decides
     mails = {m["To"]: m for m in delivered(store, config)}
     assert "already has one" in mails["grace@example.org"].get_content()
+    assert "/confirm/" not in mails["grace@example.org"].get_content()
+    assert "/confirm/" in mails["fresh@example.org"].get_content()
     assert store.accounts.get_user(username="newname") is None
 
 
+def test_the_name_check_tells_nothing_about_an_address(web, visitor):
+    """Sign up as (X, target), then (X, another address): "X is taken" used to mean that the
+    target address had no account (the first sign-up had made one). Nothing is held now."""
+    app, store, _, config = web
+    add_user(store, "grace")
+    for target in ("grace@example.org", "nobody@example.org"):
+        first = visitor.post("/signup", {"username": "probe", "email": target})
+        second = visitor.post("/signup", {"username": "probe", "email": "mine@example.org"})
+        assert first.status_code == second.status_code == 200
+        assert "Check your inbox" in second.text and "taken" not in second.text
+
+
+def test_address_squatting_holds_nothing_and_the_first_confirmed_sign_up_wins(web):
+    app, store, _, config = web
+    attacker, victim = Visitor(app), Visitor(app)
+    # The attacker signs up with the victim's address and never confirms.
+    attacker.post("/signup", {"username": "squatter", "email": "victim@example.org"})
+    [bait] = delivered(store, config)
+    assert store.accounts.get_user(login="victim@example.org") is None
+    # The victim signs up as usual (a new message: the attacker's was sent already).
+    victim.post("/signup", {"username": "victim", "email": "victim@example.org"})
+    mine = delivered(store, config)[-1]
+    assert confirm_by_form(victim, link_in(mine, "/confirm")).status_code == 200
+    user = store.accounts.get_user(login="victim@example.org")
+    assert user.username == "victim" and user.confirmed_at is not None
+    # The attacker's link is dead now; had the victim clicked it, they would have chosen
+    # the password themselves (the attacker never set one).
+    assert victim.get(link_in(bait, "/confirm")).status_code == 400
+    # And the name the attacker typed is nobody's.
+    assert store.accounts.username_taken("squatter") is False
+
+
+def test_a_name_taken_meanwhile_can_be_changed_at_confirmation(web):
+    app, store, _, config = web
+    a, b = Visitor(app), Visitor(app)
+    a.post("/signup", {"username": "same", "email": "a@example.org"})
+    b.post("/signup", {"username": "same", "email": "b@example.org"})
+    mails = {m["To"]: m for m in delivered(store, config)}
+    assert confirm_by_form(a, link_in(mails["a@example.org"], "/confirm")).status_code == 200
+    url = link_in(mails["b@example.org"], "/confirm")
+    r = confirm_by_form(b, url)
+    assert r.status_code == 400 and "taken" in r.text
+    assert confirm_by_form(b, url, username="same-b").status_code == 200
+    assert store.accounts.get_user(username="same-b").email == "b@example.org"
+
+
+def test_unconfirmed_accounts_of_earlier_versions_hold_nothing(web, visitor):
+    app, store, _, config = web
+    store.accounts.create_user("old", "old@example.org", None, confirmed=False)
+    assert store.accounts.username_taken("old") is False
+    visitor.post("/signup", {"username": "old", "email": "old@example.org"})
+    mail = delivered(store, config)[-1]
+    assert "/confirm/" in mail.get_content()
+    assert confirm_by_form(visitor, link_in(mail, "/confirm")).status_code == 200
+    user = store.accounts.get_user(username="old")
+    assert user.confirmed_at is not None and user.password_hash
+
+
 def test_signup_validation(visitor):
-    r = visitor.post("/signup", {"username": "x", "email": "not-an-email", "password": "short"})
+    r = visitor.post("/signup", {"username": "x", "email": "not-an-email"})
     assert r.status_code == 400
-    assert (
-        "2–39 letters" in r.text and "e-mail address like" in r.text and "10 characters" in r.text
-    )
-    r = visitor.post("/signup", {"username": "curator1", "email": "a@b.org", "password": PASSWORD})
+    assert "2–39 letters" in r.text and "e-mail address like" in r.text
+    r = visitor.post("/signup", {"username": "curator1", "email": "a@b.org"})
     assert "taken" in r.text
 
 
@@ -241,7 +301,7 @@ def test_api_tokens(web, visitor):
     add_user(store, "scripter")
     visitor.sign_in("scripter")
     visitor.get("/settings")
-    r = visitor.post("/settings/tokens", {"name": "laptop"})
+    r = visitor.post("/settings/tokens", {"name": "laptop", "scope_write": "on"})
     token = re.search(r'id="new-token">([^<]+)<', r.text).group(1)
     api = Visitor(app).client
     auth = {"Authorization": f"Bearer {token}"}

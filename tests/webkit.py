@@ -78,7 +78,10 @@ class Visitor:
         self._csrf = None
 
     def get(self, url, **kw):
-        r = self.client.get(url, **kw)
+        return self._read_csrf(self.client.get(url, **kw))
+
+    def _read_csrf(self, r):
+        """Like a browser, the next form is the one on the page last shown."""
         m = CSRF.search(r.text) if "text/html" in r.headers.get("content-type", "") else None
         if m:
             self._csrf = m.group(1) or m.group(2)
@@ -93,7 +96,7 @@ class Visitor:
     def post(self, url, data=None, **kw):
         data = dict(data or {})
         data.setdefault("csrf_token", self.csrf)
-        return self.client.post(url, data=data, **kw)
+        return self._read_csrf(self.client.post(url, data=data, **kw))
 
     def sign_in(self, login: str, password: str = PASSWORD):
         r = self.post("/signin", {"login": login, "password": password, "next": "/papers"})

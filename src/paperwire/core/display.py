@@ -59,3 +59,36 @@ def compact(n: int | None) -> str:
     if n >= 1000:
         return f"{n / 1000:.1f}k".replace(".0k", "k")
     return str(n)
+
+
+_BROWSERS = (  # the first match wins: Edge and Opera also say Chrome, Chrome also says Safari
+    ("Edg/", "Edge"),
+    ("OPR/", "Opera"),
+    ("Firefox/", "Firefox"),
+    ("Chromium/", "Chromium"),
+    ("Chrome/", "Chrome"),
+    ("Safari/", "Safari"),
+    ("curl/", "curl"),
+    ("python-httpx", "Python (httpx)"),
+    ("python-requests", "Python (requests)"),
+)
+_SYSTEMS = (
+    ("Android", "Android"),
+    ("iPhone", "iPhone"),
+    ("iPad", "iPad"),
+    ("Windows", "Windows"),
+    ("Mac OS X", "macOS"),
+    ("CrOS", "ChromeOS"),
+    ("Linux", "Linux"),
+)
+
+
+def device_label(agent: str | None) -> str:
+    """A browser's User-Agent as a person reads it ("Firefox on Linux"), for the sessions
+    list in Settings; "Unknown device" when it says nothing we know."""
+    agent = agent or ""
+    browser = next((name for key, name in _BROWSERS if key in agent), None)
+    system = next((name for key, name in _SYSTEMS if key in agent), None)
+    if browser and system:
+        return f"{browser} on {system}"
+    return browser or system or "Unknown device"

@@ -179,6 +179,11 @@ class User:
         return ROLES.index(self.role) >= ROLES.index(role)
 
 
+# What an API token may do: read (GET), write (everything a signed-in user can change), admin
+# (curator and admin routes; only an admin's token can hold it).
+TOKEN_SCOPES = ("read", "write", "admin")
+
+
 @dataclass(slots=True)
 class ApiToken:
     id: int
@@ -186,6 +191,25 @@ class ApiToken:
     prefix: str  # the first characters, shown to tell tokens apart
     created_at: datetime
     last_used_at: datetime | None = None
+    scopes: str = "read,write"  # comma-separated TOKEN_SCOPES
+    expires_at: datetime | None = None
+
+    @property
+    def scope_list(self) -> list[str]:
+        return [s for s in self.scopes.split(",") if s]
+
+
+@dataclass(slots=True)
+class Session:
+    """A signed-in browser, as Settings lists it."""
+
+    id: int
+    user_id: int
+    created_at: datetime
+    last_seen_at: datetime
+    expires_at: datetime
+    ip: str | None = None
+    user_agent: str | None = None
 
 
 @dataclass(slots=True)

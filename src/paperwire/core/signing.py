@@ -53,10 +53,16 @@ def new_nonce() -> str:
     return secrets.token_urlsafe(24)
 
 
+def new_session_token() -> str:
+    """What a session cookie holds: random, and kept by the server only as its SHA-256."""
+    return secrets.token_urlsafe(32)
+
+
 def new_api_token() -> str:
     return "pw_" + secrets.token_urlsafe(30)
 
 
 def token_hash(token: str) -> str:
-    """API tokens are kept as their SHA-256: a leaked table gives no usable token."""
+    """API tokens and sessions are kept as their SHA-256: a leaked table gives no usable
+    token (they are random and long: a fast hash is enough)."""
     return hashlib.sha256(token.encode()).hexdigest()

@@ -45,14 +45,19 @@ def queue(
     purpose: str,
     to: str,
     *,
-    user_id: int | None = None,
+    username: str | None = None,
     subscription_id: int | None = None,
 ) -> Job:
     """Queue one message. Asking again while the same message waits makes no second one."""
     if purpose not in PURPOSES:
         raise ValueError(f"unknown mail purpose {purpose!r}")
     about = subscription_id if subscription_id is not None else _digest(to)
-    payload = {"purpose": purpose, "to": to, "user_id": user_id, "subscription_id": subscription_id}
+    payload = {
+        "purpose": purpose,
+        "to": to,
+        "username": username,
+        "subscription_id": subscription_id,
+    }
     job, _ = store.queue.enqueue(KIND, f"{purpose}:{about}", payload, max_attempts=ATTEMPTS)
     return job
 
@@ -106,7 +111,7 @@ class OutgoingMail:
     # -- the messages ------------------------------------------------------------------------
     def _signup(self, p: dict[str, Any]) -> Built:
         to, name = str(p["to"]), self.site.site_name
-        if p.get("user_id") is None:  # the address already had an account: tell its owner
+        if self.store.accounts.address_taken(to):  # tell the address's owner, nobody else
             return (
                 to,
                 f"Someone tried to sign up to {name} with your address",
@@ -115,18 +120,19 @@ class OutgoingMail:
                 "/reset\n",
                 None,
             )
-        user = self.store.accounts.get_user(id=int(p["user_id"]))
-        if user is None or (user.email or "").lower() != to.lower():
-            return "not sent: the account is gone"
-        if user.confirmed_at is not None:
-            return "not sent: the account is confirmed already"
-        token = self.signer.dumps("confirm", [user.id])
+        username = str(p.get("username") or "")
+        if not username:
+            return "not sent: the sign-up names no user name"
+        # The link carries the name and the address, nothing secret: the account is made,
+        # and its password chosen, by whoever opens it (the mailbox's owner).
+        token = self.signer.dumps("confirm", [username, to])
         return (
             to,
             f"Confirm your {name} account",
-            f"Hello {user.username},\n\nconfirm your address to finish signing up:\n\n"
-            f"{self.base}/confirm/{token}\n\nThe link works for 3 days. If you did not sign "
-            "up, ignore this message.\n",
+            f"Hello {username},\n\nconfirm your address and choose your password to finish "
+            f"signing up:\n\n{self.base}/confirm/{token}\n\nThe link works for 3 days. If "
+            "you did not sign up, ignore this message: no account exists until the link is "
+            "used.\n",
             None,
         )
 

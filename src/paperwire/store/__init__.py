@@ -30,6 +30,7 @@ from .memberships import MembershipRepo
 from .papers import PaperRepo, UpsertCounts
 from .reactions import ReactionRepo
 from .search import SearchRepo
+from .sessions import SessionRepo
 from .thumbnails import ThumbnailRepo
 
 
@@ -43,6 +44,7 @@ class Store:
         self.feed = FeedRepo(self.db, self.papers)
         self.discussion = DiscussionRepo(self.db)
         self.accounts = AccountRepo(self.db)
+        self.sessions = SessionRepo(self.db)
         self.mail = MailRepo(self.db)
         self.embeddings = EmbeddingRepo(self.db)
         self.search = SearchRepo(self.db)

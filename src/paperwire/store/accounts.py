@@ -3,21 +3,42 @@ organizations. Passwords arrive already hashed (:mod:`paperwire.core.passwords`)
 
 from __future__ import annotations
 
+import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from ..core.clock import utcnow
-from ..core.models import ROLES, ApiToken, Claim, Organization, User
+from ..core.models import ROLES, TOKEN_SCOPES, ApiToken, Claim, Organization, User
 from ..core.signing import new_api_token, new_secret, token_hash
 from . import schema as t
-from .common import Repository, model
+from .common import Repository, model, user_from
 
+log = logging.getLogger("paperwire.store")
 # The signed-in visitor of every request, by id.
 _USER_BY_ID = sa.select(t.users).where(t.users.c.id == sa.bindparam("id"))
+# Every API request: the token's user, in one statement made once.
+_USER_BY_TOKEN = (
+    sa.select(
+        t.users,
+        t.api_tokens.c.id.label("token_id"),
+        t.api_tokens.c.scopes.label("token_scopes"),
+        t.api_tokens.c.last_used_at.label("token_used"),
+    )
+    .join(t.api_tokens, t.api_tokens.c.user_id == t.users.c.id)
+    .where(
+        t.api_tokens.c.token_hash == sa.bindparam("digest"),
+        sa.or_(
+            t.api_tokens.c.expires_at.is_(None), t.api_tokens.c.expires_at > sa.bindparam("now")
+        ),
+        t.users.c.is_active.is_(True),
+    )
+)
+TOKEN_TOUCH_EVERY = timedelta(minutes=5)
 
 
 class AccountRepo(Repository):
@@ -65,6 +86,7 @@ class AccountRepo(Repository):
             with self.db.engine.begin() as conn:
                 if self._name_taken(conn, username, email):
                     return None
+                self._drop_unconfirmed(conn, username, email)
                 new_id = conn.execute(
                     t.users.insert()
                     .values(
@@ -84,16 +106,40 @@ class AccountRepo(Repository):
         except sa.exc.IntegrityError:
             return None
 
-    def _name_taken(self, conn: Connection, username: str, email: str | None) -> bool:
+    def _name_taken(self, conn: Connection, username: str | None, email: str | None) -> bool:
+        """Whether an account holds the name or the address. Accounts left unconfirmed by
+        earlier versions (sign-up made them before the address was confirmed) hold nothing."""
+        u = t.users
+        conds = []
+        if username:
+            conds.append(sa.func.lower(u.c.username) == username.lower())
+        if email:
+            conds.append(u.c.email == email.lower())
+        if not conds:
+            return False
+        holds = sa.or_(u.c.confirmed_at.is_not(None), u.c.origin != "local")
+        found = conn.execute(sa.select(u.c.id).where(sa.or_(*conds), holds).limit(1)).first()
+        return found is not None
+
+    def _drop_unconfirmed(self, conn: Connection, username: str, email: str | None) -> None:
+        """Remove the unconfirmed accounts (of earlier versions) that hold ``username`` or
+        ``email``: the sign-up being confirmed now wins them."""
         u = t.users
         cond = sa.func.lower(u.c.username) == username.lower()
         if email:
             cond = sa.or_(cond, u.c.email == email.lower())
-        return conn.execute(sa.select(u.c.id).where(cond).limit(1)).first() is not None
+        conn.execute(u.delete().where(cond, u.c.confirmed_at.is_(None), u.c.origin == "local"))
 
     def username_taken(self, username: str) -> bool:
         with self.db.engine.connect() as conn:
             return self._name_taken(conn, username, None)
+
+    def address_taken(self, email: str) -> bool:
+        """Whether an account has the address (used to tell a used sign-up link)."""
+        if "\x00" in email:
+            return False
+        with self.db.engine.connect() as conn:
+            return self._name_taken(conn, None, email)
 
     def get_user(
         self, *, id: int | None = None, username: str | None = None, login: str | None = None
@@ -159,14 +205,6 @@ class AccountRepo(Repository):
                 )
             )
 
-    def end_sessions(self, user_id: int) -> None:
-        with self.db.engine.begin() as conn:
-            conn.execute(
-                t.users.update()
-                .where(t.users.c.id == user_id)
-                .values(session_version=t.users.c.session_version + 1)
-            )
-
     def list_users(self, limit: int = 200) -> list[User]:
         """Local accounts (not submitters imported from elsewhere), oldest first."""
         u = t.users
@@ -177,8 +215,17 @@ class AccountRepo(Repository):
             return [model(User, r) for r in rows]
 
     # -- API tokens ----------------------------------------------------------------------
-    def create_token(self, user_id: int, name: str) -> str:
+    def create_token(
+        self,
+        user_id: int,
+        name: str,
+        scopes: Sequence[str] = ("read", "write"),
+        expires_at: datetime | None = None,
+    ) -> str:
         """A new API token; only its hash is kept, so the plaintext is returned once."""
+        bad = set(scopes) - set(TOKEN_SCOPES)
+        if bad:
+            raise ValueError(f"unknown token scopes {sorted(bad)}")
         token = new_api_token()
         with self.db.engine.begin() as conn:
             conn.execute(
@@ -188,33 +235,48 @@ class AccountRepo(Repository):
                     token_hash=token_hash(token),
                     prefix=token[:10],
                     created_at=utcnow(),
+                    scopes=",".join(s for s in TOKEN_SCOPES if s in scopes or s == "read"),
+                    expires_at=expires_at,
                 )
             )
         return token
 
-    def user_for_token(self, token: str) -> User | None:
-        """The active user an API token belongs to (its last use is recorded)."""
-        digest = token_hash(token)
-        with self.db.engine.begin() as conn:
-            row = conn.execute(
-                sa.select(t.users, t.api_tokens.c.id.label("token_id"))
-                .join(t.api_tokens, t.api_tokens.c.user_id == t.users.c.id)
-                .where(t.api_tokens.c.token_hash == digest, t.users.c.is_active.is_(True))
-            ).first()
-            if row is None:
-                return None
-            conn.execute(
-                t.api_tokens.update()
-                .where(t.api_tokens.c.id == row.token_id)
-                .values(last_used_at=utcnow())
-            )
-        return _user(row)
+    def token_owner(self, token: str) -> tuple[User, tuple[str, ...]] | None:
+        """The active user an API token belongs to and the token's scopes; None when the
+        token is unknown, revoked or expired. Its last use is recorded, at most every few
+        minutes and only where the storage takes writes: a read stays a read."""
+        if not token or len(token) > 200:
+            return None
+        now = utcnow()
+        with self.db.engine.connect() as conn:
+            row = conn.execute(_USER_BY_TOKEN, {"digest": token_hash(token), "now": now}).first()
+        if row is None:
+            return None
+        if row.token_used is None or now - row.token_used > TOKEN_TOUCH_EVERY:
+            try:
+                with self.db.engine.begin() as conn:
+                    conn.execute(
+                        t.api_tokens.update()
+                        .where(t.api_tokens.c.id == row.token_id)
+                        .values(last_used_at=now)
+                    )
+            except sa.exc.DBAPIError as exc:
+                log.warning("token %s: last use not recorded: %s", row.token_id, exc.orig)
+        return user_from(row), tuple(s for s in row.token_scopes.split(",") if s)
 
     def tokens(self, user_id: int) -> list[ApiToken]:
         a = t.api_tokens
         with self.db.engine.connect() as conn:
             rows = conn.execute(
-                sa.select(a.c.id, a.c.name, a.c.prefix, a.c.created_at, a.c.last_used_at)
+                sa.select(
+                    a.c.id,
+                    a.c.name,
+                    a.c.prefix,
+                    a.c.created_at,
+                    a.c.last_used_at,
+                    a.c.scopes,
+                    a.c.expires_at,
+                )
                 .where(a.c.user_id == user_id)
                 .order_by(a.c.id)
             )
@@ -228,6 +290,12 @@ class AccountRepo(Repository):
                 )
             )
         return res.rowcount == 1
+
+    def revoke_tokens(self, user_id: int) -> int:
+        """Delete every API token of ``user_id``; how many there were."""
+        with self.db.engine.begin() as conn:
+            res = conn.execute(t.api_tokens.delete().where(t.api_tokens.c.user_id == user_id))
+        return int(res.rowcount)
 
     # -- rate limits ---------------------------------------------------------------------
     def rate_hit(self, key: str, limit: int, window: int, now: float | None = None) -> bool:
@@ -349,9 +417,3 @@ class AccountRepo(Repository):
                 t.papers.update().where(t.papers.c.id == paper_id).values(organization_id=org_id)
             )
         return res.rowcount == 1
-
-
-def _user(row: Any) -> User:
-    """A user from a row that may carry other columns too."""
-    values = row._asdict()
-    return User(**{k: values[k] for k in User.__dataclass_fields__})

@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Row
 
 from ..core.clock import utcnow
+from ..core.models import User
 
 if TYPE_CHECKING:
     from .database import Database
@@ -27,6 +28,12 @@ def chunks(items: Sequence[T], size: int = BATCH) -> Iterable[Sequence[T]]:
 def model(cls: type[M], row: Row[Any] | Any, **fixes: Any) -> M:
     """A domain model from a row whose column names are its fields."""
     return cls(**{**row._mapping, **fixes})
+
+
+def user_from(row: Row[Any] | Any) -> User:
+    """A user from a row that may carry other columns too."""
+    values = row._asdict()
+    return User(**{k: values[k] for k in User.__dataclass_fields__})
 
 
 def split_words(value: str | None) -> list[str]:

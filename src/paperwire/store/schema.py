@@ -66,6 +66,24 @@ api_tokens = sa.Table(
     sa.Column("prefix", sa.String(16), nullable=False),  # shown to tell tokens apart
     sa.Column("created_at", sa.DateTime, nullable=False),
     sa.Column("last_used_at", sa.DateTime),
+    # Comma-separated, from core.models.TOKEN_SCOPES; admin only for admins' tokens.
+    sa.Column("scopes", sa.String(32), nullable=False, server_default="read,write"),
+    sa.Column("expires_at", sa.DateTime),  # None: until revoked
+)
+
+# A signed-in browser: the cookie holds a random token, the table its SHA-256 (a leaked table
+# signs nobody in). Sign-out deletes the row; Settings lists and revokes them one by one.
+sessions = sa.Table(
+    "sessions",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("user_id", sa.Integer, sa.ForeignKey("users.id"), nullable=False, index=True),
+    sa.Column("token_hash", sa.String(64), nullable=False, unique=True),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.Column("last_seen_at", sa.DateTime, nullable=False),
+    sa.Column("expires_at", sa.DateTime, nullable=False),
+    sa.Column("ip", sa.String(64)),
+    sa.Column("user_agent", sa.String(200)),
 )
 
 rate_limits = sa.Table(

@@ -9,20 +9,22 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 from fastapi import APIRouter, HTTPException
 from fastapi.responses import RedirectResponse, Response
 
 from ..core import timezones
+from ..core.clock import utcnow
 from ..core.hooks import hookimpl
 from ..core.models import User
 from ..core.passwords import hash_password, password_problem, verify_password
 from ..mail import outgoing
 from ..mail.subscriptions import EMAIL
 from .deps import Ctx, CtxDep, PostedDep, RowId, rate_limit, require_user
-from .responses import finish, page, safe_next, sign_in
-from .security import CONFIRM_MAX_AGE, RESET_MAX_AGE, SESSION_COOKIE
+from .responses import finish, page, safe_next, sign_in, sign_out
+from .security import CONFIRM_MAX_AGE, RESET_MAX_AGE
 from .subscribe import settings_rows
 
 router = APIRouter(include_in_schema=False)
@@ -39,9 +41,22 @@ def _auth_limits(ctx: Ctx, action: str, account: str) -> None:
 
 
 # -- sign up -------------------------------------------------------------------------------
+# Signing up reserves nothing: it sends a link to the address, and the account exists only
+# once someone who reads that mailbox opens the link and chooses a password there. The first
+# confirmed sign-up wins the name and the address; a stranger who signs up with your address
+# gets no account, holds nothing, and cannot learn whether the address has one (the answer
+# is the same, and the mail to an address with an account says so only to its owner).
 @router.get("/signup")
 def signup_form(ctx: CtxDep) -> Response:
     return page(ctx, "signup.html", title="Sign up", form={})
+
+
+def _name_problem(ctx: Ctx, username: str) -> str | None:
+    if not USERNAME.match(username) or username.lower() in RESERVED:
+        return "2–39 letters, digits, - or _, starting with a letter or digit."
+    if ctx.store.accounts.username_taken(username):
+        return "This user name is taken."  # names of accounts are public anyway
+    return None
 
 
 @router.post("/signup")
@@ -49,18 +64,13 @@ def signup(post: PostedDep) -> Response:
     ctx = post.ctx
     username = post.text("username").strip()
     email = post.text("email").strip().lower()
-    password = post.secret("password")
     _auth_limits(ctx, "signup", email)
     errors = {}
-    if not USERNAME.match(username) or username.lower() in RESERVED:
-        errors["username"] = "2–39 letters, digits, - or _, starting with a letter or digit."
-    elif ctx.store.accounts.username_taken(username):
-        errors["username"] = "This user name is taken."  # user names are public anyway
+    problem = _name_problem(ctx, username)
+    if problem:
+        errors["username"] = problem
     if not EMAIL.match(email) or len(email) > 320:
         errors["email"] = "Enter an e-mail address like name@example.org."
-    problem = password_problem(password, username)
-    if problem:
-        errors["password"] = problem
     if errors:
         return page(
             ctx,
@@ -70,36 +80,75 @@ def signup(post: PostedDep) -> Response:
             errors=errors,
             form={"username": username, "email": email},
         )
-    pw_hash = hash_password(password)
-    user_id = ctx.store.accounts.create_user(username, email, pw_hash, confirmed=False)
-    # One queued message either way (a confirmation, or "the address has an account" when
-    # user_id is None): the answer takes the same path and time.
-    outgoing.queue(ctx.store, "signup", email, user_id=user_id)
+    # One queued message either way (the worker sends a confirmation link, or "the address
+    # has an account" to its owner): the answer takes the same path and time.
+    outgoing.queue(ctx.store, "signup", email, username=username)
     return page(ctx, "check_mail.html", title="Check your inbox", email=email)
 
 
-def _unconfirmed_user(ctx: Ctx, token: str) -> User:
+def _signup_link(ctx: Ctx, token: str) -> tuple[str, str]:
+    """The user name and address a confirmation link was sent for; 400 when it is forged,
+    expired, or already used (the address has an account now)."""
     payload = ctx.site.signer.loads("confirm", token, CONFIRM_MAX_AGE)
-    user = _linked_user(ctx, payload)
-    if user is None or user.confirmed_at is not None:
-        raise HTTPException(400, "This confirmation link is invalid, expired or already used.")
-    return user
+    if (
+        isinstance(payload, list)
+        and len(payload) == 2
+        and all(isinstance(x, str) for x in payload)
+        and not ctx.store.accounts.address_taken(payload[1])
+    ):
+        return payload[0], payload[1]
+    raise HTTPException(400, "This confirmation link is invalid, expired or already used.")
 
 
 @router.get("/confirm/{token}")
 def confirm_form(ctx: CtxDep, token: str) -> Response:
-    user = _unconfirmed_user(ctx, token)
-    # A button, not a GET that confirms: mail scanners follow links on their own.
-    return page(ctx, "confirm_account.html", title="Confirm your account", person=user, token=token)
+    username, email = _signup_link(ctx, token)
+    # A form, not a GET that confirms: mail scanners follow links on their own.
+    return page(
+        ctx,
+        "confirm_account.html",
+        title="Confirm your account",
+        email=email,
+        form={"username": username},
+        token=token,
+    )
 
 
 @router.post("/confirm")
 def confirm(post: PostedDep) -> Response:
     ctx = post.ctx
-    user = _unconfirmed_user(ctx, post.text("token")[:1000])
-    if not ctx.store.accounts.confirm_user(user.id):  # single use, even when raced
-        raise HTTPException(400, "This confirmation link is invalid, expired or already used.")
-    sign_in(ctx, _reload(ctx, user))
+    token = post.text("token")[:1000]
+    _, email = _signup_link(ctx, token)
+    username = post.text("username").strip()
+    password = post.secret("password")
+    _auth_limits(ctx, "confirm", email)
+    errors = {}
+    problem = _name_problem(ctx, username)
+    if problem:
+        errors["username"] = problem
+    problem = password_problem(password, username)
+    if problem:
+        errors["password"] = problem
+    user_id = None
+    if not errors:
+        user_id = ctx.store.accounts.create_user(username, email, hash_password(password))
+        if user_id is None:  # raced: the name or the address was taken meanwhile
+            _signup_link(ctx, token)  # 400 when it was the address
+            errors["username"] = "This user name is taken."
+    if errors or user_id is None:
+        return page(
+            ctx,
+            "confirm_account.html",
+            status=400,
+            title="Confirm your account",
+            email=email,
+            form={"username": username},
+            errors=errors,
+            token=token,
+        )
+    user = ctx.store.accounts.get_user(id=user_id)
+    assert user is not None
+    sign_in(ctx, user)
     return page(
         ctx,
         "message.html",
@@ -141,9 +190,7 @@ def signin(post: PostedDep) -> Response:
 
 @router.post("/signout")
 def signout(post: PostedDep) -> Response:
-    response = RedirectResponse("/papers", status_code=303)
-    response.delete_cookie(SESSION_COOKIE)
-    return response
+    return sign_out(post.ctx, RedirectResponse("/papers", status_code=303))
 
 
 # -- password reset ------------------------------------------------------------------------
@@ -191,15 +238,20 @@ def reset_password(post: PostedDep, token: str) -> Response:
             token=token,
             error=problem,
         )
-    # Ends old sessions and links.
+    # Ends every session, API token and reset link issued before: whoever knew the old
+    # password may have made them.
     ctx.store.accounts.set_password(user.id, hash_password(password))
+    ctx.store.sessions.revoke_all(user.id)
+    ctx.store.accounts.revoke_tokens(user.id)
+    ctx.bind_session(None, None, None)
     sign_in(ctx, _reload(ctx, user))
     return page(
         ctx,
         "message.html",
         title="Password changed",
         heading="Password changed",
-        text="You are signed in with your new password.",
+        text="You are signed in with your new password. Every other session and every API "
+        "token of your account has ended.",
         link=("/papers", "Back to papers"),
     )
 
@@ -213,6 +265,8 @@ def _settings(ctx: Ctx, status: int = 200, **extra: Any) -> Response:
         status=status,
         title="Settings",
         tokens=ctx.store.accounts.tokens(user.id),
+        sessions=ctx.store.sessions.of_user(user.id),
+        token_lifetimes=TOKEN_LIFETIMES,
         subscriptions=settings_rows(ctx),
         **extra,
     )
@@ -262,18 +316,36 @@ def settings_password(post: PostedDep) -> Response:
     if problem:
         return _settings(ctx, status=400, error=problem)
     ctx.store.accounts.set_password(user.id, hash_password(new))
-    ctx.user = _reload(ctx, user)
-    sign_in(ctx, ctx.user)  # this browser stays signed in; every other session ends
-    return _settings(ctx, notice="Password changed; other sessions were signed out.")
+    ctx.store.sessions.revoke_all(user.id)
+    ctx.bind_session(None, None, None)
+    sign_in(ctx, _reload(ctx, user))  # this browser stays signed in; every other session ends
+    return _settings(
+        ctx, notice="Password changed; your other sessions were signed out (API tokens kept)."
+    )
 
 
 @router.post("/settings/signout-everywhere")
 def signout_everywhere(post: PostedDep) -> Response:
-    user = require_user(post.ctx)
-    post.ctx.store.accounts.end_sessions(user.id)
-    response = RedirectResponse("/signin", status_code=303)
-    response.delete_cookie(SESSION_COOKIE)
-    return response
+    """End every session of the account, this one too, and revoke every API token."""
+    ctx = post.ctx
+    user = require_user(ctx)
+    ctx.store.sessions.revoke_all(user.id)
+    ctx.store.accounts.revoke_tokens(user.id)
+    return sign_out(ctx, RedirectResponse("/signin", status_code=303))
+
+
+@router.post("/settings/sessions/{session_id}/revoke")
+def revoke_session(post: PostedDep, session_id: RowId) -> Response:
+    """End one session of the account (another user's session id ends nothing)."""
+    ctx = post.ctx
+    user = require_user(ctx)
+    if session_id == ctx.session_id:
+        return sign_out(ctx, RedirectResponse("/signin", status_code=303))
+    ctx.store.sessions.revoke(user.id, session_id)
+    return RedirectResponse("/settings#sessions", status_code=303)
+
+
+TOKEN_LIFETIMES = {"7": 7, "30": 30, "90": 90, "365": 365, "never": None}
 
 
 @router.post("/settings/tokens")
@@ -283,9 +355,17 @@ def create_token(post: PostedDep) -> Response:
     if ctx.via_token:
         raise HTTPException(403, "API tokens cannot create tokens.")
     name = post.text("name").strip()[:100] or "token"
+    scopes = ["read"] + [s for s in ("write", "admin") if post.text(f"scope_{s}") == "on"]
+    if "admin" in scopes and not user.has_role("curator"):
+        return _settings(ctx, status=400, error="Only curators and admins can make admin tokens.")
+    lifetime = post.text("expires", "90")
+    if lifetime not in TOKEN_LIFETIMES:
+        return _settings(ctx, status=400, error="Choose how long the token works.")
+    days = TOKEN_LIFETIMES[lifetime]
+    expires = utcnow() + timedelta(days=days) if days else None
     if len(ctx.store.accounts.tokens(user.id)) >= 20:
         return _settings(ctx, status=400, error="At most 20 tokens; delete one first.")
-    token = ctx.store.accounts.create_token(user.id, name)
+    token = ctx.store.accounts.create_token(user.id, name, scopes, expires)
     return _settings(
         ctx, new_token=token, notice=f"Token {name!r} created. Copy it now: it is shown once."
     )

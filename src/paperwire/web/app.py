@@ -33,6 +33,7 @@ from .guards import CRASHED, CrashGuard, RequestGuard
 from .ops import install as install_ops
 from .proxies import TrustedProxies, parse_networks
 from .responses import error_response
+from .security import HSTS
 from .site import Site
 
 HERE = Path(__file__).parent
@@ -91,7 +92,7 @@ def create_app(settings: Settings, extensions: Extensions, store: Store | None =
     # Innermost: a crashing view is answered here (with the headers below), the connection
     # kept open.
     app.add_middleware(CrashGuard)
-    app.add_middleware(SecurityHeaders)
+    app.add_middleware(SecurityHeaders, https=settings.site.secure_cookies)
     app.add_middleware(BodyLimit, limit=settings.site.max_body_bytes)
     app.add_middleware(RequestGuard)
     # Outermost: repeat anonymous GETs are answered from memory before routing.
@@ -143,8 +144,13 @@ class SecurityHeaders:
     """The security headers on every response (unless it set its own), and the time spent in
     the app as ``Server-Timing`` (for browsers' dev tools and bench/web_pages.py)."""
 
-    def __init__(self, app: Any):
+    def __init__(self, app: Any, https: bool = False):
         self.app = app
+        # Served over https (base_url, or cookie_secure): browsers must never use plain http.
+        self.headers = {
+            **SECURITY_HEADERS,
+            **({"Strict-Transport-Security": HSTS} if https else {}),
+        }
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
@@ -154,7 +160,7 @@ class SecurityHeaders:
         async def with_headers(message: Any) -> None:
             if message["type"] == "http.response.start":
                 headers = MutableHeaders(scope=message)
-                for name, value in SECURITY_HEADERS.items():
+                for name, value in self.headers.items():
                     headers.setdefault(name, value)
                 headers["Server-Timing"] = f"app;dur={(time.perf_counter() - started) * 1000:.2f}"
             await send(message)

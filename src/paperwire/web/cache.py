@@ -35,7 +35,7 @@ from urllib.parse import parse_qsl, urlencode
 
 from ..core.settings import SiteSettings
 from ..store import Store
-from .security import SESSION_COOKIE
+from .security import HOST_PREFIX, SESSION_COOKIE
 
 log = logging.getLogger("paperwire.web.cache")
 
@@ -52,7 +52,7 @@ MAX_KEY = 2048  # longer URLs are answered, never stored
 MAX_BUFFER = 8 << 20  # larger bodies stream through without an ETag
 IDLE = 10.0  # seconds without a request after which a process stops polling
 NOT_STORED = {b"server-timing", b"date", b"server", b"x-cache"}
-_SESSION = SESSION_COOKIE.encode()
+_SESSIONS = (SESSION_COOKIE.encode(), (HOST_PREFIX + SESSION_COOKIE).encode())
 
 
 class DataVersion:
@@ -235,7 +235,7 @@ def _visit(scope: Message) -> Visit:
 def _has_session(cookie: bytes) -> bool:
     for part in cookie.split(b";"):
         name, _, value = part.strip().partition(b"=")
-        if name == _SESSION and value:
+        if name in _SESSIONS and value:
             return True
     return False
 

@@ -17,7 +17,6 @@ from ..core.settings import Settings
 from ..core.signing import new_nonce
 from ..core.text import clean
 from ..store import Store
-from .security import CSRF_COOKIE, SESSION_COOKIE, SESSION_MAX_AGE
 from .site import Site
 
 # Row ids are 32-bit on PostgreSQL (SERIAL): a larger number is no row, and a 400 before it
@@ -48,6 +47,12 @@ class Ctx:
     new_nonce: bool
     csrf: str
     via_token: bool = False
+    # A Bearer token's scopes (core.models.TOKEN_SCOPES); a session may do all its user may.
+    scopes: tuple[str, ...] = ()
+    # The signed-in browser's session: its row and the token its cookie holds (the CSRF
+    # token of a signed-in visitor is derived from it, so it is bound to the session).
+    session_id: int | None = None
+    session_token: str | None = None
     extra_cookies: list[tuple[tuple[str, str], dict[str, Any]]] = field(default_factory=list)
     # Whether the response shows the CSRF token: then it is this visitor's own (personal,
     # never cached for others), and a new nonce goes out as a cookie.
@@ -75,27 +80,34 @@ class Ctx:
         return self.request.client.host if self.request.client else "unknown"
 
     def role_at_least(self, role: str) -> bool:
-        return self.user is not None and self.user.has_role(role)
+        """Whether the visitor holds ``role``; through a token, roles above "user" also need
+        the token's admin scope."""
+        if self.user is None or not self.user.has_role(role):
+            return False
+        return not self.via_token or role == "user" or "admin" in self.scopes
 
     def csrf_ok(self, token: str | None) -> bool:
         """Whether ``token`` is this visitor's CSRF token (API tokens need none: browsers do
-        not send them on their own)."""
+        not send them on their own). A signed-in visitor's is bound to their session."""
         if self.via_token:
             return True
+        if self.session_token is not None:
+            return self.site.signer.csrf_ok(session_nonce(self.session_token), token)
         return not self.new_nonce and self.site.signer.csrf_ok(self.nonce, token)
 
+    def bind_session(self, user: User | None, session_id: int | None, token: str | None) -> None:
+        """From now on the visitor is ``user`` in session ``session_id`` (or nobody): the
+        CSRF token the rest of the response prints is the new session's."""
+        self.user, self.session_id, self.session_token = user, session_id, token
+        self.csrf = self.site.signer.csrf_token(session_nonce(token) if token else self.nonce)
 
-def _session_user(request: Request, site: Site) -> User | None:
-    raw = request.cookies.get(SESSION_COOKIE)
-    if not raw:
-        return None
-    payload = site.signer.loads("session", raw, SESSION_MAX_AGE)
-    if not isinstance(payload, list) or len(payload) != 2 or not isinstance(payload[0], int):
-        return None
-    user = site.store.accounts.get_user(id=payload[0])
-    if user is None or not user.is_active or user.session_version != payload[1]:
-        return None
-    return user
+
+def session_nonce(token: str) -> str:
+    """What a signed-in visitor's CSRF token is derived from: their session's token."""
+    return "session:" + token
+
+
+SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 
 
 def get_ctx(request: Request) -> Ctx:
@@ -104,20 +116,29 @@ def get_ctx(request: Request) -> Ctx:
     if isinstance(cached, Ctx):
         return cached
     site: Site = request.app.state.site
-    user, via_token = None, False
+    user: User | None = None
+    scopes: tuple[str, ...] = ()
+    session_id, session_token = None, None
     auth = request.headers.get("authorization", "")
-    if auth.lower().startswith("bearer "):
-        user = site.store.accounts.user_for_token(auth[7:].strip())
-        if user is None:
-            raise HTTPException(401, "invalid or revoked API token")
-        via_token = True
+    via_token = auth.lower().startswith("bearer ")
+    if via_token:
+        found = site.store.accounts.token_owner(auth[7:].strip())
+        if found is None:
+            raise HTTPException(401, "invalid, expired or revoked API token")
+        user, scopes = found
+        if request.method not in SAFE_METHODS and "write" not in scopes:
+            raise HTTPException(403, "This API token has the read scope only.")
     else:
-        user = _session_user(request, site)
-    nonce = request.cookies.get(CSRF_COOKIE) or ""
+        raw = request.cookies.get(site.session_cookie)
+        signed_in = site.store.sessions.user_for(raw) if raw else None
+        if signed_in is not None:
+            (user, session_id), session_token = signed_in, raw
+    nonce = request.cookies.get(site.csrf_cookie) or ""
     fresh = len(nonce) < 16
     if fresh:
         nonce = new_nonce()
-    ctx = Ctx(request, user, nonce, fresh, site.signer.csrf_token(nonce), via_token)
+    csrf = site.signer.csrf_token(session_nonce(session_token) if session_token else nonce)
+    ctx = Ctx(request, user, nonce, fresh, csrf, via_token, scopes, session_id, session_token)
     request.state.ctx = ctx
     return ctx
 
@@ -197,6 +218,8 @@ def require_user(ctx: Ctx, role: str = "user") -> User:
     if ctx.user is None:
         raise HTTPException(401, "Sign in first.")
     if not ctx.role_at_least(role):
+        if ctx.user.has_role(role):
+            raise HTTPException(403, "This API token lacks the admin scope.")
         raise HTTPException(403, f"This needs the {role} role.")
     return ctx.user
 

@@ -9,20 +9,16 @@ from fastapi import HTTPException, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
 from ..core.models import User
+from ..core.signing import new_nonce
 from .deps import Ctx, get_ctx
-from .security import CSRF_COOKIE, SESSION_COOKIE, SESSION_MAX_AGE
+from .security import SESSION_MAX_AGE
 
 
 def finish(ctx: Ctx, response: Response) -> Response:
     """Set the cookies this visit owes the browser (a new CSRF nonce, a session)."""
     if ctx.new_nonce and ctx.csrf_used:
         response.set_cookie(
-            CSRF_COOKIE,
-            ctx.nonce,
-            max_age=SESSION_MAX_AGE,
-            httponly=True,
-            samesite="lax",
-            secure=ctx.site.secure_cookies,
+            ctx.site.csrf_cookie, ctx.nonce, **_cookie_options(ctx, SESSION_MAX_AGE)
         )
     for args, kwargs in ctx.extra_cookies:
         response.set_cookie(*args, **kwargs)
@@ -55,22 +51,44 @@ def page(ctx: Ctx, template: str, status: int = 200, **context: Any) -> Response
     return finish(ctx, response)
 
 
+def _cookie_options(ctx: Ctx, max_age: int) -> dict[str, Any]:
+    # __Host- cookies (over https) must be Secure, for path /, with no Domain.
+    return {
+        "max_age": max_age,
+        "path": "/",
+        "httponly": True,
+        "samesite": "lax",
+        "secure": ctx.site.secure_cookies,
+    }
+
+
 def sign_in(ctx: Ctx, user: User) -> None:
-    """The response of this request signs ``user`` in (a signed session cookie), and the
-    page it renders already shows them signed in."""
-    ctx.user = user
-    token = ctx.site.signer.dumps("session", [user.id, user.session_version])
+    """The response of this request signs ``user`` in: a new server-side session (the
+    browser's previous one, if any, ends: no session fixation), its cookie, and a new CSRF
+    nonce; the page it renders already shows them signed in, with the new session's CSRF
+    token."""
+    if ctx.session_id is not None and ctx.user is not None:
+        ctx.store.sessions.revoke(ctx.user.id, ctx.session_id)
+    agent = ctx.request.headers.get("user-agent", "")
+    token = ctx.store.sessions.create(user.id, SESSION_MAX_AGE, ip=ctx.ip, agent=agent)
+    session = ctx.store.sessions.user_for(token)
+    ctx.bind_session(user, session[1] if session else None, token)
     ctx.extra_cookies.append(
-        (
-            (SESSION_COOKIE, token),
-            {
-                "max_age": SESSION_MAX_AGE,
-                "httponly": True,
-                "samesite": "lax",
-                "secure": ctx.site.secure_cookies,
-            },
-        )
+        ((ctx.site.session_cookie, token), _cookie_options(ctx, SESSION_MAX_AGE))
     )
+    ctx.nonce, ctx.new_nonce = new_nonce(), True
+    ctx.csrf_used = True  # the rotated nonce goes out with this response
+
+
+def sign_out(ctx: Ctx, response: Response) -> Response:
+    """End this browser's session (the row, so the cookie is worthless even if kept)."""
+    if ctx.session_id is not None and ctx.user is not None:
+        ctx.store.sessions.revoke(ctx.user.id, ctx.session_id)
+    ctx.bind_session(None, None, None)
+    response.delete_cookie(
+        ctx.site.session_cookie, path="/", secure=ctx.site.secure_cookies, httponly=True
+    )
+    return response
 
 
 MAX_NEXT = 2000

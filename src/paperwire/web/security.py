@@ -10,7 +10,19 @@ from ..store import Store
 
 SESSION_COOKIE = "pw_session"
 CSRF_COOKIE = "pw_csrf"
+# Over https the cookies take the __Host- prefix: the browser then keeps them only if they are
+# Secure, set by this very host for path /, with no Domain, so that a sibling subdomain can
+# neither plant nor overwrite them.
+HOST_PREFIX = "__Host-"
 SESSION_MAX_AGE = 30 * 24 * 3600
+# Strict-Transport-Security when the site is served over https (two years).
+HSTS = "max-age=63072000"
+
+
+def cookie_name(name: str, secure: bool) -> str:
+    return HOST_PREFIX + name if secure else name
+
+
 CONFIRM_MAX_AGE = 3 * 24 * 3600
 RESET_MAX_AGE = 3600
 

@@ -12,7 +12,7 @@ from fastapi.templating import Jinja2Templates
 
 from .. import __version__
 from ..core import avatars, timezones
-from ..core.display import authors_label, compact, short_date
+from ..core.display import authors_label, compact, device_label, short_date
 from ..core.periods import FeedClock
 from ..core.settings import Settings
 from ..core.signing import Signer
@@ -23,7 +23,7 @@ from ..rank import Ranker, Trend
 from ..search import SearchEngine
 from ..store import Store
 from .render import author_link, author_names, author_path
-from .security import RateLimiter
+from .security import CSRF_COOKIE, SESSION_COOKIE, RateLimiter, cookie_name
 
 HERE = Path(__file__).parent
 TRENDING_TTL = 30.0
@@ -92,11 +92,17 @@ class Site:
         self.arxiv: ArxivFetcher | None = None  # made on first use, at arXiv's pace
         self.arxiv_lock = threading.Lock()
         self.secure_cookies = settings.site.secure_cookies
+        self.session_cookie = cookie_name(SESSION_COOKIE, self.secure_cookies)
+        self.csrf_cookie = cookie_name(CSRF_COOKIE, self.secure_cookies)
         self.templates = Jinja2Templates(directory=str(HERE / "templates"))
         env = self.templates.env
         env.globals.update(site_name=settings.site.site_name, version=__version__)
         env.filters.update(
-            short_date=short_date, authors_label=authors_label, compact=compact, tex=tex_html
+            short_date=short_date,
+            authors_label=authors_label,
+            compact=compact,
+            tex=tex_html,
+            device=device_label,
         )
         env.globals.update(avatar_src=avatars.url, timezone_choices=timezones.choices)
         env.filters.update(author_url=author_path)

@@ -179,7 +179,9 @@ def test_token_scopes(web_both):
     full = store.accounts.create_token(admin_id, "a", ["read", "write", "admin"])
     admin = {"Authorization": f"Bearer {full}"}
     # read: GETs only
-    assert api.get("/api/whoami", headers=read).status_code == 200
+    who = api.get("/api/whoami", headers=read)
+    assert who.status_code == 200 and who.json()["scopes"] == ["read"]
+    assert api.get("/api/whoami", headers=admin).json()["scopes"] == ["read", "write", "admin"]
     r = api.post(f"/api/papers/{ids[0]}/upvote", headers=read)
     assert r.status_code == 403 and "read scope" in r.json()["error"]
     assert api.post(f"/api/papers/{ids[0]}/upvote", headers=write).status_code == 200

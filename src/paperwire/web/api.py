@@ -16,7 +16,7 @@ from ..core import periods
 from ..core.errors import InvalidArxivId, PeriodError
 from ..core.hooks import hookimpl
 from ..core.ids import parse_arxiv_id
-from ..core.models import Card
+from ..core.models import Card, User
 from ..core.query import SearchFilters, parse
 from ..jobs import papers
 from ..search import SearchResult
@@ -208,7 +208,13 @@ def whoami(ctx: CtxDep) -> dict[str, Any]:
         "role": user.role,
         "type": "user",
         "auth": "token" if ctx.via_token else "session",
+        "scopes": list(ctx.scopes) if ctx.via_token else _session_scopes(user),
     }
+
+
+def _session_scopes(user: User) -> list[str]:
+    """What a session may do: all its user may (a token may do less)."""
+    return ["read", "write", "admin"] if user.has_role("curator") else ["read", "write"]
 
 
 class IndexBody(BaseModel):

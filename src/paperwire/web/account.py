@@ -24,6 +24,7 @@ from .deps import Ctx, CtxDep, PostedDep, RowId, rate_limit, require_user
 from .responses import finish, page, safe_next, sign_in
 from .security import CONFIRM_MAX_AGE, RESET_MAX_AGE, SESSION_COOKIE
 from .subscribe import settings_rows
+from .twofactor import second_step
 
 router = APIRouter(include_in_schema=False)
 USERNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{1,38}$")
@@ -135,6 +136,9 @@ def signin(post: PostedDep) -> Response:
             login=login,
             error="Wrong user name/e-mail or password (or the address is not confirmed yet).",
         )
+    code_page = second_step(ctx, user, nxt)  # two-factor sign-in: a code before signing in
+    if code_page is not None:
+        return code_page
     sign_in(ctx, user)
     return finish(ctx, RedirectResponse(nxt, status_code=303))
 

@@ -321,3 +321,26 @@ def test_store_uses_each_step_and_recovery_code_once_under_races(store):
     assert store.twofactor.disable(uid) and store.twofactor.get(uid) is None
     assert not store.twofactor.replace_recovery_codes(uid, [])
     assert not store.twofactor.use_step(uid, 500)
+
+
+def test_operator_turns_it_off_from_the_command_line(sqlite_store, tmp_path, frozen):
+    """A lost phone and lost recovery codes (or a changed secret_key): `paperwire user
+    two-factor-off NAME`, and the password alone signs in again."""
+    from click.testing import CliRunner
+
+    from paperwire.cli.main import main
+
+    app, _ = site(sqlite_store, tmp_path)
+    add_user(sqlite_store, "ada")
+    turn_on(signed_in(app, "ada"))
+    assert password_step(app)[2] is not None
+
+    def run(*args):
+        return CliRunner().invoke(main, ["--db", sqlite_store.url, "user", *args])
+
+    r = run("two-factor-off", "ada")
+    assert r.exit_code == 0 and "two-factor sign-in of ada is off" in r.output
+    _, r, token = password_step(app)
+    assert r.status_code == 303 and token is None
+    assert run("two-factor-off", "ada").exit_code == 2  # off already
+    assert run("two-factor-off", "nobody").exit_code == 2

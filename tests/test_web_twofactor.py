@@ -202,6 +202,24 @@ def test_second_step_token_is_bound_to_the_account(app_store, frozen):
     assert code_step(browser, token, tf.code_at(secret, STEP)).status_code == 303
 
 
+def test_a_password_reset_link_still_asks_for_a_code(web, frozen):
+    from .test_web_auth import delivered, link_in
+
+    app, store, _, config = web
+    add_user(store, "ada")
+    secret, _codes = turn_on(signed_in(app, "ada"))
+    browser = Visitor(app)
+    browser.post("/reset", {"email": "ada@example.org"})
+    [msg] = delivered(store, config)
+    r = browser.post(link_in(msg, "/reset"), {"password": "a brand new password"})
+    assert r.status_code == 200 and "Password changed." in r.text and "authenticator" in r.text
+    assert not is_signed_in(browser)
+    token = re.search(r'name="token" value="([^"]+)"', r.text).group(1)
+    assert code_step(browser, token, tf.code_at(secret, STEP)).status_code == 303
+    assert is_signed_in(browser)
+    assert browser.get("/signin/two-factor").headers["location"] == "/signin"
+
+
 def test_api_tokens_are_their_own_credential(app_store, frozen):
     app, store = app_store
     uid = add_user(store, "ada")

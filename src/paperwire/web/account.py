@@ -197,6 +197,10 @@ def reset_password(post: PostedDep, token: str) -> Response:
         )
     # Ends old sessions and links.
     ctx.store.accounts.set_password(user.id, hash_password(password))
+    # The e-mail link stands for the password, not for the second factor.
+    code_page = second_step(ctx, _reload(ctx, user), "/papers", notice="Password changed.")
+    if code_page is not None:
+        return code_page
     sign_in(ctx, _reload(ctx, user))
     return page(
         ctx,

@@ -66,17 +66,17 @@ def check_code(ctx: Ctx, state: tf.TwoFactor, typed: str) -> bool:
 
 
 # -- signing in ----------------------------------------------------------------------------
-def second_step(ctx: Ctx, user: User, nxt: str) -> Response | None:
-    """After the right password: the page asking for a code when ``user`` has two-factor
-    sign-in on, else None (sign them in)."""
+def second_step(ctx: Ctx, user: User, nxt: str, notice: str = "") -> Response | None:
+    """After the right password (or a password reset's link): the page asking for a code
+    when ``user`` has two-factor sign-in on, else None (sign them in)."""
     state = ctx.store.twofactor.get(user.id)
     if state is None:
         return None
     token = ctx.site.signer.dumps("two-factor", [user.id, user.session_version, state.signins])
-    return _signin_page(ctx, token, nxt)
+    return _signin_page(ctx, token, nxt, notice=notice)
 
 
-def _signin_page(ctx: Ctx, token: str, nxt: str, status: int = 200, error: str = "") -> Response:
+def _signin_page(ctx: Ctx, token: str, nxt: str, status: int = 200, **extra: str) -> Response:
     return page(
         ctx,
         "two_factor_signin.html",
@@ -84,8 +84,14 @@ def _signin_page(ctx: Ctx, token: str, nxt: str, status: int = 200, error: str =
         title="Two-factor sign-in",
         token=token,
         next=nxt,
-        error=error,
+        **extra,
     )
+
+
+@router.get("/signin/two-factor")
+def signin_code_again(ctx: CtxDep) -> Response:
+    """A reload or a bookmark of the second step (its token came with a POST): start over."""
+    return RedirectResponse("/signin", status_code=303)
 
 
 def _pending(ctx: Ctx, token: str) -> tuple[User, tf.TwoFactor, int] | None:

@@ -48,6 +48,7 @@ DEFAULT_PLUGINS = (
     "paperwire.web.docs",
     "paperwire.web.feeds",
     "paperwire.web.account",
+    "paperwire.web.twofactor",
     "paperwire.web.admin",
     "paperwire.web.reactions",
     "paperwire.web.avatars",

@@ -286,3 +286,18 @@ def user_role(runtime: Runtime, username: str, role: str) -> None:
         raise click.UsageError(f"no user {username!r}")
     store.accounts.update_user(found.id, role=role)
     click.echo(f"{username} is now {role}")
+
+
+@user.command("two-factor-off")
+@click.argument("username")
+@pass_runtime
+def user_two_factor_off(runtime: Runtime, username: str) -> None:
+    """Turn off an account's two-factor sign-in (a lost phone and lost recovery codes, or a
+    changed secret_key): its password alone signs in again."""
+    store = runtime.open_store()
+    found = store.accounts.get_user(username=username)
+    if found is None:
+        raise click.UsageError(f"no user {username!r}")
+    if not store.twofactor.disable(found.id):
+        raise click.UsageError(f"{username} has no two-factor sign-in")
+    click.echo(f"two-factor sign-in of {username} is off")

@@ -100,6 +100,11 @@ class SiteSettings:
         10,
         "Sign-in, sign-up and password-reset attempts per address and per account per 15 minutes.",
     )
+    require_2fa_for_admins: bool = setting(
+        False,
+        "Admins must turn on two-factor sign-in: until they do, admin pages and actions answer "
+        "403 with a link to set it up.",
+    )
     rate_limit_writes: int = setting(60, "Upvotes, comments and submissions per user per minute.")
     security_contact: str = setting(
         "",

@@ -6,8 +6,9 @@ upvotes), ``discussion`` (comments), ``accounts`` (users, tokens, claims, organi
 limits), ``mail`` (subscriptions, deliveries), ``embeddings``, ``search`` (keyword index,
 filters), ``authors`` (an author's papers, claimed profiles), ``jobs`` (runs, leases),
 ``queue`` (the durable jobs queue), ``reactions`` (on comments), ``avatars`` (uploaded
-images), ``members`` (organization admins), ``thumbnails`` (first-page images) and
-``changes`` (the data version cached pages are checked against). All dialect-specific SQL
+images), ``members`` (organization admins), ``thumbnails`` (first-page images),
+``changes`` (the data version cached pages are checked against) and ``twofactor``
+(TOTP secrets, used time steps, recovery codes). All dialect-specific SQL
 and query text stays here.
 """
 
@@ -32,6 +33,7 @@ from .reactions import ReactionRepo
 from .search import SearchRepo
 from .sessions import SessionRepo
 from .thumbnails import ThumbnailRepo
+from .twofactor import TwoFactorRepo
 
 
 class Store:
@@ -56,6 +58,7 @@ class Store:
         self.members = MembershipRepo(self.db)
         self.thumbnails = ThumbnailRepo(self.db)
         self.changes = ChangeRepo(self.db)
+        self.twofactor = TwoFactorRepo(self.db)
 
     @property
     def url(self) -> str:

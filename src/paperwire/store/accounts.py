@@ -205,6 +205,17 @@ class AccountRepo(Repository):
                 )
             )
 
+    def end_sessions(self, user_id: int) -> None:
+        """End every session of the user and void every link and form bound to the account
+        as it was (reset links, two-factor steps carry its session_version)."""
+        with self.db.engine.begin() as conn:
+            conn.execute(
+                t.users.update()
+                .where(t.users.c.id == user_id)
+                .values(session_version=t.users.c.session_version + 1)
+            )
+            conn.execute(t.sessions.delete().where(t.sessions.c.user_id == user_id))
+
     def list_users(self, limit: int = 200) -> list[User]:
         """Local accounts (not submitters imported from elsewhere), oldest first."""
         u = t.users

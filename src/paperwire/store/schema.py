@@ -368,3 +368,29 @@ paper_thumbnails = sa.Table(
     sa.Column("page", sa.LargeBinary),
     sa.Index("ix_paper_thumbnails_status", "status", "next_attempt_at"),
 )
+
+# Two-factor sign-in (TOTP): one row per user who turned it on. The secret is sealed with a
+# key derived from the instance secret (core.twofactor); ``last_step`` is the last TOTP time
+# step a code was accepted for, so that no code is accepted twice; ``signins`` counts second
+# steps completed, so that the token carried by one second step is good once.
+two_factor = sa.Table(
+    "two_factor",
+    metadata,
+    sa.Column("user_id", sa.Integer, sa.ForeignKey("users.id"), primary_key=True),
+    sa.Column("secret_sealed", sa.String(200), nullable=False),
+    sa.Column("enabled_at", sa.DateTime, nullable=False),
+    sa.Column("last_step", sa.BigInteger),
+    sa.Column("signins", sa.Integer, nullable=False, server_default="0"),
+)
+
+# Single-use recovery codes: only their SHA-256 is kept; a used one keeps its row (used_at).
+recovery_codes = sa.Table(
+    "recovery_codes",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("user_id", sa.Integer, sa.ForeignKey("users.id"), nullable=False),
+    sa.Column("code_hash", sa.String(64), nullable=False),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.Column("used_at", sa.DateTime),
+    sa.UniqueConstraint("user_id", "code_hash", name="uq_recovery_codes_user_id"),
+)

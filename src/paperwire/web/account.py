@@ -26,6 +26,7 @@ from .deps import Ctx, CtxDep, PostedDep, RowId, rate_limit, require_user
 from .responses import finish, page, safe_next, sign_in, sign_out
 from .security import CONFIRM_MAX_AGE, RESET_MAX_AGE
 from .subscribe import settings_rows
+from .twofactor import second_step
 
 router = APIRouter(include_in_schema=False)
 USERNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{1,38}$")
@@ -184,6 +185,9 @@ def signin(post: PostedDep) -> Response:
             login=login,
             error="Wrong user name/e-mail or password (or the address is not confirmed yet).",
         )
+    code_page = second_step(ctx, user, nxt)  # two-factor sign-in: a code before signing in
+    if code_page is not None:
+        return code_page
     sign_in(ctx, user)
     return finish(ctx, RedirectResponse(nxt, status_code=303))
 
@@ -241,9 +245,13 @@ def reset_password(post: PostedDep, token: str) -> Response:
     # Ends every session, API token and reset link issued before: whoever knew the old
     # password may have made them.
     ctx.store.accounts.set_password(user.id, hash_password(password))
-    ctx.store.sessions.revoke_all(user.id)
+    ctx.store.accounts.end_sessions(user.id)
     ctx.store.accounts.revoke_tokens(user.id)
     ctx.bind_session(None, None, None)
+    # The e-mail link stands for the password, not for the second factor.
+    code_page = second_step(ctx, _reload(ctx, user), "/papers", notice="Password changed.")
+    if code_page is not None:
+        return code_page
     sign_in(ctx, _reload(ctx, user))
     return page(
         ctx,
@@ -316,7 +324,7 @@ def settings_password(post: PostedDep) -> Response:
     if problem:
         return _settings(ctx, status=400, error=problem)
     ctx.store.accounts.set_password(user.id, hash_password(new))
-    ctx.store.sessions.revoke_all(user.id)
+    ctx.store.accounts.end_sessions(user.id)
     ctx.bind_session(None, None, None)
     sign_in(ctx, _reload(ctx, user))  # this browser stays signed in; every other session ends
     return _settings(
@@ -329,7 +337,7 @@ def signout_everywhere(post: PostedDep) -> Response:
     """End every session of the account, this one too, and revoke every API token."""
     ctx = post.ctx
     user = require_user(ctx)
-    ctx.store.sessions.revoke_all(user.id)
+    ctx.store.accounts.end_sessions(user.id)
     ctx.store.accounts.revoke_tokens(user.id)
     return sign_out(ctx, RedirectResponse("/signin", status_code=303))
 

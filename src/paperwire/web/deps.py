@@ -7,6 +7,7 @@ pool, never on the event loop; only reading the request body is async.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Path, Request
@@ -35,6 +36,9 @@ def row_id(text: str) -> int | None:
 
 
 STALE_FORM = "This form has expired or came from another site. Reload the page and try again."
+TWO_FACTOR_REQUIRED = (
+    "Admins of this site must turn on two-factor sign-in first: /settings/two-factor"
+)
 
 
 @dataclass
@@ -84,7 +88,21 @@ class Ctx:
         the token's admin scope."""
         if self.user is None or not self.user.has_role(role):
             return False
-        return not self.via_token or role == "user" or "admin" in self.scopes
+        if self.via_token and role != "user" and "admin" not in self.scopes:
+            return False
+        return role != "admin" or not self.admin_lacks_two_factor
+
+    @cached_property
+    def admin_lacks_two_factor(self) -> bool:
+        """An admin without two-factor sign-in where ``require_2fa_for_admins`` is on: no
+        admin powers until they turn it on (whatever the credential, so that a password
+        alone cannot mint an API token that has them)."""
+        return (
+            self.user is not None
+            and self.user.role == "admin"
+            and self.settings.site.require_2fa_for_admins
+            and not self.store.twofactor.enabled(self.user.id)
+        )
 
     def csrf_ok(self, token: str | None) -> bool:
         """Whether ``token`` is this visitor's CSRF token (API tokens need none: browsers do
@@ -218,8 +236,10 @@ def require_user(ctx: Ctx, role: str = "user") -> User:
     if ctx.user is None:
         raise HTTPException(401, "Sign in first.")
     if not ctx.role_at_least(role):
-        if ctx.user.has_role(role):
+        if ctx.user.has_role(role) and ctx.via_token and "admin" not in ctx.scopes:
             raise HTTPException(403, "This API token lacks the admin scope.")
+        if ctx.user.has_role(role):  # an admin held back by require_2fa_for_admins
+            raise HTTPException(403, TWO_FACTOR_REQUIRED)
         raise HTTPException(403, f"This needs the {role} role.")
     return ctx.user
 

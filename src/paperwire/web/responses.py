@@ -10,7 +10,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 
 from ..core.models import User
 from ..core.signing import new_nonce
-from .deps import Ctx, get_ctx
+from .deps import TWO_FACTOR_REQUIRED, Ctx, get_ctx
 from .security import SESSION_MAX_AGE
 
 
@@ -121,7 +121,14 @@ def error_response(
         ctx = get_ctx(request)
     except HTTPException:  # a bad API token on a page: show the page anonymously
         return HTMLResponse(f"<h1>{status}</h1>", status_code=status, headers=headers)
-    response = page(ctx, "error.html", status=status, status_code=status, message=message)
+    response = page(
+        ctx,
+        "error.html",
+        status=status,
+        status_code=status,
+        message=message,
+        set_up_two_factor=message == TWO_FACTOR_REQUIRED,
+    )
     for name, value in (headers or {}).items():
         response.headers[name] = value
     return response

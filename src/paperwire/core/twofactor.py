@@ -1,0 +1,166 @@
+"""Two-factor sign-in: TOTP secrets and codes (RFC 6238, 30-second steps, 6 digits, as every
+authenticator app makes them), single-use recovery codes, and the secret sealed with a key
+derived from the instance secret, so that a copy of the database alone gives no second factor.
+
+No crypto library is among the dependencies, so the seal is built from the standard library:
+HMAC-SHA256 as a keyed stream (counter mode over a random 16-byte nonce), then
+encrypt-then-MAC with HMAC-SHA256 over the nonce, the ciphertext and the user id (a sealed
+secret moved to another user's row does not open).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import secrets
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from urllib.parse import quote, urlencode
+
+import pyotp
+
+STEP = 30  # seconds per TOTP code
+DIGITS = 6
+RECOVERY_CODES = 10
+# Lower-case base32 without padding: 12 characters are 60 random bits per recovery code.
+_ALPHABET = "abcdefghijklmnopqrstuvwxyz234567"
+_RECOVERY_LEN = 12
+_SEAL_VERSION = "v1"
+
+
+@dataclass(slots=True)
+class TwoFactor:
+    """A user's second factor as stored: the sealed secret, when it was turned on, the last
+    time step a code was accepted for (no code is accepted twice), and a counter of second
+    steps completed (the sign-in token of one second step is good once)."""
+
+    user_id: int
+    secret_sealed: str
+    enabled_at: datetime
+    last_step: int | None
+    signins: int
+    recovery_left: int = 0
+
+
+def new_secret() -> str:
+    """A fresh TOTP secret: 160 random bits in base32 (what authenticator apps expect)."""
+    return pyotp.random_base32(32)
+
+
+def provisioning_uri(secret: str, account: str, issuer: str) -> str:
+    """The otpauth:// URI an authenticator app reads (from a QR code, or typed in)."""
+    label = quote(f"{issuer}:{account}", safe="")
+    query = urlencode(
+        {"secret": secret, "issuer": issuer, "algorithm": "SHA1", "digits": DIGITS, "period": STEP}
+    )
+    return f"otpauth://totp/{label}?{query}"
+
+
+def grouped(secret: str) -> str:
+    """The secret in groups of four, easier to type into an app by hand."""
+    return " ".join(secret[i : i + 4] for i in range(0, len(secret), 4))
+
+
+def current_step(now: float | None = None) -> int:
+    return int((time.time() if now is None else now) // STEP)
+
+
+def code_at(secret: str, step: int) -> str:
+    return pyotp.TOTP(secret, digits=DIGITS, interval=STEP).generate_otp(step)
+
+
+def matching_step(secret: str, code: str, now: float | None = None, window: int = 1) -> int | None:
+    """The time step ``code`` was made for, within ``window`` steps of now (a phone's clock
+    a little off), or None. Every candidate is compared, in constant time."""
+    if len(code) != DIGITS or not (code.isascii() and code.isdigit()):
+        return None
+    here = current_step(now)
+    found = None
+    for step in range(here - window, here + window + 1):
+        if hmac.compare_digest(code_at(secret, step), code) and found is None:
+            found = step
+    return found
+
+
+def is_totp_code(text: str) -> bool:
+    return len(text) == DIGITS and text.isascii() and text.isdigit()
+
+
+def new_recovery_codes(count: int = RECOVERY_CODES) -> list[str]:
+    """Fresh recovery codes, shown once as ``xxxx-xxxx-xxxx``."""
+    out = []
+    for _ in range(count):
+        raw = "".join(secrets.choice(_ALPHABET) for _ in range(_RECOVERY_LEN))
+        out.append("-".join(raw[i : i + 4] for i in range(0, _RECOVERY_LEN, 4)))
+    return out
+
+
+def normal_recovery_code(text: str) -> str | None:
+    """A typed recovery code without spaces or hyphens, in lower case; None when it cannot
+    be one."""
+    raw = "".join(text.split()).replace("-", "").lower()
+    if len(raw) != _RECOVERY_LEN or any(c not in _ALPHABET for c in raw):
+        return None
+    return raw
+
+
+def recovery_hash(code: str) -> str:
+    """What is kept of a recovery code: the SHA-256 of its normal form (60 random bits, so
+    a slow hash adds nothing; guessing is bounded by the sign-in rate limits)."""
+    raw = normal_recovery_code(code) or code
+    return hashlib.sha256(b"paperwire-recovery:" + raw.encode()).hexdigest()
+
+
+# -- sealing the secret ---------------------------------------------------------------------
+def _keys(instance_secret: bytes) -> tuple[bytes, bytes]:
+    enc = hmac.new(instance_secret, b"paperwire two-factor: encryption", hashlib.sha256).digest()
+    mac = hmac.new(instance_secret, b"paperwire two-factor: authentication", hashlib.sha256)
+    return enc, mac.digest()
+
+
+def _stream(key: bytes, nonce: bytes, length: int) -> bytes:
+    blocks = []
+    for counter in range((length + 31) // 32):
+        blocks.append(hmac.new(key, nonce + counter.to_bytes(4, "big"), hashlib.sha256).digest())
+    return b"".join(blocks)[:length]
+
+
+def _tag(key: bytes, user_id: int, body: bytes) -> bytes:
+    head = f"{_SEAL_VERSION}:{user_id}:".encode()
+    return hmac.new(key, head + body, hashlib.sha256).digest()
+
+
+def seal(instance_secret: bytes, user_id: int, secret: str) -> str:
+    """``secret`` encrypted and authenticated for ``user_id`` under the instance secret."""
+    enc, mac = _keys(instance_secret)
+    nonce = secrets.token_bytes(16)
+    plain = secret.encode()
+    body = nonce + bytes(a ^ b for a, b in zip(plain, _stream(enc, nonce, len(plain)), strict=True))
+    sealed = base64.urlsafe_b64encode(body + _tag(mac, user_id, body)).decode().rstrip("=")
+    return f"{_SEAL_VERSION}.{sealed}"
+
+
+def unseal(instance_secret: bytes, user_id: int, sealed: str) -> str | None:
+    """The secret, or None when it was sealed under another instance secret, for another
+    user, or altered."""
+    version, _, data = sealed.partition(".")
+    if version != _SEAL_VERSION:
+        return None
+    try:
+        raw = base64.urlsafe_b64decode(data + "=" * (-len(data) % 4))
+    except ValueError:
+        return None
+    if len(raw) < 16 + 32:
+        return None
+    body, tag = raw[:-32], raw[-32:]
+    enc, mac = _keys(instance_secret)
+    if not hmac.compare_digest(_tag(mac, user_id, body), tag):
+        return None
+    nonce, cipher = body[:16], body[16:]
+    plain = bytes(a ^ b for a, b in zip(cipher, _stream(enc, nonce, len(cipher)), strict=True))
+    try:
+        return plain.decode()
+    except UnicodeDecodeError:
+        return None

@@ -276,3 +276,48 @@ def test_concurrent_misses_render_once(web):
     assert [r.headers["x-cache"] for r in answers].count("miss") == 1
     assert len({r.headers["etag"] for r in answers}) == 1
     assert answers[0].headers["etag"] == before  # same data, same page
+
+
+def test_signed_in_feed_reuses_shared_data_but_never_another_visitor_s(cached):
+    """A signed-in feed page reads the day's cards once per data version (pages._Memo) and
+    only the visitor's own upvotes each time; a write anywhere shows as on anonymous pages."""
+    import sqlalchemy as sa
+
+    app, store, ids = cached
+    add_user(store, "ada")
+    add_user(store, "bob")
+    ada, bob = Visitor(app), Visitor(app)
+    ada.sign_in("ada")
+    bob.sign_in("bob")
+    _warm(_client(app))
+    pid = ids[0]
+    statements: list[str] = []
+    listen = lambda *a: statements.append(a[2])  # noqa: E731
+    sa.event.listen(store.db.engine, "before_cursor_execute", listen)
+    try:
+        ada.get("/papers")
+        statements.clear()
+        page = ada.get("/papers").text
+        # the session and the visitor's upvotes (plus, now and then, a session touch)
+        assert len(statements) <= 3, statements
+    finally:
+        sa.event.remove(store.db.engine, "before_cursor_execute", listen)
+    before = _upvotes(page, pid)
+    # ada's own vote: her next page shows it, pressed, and bob's shows the count unpressed
+    assert ada.post(f"/papers/{pid}/upvote", {"state": "1", "next": "/papers"}).status_code == 303
+    mine = ada.get("/papers").text
+    assert _upvotes(mine, pid) == before + 1
+    card = mine[mine.index(f'id="paper-{pid}"') :][:3000]
+    assert 'aria-pressed="true"' in card
+    theirs = bob.get("/papers").text
+    card = theirs[theirs.index(f'id="paper-{pid}"') :][:3000]
+    assert _upvotes(theirs, pid) == before + 1 and 'aria-pressed="true"' not in card
+    assert "/users/ada" not in theirs and ada.csrf != bob.csrf
+    # a vote written by another instance reaches signed-in pages within a poll or two
+    other = Store(store.url)
+    try:
+        uid = add_user(other, "elsewhere")
+        other.feed.set_upvote(uid, pid, True)
+        _until(lambda: _upvotes(bob.get("/papers").text, pid) == before + 2)
+    finally:
+        other.close()

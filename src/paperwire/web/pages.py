@@ -6,10 +6,11 @@ from __future__ import annotations
 import dataclasses
 import secrets
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from datetime import timedelta
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar, cast
 from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, Depends, HTTPException, Query
@@ -49,6 +50,7 @@ router = APIRouter(include_in_schema=False)
 PageNo = Annotated[int, Query(ge=0, le=10000)]
 SORT_LABELS = {"upvotes": "Top", "published": "Newest"}
 MAX_AUTHOR = 200
+T = TypeVar("T")
 
 
 def _page_of(
@@ -122,16 +124,56 @@ def _cards_html(ctx: Ctx, cards: Sequence[Card], upvoted: set[str], tab: Any) ->
     return Markup("".join(kept.render(ctx, c, c.id in upvoted, tab) for c in cards))
 
 
+class _Memo:
+    """What feed pages show to everyone (their cards, totals, neighbouring days), kept per
+    data version: a signed-in page is rendered for its visitor each time, but only the
+    visitor's own upvotes need the database then. A value lives while the data version it
+    was read under is current (a write in this process or, one poll later, any process
+    changes it) and at most ``page_cache_ttl`` seconds (what the clock moves)."""
+
+    def __init__(self, size: int = 256) -> None:
+        self.kept: OrderedDict[tuple[Any, ...], tuple[Any, float, Any]] = OrderedDict()
+        self.size = size
+        self.lock = threading.Lock()
+
+    def get(self, ctx: Ctx, key: tuple[Any, ...], make: Callable[[], T]) -> T:
+        cache = getattr(ctx.request.app.state, "page_cache", None)
+        token = cache.version.token() if cache is not None else None
+        if cache is None or token is None:  # no data version known (yet): read it now
+            return make()
+        now = time.monotonic()
+        with self.lock:
+            hit = self.kept.get(key)
+            if hit is not None and hit[0] == token and now - hit[1] < cache.ttl:
+                self.kept.move_to_end(key)
+                return cast(T, hit[2])
+        value = make()
+        with self.lock:
+            self.kept[key] = (token, now, value)
+            while len(self.kept) > self.size:
+                self.kept.popitem(last=False)
+        return value
+
+
+_memo = _Memo()
+
+
 def _feed(ctx: Ctx, period: periods.Period, p: int, sort: str) -> Response:
     size = ctx.settings.site.page_size
-    cards, total = ctx.store.feed.period(
-        period.start, period.end, sort=sort, limit=size, offset=p * size
+    cards, total = _memo.get(
+        ctx,
+        ("period", period.start, period.end, sort, size, p),
+        lambda: ctx.store.feed.period(
+            period.start, period.end, sort=sort, limit=size, offset=p * size
+        ),
     )
     today = ctx.site.clock.feed_date()
     prev: periods.Period | None
     nxt: periods.Period | None
     if period.kind == "day":
-        before, after = ctx.store.feed.neighbours(period.start)
+        before, after = _memo.get(
+            ctx, ("neighbours", period.start), lambda: ctx.store.feed.neighbours(period.start)
+        )
         prev = periods.day(before) if before else None
         nxt = periods.day(after) if after and after <= today else None
     else:
@@ -190,7 +232,7 @@ def papers_index(
     if q.strip() or filters.active:
         return search_page(ctx, q, p, sort or "relevance", filters)
     today = ctx.site.clock.feed_date()
-    latest = ctx.store.feed.day(on_or_before=today)
+    latest = _memo.get(ctx, ("latest", today), lambda: ctx.store.feed.day(on_or_before=today))
     return _feed(ctx, periods.day(latest or today), p, _sort(sort or "upvotes"))
 
 

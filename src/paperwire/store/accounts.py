@@ -184,7 +184,7 @@ class AccountRepo(Repository):
             conn.execute(t.users.update().where(t.users.c.id == user_id).values(**values))
 
     def confirm_user(self, user_id: int) -> bool:
-        """Activate an account from its e-mail link; False if it was already active."""
+        """Mark an account made unconfirmed as confirmed and active; False if it was already."""
         with self.db.engine.begin() as conn:
             res = conn.execute(
                 t.users.update()

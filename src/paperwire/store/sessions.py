@@ -1,6 +1,6 @@
 """Server-side sessions: a signed-in browser is a row, found by the SHA-256 of the random
 token its cookie holds. Sign-out deletes the row; Settings lists a user's sessions (device,
-address, age) and revokes them one by one or all at once."""
+address, age) and revokes them one by one (AccountRepo.end_sessions ends them all)."""
 
 from __future__ import annotations
 
@@ -113,9 +113,3 @@ class SessionRepo(Repository):
                 )
             )
         return res.rowcount == 1
-
-    def revoke_all(self, user_id: int) -> int:
-        """End every session of ``user_id``; how many there were."""
-        with self.db.engine.begin() as conn:
-            res = conn.execute(t.sessions.delete().where(t.sessions.c.user_id == user_id))
-        return int(res.rowcount)

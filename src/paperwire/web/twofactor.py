@@ -29,7 +29,7 @@ from ..core import twofactor as tf
 from ..core.hooks import hookimpl
 from ..core.models import User
 from ..core.passwords import verify_password
-from .deps import Ctx, CtxDep, PostedDep, rate_limit, require_user
+from .deps import Ctx, CtxDep, Posted, PostedDep, rate_limit, require_user
 from .responses import finish, page, safe_next, sign_in
 
 router = APIRouter(include_in_schema=False)
@@ -207,23 +207,27 @@ def enable(post: PostedDep) -> Response:
     )
 
 
-def _confirmed(ctx: Ctx, user: User, password: str) -> tf.TwoFactor | Response:
+def _confirmed(post: Posted) -> tuple[User, tf.TwoFactor] | Response:
+    """The signed-in owner and their second factor, for a change that needs the password
+    (rate-limited like the other two-factor settings)."""
+    ctx = post.ctx
+    user = _owner(ctx)
+    _limits(ctx, "two-factor-settings", str(user.id))
     state = ctx.store.twofactor.get(user.id)
     if state is None:
         return _settings_page(ctx, status=409, error="Two-factor sign-in is off.")
-    if not verify_password(user.password_hash, password):
+    if not verify_password(user.password_hash, post.secret("password")):
         return _settings_page(ctx, status=400, error="The password is wrong.")
-    return state
+    return user, state
 
 
 @router.post(f"{SETTINGS}/recovery-codes")
 def new_recovery_codes(post: PostedDep) -> Response:
     ctx = post.ctx
-    user = _owner(ctx)
-    _limits(ctx, "two-factor-settings", str(user.id))
-    state = _confirmed(ctx, user, post.secret("password"))
-    if isinstance(state, Response):
-        return state
+    confirmed = _confirmed(post)
+    if isinstance(confirmed, Response):
+        return confirmed
+    user, _ = confirmed
     codes = tf.new_recovery_codes()
     ctx.store.twofactor.replace_recovery_codes(user.id, [tf.recovery_hash(c) for c in codes])
     return _settings_page(ctx, codes=codes, notice="New recovery codes; the old ones are void.")
@@ -232,11 +236,10 @@ def new_recovery_codes(post: PostedDep) -> Response:
 @router.post(f"{SETTINGS}/disable")
 def disable(post: PostedDep) -> Response:
     ctx = post.ctx
-    user = _owner(ctx)
-    _limits(ctx, "two-factor-settings", str(user.id))
-    state = _confirmed(ctx, user, post.secret("password"))
-    if isinstance(state, Response):
-        return state
+    confirmed = _confirmed(post)
+    if isinstance(confirmed, Response):
+        return confirmed
+    user, state = confirmed
     if not check_code(ctx, state, post.text("code")):
         return _settings_page(ctx, status=400, error=WRONG_CODE)
     ctx.store.twofactor.disable(user.id)

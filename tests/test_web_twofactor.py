@@ -287,7 +287,7 @@ def test_seal_opens_only_for_its_user_and_instance():
     assert tf.unseal(b"another", 7, sealed) is None
     flipped = sealed[:-3] + ("A" if sealed[-3] != "A" else "B") + sealed[-2:]
     assert tf.unseal(b"instance", 7, flipped) is None
-    for junk in ("", "v1.", "v1.!!!!", "v2." + sealed[3:], "v1." + "A" * 10):
+    for junk in ("", "v2.", "v2.!!!!", "v1." + sealed[3:], "v9." + sealed[3:], "v2." + "A" * 10):
         assert tf.unseal(b"instance", 7, junk) is None
 
 

@@ -2,10 +2,9 @@
 authenticator app makes them), single-use recovery codes, and the secret sealed with a key
 derived from the instance secret, so that a copy of the database alone gives no second factor.
 
-No crypto library is among the dependencies, so the seal is built from the standard library:
-HMAC-SHA256 as a keyed stream (counter mode over a random 16-byte nonce), then
-encrypt-then-MAC with HMAC-SHA256 over the nonce, the ciphertext and the user id (a sealed
-secret moved to another user's row does not open).
+The seal is AES-256-GCM (the ``cryptography`` package) with a random 96-bit nonce, under a
+key derived from the instance secret by HMAC-SHA256, and the user id as associated data (a
+sealed secret moved to another user's row does not open).
 """
 
 from __future__ import annotations
@@ -20,6 +19,8 @@ from datetime import datetime
 from urllib.parse import quote, urlencode
 
 import pyotp
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 STEP = 30  # seconds per TOTP code
 DIGITS = 6
@@ -27,7 +28,7 @@ RECOVERY_CODES = 10
 # Lower-case base32 without padding: 12 characters are 60 random bits per recovery code.
 _ALPHABET = "abcdefghijklmnopqrstuvwxyz234567"
 _RECOVERY_LEN = 12
-_SEAL_VERSION = "v1"
+_SEAL_VERSION = "v2"  # AES-256-GCM
 
 
 @dataclass(slots=True)
@@ -114,31 +115,23 @@ def recovery_hash(code: str) -> str:
 
 
 # -- sealing the secret ---------------------------------------------------------------------
-def _keys(instance_secret: bytes) -> tuple[bytes, bytes]:
-    enc = hmac.new(instance_secret, b"paperwire two-factor: encryption", hashlib.sha256).digest()
-    mac = hmac.new(instance_secret, b"paperwire two-factor: authentication", hashlib.sha256)
-    return enc, mac.digest()
+_NONCE = 12
 
 
-def _stream(key: bytes, nonce: bytes, length: int) -> bytes:
-    blocks = []
-    for counter in range((length + 31) // 32):
-        blocks.append(hmac.new(key, nonce + counter.to_bytes(4, "big"), hashlib.sha256).digest())
-    return b"".join(blocks)[:length]
+def _aead(instance_secret: bytes) -> AESGCM:
+    key = hmac.new(instance_secret, b"paperwire two-factor: aes-256-gcm", hashlib.sha256)
+    return AESGCM(key.digest())
 
 
-def _tag(key: bytes, user_id: int, body: bytes) -> bytes:
-    head = f"{_SEAL_VERSION}:{user_id}:".encode()
-    return hmac.new(key, head + body, hashlib.sha256).digest()
+def _associated(user_id: int) -> bytes:
+    return f"{_SEAL_VERSION}:{user_id}".encode()
 
 
 def seal(instance_secret: bytes, user_id: int, secret: str) -> str:
     """``secret`` encrypted and authenticated for ``user_id`` under the instance secret."""
-    enc, mac = _keys(instance_secret)
-    nonce = secrets.token_bytes(16)
-    plain = secret.encode()
-    body = nonce + bytes(a ^ b for a, b in zip(plain, _stream(enc, nonce, len(plain)), strict=True))
-    sealed = base64.urlsafe_b64encode(body + _tag(mac, user_id, body)).decode().rstrip("=")
+    nonce = secrets.token_bytes(_NONCE)
+    cipher = _aead(instance_secret).encrypt(nonce, secret.encode(), _associated(user_id))
+    sealed = base64.urlsafe_b64encode(nonce + cipher).decode().rstrip("=")
     return f"{_SEAL_VERSION}.{sealed}"
 
 
@@ -152,15 +145,10 @@ def unseal(instance_secret: bytes, user_id: int, sealed: str) -> str | None:
         raw = base64.urlsafe_b64decode(data + "=" * (-len(data) % 4))
     except ValueError:
         return None
-    if len(raw) < 16 + 32:
+    if len(raw) < _NONCE + 16:  # a nonce and GCM's tag at least
         return None
-    body, tag = raw[:-32], raw[-32:]
-    enc, mac = _keys(instance_secret)
-    if not hmac.compare_digest(_tag(mac, user_id, body), tag):
-        return None
-    nonce, cipher = body[:16], body[16:]
-    plain = bytes(a ^ b for a, b in zip(cipher, _stream(enc, nonce, len(cipher)), strict=True))
     try:
+        plain = _aead(instance_secret).decrypt(raw[:_NONCE], raw[_NONCE:], _associated(user_id))
         return plain.decode()
-    except UnicodeDecodeError:
+    except (InvalidTag, UnicodeDecodeError):
         return None

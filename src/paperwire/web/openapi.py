@@ -22,7 +22,7 @@ ARXIV_ID = f"^{_ID}$"
 # or OAI address (core.ids.parse_arxiv_id reads them all).
 ARXIV_REF = (
     r"^(?:[aA][rR][xX][iI][vV]:|https?://(?:export\.|www\.)?arxiv\.org/(?:abs|pdf|html)/"
-    rf"|https?://huggingface\.co/papers/|oai:arxiv\.org:)?{_ID}(?:\.pdf)?/?$"
+    rf"|https?://huggingface\.co/papers/|oai:arxiv\.org:)?{_ID}(?:\.pdf|/*)$"
 )
 # A year the calendar has (0001-9999), then the rest of a day, ISO week or month.
 _YEAR = "(?:[1-9][0-9]{3}|0[1-9][0-9]{2}|00[1-9][0-9]|000[1-9])"
@@ -31,7 +31,12 @@ WEEK = f"^{_YEAR}-W(?:0[1-9]|[1-4][0-9]|5[0-3])$"
 MONTH = f"^{_YEAR}-(?:0[1-9]|1[0-2])$"
 # Text with something left once control characters, bidi overrides and surrounding
 # whitespace are taken out (core.text.clean): what a comment needs.
-VISIBLE = "[^\\s\\x00-\\x1f\\x7f-\\x9f\\u202a-\\u202e\\u2066-\\u2069\\ue000-\\uf8ff\\ufffe\\uffff]"
+# (The private-use planes 15 and 16 as the characters themselves: ECMA-262 has no escape
+# for them.)
+VISIBLE = (
+    "[^\\s\\x00-\\x1f\\x7f-\\x9f\\u202a-\\u202e\\u2066-\\u2069\\ue000-\\uf8ff\\ufffe\\uffff"
+    "\U000f0000-\U0010ffff]"
+)
 
 
 class _ArxivConvertor(Convertor[str]):
@@ -99,7 +104,8 @@ class FieldErrors(ErrorBody):
 
 
 WHY = {
-    400: "A parameter or the body is invalid (the message says which)",
+    400: "A parameter or the body is invalid, or a rule of the instance refuses it (the "
+    "message says which)",
     401: "Not signed in, or the Bearer token is invalid or revoked",
     403: "Signed in without the right (a role, or a session without its X-CSRF-Token)",
     404: "No such paper, comment or subscription",

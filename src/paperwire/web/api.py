@@ -122,7 +122,11 @@ def daily_papers(
     return JSONResponse([render.daily_item_json(c, _base(ctx)) for c in cards], headers=headers)
 
 
-@router.get("/papers/search", summary="Search papers", responses=errors(*READ, 429, 503))
+@router.get(
+    "/papers/search",
+    summary="Search papers",
+    responses=errors(*READ, 429, 503, long_url=True),
+)
 def search(
     ctx: CtxDep,
     q: Annotated[

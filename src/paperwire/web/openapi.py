@@ -118,12 +118,24 @@ WHY = {
 _RETRY_AFTER = {"Retry-After": {"description": "Seconds to wait", "schema": {"type": "integer"}}}
 
 
-def errors(*codes: int, fields: bool = False) -> dict[int | str, dict[str, Any]]:
-    """The ``responses`` of a route for the error statuses it can answer."""
+_LONG_URL = (
+    "; or, as plain text from the HTTP server before the app sees it, a URL over about "
+    "64 KB (a long q of characters that percent-encode to 12 bytes each)"
+)
+
+
+def errors(
+    *codes: int, fields: bool = False, long_url: bool = False
+) -> dict[int | str, dict[str, Any]]:
+    """The ``responses`` of a route for the error statuses it can answer (``long_url``: its
+    parameters can make a URL longer than the HTTP server reads)."""
     out: dict[int | str, dict[str, Any]] = {}
     for code in codes:
         model = FieldErrors if fields and code == 400 else ErrorBody
         entry: dict[str, Any] = {"model": model, "description": WHY[code]}
+        if long_url and code == 400:
+            entry["description"] += _LONG_URL
+            entry["content"] = {"text/plain": {"schema": {"type": "string"}}}
         if code in (429, 503):
             entry["headers"] = _RETRY_AFTER
         out[code] = entry

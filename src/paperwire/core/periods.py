@@ -9,9 +9,10 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from .errors import PeriodError
 
-_WEEK = re.compile(r"^(\d{4})-W(\d{2})$")
-_MONTH = re.compile(r"^(\d{4})-(\d{2})$")
-_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+# ASCII digits: "２０２６" is \d to Python, no year to the API's schema.
+_WEEK = re.compile(r"^([0-9]{4})-W([0-9]{2})$")
+_MONTH = re.compile(r"^([0-9]{4})-([0-9]{2})$")
+_DAY = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
 
 
 PATH_SEGMENT = {"day": "date", "week": "week", "month": "month"}
@@ -66,12 +67,13 @@ def week_of(d: date) -> Period:
 
 def month(year: int, month_: int) -> Period:
     first = date(year, month_, 1)
-    nxt = date(year + (month_ == 12), month_ % 12 + 1, 1)
-    return Period("month", first, nxt - timedelta(days=1))
+    if month_ == 12:  # no "next January" to step back from: 9999-12 is a month too
+        return Period("month", first, date(year, 12, 31))
+    return Period("month", first, date(year, month_ + 1, 1) - timedelta(days=1))
 
 
 def parse_day(text: str) -> Period:
-    if not _DAY.match(text or ""):
+    if not _DAY.fullmatch(text or ""):
         raise PeriodError(f"invalid date {text!r}: expected YYYY-MM-DD, e.g. 2026-03-18")
     try:
         return day(date.fromisoformat(text))
@@ -80,7 +82,7 @@ def parse_day(text: str) -> Period:
 
 
 def parse_week(text: str) -> Period:
-    m = _WEEK.match(text or "")
+    m = _WEEK.fullmatch(text or "")
     if not m:
         raise PeriodError(f"invalid week {text!r}: expected YYYY-Www, e.g. 2026-W09")
     try:
@@ -90,7 +92,7 @@ def parse_week(text: str) -> Period:
 
 
 def parse_month(text: str) -> Period:
-    m = _MONTH.match(text or "")
+    m = _MONTH.fullmatch(text or "")
     if not m or not 1 <= int(m[2]) <= 12 or int(m[1]) < 1:
         raise PeriodError(f"invalid month {text!r}: expected YYYY-MM, e.g. 2026-03")
     return month(int(m[1]), int(m[2]))

@@ -25,6 +25,11 @@ def choices() -> tuple[str, ...]:
     return ("UTC", *zones)
 
 
+def canonical_names() -> set[str]:
+    """Every zone name ``canonical`` gives (the API's schema lists them)."""
+    return set(_known().values())
+
+
 def canonical(name: str) -> str | None:
     """The zone's exact name (``europe/paris`` → ``Europe/Paris``), or None when the tz
     database has no such zone."""

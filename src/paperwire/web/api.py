@@ -3,6 +3,7 @@ field names), plus documented endpoints for upvotes, comments and submissions.""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from datetime import date
 from typing import Annotated, Any, Literal
@@ -23,6 +24,21 @@ from ..search import SearchResult
 from ..search.matcher import Matcher
 from . import reactions, render, service
 from .deps import MAX_ROW_ID, Ctx, CtxDep, WriterDep, require_user
+from .openapi import (
+    ARXIV_REF,
+    DATE,
+    MONTH,
+    PENDING,
+    READ,
+    VISIBLE,
+    WEEK,
+    WRITE,
+    ArxivPath,
+    date_schema,
+    errors,
+    optional,
+    signed_in,
+)
 
 router = APIRouter(prefix="/api", tags=["papers"])
 
@@ -46,16 +62,29 @@ def _period(date_: str | None, week: str | None, month: str | None) -> periods.P
         return None
     try:
         return periods.parse(*given[0])
-    except PeriodError as exc:
-        raise HTTPException(400, str(exc)) from None
+    except PeriodError as exc:  # 404: a week of the schema's shape the year lacks (2025-W53)
+        missing = given[0][0] == "week" and re.fullmatch(WEEK, given[0][1])
+        raise HTTPException(404 if missing else 400, str(exc)) from None
 
 
-@router.get("/daily_papers", summary="Papers of the daily feed")
+@router.get("/daily_papers", summary="Papers of the daily feed", responses=errors(*READ, 404))
 def daily_papers(
     ctx: CtxDep,
-    date_: Annotated[str | None, Query(alias="date", description="YYYY-MM-DD")] = None,
-    week: Annotated[str | None, Query(description="YYYY-Www, e.g. 2026-W09")] = None,
-    month: Annotated[str | None, Query(description="YYYY-MM")] = None,
+    date_: Annotated[
+        str | None,
+        Query(alias="date", json_schema_extra=optional("YYYY-MM-DD", pattern=DATE, format="date")),
+    ] = None,
+    week: Annotated[
+        str | None,
+        Query(
+            json_schema_extra=optional(
+                "YYYY-Www, e.g. 2026-W09 (404: a week 53 the year lacks)", pattern=WEEK
+            )
+        ),
+    ] = None,
+    month: Annotated[
+        str | None, Query(json_schema_extra=optional("YYYY-MM", pattern=MONTH))
+    ] = None,
     submitter: Annotated[str | None, Query(max_length=64)] = None,
     sort: Literal["publishedAt", "trending", "upvotes"] = "publishedAt",
     p: Annotated[int, Query(ge=0, le=100000, description="page, from 0")] = 0,
@@ -93,7 +122,11 @@ def daily_papers(
     return JSONResponse([render.daily_item_json(c, _base(ctx)) for c in cards], headers=headers)
 
 
-@router.get("/papers/search", summary="Search papers")
+@router.get(
+    "/papers/search",
+    summary="Search papers",
+    responses=errors(*READ, 429, 503, long_url=True),
+)
 def search(
     ctx: CtxDep,
     q: Annotated[
@@ -109,13 +142,23 @@ def search(
     mode: Literal["hybrid", "keyword", "semantic"] = "hybrid",
     date_from: Annotated[
         str | None,
-        Query(alias="from", max_length=20, description="Published on or after (YYYY-MM-DD)."),
+        Query(
+            alias="from",
+            pattern=DATE,
+            json_schema_extra=date_schema("Published on or after (YYYY-MM-DD)."),
+        ),
     ] = None,
     date_to: Annotated[
         str | None,
-        Query(alias="to", max_length=20, description="Published on or before (YYYY-MM-DD)."),
+        Query(
+            alias="to",
+            pattern=DATE,
+            json_schema_extra=date_schema("Published on or before (YYYY-MM-DD), not before from."),
+        ),
     ] = None,
-    category: Annotated[str | None, Query(max_length=40, description="cs.CV, or cs.")] = None,
+    category: Annotated[
+        str | None, Query(max_length=40, pattern="^[A-Za-z0-9.-]*$", description="cs.CV, or cs.")
+    ] = None,
     has_code: bool = False,
     on_feed: bool = False,
     author: Annotated[
@@ -172,9 +215,14 @@ def _search_params(
     return service.filter_params(q, filters, api=True) | extra
 
 
-@router.get("/papers/{arxiv_id:path}/similar", summary="Similar papers", response_model=None)
+@router.get(
+    "/papers/{arxiv_id:arxiv}/similar",
+    summary="Similar papers",
+    response_model=None,
+    responses=errors(*READ, 404),
+)
 def similar(
-    ctx: CtxDep, arxiv_id: str, limit: Annotated[int, Query(ge=1, le=50)] = 10
+    ctx: CtxDep, arxiv_id: ArxivPath, limit: Annotated[int, Query(ge=1, le=50)] = 10
 ) -> list[dict[str, Any]]:
     """The papers closest in meaning (cosine similarity of their embeddings)."""
     pid = _pid(arxiv_id)
@@ -188,7 +236,7 @@ def similar(
     return out
 
 
-@router.get("/papers", summary="Latest papers", response_model=None)
+@router.get("/papers", summary="Latest papers", response_model=None, responses=errors(*READ))
 def list_papers(
     ctx: CtxDep,
     p: Annotated[int, Query(ge=0, le=100000)] = 0,
@@ -199,7 +247,13 @@ def list_papers(
     return [render.paper_json(c, _base(ctx)) for c in cards]
 
 
-@router.get("/whoami", summary="The caller", response_model=None)
+@router.get(
+    "/whoami",
+    summary="The caller",
+    response_model=None,
+    responses=errors(401),
+    openapi_extra=signed_in(),
+)
 def whoami(ctx: CtxDep) -> dict[str, Any]:
     user = require_user(ctx)
     return {
@@ -218,7 +272,9 @@ def _session_scopes(user: User) -> list[str]:
 
 
 class IndexBody(BaseModel):
-    arxivId: str = Field(max_length=200, description="arXiv id or URL, e.g. 2401.09417")
+    arxivId: str = Field(
+        max_length=200, pattern=ARXIV_REF, description="arXiv id or URL, e.g. 2401.09417"
+    )
 
 
 def _pending_json(view: service.PendingView) -> dict[str, Any]:
@@ -242,7 +298,13 @@ def _accepted(result: service.Result) -> JSONResponse | None:
     return JSONResponse(_pending_json(service.pending_view(result.pending)), status_code=202)
 
 
-@router.post("/papers/index", summary="Index a paper from arXiv", response_model=None)
+@router.post(
+    "/papers/index",
+    summary="Index a paper from arXiv",
+    response_model=None,
+    responses=PENDING | errors(*WRITE, 413),
+    openapi_extra=signed_in(),
+)
 def index_paper(ctx: WriterDep, body: IndexBody) -> Any:
     """Fetch a paper from arXiv if it is not indexed yet; answers with the paper. When arXiv
     does not answer within a few seconds: 202 with the pending request, which is retried
@@ -251,7 +313,13 @@ def index_paper(ctx: WriterDep, body: IndexBody) -> Any:
     return _accepted(result) or render.paper_json(_result_card(ctx, result), _base(ctx))
 
 
-@router.get("/papers/pending", summary="Your requests waiting for arXiv", response_model=None)
+@router.get(
+    "/papers/pending",
+    summary="Your requests waiting for arXiv",
+    response_model=None,
+    responses=errors(401),
+    openapi_extra=signed_in(),
+)
 def pending(ctx: CtxDep) -> list[dict[str, Any]]:
     """Your submissions and indexing requests that wait for arXiv, and those settled in the
     last 7 days (state pending, done or failed, with a message for people)."""
@@ -269,7 +337,12 @@ def _result_card(ctx: Ctx, result: service.Result) -> Card:
 
 
 @router.post(
-    "/daily_papers", status_code=201, summary="Submit a paper to today's feed", response_model=None
+    "/daily_papers",
+    status_code=201,
+    summary="Submit a paper to today's feed",
+    response_model=None,
+    responses=PENDING | errors(*WRITE, 409, 413),
+    openapi_extra=signed_in(),
 )
 def submit(ctx: WriterDep, body: IndexBody) -> Any:
     """Put a paper on today's feed (fetched from arXiv if unknown), under the submission
@@ -284,14 +357,26 @@ def _upvote(ctx: Ctx, arxiv_id: str, on: bool) -> dict[str, Any]:
     return {"upvoted": on, "upvotes": count, "changed": changed}
 
 
-@router.post("/papers/{arxiv_id:path}/upvote", summary="Upvote a paper", response_model=None)
-def upvote(ctx: WriterDep, arxiv_id: str) -> dict[str, Any]:
+@router.post(
+    "/papers/{arxiv_id:arxiv}/upvote",
+    summary="Upvote a paper",
+    response_model=None,
+    responses=errors(*WRITE),
+    openapi_extra=signed_in(),
+)
+def upvote(ctx: WriterDep, arxiv_id: ArxivPath) -> dict[str, Any]:
     """Idempotent: upvoting twice counts once."""
     return _upvote(ctx, arxiv_id, True)
 
 
-@router.delete("/papers/{arxiv_id:path}/upvote", summary="Take back an upvote", response_model=None)
-def unvote(ctx: WriterDep, arxiv_id: str) -> dict[str, Any]:
+@router.delete(
+    "/papers/{arxiv_id:arxiv}/upvote",
+    summary="Take back an upvote",
+    response_model=None,
+    responses=errors(*WRITE),
+    openapi_extra=signed_in(),
+)
+def unvote(ctx: WriterDep, arxiv_id: ArxivPath) -> dict[str, Any]:
     return _upvote(ctx, arxiv_id, False)
 
 
@@ -313,9 +398,12 @@ def _comment_json(c: service.ThreadComment) -> dict[str, Any]:
 
 
 @router.get(
-    "/papers/{arxiv_id:path}/comments", summary="Discussion of a paper", response_model=None
+    "/papers/{arxiv_id:arxiv}/comments",
+    summary="Discussion of a paper",
+    response_model=None,
+    responses=errors(*READ, 404),
 )
-def comments(ctx: CtxDep, arxiv_id: str) -> list[dict[str, Any]]:
+def comments(ctx: CtxDep, arxiv_id: ArxivPath) -> list[dict[str, Any]]:
     card = ctx.store.feed.card(_pid(arxiv_id))
     if card is None:
         raise HTTPException(404, "Paper not found")
@@ -323,25 +411,37 @@ def comments(ctx: CtxDep, arxiv_id: str) -> list[dict[str, Any]]:
 
 
 class CommentBody(BaseModel):
-    body: str = Field(min_length=1, max_length=100000, description="Markdown")
+    body: str = Field(
+        min_length=1,
+        max_length=100000,
+        description="Markdown, with some visible text (at most the instance's comment length)",
+        json_schema_extra={"pattern": VISIBLE},
+    )
     parentId: int | None = Field(
         default=None, ge=1, le=MAX_ROW_ID, description="comment replied to"
     )
 
 
 @router.post(
-    "/papers/{arxiv_id:path}/comments",
+    "/papers/{arxiv_id:arxiv}/comments",
     status_code=201,
     summary="Comment on a paper",
     response_model=None,
+    responses=errors(*WRITE, 413),
+    openapi_extra=signed_in(),
 )
-def add_comment(ctx: WriterDep, arxiv_id: str, body: CommentBody) -> dict[str, int]:
+def add_comment(ctx: WriterDep, arxiv_id: ArxivPath, body: CommentBody) -> dict[str, int]:
     new_id = service.add_comment(ctx, _pid(arxiv_id), body.body, body.parentId)
     return {"id": new_id}
 
 
-@router.get("/papers/{arxiv_id:path}", summary="One paper", response_model=None)
-def paper(ctx: CtxDep, arxiv_id: str) -> dict[str, Any]:
+@router.get(
+    "/papers/{arxiv_id:arxiv}",
+    summary="One paper",
+    response_model=None,
+    responses=errors(*READ, 404),
+)
+def paper(ctx: CtxDep, arxiv_id: ArxivPath) -> dict[str, Any]:
     """Like Hugging Face's ``/api/papers/{id}``."""
     card = ctx.store.feed.card(_pid(arxiv_id))
     if card is None:

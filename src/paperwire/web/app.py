@@ -17,6 +17,7 @@ from typing import Any
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import PlainTextResponse, Response
+from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
 from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -30,6 +31,7 @@ from ..search.retrievers import SearchBackends
 from ..store import Store, open_store
 from .cache import CacheMiddleware, page_cache
 from .guards import CRASHED, CrashGuard, RequestGuard
+from .openapi import install as install_openapi
 from .ops import install as install_ops
 from .proxies import TrustedProxies, parse_networks
 from .responses import error_response
@@ -108,6 +110,14 @@ def create_app(settings: Settings, extensions: Extensions, store: Store | None =
     app.add_exception_handler(Exception, _crash)
     for router in extensions.routers:
         app.include_router(router)
+    # Per path pattern, the methods its routes take, for the Allow header of a 405.
+    app.state.methods = [
+        (route.path_regex, set(route.methods or ()))
+        for router in extensions.routers
+        for route in router.routes
+        if isinstance(route, APIRoute)
+    ]
+    install_openapi(app, settings.site.comment_max_chars)
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> Response:  # the process answers: on the event loop, no database
@@ -123,7 +133,20 @@ def create_app(settings: Settings, extensions: Extensions, store: Store | None =
 def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
     headers = dict(exc.headers) if exc.headers else None
+    if exc.status_code == 405:  # Starlette names the first route's methods only
+        headers = (headers or {}) | {"Allow": ", ".join(_allowed(request))}
     return error_response(request, exc.status_code, str(exc.detail), headers)
+
+
+def _allowed(request: Request) -> list[str]:
+    """Every method some route takes at this path (POST and DELETE of an upvote are two
+    routes)."""
+    path = request.scope["path"]
+    methods: set[str] = set()
+    for regex, taken in request.app.state.methods:
+        if regex.match(path):
+            methods |= taken
+    return sorted(methods)
 
 
 def _bad_params(request: Request, exc: Exception) -> Response:

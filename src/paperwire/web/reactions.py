@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query
 from fastapi.responses import JSONResponse, RedirectResponse, Response
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, JsonValue
 
 from ..core.errors import InvalidArxivId
 from ..core.hooks import hookimpl
@@ -16,11 +16,16 @@ from ..core.ids import parse_arxiv_id
 from ..core.models import Comment, ReactionCount
 from ..core.reactions import REACTIONS, Reaction, parse_reaction
 from .deps import Ctx, PostedDep, RowId, WriterDep, rate_limit, require_user
+from .openapi import WRITE, ArxivPath, errors, signed_in
 from .responses import wants_json
 
 router = APIRouter(include_in_schema=False)
 api = APIRouter(prefix="/api", tags=["papers"])
 CHOICES = ", ".join(f"{r.emoji} {r.name}" for r in REACTIONS)
+# What the API takes, exactly: a name, or an emoji with or without its variation selector.
+VALUES: list[JsonValue] = list(
+    dict.fromkeys(v for r in REACTIONS for v in (r.emoji, r.emoji.replace("\ufe0f", ""), r.name))
+)
 
 
 def summary(counts: dict[str, tuple[int, bool]]) -> list[ReactionCount]:
@@ -121,35 +126,55 @@ def _pid(raw: str) -> str:
 
 class ReactionBody(BaseModel):
     reaction: str = Field(
-        max_length=32, description=f"The emoji or its name, one of: {CHOICES}", examples=["👍"]
+        max_length=32,
+        description=f"The emoji or its name, one of: {CHOICES}",
+        examples=["👍"],
+        json_schema_extra={"enum": VALUES},
     )
 
 
+def _exact(value: str) -> str:
+    if value not in VALUES:
+        raise HTTPException(400, f"Unknown reaction {value[:32]!r}; use one of: {CHOICES}.")
+    return value
+
+
 @api.post(
-    "/papers/{arxiv_id:path}/comments/{comment_id}/reactions",
+    "/papers/{arxiv_id:arxiv}/comments/{comment_id}/reactions",
     summary="React to a comment",
     response_model=None,
+    responses=errors(*WRITE, 413),
+    openapi_extra=signed_in(),
 )
 def add_reaction(
-    ctx: WriterDep, arxiv_id: str, comment_id: RowId, body: ReactionBody
+    ctx: WriterDep, arxiv_id: ArxivPath, comment_id: RowId, body: ReactionBody
 ) -> dict[str, Any]:
     """Give a reaction (one per person per reaction; giving it twice counts once).
     Answers with the comment's reaction counts."""
-    return react(ctx, comment_id, body.reaction, True, _pid(arxiv_id))
+    return react(ctx, comment_id, _exact(body.reaction), True, _pid(arxiv_id))
 
 
 @api.delete(
-    "/papers/{arxiv_id:path}/comments/{comment_id}/reactions",
+    "/papers/{arxiv_id:arxiv}/comments/{comment_id}/reactions",
     summary="Take back a reaction",
     response_model=None,
+    responses=errors(*WRITE),
+    openapi_extra=signed_in(),
 )
 def remove_reaction(
     ctx: WriterDep,
-    arxiv_id: str,
+    arxiv_id: ArxivPath,
     comment_id: RowId,
-    reaction: Annotated[str, Query(max_length=32, description="The emoji or its name")],
+    reaction: Annotated[
+        str,
+        Query(
+            max_length=32,
+            description="The emoji or its name",
+            json_schema_extra={"enum": VALUES},
+        ),
+    ],
 ) -> dict[str, Any]:
-    return react(ctx, comment_id, reaction, False, _pid(arxiv_id))
+    return react(ctx, comment_id, _exact(reaction), False, _pid(arxiv_id))
 
 
 @hookimpl

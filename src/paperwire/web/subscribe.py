@@ -22,8 +22,9 @@ from fastapi.responses import (
     RedirectResponse,
     Response,
 )
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, JsonValue
 
+from ..core import timezones
 from ..core.clock import iso, utcnow
 from ..core.hooks import hookimpl
 from ..core.models import Subscription, User
@@ -31,6 +32,7 @@ from ..mail import render as mail_render
 from ..mail import subscriptions as subs
 from ..mail.run import DigestRun
 from ..mail.schedule import Due, latest_due, parse_hour
+from . import openapi
 from .deps import Ctx, CtxDep, FormDep, JsonWriterDep, PostedDep, RowId, rate_limit, require_user
 from .responses import page
 
@@ -275,12 +277,32 @@ def preview(
 
 
 # -- API -----------------------------------------------------------------------------------
+ZONES: list[JsonValue] = [*sorted(timezones.canonical_names())]
+
+
 class SubscriptionBody(BaseModel):
-    email: str = Field(max_length=254)
-    kind: str = Field("trending", description="trending | topic")
-    query: str | None = Field(None, max_length=300, description="The topic (topic alerts)")
-    frequency: str = Field("daily", description="daily (weekdays) | weekly")
-    timezone: str = Field("UTC", max_length=64, description="IANA time zone, e.g. Europe/Paris")
+    email: str = Field(
+        max_length=254,
+        description="An e-mail address like name@example.org",
+        json_schema_extra={"pattern": subs.EMAIL.pattern},
+    )
+    kind: str = Field(
+        "trending", description="trending | topic", json_schema_extra={"enum": list(subs.KINDS)}
+    )
+    query: str | None = Field(
+        None, max_length=300, description="The topic (needed by topic alerts, with a word)"
+    )
+    frequency: str = Field(
+        "daily",
+        description="daily (weekdays) | weekly",
+        json_schema_extra={"enum": list(subs.FREQUENCIES)},
+    )
+    timezone: str = Field(
+        "UTC",
+        max_length=64,
+        description="IANA time zone, e.g. Europe/Paris",
+        json_schema_extra={"enum": ZONES},
+    )
 
 
 def _sub_json(sub: Subscription) -> dict[str, Any]:
@@ -302,6 +324,10 @@ def _sub_json(sub: Subscription) -> dict[str, Any]:
     status_code=202,
     summary="Subscribe to a digest or topic alert",
     response_model=None,
+    responses={
+        200: {"description": "The caller's own confirmed address, subscribed at once"},
+        **openapi.errors(400, 401, 413, 415, 429, fields=True),
+    },
 )
 def api_subscribe(ctx: CtxDep, body: SubscriptionBody) -> dict[str, str] | JSONResponse:
     """Sends a confirmation e-mail (double opt-in): 202, the same answer whether or not the
@@ -324,7 +350,13 @@ def api_subscribe(ctx: CtxDep, body: SubscriptionBody) -> dict[str, str] | JSONR
     return {"status": "accepted", "message": f"If needed, a confirmation was sent to {req.email}."}
 
 
-@api.get("/subscriptions", summary="Your subscriptions", response_model=None)
+@api.get(
+    "/subscriptions",
+    summary="Your subscriptions",
+    response_model=None,
+    responses=openapi.errors(401),
+    openapi_extra=openapi.signed_in(),
+)
 def api_subscriptions(ctx: CtxDep) -> list[dict[str, Any]]:
     user = require_user(ctx)
     return [_sub_json(s) for s in ctx.store.mail.subscriptions_of(user.id, _own_email(user))]
@@ -343,14 +375,22 @@ def _own_sub(ctx: Ctx, sub_id: int) -> Subscription:
 
 
 class SubscriptionChange(BaseModel):
-    kind: str | None = None
+    kind: str | None = Field(None, json_schema_extra={"enum": [*subs.KINDS, None]})
     query: str | None = Field(None, max_length=300)
-    frequency: str | None = None
-    timezone: str | None = Field(None, max_length=64)
+    frequency: str | None = Field(None, json_schema_extra={"enum": [*subs.FREQUENCIES, None]})
+    timezone: str | None = Field(
+        None,
+        max_length=64,
+        json_schema_extra={"enum": [*ZONES, None]},
+    )
 
 
 @api.patch(
-    "/subscriptions/{sub_id}", summary="Change one of your subscriptions", response_model=None
+    "/subscriptions/{sub_id}",
+    summary="Change one of your subscriptions",
+    response_model=None,
+    responses=openapi.errors(400, 401, 403, 404, 413, fields=True),
+    openapi_extra=openapi.signed_in(),
 )
 def api_change(
     ctx: JsonWriterDep, sub_id: RowId, body: SubscriptionChange
@@ -367,7 +407,11 @@ def api_change(
 
 
 @api.delete(
-    "/subscriptions/{sub_id}", summary="Stop one of your subscriptions", response_model=None
+    "/subscriptions/{sub_id}",
+    summary="Stop one of your subscriptions",
+    response_model=None,
+    responses=openapi.errors(400, 401, 403, 404),
+    openapi_extra=openapi.signed_in(),
 )
 def api_stop(ctx: JsonWriterDep, sub_id: RowId) -> dict[str, Any]:
     sub = _own_sub(ctx, sub_id)

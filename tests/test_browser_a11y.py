@@ -87,6 +87,8 @@ SHOT_WIDTHS = {
     "trending": (1280, 390),
     "subscribe": (1280, 390),
     "api-docs": (1280, 390),
+    "settings": (1280, 390),  # signed in: sessions and tokens tables
+    "confirm-account": (1280, 390),
 }
 AXE_MAJOR = "4."  # the Makefile pins the exact release
 
@@ -127,6 +129,9 @@ def pages(sqlite_store, tmp_path):
     store = sqlite_store
     ids = seed(store)
     uid = add_user(store, "ada", role="admin")
+    # Settings lists tokens and another signed-in device, in tables that must fit a phone.
+    store.accounts.create_token(uid, "a long token name for a script", ["read", "write", "admin"])
+    store.sessions.create(uid, 3600, ip="2001:db8:ffff:ffff:ffff:ffff:ffff:ffff", agent="curl/8")
     store.accounts.update_user(uid, fullname="Ada Lovelace", bio="Counting machines.")
     paper = ids[0]
     first = store.discussion.add(

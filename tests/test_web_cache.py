@@ -313,6 +313,10 @@ def test_signed_in_feed_reuses_shared_data_but_never_another_visitor_s(cached):
     card = theirs[theirs.index(f'id="paper-{pid}"') :][:3000]
     assert _upvotes(theirs, pid) == before + 1 and 'aria-pressed="true"' not in card
     assert "/users/ada" not in theirs and ada.csrf != bob.csrf
+    # every form of the (shared, rendered once) cards carries its own visitor's token only
+    for html, own, other_token in ((mine, ada.csrf, bob.csrf), (theirs, bob.csrf, ada.csrf)):
+        tokens = set(re.findall(r'name="csrf_token" value="([^"]+)"', html))
+        assert tokens == {own} and other_token not in html
     # a vote written by another instance reaches signed-in pages within a poll or two
     other = Store(store.url)
     try:

@@ -15,6 +15,7 @@ from ..core.models import ROLES, ApiToken, Claim, Organization, User
 from ..core.signing import new_api_token, new_secret, token_hash
 from . import schema as t
 from .common import Repository, model
+from .database import best_effort
 
 # The signed-in visitor of every request, by id.
 _USER_BY_ID = sa.select(t.users).where(t.users.c.id == sa.bindparam("id"))
@@ -195,19 +196,24 @@ class AccountRepo(Repository):
     def user_for_token(self, token: str) -> User | None:
         """The active user an API token belongs to (its last use is recorded)."""
         digest = token_hash(token)
-        with self.db.engine.begin() as conn:
+        with self.db.engine.connect() as conn:
             row = conn.execute(
                 sa.select(t.users, t.api_tokens.c.id.label("token_id"))
                 .join(t.api_tokens, t.api_tokens.c.user_id == t.users.c.id)
                 .where(t.api_tokens.c.token_hash == digest, t.users.c.is_active.is_(True))
             ).first()
-            if row is None:
-                return None
-            conn.execute(
+        if row is None:
+            return None
+        # A read must work on a read-only or full database: the last use is best-effort.
+        best_effort(
+            self.db.engine,
+            lambda conn: conn.execute(
                 t.api_tokens.update()
                 .where(t.api_tokens.c.id == row.token_id)
                 .values(last_used_at=utcnow())
-            )
+            ),
+            "token last use",
+        )
         return _user(row)
 
     def tokens(self, user_id: int) -> list[ApiToken]:

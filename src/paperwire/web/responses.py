@@ -3,12 +3,14 @@ or as JSON, sign-in cookies, safe redirect targets."""
 
 from __future__ import annotations
 
+import html
 from typing import Any
 
 from fastapi import HTTPException, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
 from ..core.models import User
+from ..store.database import storage_refused
 from .deps import Ctx, get_ctx
 from .security import CSRF_COOKIE, SESSION_COOKIE, SESSION_MAX_AGE
 
@@ -101,9 +103,15 @@ def error_response(
         return JSONResponse({"error": message}, status_code=status, headers=headers)
     try:
         ctx = get_ctx(request)
+        response = page(ctx, "error.html", status=status, status_code=status, message=message)
     except HTTPException:  # a bad API token on a page: show the page anonymously
         return HTMLResponse(f"<h1>{status}</h1>", status_code=status, headers=headers)
-    response = page(ctx, "error.html", status=status, status_code=status, message=message)
+    except Exception as exc:  # the storage refuses even the page's reads: a bare page
+        if not storage_refused(exc):
+            raise
+        return HTMLResponse(
+            f"<h1>{status}</h1><p>{html.escape(message)}</p>", status_code=status, headers=headers
+        )
     for name, value in (headers or {}).items():
         response.headers[name] = value
     return response

@@ -63,6 +63,7 @@ def test_readyz_answers_ready_then_503_when_the_database_file_is_gone(sqlite_sto
         "db": "ok",
         "schema": head,
         "head": head,
+        "storage": "ok",
         "index": {"enabled": False},
     }
     assert r.headers["cache-control"] == "no-store"

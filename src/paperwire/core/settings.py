@@ -96,6 +96,10 @@ class SiteSettings:
     )
     comment_max_chars: int = setting(10000, "Longest comment accepted, in characters.")
     max_body_bytes: int = setting(1048576, "Largest request body accepted, in bytes.")
+    read_only: bool = setting(
+        False,
+        "Maintenance: every write (POST, PUT, PATCH, DELETE) is a 503; reads keep working.",
+    )
     rate_limit_auth: int = setting(
         10,
         "Sign-in, sign-up and password-reset attempts per address and per account per 15 minutes.",

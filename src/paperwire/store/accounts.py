@@ -3,7 +3,6 @@ organizations. Passwords arrive already hashed (:mod:`paperwire.core.passwords`)
 
 from __future__ import annotations
 
-import logging
 import time
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
@@ -17,8 +16,8 @@ from ..core.models import ROLES, TOKEN_SCOPES, ApiToken, Claim, Organization, Us
 from ..core.signing import new_api_token, new_secret, token_hash
 from . import schema as t
 from .common import Repository, model, user_from
+from .database import best_effort
 
-log = logging.getLogger("paperwire.store")
 # The signed-in visitor of every request, by id.
 _USER_BY_ID = sa.select(t.users).where(t.users.c.id == sa.bindparam("id"))
 # Every API request: the token's user, in one statement made once.
@@ -264,15 +263,15 @@ class AccountRepo(Repository):
         if row is None:
             return None
         if row.token_used is None or now - row.token_used > TOKEN_TOUCH_EVERY:
-            try:
-                with self.db.engine.begin() as conn:
-                    conn.execute(
-                        t.api_tokens.update()
-                        .where(t.api_tokens.c.id == row.token_id)
-                        .values(last_used_at=now)
-                    )
-            except sa.exc.DBAPIError as exc:
-                log.warning("token %s: last use not recorded: %s", row.token_id, exc.orig)
+            best_effort(
+                self.db.engine,
+                lambda conn: conn.execute(
+                    t.api_tokens.update()
+                    .where(t.api_tokens.c.id == row.token_id)
+                    .values(last_used_at=now)
+                ),
+                "token last use",
+            )
         return user_from(row), tuple(s for s in row.token_scopes.split(",") if s)
 
     def tokens(self, user_id: int) -> list[ApiToken]:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import logging
 import shutil
 import sqlite3
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -26,6 +27,73 @@ from . import schema as t
 MIGRATIONS = Path(__file__).with_name("migrations")
 # Tables that say nothing about whether a database holds anyone's data.
 BOOKKEEPING = ("alembic_version", "site_meta", "leases", "rate_limits")
+
+
+log = logging.getLogger("paperwire.store")
+
+# What databases say when they refuse a write for want of room or permission: the file or
+# database is read-only, the disk is full, or the storage failed under the write.
+_REFUSED_TEXT = (
+    "attempt to write a readonly database",
+    "database or disk is full",
+    "disk i/o error",
+    "unable to open database file",
+    "read-only transaction",
+    "no space left on device",
+    "database is read-only",
+)
+# PostgreSQL SQLSTATEs: read-only transaction, disk full, out of memory, I/O error,
+# insufficient resources, configuration limit.
+_REFUSED_PG_CODES = {"25006", "53100", "53200", "58030", "53000", "53400"}
+# SQLite primary result codes: READONLY, IOERR, CORRUPT is not ours, FULL, CANTOPEN.
+_REFUSED_SQLITE_CODES = {8, 10, 13, 14}
+
+
+def storage_refused(exc: BaseException) -> bool:
+    """Whether ``exc`` (or its cause) is the database refusing a write for want of room or
+    permission, rather than a bug: read-only file or transaction, full disk, failing storage."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        orig = getattr(current, "orig", None)
+        for candidate in (current, orig):
+            if candidate is None:
+                continue
+            code = getattr(candidate, "sqlstate", None) or getattr(candidate, "pgcode", None)
+            if code in _REFUSED_PG_CODES:
+                return True
+            errcode = getattr(candidate, "sqlite_errorcode", None)
+            if isinstance(errcode, int) and errcode & 0xFF in _REFUSED_SQLITE_CODES:
+                return True
+            if isinstance(candidate, (sa.exc.OperationalError, sa.exc.InternalError, OSError)) or (
+                type(candidate).__module__.split(".")[0] in {"sqlite3", "psycopg", "psycopg2"}
+            ):
+                text = str(candidate).lower()
+                if any(marker in text for marker in _REFUSED_TEXT):
+                    return True
+        current = current.__cause__ or current.__context__
+    return False
+
+
+_warned: set[str] = set()
+
+
+def best_effort(engine: Engine, write: Callable[[Connection], Any], what: str) -> bool:
+    """Run ``write`` in its own transaction when the storage allows it: a write a read can do
+    without (a token's last use, a counter) must not fail the read when the database is
+    read-only or full. A refusal is logged once per ``what``; other errors propagate."""
+    try:
+        with engine.begin() as conn:
+            write(conn)
+    except Exception as exc:
+        if not storage_refused(exc):
+            raise
+        if what not in _warned:
+            _warned.add(what)
+            log.warning("storage refused a best-effort write (%s): %s", what, exc)
+        return False
+    return True
 
 
 @dataclass
@@ -208,6 +276,34 @@ class Database:
     def head_revision(self) -> str:
         """The latest migration this code knows (read from the migration files once)."""
         return _head_revision()
+
+    def storage_problem(self, min_free_bytes: int = 1 << 20) -> str | None:
+        """Why the database cannot take writes now (read-only, full), or None: a write probe
+        that changes nothing and is rolled back, and the free space around a SQLite file."""
+        try:
+            with self.engine.connect() as conn:
+                trans = conn.begin()
+                try:
+                    # Takes the write lock (SQLite) or is refused in a read-only transaction
+                    # (PostgreSQL), and matches no row.
+                    conn.execute(sa.text("UPDATE site_meta SET value = value WHERE 1 = 0"))
+                    if self.dialect == "sqlite":
+                        pages = conn.exec_driver_sql("PRAGMA page_count").scalar() or 0
+                        most = conn.exec_driver_sql("PRAGMA max_page_count").scalar() or 0
+                        free = conn.exec_driver_sql("PRAGMA freelist_count").scalar() or 0
+                        if most and pages >= most and not free:
+                            return "database full (max_page_count reached)"
+                finally:
+                    trans.rollback()
+        except Exception as exc:
+            if storage_refused(exc):
+                return f"writes refused: {str(getattr(exc, 'orig', exc)).splitlines()[0]}"
+            raise
+        if self.sqlite_path is not None:
+            left = shutil.disk_usage(self.sqlite_path.parent).free
+            if left < min_free_bytes:
+                return f"disk almost full ({left} bytes free)"
+        return None
 
     def check_ready(self) -> None:
         """Raise StoreError unless the schema is at the latest migration."""

@@ -4,7 +4,6 @@ address, age) and revokes them one by one (AccountRepo.end_sessions ends them al
 
 from __future__ import annotations
 
-import logging
 from datetime import timedelta
 
 import sqlalchemy as sa
@@ -14,8 +13,8 @@ from ..core.models import Session, User
 from ..core.signing import new_session_token, token_hash
 from . import schema as t
 from .common import Repository, model, user_from
+from .database import best_effort
 
-log = logging.getLogger("paperwire.store")
 # last_seen_at is rewritten at most this often: a page view is a read, and mostly stays one.
 TOUCH_EVERY = timedelta(minutes=10)
 _SESSION_COLUMNS = (
@@ -74,15 +73,13 @@ class SessionRepo(Repository):
     def _touch(self, session_id: int, now: object) -> None:
         """Record that the session was seen: best effort, a storage that refuses writes
         (read-only, full) does not stop the visitor's read."""
-        try:
-            with self.db.engine.begin() as conn:
-                conn.execute(
-                    t.sessions.update()
-                    .where(t.sessions.c.id == session_id)
-                    .values(last_seen_at=now)
-                )
-        except sa.exc.DBAPIError as exc:
-            log.warning("session %s: last seen time not recorded: %s", session_id, exc.orig)
+        best_effort(
+            self.db.engine,
+            lambda conn: conn.execute(
+                t.sessions.update().where(t.sessions.c.id == session_id).values(last_seen_at=now)
+            ),
+            "session last seen",
+        )
 
     def of_user(self, user_id: int) -> list[Session]:
         """A user's live sessions, the most recently seen first."""

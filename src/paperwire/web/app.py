@@ -29,8 +29,9 @@ from ..rank import Rankers
 from ..search import engine_for
 from ..search.retrievers import SearchBackends
 from ..store import Store, open_store
+from ..store.database import storage_refused
 from .cache import CacheMiddleware, page_cache
-from .guards import CRASHED, CrashGuard, RequestGuard
+from .guards import CRASHED, CrashGuard, ReadOnlyGuard, RequestGuard, read_only_response
 from .openapi import install as install_openapi
 from .ops import install as install_ops
 from .proxies import TrustedProxies, parse_networks
@@ -97,6 +98,7 @@ def create_app(settings: Settings, extensions: Extensions, store: Store | None =
     app.add_middleware(SecurityHeaders, https=settings.site.secure_cookies)
     app.add_middleware(BodyLimit, limit=settings.site.max_body_bytes)
     app.add_middleware(RequestGuard)
+    app.add_middleware(ReadOnlyGuard, enabled=settings.site.read_only)
     # Outermost: repeat anonymous GETs are answered from memory before routing.
     # A new data version brings the vector index up to date before pages use it, so a cached
     # search never misses a paper another process has just embedded.
@@ -159,6 +161,9 @@ def _bad_params(request: Request, exc: Exception) -> Response:
 
 
 def _crash(request: Request, exc: Exception) -> Response:  # a bug outside CrashGuard's reach
+    if storage_refused(exc):  # the database is read-only or full: a 503, not a bug
+        log.warning("storage refused %s %s: %s", request.method, request.url.path, exc)
+        return read_only_response(request)
     log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     return error_response(request, 500, CRASHED)
 

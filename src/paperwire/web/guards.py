@@ -10,12 +10,38 @@ from typing import Any
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
+from ..store.database import storage_refused
 from .responses import error_response
 
 log = logging.getLogger("paperwire.web")
 
 _NUL = re.compile(rb"%00|\x00")
 CRASHED = "Something broke on our side; it has been logged."
+READ_ONLY = (
+    "The site is read-only for now (storage full or under maintenance): reading works, "
+    "but nothing can be saved. Please try again in a few minutes."
+)
+RETRY_AFTER = {"Retry-After": "300"}
+_SAFE = {"GET", "HEAD", "OPTIONS"}
+
+
+def read_only_response(request: Request) -> Any:
+    """The 503 for a write the storage cannot take (a page or JSON, with Retry-After)."""
+    return error_response(request, 503, READ_ONLY, dict(RETRY_AFTER))
+
+
+class ReadOnlyGuard:
+    """With the ``read_only`` setting (maintenance), every write is a 503 before any view
+    runs; reads are served as usual."""
+
+    def __init__(self, app: Any, enabled: bool):
+        self.app, self.enabled = app, enabled
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if self.enabled and scope["type"] == "http" and scope["method"] not in _SAFE:
+            response = await run_in_threadpool(read_only_response, Request(scope))
+            return await response(scope, receive, send)
+        await self.app(scope, receive, send)
 
 
 class RequestGuard:
@@ -58,6 +84,10 @@ class CrashGuard:
         try:
             await self.app(scope, receive, watched)
         except Exception as exc:  # noqa: BLE001 - a bug: log it, answer politely
+            if storage_refused(exc) and not started:  # read-only or full: not a bug, a 503
+                log.warning("storage refused %s %s: %s", scope["method"], scope["path"], exc)
+                response = await run_in_threadpool(read_only_response, Request(scope))
+                return await response(scope, receive, send)
             log.error("unhandled error on %s %s", scope["method"], scope["path"], exc_info=exc)
             if started:  # half a response went out: nothing sensible can follow it
                 raise

@@ -85,6 +85,15 @@ def readiness(site: Site) -> tuple[bool, dict[str, Any]]:
     if revision != head:
         reason = f"schema at {revision or 'nothing'}, this code needs {head}"
         return False, {**body, "reason": f"{reason}: run `paperwire db upgrade`"}
+    # Storage that refuses writes leaves the site ready (reads are served; writes get a 503)
+    # but says so, for the operator's alerting.
+    try:
+        problem = db.storage_problem()
+    except Exception as exc:  # noqa: BLE001 - a failed probe is a degraded storage, said why
+        problem = f"write probe failed: {_first_line(exc)}"
+    body["storage"] = "ok" if problem is None else "degraded"
+    if problem is not None:
+        body["storage_problem"] = problem
     ready, body["index"] = _index_state(site)
     body["ready"] = ready
     if not ready:

@@ -3,6 +3,7 @@ or as JSON, sign-in cookies, safe redirect targets."""
 
 from __future__ import annotations
 
+import html
 from typing import Any
 
 from fastapi import HTTPException, Request
@@ -10,6 +11,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 
 from ..core.models import User
 from ..core.signing import new_nonce
+from ..store.database import storage_refused
 from .deps import TWO_FACTOR_REQUIRED, Ctx, get_ctx
 from .security import SESSION_MAX_AGE
 
@@ -119,16 +121,22 @@ def error_response(
         return JSONResponse({"error": message}, status_code=status, headers=headers)
     try:
         ctx = get_ctx(request)
+        response = page(
+            ctx,
+            "error.html",
+            status=status,
+            status_code=status,
+            message=message,
+            set_up_two_factor=message == TWO_FACTOR_REQUIRED,
+        )
     except HTTPException:  # a bad API token on a page: show the page anonymously
         return HTMLResponse(f"<h1>{status}</h1>", status_code=status, headers=headers)
-    response = page(
-        ctx,
-        "error.html",
-        status=status,
-        status_code=status,
-        message=message,
-        set_up_two_factor=message == TWO_FACTOR_REQUIRED,
-    )
+    except Exception as exc:  # the storage refuses even the page's reads: a bare page
+        if not storage_refused(exc):
+            raise
+        return HTMLResponse(
+            f"<h1>{status}</h1><p>{html.escape(message)}</p>", status_code=status, headers=headers
+        )
     for name, value in (headers or {}).items():
         response.headers[name] = value
     return response

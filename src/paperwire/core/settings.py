@@ -100,6 +100,9 @@ class SiteSettings:
         10,
         "Sign-in, sign-up and password-reset attempts per address and per account per 15 minutes.",
     )
+    audit_retention_days: int = setting(
+        365, "Days the audit log keeps security events (sign-ins, password changes, …); 0: forever."
+    )
     rate_limit_writes: int = setting(60, "Upvotes, comments and submissions per user per minute.")
     security_contact: str = setting(
         "",

@@ -6,8 +6,9 @@ upvotes), ``discussion`` (comments), ``accounts`` (users, tokens, claims, organi
 limits), ``mail`` (subscriptions, deliveries), ``embeddings``, ``search`` (keyword index,
 filters), ``authors`` (an author's papers, claimed profiles), ``jobs`` (runs, leases),
 ``queue`` (the durable jobs queue), ``reactions`` (on comments), ``avatars`` (uploaded
-images), ``members`` (organization admins), ``thumbnails`` (first-page images) and
-``changes`` (the data version cached pages are checked against). All dialect-specific SQL
+images), ``members`` (organization admins), ``thumbnails`` (first-page images),
+``changes`` (the data version cached pages are checked against) and ``audit``
+(security-relevant events). All dialect-specific SQL
 and query text stays here.
 """
 
@@ -17,6 +18,7 @@ from typing import Any
 
 from ..core.errors import StoreError
 from .accounts import AccountRepo
+from .audit import AuditRepo
 from .authors import AuthorRepo
 from .avatars import AvatarRepo
 from .changes import ChangeRepo
@@ -54,6 +56,7 @@ class Store:
         self.members = MembershipRepo(self.db)
         self.thumbnails = ThumbnailRepo(self.db)
         self.changes = ChangeRepo(self.db)
+        self.audit = AuditRepo(self.db)
 
     @property
     def url(self) -> str:

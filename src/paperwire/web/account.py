@@ -20,6 +20,7 @@ from ..core.models import User
 from ..core.passwords import hash_password, password_problem, verify_password
 from ..mail import outgoing
 from ..mail.subscriptions import EMAIL
+from . import audit
 from .deps import Ctx, CtxDep, PostedDep, RowId, rate_limit, require_user
 from .responses import finish, page, safe_next, sign_in
 from .security import CONFIRM_MAX_AGE, RESET_MAX_AGE, SESSION_COOKIE
@@ -126,6 +127,8 @@ def signin(post: PostedDep) -> Response:
     user = ctx.store.accounts.get_user(login=login) if login else None
     ok = verify_password(user.password_hash if user else None, password)
     if not ok or user is None or not user.is_active:
+        if user is not None and not ok:
+            audit.record(ctx, "signin-failed", user.id)
         return page(
             ctx,
             "signin.html",
@@ -136,11 +139,14 @@ def signin(post: PostedDep) -> Response:
             error="Wrong user name/e-mail or password (or the address is not confirmed yet).",
         )
     sign_in(ctx, user)
+    audit.record(ctx, "signin", user.id)
     return finish(ctx, RedirectResponse(nxt, status_code=303))
 
 
 @router.post("/signout")
 def signout(post: PostedDep) -> Response:
+    if post.ctx.user is not None:
+        audit.record(post.ctx, "signout", post.ctx.user.id)
     response = RedirectResponse("/papers", status_code=303)
     response.delete_cookie(SESSION_COOKIE)
     return response
@@ -194,6 +200,7 @@ def reset_password(post: PostedDep, token: str) -> Response:
     # Ends old sessions and links.
     ctx.store.accounts.set_password(user.id, hash_password(password))
     sign_in(ctx, _reload(ctx, user))
+    audit.record(ctx, "password-reset", user.id)
     return page(
         ctx,
         "message.html",
@@ -264,6 +271,7 @@ def settings_password(post: PostedDep) -> Response:
     ctx.store.accounts.set_password(user.id, hash_password(new))
     ctx.user = _reload(ctx, user)
     sign_in(ctx, ctx.user)  # this browser stays signed in; every other session ends
+    audit.record(ctx, "password-change", user.id)
     return _settings(ctx, notice="Password changed; other sessions were signed out.")
 
 
@@ -271,6 +279,7 @@ def settings_password(post: PostedDep) -> Response:
 def signout_everywhere(post: PostedDep) -> Response:
     user = require_user(post.ctx)
     post.ctx.store.accounts.end_sessions(user.id)
+    audit.record(post.ctx, "signout-everywhere", user.id)
     response = RedirectResponse("/signin", status_code=303)
     response.delete_cookie(SESSION_COOKIE)
     return response
@@ -286,6 +295,7 @@ def create_token(post: PostedDep) -> Response:
     if len(ctx.store.accounts.tokens(user.id)) >= 20:
         return _settings(ctx, status=400, error="At most 20 tokens; delete one first.")
     token = ctx.store.accounts.create_token(user.id, name)
+    audit.record(ctx, "token-created", user.id, name=name)
     return _settings(
         ctx, new_token=token, notice=f"Token {name!r} created. Copy it now: it is shown once."
     )
@@ -294,7 +304,8 @@ def create_token(post: PostedDep) -> Response:
 @router.post("/settings/tokens/{token_id}/delete")
 def delete_token(post: PostedDep, token_id: RowId) -> Response:
     user = require_user(post.ctx)
-    post.ctx.store.accounts.delete_token(user.id, token_id)
+    if post.ctx.store.accounts.delete_token(user.id, token_id):
+        audit.record(post.ctx, "token-revoked", user.id, token_id=token_id)
     return RedirectResponse("/settings#tokens", status_code=303)
 
 

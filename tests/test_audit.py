@@ -99,3 +99,35 @@ def test_moderation_is_recorded(web):
     assert [e.kind for e in events] == ["comment-deleted", "comment-hidden"]
     assert {e.actor_id for e in events} == {admin}
     assert events[0].detail == {"comment_id": comment}
+
+
+def test_notice_mails_arrive_over_smtp(sqlite_store, tmp_path):
+    from .mailkit import SMTPServer
+    from .webkit import send_queued_mail, site
+
+    store = sqlite_store
+    uid = add_user(store, "kim")
+    with SMTPServer() as smtp:
+        app, config = site(store, tmp_path, **smtp.settings)
+        v = Visitor(app)
+        v.client.headers["user-agent"] = FIREFOX
+        v.sign_in("kim")
+        v.get("/settings")
+        r = v.post("/settings/password", {"current": PASSWORD, "password": "another password"})
+        assert r.status_code == 200
+        v.get("/settings")
+        assert v.post("/settings/tokens", {"name": "laptop"}).status_code == 200
+        assert send_queued_mail(store, config).claimed == 2
+        by_subject = {m["Subject"]: m for m in smtp.messages}
+    assert sorted(by_subject) == [
+        "A new API token 'laptop' was created (Paperwire)",
+        "Your password was changed (Paperwire)",
+    ]
+    text = by_subject["Your password was changed (Paperwire)"].get_content()
+    assert "changed at " in text and "from testclient (Firefox on Linux)" in text
+    assert "http://testserver/reset" in text
+    assert all(m["To"] == "kim@example.org" for m in by_subject.values())
+    assert [e.kind for e in store.audit.events(user_id=uid)][:2] == [
+        "token-created",
+        "password-change",
+    ]

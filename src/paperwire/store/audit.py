@@ -65,6 +65,11 @@ class AuditRepo(Repository):
         with self.db.connect() as conn:
             return [model(AuditEvent, r) for r in conn.execute(q)]
 
+    def get(self, event_id: int) -> AuditEvent | None:
+        with self.db.connect() as conn:
+            row = conn.execute(sa.select(A).where(A.c.id == event_id)).first()
+        return model(AuditEvent, row) if row else None
+
     def prune(self, days: int) -> int:
         """Forget events older than ``days`` days (0 or less: keep everything)."""
         if days <= 0:

@@ -200,7 +200,7 @@ def reset_password(post: PostedDep, token: str) -> Response:
     # Ends old sessions and links.
     ctx.store.accounts.set_password(user.id, hash_password(password))
     sign_in(ctx, _reload(ctx, user))
-    audit.record(ctx, "password-reset", user.id)
+    audit.notify(ctx, "password-reset", user)
     return page(
         ctx,
         "message.html",
@@ -271,7 +271,7 @@ def settings_password(post: PostedDep) -> Response:
     ctx.store.accounts.set_password(user.id, hash_password(new))
     ctx.user = _reload(ctx, user)
     sign_in(ctx, ctx.user)  # this browser stays signed in; every other session ends
-    audit.record(ctx, "password-change", user.id)
+    audit.notify(ctx, "password-change", user)
     return _settings(ctx, notice="Password changed; other sessions were signed out.")
 
 
@@ -295,7 +295,7 @@ def create_token(post: PostedDep) -> Response:
     if len(ctx.store.accounts.tokens(user.id)) >= 20:
         return _settings(ctx, status=400, error="At most 20 tokens; delete one first.")
     token = ctx.store.accounts.create_token(user.id, name)
-    audit.record(ctx, "token-created", user.id, name=name)
+    audit.notify(ctx, "token-created", user, name=name)
     return _settings(
         ctx, new_token=token, notice=f"Token {name!r} created. Copy it now: it is shown once."
     )

@@ -1,5 +1,6 @@
 """Recording security events from a request: the visitor's address and a short user agent
-go with each, and now and then events older than ``audit_retention_days`` are pruned."""
+go with each; :func:`notify` also mails the owner a notice (password, API tokens);
+now and then events older than ``audit_retention_days`` are pruned."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ import random
 import re
 from typing import Any
 
+from ..core.models import User
+from ..mail import outgoing
 from .deps import Ctx
 
 PRUNE_CHANCE = 0.01
@@ -42,4 +45,12 @@ def record(ctx: Ctx, kind: str, user_id: int | None, **detail: Any) -> int:
     event = store.audit.record(kind, user_id, actor, ctx.ip, agent or None, **detail)
     if random.random() < PRUNE_CHANCE:
         store.audit.prune(ctx.settings.site.audit_retention_days)
+    return event
+
+
+def notify(ctx: Ctx, kind: str, user: User, **detail: Any) -> int:
+    """Record an event and mail its owner a notice of it (mail.outgoing's "notice")."""
+    event = record(ctx, kind, user.id, **detail)
+    if user.email:
+        outgoing.queue(ctx.store, "notice", user.email, user_id=user.id, event_id=event)
     return event

@@ -131,3 +131,31 @@ def test_notice_mails_arrive_over_smtp(sqlite_store, tmp_path):
         "token-created",
         "password-change",
     ]
+
+
+def test_security_activity_and_admin_audit_pages(web):
+    app, store, _, _ = web
+    uid = add_user(store, "pat")
+    add_user(store, "boss", role="admin")
+    for i in range(35):
+        store.audit.record("signin", uid, uid, f"192.0.2.{i}", "Firefox on Linux")
+    store.audit.record("role-change", 12345, None, old="<b>x</b>")
+    v = Visitor(app)
+    assert v.get("/settings/security").headers["location"].startswith("/signin")
+    v.sign_in("pat")
+    assert 'href="/settings/security"' in v.get("/settings").text
+    first = v.get("/settings/security").text
+    assert "192.0.2.34" in first and "192.0.2.4<" not in first and "page=2" in first
+    second = v.get("/settings/security?page=2").text
+    assert "192.0.2.4<" in second and "role-change" not in second  # only their own
+    assert v.get("/settings/security?page=0").status_code in (400, 422)
+    assert v.get("/admin/audit").status_code == 403
+    boss = Visitor(app)
+    boss.sign_in("boss")
+    r = boss.get("/admin/audit?kind=role-change")
+    assert r.status_code == 200 and "&lt;b&gt;x&lt;/b&gt;" in r.text and "192.0.2" not in r.text
+    r = boss.get("/admin/audit?user=pat&page=2")
+    assert r.status_code == 200 and "192.0.2.0<" in r.text and "kind=" not in r.text
+    assert "user=pat&amp;page=1" in r.text
+    assert boss.get("/admin/audit?user=nobody").status_code == 404
+    assert boss.get("/admin/audit?page=99999").status_code in (400, 422)

@@ -50,6 +50,7 @@ DEFAULT_PLUGINS = (
     "paperwire.web.account",
     "paperwire.web.admin",
     "paperwire.web.reactions",
+    "paperwire.web.audit",
     "paperwire.web.avatars",
     "paperwire.web.thumbnails",
     "paperwire.web.pages",

@@ -58,6 +58,8 @@ PAGES: list[tuple[str, str, int | tuple[int, int]]] = [
     ("digest-preview", "/digest/preview", 200),
     ("api-docs", "/api/docs", 200),
     ("admin", "/admin", (401, 200)),
+    ("security-activity", "/settings/security", 200),  # signed out: the sign-in form
+    ("admin-audit", "/admin/audit", (401, 200)),
     ("not-found", "/no/such/page", 404),
     ("paper-not-indexed", "/papers/2501.99999", 404),
 ]
@@ -143,6 +145,8 @@ def pages(sqlite_store, tmp_path):
     store.discussion.set_flag(hidden, hidden=True)
     store.accounts.claim_authorship(uid, ids[2], store.feed.card(ids[2]).authors[0])
     store.feed.set_upvote(uid, paper, True)
+    store.audit.record("signin", uid, uid, "192.0.2.1", "Firefox on Linux")
+    store.audit.record("token-created", uid, uid, "192.0.2.1", None, name="ci")
     store.reactions.set(first, uid, "thumbs_up", True)
     # A paper waiting for arXiv, and a thumbnail (its list of cards becomes a grid).
     store.queue.enqueue(

@@ -51,6 +51,7 @@ DEFAULT_PLUGINS = (
     "paperwire.web.twofactor",
     "paperwire.web.admin",
     "paperwire.web.reactions",
+    "paperwire.web.audit",
     "paperwire.web.avatars",
     "paperwire.web.thumbnails",
     "paperwire.web.pages",

@@ -83,6 +83,9 @@ _SYSTEMS = (
 )
 
 
+UNKNOWN_DEVICE = "Unknown device"
+
+
 def device_label(agent: str | None) -> str:
     """A browser's User-Agent as a person reads it ("Firefox on Linux"), for the sessions
     list in Settings; "Unknown device" when it says nothing we know."""
@@ -91,4 +94,4 @@ def device_label(agent: str | None) -> str:
     system = next((name for key, name in _SYSTEMS if key in agent), None)
     if browser and system:
         return f"{browser} on {system}"
-    return browser or system or "Unknown device"
+    return browser or system or UNKNOWN_DEVICE

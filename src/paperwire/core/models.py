@@ -365,3 +365,17 @@ class Job:
     @property
     def pending(self) -> bool:
         return self.state in ("queued", "running")
+
+
+@dataclass(slots=True)
+class AuditEvent:
+    """One security-relevant event: about ``user_id``, done by ``actor_id``."""
+
+    id: int
+    created_at: datetime
+    kind: str
+    user_id: int | None = None
+    actor_id: int | None = None
+    ip: str | None = None
+    agent: str | None = None
+    detail: dict[str, Any] | None = None

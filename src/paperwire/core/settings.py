@@ -109,6 +109,9 @@ class SiteSettings:
         "Admins must turn on two-factor sign-in: until they do, admin pages and actions answer "
         "403 with a link to set it up.",
     )
+    audit_retention_days: int = setting(
+        365, "Days the audit log keeps security events (sign-ins, password changes, …); 0: forever."
+    )
     rate_limit_writes: int = setting(60, "Upvotes, comments and submissions per user per minute.")
     security_contact: str = setting(
         "",

@@ -1,7 +1,8 @@
 """Visitor-triggered e-mail through the jobs queue: a request queues what to send (sign-up
 confirmation, "your address already has an account", password reset, subscription
-confirmation or "already subscribed") and answers at once; the queue's worker composes and
-sends it (:func:`handlers`, handed to the runner by ``paperwire serve``/``worker``/``jobs``).
+confirmation or "already subscribed", a security notice of an audit event) and answers
+at once; the queue's worker composes and sends it (:func:`handlers`, handed to the runner by
+``paperwire serve``/``worker``/``jobs``).
 
 What is queued names the recipient, the purpose and the account or subscription it is about,
 never a secret: links are signed when the message is composed, from the account or
@@ -35,7 +36,15 @@ from .send import compose, send
 log = logging.getLogger("paperwire.mail")
 KIND = "mail"
 ATTEMPTS = 8  # with job_backoff's doubling from a minute: tried for about two hours
-PURPOSES = ("signup", "reset", "sub-confirm", "sub-already")
+PURPOSES = ("signup", "reset", "sub-confirm", "sub-already", "notice")
+# Security notices, by audit event kind: what happened, as the notice says it.
+NOTICES = {
+    "password-change": "Your password was changed",
+    "password-reset": "Your password was reset",
+    "token-created": "A new API token was created on your account",
+    "two-factor-on": "Two-factor sign-in was turned on for your account",
+    "two-factor-off": "Two-factor sign-in was turned off for your account",
+}
 # A message to send (to, subject, text, html), or why there is nothing to send any more.
 Built = tuple[str, str, str, str | None] | str
 
@@ -46,18 +55,25 @@ def queue(
     to: str,
     *,
     username: str | None = None,
+    user_id: int | None = None,
     subscription_id: int | None = None,
+    event_id: int | None = None,
 ) -> Job:
     """Queue one message. Asking again while the same message waits makes no second one."""
     if purpose not in PURPOSES:
         raise ValueError(f"unknown mail purpose {purpose!r}")
     about = subscription_id if subscription_id is not None else _digest(to)
-    payload = {
+    if event_id is not None:  # a security notice: one per event
+        about = event_id
+    payload: dict[str, Any] = {
         "purpose": purpose,
         "to": to,
         "username": username,
+        "user_id": user_id,
         "subscription_id": subscription_id,
     }
+    if event_id is not None:
+        payload["event_id"] = event_id
     job, _ = store.queue.enqueue(KIND, f"{purpose}:{about}", payload, max_attempts=ATTEMPTS)
     return job
 
@@ -89,6 +105,7 @@ class OutgoingMail:
             "reset": self._reset,
             "sub-confirm": self._sub_confirm,
             "sub-already": self._sub_already,
+            "notice": self._notice,
         }.get(str(purpose))
         if build is None:
             raise JobError(f"unknown mail purpose {purpose!r}", permanent=True)
@@ -179,3 +196,26 @@ class OutgoingMail:
             manage_url=render.links(self.base, self.signer, sub)["manage"],
         )
         return sub.email, subject, text, html
+
+    def _notice(self, p: dict[str, Any]) -> Built:
+        """A security notice: what happened to the account, when and from where."""
+        event = self.store.audit.get(int(p["event_id"]))
+        user = self.store.accounts.get_user(id=int(p["user_id"]))
+        if event is None or user is None or not user.email or event.kind not in NOTICES:
+            return "not sent: the account or the event is gone"
+        when = event.created_at.strftime("%Y-%m-%d %H:%M UTC")
+        where = event.ip or "an unknown address"
+        if event.agent:
+            where += f" ({event.agent})"
+        what = NOTICES[event.kind]
+        if event.kind == "token-created":
+            name = (event.detail or {}).get("name", "")
+            what = f"A new API token {name!r} was created on your account"
+        return (
+            user.email,
+            f"{what.split(' on your')[0]} ({self.site.site_name})",
+            f"Hello {user.username},\n\n{what} at {when} from {where}.\n\n"
+            "If this wasn't you, reset your password here (it signs out every session):\n\n"
+            f"{self.base}/reset\n\nand check your API tokens in {self.base}/settings#tokens\n",
+            None,
+        )

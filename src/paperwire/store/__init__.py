@@ -7,8 +7,9 @@ limits), ``mail`` (subscriptions, deliveries), ``embeddings``, ``search`` (keywo
 filters), ``authors`` (an author's papers, claimed profiles), ``jobs`` (runs, leases),
 ``queue`` (the durable jobs queue), ``reactions`` (on comments), ``avatars`` (uploaded
 images), ``members`` (organization admins), ``thumbnails`` (first-page images),
-``changes`` (the data version cached pages are checked against) and ``twofactor``
-(TOTP secrets, used time steps, recovery codes). All dialect-specific SQL
+``changes`` (the data version cached pages are checked against), ``twofactor``
+(TOTP secrets, used time steps, recovery codes) and ``audit`` (security-relevant events).
+All dialect-specific SQL
 and query text stays here.
 """
 
@@ -18,6 +19,7 @@ from typing import Any
 
 from ..core.errors import StoreError
 from .accounts import AccountRepo
+from .audit import AuditRepo
 from .authors import AuthorRepo
 from .avatars import AvatarRepo
 from .changes import ChangeRepo
@@ -59,6 +61,7 @@ class Store:
         self.thumbnails = ThumbnailRepo(self.db)
         self.changes = ChangeRepo(self.db)
         self.twofactor = TwoFactorRepo(self.db)
+        self.audit = AuditRepo(self.db)
 
     @property
     def url(self) -> str:

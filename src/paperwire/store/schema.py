@@ -394,3 +394,20 @@ recovery_codes = sa.Table(
     sa.Column("used_at", sa.DateTime),
     sa.UniqueConstraint("user_id", "code_hash", name="uq_recovery_codes_user_id"),
 )
+
+# Security-relevant events (sign-ins, password changes, tokens, roles, moderation): who it is
+# about (user_id), who did it (actor_id), from where; pruned after audit_retention_days.
+audit_events = sa.Table(
+    "audit_events",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.Column("user_id", sa.Integer),  # no foreign key: the trail outlives what it is about
+    sa.Column("actor_id", sa.Integer),
+    sa.Column("kind", sa.String(40), nullable=False),
+    sa.Column("ip", sa.String(64)),
+    sa.Column("agent", sa.String(120)),
+    sa.Column("detail", sa.JSON),
+    sa.Index("ix_audit_events_user_id", "user_id", "id"),
+    sa.Index("ix_audit_events_created_at", "created_at"),
+)

@@ -22,6 +22,7 @@ from ..core.models import User
 from ..core.passwords import hash_password, password_problem, verify_password
 from ..mail import outgoing
 from ..mail.subscriptions import EMAIL
+from . import audit
 from .deps import Ctx, CtxDep, PostedDep, RowId, rate_limit, require_user
 from .responses import finish, page, safe_next, sign_in, sign_out
 from .security import CONFIRM_MAX_AGE, RESET_MAX_AGE
@@ -176,6 +177,8 @@ def signin(post: PostedDep) -> Response:
     user = ctx.store.accounts.get_user(login=login) if login else None
     ok = verify_password(user.password_hash if user else None, password)
     if not ok or user is None or not user.is_active:
+        if user is not None and not ok:
+            audit.record(ctx, "signin-failed", user.id)
         return page(
             ctx,
             "signin.html",
@@ -189,11 +192,14 @@ def signin(post: PostedDep) -> Response:
     if code_page is not None:
         return code_page
     sign_in(ctx, user)
+    audit.record(ctx, "signin", user.id)
     return finish(ctx, RedirectResponse(nxt, status_code=303))
 
 
 @router.post("/signout")
 def signout(post: PostedDep) -> Response:
+    if post.ctx.user is not None:
+        audit.record(post.ctx, "signout", post.ctx.user.id)
     return sign_out(post.ctx, RedirectResponse("/papers", status_code=303))
 
 
@@ -253,6 +259,7 @@ def reset_password(post: PostedDep, token: str) -> Response:
     if code_page is not None:
         return code_page
     sign_in(ctx, _reload(ctx, user))
+    audit.notify(ctx, "password-reset", user)
     return page(
         ctx,
         "message.html",
@@ -327,6 +334,7 @@ def settings_password(post: PostedDep) -> Response:
     ctx.store.accounts.end_sessions(user.id)
     ctx.bind_session(None, None, None)
     sign_in(ctx, _reload(ctx, user))  # this browser stays signed in; every other session ends
+    audit.notify(ctx, "password-change", user)
     return _settings(
         ctx, notice="Password changed; your other sessions were signed out (API tokens kept)."
     )
@@ -339,6 +347,7 @@ def signout_everywhere(post: PostedDep) -> Response:
     user = require_user(ctx)
     ctx.store.accounts.end_sessions(user.id)
     ctx.store.accounts.revoke_tokens(user.id)
+    audit.record(ctx, "signout-everywhere", user.id)
     return sign_out(ctx, RedirectResponse("/signin", status_code=303))
 
 
@@ -349,7 +358,8 @@ def revoke_session(post: PostedDep, session_id: RowId) -> Response:
     user = require_user(ctx)
     if session_id == ctx.session_id:
         return sign_out(ctx, RedirectResponse("/signin", status_code=303))
-    ctx.store.sessions.revoke(user.id, session_id)
+    if ctx.store.sessions.revoke(user.id, session_id):
+        audit.record(ctx, "session-revoked", user.id, session=session_id)
     return RedirectResponse("/settings#sessions", status_code=303)
 
 
@@ -374,6 +384,7 @@ def create_token(post: PostedDep) -> Response:
     if len(ctx.store.accounts.tokens(user.id)) >= 20:
         return _settings(ctx, status=400, error="At most 20 tokens; delete one first.")
     token = ctx.store.accounts.create_token(user.id, name, scopes, expires)
+    audit.notify(ctx, "token-created", user, name=name, scopes=",".join(scopes))
     return _settings(
         ctx, new_token=token, notice=f"Token {name!r} created. Copy it now: it is shown once."
     )
@@ -382,7 +393,8 @@ def create_token(post: PostedDep) -> Response:
 @router.post("/settings/tokens/{token_id}/delete")
 def delete_token(post: PostedDep, token_id: RowId) -> Response:
     user = require_user(post.ctx)
-    post.ctx.store.accounts.delete_token(user.id, token_id)
+    if post.ctx.store.accounts.delete_token(user.id, token_id):
+        audit.record(post.ctx, "token-revoked", user.id, token_id=token_id)
     return RedirectResponse("/settings#tokens", status_code=303)
 
 

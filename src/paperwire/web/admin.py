@@ -13,6 +13,7 @@ from ..core.errors import InvalidArxivId
 from ..core.hooks import hookimpl
 from ..core.ids import normalize_arxiv_id
 from ..core.models import ROLES
+from . import audit
 from .deps import Ctx, CtxDep, PostedDep, RowId, require_user
 from .responses import page
 
@@ -51,6 +52,7 @@ def decide_claim(post: PostedDep, claim_id: RowId) -> Response:
         raise HTTPException(400, "decision must be approve or reject")
     if not ctx.store.accounts.decide_claim(claim_id, decision == "approve", user.id):
         raise HTTPException(404, "no such claim")
+    audit.record(ctx, f"claim-{decision}d", None, claim_id=claim_id)
     return RedirectResponse("/admin#claims", status_code=303)
 
 
@@ -93,9 +95,11 @@ def set_role(post: PostedDep, user_id: RowId) -> Response:
         raise HTTPException(400, f"role must be one of {', '.join(ROLES)}")
     if user_id == me.id and role != "admin":
         return _admin_page(ctx, 400, error="You cannot take the admin role from yourself.")
-    if ctx.store.accounts.get_user(id=user_id) is None:
+    person = ctx.store.accounts.get_user(id=user_id)
+    if person is None:
         raise HTTPException(404, "no such user")
     ctx.store.accounts.update_user(user_id, role=role)
+    audit.record(ctx, "role-change", user_id, old=person.role, new=role)
     return RedirectResponse("/admin#users", status_code=303)
 
 

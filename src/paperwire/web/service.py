@@ -22,7 +22,7 @@ from ..jobs.papers import ArxivFetcher
 from ..rank import Trend
 from ..search import MODES, SORTS, Hit, SearchResult
 from ..search.matcher import Matcher
-from . import reactions, render
+from . import audit, reactions, render
 from .deps import Ctx, rate_limit, require_user
 
 
@@ -286,6 +286,8 @@ def edit_comment(ctx: Ctx, comment_id: int, text: str) -> str:
 def delete_comment(ctx: Ctx, comment_id: int) -> str:
     comment = _own_comment(ctx, comment_id, allow_admin=True)
     ctx.store.discussion.set_flag(comment_id, deleted=True)
+    if ctx.user is not None and comment.user_id != ctx.user.id:  # a moderator's deletion
+        audit.record(ctx, "comment-deleted", comment.user_id, comment_id=comment_id)
     return comment.paper_id
 
 
@@ -295,6 +297,8 @@ def hide_comment(ctx: Ctx, comment_id: int, hidden: bool) -> str:
     if comment is None:
         raise HTTPException(404, "no such comment")
     ctx.store.discussion.set_flag(comment_id, hidden=hidden)
+    kind = "comment-hidden" if hidden else "comment-unhidden"
+    audit.record(ctx, kind, comment.user_id, comment_id=comment_id)
     return comment.paper_id
 
 

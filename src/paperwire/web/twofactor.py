@@ -29,6 +29,7 @@ from ..core import twofactor as tf
 from ..core.hooks import hookimpl
 from ..core.models import User
 from ..core.passwords import verify_password
+from . import audit
 from .deps import Ctx, CtxDep, Posted, PostedDep, rate_limit, require_user
 from .responses import finish, page, safe_next, sign_in
 
@@ -127,6 +128,7 @@ def signin_code(post: PostedDep) -> Response:
     if not ctx.store.twofactor.finish_signin(user.id, count):  # the token was used meanwhile
         return page(ctx, "signin.html", status=400, title="Sign in", next=nxt, error=EXPIRED)
     sign_in(ctx, user)
+    audit.record(ctx, "signin", user.id, two_factor=True)
     return finish(ctx, RedirectResponse(nxt, status_code=303))
 
 
@@ -200,6 +202,7 @@ def enable(post: PostedDep) -> Response:
     ctx.store.accounts.end_sessions(user.id)
     ctx.bind_session(None, None, None)
     sign_in(ctx, ctx.store.accounts.get_user(id=user.id) or user)
+    audit.notify(ctx, "two-factor-on", user)
     return _settings_page(
         ctx,
         codes=codes,
@@ -243,6 +246,7 @@ def disable(post: PostedDep) -> Response:
     if not check_code(ctx, state, post.text("code")):
         return _settings_page(ctx, status=400, error=WRONG_CODE)
     ctx.store.twofactor.disable(user.id)
+    audit.notify(ctx, "two-factor-off", user)
     return _settings_page(ctx, notice="Two-factor sign-in is off.")
 
 

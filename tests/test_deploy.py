@@ -18,6 +18,7 @@ import httpx
 import pytest
 
 from paperwire.store import Store
+from paperwire.web import throttle
 
 from .conftest import require
 from .nginxkit import (
@@ -137,17 +138,15 @@ def _sign_in_attempts(client: httpx.Client, forwarded: list[str], who: str) -> l
 
 @processes
 def test_rate_limits_key_on_the_real_client_behind_nginx(stack):
-    """rate_limit_auth=1: 3 sign-ins per address per 15 minutes. Through nginx, forged
-    X-Forwarded-For values from one client share its limit; another client has its own.
-    Straight to the app (a peer it does not trust) the header counts for nothing."""
+    """rate_limit_auth=1: sign-ins per address are bounded by the flood guard (20 per 15
+    minutes). Through nginx, forged X-Forwarded-For values from one client share its limit;
+    another client has its own. Straight to the app (a peer it does not trust) the header
+    counts for nothing."""
     ngx, app = stack["nginx"], stack["app"]
+    forged = [f"198.51.100.{i}" for i in range(1, throttle.IP_FACTOR + 2)]
     with ngx.client("127.0.0.3") as client:
-        assert _sign_in_attempts(client, ["1.1.1.1", "2.2.2.2", "3.3.3.3", "4.4.4.4"], "a") == [
-            400,
-            400,
-            400,
-            429,
-        ]
+        codes = _sign_in_attempts(client, forged, "a")
+        assert codes == [400] * throttle.IP_FACTOR + [429]
     with ngx.client("127.0.0.4") as other:  # not the proxy's address: its own limit
         assert _sign_in_attempts(other, ["127.0.0.3"], "b") == [400]
     direct = httpx.HTTPTransport(local_address="127.0.0.3")

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from paperwire.web import throttle
+
 from .webkit import PASSWORD, Visitor, add_user, send_queued_mail, site
 
 
@@ -229,17 +231,62 @@ def test_cross_site_form_without_cookie_is_refused(web):
     assert r.status_code == 403 and "expired" in r.text
 
 
-def test_signin_rate_limit(web, tmp_path):
+def test_signin_rate_limit(web_both, tmp_path, monkeypatch):
+    """Wrong passwords slow one account's sign-in down (growing waits), never lock its owner
+    out of a browser they signed in from before; the owner hears of it once."""
+    web = web_both
     app, config = site(web[1], tmp_path, rate_limit_auth=3)
-    v = Visitor(app)
+    now = [1_800_000_000 // 900 * 900 + 10.0]  # well inside one 15-minute window
+    monkeypatch.setattr(throttle, "clock", lambda: now[0])
     add_user(web[1], "target")
+    add_user(web[1], "bystander")
+    owner = Visitor(app)
+    owner.sign_in("target")  # this browser becomes a known device of the account
+    owner.post("/signout")
+    owner._csrf = None  # the next form is a new page's
+    attacker = Visitor(app)
+
+    def attempt(who, login="target", password="wrong-wrong-wrong"):
+        return who.post("/signin", {"login": login, "password": password})
+
+    assert [attempt(attacker).status_code for _ in range(3)] == [400, 400, 400]
+    waits = []
+    for _ in range(4):
+        r = attempt(attacker)
+        assert r.status_code == 429
+        waits.append(int(r.headers["retry-after"]))
+        assert attempt(attacker, password=PASSWORD).status_code == 429  # not even checked
+        now[0] += waits[-1]
+        assert attempt(attacker).status_code == 400
+    assert waits == [2, 4, 8, 16]  # doubling
+    assert throttle.wait_after(40) == throttle.MAX_WAIT  # capped at five minutes
+    # The owner's browser signs in whatever the attacker does; a new browser waits.
+    assert attempt(Visitor(app), password=PASSWORD).status_code == 429
+    owner.sign_in("target")
+    # Another account is not slowed down by this one's failures.
+    assert attempt(attacker, "bystander").status_code == 400
+    # A name no account has slows down alike: a 429 does not tell which names exist.
+    assert [attempt(attacker, "no-such-name").status_code for _ in range(4)] == [400] * 3 + [429]
+    attacker.sign_in("bystander")
+    [notice] = delivered(web[1], config)
+    assert notice["To"] == "target@example.org"
+    assert "trying to sign in" in notice["Subject"]
+    body = notice.get_body(preferencelist=("plain",)).get_content()
+    assert "your password" in body and "two-factor" in body
+    now[0] += 300
+    assert attempt(attacker).status_code == 400  # more failures, the same window: no more mail
+    assert len(delivered(web[1], config)) == 1
+
+
+def test_signin_flood_guard_per_address(web, tmp_path):
+    """The per-address limit still stops a flood over many accounts (a coarse guard)."""
+    app, _ = site(web[1], tmp_path, rate_limit_auth=1)
+    v = Visitor(app)
     codes = [
-        v.post("/signin", {"login": "target", "password": "wrong-wrong-wrong"}).status_code
-        for _ in range(5)
+        v.post("/signin", {"login": f"nobody{i}", "password": "x" * 12}).status_code
+        for i in range(throttle.IP_FACTOR + 1)
     ]
-    assert codes == [400, 400, 400, 429, 429]
-    r = v.post("/signin", {"login": "target", "password": PASSWORD})
-    assert r.status_code == 429 and r.headers["retry-after"]  # even the right password waits
+    assert codes[:-1] == [400] * throttle.IP_FACTOR and codes[-1] == 429
 
 
 def test_password_reset_is_single_use_and_ends_sessions(web, visitor):

@@ -102,7 +102,8 @@ class SiteSettings:
     )
     rate_limit_auth: int = setting(
         10,
-        "Sign-in, sign-up and password-reset attempts per address and per account per 15 minutes.",
+        "Sign-up and password-reset attempts per address and per account per 15 minutes; "
+        "sign-in attempts per address are 20 times this (per account they slow down instead).",
     )
     require_2fa_for_admins: bool = setting(
         False,

@@ -36,7 +36,7 @@ from .send import compose, send
 log = logging.getLogger("paperwire.mail")
 KIND = "mail"
 ATTEMPTS = 8  # with job_backoff's doubling from a minute: tried for about two hours
-PURPOSES = ("signup", "reset", "sub-confirm", "sub-already", "notice")
+PURPOSES = ("signup", "reset", "sub-confirm", "sub-already", "notice", "signin-attempts")
 # Security notices, by audit event kind: what happened, as the notice says it.
 NOTICES = {
     "password-change": "Your password was changed",
@@ -106,6 +106,7 @@ class OutgoingMail:
             "sub-confirm": self._sub_confirm,
             "sub-already": self._sub_already,
             "notice": self._notice,
+            "signin-attempts": self._signin_attempts,
         }.get(str(purpose))
         if build is None:
             raise JobError(f"unknown mail purpose {purpose!r}", permanent=True)
@@ -217,5 +218,21 @@ class OutgoingMail:
             f"Hello {user.username},\n\n{what} at {when} from {where}.\n\n"
             "If this wasn't you, reset your password here (it signs out every session):\n\n"
             f"{self.base}/reset\n\nand check your API tokens in {self.base}/settings#tokens\n",
+            None,
+        )
+
+    def _signin_attempts(self, p: dict[str, Any]) -> Built:
+        user = self.store.accounts.get_user(login=str(p.get("username") or ""))
+        if user is None or not user.email or not user.is_active:
+            return "not sent: no active account has this name"
+        name = self.site.site_name
+        return (
+            user.email,
+            f"Someone is trying to sign in to your {name} account",
+            f"Hello {user.username},\n\nsomeone is trying to sign in to your {name} account "
+            "with wrong passwords. If it's not you, there is nothing to do: your password "
+            "held, and attempts from elsewhere are slowed down while your own browsers can "
+            "still sign in. Consider turning on two-factor sign-in in your settings:\n\n"
+            f"{self.base}/settings\n",
             None,
         )

@@ -8,8 +8,8 @@ filters), ``authors`` (an author's papers, claimed profiles), ``jobs`` (runs, le
 ``queue`` (the durable jobs queue), ``reactions`` (on comments), ``avatars`` (uploaded
 images), ``members`` (organization admins), ``thumbnails`` (first-page images),
 ``changes`` (the data version cached pages are checked against), ``twofactor``
-(TOTP secrets, used time steps, recovery codes) and ``audit`` (security-relevant events).
-All dialect-specific SQL
+(TOTP secrets, used time steps, recovery codes), ``audit`` (security-relevant events) and
+``throttle`` (sign-in failures per account). All dialect-specific SQL
 and query text stays here.
 """
 
@@ -34,6 +34,7 @@ from .papers import PaperRepo, UpsertCounts
 from .reactions import ReactionRepo
 from .search import SearchRepo
 from .sessions import SessionRepo
+from .throttle import ThrottleRepo
 from .thumbnails import ThumbnailRepo
 from .twofactor import TwoFactorRepo
 
@@ -62,6 +63,7 @@ class Store:
         self.changes = ChangeRepo(self.db)
         self.twofactor = TwoFactorRepo(self.db)
         self.audit = AuditRepo(self.db)
+        self.throttle = ThrottleRepo(self.db)
 
     @property
     def url(self) -> str:

@@ -22,7 +22,7 @@ from ..core.models import User
 from ..core.passwords import hash_password, password_problem, verify_password
 from ..mail import outgoing
 from ..mail.subscriptions import EMAIL
-from . import audit
+from . import audit, throttle
 from .deps import Ctx, CtxDep, PostedDep, RowId, rate_limit, require_user
 from .responses import finish, page, safe_next, sign_in, sign_out
 from .security import CONFIRM_MAX_AGE, RESET_MAX_AGE
@@ -173,10 +173,11 @@ def signin(post: PostedDep) -> Response:
     login = post.text("login").strip()[:320]
     password = post.secret("password")
     nxt = safe_next(post.text("next"))
-    _auth_limits(ctx, "signin", login)
     user = ctx.store.accounts.get_user(login=login) if login else None
+    throttle.check(ctx, user, login)  # slows down guessing; never stops a known device's owner
     ok = verify_password(user.password_hash if user else None, password)
     if not ok or user is None or not user.is_active:
+        throttle.failed(ctx, user, login)
         if user is not None and not ok:
             audit.record(ctx, "signin-failed", user.id)
         return page(
@@ -188,6 +189,7 @@ def signin(post: PostedDep) -> Response:
             login=login,
             error="Wrong user name/e-mail or password (or the address is not confirmed yet).",
         )
+    throttle.succeeded(ctx, user)
     code_page = second_step(ctx, user, nxt)  # two-factor sign-in: a code before signing in
     if code_page is not None:
         return code_page

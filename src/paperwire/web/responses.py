@@ -19,9 +19,7 @@ from .security import SESSION_MAX_AGE
 def finish(ctx: Ctx, response: Response) -> Response:
     """Set the cookies this visit owes the browser (a new CSRF nonce, a session)."""
     if ctx.new_nonce and ctx.csrf_used:
-        response.set_cookie(
-            ctx.site.csrf_cookie, ctx.nonce, **_cookie_options(ctx, SESSION_MAX_AGE)
-        )
+        response.set_cookie(ctx.site.csrf_cookie, ctx.nonce, **cookie_options(ctx, SESSION_MAX_AGE))
     for args, kwargs in ctx.extra_cookies:
         response.set_cookie(*args, **kwargs)
     return response
@@ -53,7 +51,7 @@ def page(ctx: Ctx, template: str, status: int = 200, **context: Any) -> Response
     return finish(ctx, response)
 
 
-def _cookie_options(ctx: Ctx, max_age: int) -> dict[str, Any]:
+def cookie_options(ctx: Ctx, max_age: int) -> dict[str, Any]:
     # __Host- cookies (over https) must be Secure, for path /, with no Domain.
     return {
         "max_age": max_age,
@@ -76,7 +74,7 @@ def sign_in(ctx: Ctx, user: User) -> None:
     session = ctx.store.sessions.user_for(token)
     ctx.bind_session(user, session[1] if session else None, token)
     ctx.extra_cookies.append(
-        ((ctx.site.session_cookie, token), _cookie_options(ctx, SESSION_MAX_AGE))
+        ((ctx.site.session_cookie, token), cookie_options(ctx, SESSION_MAX_AGE))
     )
     ctx.nonce, ctx.new_nonce = new_nonce(), True
     ctx.csrf_used = True  # the rotated nonce goes out with this response

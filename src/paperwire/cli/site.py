@@ -301,3 +301,51 @@ def user_two_factor_off(runtime: Runtime, username: str) -> None:
     if not store.twofactor.disable(found.id):
         raise click.UsageError(f"{username} has no two-factor sign-in")
     click.echo(f"two-factor sign-in of {username} is off")
+
+
+def _account(store: Store, username: str) -> int:
+    found = store.accounts.get_user(username=username)
+    if found is None or found.origin != "local":
+        raise click.UsageError(f"no account {username!r}")
+    return found.id
+
+
+@user.command("disable")
+@click.argument("username")
+@pass_runtime
+def user_disable(runtime: Runtime, username: str) -> None:
+    """Stop an account from signing in: its sessions and API tokens end, what it made stays."""
+    store = runtime.open_store()
+    user_id = _account(store, username)
+    store.people.set_active(user_id, False)
+    store.audit.record("account-disabled", user_id)
+    click.echo(f"{username} is disabled: signed out everywhere, API tokens revoked")
+
+
+@user.command("enable")
+@click.argument("username")
+@pass_runtime
+def user_enable(runtime: Runtime, username: str) -> None:
+    """Let a disabled account sign in again."""
+    store = runtime.open_store()
+    user_id = _account(store, username)
+    store.people.set_active(user_id, True)
+    store.audit.record("account-enabled", user_id)
+    click.echo(f"{username} is enabled")
+
+
+@user.command("delete")
+@click.argument("username")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@pass_runtime
+def user_delete(runtime: Runtime, username: str, yes: bool) -> None:
+    """Delete an account: its name, address, password, profile, sessions, tokens, second
+    factor, claims and memberships go, its subscriptions stop; its upvotes and comments stay
+    under "deleted-ID", so every count stays exact."""
+    store = runtime.open_store()
+    user_id = _account(store, username)
+    if not yes:
+        click.confirm(f"Delete the account {username}? This cannot be undone", abort=True)
+    store.people.delete(user_id)
+    store.audit.record("account-deleted", user_id)
+    click.echo(f"{username} is deleted (now deleted-{user_id})")

@@ -31,6 +31,7 @@ from .jobs import JobRepo, QueueRepo
 from .mail import MailRepo
 from .memberships import MembershipRepo
 from .papers import PaperRepo, UpsertCounts
+from .people import PeopleRepo
 from .reactions import ReactionRepo
 from .search import SearchRepo
 from .sessions import SessionRepo
@@ -50,6 +51,7 @@ class Store:
         self.discussion = DiscussionRepo(self.db)
         self.accounts = AccountRepo(self.db)
         self.sessions = SessionRepo(self.db)
+        self.people = PeopleRepo(self.db)
         self.mail = MailRepo(self.db)
         self.embeddings = EmbeddingRepo(self.db)
         self.search = SearchRepo(self.db)

@@ -512,7 +512,7 @@ def hide_comment(post: PostedDep, comment_id: RowId) -> Response:
 @router.get("/users/{username}")
 def profile(ctx: CtxDep, username: str) -> Response:
     person = ctx.store.accounts.get_user(username=username)
-    if person is None:
+    if person is None or person.origin == "deleted":  # a deleted account's tombstone
         raise HTTPException(404, f"No user called {username!r}.")
     submitted = ctx.store.feed.submitted_by(person.id)
     upvoted = ctx.store.feed.upvoted_by(person.id)

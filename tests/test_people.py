@@ -1,0 +1,83 @@
+"""Accounts' lifecycle (issue 14, item 5): `paperwire user disable|enable|delete`, and a
+deleted account as a tombstone that keeps every count exact — on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from click.testing import CliRunner
+
+from paperwire.cli.main import main
+
+from .webkit import PASSWORD, Visitor, add_user
+
+
+def _cli(store, *args: str):
+    return CliRunner().invoke(main, ["--db", store.url, "user", *args])
+
+
+def _signed_in(v: Visitor) -> bool:
+    return "Sign out" in v.get("/papers").text
+
+
+def test_disable_ends_sessions_and_tokens_and_enable_lets_the_account_back(web_both):
+    app, store, ids, _ = web_both
+    uid = add_user(store, "ada")
+    token = store.accounts.create_token(uid, "script")
+    browser = Visitor(app)
+    browser.sign_in("ada")
+    store.feed.set_upvote(uid, ids[0], True)
+    r = _cli(store, "disable", "ada")
+    assert r.exit_code == 0 and "disabled" in r.output
+    assert not _signed_in(browser)
+    api = Visitor(app).client
+    assert api.get("/api/whoami", headers={"Authorization": f"Bearer {token}"}).status_code == 401
+    again = Visitor(app).post("/signin", {"login": "ada", "password": PASSWORD})
+    assert again.status_code == 400  # the same answer as a wrong password
+    assert store.feed.card(ids[0]).upvotes == 1  # what it made stays
+    assert _cli(store, "enable", "ada").exit_code == 0
+    Visitor(app).sign_in("ada")
+    assert [e.kind for e in store.audit.events(user_id=uid)][:2] == [
+        "signin",
+        "account-enabled",
+    ]
+    assert _cli(store, "disable", "nobody").exit_code == 2
+
+
+def test_delete_leaves_a_tombstone_and_every_count_exact(web_both):
+    app, store, ids, config = web_both
+    uid = add_user(store, "ada")
+    other = add_user(store, "bob")
+    pid = ids[0]
+    store.feed.set_upvote(uid, pid, True)
+    store.feed.set_upvote(other, pid, True)
+    comment = store.discussion.add(pid, uid, "A comment that stays")
+    store.accounts.create_token(uid, "script")
+    store.accounts.claim_authorship(uid, pid, store.feed.card(pid).authors[0])
+    store.mail.create_subscription(
+        "ada@example.org", "trending", None, "daily", "UTC", user_id=uid, confirmed=True
+    )
+    store.mail.create_subscription("ada@example.org", "topic", "vision", "weekly", "UTC")
+    browser = Visitor(app)
+    browser.sign_in("ada")
+    before = store.feed.card(pid).upvotes
+
+    assert _cli(store, "delete", "ada").exit_code == 1  # asks first: no answer, aborted
+    assert store.accounts.get_user(username="ada") is not None
+    r = _cli(store, "delete", "ada", "--yes")
+    assert r.exit_code == 0 and f"deleted-{uid}" in r.output
+
+    assert store.accounts.get_user(username="ada") is None
+    tomb = store.accounts.get_user(id=uid)
+    assert tomb.username == f"deleted-{uid}" and tomb.origin == "deleted"
+    assert tomb.email is None and tomb.password_hash is None and not tomb.is_active
+    assert store.feed.card(pid).upvotes == before  # counts exact
+    assert any(c.id == comment for c in store.discussion.thread(pid))
+    assert store.accounts.tokens(uid) == [] and store.sessions.of_user(uid) == []
+    assert store.accounts.claims(paper_id=pid) == []
+    assert store.mail.subscriptions_of(uid, "ada@example.org") == []
+    assert not _signed_in(browser)
+    assert Visitor(app).post("/signin", {"login": "ada", "password": PASSWORD}).status_code == 400
+    assert Visitor(app).get(f"/users/deleted-{uid}").status_code == 404
+    # the name and the address are free again
+    assert store.accounts.username_taken("ada") is False
+    assert store.accounts.address_taken("ada@example.org") is False
+    assert _cli(store, "delete", f"deleted-{uid}", "--yes").exit_code == 2  # no account

@@ -8,7 +8,8 @@ filters), ``authors`` (an author's papers, claimed profiles), ``jobs`` (runs, le
 ``queue`` (the durable jobs queue), ``reactions`` (on comments), ``avatars`` (uploaded
 images), ``members`` (organization admins), ``thumbnails`` (first-page images),
 ``changes`` (the data version cached pages are checked against) and ``twofactor``
-(TOTP secrets, used time steps, recovery codes). All dialect-specific SQL
+(TOTP secrets, used time steps, recovery codes) and ``idempotency`` (kept responses of
+requests sent with an Idempotency-Key). All dialect-specific SQL
 and query text stays here.
 """
 
@@ -25,6 +26,7 @@ from .database import Database
 from .discussion import DiscussionRepo
 from .embeddings import EmbeddingRepo
 from .feed import FeedRepo
+from .idempotency import IdempotencyRepo
 from .jobs import JobRepo, QueueRepo
 from .mail import MailRepo
 from .memberships import MembershipRepo
@@ -59,6 +61,7 @@ class Store:
         self.thumbnails = ThumbnailRepo(self.db)
         self.changes = ChangeRepo(self.db)
         self.twofactor = TwoFactorRepo(self.db)
+        self.idempotency = IdempotencyRepo(self.db)
 
     @property
     def url(self) -> str:

@@ -394,3 +394,21 @@ recovery_codes = sa.Table(
     sa.Column("used_at", sa.DateTime),
     sa.UniqueConstraint("user_id", "code_hash", name="uq_recovery_codes_user_id"),
 )
+
+# Idempotency keys (draft-ietf-httpapi-idempotency-key-header): a write request sent with a
+# key claims (user, key, method and path) first; its response is kept for 24 hours so that a
+# retry gets it again instead of writing twice. ``status`` is null while the first is in flight.
+idempotency_keys = sa.Table(
+    "idempotency_keys",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("user_id", sa.Integer, sa.ForeignKey("users.id"), nullable=False),
+    sa.Column("key", sa.String(255), nullable=False),
+    sa.Column("scope", sa.String(300), nullable=False),
+    sa.Column("fingerprint", sa.String(64), nullable=False),
+    sa.Column("status", sa.Integer),
+    sa.Column("response", sa.Text),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.UniqueConstraint("user_id", "key", "scope", name="uq_idempotency_keys_user_id"),
+    sa.Index("ix_idempotency_keys_created_at", "created_at"),
+)

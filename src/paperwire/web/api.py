@@ -8,7 +8,7 @@ from datetime import date
 from typing import Annotated, Any, Literal
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, HTTPException, Query
+from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
@@ -21,7 +21,7 @@ from ..core.query import SearchFilters, parse
 from ..jobs import papers
 from ..search import SearchResult
 from ..search.matcher import Matcher
-from . import reactions, render, service
+from . import idempotency, reactions, render, service
 from .deps import MAX_ROW_ID, Ctx, CtxDep, WriterDep, require_user
 
 router = APIRouter(prefix="/api", tags=["papers"])
@@ -243,12 +243,16 @@ def _accepted(result: service.Result) -> JSONResponse | None:
 
 
 @router.post("/papers/index", summary="Index a paper from arXiv", response_model=None)
-def index_paper(ctx: WriterDep, body: IndexBody) -> Any:
+def index_paper(ctx: WriterDep, body: IndexBody, request: Request) -> Any:
     """Fetch a paper from arXiv if it is not indexed yet; answers with the paper. When arXiv
     does not answer within a few seconds: 202 with the pending request, which is retried
     in the background (see `GET /api/papers/pending`)."""
-    result = service.index(ctx, body.arxivId)
-    return _accepted(result) or render.paper_json(_result_card(ctx, result), _base(ctx))
+
+    def write() -> Any:
+        result = service.index(ctx, body.arxivId)
+        return _accepted(result) or render.paper_json(_result_card(ctx, result), _base(ctx))
+
+    return idempotency.run_json(ctx, request, body.model_dump(), 200, write)
 
 
 @router.get("/papers/pending", summary="Your requests waiting for arXiv", response_model=None)
@@ -271,12 +275,16 @@ def _result_card(ctx: Ctx, result: service.Result) -> Card:
 @router.post(
     "/daily_papers", status_code=201, summary="Submit a paper to today's feed", response_model=None
 )
-def submit(ctx: WriterDep, body: IndexBody) -> Any:
+def submit(ctx: WriterDep, body: IndexBody, request: Request) -> Any:
     """Put a paper on today's feed (fetched from arXiv if unknown), under the submission
     rules of this instance. When arXiv does not answer within a few seconds: 202 with the
     pending submission; the paper goes on the feed when arXiv answers."""
-    result = service.submit(ctx, body.arxivId)
-    return _accepted(result) or render.daily_item_json(_result_card(ctx, result), _base(ctx))
+
+    def write() -> Any:
+        result = service.submit(ctx, body.arxivId)
+        return _accepted(result) or render.daily_item_json(_result_card(ctx, result), _base(ctx))
+
+    return idempotency.run_json(ctx, request, body.model_dump(), 201, write)
 
 
 def _upvote(ctx: Ctx, arxiv_id: str, on: bool) -> dict[str, Any]:
@@ -335,9 +343,11 @@ class CommentBody(BaseModel):
     summary="Comment on a paper",
     response_model=None,
 )
-def add_comment(ctx: WriterDep, arxiv_id: str, body: CommentBody) -> dict[str, int]:
-    new_id = service.add_comment(ctx, _pid(arxiv_id), body.body, body.parentId)
-    return {"id": new_id}
+def add_comment(ctx: WriterDep, arxiv_id: str, body: CommentBody, request: Request) -> Any:
+    def write() -> dict[str, int]:
+        return {"id": service.add_comment(ctx, _pid(arxiv_id), body.body, body.parentId)}
+
+    return idempotency.run_json(ctx, request, body.model_dump(), 201, write)
 
 
 @router.get("/papers/{arxiv_id:path}", summary="One paper", response_model=None)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import threading
 
 from .webkit import Visitor, add_user
@@ -76,3 +77,25 @@ def test_index_retry_replays_and_errors_are_not_kept(web_both):
     for _ in range(2):
         r = api.post("/api/daily_papers", headers=h, json={"arxivId": ids[0]})
         assert r.status_code == 409 and "Idempotent-Replayed" not in r.headers
+
+
+def test_form_retry_posts_once(web_both):
+    app, store, ids, _ = web_both
+    add_user(store, "former")
+    v = Visitor(app)
+    v.sign_in("former")
+    pid = ids[1]
+    page = v.get(f"/papers/{pid}").text
+    keys = re.findall(r'name="idempotency_key" value="([^"]+)"', page)
+    assert keys
+    form = {"csrf_token": v.csrf, "body": "form once", "idempotency_key": keys[0]}
+    first = v.client.post(f"/papers/{pid}/comments", data=form, follow_redirects=False)
+    again = v.client.post(f"/papers/{pid}/comments", data=form, follow_redirects=False)
+    assert first.status_code == again.status_code == 303
+    assert first.headers["location"] == again.headers["location"]
+    assert [c.body for c in store.discussion.thread(pid)] == ["form once"]
+    # A freshly rendered form has a new key.
+    assert (
+        re.findall(r'name="idempotency_key" value="([^"]+)"', v.get(f"/papers/{pid}").text)[0]
+        != keys[0]
+    )

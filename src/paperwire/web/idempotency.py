@@ -59,3 +59,26 @@ def run_json(
         return result
     repo.complete(uid, key, scope, status, json.dumps(result))
     return JSONResponse(result, status)
+
+
+def run_form(ctx: Ctx, raw_key: str, payload: Any, scope: str, write: Callable[[], str]) -> str:
+    """Where a form POST redirects: ``write()``'s location, or with a (hidden-field) key
+    already answered, the first answer's (nothing written again)."""
+    key = check_key(raw_key or None)
+    if key is None or ctx.user is None:
+        return write()
+    uid, fp, repo = ctx.user.id, fingerprint(payload), ctx.store.idempotency
+    outcome, _, kept = repo.claim(uid, key, scope, fp)
+    if outcome == "busy":
+        raise HTTPException(409, "This form is already being sent; reload the page in a moment")
+    if outcome == "mismatch":
+        raise HTTPException(422, "This form was already sent with other content")
+    if outcome == "replay":
+        return kept
+    try:
+        location = write()
+    except BaseException:
+        repo.release(uid, key, scope)
+        raise
+    repo.complete(uid, key, scope, 303, location)
+    return location

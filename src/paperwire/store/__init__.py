@@ -8,8 +8,9 @@ filters), ``authors`` (an author's papers, claimed profiles), ``jobs`` (runs, le
 ``queue`` (the durable jobs queue), ``reactions`` (on comments), ``avatars`` (uploaded
 images), ``members`` (organization admins), ``thumbnails`` (first-page images),
 ``changes`` (the data version cached pages are checked against), ``twofactor``
-(TOTP secrets, used time steps, recovery codes), ``audit`` (security-relevant events) and
-``throttle`` (sign-in failures per account). All dialect-specific SQL
+(TOTP secrets, used time steps, recovery codes), ``audit`` (security-relevant events),
+``throttle`` (sign-in failures per account) and ``idempotency`` (kept responses of requests
+sent with an Idempotency-Key). All dialect-specific SQL
 and query text stays here.
 """
 
@@ -27,6 +28,7 @@ from .database import Database
 from .discussion import DiscussionRepo
 from .embeddings import EmbeddingRepo
 from .feed import FeedRepo
+from .idempotency import IdempotencyRepo
 from .jobs import JobRepo, QueueRepo
 from .mail import MailRepo
 from .memberships import MembershipRepo
@@ -66,6 +68,7 @@ class Store:
         self.twofactor = TwoFactorRepo(self.db)
         self.audit = AuditRepo(self.db)
         self.throttle = ThrottleRepo(self.db)
+        self.idempotency = IdempotencyRepo(self.db)
 
     @property
     def url(self) -> str:

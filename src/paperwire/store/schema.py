@@ -411,3 +411,21 @@ audit_events = sa.Table(
     sa.Index("ix_audit_events_user_id", "user_id", "id"),
     sa.Index("ix_audit_events_created_at", "created_at"),
 )
+
+# Idempotency keys (draft-ietf-httpapi-idempotency-key-header): a write request sent with a
+# key claims (user, key, method and path) first; its response is kept for 24 hours so that a
+# retry gets it again instead of writing twice. ``status`` is null while the first is in flight.
+idempotency_keys = sa.Table(
+    "idempotency_keys",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("user_id", sa.Integer, sa.ForeignKey("users.id"), nullable=False),
+    sa.Column("key", sa.String(255), nullable=False),
+    sa.Column("scope", sa.String(300), nullable=False),
+    sa.Column("fingerprint", sa.String(64), nullable=False),
+    sa.Column("status", sa.Integer),
+    sa.Column("response", sa.Text),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.UniqueConstraint("user_id", "key", "scope", name="uq_idempotency_keys_user_id"),
+    sa.Index("ix_idempotency_keys_created_at", "created_at"),
+)

@@ -9,7 +9,7 @@ from datetime import date
 from typing import Annotated, Any, Literal
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, HTTPException, Query
+from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
@@ -22,11 +22,12 @@ from ..core.query import SearchFilters, parse
 from ..jobs import papers
 from ..search import SearchResult
 from ..search.matcher import Matcher
-from . import reactions, render, service
+from . import idempotency, reactions, render, service
 from .deps import MAX_ROW_ID, Ctx, CtxDep, WriterDep, require_user
 from .openapi import (
     ARXIV_REF,
     DATE,
+    IDEMPOTENT,
     MONTH,
     PENDING,
     READ,
@@ -302,15 +303,19 @@ def _accepted(result: service.Result) -> JSONResponse | None:
     "/papers/index",
     summary="Index a paper from arXiv",
     response_model=None,
-    responses=PENDING | errors(*WRITE, 413),
+    responses=PENDING | errors(*WRITE, *IDEMPOTENT, 413),
     openapi_extra=signed_in(),
 )
-def index_paper(ctx: WriterDep, body: IndexBody) -> Any:
+def index_paper(ctx: WriterDep, body: IndexBody, request: Request) -> Any:
     """Fetch a paper from arXiv if it is not indexed yet; answers with the paper. When arXiv
     does not answer within a few seconds: 202 with the pending request, which is retried
     in the background (see `GET /api/papers/pending`)."""
-    result = service.index(ctx, body.arxivId)
-    return _accepted(result) or render.paper_json(_result_card(ctx, result), _base(ctx))
+
+    def write() -> Any:
+        result = service.index(ctx, body.arxivId)
+        return _accepted(result) or render.paper_json(_result_card(ctx, result), _base(ctx))
+
+    return idempotency.run_json(ctx, request, body.model_dump(), 200, write)
 
 
 @router.get(
@@ -341,15 +346,19 @@ def _result_card(ctx: Ctx, result: service.Result) -> Card:
     status_code=201,
     summary="Submit a paper to today's feed",
     response_model=None,
-    responses=PENDING | errors(*WRITE, 409, 413),
+    responses=PENDING | errors(*WRITE, *IDEMPOTENT, 413),
     openapi_extra=signed_in(),
 )
-def submit(ctx: WriterDep, body: IndexBody) -> Any:
+def submit(ctx: WriterDep, body: IndexBody, request: Request) -> Any:
     """Put a paper on today's feed (fetched from arXiv if unknown), under the submission
     rules of this instance. When arXiv does not answer within a few seconds: 202 with the
     pending submission; the paper goes on the feed when arXiv answers."""
-    result = service.submit(ctx, body.arxivId)
-    return _accepted(result) or render.daily_item_json(_result_card(ctx, result), _base(ctx))
+
+    def write() -> Any:
+        result = service.submit(ctx, body.arxivId)
+        return _accepted(result) or render.daily_item_json(_result_card(ctx, result), _base(ctx))
+
+    return idempotency.run_json(ctx, request, body.model_dump(), 201, write)
 
 
 def _upvote(ctx: Ctx, arxiv_id: str, on: bool) -> dict[str, Any]:
@@ -427,12 +436,14 @@ class CommentBody(BaseModel):
     status_code=201,
     summary="Comment on a paper",
     response_model=None,
-    responses=errors(*WRITE, 413),
+    responses=errors(*WRITE, *IDEMPOTENT, 413),
     openapi_extra=signed_in(),
 )
-def add_comment(ctx: WriterDep, arxiv_id: ArxivPath, body: CommentBody) -> dict[str, int]:
-    new_id = service.add_comment(ctx, _pid(arxiv_id), body.body, body.parentId)
-    return {"id": new_id}
+def add_comment(ctx: WriterDep, arxiv_id: ArxivPath, body: CommentBody, request: Request) -> Any:
+    def write() -> dict[str, int]:
+        return {"id": service.add_comment(ctx, _pid(arxiv_id), body.body, body.parentId)}
+
+    return idempotency.run_json(ctx, request, body.model_dump(), 201, write)
 
 
 @router.get(

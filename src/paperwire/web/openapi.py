@@ -109,11 +109,14 @@ WHY = {
     401: "Not signed in, or the Bearer token is invalid or revoked",
     403: "Signed in without the right (a role, or a session without its X-CSRF-Token)",
     404: "No such paper, comment or subscription",
-    409: "A conflicting change happened at the same moment; try again",
+    409: "A conflicting change happened at the same moment (or a request with the same "
+    "Idempotency-Key is still running); try again",
     413: "The request body is larger than the instance accepts",
     415: "The body is not JSON",
+    422: "The Idempotency-Key was used before with another body",
     429: "Too many requests; wait the seconds in Retry-After",
-    503: "Could not answer in time (a search over its time budget); see Retry-After",
+    503: "Could not answer now (a search over its time budget, or the storage is read-only or "
+    "full); see Retry-After",
 }
 _RETRY_AFTER = {"Retry-After": {"description": "Seconds to wait", "schema": {"type": "integer"}}}
 
@@ -145,7 +148,10 @@ def errors(
 # Every JSON route: bad parameters, and a Bearer token that is not (or no longer) one.
 READ = (400, 401)
 # Writes: also 403 (a session without its X-CSRF-Token), 429 (per-account write limit).
-WRITE = (400, 401, 403, 404, 429)
+# 503: the storage is read-only or full (reads go on).
+WRITE = (400, 401, 403, 404, 429, 503)
+# Writes that take an Idempotency-Key: 409 while the first is running, 422 for another body.
+IDEMPOTENT = (409, 422)
 
 _SECURITY_SCHEMES = {
     "bearer": {
@@ -191,7 +197,8 @@ def install(app: FastAPI, comment_max_chars: int) -> None:
         for item in spec.get("paths", {}).values():
             for op in item.values():
                 responses = op.get("responses", {})
-                responses.pop("422", None)
+                if responses.get("422", {}).get("description") == "Validation Error":
+                    responses.pop("422")  # FastAPI's own: this app answers 400
                 required = op.pop("x-requires-sign-in", False)
                 op["security"] = _SIGNED_IN if required else [{}, *_SIGNED_IN]
         body = schemas.get("CommentBody", {}).get("properties", {}).get("body")

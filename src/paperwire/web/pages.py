@@ -32,7 +32,7 @@ from ..rank.trending import (
     VOTE_HALF_LIFE_H,
     WINDOW_DAYS,
 )
-from . import avatars, paper_md, render, service
+from . import avatars, idempotency, paper_md, render, service
 from .deps import (
     Ctx,
     CtxDep,
@@ -470,8 +470,14 @@ def comment(post: PostedDep, arxiv_id: str) -> Response:
     parent_id = row_id(parent) if parent else None
     if parent and parent_id is None:
         raise HTTPException(404, "unknown paper, or the comment replied to is not on it")
-    new_id = service.add_comment(ctx, pid, post.text("body"), parent_id)
-    return RedirectResponse(f"/papers/{pid}#comment-{new_id}", status_code=303)
+    body = post.text("body")
+
+    def write() -> str:
+        return f"/papers/{pid}#comment-{service.add_comment(ctx, pid, body, parent_id)}"
+
+    key, scope = post.text("idempotency_key"), f"POST /papers/{pid}/comments"
+    location = idempotency.run_form(ctx, key, [body, parent_id], scope, write)
+    return RedirectResponse(location, status_code=303)
 
 
 @router.post("/papers/{arxiv_id:path}/claim")

@@ -3,6 +3,7 @@ search engine, trending rank (cached), templates."""
 
 from __future__ import annotations
 
+import secrets
 import threading
 import time
 from datetime import datetime
@@ -107,6 +108,8 @@ class Site:
         env.globals.update(avatar_src=avatars.url, timezone_choices=timezones.choices)
         env.filters.update(author_url=author_path)
         env.globals.update(author_link=author_link, author_names=author_names)
+        # A random Idempotency-Key per rendered form (web.idempotency).
+        env.globals.update(form_key=lambda: secrets.token_urlsafe(16))
         # The templates are package files: no stat() of each one on every render.
         env.auto_reload = False
         # The shared macros, made once. A `{% from %}` in an included template imports

@@ -48,6 +48,7 @@ PAGES: list[tuple[str, str, int | tuple[int, int]]] = [
     ("confirm-account", "/confirm/{confirm}", 200),  # choose a password
     ("reset", "/reset", 200),
     ("settings", "/settings", 200),  # signed out: the sign-in form
+    ("delete-account", "/settings/delete", 200),  # signed out: the sign-in form
     ("two-factor", "/settings/two-factor", 200),  # signed out: the sign-in form
     ("profile", "/users/{user}", 200),
     ("organizations", "/organizations", 200),

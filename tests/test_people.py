@@ -81,3 +81,58 @@ def test_delete_leaves_a_tombstone_and_every_count_exact(web_both):
     assert store.accounts.username_taken("ada") is False
     assert store.accounts.address_taken("ada@example.org") is False
     assert _cli(store, "delete", f"deleted-{uid}", "--yes").exit_code == 2  # no account
+
+
+def test_download_my_data_holds_mine_and_nothing_of_others(web_both):
+    import json
+
+    app, store, ids, _ = web_both
+    uid = add_user(store, "ada")
+    bob = add_user(store, "bob")
+    store.feed.set_upvote(uid, ids[0], True)
+    store.feed.set_upvote(bob, ids[1], True)
+    store.discussion.add(ids[0], uid, "Mine")
+    store.discussion.add(ids[0], bob, "Bob's")
+    store.accounts.create_token(uid, "laptop", ["read"])
+    store.mail.create_subscription("ada@example.org", "topic", "vision", "weekly", "UTC")
+    assert Visitor(app).get("/settings/export").status_code == 303  # signed out
+    v = Visitor(app)
+    v.sign_in("ada")
+    assert 'href="/settings/export"' in v.get("/settings").text
+    r = v.get("/settings/export")
+    assert r.status_code == 200 and r.headers["cache-control"] == "no-store"
+    assert r.headers["content-disposition"].startswith('attachment; filename="paperwire-ada-')
+    data = json.loads(r.text)
+    assert data["profile"]["username"] == "ada" and data["profile"]["email"] == "ada@example.org"
+    assert [c["body"] for c in data["comments"]] == ["Mine"]
+    assert [u["paper_id"] for u in data["upvotes"]] == [ids[0]]
+    assert [(t["name"], t["scopes"]) for t in data["api_tokens"]] == [("laptop", "read")]
+    assert [s["query"] for s in data["subscriptions"]] == ["vision"]
+    assert len(data["sessions"]) == 1
+    text = r.text
+    assert "bob" not in text.lower() and "argon2" not in text and "token_hash" not in text
+
+
+def test_delete_my_account_needs_the_password_and_signs_out(web_both):
+    app, store, ids, _ = web_both
+    uid = add_user(store, "ada")
+    store.feed.set_upvote(uid, ids[0], True)
+    before = store.feed.card(ids[0]).upvotes
+    v = Visitor(app)
+    v.sign_in("ada")
+    page = v.get("/settings/delete")
+    assert page.status_code == 200 and "cannot be undone" in page.text
+    r = v.post("/settings/delete", {"password": "wrong password"})
+    assert r.status_code == 400 and "password is wrong" in r.text
+    assert store.accounts.get_user(username="ada") is not None
+    forged = Visitor(app)
+    forged.sign_in("ada")
+    assert forged.client.post("/settings/delete", data={"password": PASSWORD}).status_code == 403
+    r = v.post("/settings/delete", {"password": PASSWORD})
+    assert r.status_code == 200 and "Your account is deleted" in r.text
+    assert "Sign in" in r.text  # the page is already signed out
+    assert store.accounts.get_user(username="ada") is None
+    assert store.accounts.get_user(id=uid).origin == "deleted"
+    assert store.feed.card(ids[0]).upvotes == before
+    assert not _signed_in(v) and not _signed_in(forged)
+    assert [e.kind for e in store.audit.events(user_id=uid)][0] == "account-deleted"

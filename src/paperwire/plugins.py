@@ -49,6 +49,7 @@ DEFAULT_PLUGINS = (
     "paperwire.web.feeds",
     "paperwire.web.account",
     "paperwire.web.twofactor",
+    "paperwire.web.people",
     "paperwire.web.admin",
     "paperwire.web.reactions",
     "paperwire.web.audit",

@@ -1,7 +1,11 @@
-"""Accounts' lifecycle: disable and enable an account, and delete one as a tombstone that
-keeps every count exact (its upvotes and comments stay, under a name that is nobody's)."""
+"""Accounts' lifecycle: disable and enable an account, export everything kept about it, and
+delete one as a tombstone that keeps every count exact (its upvotes and comments stay, under
+a name that is nobody's)."""
 
 from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -89,3 +93,106 @@ class PeopleRepo(Repository):
                 )
             )
         return True
+
+    def export(self, user_id: int) -> dict[str, Any]:
+        """Everything the site keeps about an account, as JSON-ready data (never a password
+        hash, a token hash or a second factor's secret)."""
+        u = t.users
+        with self.db.engine.connect() as conn:
+            person = conn.execute(sa.select(u).where(u.c.id == user_id)).first()
+            if person is None:
+                return {}
+
+            def rows(stmt: Any) -> list[dict[str, Any]]:
+                return [_plain(dict(r._mapping)) for r in conn.execute(stmt)]
+
+            c, v, f, s = t.comments, t.upvotes, t.feed_entries, t.subscriptions
+            a, o, m = t.authorship_claims, t.organizations, t.organization_members
+            k, ss, r = t.api_tokens, t.sessions, t.comment_reactions
+            email = person.email
+            theirs = s.c.user_id == user_id
+            if email:
+                theirs = sa.or_(theirs, s.c.email == email)
+            return {
+                "profile": _plain(
+                    {
+                        key: getattr(person, key)
+                        for key in (
+                            "username",
+                            "email",
+                            "fullname",
+                            "bio",
+                            "role",
+                            "timezone",
+                            "created_at",
+                            "confirmed_at",
+                        )
+                    }
+                ),
+                "comments": rows(
+                    sa.select(c.c.id, c.c.paper_id, c.c.parent_id, c.c.body, c.c.created_at)
+                    .where(c.c.user_id == user_id, c.c.deleted.is_(False))
+                    .order_by(c.c.id)
+                ),
+                "upvotes": rows(
+                    sa.select(v.c.paper_id, v.c.created_at)
+                    .where(v.c.user_id == user_id)
+                    .order_by(v.c.created_at)
+                ),
+                "reactions": rows(
+                    sa.select(r.c.comment_id, r.c.reaction, r.c.created_at)
+                    .where(r.c.user_id == user_id)
+                    .order_by(r.c.created_at)
+                ),
+                "submissions": rows(
+                    sa.select(f.c.paper_id, f.c.feed_date, f.c.submitted_at)
+                    .where(f.c.submitted_by == user_id)
+                    .order_by(f.c.feed_date)
+                ),
+                "subscriptions": rows(
+                    sa.select(
+                        s.c.email,
+                        s.c.kind,
+                        s.c.query,
+                        s.c.frequency,
+                        s.c.timezone,
+                        s.c.status,
+                        s.c.created_at,
+                    )
+                    .where(theirs)
+                    .order_by(s.c.id)
+                ),
+                "api_tokens": rows(
+                    sa.select(
+                        k.c.name,
+                        k.c.prefix,
+                        k.c.scopes,
+                        k.c.created_at,
+                        k.c.expires_at,
+                        k.c.last_used_at,
+                    )
+                    .where(k.c.user_id == user_id)
+                    .order_by(k.c.id)
+                ),
+                "sessions": rows(
+                    sa.select(ss.c.user_agent, ss.c.ip, ss.c.created_at, ss.c.last_seen_at)
+                    .where(ss.c.user_id == user_id)
+                    .order_by(ss.c.id)
+                ),
+                "authorship_claims": rows(
+                    sa.select(a.c.paper_id, a.c.author_name, a.c.status, a.c.created_at)
+                    .where(a.c.user_id == user_id)
+                    .order_by(a.c.id)
+                ),
+                "organizations": rows(
+                    sa.select(o.c.name, m.c.role, m.c.created_at)
+                    .join(o, o.c.id == m.c.organization_id)
+                    .where(m.c.user_id == user_id)
+                    .order_by(o.c.name)
+                ),
+            }
+
+
+def _plain(values: dict[str, Any]) -> dict[str, Any]:
+    """Dates and times as ISO 8601 text."""
+    return {k: v.isoformat() if isinstance(v, date | datetime) else v for k, v in values.items()}

@@ -1,0 +1,78 @@
+"""Your data: download everything the site keeps about your account (JSON), and delete the
+account (a tombstone keeps your upvotes and comments counted; see store.people)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+
+from fastapi import APIRouter
+from fastapi.responses import RedirectResponse, Response
+
+from ..core.clock import utcnow
+from ..core.hooks import hookimpl
+from ..core.passwords import verify_password
+from . import audit
+from .deps import CtxDep, PostedDep, rate_limit, require_user
+from .responses import page, sign_out
+
+router = APIRouter(include_in_schema=False)
+WINDOW = 15 * 60
+
+
+@router.get("/settings/export")
+def export(ctx: CtxDep) -> Response:
+    """A JSON file of the visitor's data (never a password hash, token hash or secret)."""
+    if ctx.user is None:
+        return RedirectResponse("/signin?next=/settings", status_code=303)
+    data = {"exported_at": utcnow().isoformat(), **ctx.store.people.export(ctx.user.id)}
+    name = f"paperwire-{ctx.user.username}-{utcnow():%Y%m%d}.json"
+    return Response(
+        json.dumps(data, ensure_ascii=False, indent=2),
+        media_type="application/json",
+        headers={
+            "Content-Disposition": f'attachment; filename="{name}"',
+            "Cache-Control": "no-store",
+        },
+    )
+
+
+@router.get("/settings/delete")
+def delete_form(ctx: CtxDep) -> Response:
+    if ctx.user is None:
+        return RedirectResponse("/signin?next=/settings/delete", status_code=303)
+    return page(ctx, "delete_account.html", title="Delete your account")
+
+
+@router.post("/settings/delete")
+def delete(post: PostedDep) -> Response:
+    ctx = post.ctx
+    user = require_user(ctx)
+    rate_limit(ctx, f"delete-account:{user.id}", ctx.settings.site.rate_limit_auth, WINDOW)
+    if not verify_password(user.password_hash, post.secret("password")):
+        return page(
+            ctx,
+            "delete_account.html",
+            status=400,
+            title="Delete your account",
+            error="The password is wrong.",
+        )
+    ctx.store.people.delete(user.id)
+    audit.record(ctx, "account-deleted", user.id)
+    ctx.bind_session(None, None, None)  # the page says so signed out
+    response = page(
+        ctx,
+        "message.html",
+        title="Account deleted",
+        heading="Your account is deleted",
+        text="Your name, address, password, profile, sessions, API tokens and subscriptions "
+        "are gone. Your upvotes and comments stay, by a deleted user, so that counts and "
+        "discussions stay whole.",
+        link=("/papers", "Back to papers"),
+    )
+    return sign_out(ctx, response)
+
+
+@hookimpl
+def register_routes(register: Callable[[APIRouter], None]) -> None:
+    register(router)

@@ -138,8 +138,10 @@ class _Memo:
 
     def get(self, ctx: Ctx, key: tuple[Any, ...], make: Callable[[], T]) -> T:
         cache = getattr(ctx.request.app.state, "page_cache", None)
-        token = cache.version.token() if cache is not None else None
-        if cache is None or token is None:  # no data version known (yet): read it now
+        if cache is None or not cache.max_bytes:  # page_cache_mb = 0: no shared caching
+            return make()
+        token = cache.version.token()
+        if token is None:  # no data version known (yet): read it now
             return make()
         now = time.monotonic()
         with self.lock:

@@ -325,3 +325,33 @@ def test_signed_in_feed_reuses_shared_data_but_never_another_visitor_s(cached):
         _until(lambda: _upvotes(bob.get("/papers").text, pid) == before + 2)
     finally:
         other.close()
+
+
+def test_two_sites_in_one_process_never_share_feed_data(tmp_path):
+    """The feed memo belongs to its app: another site in the same process, whose data version
+    happens to have the same value, shows its own cards."""
+    stores, apps = [], []
+    try:
+        for name in ("one", "two"):
+            s = Store(f"sqlite:///{tmp_path / name}.db")
+            s.db.upgrade()
+            seed(s)
+            app, _ = site(s, tmp_path / name, page_cache_poll=POLL)
+            stores.append(s)
+            apps.append(app)
+        org = stores[1].accounts.create_organization("lab", "The Only Lab")
+        first = stores[1].feed.period(date.min, date.max, limit=1)[0][0].id
+        stores[1].accounts.set_paper_organization(first, org)
+        for s in stores:
+            add_user(s, "ada")
+        members = [Visitor(app) for app in apps]
+        for m in members:
+            m.sign_in("ada")
+        for app in apps:
+            _warm(_client(app))
+        _until(lambda: "The Only Lab" in members[1].get("/papers").text, 2.0)
+        for _ in range(3):
+            assert "The Only Lab" not in members[0].get("/papers").text
+    finally:
+        for s in stores:
+            s.close()

@@ -157,12 +157,24 @@ class _Memo:
         return value
 
 
-_memo = _Memo()
+_MEMO_LOCK = threading.Lock()
+
+
+def _memo(ctx: Ctx) -> _Memo:
+    """This app's memo (never another app's: two sites in one process have their own data)."""
+    state = ctx.request.app.state
+    memo: _Memo | None = getattr(state, "feed_memo", None)
+    if memo is None:
+        with _MEMO_LOCK:
+            memo = getattr(state, "feed_memo", None)
+            if memo is None:
+                memo = state.feed_memo = _Memo()
+    return memo
 
 
 def _feed(ctx: Ctx, period: periods.Period, p: int, sort: str) -> Response:
     size = ctx.settings.site.page_size
-    cards, total = _memo.get(
+    cards, total = _memo(ctx).get(
         ctx,
         ("period", period.start, period.end, sort, size, p),
         lambda: ctx.store.feed.period(
@@ -173,7 +185,7 @@ def _feed(ctx: Ctx, period: periods.Period, p: int, sort: str) -> Response:
     prev: periods.Period | None
     nxt: periods.Period | None
     if period.kind == "day":
-        before, after = _memo.get(
+        before, after = _memo(ctx).get(
             ctx, ("neighbours", period.start), lambda: ctx.store.feed.neighbours(period.start)
         )
         prev = periods.day(before) if before else None
@@ -234,7 +246,7 @@ def papers_index(
     if q.strip() or filters.active:
         return search_page(ctx, q, p, sort or "relevance", filters)
     today = ctx.site.clock.feed_date()
-    latest = _memo.get(ctx, ("latest", today), lambda: ctx.store.feed.day(on_or_before=today))
+    latest = _memo(ctx).get(ctx, ("latest", today), lambda: ctx.store.feed.day(on_or_before=today))
     return _feed(ctx, periods.day(latest or today), p, _sort(sort or "upvotes"))
 
 

@@ -310,15 +310,19 @@ def _account(store: Store, username: str) -> int:
     return found.id
 
 
+def _set_active(runtime: Runtime, username: str, active: bool) -> None:
+    store = runtime.open_store()
+    user_id = _account(store, username)
+    store.people.set_active(user_id, active)
+    store.audit.record("account-enabled" if active else "account-disabled", user_id)
+
+
 @user.command("disable")
 @click.argument("username")
 @pass_runtime
 def user_disable(runtime: Runtime, username: str) -> None:
     """Stop an account from signing in: its sessions and API tokens end, what it made stays."""
-    store = runtime.open_store()
-    user_id = _account(store, username)
-    store.people.set_active(user_id, False)
-    store.audit.record("account-disabled", user_id)
+    _set_active(runtime, username, False)
     click.echo(f"{username} is disabled: signed out everywhere, API tokens revoked")
 
 
@@ -327,10 +331,7 @@ def user_disable(runtime: Runtime, username: str) -> None:
 @pass_runtime
 def user_enable(runtime: Runtime, username: str) -> None:
     """Let a disabled account sign in again."""
-    store = runtime.open_store()
-    user_id = _account(store, username)
-    store.people.set_active(user_id, True)
-    store.audit.record("account-enabled", user_id)
+    _set_active(runtime, username, True)
     click.echo(f"{username} is enabled")
 
 

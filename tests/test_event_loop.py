@@ -62,7 +62,8 @@ def _serve(tmp_path, arxiv_port: int):
     with Store(db) as store:
         store.db.upgrade()
         seed(store)
-        add_user(store, "ada")
+        for n in range(CLIENTS):  # one account each: wrong passwords slow down only their own
+            add_user(store, f"ada{n}")
     toml = tmp_path / "site.toml"
     toml.write_text(
         'secret_key = "loop-test"\ndigest_interval = 0\nthumbnail_interval = 0\n'
@@ -94,8 +95,8 @@ def _client_loop(url: str, n: int, stop: threading.Event, counts: dict[str, list
         while not stop.is_set():
             i += 1
             posts = [
-                ("/signin", {"login": "ada", "password": "wrong password!"}),
-                ("/signin", {"login": "ada", "password": PASSWORD, "next": "/papers"}),
+                ("/signin", {"login": f"ada{n}", "password": "wrong password!"}),
+                ("/signin", {"login": f"ada{n}", "password": PASSWORD, "next": "/papers"}),
                 (
                     "/subscribe",
                     {

@@ -77,6 +77,10 @@ def test_delete_leaves_a_tombstone_and_every_count_exact(web_both):
     assert not _signed_in(browser)
     assert Visitor(app).post("/signin", {"login": "ada", "password": PASSWORD}).status_code == 400
     assert Visitor(app).get(f"/users/deleted-{uid}").status_code == 404
+    # the comment stays, under "deleted user", with no link to a profile that is gone
+    page = Visitor(app).get(f"/papers/{pid}").text
+    assert "A comment that stays" in page and "deleted user" in page
+    assert f"/users/deleted-{uid}" not in page and "/users/ada" not in page
     # the name and the address are free again
     assert store.accounts.username_taken("ada") is False
     assert store.accounts.address_taken("ada@example.org") is False
@@ -136,3 +140,58 @@ def test_delete_my_account_needs_the_password_and_signs_out(web_both):
     assert store.feed.card(ids[0]).upvotes == before
     assert not _signed_in(v) and not _signed_in(forged)
     assert [e.kind for e in store.audit.events(user_id=uid)][0] == "account-deleted"
+
+
+def test_admins_find_disable_enable_and_delete_accounts_from_the_site(web_both):
+    app, store, ids, _ = web_both
+    add_user(store, "chief", role="admin")
+    ada = add_user(store, "ada")
+    add_user(store, "adam_smith")
+    bob = add_user(store, "bob")
+    store.accounts.update_user(bob, fullname="Robert 100% Percent")
+    token = store.accounts.create_token(ada, "script")
+    browser = Visitor(app)
+    browser.sign_in("ada")
+    store.discussion.add(ids[0], ada, "A comment by Ada")
+
+    assert Visitor(app).get("/admin/users").status_code == 401
+    assert browser.get("/admin/users").status_code == 403
+    admin = Visitor(app)
+    admin.sign_in("chief")
+    page = admin.get("/admin/users?q=ADA").text
+    assert "ada@example.org" in page and "adam_smith" in page and "bob@" not in page
+    assert "1 session" in page and "1 API token" in page
+    # the query is text, never a pattern: "%" and "_" match themselves only
+    assert "bob@" in admin.get("/admin/users?q=100%25").text
+    assert "ada@" not in admin.get("/admin/users?q=%25").text
+    assert "ada@" not in admin.get("/admin/users?q=a_a").text
+    assert admin.get("/admin/users?status=sideways").status_code == 400
+    assert admin.get("/admin/users?page=0").status_code == 400
+    assert admin.get("/admin/users?q=" + "x" * 101).status_code == 400
+
+    r = admin.post(f"/admin/users/{ada}/active", {"active": "0"})
+    assert r.status_code == 303
+    assert not _signed_in(browser)
+    auth = {"Authorization": f"Bearer {token}"}
+    assert Visitor(app).client.get("/api/whoami", headers=auth).status_code == 401
+    assert "disabled" in admin.get("/admin/users?q=ada&status=disabled").text
+    assert "ada@" not in admin.get("/admin/users?status=active").text
+    assert admin.post(f"/admin/users/{ada}/active", {"active": "1"}).status_code == 303
+    Visitor(app).sign_in("ada")
+
+    me = store.accounts.get_user(username="chief").id
+    assert admin.post(f"/admin/users/{me}/active", {"active": "0"}).status_code == 400
+    assert admin.post(f"/admin/users/{me}/delete", {"confirm": "chief"}).status_code == 400
+    assert admin.post("/admin/users/999999/active", {"active": "0"}).status_code == 404
+    r = admin.post(f"/admin/users/{ada}/delete", {"confirm": "adam"})
+    assert r.status_code == 400 and "nothing was deleted" in r.text
+    assert store.accounts.get_user(username="ada") is not None
+    r = admin.post(f"/admin/users/{ada}/delete", {"confirm": "ada"})
+    assert r.status_code == 200 and f"deleted-{ada}" in r.text
+    assert store.accounts.get_user(username="ada") is None
+    assert "A comment by Ada" in Visitor(app).get(f"/papers/{ids[0]}").text  # stays
+    assert "deleted-" not in admin.get("/admin/users").text  # tombstones are not accounts
+    assert admin.post(f"/admin/users/{ada}/active", {"active": "1"}).status_code == 404
+
+    by_admin = [e.kind for e in store.audit.events(user_id=ada) if e.actor_id == me]
+    assert by_admin == ["account-deleted", "account-enabled", "account-disabled"]

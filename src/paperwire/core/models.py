@@ -255,6 +255,7 @@ class Comment:
     fullname: str | None = None
     avatar_url: str | None = None
     role: str = "user"
+    author_origin: str = "local"  # "deleted": the author deleted their account
 
 
 @dataclass(slots=True)

@@ -129,6 +129,30 @@ class AccountRepo(Repository):
             cond = sa.or_(cond, u.c.email == email.lower())
         conn.execute(u.delete().where(cond, u.c.confirmed_at.is_(None), u.c.origin == "local"))
 
+    def change_email(self, user_id: int, old: str, new: str) -> bool:
+        """Move an account from address ``old`` to ``new`` (its owner opened the link sent to
+        ``new``). False when the account no longer has ``old`` (the link was used, or the
+        address changed since) or another account holds ``new``."""
+        u, new = t.users, new.lower()
+        try:
+            with self.db.engine.begin() as conn:
+                if self._name_taken(conn, None, new):
+                    return False
+                conn.execute(  # an unconfirmed account of earlier versions holds nothing
+                    u.delete().where(
+                        u.c.email == new,
+                        u.c.confirmed_at.is_(None),
+                        u.c.origin == "local",
+                        u.c.id != user_id,
+                    )
+                )
+                res = conn.execute(
+                    u.update().where(u.c.id == user_id, u.c.email == old).values(email=new)
+                )
+                return res.rowcount == 1
+        except sa.exc.IntegrityError:  # the address was taken meanwhile
+            return False
+
     def username_taken(self, username: str) -> bool:
         with self.db.engine.connect() as conn:
             return self._name_taken(conn, username, None)
@@ -208,21 +232,7 @@ class AccountRepo(Repository):
         """End every session of the user and void every link and form bound to the account
         as it was (reset links, two-factor steps carry its session_version)."""
         with self.db.engine.begin() as conn:
-            conn.execute(
-                t.users.update()
-                .where(t.users.c.id == user_id)
-                .values(session_version=t.users.c.session_version + 1)
-            )
-            conn.execute(t.sessions.delete().where(t.sessions.c.user_id == user_id))
-
-    def list_users(self, limit: int = 200) -> list[User]:
-        """Local accounts (not submitters imported from elsewhere), oldest first."""
-        u = t.users
-        with self.db.engine.connect() as conn:
-            rows = conn.execute(
-                sa.select(u).where(u.c.origin == "local").order_by(u.c.id).limit(limit)
-            )
-            return [model(User, r) for r in rows]
+            end_access(conn, user_id, tokens=False)
 
     # -- API tokens ----------------------------------------------------------------------
     def create_token(
@@ -301,11 +311,11 @@ class AccountRepo(Repository):
             )
         return res.rowcount == 1
 
-    def revoke_tokens(self, user_id: int) -> int:
-        """Delete every API token of ``user_id``; how many there were."""
+    def end_access(self, user_id: int) -> None:
+        """End every session and API token of the user, and every link bound to the account
+        as it was, in one transaction ("sign out everywhere", a password reset)."""
         with self.db.engine.begin() as conn:
-            res = conn.execute(t.api_tokens.delete().where(t.api_tokens.c.user_id == user_id))
-        return int(res.rowcount)
+            end_access(conn, user_id, tokens=True)
 
     # -- rate limits ---------------------------------------------------------------------
     def rate_hit(self, key: str, limit: int, window: int, now: float | None = None) -> bool:
@@ -427,3 +437,17 @@ class AccountRepo(Repository):
                 t.papers.update().where(t.papers.c.id == paper_id).values(organization_id=org_id)
             )
         return res.rowcount == 1
+
+
+def end_access(conn: Connection, user_id: int, *, tokens: bool) -> None:
+    """Within ``conn``'s transaction: bump the account's session_version (voiding reset
+    links and two-factor steps issued before), delete its sessions and, with ``tokens``,
+    its API tokens."""
+    conn.execute(
+        t.users.update()
+        .where(t.users.c.id == user_id)
+        .values(session_version=t.users.c.session_version + 1)
+    )
+    conn.execute(t.sessions.delete().where(t.sessions.c.user_id == user_id))
+    if tokens:
+        conn.execute(t.api_tokens.delete().where(t.api_tokens.c.user_id == user_id))

@@ -20,7 +20,14 @@ class DiscussionRepo(Repository):
     def thread(self, paper_id: str) -> list[Comment]:
         """Every comment on a paper with its author, oldest first."""
         q = (
-            sa.select(C, U.c.username, U.c.fullname, U.c.avatar_url, U.c.role)
+            sa.select(
+                C,
+                U.c.username,
+                U.c.fullname,
+                U.c.avatar_url,
+                U.c.role,
+                U.c.origin.label("author_origin"),
+            )
             .join(U, U.c.id == C.c.user_id)
             .where(C.c.paper_id == paper_id)
             .order_by(C.c.created_at, C.c.id)

@@ -4,20 +4,74 @@ a name that is nobody's)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
 import sqlalchemy as sa
 
 from ..core.clock import utcnow
+from ..core.models import User
 from . import schema as t
-from .common import Repository
+from .accounts import end_access
+from .common import Repository, user_from
 from .mail import DONE
 
 DELETED = "deleted"  # users.origin of a deleted account's tombstone
 
 
+STATUSES = ("all", "active", "disabled")
+
+
+@dataclass(slots=True)
+class Person:
+    """An account as the administration lists it."""
+
+    user: User
+    last_seen: datetime | None  # its most recent session's
+    sessions: int
+    tokens: int
+
+
 class PeopleRepo(Repository):
+    def find(
+        self, query: str = "", status: str = "all", limit: int = 50, offset: int = 0
+    ) -> list[Person]:
+        """Local accounts (deleted ones left out), newest first: those whose name, full name
+        or address holds ``query`` (any case), of ``status`` (all, active, disabled), with
+        when they were last seen and how many sessions and API tokens they hold."""
+        u, ss, k = t.users, t.sessions, t.api_tokens
+        seen = (
+            sa.select(sa.func.max(ss.c.last_seen_at)).where(ss.c.user_id == u.c.id)
+        ).scalar_subquery()
+        n_sessions = (
+            sa.select(sa.func.count()).select_from(ss).where(ss.c.user_id == u.c.id)
+        ).scalar_subquery()
+        n_tokens = (
+            sa.select(sa.func.count()).select_from(k).where(k.c.user_id == u.c.id)
+        ).scalar_subquery()
+        stmt = sa.select(
+            u, seen.label("last_seen"), n_sessions.label("n_sessions"), n_tokens.label("n_tokens")
+        ).where(u.c.origin == "local")
+        if query:
+            needle = query.lower()
+            stmt = stmt.where(
+                sa.or_(
+                    *(
+                        sa.func.lower(col).contains(needle, autoescape=True)
+                        for col in (u.c.username, u.c.fullname, u.c.email)
+                    )
+                )
+            )
+        if status != "all":
+            stmt = stmt.where(u.c.is_active.is_(status == "active"))
+        stmt = stmt.order_by(u.c.id.desc()).limit(limit).offset(offset)
+        with self.db.engine.connect() as conn:
+            return [
+                Person(user_from(r), r.last_seen, int(r.n_sessions), int(r.n_tokens))
+                for r in conn.execute(stmt)
+            ]
+
     def set_active(self, user_id: int, active: bool) -> bool:
         """Enable or disable a local account; disabling ends its sessions and API tokens
         (their lookups also require an active user). False when there is no such account."""
@@ -29,8 +83,7 @@ class PeopleRepo(Repository):
             if res.rowcount != 1:
                 return False
             if not active:
-                conn.execute(t.sessions.delete().where(t.sessions.c.user_id == user_id))
-                conn.execute(t.api_tokens.delete().where(t.api_tokens.c.user_id == user_id))
+                end_access(conn, user_id, tokens=True)
         return True
 
     def delete(self, user_id: int) -> bool:

@@ -35,7 +35,7 @@ AUTH_WINDOW = 15 * 60
 RESERVED = {"admin", "api", "papers", "settings", "signin", "signup", "static", "feeds"}
 
 
-def _auth_limits(ctx: Ctx, action: str, account: str) -> None:
+def auth_limits(ctx: Ctx, action: str, account: str) -> None:
     limit = ctx.settings.site.rate_limit_auth
     rate_limit(ctx, f"{action}:ip:{ctx.ip}", limit * 3, AUTH_WINDOW)
     if account:
@@ -66,7 +66,7 @@ def signup(post: PostedDep) -> Response:
     ctx = post.ctx
     username = post.text("username").strip()
     email = post.text("email").strip().lower()
-    _auth_limits(ctx, "signup", email)
+    auth_limits(ctx, "signup", email)
     errors = {}
     problem = _name_problem(ctx, username)
     if problem:
@@ -123,7 +123,7 @@ def confirm(post: PostedDep) -> Response:
     _, email = _signup_link(ctx, token)
     username = post.text("username").strip()
     password = post.secret("password")
-    _auth_limits(ctx, "confirm", email)
+    auth_limits(ctx, "confirm", email)
     errors = {}
     problem = _name_problem(ctx, username)
     if problem:
@@ -215,7 +215,7 @@ def reset_form(ctx: CtxDep) -> Response:
 def reset_request(post: PostedDep) -> Response:
     ctx = post.ctx
     email = post.text("email").strip().lower()[:320]
-    _auth_limits(ctx, "reset", email)
+    auth_limits(ctx, "reset", email)
     if EMAIL.match(email):  # the worker looks the address up: same path, known or not
         outgoing.queue(ctx.store, "reset", email)
     return page(ctx, "check_mail.html", title="Check your inbox", email=email, reset=True)
@@ -253,8 +253,7 @@ def reset_password(post: PostedDep, token: str) -> Response:
     # Ends every session, API token and reset link issued before: whoever knew the old
     # password may have made them.
     ctx.store.accounts.set_password(user.id, hash_password(password))
-    ctx.store.accounts.end_sessions(user.id)
-    ctx.store.accounts.revoke_tokens(user.id)
+    ctx.store.accounts.end_access(user.id)
     ctx.bind_session(None, None, None)
     # The e-mail link stands for the password, not for the second factor.
     code_page = second_step(ctx, _reload(ctx, user), "/papers", notice="Password changed.")
@@ -274,7 +273,7 @@ def reset_password(post: PostedDep, token: str) -> Response:
 
 
 # -- settings ------------------------------------------------------------------------------
-def _settings(ctx: Ctx, status: int = 200, **extra: Any) -> Response:
+def settings_page(ctx: Ctx, status: int = 200, **extra: Any) -> Response:
     user = require_user(ctx)
     return page(
         ctx,
@@ -293,7 +292,7 @@ def _settings(ctx: Ctx, status: int = 200, **extra: Any) -> Response:
 def settings(ctx: CtxDep) -> Response:
     if ctx.user is None:
         return RedirectResponse("/signin?next=/settings", status_code=303)
-    return _settings(ctx)
+    return settings_page(ctx)
 
 
 @router.post("/settings/profile")
@@ -304,7 +303,7 @@ def settings_profile(post: PostedDep) -> Response:
     bio = post.text("bio").strip()[:2000] or None
     ctx.store.accounts.update_user(user.id, fullname=fullname, bio=bio)
     ctx.user = _reload(ctx, user)
-    return _settings(ctx, notice="Profile saved.")
+    return settings_page(ctx, notice="Profile saved.")
 
 
 @router.post("/settings/timezone")
@@ -315,29 +314,29 @@ def settings_timezone(post: PostedDep) -> Response:
     raw = post.text("timezone").strip()
     zone = timezones.canonical(raw or "UTC")
     if zone is None:
-        return _settings(ctx, status=400, tz_error=timezones.UNKNOWN.format(raw[:64]), tz=raw)
+        return settings_page(ctx, status=400, tz_error=timezones.UNKNOWN.format(raw[:64]), tz=raw)
     ctx.store.accounts.update_user(user.id, timezone=zone)
     ctx.user = _reload(ctx, user)
-    return _settings(ctx, notice=f"Time zone set to {zone}.")
+    return settings_page(ctx, notice=f"Time zone set to {zone}.")
 
 
 @router.post("/settings/password")
 def settings_password(post: PostedDep) -> Response:
     ctx = post.ctx
     user = require_user(ctx)
-    _auth_limits(ctx, "password", user.username)
+    auth_limits(ctx, "password", user.username)
     if not verify_password(user.password_hash, post.secret("current")):
-        return _settings(ctx, status=400, error="The current password is wrong.")
+        return settings_page(ctx, status=400, error="The current password is wrong.")
     new = post.secret("password")
     problem = password_problem(new, user.username)
     if problem:
-        return _settings(ctx, status=400, error=problem)
+        return settings_page(ctx, status=400, error=problem)
     ctx.store.accounts.set_password(user.id, hash_password(new))
     ctx.store.accounts.end_sessions(user.id)
     ctx.bind_session(None, None, None)
     sign_in(ctx, _reload(ctx, user))  # this browser stays signed in; every other session ends
     audit.notify(ctx, "password-change", user)
-    return _settings(
+    return settings_page(
         ctx, notice="Password changed; your other sessions were signed out (API tokens kept)."
     )
 
@@ -347,8 +346,7 @@ def signout_everywhere(post: PostedDep) -> Response:
     """End every session of the account, this one too, and revoke every API token."""
     ctx = post.ctx
     user = require_user(ctx)
-    ctx.store.accounts.end_sessions(user.id)
-    ctx.store.accounts.revoke_tokens(user.id)
+    ctx.store.accounts.end_access(user.id)
     audit.record(ctx, "signout-everywhere", user.id)
     return sign_out(ctx, RedirectResponse("/signin", status_code=303))
 
@@ -377,17 +375,19 @@ def create_token(post: PostedDep) -> Response:
     name = post.text("name").strip()[:100] or "token"
     scopes = ["read"] + [s for s in ("write", "admin") if post.text(f"scope_{s}") == "on"]
     if "admin" in scopes and not user.has_role("curator"):
-        return _settings(ctx, status=400, error="Only curators and admins can make admin tokens.")
+        return settings_page(
+            ctx, status=400, error="Only curators and admins can make admin tokens."
+        )
     lifetime = post.text("expires", "90")
     if lifetime not in TOKEN_LIFETIMES:
-        return _settings(ctx, status=400, error="Choose how long the token works.")
+        return settings_page(ctx, status=400, error="Choose how long the token works.")
     days = TOKEN_LIFETIMES[lifetime]
     expires = utcnow() + timedelta(days=days) if days else None
     if len(ctx.store.accounts.tokens(user.id)) >= 20:
-        return _settings(ctx, status=400, error="At most 20 tokens; delete one first.")
+        return settings_page(ctx, status=400, error="At most 20 tokens; delete one first.")
     token = ctx.store.accounts.create_token(user.id, name, scopes, expires)
     audit.notify(ctx, "token-created", user, name=name, scopes=",".join(scopes))
-    return _settings(
+    return settings_page(
         ctx, new_token=token, notice=f"Token {name!r} created. Copy it now: it is shown once."
     )
 

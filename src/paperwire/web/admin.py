@@ -1,4 +1,5 @@
-"""Administration: authorship claims, hidden comments, organizations, roles."""
+"""Administration: authorship claims, reported and hidden comments, organizations (accounts:
+web.admin_users)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from fastapi.responses import RedirectResponse, Response
 from ..core.errors import InvalidArxivId
 from ..core.hooks import hookimpl
 from ..core.ids import normalize_arxiv_id
-from ..core.models import ROLES
+from ..store.reports import REASONS
 from . import audit
 from .deps import Ctx, CtxDep, PostedDep, RowId, require_user
 from .responses import page
@@ -30,10 +31,10 @@ def _admin_page(ctx: Ctx, status: int = 200, **extra: Any) -> Response:
         status=status,
         title="Administration",
         claims=accounts.claims(status="pending"),
+        reported=ctx.store.reports.open(),
+        reasons=REASONS,
         hidden=ctx.store.discussion.hidden(),
         orgs=accounts.organizations(),
-        users=accounts.list_users(),
-        roles=ROLES,
         **extra,
     )
 
@@ -84,23 +85,6 @@ def paper_org(post: PostedDep) -> Response:
     if not ctx.store.accounts.set_paper_organization(pid, org.id if org else None):
         return _admin_page(ctx, 404, error=f"Unknown paper {pid}.")
     return RedirectResponse(f"/papers/{pid}", status_code=303)
-
-
-@router.post("/admin/users/{user_id}/role")
-def set_role(post: PostedDep, user_id: RowId) -> Response:
-    ctx = post.ctx
-    me = require_user(ctx, "admin")
-    role = post.text("role")
-    if role not in ROLES:
-        raise HTTPException(400, f"role must be one of {', '.join(ROLES)}")
-    if user_id == me.id and role != "admin":
-        return _admin_page(ctx, 400, error="You cannot take the admin role from yourself.")
-    person = ctx.store.accounts.get_user(id=user_id)
-    if person is None:
-        raise HTTPException(404, "no such user")
-    ctx.store.accounts.update_user(user_id, role=role)
-    audit.record(ctx, "role-change", user_id, old=person.role, new=role)
-    return RedirectResponse("/admin#users", status_code=303)
 
 
 @hookimpl

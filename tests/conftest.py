@@ -141,7 +141,8 @@ def web(sqlite_store, tmp_path):
 
     ids = seed(sqlite_store)
     app, config = site(sqlite_store, tmp_path)
-    return app, sqlite_store, ids, config
+    yield app, sqlite_store, ids, config
+    app.state.page_cache.version.close()  # its poller stops before the database goes
 
 
 @pytest.fixture
@@ -151,4 +152,5 @@ def web_both(store, tmp_path):
 
     ids = seed(store)
     app, config = site(store, tmp_path)
-    return app, store, ids, config
+    yield app, store, ids, config
+    app.state.page_cache.version.close()

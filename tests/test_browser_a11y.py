@@ -25,8 +25,8 @@ from .webkit import PASSWORD, add_user, seed, serve_in_thread, site
 pytestmark = pytest.mark.browser
 
 # The pages to check: (name, path, HTTP status of the page shown, or statuses signed out and
-# signed in). ``{paper}``, ``{manage}``, ``{user}``, ``{author}`` and ``{confirm}`` are filled
-# in by the ``pages`` fixture.
+# signed in). ``{paper}``, ``{manage}``, ``{user}``, ``{author}``, ``{confirm}`` and
+# ``{email}`` are filled in by the ``pages`` fixture.
 # Add a page here and it is checked in all four runs (signed out and in, light and dark); the
 # signed-in visitor is an admin, so moderation controls are on the pages too.
 PAGES: list[tuple[str, str, int | tuple[int, int]]] = [
@@ -46,6 +46,7 @@ PAGES: list[tuple[str, str, int | tuple[int, int]]] = [
     ("signin", "/signin", 200),
     ("signup", "/signup", 200),
     ("confirm-account", "/confirm/{confirm}", 200),  # choose a password
+    ("confirm-email", "/settings/email/{email}", 200),  # a new address's link
     ("reset", "/reset", 200),
     ("settings", "/settings", 200),  # signed out: the sign-in form
     ("delete-account", "/settings/delete", 200),  # signed out: the sign-in form
@@ -61,6 +62,7 @@ PAGES: list[tuple[str, str, int | tuple[int, int]]] = [
     ("admin", "/admin", (401, 200)),
     ("security-activity", "/settings/security", 200),  # signed out: the sign-in form
     ("admin-audit", "/admin/audit", (401, 200)),
+    ("admin-users", "/admin/users", (401, 200)),
     ("not-found", "/no/such/page", 404),
     ("paper-not-indexed", "/papers/2501.99999", 404),
 ]
@@ -147,6 +149,14 @@ def pages(sqlite_store, tmp_path):
     store.accounts.claim_authorship(uid, ids[2], store.feed.card(ids[2]).authors[0])
     store.feed.set_upvote(uid, paper, True)
     store.audit.record("signin", uid, uid, "192.0.2.1", "Firefox on Linux")
+    # Users lists a disabled account with a long address; a deleted one's comment stays
+    other = store.accounts.create_user(
+        "grace", "grace.brewster.murray.hopper@computing-history.example.org", None
+    )
+    store.people.set_active(other, False)
+    gone = add_user(store, "gone")
+    store.discussion.add(paper, gone, "Written before leaving.")
+    store.people.delete(gone)
     store.audit.record("token-created", uid, uid, "192.0.2.1", None, name="ci")
     store.reactions.set(first, uid, "thumbs_up", True)
     # A paper waiting for arXiv, and a thumbnail (its list of cards becomes a grid).
@@ -166,12 +176,15 @@ def pages(sqlite_store, tmp_path):
     manage = mail_render.manage_token(app.state.site.signer, sub)
     author = store.feed.card(paper).authors[0]
     confirm = app.state.site.signer.dumps("confirm", ["newbie", "newbie@example.org"])
+    new_address = ["ada@example.org", "ada.lovelace@analytical-engines.example.org"]
+    email = app.state.site.signer.dumps("email", [uid, *new_address])
     values = {
         "paper": paper,
         "user": "ada",
         "manage": manage,
         "author": quote(author, safe=""),
         "confirm": confirm,
+        "email": email,
     }
     with serve_in_thread(app) as url:
         yield url, [(name, path.format(**values), status) for name, path, status in PAGES]

@@ -36,7 +36,15 @@ from .send import compose, send
 log = logging.getLogger("paperwire.mail")
 KIND = "mail"
 ATTEMPTS = 8  # with job_backoff's doubling from a minute: tried for about two hours
-PURPOSES = ("signup", "reset", "sub-confirm", "sub-already", "notice", "signin-attempts")
+PURPOSES = (
+    "signup",
+    "reset",
+    "sub-confirm",
+    "sub-already",
+    "notice",
+    "signin-attempts",
+    "email-change",
+)
 # Security notices, by audit event kind: what happened, as the notice says it.
 NOTICES = {
     "password-change": "Your password was changed",
@@ -44,7 +52,10 @@ NOTICES = {
     "token-created": "A new API token was created on your account",
     "two-factor-on": "Two-factor sign-in was turned on for your account",
     "two-factor-off": "Two-factor sign-in was turned off for your account",
+    "email-change-requested": "A change of your account's e-mail address was asked for",
+    "email-changed": "Your account's e-mail address was changed",
 }
+EMAIL_CHANGE_MAX_AGE = 24 * 3600  # seconds an address-change link works
 # A message to send (to, subject, text, html), or why there is nothing to send any more.
 Built = tuple[str, str, str, str | None] | str
 
@@ -107,6 +118,7 @@ class OutgoingMail:
             "sub-already": self._sub_already,
             "notice": self._notice,
             "signin-attempts": self._signin_attempts,
+            "email-change": self._email_change,
         }.get(str(purpose))
         if build is None:
             raise JobError(f"unknown mail purpose {purpose!r}", permanent=True)
@@ -204,16 +216,19 @@ class OutgoingMail:
         user = self.store.accounts.get_user(id=int(p["user_id"]))
         if event is None or user is None or not user.email or event.kind not in NOTICES:
             return "not sent: the account or the event is gone"
+        to = str(p.get("to") or user.email)  # the address of record when it happened
         when = event.created_at.strftime("%Y-%m-%d %H:%M UTC")
         where = event.ip or "an unknown address"
         if event.agent:
             where += f" ({event.agent})"
         what = NOTICES[event.kind]
+        detail = event.detail or {}
         if event.kind == "token-created":
-            name = (event.detail or {}).get("name", "")
-            what = f"A new API token {name!r} was created on your account"
+            what = f"A new API token {detail.get('name', '')!r} was created on your account"
+        elif event.kind.startswith("email-change") and detail.get("new"):
+            what += f" (to {detail['new']})"
         return (
-            user.email,
+            to,
             f"{what.split(' on your')[0]} ({self.site.site_name})",
             f"Hello {user.username},\n\n{what} at {when} from {where}.\n\n"
             "If this wasn't you, reset your password here (it signs out every session):\n\n"
@@ -234,5 +249,30 @@ class OutgoingMail:
             "held, and attempts from elsewhere are slowed down while your own browsers can "
             "still sign in. Consider turning on two-factor sign-in in your settings:\n\n"
             f"{self.base}/settings\n",
+            None,
+        )
+
+    def _email_change(self, p: dict[str, Any]) -> Built:
+        """The link that moves an account to a new address, sent to that address."""
+        to, name = str(p["to"]), self.site.site_name
+        user = self.store.accounts.get_user(id=int(p.get("user_id") or 0))
+        if user is None or not user.is_active or not user.email:
+            return "not sent: the account is gone or disabled"
+        if self.store.accounts.address_taken(to):  # tell the address's owner, nobody else
+            return (
+                to,
+                f"Someone asked to move a {name} account to your address",
+                "Hello,\n\nsomeone (maybe you) asked to move another account to this "
+                "address, which already has one. Nothing changes; if it was you, sign in with "
+                f"this address instead, or reset its password here:\n\n{self.base}/reset\n",
+                None,
+            )
+        token = self.signer.dumps("email", [user.id, user.email, to])
+        return (
+            to,
+            f"Confirm your new {name} address",
+            f"Hello {user.username},\n\nopen this link to make {to} your account's address "
+            f"(it works for a day, once):\n\n{self.base}/settings/email/{token}\n\n"
+            "If you did not ask for this, ignore this message: nothing changes.\n",
             None,
         )

@@ -9,9 +9,9 @@ filters), ``authors`` (an author's papers, claimed profiles), ``jobs`` (runs, le
 images), ``members`` (organization admins), ``thumbnails`` (first-page images),
 ``changes`` (the data version cached pages are checked against), ``twofactor``
 (TOTP secrets, used time steps, recovery codes), ``audit`` (security-relevant events),
-``throttle`` (sign-in failures per account) and ``idempotency`` (kept responses of requests
-sent with an Idempotency-Key). All dialect-specific SQL
-and query text stays here.
+``throttle`` (sign-in failures per account), ``idempotency`` (kept responses of requests
+sent with an Idempotency-Key) and ``reports`` (reports of abusive comments). All
+dialect-specific SQL and query text stays here.
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ from .memberships import MembershipRepo
 from .papers import PaperRepo, UpsertCounts
 from .people import PeopleRepo
 from .reactions import ReactionRepo
+from .reports import ReportRepo
 from .search import SearchRepo
 from .sessions import SessionRepo
 from .throttle import ThrottleRepo
@@ -69,6 +70,7 @@ class Store:
         self.audit = AuditRepo(self.db)
         self.throttle = ThrottleRepo(self.db)
         self.idempotency = IdempotencyRepo(self.db)
+        self.reports = ReportRepo(self.db)
 
     @property
     def url(self) -> str:

@@ -429,3 +429,21 @@ idempotency_keys = sa.Table(
     sa.UniqueConstraint("user_id", "key", "scope", name="uq_idempotency_keys_user_id"),
     sa.Index("ix_idempotency_keys_created_at", "created_at"),
 )
+
+# Reports of abusive comments ("report abuse"): one per reporter and comment, open until an
+# admin hides the comment or dismisses the reports (``outcome``).
+comment_reports = sa.Table(
+    "comment_reports",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("comment_id", sa.Integer, sa.ForeignKey("comments.id"), nullable=False),
+    sa.Column("user_id", sa.Integer, sa.ForeignKey("users.id"), nullable=False),
+    sa.Column("reason", sa.String(20), nullable=False),
+    sa.Column("note", sa.String(500)),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.Column("resolved_at", sa.DateTime),
+    sa.Column("resolved_by", sa.Integer),
+    sa.Column("outcome", sa.String(16)),
+    sa.UniqueConstraint("comment_id", "user_id", name="uq_comment_reports_comment_id"),
+    sa.Index("ix_comment_reports_resolved_at", "resolved_at"),
+)

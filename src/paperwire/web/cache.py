@@ -74,6 +74,7 @@ class DataVersion:
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
         self._stop = threading.Event()
+        self._failing = False
 
     def token(self) -> Token | None:
         """What entries are valid for now; None while the version is not known."""
@@ -114,9 +115,13 @@ class DataVersion:
         try:
             value = self.read()
         except Exception as exc:  # noqa: BLE001 - a database down: answer from the app
-            log.warning("cannot read the data version: %s", exc)
-            self._seen = None
+            # said once per outage, not every poll
+            (log.debug if self._failing else log.warning)("cannot read the data version: %s", exc)
+            self._seen, self._failing = None, True
             return True
+        if self._failing:
+            log.warning("the data version can be read again")
+            self._failing = False
         seen, self._seen = self._seen, value
         if seen is not None:  # published one poll after it was read: its writer committed
             if self.on_change is not None and (self._state is None or self._state[0] != seen):

@@ -297,6 +297,8 @@ def hide_comment(ctx: Ctx, comment_id: int, hidden: bool) -> str:
     if comment is None:
         raise HTTPException(404, "no such comment")
     ctx.store.discussion.set_flag(comment_id, hidden=hidden)
+    if hidden:  # the reports waiting on it are answered
+        ctx.store.reports.resolve(comment_id, require_user(ctx).id, "hidden")
     kind = "comment-hidden" if hidden else "comment-unhidden"
     audit.record(ctx, kind, comment.user_id, comment_id=comment_id)
     return comment.paper_id

@@ -23,6 +23,7 @@ from ..jobs.papers import ArxivFetcher
 from ..rank import Ranker, Trend
 from ..search import SearchEngine
 from ..store import Store
+from ..store.reports import REASONS
 from .render import author_link, author_names, author_path
 from .security import CSRF_COOKIE, SESSION_COOKIE, RateLimiter, cookie_name
 
@@ -110,6 +111,7 @@ class Site:
         env.globals.update(author_link=author_link, author_names=author_names)
         # A random Idempotency-Key per rendered form (web.idempotency).
         env.globals.update(form_key=lambda: secrets.token_urlsafe(16))
+        env.globals.update(report_reasons=REASONS)  # the comment's "Report" form
         # The templates are package files: no stat() of each one on every render.
         env.auto_reload = False
         # The shared macros, made once. A `{% from %}` in an included template imports

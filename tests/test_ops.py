@@ -414,3 +414,24 @@ def test_restore_migrates_an_older_backup_and_drops_the_stale_index_snapshot(tmp
     assert "migrated from 0006" in r.output and not snapshot.exists()
     with Store(f"sqlite:///{target}") as store:
         assert store.db.revision() == store.db.head_revision()
+
+
+def test_a_web_process_bounds_its_threads_and_puts_its_startup_out_of_the_collectors_way(
+    sqlite_store, tmp_path
+):
+    """The lifespan of a web process: `threads` threads for blocking work (not anyio's 40),
+    and what startup loaded frozen out of full garbage collections."""
+    import gc
+
+    import anyio.to_thread
+
+    from .webkit import site
+
+    app, _ = site(sqlite_store, tmp_path, threads=3)
+    with TestClient(app) as client:  # runs the lifespan
+        tokens = client.portal.call(
+            lambda: anyio.to_thread.current_default_thread_limiter().total_tokens
+        )
+        assert client.get("/healthz").status_code == 200
+    assert tokens == 3
+    assert gc.get_freeze_count() > 0

@@ -314,3 +314,34 @@ def test_categories_with_spaces_round_trip(store):
     store.papers.upsert([r], TRUST)
     again = store.papers.upsert([rec(categories=["cs.CV", "math.NA", "68U10, 90C26"])], TRUST)
     assert (again.updated, again.unchanged) == (0, 1)
+
+
+def test_sqlite_transactions_of_one_process_take_turns(sqlite_store):
+    """SQLite has one writer at a time: the transactions of a process queue in Python (handed
+    over at once) instead of inside SQLite (polling with sleeps of up to 100 ms)."""
+    import threading
+    import time
+
+    db, events = sqlite_store.db, []
+
+    def first() -> None:
+        with db.begin() as conn:
+            conn.execute(t.site_meta.insert().values(key="turn-a", value="1"))
+            events.append("a in")
+            time.sleep(0.3)
+            events.append("a out")
+
+    thread = threading.Thread(target=first)
+    thread.start()
+    while not events:
+        time.sleep(0.005)
+    with db.begin() as conn:
+        events.append("b in")
+        conn.execute(t.site_meta.insert().values(key="turn-b", value="1"))
+    thread.join()
+    assert events == ["a in", "a out", "b in"]
+    with db.begin(), db.begin():  # re-entrant within a thread
+        pass
+    with db.connect() as conn:  # both written
+        keys = conn.execute(sa.select(t.site_meta.c.key).where(t.site_meta.c.key.like("turn-%")))
+        assert sorted(k for (k,) in keys) == ["turn-a", "turn-b"]

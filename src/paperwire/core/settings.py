@@ -145,6 +145,12 @@ class SiteSettings:
         "Ranker (from the register_rankers hook) behind /papers/trending, its API and Atom "
         "feed, and trending digests. Built in: trending (the documented formula).",
     )
+    threads: int = setting(
+        8,
+        "Threads per web process for the work that blocks (database, templates, hashing): "
+        "enough to overlap waits for PostgreSQL, few enough that they do not fight over the "
+        "interpreter lock (the default of the underlying library is 40).",
+    )
     page_cache_mb: int = setting(
         64,
         "Memory per web process, in MB, for complete anonymous responses (pages, API reads, "

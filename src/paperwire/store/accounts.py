@@ -45,7 +45,7 @@ class AccountRepo(Repository):
     def meta(self, key: str, default_factory: Callable[[], str] | None = None) -> str | None:
         """A value of the instance (e.g. its signing key); created once by ``default_factory``
         so that every process sharing the database agrees on it."""
-        with self.db.engine.begin() as conn:
+        with self.db.begin() as conn:
             value = conn.execute(
                 sa.select(t.site_meta.c.value).where(t.site_meta.c.key == key)
             ).scalar()
@@ -82,7 +82,7 @@ class AccountRepo(Repository):
             raise ValueError(f"role must be one of {ROLES}")
         now = utcnow()
         try:
-            with self.db.engine.begin() as conn:
+            with self.db.begin() as conn:
                 if self._name_taken(conn, username, email):
                     return None
                 self._drop_unconfirmed(conn, username, email)
@@ -135,7 +135,7 @@ class AccountRepo(Repository):
         address changed since) or another account holds ``new``."""
         u, new = t.users, new.lower()
         try:
-            with self.db.engine.begin() as conn:
+            with self.db.begin() as conn:
                 if self._name_taken(conn, None, new):
                     return False
                 conn.execute(  # an unconfirmed account of earlier versions holds nothing
@@ -203,12 +203,12 @@ class AccountRepo(Repository):
             raise ValueError(f"cannot update {sorted(bad)}")
         if "role" in values and values["role"] not in ROLES:
             raise ValueError(f"role must be one of {ROLES}")
-        with self.db.engine.begin() as conn:
+        with self.db.begin() as conn:
             conn.execute(t.users.update().where(t.users.c.id == user_id).values(**values))
 
     def confirm_user(self, user_id: int) -> bool:
         """Mark an account made unconfirmed as confirmed and active; False if it was already."""
-        with self.db.engine.begin() as conn:
+        with self.db.begin() as conn:
             res = conn.execute(
                 t.users.update()
                 .where(t.users.c.id == user_id, t.users.c.confirmed_at.is_(None))
@@ -218,7 +218,7 @@ class AccountRepo(Repository):
 
     def set_password(self, user_id: int, password_hash: str) -> None:
         """Change the password and end every session and reset link issued before."""
-        with self.db.engine.begin() as conn:
+        with self.db.begin() as conn:
             conn.execute(
                 t.users.update()
                 .where(t.users.c.id == user_id)
@@ -231,7 +231,7 @@ class AccountRepo(Repository):
     def end_sessions(self, user_id: int) -> None:
         """End every session of the user and void every link and form bound to the account
         as it was (reset links, two-factor steps carry its session_version)."""
-        with self.db.engine.begin() as conn:
+        with self.db.begin() as conn:
             end_access(conn, user_id, tokens=False)
 
     # -- API tokens ----------------------------------------------------------------------
@@ -247,7 +247,7 @@ class AccountRepo(Repository):
         if bad:
             raise ValueError(f"unknown token scopes {sorted(bad)}")
         token = new_api_token()
-        with self.db.engine.begin() as conn:
+        with self.db.begin() as conn:
             conn.execute(
                 t.api_tokens.insert().values(
                     user_id=user_id,
@@ -274,7 +274,7 @@ class AccountRepo(Repository):
             return None
         if row.token_used is None or now - row.token_used > TOKEN_TOUCH_EVERY:
             best_effort(
-                self.db.engine,
+                self.db,
                 lambda conn: conn.execute(
                     t.api_tokens.update()
                     .where(t.api_tokens.c.id == row.token_id)
@@ -303,7 +303,7 @@ class AccountRepo(Repository):
             return [model(ApiToken, r) for r in rows]
 
     def delete_token(self, user_id: int, token_id: int) -> bool:
-        with self.db.engine.begin() as conn:
+        with self.db.begin() as conn:
             res = conn.execute(
                 t.api_tokens.delete().where(
                     t.api_tokens.c.id == token_id, t.api_tokens.c.user_id == user_id
@@ -314,7 +314,7 @@ class AccountRepo(Repository):
     def end_access(self, user_id: int) -> None:
         """End every session and API token of the user, and every link bound to the account
         as it was, in one transaction ("sign out everywhere", a password reset)."""
-        with self.db.engine.begin() as conn:
+        with self.db.begin() as conn:
             end_access(conn, user_id, tokens=True)
 
     # -- rate limits ---------------------------------------------------------------------
@@ -324,7 +324,7 @@ class AccountRepo(Repository):
         now = time.time() if now is None else now
         start = int(now // window * window)
         r = t.rate_limits
-        with self.db.engine.begin() as conn:
+        with self.db.begin() as conn:
             stmt = self.db.insert(r).values(key=key[:200], window_start=start, count=1)
             stmt = stmt.on_conflict_do_update(
                 index_elements=[r.c.key, r.c.window_start], set_={"count": r.c.count + 1}
@@ -335,7 +335,7 @@ class AccountRepo(Repository):
         return count <= limit
 
     def rate_prune(self, older_than: float) -> int:
-        with self.db.engine.begin() as conn:
+        with self.db.begin() as conn:
             res = conn.execute(
                 t.rate_limits.delete().where(t.rate_limits.c.window_start < older_than)
             )
@@ -345,7 +345,7 @@ class AccountRepo(Repository):
     def claim_authorship(self, user_id: int, paper_id: str, author_name: str) -> bool:
         """A pending claim; False when this user already claimed the paper."""
         try:
-            with self.db.engine.begin() as conn:
+            with self.db.begin() as conn:
                 conn.execute(
                     t.authorship_claims.insert().values(
                         user_id=user_id,
@@ -375,7 +375,7 @@ class AccountRepo(Repository):
             return [model(Claim, r) for r in conn.execute(q)]
 
     def decide_claim(self, claim_id: int, approve: bool, admin_id: int) -> bool:
-        with self.db.engine.begin() as conn:
+        with self.db.begin() as conn:
             res = conn.execute(
                 t.authorship_claims.update()
                 .where(t.authorship_claims.c.id == claim_id)
@@ -420,7 +420,7 @@ class AccountRepo(Repository):
 
     def create_organization(self, name: str, fullname: str | None) -> int | None:
         try:
-            with self.db.engine.begin() as conn:
+            with self.db.begin() as conn:
                 return int(
                     conn.execute(
                         t.organizations.insert()
@@ -432,7 +432,7 @@ class AccountRepo(Repository):
             return None
 
     def set_paper_organization(self, paper_id: str, org_id: int | None) -> bool:
-        with self.db.engine.begin() as conn:
+        with self.db.begin() as conn:
             res = conn.execute(
                 t.papers.update().where(t.papers.c.id == paper_id).values(organization_id=org_id)
             )

@@ -6,6 +6,7 @@ import logging
 import shutil
 import sqlite3
 import subprocess
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -79,12 +80,12 @@ def storage_refused(exc: BaseException) -> bool:
 _warned: set[str] = set()
 
 
-def best_effort(engine: Engine, write: Callable[[Connection], Any], what: str) -> bool:
+def best_effort(db: Any, write: Callable[[Connection], Any], what: str) -> bool:
     """Run ``write`` in its own transaction when the storage allows it: a write a read can do
     without (a token's last use, a counter) must not fail the read when the database is
     read-only or full. A refusal is logged once per ``what``; other errors propagate."""
     try:
-        with engine.begin() as conn:
+        with db.begin() as conn:  # a Database (or an Engine)
             write(conn)
     except Exception as exc:
         if not storage_refused(exc):
@@ -133,6 +134,8 @@ class Database:
         if self.dialect == "postgresql" and parsed.drivername == "postgresql":
             parsed = parsed.set(drivername="postgresql+psycopg")
         self.sqlite_path: Path | None = None
+        # Re-entrant: a transaction may run code that opens a nested one of its own.
+        self._writer: threading.RLock | None = None
         kwargs: dict[str, Any] = {}
         if self.dialect == "sqlite":
             if parsed.database in (None, "", ":memory:"):
@@ -141,6 +144,7 @@ class Database:
             if not self.sqlite_path.parent.exists():
                 raise StoreError(f"directory {self.sqlite_path.parent} does not exist")
             kwargs["connect_args"] = {"timeout": 30}
+            self._writer = threading.RLock()
         else:
             kwargs["pool_pre_ping"] = True
         try:
@@ -158,8 +162,19 @@ class Database:
 
     def begin(self) -> Any:
         """A transaction (context manager giving a connection); pass that connection to
-        repository methods that take ``conn`` to group their writes."""
-        return self.engine.begin()
+        repository methods that take ``conn`` to group their writes. On SQLite the
+        transactions of one process take turns (a lock held until commit): SQLite has one
+        writer at a time, and writers that wait inside SQLite poll with sleeps of up to
+        100 ms, so a burst of writes otherwise crawls (tens per second)."""
+        if self._writer is None:
+            return self.engine.begin()
+        return self._in_turn()
+
+    @contextmanager
+    def _in_turn(self) -> Iterator[Connection]:
+        assert self._writer is not None
+        with self._writer, self.engine.begin() as conn:
+            yield conn
 
     def connect(self) -> Any:
         """A connection for reads; under :meth:`time_budget`, one whose queries the database
@@ -259,7 +274,7 @@ class Database:
 
         cfg = self._alembic_config()
         try:
-            with self.engine.begin() as conn:
+            with self.begin() as conn:
                 cfg.attributes["connection"] = conn
                 command.upgrade(cfg, revision)
         except sa.exc.OperationalError as exc:

@@ -25,7 +25,7 @@ class IdempotencyRepo(Repository):
         now = utcnow()
         k = t.idempotency_keys.c
         try:
-            with self.db.engine.begin() as conn:
+            with self.db.begin() as conn:
                 conn.execute(t.idempotency_keys.delete().where(k.created_at < now - KEEP))
                 conn.execute(
                     t.idempotency_keys.insert().values(
@@ -55,7 +55,7 @@ class IdempotencyRepo(Repository):
 
     def complete(self, user_id: int, key: str, scope: str, status: int, response: str) -> None:
         k = t.idempotency_keys.c
-        with self.db.engine.begin() as conn:
+        with self.db.begin() as conn:
             conn.execute(
                 t.idempotency_keys.update()
                 .where(k.user_id == user_id, k.key == key, k.scope == scope)
@@ -65,7 +65,7 @@ class IdempotencyRepo(Repository):
     def release(self, user_id: int, key: str, scope: str) -> None:
         """Forget a claim whose request failed, so that a retry runs it again."""
         k = t.idempotency_keys.c
-        with self.db.engine.begin() as conn:
+        with self.db.begin() as conn:
             conn.execute(
                 t.idempotency_keys.delete().where(
                     k.user_id == user_id, k.key == key, k.scope == scope, k.status.is_(None)

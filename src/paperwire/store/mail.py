@@ -71,7 +71,7 @@ class MailRepo(Repository):
             created_at=now,
             updated_at=now,
         )
-        with self.db.engine.begin() as conn:
+        with self.db.begin() as conn:
             row = conn.execute(S.insert().values(**values).returning(*S.c)).one()
         return _sub(row)
 
@@ -100,7 +100,7 @@ class MailRepo(Repository):
             values["confirmed_at"] = now
         if user_id is not None:
             values["user_id"] = user_id
-        with self.db.engine.begin() as conn:
+        with self.db.begin() as conn:
             row = conn.execute(
                 S.update().where(S.c.id == sub_id).values(**values).returning(*S.c)
             ).one()
@@ -116,7 +116,7 @@ class MailRepo(Repository):
         if not nonce:
             return False
         now = utcnow()
-        with self.db.engine.begin() as conn:
+        with self.db.begin() as conn:
             res = conn.execute(
                 S.update()
                 .where(S.c.id == sub_id, S.c.confirm_nonce == nonce, S.c.status == "pending")
@@ -129,13 +129,13 @@ class MailRepo(Repository):
         bad = set(values) - allowed
         if bad:
             raise ValueError(f"cannot update {sorted(bad)}")
-        with self.db.engine.begin() as conn:
+        with self.db.begin() as conn:
             conn.execute(S.update().where(S.c.id == sub_id).values(**values, updated_at=utcnow()))
 
     def stop_subscription(self, sub_id: int) -> bool:
         """Unsubscribe; True when it was live. Deliveries not yet sent are cancelled."""
         now = utcnow()
-        with self.db.engine.begin() as conn:
+        with self.db.begin() as conn:
             res = conn.execute(
                 S.update()
                 .where(S.c.id == sub_id, S.c.status.in_(LIVE + ("bouncing",)))
@@ -165,7 +165,7 @@ class MailRepo(Repository):
             return [_sub(r) for r in rows]
 
     def mark_bouncing(self, sub_id: int, error: str) -> None:
-        with self.db.engine.begin() as conn:
+        with self.db.begin() as conn:
             conn.execute(
                 S.update()
                 .where(S.c.id == sub_id)
@@ -212,7 +212,7 @@ class MailRepo(Repository):
         (``[paper id, why]`` pairs), or the one an earlier (perhaps interrupted) run created —
         its papers and Message-ID win, so a resent message is the same message."""
         status = "pending" if picks else "empty"
-        with self.db.engine.begin() as conn:
+        with self.db.begin() as conn:
             conn.execute(
                 self.db.insert(D)
                 .values(
@@ -234,7 +234,7 @@ class MailRepo(Repository):
 
     def mark_sent(self, delivery_id: int, sub_id: int, paper_ids: Sequence[str]) -> None:
         """One transaction: the delivery is sent and its papers are never offered again."""
-        with self.db.engine.begin() as conn:
+        with self.db.begin() as conn:
             conn.execute(
                 D.update()
                 .where(D.c.id == delivery_id)
@@ -259,7 +259,7 @@ class MailRepo(Repository):
         """``status``: 'retry' (temporary; tried again from ``retry_after`` seconds on),
         'bounced' or 'abandoned'."""
         nxt = utcnow() + timedelta(seconds=retry_after) if retry_after is not None else None
-        with self.db.engine.begin() as conn:
+        with self.db.begin() as conn:
             conn.execute(
                 D.update()
                 .where(D.c.id == delivery_id)

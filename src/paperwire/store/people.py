@@ -76,7 +76,7 @@ class PeopleRepo(Repository):
         """Enable or disable a local account; disabling ends its sessions and API tokens
         (their lookups also require an active user). False when there is no such account."""
         u = t.users
-        with self.db.engine.begin() as conn:
+        with self.db.begin() as conn:
             res = conn.execute(
                 u.update().where(u.c.id == user_id, u.c.origin == "local").values(is_active=active)
             )
@@ -94,7 +94,7 @@ class PeopleRepo(Repository):
         comments and reactions it made still count: every paper's count stays exact."""
         u, s = t.users, t.subscriptions
         now = utcnow()
-        with self.db.engine.begin() as conn:
+        with self.db.begin() as conn:
             email = conn.execute(sa.select(u.c.email).where(u.c.id == user_id)).scalar()
             theirs = s.c.user_id == user_id
             if email:

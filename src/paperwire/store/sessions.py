@@ -40,7 +40,7 @@ class SessionRepo(Repository):
         """A new session of ``user_id``; returns the token for the cookie (kept only hashed)."""
         token = new_session_token()
         now = utcnow()
-        with self.db.engine.begin() as conn:
+        with self.db.begin() as conn:
             conn.execute(
                 t.sessions.insert().values(
                     user_id=user_id,
@@ -74,7 +74,7 @@ class SessionRepo(Repository):
         """Record that the session was seen: best effort, a storage that refuses writes
         (read-only, full) does not stop the visitor's read."""
         best_effort(
-            self.db.engine,
+            self.db,
             lambda conn: conn.execute(
                 t.sessions.update().where(t.sessions.c.id == session_id).values(last_seen_at=now)
             ),
@@ -103,7 +103,7 @@ class SessionRepo(Repository):
 
     def revoke(self, user_id: int, session_id: int) -> bool:
         """End one session of ``user_id`` (another user's id ends nothing)."""
-        with self.db.engine.begin() as conn:
+        with self.db.begin() as conn:
             res = conn.execute(
                 t.sessions.delete().where(
                     t.sessions.c.id == session_id, t.sessions.c.user_id == user_id

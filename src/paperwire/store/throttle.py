@@ -46,7 +46,7 @@ class ThrottleRepo(Repository):
         start = int(now // window * window)
         fail, last = _keys(who)
         r = t.rate_limits
-        with self.db.engine.begin() as conn:
+        with self.db.begin() as conn:
             stmt = self.db.insert(r).values(key=fail, window_start=start, count=1)
             stmt = stmt.on_conflict_do_update(
                 index_elements=[r.c.key, r.c.window_start], set_={"count": r.c.count + 1}

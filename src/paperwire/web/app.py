@@ -7,13 +7,16 @@ module only puts the app together: shared state, middleware, error handlers.
 
 from __future__ import annotations
 
+import gc
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import anyio.to_thread
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import PlainTextResponse, Response
@@ -72,6 +75,7 @@ def create_app(settings: Settings, extensions: Extensions, store: Store | None =
     if store is None:
         store = open_store(settings.store.database_url)
     app = FastAPI(
+        lifespan=_threads(settings.site.threads),
         title=f"{settings.site.site_name} API",
         version=__version__,
         description=(
@@ -130,6 +134,24 @@ def create_app(settings: Settings, extensions: Extensions, store: Store | None =
     # Ctx.ip) sees the real client behind a trusted proxy.
     app.add_middleware(TrustedProxies, networks=parse_networks(settings.site.trusted_proxies))
     return app
+
+
+def _threads(count: int) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
+    """The lifespan of a web process. It bounds the thread pool running ``def`` routes and
+    dependencies: on a small machine 40 threads (anyio's default) holding the interpreter
+    lock in turn make every request wait behind the others; a few keep the cores busy with
+    less waiting (signed-in daily page at 50 connections: 300 -> 530 requests/s)."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        anyio.to_thread.current_default_thread_limiter().total_tokens = max(1, count)
+        # What is loaded by now lives as long as the process: out of the collector's sight,
+        # a full collection no longer walks it (a 70 ms pause every few thousand requests).
+        gc.collect()
+        gc.freeze()
+        yield
+
+    return lifespan
 
 
 def _http_error(request: Request, exc: Exception) -> Response:

@@ -38,7 +38,7 @@ from .deps import (
     CtxDep,
     PostedDep,
     RowId,
-    posted,
+    check_posted,
     rate_limit,
     read_form,
     require_user,
@@ -467,7 +467,7 @@ def upvote(ctx: CtxDep, form: Annotated[FormData, Depends(read_form)], arxiv_id:
         if wants_json(ctx.request):
             raise HTTPException(401, "Sign in to upvote.")
         return RedirectResponse(f"/signin?next=/papers/{pid}", status_code=303)
-    post = posted(ctx, form)
+    post = check_posted(ctx, form)
     on = post.text("state", "1") not in ("0", "false", "off")
     changed, count = service.upvote(ctx, pid, on)
     if wants_json(ctx.request):

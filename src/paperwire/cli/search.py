@@ -6,12 +6,14 @@ import json
 import sys
 import time
 from datetime import date
+from pathlib import Path
 
 import click
 
+from ..core.errors import StoreError
 from ..core.query import SearchFilters, parse
 from ..ingest.sources import dry_run_option, parse_day
-from ..search import MODES, SORTS, Hit
+from ..search import MODES, SORTS, Hit, vector_files
 from ..search.matcher import Matcher
 from .main import Runtime, main, pass_runtime
 
@@ -26,17 +28,74 @@ from .main import Runtime, main, pass_runtime
     help="Papers per database transaction.",
 )
 @click.option("--rebuild", is_flag=True, help="Rebuild the vector index snapshot from scratch.")
+@click.option(
+    "--export",
+    "export_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Write every stored vector to DIR (vectors.npy, ids.txt, meta.json) and stop.",
+)
+@click.option(
+    "--export-texts",
+    "texts_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Write the texts the model reads to DIR/texts.jsonl (and meta.json), to embed "
+    "elsewhere, and stop.",
+)
+@click.option(
+    "--missing-only", is_flag=True, help="With --export-texts: only papers without a vector."
+)
+@click.option(
+    "--import",
+    "import_dir",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="Store the vectors of DIR (vectors.npy, ids.txt, meta.json), then write the snapshot.",
+)
 @dry_run_option
 @pass_runtime
 def index_cmd(
-    runtime: Runtime, limit: int | None, batch: int, rebuild: bool, dry_run: bool
+    runtime: Runtime,
+    limit: int | None,
+    batch: int,
+    rebuild: bool,
+    export_dir: Path | None,
+    texts_dir: Path | None,
+    missing_only: bool,
+    import_dir: Path | None,
+    dry_run: bool,
 ) -> None:
     """Embed the papers that have no vector yet, then write the vector index snapshot.
-    Incremental and resumable: an interrupted run keeps every finished batch."""
+    Incremental and resumable: an interrupted run keeps every finished batch.
+
+    To embed elsewhere (a machine with a GPU): --export-texts DIR, embed DIR/texts.jsonl
+    there with the model meta.json names (one float32 row per line, in order, saved as
+    DIR/vectors.npy with the ids in DIR/ids.txt), then --import DIR here."""
     store = runtime.open_store()
     if not runtime.settings.search.semantic_search:
         raise click.UsageError("semantic_search is off in the settings")
+    if sum(x is not None for x in (export_dir, texts_dir, import_dir)) > 1:
+        raise click.UsageError("give one of --export, --export-texts and --import")
     vectors = runtime.engine(store).indexer()
+    if export_dir is not None:
+        n = vector_files.export_vectors(store, vectors.model, export_dir)
+        click.echo(f"exported {n} vectors of {vectors.model} to {export_dir}")
+        return
+    if texts_dir is not None:
+        n = vector_files.export_texts(store, vectors.model, texts_dir, missing_only)
+        click.echo(f"exported {n} texts to {texts_dir / vector_files.TEXTS}")
+        return
+    if import_dir is not None:
+        try:
+            got = vector_files.import_vectors(store, vectors.model, import_dir)
+        except StoreError as exc:
+            raise click.ClickException(str(exc)) from None
+        if got.unknown:
+            shown = ", ".join(got.unknown[:5]) + (" …" if len(got.unknown) > 5 else "")
+            click.echo(f"{len(got.unknown)} ids are not in the store (left out): {shown}", err=True)
+        snap = vectors.save(rebuild=rebuild)
+        click.echo(
+            f"imported {got.stored} vectors; vector index: {vectors.describe()}, snapshot {snap}"
+        )
+        return
     todo = store.embeddings.count_to_embed(vectors.model)
     if limit:
         todo = min(todo, limit)

@@ -118,3 +118,50 @@ class EmbeddingRepo(Repository):
         with self.db.connect() as conn:
             raw = conn.execute(q).scalar()
         return None if raw is None else vector_from(raw).copy()
+
+    def export_rows(
+        self, model_key: str, batch: int = 20000
+    ) -> Iterator[tuple[list[str], np.ndarray]]:
+        """(arXiv ids, vectors) of every stored vector of ``model_key``, by row id,
+        ``batch`` at a time."""
+        last = 0
+        while True:
+            q = (
+                sa.select(E.c.id, P.c.id.label("paper_id"), E.c.vector)
+                .join(P, P.c.seq == E.c.paper_seq)
+                .where(E.c.model == model_key, E.c.id > last)
+                .order_by(E.c.id)
+                .limit(batch)
+            )
+            with self.db.connect() as conn:
+                rows = conn.execute(q).all()
+            if not rows:
+                return
+            vecs = np.frombuffer(b"".join(r[2] for r in rows), dtype="<f4").reshape(len(rows), -1)
+            yield [r[1] for r in rows], vecs
+            last = int(rows[-1][0])
+
+    def texts(self, model_key: str, missing_only: bool, batch: int = 5000) -> Iterator[PaperText]:
+        """Every paper's title and abstract by seq (only those without a vector of
+        ``model_key`` when ``missing_only``), read ``batch`` at a time."""
+        last = 0
+        while True:
+            q = sa.select(P.c.seq, P.c.id, P.c.title, P.c.abstract).where(P.c.seq > last)
+            if missing_only:
+                q = q.where(self._missing(model_key))
+            with self.db.connect() as conn:
+                rows = [model(PaperText, r) for r in conn.execute(q.order_by(P.c.seq).limit(batch))]
+            if not rows:
+                return
+            yield from rows
+            last = rows[-1].seq
+
+    def seqs_of(self, paper_ids: Sequence[str]) -> dict[str, int]:
+        """The seq of each of ``paper_ids`` in the store (unknown ids left out)."""
+        found: dict[str, int] = {}
+        with self.db.connect() as conn:
+            for chunk in chunks(list(paper_ids)):
+                found.update(
+                    conn.execute(sa.select(P.c.id, P.c.seq).where(P.c.id.in_(chunk))).all()
+                )
+        return found

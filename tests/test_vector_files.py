@@ -134,8 +134,30 @@ def test_the_index_command_exports_and_imports(sqlite_store, tmp_path):
     r = run(main, ["--db", store.url, "index", "--import", str(out)], env=env)
     assert r.exit_code == 0, r.output
     assert f"imported {len(made)} vectors" in r.output and "6 papers" in r.output
+    # paperwire stats says where the index stands
+    r = run(main, ["--db", store.url, "stats", "--json"], env=env)
+    ix = json.loads(r.output)["search_index"]
+    assert ix["embedded"] == 6 and ix["to_embed"] == 60 - 6 and ix["delta"] == 0
+    assert ix["snapshot"]["vectors"] == 6 and ix["snapshot"]["kind"] == "exact"
+    vf.import_vectors(store, KEY, out)  # stored again after the snapshot: the delta
+    r = run(main, ["--db", store.url, "stats"], env=env)
+    assert "index snapshot              6  (exact search, written" in r.output
+    assert "index delta                 6  (stored since the snapshot, oldest" in r.output
     (out / vf.META).write_text("[]")
     r = run(main, ["--db", store.url, "index", "--import", str(out)], env=env)
     assert r.exit_code == 1 and "not a JSON object" in r.output
     both = ["--export", str(out), "--import", str(out)]
     assert run(main, ["--db", store.url, "index", *both], env=env).exit_code == 2
+
+
+def test_a_replaced_vector_gets_an_id_above_every_earlier_one(store):
+    """Each process's index reads the vectors stored after the highest id it has seen: a
+    vector that replaces the newest one must not get that one's id again (SQLite reused it
+    before AUTOINCREMENT, migration 0015)."""
+    made = _fill(store, n=3)
+    _, high = store.embeddings.state(KEY)
+    newest = list(made)[-1]
+    seq = store.embeddings.seqs_of([newest])[newest]
+    store.embeddings.save(KEY, [(seq, made[newest])])
+    ids = [int(i) for row_ids, _, _ in store.embeddings.rows_after(KEY, high) for i in row_ids]
+    assert ids and min(ids) > high

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +36,12 @@ def db_upgrade(runtime: Runtime) -> None:
 @pass_runtime
 def stats(runtime: Runtime, as_json: bool) -> None:
     """What the catalogue holds."""
-    s = runtime.open_store().db.stats()
+    store = runtime.open_store()
+    s = store.db.stats()
+    vectors = runtime.engine(store).vectors if runtime.settings.search.semantic_search else None
+    state = getattr(vectors, "state", None)  # the built-in vector-index backend's
+    if callable(state):
+        s["search_index"] = state()
     if as_json:
         click.echo(json.dumps(s, indent=2, default=str))
         return
@@ -57,6 +63,19 @@ def stats(runtime: Runtime, as_json: bool) -> None:
     click.echo(f"on the feed        {s['feed_range'][0]} .. {s['feed_range'][1]}")
     if "size_bytes" in s:
         click.echo(f"size               {s['size_bytes'] / 1e6:,.1f} MB")
+    ix = s.get("search_index")
+    if ix:
+        todo = f"{ix['to_embed']:,} to embed; {ix['model']}"
+        click.echo(f"embedded           {ix['embedded']:>10,}  ({todo})")
+        snap = ix["snapshot"]
+        if snap:
+            when = datetime.fromtimestamp(snap["written"] or 0, UTC)
+            about = f"{snap['kind']} search, written {when:%Y-%m-%d %H:%M} UTC"
+            click.echo(f"index snapshot     {snap['vectors'] or 0:>10,}  ({about})")
+        else:
+            click.echo("index snapshot     none yet (paperwire index writes it)")
+        lag = f", oldest {ix['lag_seconds']:,.0f} s ago" if ix["delta"] else ""
+        click.echo(f"index delta        {ix['delta']:>10,}  (stored since the snapshot{lag})")
 
 
 @main.command()

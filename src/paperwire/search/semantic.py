@@ -9,6 +9,7 @@ meaning never pays for them.
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import threading
 import time
@@ -19,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from ..core.clock import utcnow
 from ..core.errors import ModelError
 from ..core.hooks import hookimpl
 from ..core.query import SearchFilters
@@ -142,6 +144,39 @@ class IndexVectors:
         before the index is loaded; loads and reads nothing (readiness checks call it)."""
         index = self._index
         return None if index is None else (len(index), index.high_water)
+
+    def state(self) -> dict[str, Any]:
+        """Where the index stands, read from the database and the snapshot's metadata
+        (loads neither the model nor the index): papers embedded and still to embed, the
+        snapshot (vectors, kind, when written), and the delta stored since it (what every
+        process reads in on top of it) with the age of its oldest vector (the lag)."""
+        embedded, _ = self.store.embeddings.state(self.model)
+        out: dict[str, Any] = {
+            "model": self.model,
+            "embedded": embedded,
+            "to_embed": self.store.embeddings.count_to_embed(self.model),
+            "index_dir": str(self.index_dir) if self.index_dir else None,
+            "snapshot": None,
+        }
+        snap = current_snapshot(self.index_dir) if self.index_dir else None
+        high_water = 0
+        if snap is not None:
+            try:
+                meta = json.loads((snap / "meta.json").read_text())
+            except (OSError, ValueError):
+                meta = None
+            if isinstance(meta, dict) and meta.get("model") == self.model:
+                high_water = int(meta.get("high_water") or 0)
+                out["snapshot"] = {
+                    "name": snap.name,
+                    "vectors": meta.get("count"),
+                    "kind": meta.get("ann") or "exact",
+                    "written": meta.get("created"),
+                }
+        delta, oldest = self.store.embeddings.behind(self.model, high_water)
+        out["delta"] = delta
+        out["lag_seconds"] = (utcnow() - oldest).total_seconds() if oldest else 0.0
+        return out
 
     def describe(self) -> str:
         index = self.index()

@@ -306,6 +306,8 @@ paper_embeddings = sa.Table(
     sa.Column("vector", sa.LargeBinary, nullable=False),  # float32 little-endian
     sa.Column("created_at", sa.DateTime, nullable=False),
     sa.UniqueConstraint("model", "paper_seq", name="uq_paper_embeddings_model"),
+    # ids only grow (the high-water mark each process's index reads after), on SQLite too
+    sqlite_autoincrement=True,
 )
 
 # One row per user per reaction on a comment; counts are read with GROUP BY, so they are

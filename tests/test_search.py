@@ -490,3 +490,27 @@ class _Stub:
 
             class search:  # noqa: N801
                 warm = None
+
+
+def test_by_date_every_paper_holding_the_words_is_on_some_page(engine, store):
+    """Past the ranked candidates, a search sorted by date (or upvotes) still reaches every
+    paper holding every word: the database pages them (issue 16, deep pages)."""
+    from dataclasses import replace
+
+    engine.tuning = replace(engine.tuning, candidates=5)
+    parsed = engine.search("model", mode="keyword").query
+    every = {s for s, _ in store.search.keyword_hits(parsed, limit=10_000)}
+    assert len(every) > 12  # more than the candidates, over several pages
+    for sort, key in (("date", "published"), ("upvotes", "upvotes")):
+        seen: list[str] = []
+        first = engine.search("model", sort=sort, offset=0, limit=4)
+        assert first.total == len(every)
+        for offset in range(0, len(every) + 4, 4):
+            seen += _ids(engine.search("model", sort=sort, offset=offset, limit=4))
+        assert len(seen) == len(set(seen)) == len(every)
+        assert {store.papers.seq_of(p) for p in seen} == every
+        values = [getattr(store.papers.get(p), key) for p in seen]
+        assert values == sorted(values, reverse=True)
+    # by relevance the results stop at the ranked candidates of both sides, and say so
+    ranked = engine.search("model", offset=0, limit=100)
+    assert ranked.capped and ranked.total <= 5 * 2 < len(every)

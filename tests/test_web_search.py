@@ -140,3 +140,23 @@ def test_search_atom(searchable):
     assert any("Gaussian Splatting" in t for t in titles)
     assert feed.find(f"{ATOM}title").text.endswith("Search: gaussian splatting")
     assert v.get("/feeds/search.atom", params={"q": "x", "to": "nope"}).status_code == 400
+
+
+def test_search_says_where_relevance_stops_and_date_goes_on(searchable):
+    from dataclasses import replace
+
+    app, store, _, _ = searchable
+    engine = app.state.site.search
+    engine.tuning = replace(engine.tuning, candidates=5)
+    v = Visitor(app)
+    page = v.get("/papers", params={"q": "model"})
+    assert "most relevant papers. More hold all your words" in page.text
+    assert "sort=date" in page.text
+    api = v.get("/api/papers/search", params={"q": "model"})
+    assert "sort=date reaches every match" in api.headers["X-Search-Capped"]
+    by_date = v.get("/api/papers/search", params={"q": "model", "sort": "date", "limit": 100})
+    assert "X-Search-Capped" not in by_date.headers
+    assert int(by_date.headers["X-Total-Count"]) == len(by_date.json()) > 10
+    assert (
+        "most relevant papers" not in v.get("/papers", params={"q": "model", "sort": "date"}).text
+    )

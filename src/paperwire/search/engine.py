@@ -35,6 +35,9 @@ class SearchResult:
     timings: dict[str, float] = field(default_factory=dict)
     # The time budget ran out: these are the results found before (e.g. by meaning only).
     incomplete: bool = False
+    # By relevance, more papers hold every word than were ranked: the results stop at the
+    # best of them (sorted by date or upvotes, every one is reachable).
+    capped: bool = False
 
 
 @dataclass
@@ -106,6 +109,10 @@ class SearchEngine:
             )
             kw, all_words = found if found is not None else ([], set())
         timings["keyword"] = time.perf_counter() - t0
+        if sort in ("date", "upvotes") and len(all_words) >= self.tuning.candidates:
+            # More papers hold every word than the ranked candidates: by date or votes the
+            # reader expects every one of them, on every page, so the database pages them.
+            return self._every_match(parsed, filters, sort, offset, limit, deadline, timings)
         vectors = self.semantic() if mode != "keyword" else None
         sem: _Semantic | None = _Semantic()
         if vectors is not None and parsed.semantic:
@@ -130,7 +137,8 @@ class SearchEngine:
         self._order(hits, sort)
         page = self._with_ids(hits[offset : offset + limit])
         timings["total"] = time.perf_counter() - t0
-        return SearchResult(parsed, page, len(hits), used, timings, deadline.exceeded)
+        capped = len(all_words) >= self.tuning.candidates
+        return SearchResult(parsed, page, len(hits), used, timings, deadline.exceeded, capped)
 
     def _browse(
         self,
@@ -150,6 +158,26 @@ class SearchEngine:
         seqs, total = found if found is not None else ([], 0)
         hits = self._with_ids([Hit(seq=s, score=0.0) for s in seqs])
         return SearchResult(parsed, hits, total, "browse", incomplete=deadline.exceeded)
+
+    def _every_match(
+        self,
+        parsed: ParsedQuery,
+        filters: SearchFilters,
+        sort: str,
+        offset: int,
+        limit: int,
+        deadline: Deadline,
+        timings: dict[str, float],
+    ) -> SearchResult:
+        t0 = time.perf_counter()
+        found = deadline.run(
+            self.store,
+            lambda: self.store.search.browse(filters, sort, limit, offset, words=parsed),
+        )
+        seqs, total = found if found is not None else ([], 0)
+        hits = self._with_ids([Hit(seq=s, score=0.0, all_words=True) for s in seqs])
+        timings["every_match"] = time.perf_counter() - t0
+        return SearchResult(parsed, hits, total, "keyword", timings, deadline.exceeded)
 
     def _semantic_side(
         self,

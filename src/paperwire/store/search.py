@@ -303,16 +303,43 @@ class SearchRepo(Repository):
         return out
 
     def browse(
-        self, filters: SearchFilters, sort: str, limit: int, offset: int
+        self,
+        filters: SearchFilters,
+        sort: str,
+        limit: int,
+        offset: int,
+        words: ParsedQuery | None = None,
     ) -> tuple[list[int], int]:
-        """Filtered papers without a query: (seqs of one page, total)."""
+        """Filtered papers, only those holding every word of ``words`` (never an excluded
+        one) when given: (seqs of one page by date or upvotes, how many there are). Every
+        match is reachable, however deep the page."""
         order = (
-            (P.c.upvotes.desc(), P.c.published.desc())
+            (P.c.upvotes.desc(), P.c.published.desc(), P.c.seq.desc())
             if sort == "upvotes"
             else (P.c.published.desc(), P.c.seq.desc())
         )
         where = filter_clauses(filters, self.db.dialect)
+        source: Any = P
+        params: dict[str, Any] = {}
+        if words is not None and words.units:
+            if self.db.dialect == "sqlite":
+                match = fts5(words, ALL)
+                phrase = author_phrase(filters.author) if filters.author else None
+                if match and phrase:
+                    match = f"({match}) AND {phrase}"
+                fts = sa.table("papers_fts", sa.column("rowid"))
+                source = fts.join(P, P.c.seq == fts.c.rowid)
+                where.append(sa.text("papers_fts MATCH :match"))
+                params["match"] = match
+            else:
+                ts = tsquery(words, ALL)
+                assert ts is not None
+                tsv: Any = sa.literal_column("papers.tsv")
+                where.append(tsv.op("@@")(sa.text(f"({ts.expr})")))
+                params.update(ts.params)
         with self.db.connect() as conn:
-            total = conn.execute(sa.select(sa.func.count()).select_from(P).where(*where)).scalar()
-            q = sa.select(P.c.seq).where(*where).order_by(*order).limit(limit).offset(offset)
-            return list(conn.execute(q).scalars()), int(total or 0)
+            count = sa.select(sa.func.count()).select_from(source).where(*where)
+            total = conn.execute(count, params).scalar()
+            q = sa.select(P.c.seq).select_from(source).where(*where)
+            q = q.order_by(*order).limit(limit).offset(offset)
+            return list(conn.execute(q, params).scalars()), int(total or 0)

@@ -202,6 +202,8 @@ def search(
         headers["X-Search-Terms-Dropped"] = str(result.query.dropped)
     if result.incomplete:  # the time budget ran out: what was found before it
         headers["X-Search-Incomplete"] = "time budget exceeded"
+    if result.capped and sort == "relevance":  # the best matches, not every one
+        headers["X-Search-Capped"] = "the most relevant; sort=date reaches every match"
     if (p + 1) * limit < result.total:
         # From the checked parameters only: nothing else the caller sent is echoed.
         params = _search_params(q, limit, sort, mode, filters) | {"p": str(p + 1)}

@@ -271,6 +271,7 @@ def search_page(ctx: Ctx, q: str, p: int, sort: str, filters: SearchFilters) -> 
         search_mode=result.mode,
         terms_dropped=result.query.dropped,
         incomplete=result.incomplete,
+        capped=result.capped and sort == "relevance",
         max_terms=MAX_TERMS,
         # True (turned off) or why it cannot run here; None when it runs
         semantic_off=ctx.site.search.problem or not ctx.settings.search.semantic_search,

@@ -9,8 +9,9 @@ filters), ``authors`` (an author's papers, claimed profiles), ``jobs`` (runs, le
 images), ``members`` (organization admins), ``thumbnails`` (first-page images),
 ``changes`` (the data version cached pages are checked against), ``twofactor``
 (TOTP secrets, used time steps, recovery codes), ``audit`` (security-relevant events),
-``throttle`` (sign-in failures per account) and ``idempotency`` (kept responses of requests
-sent with an Idempotency-Key). All dialect-specific SQL
+``throttle`` (sign-in failures per account), ``idempotency`` (kept responses of requests
+sent with an Idempotency-Key), ``collections`` (users' lists of papers) and ``signals``
+(per-user feedback on papers, and what a recommender learns from). All dialect-specific SQL
 and query text stays here.
 """
 
@@ -24,6 +25,7 @@ from .audit import AuditRepo
 from .authors import AuthorRepo
 from .avatars import AvatarRepo
 from .changes import ChangeRepo
+from .collections import CollectionRepo
 from .database import Database
 from .discussion import DiscussionRepo
 from .embeddings import EmbeddingRepo
@@ -37,6 +39,7 @@ from .people import PeopleRepo
 from .reactions import ReactionRepo
 from .search import SearchRepo
 from .sessions import SessionRepo
+from .signals import SignalRepo
 from .throttle import ThrottleRepo
 from .thumbnails import ThumbnailRepo
 from .twofactor import TwoFactorRepo
@@ -69,6 +72,8 @@ class Store:
         self.audit = AuditRepo(self.db)
         self.throttle = ThrottleRepo(self.db)
         self.idempotency = IdempotencyRepo(self.db)
+        self.collections = CollectionRepo(self.db)
+        self.signals = SignalRepo(self.db)
 
     @property
     def url(self) -> str:

@@ -54,6 +54,28 @@ class SignalRepo(Repository):
                 out.update(r[0] for r in rows)
         return out
 
+    def upvoted_and_dismissed(
+        self, user_id: int, paper_ids: Sequence[str]
+    ) -> tuple[set[str], set[str]]:
+        """Which of these papers the user upvoted, and which they dismissed: one statement
+        per chunk (a signed-in feed page needs both, and is kept to few queries)."""
+        upvoted: set[str] = set()
+        dismissed: set[str] = set()
+        v = t.upvotes
+        with self.db.connect() as conn:
+            for chunk in chunks(list(paper_ids), 400):
+                stmt = sa.union_all(
+                    sa.select(v.c.paper_id, sa.literal("up").label("kind")).where(
+                        v.c.user_id == user_id, v.c.paper_id.in_(chunk)
+                    ),
+                    sa.select(S.c.paper_id, S.c.kind).where(
+                        S.c.user_id == user_id, S.c.kind == DISMISSED, S.c.paper_id.in_(chunk)
+                    ),
+                )
+                for pid, kind in conn.execute(stmt):
+                    (upvoted if kind == "up" else dismissed).add(pid)
+        return upvoted, dismissed
+
     def signals(self, user_id: int) -> dict[str, list[str]]:
         """What a recommender learns from: ``positives`` (papers saved in any of the user's
         collections, upvoted, claimed as their own unless the claim was rejected, or asked

@@ -327,13 +327,13 @@ def on_paper(ctx: Ctx, pid: str) -> dict[str, Any]:
     }
 
 
-def hide_dismissed(ctx: Ctx, cards: Sequence[Card]) -> Sequence[Card]:
-    """The cards without those the visitor marked "not interested" (filtered before the
-    shared rendered cards are put together: nothing personal goes into them)."""
-    if ctx.user is None or not cards:
-        return cards
-    gone = ctx.store.signals.of_kind(ctx.user.id, DISMISSED, [c.id for c in cards])
-    return [c for c in cards if c.id not in gone] if gone else cards
+def hide_dismissed(ctx: Ctx, cards: Sequence[Card]) -> tuple[Sequence[Card], set[str]]:
+    """The cards without those the signed-in visitor marked "not interested", and which of
+    the rest they upvoted, in one query (filtered before the shared rendered cards are put
+    together: nothing personal goes into them)."""
+    assert ctx.user is not None
+    upvoted, gone = ctx.store.signals.upvoted_and_dismissed(ctx.user.id, [c.id for c in cards])
+    return ([c for c in cards if c.id not in gone] if gone else cards), upvoted
 
 
 @hookimpl

@@ -59,10 +59,11 @@ def _page_of(
 ) -> Response:
     """Render a page of cards (or just the cards, for the infinite scroll). Feed pages
     leave out the cards the visitor marked "not interested"."""
-    if context.get("tab") in FEED_TABS:
-        cards = collections.hide_dismissed(ctx, cards)
-    ids = [c.id for c in cards]
-    upvoted = ctx.store.feed.upvoted(ctx.user.id, ids) if ctx.user else set()
+    upvoted: set[str] = set()
+    if ctx.user and context.get("tab") in FEED_TABS:  # one query for both
+        cards, upvoted = collections.hide_dismissed(ctx, cards)
+    elif ctx.user:
+        upvoted = ctx.store.feed.upvoted(ctx.user.id, [c.id for c in cards])
     if ctx.request.query_params.get("fragment"):
         template = "_cards.html"
     if _fragments_ok(cards, context):

@@ -18,7 +18,6 @@ from ..core.ids import parse_arxiv_id
 from ..core.models import COLLECTION_VISIBILITIES, Card, Collection, User
 from ..store.collections import MAX_DESCRIPTION, MAX_NAME, MAX_NOTE
 from ..store.signals import DISMISSED, MORE_LIKE_THIS
-from . import feeds
 from .deps import Ctx, CtxDep, Posted, PostedDep, RowId, posted, rate_limit, read_form, require_user
 from .feedback import back_to
 from .responses import page, safe_next, wants_json
@@ -217,19 +216,6 @@ def move_item(post: PostedDep, collection_id: RowId) -> Response:
     at = order.index(pid) + (-1 if direction == "up" else 1)
     ctx.store.collections.move(found.id, pid, max(0, at))
     return RedirectResponse(f"/collections/{found.id}#item-{pid}", status_code=303)
-
-
-@router.get("/feeds/collections/{collection_id}.atom")
-def atom(ctx: CtxDep, collection_id: RowId) -> Response:
-    """A public or unlisted collection's papers, in its order (a private one: 404, even to
-    its owner: feed readers share their subscriptions)."""
-    found = ctx.store.collections.get(collection_id)
-    if found is None or found.visibility == "private":
-        raise HTTPException(404, "No such collection.")
-    ids = [i.paper_id for i in ctx.store.collections.items(found.id)][: feeds.FEED_SIZE]
-    path = f"/collections/{found.id}"
-    title = f"{found.name} (a collection by {found.owner})"
-    return feeds.atom(ctx, title, f"/feeds{path}.atom", path, ctx.store.feed.cards(ids))
 
 
 # -- from a card or the paper page -----------------------------------------------------------

@@ -476,3 +476,15 @@ def test_openapi_documents_the_collections_api(web):
             assert "400" in paths[path][m]["responses"]
             if m != "get":
                 assert {"401", "403", "404"} <= set(paths[path][m]["responses"])
+
+
+def test_save_from_search_results_comes_back_to_the_search(web):
+    app, store, ids, _ = web
+    ada = _member(app, store, "ada")
+    page = ada.get("/papers?q=models").text
+    found = re.findall(r'<article class="card" id="paper-([^"]+)"', page)
+    assert found, "the search finds papers"
+    assert 'name="next" value="/papers?q=models"' in page
+    where = _loc(ada.post(f"/papers/{found[0]}/save", {"next": "/papers?q=models"}))
+    assert where.startswith(f"/papers?q=models&saved_paper={found[0]}&collection=")
+    assert "Saved “" in ada.get(where).text

@@ -44,7 +44,7 @@ def test_collections_items_order_notes_and_limits(store):
     assert store.collections.remove(c.id, ids[1]) and not store.collections.remove(c.id, ids[1])
     assert not store.collections.move(c.id, ids[1], 0)
     # Limits: clear refusals, nothing written.
-    for bad in ("", "   ", "x" * 101):
+    for bad in ("", "   ", "x" * 101, "\x19", "\u202e\u2066"):
         with pytest.raises(CollectionRefused):
             store.collections.create(uid, bad)
     with pytest.raises(CollectionRefused, match="1000"):

@@ -12,6 +12,7 @@ from sqlalchemy.engine import Connection
 from ..core.clock import utcnow
 from ..core.errors import CollectionRefused
 from ..core.models import COLLECTION_VISIBILITIES, Collection, CollectionItem
+from ..core.text import clean
 from . import schema as t
 from .common import Repository
 
@@ -53,7 +54,7 @@ def _model(row: Any) -> Collection:
 
 
 def check_name(name: str) -> str:
-    name = " ".join(name.split())
+    name = " ".join(clean(name, lines=False).split())
     if not name:
         raise CollectionRefused("Give the collection a name.")
     if len(name) > MAX_NAME:
@@ -62,14 +63,14 @@ def check_name(name: str) -> str:
 
 
 def check_description(text: str) -> str:
-    text = text.strip()
+    text = clean(text)
     if len(text) > MAX_DESCRIPTION:
         raise CollectionRefused(f"A description is at most {MAX_DESCRIPTION} characters.")
     return text
 
 
 def check_note(text: str) -> str:
-    text = text.strip()
+    text = clean(text)
     if len(text) > MAX_NOTE:
         raise CollectionRefused(f"A note is at most {MAX_NOTE} characters.")
     return text

@@ -12,6 +12,7 @@ import pytest
 from paperwire.core.errors import CollectionRefused
 from paperwire.store import collections as store_collections
 
+from .storekit import race
 from .webkit import Visitor, add_user, seed
 
 ATOM = "{http://www.w3.org/2005/Atom}"
@@ -79,6 +80,30 @@ def test_limits_of_collections_per_user_and_papers_per_collection(store, monkeyp
     with pytest.raises(CollectionRefused, match="at most 3 papers"):
         store.collections.add(last.id, ids[3])
     assert store.collections.get(last.id).size == 3
+
+
+def test_racing_writes_keep_order_and_limits(store, monkeypatch):
+    """20 threads add papers to one collection at once, twice each: every paper once, the
+    places 0..n-1 without a gap or a repeat; racing creates stop exactly at the limit."""
+    seed(store, days=1)
+    papers = [p.id for p in store.feed.latest(limit=100)][:40]
+    uid = store.accounts.create_user("ada", None, None)
+    c = store.collections.create(uid, "shared")
+    race(lambda i: [store.collections.add(c.id, papers[i]) for _ in range(2)], list(range(40)), 20)
+    items = store.collections.items(c.id)
+    assert sorted(i.paper_id for i in items) == sorted(papers)
+    assert [i.position for i in items] == list(range(40))
+    monkeypatch.setattr(store_collections, "MAX_COLLECTIONS", 10)
+    made: list[int] = []
+
+    def create(i):
+        try:
+            made.append(store.collections.create(uid, f"c{i}").id)
+        except CollectionRefused:
+            pass
+
+    race(create, list(range(20)), 20)
+    assert len(made) == 9 and len(store.collections.of_user(uid, viewer=uid)) == 10
 
 
 def test_who_sees_which_collection(store):

@@ -399,10 +399,6 @@ class Collection:
     updated_at: datetime
     size: int = 0  # how many papers it holds
 
-    @property
-    def listed(self) -> bool:
-        return self.visibility == "public"
-
     def visible_to(self, user_id: int | None) -> bool:
         return self.visibility != "private" or user_id == self.user_id
 

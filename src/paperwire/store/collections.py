@@ -93,15 +93,9 @@ class CollectionRepo(Repository):
         visibility = check_visibility(visibility)
         now = utcnow()
         with self.db.begin() as conn:
+            # Write first, then count: SQLite's write lock (or, on PostgreSQL, the lock on
+            # the user's row) makes racing creates count one after another.
             self._lock_user(conn, user_id)
-            have = conn.execute(
-                sa.select(sa.func.count()).select_from(C).where(C.c.user_id == user_id)
-            ).scalar_one()
-            if have >= MAX_COLLECTIONS:
-                raise CollectionRefused(
-                    f"You have {MAX_COLLECTIONS} collections, the most one may have: "
-                    "delete one first."
-                )
             new_id = conn.execute(
                 C.insert()
                 .values(
@@ -114,6 +108,14 @@ class CollectionRepo(Repository):
                 )
                 .returning(C.c.id)
             ).scalar_one()
+            have = conn.execute(
+                sa.select(sa.func.count()).select_from(C).where(C.c.user_id == user_id)
+            ).scalar_one()
+            if have > MAX_COLLECTIONS:  # the insert is rolled back with the transaction
+                raise CollectionRefused(
+                    f"You have {MAX_COLLECTIONS} collections, the most one may have: "
+                    "delete one first."
+                )
             row = conn.execute(_select().where(C.c.id == new_id)).one()
         return _model(row)
 
@@ -167,15 +169,13 @@ class CollectionRepo(Repository):
                 return True
         return False
 
-    def of_user(
-        self, user_id: int, viewer: int | None = None, listed_only: bool = True
-    ) -> list[Collection]:
-        """A user's collections, most recently changed first: all of them for the owner;
-        for anyone else the public ones (``listed_only``), never a private one."""
+    def of_user(self, user_id: int, viewer: int | None = None) -> list[Collection]:
+        """A user's collections, most recently changed first: all of them for the owner
+        (``viewer``); for anyone else the public ones only (never an unlisted or private
+        one)."""
         stmt = _select().where(C.c.user_id == user_id)
         if viewer != user_id:
-            shown = ("public",) if listed_only else ("public", "unlisted")
-            stmt = stmt.where(C.c.visibility.in_(shown))
+            stmt = stmt.where(C.c.visibility == "public")
         with self.db.connect() as conn:
             rows = conn.execute(stmt.order_by(C.c.updated_at.desc(), C.c.id.desc()))
             return [_model(r) for r in rows]
@@ -236,7 +236,7 @@ class CollectionRepo(Repository):
         note = check_note(note)
         now = utcnow()
         with self.db.begin() as conn:
-            if not self._lock(conn, collection_id):
+            if not self._lock(conn, collection_id, now):
                 return None
             if conn.execute(sa.select(P.c.seq).where(P.c.id == paper_id)).first() is None:
                 return None
@@ -260,7 +260,6 @@ class CollectionRepo(Repository):
                     added_at=now,
                 )
             )
-            self._touch(conn, collection_id, now)
         return True
 
     def remove(self, collection_id: int, paper_id: str) -> bool:
@@ -290,7 +289,7 @@ class CollectionRepo(Repository):
         """Put a paper at ``position`` (0 first; past the end: last), the others keeping
         their order; positions are renumbered 0, 1, 2... False when it is not there."""
         with self.db.begin() as conn:
-            if not self._lock(conn, collection_id):
+            if not self._lock(conn, collection_id, utcnow()):
                 return False
             order = [
                 r[0]
@@ -305,7 +304,6 @@ class CollectionRepo(Repository):
             order.remove(paper_id)
             order.insert(max(0, min(position, len(order))), paper_id)
             self._renumber(conn, collection_id, order)
-            self._touch(conn, collection_id, utcnow())
         return True
 
     def _renumber(self, conn: Connection, collection_id: int, order: Sequence[str]) -> None:
@@ -329,20 +327,19 @@ class CollectionRepo(Repository):
                 changed,
             )
 
-    def _lock(self, conn: Connection, collection_id: int) -> bool:
-        """Lock the collection's row (PostgreSQL; SQLite has one writer at a time), so that
-        racing writes to its items count and number them one after another."""
-        stmt = sa.select(C.c.id).where(C.c.id == collection_id)
-        if self.db.dialect == "postgresql":
-            stmt = stmt.with_for_update()
-        return conn.execute(stmt).first() is not None
+    def _lock(self, conn: Connection, collection_id: int, now: Any) -> bool:
+        """Mark the collection changed, first thing in the transaction: the write takes
+        SQLite's write lock and PostgreSQL's row lock, so that racing writes to its items
+        count and number them one after another. False when there is no such collection."""
+        return self._touch(conn, collection_id, now)
 
     def _lock_user(self, conn: Connection, user_id: int) -> None:
         if self.db.dialect == "postgresql":
             conn.execute(sa.select(U.c.id).where(U.c.id == user_id).with_for_update())
 
-    def _touch(self, conn: Connection, collection_id: int, now: Any) -> None:
-        conn.execute(C.update().where(C.c.id == collection_id).values(updated_at=now))
+    def _touch(self, conn: Connection, collection_id: int, now: Any) -> bool:
+        res = conn.execute(C.update().where(C.c.id == collection_id).values(updated_at=now))
+        return bool(res.rowcount == 1)
 
     # -- a user's collections as a whole -------------------------------------------------
     def export(self, user_id: int) -> list[dict[str, Any]]:

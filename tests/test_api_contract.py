@@ -26,7 +26,9 @@ from pathlib import Path
 import httpx
 import pytest
 
+from paperwire.core.signing import Signer
 from paperwire.store import Store
+from paperwire.web.deps import session_nonce
 
 from .conftest import fresh_pg_database
 from .webkit import add_user, seed
@@ -60,7 +62,12 @@ def _serve(tmp: Path, db: str) -> Iterator[tuple[str, str, Path]]:
     with Store(db) as store:
         store.db.upgrade()
         seed(store)
-        token = store.accounts.create_token(add_user(store, "ada"), "schemathesis")
+        uid = add_user(store, "ada")
+        token = store.accounts.create_token(uid, "schemathesis")
+        # the browser's way: a session cookie, and the page's CSRF token in a header
+        cookie = store.sessions.create(uid, 3600, agent="schemathesis")
+        csrf = Signer("contract-test").csrf_token(session_nonce(cookie))
+        session = (f"Cookie: pw_session={cookie}", f"X-CSRF-Token: {csrf}")
     dead = _port()  # arXiv: nothing listens there, so fetches fail at once
     (tmp / "site.toml").write_text(
         'secret_key = "contract-test"\ndigest_interval = 0\nthumbnail_interval = 0\n'
@@ -85,7 +92,7 @@ def _serve(tmp: Path, db: str) -> Iterator[tuple[str, str, Path]]:
         proc.kill()
         raise AssertionError(proc.stderr.read().decode()[-2000:])
     try:
-        yield url, token, tmp
+        yield url, token, tmp, session
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.communicate(timeout=30)
@@ -138,7 +145,7 @@ def _run(url: str, tmp: Path, name: str, *headers: str, phases: str = "") -> str
 
 
 def test_schema_holds_for_anonymous_callers(server):
-    url, _, tmp = server
+    url, _, tmp, _ = server
     out = _run(url, tmp, "anonymous")
     assert "Test cases:" in out
 
@@ -147,14 +154,22 @@ def test_schema_holds_for_anonymous_callers(server):
 def test_schema_holds_for_a_signed_in_caller(request, backend):
     """The writes (upvotes, comments, reactions, submissions, subscriptions) on both
     databases."""
-    url, token, tmp = request.getfixturevalue("server" if backend == "sqlite" else "pg_server")
+    url, token, tmp, _ = request.getfixturevalue("server" if backend == "sqlite" else "pg_server")
     phases = "" if backend == "sqlite" else PG_PHASES
     out = _run(url, tmp, f"token-{backend}", f"Authorization: Bearer {token}", phases=phases)
     assert "Test cases:" in out
 
 
+def test_schema_holds_for_a_browser_session_with_its_csrf_token(server):
+    """The same writes with a session cookie and X-CSRF-Token instead of a token (SQLite;
+    the phases of the PostgreSQL run)."""
+    url, _, tmp, session = server
+    out = _run(url, tmp, "session", *session, phases=PG_PHASES)
+    assert "Test cases:" in out
+
+
 def test_schema_states_errors_constraints_and_security(server):
-    url, _, _ = server
+    url, _, _, _ = server
     spec = httpx.get(f"{url}/openapi.json").json()
     ops = [(p, m, op) for p, item in spec["paths"].items() for m, op in item.items()]
     # the app answers 400 for bad parameters; 422 only for an Idempotency-Key's other body
@@ -177,7 +192,7 @@ def test_schema_states_errors_constraints_and_security(server):
 
 
 def test_routes_keep_to_their_paths_and_allow_lists_every_method(server):
-    url, _, _ = server
+    url, _, _, _ = server
     for method in ("GET", "OPTIONS"):
         r = httpx.request(method, f"{url}/api/papers/0/upvote")
         assert r.status_code == 405

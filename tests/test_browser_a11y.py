@@ -25,8 +25,8 @@ from .webkit import PASSWORD, add_user, seed, serve_in_thread, site
 pytestmark = pytest.mark.browser
 
 # The pages to check: (name, path, HTTP status of the page shown, or statuses signed out and
-# signed in). ``{paper}``, ``{manage}``, ``{user}``, ``{author}``, ``{confirm}`` and
-# ``{email}`` are filled in by the ``pages`` fixture.
+# signed in). ``{paper}``, ``{manage}``, ``{user}``, ``{author}``, ``{confirm}``,
+# ``{email}``, ``{collection}`` and ``{saved}`` are filled in by the ``pages`` fixture.
 # Add a page here and it is checked in all four runs (signed out and in, light and dark); the
 # signed-in visitor is an admin, so moderation controls are on the pages too.
 PAGES: list[tuple[str, str, int | tuple[int, int]]] = [
@@ -63,6 +63,11 @@ PAGES: list[tuple[str, str, int | tuple[int, int]]] = [
     ("security-activity", "/settings/security", 200),  # signed out: the sign-in form
     ("admin-audit", "/admin/audit", (401, 200)),
     ("admin-users", "/admin/users", (401, 200)),
+    ("collections", "/collections", 200),  # signed out: the sign-in form
+    ("collection", "/collections/{collection}", 200),
+    ("collection-picker", "/papers/{paper}/collections", 200),  # signed out: the sign-in form
+    ("collection-saved", "/papers?saved_paper={paper}&collection={collection}", 200),
+    ("feed-dismissed", "/papers?dismissed={saved}", 200),
     ("not-found", "/no/such/page", 404),
     ("paper-not-indexed", "/papers/2501.99999", 404),
 ]
@@ -94,6 +99,8 @@ SHOT_WIDTHS = {
     "api-docs": (1280, 390),
     "settings": (1280, 390),  # signed in: sessions and tokens tables
     "confirm-account": (1280, 390),
+    "collection": (1280, 390),
+    "collection-picker": (1280, 390),
 }
 AXE_MAJOR = "4."  # the Makefile pins the exact release
 
@@ -171,6 +178,11 @@ def pages(sqlite_store, tmp_path):
     store.thumbnails.save(ids[0], _thumbnail())
     org = store.accounts.create_organization("a11y-lab", "Accessibility Lab")
     store.accounts.set_paper_organization(ids[1], org)
+    # A public collection with notes (its owner's tools on it, signed in), and another.
+    shelf = store.collections.create(uid, "Vision reading", "Papers to read first.", "public")
+    store.collections.add(shelf.id, ids[0], "Start with the ablations.\nThen section 4.")
+    store.collections.add(shelf.id, ids[3])
+    store.collections.create(uid, "Private notes", visibility="private")
     sub = store.mail.create_subscription("ada@example.org", "topic", "vision", "weekly", "UTC")
     app, _ = site(store, tmp_path, submit_max_age_days=0)
     manage = mail_render.manage_token(app.state.site.signer, sub)
@@ -185,6 +197,8 @@ def pages(sqlite_store, tmp_path):
         "author": quote(author, safe=""),
         "confirm": confirm,
         "email": email,
+        "collection": shelf.id,
+        "saved": ids[3],
     }
     with serve_in_thread(app) as url:
         yield url, [(name, path.format(**values), status) for name, path, status in PAGES]

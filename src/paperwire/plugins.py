@@ -58,6 +58,8 @@ DEFAULT_PLUGINS = (
     "paperwire.web.audit",
     "paperwire.web.avatars",
     "paperwire.web.thumbnails",
+    "paperwire.web.collections",
+    "paperwire.web.collections_api",
     "paperwire.web.pages",
 )
 _lock = threading.Lock()

@@ -60,6 +60,11 @@ class InvalidArxivId(PaperwireError, ValueError):
     """The text is not an arXiv identifier."""
 
 
+class CollectionRefused(PaperwireError, ValueError):
+    """A collection write past a limit (name, description or note length, collections per
+    user, papers per collection) or with an invalid value; the message says which."""
+
+
 class PeriodError(PaperwireError, ValueError):
     """A date, week, month or time zone that cannot be read; the message says what is
     expected."""

@@ -380,3 +380,35 @@ class AuditEvent:
     ip: str | None = None
     agent: str | None = None
     detail: dict[str, Any] | None = None
+
+
+COLLECTION_VISIBILITIES = ("public", "unlisted", "private")
+
+
+@dataclass(slots=True)
+class Collection:
+    """A user's named list of papers: ``public`` (listed on their profile and the papers'
+    pages), ``unlisted`` (reachable by its link only) or ``private`` (its owner's alone)."""
+
+    id: int
+    user_id: int
+    owner: str  # the owner's username
+    name: str
+    description: str
+    visibility: str
+    created_at: datetime
+    updated_at: datetime
+    size: int = 0  # how many papers it holds
+
+    def visible_to(self, user_id: int | None) -> bool:
+        return self.visibility != "private" or user_id == self.user_id
+
+
+@dataclass(slots=True)
+class CollectionItem:
+    """A paper in a collection, with its place (0 first) and the owner's note."""
+
+    paper_id: str
+    position: int
+    note: str
+    added_at: datetime

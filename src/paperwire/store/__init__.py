@@ -10,8 +10,9 @@ images), ``members`` (organization admins), ``thumbnails`` (first-page images),
 ``changes`` (the data version cached pages are checked against), ``twofactor``
 (TOTP secrets, used time steps, recovery codes), ``audit`` (security-relevant events),
 ``throttle`` (sign-in failures per account), ``idempotency`` (kept responses of requests
-sent with an Idempotency-Key) and ``reports`` (reports of abusive comments). All
-dialect-specific SQL and query text stays here.
+sent with an Idempotency-Key), ``reports`` (reports of abusive comments), ``collections``
+(users' lists of papers) and ``signals`` (per-user feedback on papers, and what a
+recommender learns from). All dialect-specific SQL and query text stays here.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from .audit import AuditRepo
 from .authors import AuthorRepo
 from .avatars import AvatarRepo
 from .changes import ChangeRepo
+from .collections import CollectionRepo
 from .database import Database
 from .discussion import DiscussionRepo
 from .embeddings import EmbeddingRepo
@@ -38,6 +40,7 @@ from .reactions import ReactionRepo
 from .reports import ReportRepo
 from .search import SearchRepo
 from .sessions import SessionRepo
+from .signals import SignalRepo
 from .throttle import ThrottleRepo
 from .thumbnails import ThumbnailRepo
 from .twofactor import TwoFactorRepo
@@ -71,6 +74,8 @@ class Store:
         self.throttle = ThrottleRepo(self.db)
         self.idempotency = IdempotencyRepo(self.db)
         self.reports = ReportRepo(self.db)
+        self.collections = CollectionRepo(self.db)
+        self.signals = SignalRepo(self.db)
 
     @property
     def url(self) -> str:

@@ -14,6 +14,7 @@ from ..core.clock import utcnow
 from ..core.models import User
 from . import schema as t
 from .accounts import end_access
+from .collections import CollectionRepo, delete_all
 from .common import Repository, user_from
 from .mail import DONE
 
@@ -89,7 +90,8 @@ class PeopleRepo(Repository):
     def delete(self, user_id: int) -> bool:
         """Delete a local account in one transaction. What identifies the person goes: name,
         address, password, profile, sessions, tokens, second factor, authorship claims,
-        organization memberships; their subscriptions stop and forget the address. The row
+        organization memberships, collections and feedback signals; their subscriptions stop
+        and forget the address. The row
         stays as a tombstone ("deleted-ID", origin "deleted", inactive) so that the upvotes,
         comments and reactions it made still count: every paper's count stays exact."""
         u, s = t.users, t.subscriptions
@@ -125,8 +127,10 @@ class PeopleRepo(Repository):
                 t.two_factor,
                 t.authorship_claims,
                 t.organization_members,
+                t.user_paper_signals,
             ):
                 conn.execute(table.delete().where(table.c.user_id == user_id))
+            delete_all(conn, user_id)
             conn.execute(
                 t.deliveries.update()
                 .where(
@@ -159,6 +163,7 @@ class PeopleRepo(Repository):
             def rows(stmt: Any) -> list[dict[str, Any]]:
                 return [_plain(dict(r._mapping)) for r in conn.execute(stmt)]
 
+            g = t.user_paper_signals
             c, v, f, s = t.comments, t.upvotes, t.feed_entries, t.subscriptions
             a, o, m = t.authorship_claims, t.organizations, t.organization_members
             k, ss, r = t.api_tokens, t.sessions, t.comment_reactions
@@ -242,6 +247,12 @@ class PeopleRepo(Repository):
                     .join(o, o.c.id == m.c.organization_id)
                     .where(m.c.user_id == user_id)
                     .order_by(o.c.name)
+                ),
+                "collections": CollectionRepo(self.db).export(user_id),
+                "signals": rows(
+                    sa.select(g.c.paper_id, g.c.kind, g.c.created_at)
+                    .where(g.c.user_id == user_id)
+                    .order_by(g.c.created_at, g.c.paper_id)
                 ),
             }
 

@@ -449,3 +449,40 @@ comment_reports = sa.Table(
     sa.UniqueConstraint("comment_id", "user_id", name="uq_comment_reports_comment_id"),
     sa.Index("ix_comment_reports_resolved_at", "resolved_at"),
 )
+
+# Collections: a user's named lists of papers (public, unlisted: by link only, or private:
+# the owner's alone). Items keep their order (``position``, 0 first) and a note each.
+collections = sa.Table(
+    "collections",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("user_id", sa.Integer, sa.ForeignKey("users.id"), nullable=False),
+    sa.Column("name", sa.String(100), nullable=False),
+    sa.Column("description", sa.Text, nullable=False, server_default=""),
+    sa.Column("visibility", sa.String(16), nullable=False, server_default="private"),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.Column("updated_at", sa.DateTime, nullable=False),
+    sa.Index("ix_collections_user_id", "user_id", "updated_at"),
+)
+
+collection_items = sa.Table(
+    "collection_items",
+    metadata,
+    sa.Column("collection_id", sa.Integer, sa.ForeignKey("collections.id"), primary_key=True),
+    sa.Column("paper_id", sa.String(40), sa.ForeignKey("papers.id"), primary_key=True),
+    sa.Column("position", sa.Integer, nullable=False),
+    sa.Column("note", sa.Text, nullable=False, server_default=""),
+    sa.Column("added_at", sa.DateTime, nullable=False),
+    sa.Index("ix_collection_items_paper_id", "paper_id"),
+)
+
+# What a user told the site about a paper for their own feed: "dismissed" (not interested:
+# hidden from their feed pages) or "more_like_this". One row per user, paper and kind.
+user_paper_signals = sa.Table(
+    "user_paper_signals",
+    metadata,
+    sa.Column("user_id", sa.Integer, sa.ForeignKey("users.id"), primary_key=True),
+    sa.Column("kind", sa.String(16), primary_key=True),
+    sa.Column("paper_id", sa.String(40), sa.ForeignKey("papers.id"), primary_key=True),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+)

@@ -1,5 +1,6 @@
 """Atom feeds (RFC 4287): daily, weekly, monthly, trending, per organization, author, user
-(their submissions), search, and each paper's discussion."""
+(their submissions), search, each paper's discussion, and each public or unlisted
+collection."""
 
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ from ..core.ids import parse_arxiv_id
 from ..core.models import Card
 from ..core.text import xml_safe
 from . import render, service
-from .deps import Ctx, CtxDep
+from .deps import Ctx, CtxDep, RowId
 
 router = APIRouter(prefix="/feeds", include_in_schema=False)
 ATOM = "http://www.w3.org/2005/Atom"
@@ -188,6 +189,19 @@ def user(ctx: CtxDep, username: str) -> Response:
     path = f"/users/{quote(person.username, safe='')}"
     title = f"Submitted by {person.fullname or person.username}"
     return atom(ctx, title, f"/feeds{path}.atom", path, cards)
+
+
+@router.get("/collections/{collection_id}.atom")
+def collection(ctx: CtxDep, collection_id: RowId) -> Response:
+    """A public or unlisted collection's papers, in its order (a private one: 404, even to
+    its owner: feed readers share their subscriptions)."""
+    found = ctx.store.collections.get(collection_id)
+    if found is None or found.visibility == "private":
+        raise HTTPException(404, "No such collection.")
+    ids = [i.paper_id for i in ctx.store.collections.items(found.id)][:FEED_SIZE]
+    path = f"/collections/{found.id}"
+    title = f"{found.name} (a collection by {found.owner})"
+    return atom(ctx, title, f"/feeds{path}.atom", path, ctx.store.feed.cards(ids))
 
 
 @router.get("/papers/{arxiv_id:path}/comments.atom")

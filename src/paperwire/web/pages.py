@@ -32,7 +32,7 @@ from ..rank.trending import (
     VOTE_HALF_LIFE_H,
     WINDOW_DAYS,
 )
-from . import avatars, idempotency, paper_md, render, service
+from . import avatars, collections, idempotency, paper_md, render, service
 from .deps import (
     Ctx,
     CtxDep,
@@ -49,6 +49,7 @@ from .responses import page, safe_next, wants_json
 router = APIRouter(include_in_schema=False)
 PageNo = Annotated[int, Query(ge=0, le=10000)]
 SORT_LABELS = {"upvotes": "Top", "published": "Newest"}
+FEED_TABS = ("day", "week", "month", "trending")
 MAX_AUTHOR = 200
 T = TypeVar("T")
 
@@ -56,9 +57,13 @@ T = TypeVar("T")
 def _page_of(
     ctx: Ctx, cards: Sequence[Card], template: str = "feed.html", **context: Any
 ) -> Response:
-    """Render a page of cards (or just the cards, for the infinite scroll)."""
-    ids = [c.id for c in cards]
-    upvoted = ctx.store.feed.upvoted(ctx.user.id, ids) if ctx.user else set()
+    """Render a page of cards (or just the cards, for the infinite scroll). Feed pages
+    leave out the cards the visitor marked "not interested"."""
+    upvoted: set[str] = set()
+    if ctx.user and context.get("tab") in FEED_TABS:  # one query for both
+        cards, upvoted = collections.hide_dismissed(ctx, cards)
+    elif ctx.user:
+        upvoted = ctx.store.feed.upvoted(ctx.user.id, [c.id for c in cards])
     if ctx.request.query_params.get("fragment"):
         template = "_cards.html"
     if _fragments_ok(cards, context):
@@ -458,6 +463,7 @@ def paper_page(ctx: CtxDep, arxiv_id: str) -> Response:
         description=card.abstract[:200],
         similar=service.similar(ctx, pid),
         atom=f"/feeds/papers/{pid}/comments.atom",
+        **collections.on_paper(ctx, pid),
     )
 
 
@@ -547,6 +553,9 @@ def profile(ctx: CtxDep, username: str) -> Response:
         submitted=submitted,
         upvoted_cards=upvoted,
         upvoted=mine,
+        collections=ctx.store.collections.of_user(
+            person.id, viewer=ctx.user.id if ctx.user else None
+        ),
         atom=f"/feeds/users/{quote(person.username, safe='')}.atom",
     )
 

@@ -12,6 +12,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from ..core.models import User
 from ..core.signing import new_nonce
 from ..store.database import storage_refused
+from . import feedback
 from .deps import TWO_FACTOR_REQUIRED, Ctx, get_ctx
 from .security import SESSION_MAX_AGE
 
@@ -41,6 +42,7 @@ def page(ctx: Ctx, template: str, status: int = 200, **context: Any) -> Response
     """A page for the visitor. Signed out and without a form that needs the CSRF token, it is
     the same for everyone (web.cache keeps and shares it); else it is personal."""
     context.update(ctx=ctx, user=ctx.user, csrf=CsrfToken(ctx), request=ctx.request)
+    context.setdefault("feedback", feedback.notice(ctx))  # after a one-click card action
     response = ctx.site.templates.TemplateResponse(
         ctx.request, template, context, status_code=status
     )

@@ -1,0 +1,102 @@
+"""Per-user feedback on papers ("not interested", "more like this"), and everything a
+recommender can learn from a user: the papers they saved, upvoted, claimed or asked more of
+(positives) and those they dismissed (negatives)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import sqlalchemy as sa
+
+from ..core.clock import utcnow
+from . import schema as t
+from .common import Repository, chunks
+
+S = t.user_paper_signals
+DISMISSED = "dismissed"
+MORE_LIKE_THIS = "more_like_this"
+KINDS = (DISMISSED, MORE_LIKE_THIS)
+
+
+class SignalRepo(Repository):
+    def mark(self, user_id: int, paper_id: str, kind: str, on: bool) -> bool | None:
+        """Make the user's signal ``kind`` on the paper be ``on``. True when that changed
+        something, False when it was so already, None for an unknown paper."""
+        if kind not in KINDS:
+            raise ValueError(f"kind must be one of {', '.join(KINDS)}")
+        stmt: Any
+        with self.db.begin() as conn:
+            if on:
+                known = sa.select(t.papers.c.seq).where(t.papers.c.id == paper_id)
+                if conn.execute(known).first() is None:
+                    return None
+                stmt = (
+                    self.db.insert(S)
+                    .on_conflict_do_nothing()
+                    .values(user_id=user_id, kind=kind, paper_id=paper_id, created_at=utcnow())
+                )
+            else:
+                stmt = S.delete().where(
+                    S.c.user_id == user_id, S.c.kind == kind, S.c.paper_id == paper_id
+                )
+            return conn.execute(stmt.returning(S.c.user_id)).first() is not None
+
+    def of_kind(self, user_id: int, kind: str, among: Sequence[str] | None = None) -> set[str]:
+        """The papers the user gave this signal (only those of ``among`` when given)."""
+        out: set[str] = set()
+        mine = sa.and_(S.c.user_id == user_id, S.c.kind == kind)
+        with self.db.connect() as conn:
+            if among is None:
+                return {r[0] for r in conn.execute(sa.select(S.c.paper_id).where(mine))}
+            for chunk in chunks(list(among)):
+                rows = conn.execute(sa.select(S.c.paper_id).where(mine, S.c.paper_id.in_(chunk)))
+                out.update(r[0] for r in rows)
+        return out
+
+    def upvoted_and_dismissed(
+        self, user_id: int, paper_ids: Sequence[str]
+    ) -> tuple[set[str], set[str]]:
+        """Which of these papers the user upvoted, and which they dismissed: one statement
+        per chunk (a signed-in feed page needs both, and is kept to few queries)."""
+        upvoted: set[str] = set()
+        dismissed: set[str] = set()
+        v = t.upvotes
+        with self.db.connect() as conn:
+            for chunk in chunks(list(paper_ids), 400):
+                stmt = sa.union_all(
+                    sa.select(v.c.paper_id, sa.literal("up").label("kind")).where(
+                        v.c.user_id == user_id, v.c.paper_id.in_(chunk)
+                    ),
+                    sa.select(S.c.paper_id, S.c.kind).where(
+                        S.c.user_id == user_id, S.c.kind == DISMISSED, S.c.paper_id.in_(chunk)
+                    ),
+                )
+                for pid, kind in conn.execute(stmt):
+                    (upvoted if kind == "up" else dismissed).add(pid)
+        return upvoted, dismissed
+
+    def signals(self, user_id: int) -> dict[str, list[str]]:
+        """What a recommender learns from: ``positives`` (papers saved in any of the user's
+        collections, upvoted, claimed as their own unless the claim was rejected, or asked
+        "more like this" of) and ``negatives`` (dismissed, unless also a positive), each a
+        sorted list of arXiv ids."""
+        c, i = t.collections, t.collection_items
+        v, a = t.upvotes, t.authorship_claims
+        with self.db.connect() as conn:
+            positive = sa.union(
+                sa.select(i.c.paper_id)
+                .join(c, c.c.id == i.c.collection_id)
+                .where(c.c.user_id == user_id),
+                sa.select(v.c.paper_id).where(v.c.user_id == user_id),
+                sa.select(a.c.paper_id).where(a.c.user_id == user_id, a.c.status != "rejected"),
+                sa.select(S.c.paper_id).where(S.c.user_id == user_id, S.c.kind == MORE_LIKE_THIS),
+            )
+            positives = {r[0] for r in conn.execute(positive)}
+            negatives = {
+                r[0]
+                for r in conn.execute(
+                    sa.select(S.c.paper_id).where(S.c.user_id == user_id, S.c.kind == DISMISSED)
+                )
+            }
+        return {"positives": sorted(positives), "negatives": sorted(negatives - positives)}

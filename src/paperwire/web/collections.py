@@ -1,0 +1,327 @@
+"""Collection pages: your collections, one collection (its papers as cards, with notes, in
+order), saving a paper from any card or the paper page (one click into your latest
+collection, or pick collections), "not interested" and "more like this", and each visible
+collection's Atom feed. Plain POST forms with CSRF that redirect back: no JavaScript needed."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, HTTPException, Query
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+from starlette.datastructures import FormData
+
+from ..core.errors import CollectionRefused, InvalidArxivId
+from ..core.hooks import hookimpl
+from ..core.ids import parse_arxiv_id
+from ..core.models import COLLECTION_VISIBILITIES, Card, Collection, User
+from ..store.collections import MAX_DESCRIPTION, MAX_NAME, MAX_NOTE
+from ..store.signals import DISMISSED, MORE_LIKE_THIS
+from .deps import Ctx, CtxDep, Posted, PostedDep, RowId, posted, rate_limit, read_form, require_user
+from .feedback import back_to
+from .responses import page, safe_next, wants_json
+
+router = APIRouter(include_in_schema=False)
+NextParam = Annotated[str, Query(max_length=2000)]
+FormDep = Annotated[FormData, Depends(read_form)]
+LIMITS = {"name": MAX_NAME, "description": MAX_DESCRIPTION, "note": MAX_NOTE}
+
+
+def paper_id(raw: str) -> str:
+    """The canonical arXiv id of a form field or path, or 404."""
+    try:
+        return parse_arxiv_id(raw)[0]
+    except InvalidArxivId as exc:
+        raise HTTPException(404, f"{exc}. arXiv ids look like 2401.09417.") from None
+
+
+def writer(ctx: Ctx) -> User:
+    """The signed-in visitor, within their write rate."""
+    user = require_user(ctx)
+    rate_limit(ctx, f"collections:{user.id}", 5 * ctx.settings.site.rate_limit_writes, 60)
+    return user
+
+
+def refused(exc: CollectionRefused) -> HTTPException:
+    return HTTPException(400, str(exc))
+
+
+def owned(ctx: Ctx, collection_id: int) -> Collection:
+    """The visitor's own collection, or 404 (another's is none of their business)."""
+    user = require_user(ctx)
+    found = ctx.store.collections.owned(collection_id, user.id)
+    if found is None:
+        raise HTTPException(404, "No such collection of yours.")
+    return found
+
+
+def visible(ctx: Ctx, collection_id: int) -> Collection:
+    """The collection if the visitor may see it; a private one is a 404 to everyone else."""
+    me = ctx.user.id if ctx.user else None
+    found = ctx.store.collections.visible(collection_id, me)
+    if found is None:
+        raise HTTPException(404, "No such collection.")
+    return found
+
+
+def _signin(path: str) -> Response:
+    return RedirectResponse(f"/signin?next={path}", status_code=303)
+
+
+# -- your collections ------------------------------------------------------------------------
+@router.get("/collections")
+def mine(ctx: CtxDep) -> Response:
+    if ctx.user is None:
+        return _signin("/collections")
+    return page(
+        ctx,
+        "collections.html",
+        title="Your collections",
+        collections=ctx.store.collections.of_user(ctx.user.id, viewer=ctx.user.id),
+        visibilities=COLLECTION_VISIBILITIES,
+        limits=LIMITS,
+    )
+
+
+@router.post("/collections")
+def create(post: PostedDep) -> Response:
+    """A new collection; with ``paper_id``, holding that paper (the picker's "new")."""
+    ctx = post.ctx
+    user = writer(ctx)
+    raw = post.text("paper_id")
+    pid = paper_id(raw) if raw else None
+    if pid and ctx.store.feed.card(pid) is None:
+        raise HTTPException(404, f"Paper {pid} is not indexed.")
+    try:
+        made = ctx.store.collections.create(
+            user.id,
+            post.text("name"),
+            post.text("description"),
+            post.text("visibility", "private") or "private",
+        )
+        if pid:
+            ctx.store.collections.add(made.id, pid)
+    except CollectionRefused as exc:
+        raise refused(exc) from None
+    if pid:
+        where = safe_next(post.text("next"), f"/papers/{pid}")
+        to = back_to(where, saved_paper=pid, collection=str(made.id))
+        return RedirectResponse(to, status_code=303)
+    return RedirectResponse(f"/collections/{made.id}", status_code=303)
+
+
+# -- one collection ------------------------------------------------------------------------
+@router.get("/collections/{collection_id}")
+def show(ctx: CtxDep, collection_id: RowId) -> Response:
+    found = visible(ctx, collection_id)
+    items = ctx.store.collections.items(found.id)
+    cards = {c.id: c for c in ctx.store.feed.cards([i.paper_id for i in items])}
+    entries = [(i, cards[i.paper_id]) for i in items if i.paper_id in cards]
+    ids = [c.id for _, c in entries]
+    mine_ = ctx.user is not None and ctx.user.id == found.user_id
+    return page(
+        ctx,
+        "collection.html",
+        title=found.name,
+        description=found.description[:200] or None,
+        collection=found,
+        entries=entries,
+        upvoted=ctx.store.feed.upvoted(ctx.user.id, ids) if ctx.user else set(),
+        is_owner=mine_,
+        visibilities=COLLECTION_VISIBILITIES,
+        limits=LIMITS,
+        atom=f"/feeds/collections/{found.id}.atom" if found.visibility != "private" else None,
+    )
+
+
+@router.post("/collections/{collection_id}/edit")
+def edit(post: PostedDep, collection_id: RowId) -> Response:
+    ctx = post.ctx
+    user = writer(ctx)
+    owned(ctx, collection_id)
+    try:
+        ctx.store.collections.update(
+            collection_id,
+            user.id,
+            name=post.text("name"),
+            description=post.text("description"),
+            visibility=post.text("visibility"),
+        )
+    except CollectionRefused as exc:
+        raise refused(exc) from None
+    return RedirectResponse(f"/collections/{collection_id}?edited=1", status_code=303)
+
+
+@router.post("/collections/{collection_id}/delete")
+def delete(post: PostedDep, collection_id: RowId) -> Response:
+    ctx = post.ctx
+    user = writer(ctx)
+    owned(ctx, collection_id)
+    ctx.store.collections.delete(collection_id, user.id)
+    return RedirectResponse("/collections", status_code=303)
+
+
+def _item(post: PostedDep, collection_id: int) -> tuple[Ctx, Collection, str]:
+    ctx = post.ctx
+    writer(ctx)
+    return ctx, owned(ctx, collection_id), paper_id(post.text("paper_id"))
+
+
+@router.post("/collections/{collection_id}/items")
+def add_item(post: PostedDep, collection_id: RowId) -> Response:
+    ctx, found, pid = _item(post, collection_id)
+    try:
+        added = ctx.store.collections.add(found.id, pid, post.text("note"))
+    except CollectionRefused as exc:
+        raise refused(exc) from None
+    if added is None:
+        raise HTTPException(404, f"Paper {pid} is not indexed.")
+    if wants_json(ctx.request):
+        return JSONResponse({"added": added, "collection": found.id})
+    where = safe_next(post.text("next"), f"/collections/{found.id}")
+    return RedirectResponse(where, status_code=303)
+
+
+@router.post("/collections/{collection_id}/items/remove")
+def remove_item(post: PostedDep, collection_id: RowId) -> Response:
+    ctx, found, pid = _item(post, collection_id)
+    removed = ctx.store.collections.remove(found.id, pid)
+    if wants_json(ctx.request):
+        return JSONResponse({"removed": removed, "collection": found.id})
+    where = safe_next(post.text("next"), f"/collections/{found.id}")
+    return RedirectResponse(where, status_code=303)
+
+
+@router.post("/collections/{collection_id}/items/note")
+def note_item(post: PostedDep, collection_id: RowId) -> Response:
+    ctx, found, pid = _item(post, collection_id)
+    try:
+        if not ctx.store.collections.set_note(found.id, pid, post.text("note")):
+            raise HTTPException(404, "That paper is not in this collection.")
+    except CollectionRefused as exc:
+        raise refused(exc) from None
+    return RedirectResponse(f"/collections/{found.id}#item-{pid}", status_code=303)
+
+
+@router.post("/collections/{collection_id}/items/move")
+def move_item(post: PostedDep, collection_id: RowId) -> Response:
+    ctx, found, pid = _item(post, collection_id)
+    order = [i.paper_id for i in ctx.store.collections.items(found.id)]
+    if pid not in order:
+        raise HTTPException(404, "That paper is not in this collection.")
+    direction = post.text("direction")
+    if direction not in ("up", "down"):
+        raise HTTPException(400, "direction must be up or down")
+    at = order.index(pid) + (-1 if direction == "up" else 1)
+    ctx.store.collections.move(found.id, pid, max(0, at))
+    return RedirectResponse(f"/collections/{found.id}#item-{pid}", status_code=303)
+
+
+# -- from a card or the paper page -----------------------------------------------------------
+def _signed_in_post(ctx: Ctx, form: FormData, default_next: str) -> Posted | Response:
+    """The posted form, or (signed out: their pages carry no CSRF token) the sign-in page
+    that leads back."""
+    if ctx.user is None:
+        value = form.get("next")
+        return _signin(safe_next(value if isinstance(value, str) else "", default_next))
+    return posted(ctx, form)
+
+
+@router.post("/papers/{arxiv_id:path}/save")
+def save(ctx: CtxDep, form: FormDep, arxiv_id: str) -> Response:
+    """One click: into the visitor's most recently changed collection (a new private
+    "Reading list" when they have none); the next page says where, with an undo."""
+    pid = paper_id(arxiv_id)
+    post = _signed_in_post(ctx, form, f"/papers/{pid}")
+    if isinstance(post, Response):
+        return post
+    where = safe_next(post.text("next"), f"/papers/{pid}")
+    user = writer(ctx)
+    if ctx.store.feed.card(pid) is None:
+        raise HTTPException(404, f"Paper {pid} is not indexed.")
+    try:
+        into = ctx.store.collections.default_for(user.id)
+        added = ctx.store.collections.add(into.id, pid)
+    except CollectionRefused as exc:
+        raise refused(exc) from None
+    if wants_json(ctx.request):
+        return JSONResponse({"saved": True, "added": bool(added), "collection": into.id})
+    params = {"saved_paper": pid, "collection": str(into.id)} | ({} if added else {"new": "0"})
+    return RedirectResponse(back_to(where, **params), status_code=303)
+
+
+@router.get("/papers/{arxiv_id:path}/collections")
+def picker(ctx: CtxDep, arxiv_id: str, next: NextParam = "") -> Response:
+    """Which of the visitor's collections hold the paper: add to or remove from each, or
+    start a new one with it."""
+    pid = paper_id(arxiv_id)
+    if ctx.user is None:
+        return _signin(f"/papers/{pid}/collections")
+    card = ctx.store.feed.card(pid)
+    if card is None:
+        raise HTTPException(404, f"Paper {pid} is not indexed.")
+    return page(
+        ctx,
+        "collection_picker.html",
+        title=f"Save “{card.title[:80]}”",
+        card=card,
+        collections=ctx.store.collections.of_user(ctx.user.id, viewer=ctx.user.id),
+        holding=ctx.store.collections.holding(ctx.user.id, pid),
+        back=safe_next(next, f"/papers/{pid}"),
+        visibilities=COLLECTION_VISIBILITIES,
+        limits=LIMITS,
+    )
+
+
+def _signal(ctx: Ctx, form: FormData, arxiv_id: str, kind: str, default_next: str) -> Response:
+    pid = paper_id(arxiv_id)
+    post = _signed_in_post(ctx, form, default_next.format(pid=pid))
+    if isinstance(post, Response):
+        return post
+    where = safe_next(post.text("next"), default_next.format(pid=pid))
+    user = writer(ctx)
+    on = post.text("state", "1") not in ("0", "false", "off")
+    if ctx.store.signals.mark(user.id, pid, kind, on) is None:
+        raise HTTPException(404, f"Paper {pid} is not indexed.")
+    if wants_json(ctx.request):
+        return JSONResponse({kind: on})
+    if kind == DISMISSED and on:
+        where = back_to(where, dismissed=pid)
+    return RedirectResponse(where, status_code=303)
+
+
+@router.post("/papers/{arxiv_id:path}/dismiss")
+def dismiss(ctx: CtxDep, form: FormDep, arxiv_id: str) -> Response:
+    """Not interested: the paper leaves the visitor's feed pages (state=0 undoes it)."""
+    return _signal(ctx, form, arxiv_id, DISMISSED, "/papers")
+
+
+@router.post("/papers/{arxiv_id:path}/more-like-this")
+def more_like_this(ctx: CtxDep, form: FormDep, arxiv_id: str) -> Response:
+    return _signal(ctx, form, arxiv_id, MORE_LIKE_THIS, "/papers/{pid}")
+
+
+# -- what other pages show -------------------------------------------------------------------
+def on_paper(ctx: Ctx, pid: str) -> dict[str, Any]:
+    """The paper page's part: the collections including it that the visitor may see listed
+    (public ones and their own), and whether they asked for more like it."""
+    me = ctx.user.id if ctx.user else None
+    return {
+        "in_collections": ctx.store.collections.including(pid, me),
+        "more_like_this": bool(me and ctx.store.signals.of_kind(me, MORE_LIKE_THIS, [pid])),
+    }
+
+
+def hide_dismissed(ctx: Ctx, cards: Sequence[Card]) -> tuple[Sequence[Card], set[str]]:
+    """The cards without those the signed-in visitor marked "not interested", and which of
+    the rest they upvoted, in one query (filtered before the shared rendered cards are put
+    together: nothing personal goes into them)."""
+    assert ctx.user is not None
+    upvoted, gone = ctx.store.signals.upvoted_and_dismissed(ctx.user.id, [c.id for c in cards])
+    return ([c for c in cards if c.id not in gone] if gone else cards), upvoted
+
+
+@hookimpl
+def register_routes(register: Callable[[APIRouter], None]) -> None:
+    register(router)

@@ -127,7 +127,7 @@ def _config(tmp: Path) -> Path:
     return config
 
 
-def _run(url: str, tmp: Path, name: str, *headers: str, phases: str = "") -> str:
+def _run(url: str, tmp: Path, name: str, *headers: str, phases: str = "", skip: str = "") -> str:
     cmd = [str(SCHEMATHESIS), "--config-file", str(_config(tmp)), "run", f"{url}/openapi.json",
            "--checks", "all", "--max-examples", str(EXAMPLES), "--seed", "1", "--workers", "1",
            "--no-shrink"]  # fmt: skip
@@ -135,6 +135,8 @@ def _run(url: str, tmp: Path, name: str, *headers: str, phases: str = "") -> str
         cmd += ["-H", header]
     if phases:
         cmd += ["--phases", phases]
+    if skip:
+        cmd += ["--exclude-checks", skip]
     started = time.monotonic()
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=600, cwd=tmp)
     took = time.monotonic() - started
@@ -164,7 +166,10 @@ def test_schema_holds_for_a_browser_session_with_its_csrf_token(server):
     """The same writes with a session cookie and X-CSRF-Token instead of a token (SQLite;
     the phases of the PostgreSQL run)."""
     url, _, tmp, session = server
-    out = _run(url, tmp, "session", *session, phases=PG_PHASES)
+    # ignored_auth strips the credentials the schema declares from each case, but a cookie
+    # given on the command line is sent by the transport whatever the case says: its probe
+    # would always find the session still there.
+    out = _run(url, tmp, "session", *session, phases=PG_PHASES, skip="ignored_auth")
     assert "Test cases:" in out
 
 

@@ -296,3 +296,18 @@ def test_settings_shows_device_names(web_both):
     v = browser(app, "curl/8.5.0")
     v.sign_in("ada")
     assert re.search(r"curl.*\(this browser\)", v.get("/settings").text)
+
+
+def test_a_bearer_header_never_falls_back_to_the_session_cookie(web):
+    """An empty or bad Bearer credential is refused even beside a valid session cookie (a
+    script's broken token must not act as the browser's user); other schemes (a proxy's
+    Basic auth) are not the site's and leave the cookie in charge."""
+    app, store, _, _ = web
+    add_user(store, "ada")
+    browser = Visitor(app)
+    browser.sign_in("ada")
+    for bad in ("Bearer", "Bearer ", "bearer   ", "Bearer not-a-token"):
+        r = browser.client.get("/api/whoami", headers={"Authorization": bad})
+        assert r.status_code == 401, bad
+    r = browser.client.get("/api/whoami", headers={"Authorization": "Basic dXNlcjpwYXNz"})
+    assert r.status_code == 200 and r.json()["name"] == "ada"

@@ -18,7 +18,17 @@ from ..core.ids import parse_arxiv_id
 from ..core.models import COLLECTION_VISIBILITIES, Card, Collection, User
 from ..store.collections import MAX_DESCRIPTION, MAX_NAME, MAX_NOTE
 from ..store.signals import DISMISSED, MORE_LIKE_THIS
-from .deps import Ctx, CtxDep, Posted, PostedDep, RowId, posted, rate_limit, read_form, require_user
+from .deps import (
+    Ctx,
+    CtxDep,
+    Posted,
+    PostedDep,
+    RowId,
+    check_posted,
+    rate_limit,
+    read_form,
+    require_user,
+)
 from .feedback import back_to
 from .responses import page, safe_next, wants_json
 
@@ -225,7 +235,7 @@ def _signed_in_post(ctx: Ctx, form: FormData, default_next: str) -> Posted | Res
     if ctx.user is None:
         value = form.get("next")
         return _signin(safe_next(value if isinstance(value, str) else "", default_next))
-    return posted(ctx, form)
+    return check_posted(ctx, form)
 
 
 @router.post("/papers/{arxiv_id:path}/save")

@@ -137,10 +137,13 @@ def get_ctx(request: Request) -> Ctx:
     user: User | None = None
     scopes: tuple[str, ...] = ()
     session_id, session_token = None, None
-    auth = request.headers.get("authorization", "")
-    via_token = auth.lower().startswith("bearer ")
+    scheme, _, credentials = request.headers.get("authorization", "").strip().partition(" ")
+    # A Bearer header, even empty or malformed, is what the caller means to be: never a
+    # fall-back to a session cookie sent beside it. (Other schemes, e.g. a proxy's Basic
+    # auth, are not ours: ignored.)
+    via_token = scheme.lower() == "bearer"
     if via_token:
-        found = site.store.accounts.token_owner(auth[7:].strip())
+        found = site.store.accounts.token_owner(credentials.strip())
         if found is None:
             raise HTTPException(401, "invalid, expired or revoked API token")
         user, scopes = found

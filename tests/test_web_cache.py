@@ -298,8 +298,10 @@ def test_signed_in_feed_reuses_shared_data_but_never_another_visitor_s(cached):
         ada.get("/papers")
         statements.clear()
         page = ada.get("/papers").text
-        # the session and the visitor's upvotes (plus, now and then, a session touch)
-        assert len(statements) <= 3, statements
+        # the session and the visitor's upvotes (plus, now and then, a session touch); the
+        # data-version poller's reads run in their own thread, beside the request
+        own = [x for x in statements if "FROM data_version" not in x]
+        assert len(own) <= 3, own
     finally:
         sa.event.remove(store.db.engine, "before_cursor_execute", listen)
     before = _upvotes(page, pid)

@@ -4,6 +4,8 @@ and ``paperwire recommend --batch`` end to end."""
 from __future__ import annotations
 
 import json
+import math
+from collections import Counter
 
 import numpy as np
 import pytest
@@ -12,7 +14,16 @@ from click.testing import CliRunner
 from paperwire.cli import main
 from paperwire.ingest.listing import listing_record
 from paperwire.ingest.pipeline import import_jsonl
-from paperwire.rank.foryou import ForYou, Tuning, scores, soft_max
+from paperwire.rank.foryou import (
+    DocumentFrequencies,
+    ForYou,
+    Tuning,
+    scores,
+    soft_max,
+    terms,
+    unit_vector,
+    word_similarity,
+)
 from paperwire.search.semantic import IndexVectors
 
 from .storekit import TRUST
@@ -124,6 +135,50 @@ def test_the_scoring_function():
     s2, _ = scores(cands, liked, disliked=liked[:1], tuning=Tuning())
     drop = s - s2
     assert drop[3] == drop[3:].max()
+
+
+def test_word_similarity_is_tfidf_cosine():
+    """Sublinear tf, idf from the document frequencies of a sample (terms in more than a
+    tenth of it count for nothing), stop words out, word pairs in: checked against a plain
+    computation."""
+    texts = [
+        "Gaussian splatting for sensor simulation",
+        "Real-time Gaussian splatting SLAM",
+        "Counting dense crowds, and crowds of cells",
+        "",
+        "A cell counting network for the microscope",
+    ]
+    docs = [terms(x) for x in texts]
+    common = terms("network")[0][0]
+    sample = [*docs, *[(np.array([common]), np.array([1.0]))] * 15]
+    freq = DocumentFrequencies.of(sample)
+    units = [unit_vector(d, freq) for d in docs]
+    rows, against = units[:4], [units[4], units[0]]
+    got = word_similarity(rows, against)
+    assert got.shape == (4, 2)
+    df = Counter(t for ids, _ in sample for t in ids.tolist())
+
+    def unit(doc):
+        v = {
+            t: (1 + math.log(n)) * (math.log((1 + len(sample)) / (1 + df[t])) + 1)
+            for t, n in zip(doc[0].tolist(), doc[1].tolist(), strict=True)
+            if df[t] <= 0.1 * len(sample)
+        }
+        norm = math.sqrt(sum(x * x for x in v.values())) or 1.0
+        return {t: x / norm for t, x in v.items()}
+
+    plain = [unit(d) for d in docs]
+    want = [
+        [sum(x * plain[j].get(t, 0.0) for t, x in plain[i].items()) for j in (4, 0)]
+        for i in range(4)
+    ]
+    assert np.allclose(got, want)
+    assert got[0, 1] == pytest.approx(1.0)  # the same text
+    assert got[3].tolist() == [0.0, 0.0]  # no words
+    assert got[2, 0] > 0 and got[1, 0] == 0  # "counting" / nothing shared
+    assert float(freq.idf(np.array([common]))[0]) == 0.0  # in 16 of 20 papers
+    _, counts = terms("The crowds and the crowds")
+    assert sorted(counts.tolist()) == [1.0, 2.0]  # "crowds" twice, "crowds crowds" once
 
 
 def _cli(db, args, tmp_path, stdin=None):

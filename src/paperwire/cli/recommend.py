@@ -11,6 +11,7 @@ import click
 
 from ..core.errors import ExitCode, ModelError
 from ..rank.foryou import ForYou
+from ..search.vectors import limit_blas_threads
 from .main import Runtime, main, pass_runtime
 
 MAX_IDS = 100_000  # ids in one line's list, at most
@@ -42,6 +43,7 @@ def recommend_cmd(runtime: Runtime, batch: Any) -> None:
     For-you tab would. Writes one line per input line, in order, to standard output:
     {"user", "ranked": [candidate ids, best first]}. Ids the store does not hold are named
     on standard error and left out (exit code 1)."""
+    limit_blas_threads()  # small products: one BLAS thread each is the fastest
     store = runtime.open_store()
     vectors = runtime.engine(store).semantic()
     if vectors is None:

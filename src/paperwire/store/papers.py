@@ -203,6 +203,12 @@ class PaperRepo(Repository):
                 out.update({r.id: model(PaperText, r) for r in conn.execute(q)})
         return out
 
+    def newest_texts(self, limit: int) -> list[PaperText]:
+        """The texts of the ``limit`` papers added last."""
+        q = sa.select(P.c.seq, P.c.id, P.c.title, P.c.abstract).order_by(P.c.seq.desc())
+        with self.db.connect() as conn:
+            return [model(PaperText, r) for r in conn.execute(q.limit(limit))]
+
     def sort_keys(self, seqs: Sequence[int]) -> dict[int, tuple[datetime | None, int]]:
         """seq → (published, upvotes), to order search results by date or votes."""
         out: dict[int, tuple[datetime | None, int]] = {}

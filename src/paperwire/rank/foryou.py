@@ -19,12 +19,12 @@ import zlib
 from collections import Counter, OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 
 from ..core.errors import ModelError
 from ..core.models import PaperText
-from ..search.retrievers import VectorRetriever
 from ..store import Store
 
 # English function words (and arXiv boilerplate) that say nothing about a subject.
@@ -43,6 +43,22 @@ BUCKETS = 1 << 22  # hashed term space (crc32 of the term)
 TERM_CACHE = 50_000  # papers whose terms a ForYou keeps (a day's candidates, many readers)
 IDF_SAMPLE = 5_000  # the newest papers, whose words give the idf
 MAX_DF = 0.1  # terms in more of those papers than this share count for nothing
+
+
+class Vectors(Protocol):
+    """What the model needs of the search layer's vector retriever (rank may not import
+    search: the engine's ``semantic()`` is passed in)."""
+
+    @property
+    def problem(self) -> str | None: ...
+
+    def available(self) -> bool: ...
+
+    def vector(self, seq: int) -> np.ndarray | None: ...
+
+    def embed_seqs(self, seqs: Sequence[int]) -> int: ...
+
+    def catch_up(self) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -183,7 +199,7 @@ class ForYou:
     (papers without one are embedded on the spot, and the vector kept). Thread-safe; keeps
     the terms of the papers it read (a day's candidates serve many readers)."""
 
-    def __init__(self, store: Store, vectors: VectorRetriever, tuning: Tuning | None = None):
+    def __init__(self, store: Store, vectors: Vectors, tuning: Tuning | None = None):
         self.store = store
         self.vectors = vectors
         self.tuning = tuning or Tuning()

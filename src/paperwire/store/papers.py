@@ -194,6 +194,21 @@ class PaperRepo(Repository):
                 out.update({r.seq: model(PaperText, r) for r in conn.execute(q)})
         return out
 
+    def texts_by_id(self, paper_ids: Sequence[str]) -> dict[str, PaperText]:
+        """arXiv id → the paper's text and seq (unknown ids left out)."""
+        out: dict[str, PaperText] = {}
+        with self.db.connect() as conn:
+            for chunk in chunks(list(dict.fromkeys(paper_ids))):
+                q = sa.select(P.c.seq, P.c.id, P.c.title, P.c.abstract).where(P.c.id.in_(chunk))
+                out.update({r.id: model(PaperText, r) for r in conn.execute(q)})
+        return out
+
+    def newest_texts(self, limit: int) -> list[PaperText]:
+        """The texts of the ``limit`` papers added last."""
+        q = sa.select(P.c.seq, P.c.id, P.c.title, P.c.abstract).order_by(P.c.seq.desc())
+        with self.db.connect() as conn:
+            return [model(PaperText, r) for r in conn.execute(q.limit(limit))]
+
     def sort_keys(self, seqs: Sequence[int]) -> dict[int, tuple[datetime | None, int]]:
         """seq → (published, upvotes), to order search results by date or votes."""
         out: dict[int, tuple[datetime | None, int]] = {}

@@ -1,0 +1,281 @@
+"""For you: one reader's candidate papers ranked by the papers they liked (and disliked), from
+the stored embeddings and the papers' words, each with the liked paper it is most like (the
+reason a card shows).
+
+The model (chosen on the recs-dev benchmark, bench/recs.py; README "For you ranking"): a
+candidate's score adds two standardised parts, a soft maximum of its cosine similarities to
+the liked papers' embeddings and the same over tf-idf vectors of the words (unigrams and
+bigrams; idf from the newest papers), so that a paper very like one
+liked paper beats one vaguely like all, and a reader's own terms (a method's name, a data
+set) count. Disliked papers subtract the same two parts, weighted. Pure numpy, per call:
+nothing is trained ahead, so feedback counts from the next ranking.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import zlib
+from collections import Counter, OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+
+from ..core.errors import ModelError
+from ..core.models import PaperText
+from ..store import Store
+
+# English function words (and arXiv boilerplate) that say nothing about a subject.
+STOP_WORDS = frozenset(
+    """a about above after again against all also am an and any are as at be because been
+    before being below between both but by can could did do does doing down during each few
+    for from further had has have having he her here hers herself him himself his how however
+    i if in into is it its itself just me more most my myself no nor not now of off on once
+    only or other our ours ourselves out over own same she should so some such than that the
+    their theirs them themselves then there these they this those through thus to too under
+    until up very via was we were what when where which while who whom why will with would
+    you your yours yourself yourselves""".split()
+)
+_WORD = re.compile(r"(?u)\b\w\w+\b")
+BUCKETS = 1 << 22  # hashed term space (crc32 of the term)
+TERM_CACHE = 50_000  # papers whose terms a ForYou keeps (a day's candidates, many readers)
+IDF_SAMPLE = 5_000  # the newest papers, whose words give the idf
+MAX_DF = 0.1  # terms in more of those papers than this share count for nothing
+
+
+class Vectors(Protocol):
+    """What the model needs of the search layer's vector retriever (rank may not import
+    search: the engine's ``semantic()`` is passed in)."""
+
+    @property
+    def problem(self) -> str | None: ...
+
+    def available(self) -> bool: ...
+
+    def vector(self, seq: int) -> np.ndarray | None: ...
+
+    def embed_seqs(self, seqs: Sequence[int]) -> int: ...
+
+    def catch_up(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class Tuning:
+    """The model's constants (their values: the best on recs-dev)."""
+
+    tau: float = 0.05  # temperature of the soft maxima over liked (and disliked) papers
+    words: float = 1.0  # weight of the words' part beside the embeddings' (1)
+    disliked: float = 0.5  # weight of the disliked papers' parts
+
+
+@dataclass(frozen=True)
+class Pick:
+    """A candidate's place: its score and the liked paper it is most like."""
+
+    paper_id: str
+    score: float
+    because: str | None = None  # the liked paper's id (None: nothing liked yet)
+    because_title: str | None = None
+
+
+@dataclass(frozen=True)
+class Ranked:
+    picks: list[Pick]  # every known candidate, best first
+    unknown: list[str]  # ids given (liked, disliked or candidates) that the store lacks
+
+
+def soft_max(sims: np.ndarray, tau: float) -> np.ndarray:
+    """Per row, a smooth maximum of the similarities: tau·log Σ exp(s/tau) (the largest
+    dominates; several close ones add a little)."""
+    top = sims.max(axis=1, keepdims=True)
+    return np.asarray(top[:, 0] + tau * np.log(np.exp((sims - top) / tau).sum(axis=1)))
+
+
+def standardised(x: np.ndarray) -> np.ndarray:
+    """Zero mean, unit deviation across the candidates (all zeros when they are equal)."""
+    sd = float(x.std())
+    return (x - x.mean()) / sd if sd > 1e-12 else np.zeros_like(x)
+
+
+def terms(text: str) -> tuple[np.ndarray, np.ndarray]:
+    """(hashed term ids, counts) of a text's words and word pairs, stop words left out."""
+    words = [w for w in _WORD.findall(text.lower()) if w not in STOP_WORDS]
+    counts = Counter(words)
+    counts.update(f"{a} {b}" for a, b in zip(words, words[1:], strict=False))
+    ids = np.fromiter((zlib.crc32(t.encode()) % BUCKETS for t in counts), np.int64, len(counts))
+    n = np.fromiter(counts.values(), np.float64, len(counts))
+    return ids, n
+
+
+@dataclass(frozen=True)
+class DocumentFrequencies:
+    """In how many of ``docs`` sample papers each hashed term occurs (sorted term ids)."""
+
+    terms: np.ndarray
+    counts: np.ndarray
+    docs: int
+
+    @classmethod
+    def of(cls, docs: Sequence[tuple[np.ndarray, np.ndarray]]) -> DocumentFrequencies:
+        ids = np.concatenate([d[0] for d in docs]) if docs else np.zeros(0, np.int64)
+        found, counts = np.unique(ids, return_counts=True)
+        return cls(found, counts, len(docs))
+
+    def idf(self, ids: np.ndarray) -> np.ndarray:
+        """Smoothed idf of each term; 0 for terms in more than MAX_DF of the papers (they
+        say nothing of a subject)."""
+        at = np.searchsorted(self.terms, ids)
+        at[at >= len(self.terms)] = 0
+        df = np.where(self.terms[at] == ids, self.counts[at], 0) if len(self.terms) else 0 * ids
+        idf = np.log((1 + self.docs) / (1 + df)) + 1
+        return np.where(df > MAX_DF * self.docs, 0.0, idf)
+
+
+def unit_vector(
+    doc: tuple[np.ndarray, np.ndarray], frequencies: DocumentFrequencies
+) -> tuple[np.ndarray, np.ndarray]:
+    """A document's tf-idf vector (sublinear tf), unit length: (sorted term ids, weights)."""
+    ids, tf = doc
+    order = np.argsort(ids, kind="stable")
+    ids, tf = ids[order], tf[order]
+    val = (1 + np.log(tf)) * frequencies.idf(ids)
+    norm = float(np.sqrt(val @ val))
+    return ids, val / norm if norm > 0 else val
+
+
+def word_similarity(
+    rows: Sequence[tuple[np.ndarray, np.ndarray]],
+    against: Sequence[tuple[np.ndarray, np.ndarray]],
+) -> np.ndarray:
+    """Dot products of unit tf-idf vectors (see :func:`unit_vector`), a (len(rows),
+    len(against)) matrix: only the terms of ``against`` are laid out."""
+    if not rows or not against:
+        return np.zeros((len(rows), len(against)))
+    vocab = np.unique(np.concatenate([d[0] for d in against]))
+    theirs = np.zeros((len(against), len(vocab)))
+    for j, (ids, val) in enumerate(against):
+        theirs[j, np.searchsorted(vocab, ids)] = val
+    lengths = np.array([len(d[0]) for d in rows])
+    row = np.repeat(np.arange(len(rows)), lengths)
+    ids = np.concatenate([d[0] for d in rows])
+    val = np.concatenate([d[1] for d in rows])
+    at = np.minimum(np.searchsorted(vocab, ids), len(vocab) - 1)
+    ok = vocab[at] == ids
+    mine = np.zeros((len(rows), len(vocab)))
+    mine[row[ok], at[ok]] = val[ok]
+    return np.asarray(mine @ theirs.T)
+
+
+def scores(
+    candidates: np.ndarray,
+    liked: np.ndarray,
+    disliked: np.ndarray | None = None,
+    words: tuple[np.ndarray, np.ndarray | None] | None = None,
+    tuning: Tuning | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """(score per candidate, index of the liked paper each is most like), from unit vectors
+    ``candidates`` (n, d), ``liked`` (k ≥ 1, d) and ``disliked`` (m, d) or None, and
+    ``words``: the candidates' word similarities to the liked papers (n, k) and to the
+    disliked ones (n, m) or None (see :func:`word_similarity`)."""
+    tuning = tuning or Tuning()
+    sims = candidates @ liked.T
+    out = standardised(soft_max(sims, tuning.tau))
+    near = sims
+    if words is not None and tuning.words:
+        out = out + tuning.words * standardised(soft_max(words[0], tuning.tau))
+        near = sims + words[0]
+    if disliked is not None and len(disliked) and tuning.disliked:
+        bad = standardised(soft_max(candidates @ disliked.T, tuning.tau))
+        if words is not None and words[1] is not None and tuning.words:
+            bad = bad + tuning.words * standardised(soft_max(words[1], tuning.tau))
+        out = out - tuning.disliked * bad
+    return out, near.argmax(axis=1)
+
+
+class ForYou:
+    """Rankings for readers, from the store's papers and the vector retriever's embeddings
+    (papers without one are embedded on the spot, and the vector kept). Thread-safe; keeps
+    the terms of the papers it read (a day's candidates serve many readers)."""
+
+    def __init__(self, store: Store, vectors: Vectors, tuning: Tuning | None = None):
+        self.store = store
+        self.vectors = vectors
+        self.tuning = tuning or Tuning()
+        self._terms: OrderedDict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = OrderedDict()
+        self._lock = threading.Lock()
+        self._df: DocumentFrequencies | None = None
+
+    def rank(
+        self,
+        liked: Sequence[str],
+        candidates: Sequence[str],
+        disliked: Sequence[str] = (),
+    ) -> Ranked:
+        """``candidates`` best first for a reader who liked ``liked`` and disliked
+        ``disliked``; without any liked paper, in the order given."""
+        asked = list(dict.fromkeys([*liked, *disliked, *candidates]))
+        texts = self.store.papers.texts_by_id(asked)
+        unknown = [i for i in asked if i not in texts]
+        cands = [i for i in dict.fromkeys(candidates) if i in texts]
+        pos = [i for i in dict.fromkeys(liked) if i in texts]
+        neg = [i for i in dict.fromkeys(disliked) if i in texts and i not in set(pos)]
+        if not cands or not pos:
+            return Ranked([Pick(i, 0.0) for i in cands], unknown)
+        vecs = self._vectors([texts[i].seq for i in dict.fromkeys([*pos, *neg, *cands])])
+        C = np.stack([vecs[texts[i].seq] for i in cands])
+        L = np.stack([vecs[texts[i].seq] for i in pos])
+        N = np.stack([vecs[texts[i].seq] for i in neg]) if neg else None
+        words = None
+        if self.tuning.words:
+            ct = [self._terms_of(texts[i]) for i in cands]
+            lt = [self._terms_of(texts[i]) for i in pos]
+            nt = [self._terms_of(texts[i]) for i in neg]
+            both = word_similarity(ct, [*lt, *nt])
+            words = (both[:, : len(pos)], both[:, len(pos) :] if neg else None)
+        score, near = scores(C, L, N, words, self.tuning)
+        order = np.argsort(-score, kind="stable")
+        picks = [
+            Pick(cands[k], float(score[k]), pos[near[k]], texts[pos[near[k]]].title)
+            for k in order.tolist()
+        ]
+        return Ranked(picks, unknown)
+
+    def _frequencies(self) -> DocumentFrequencies:
+        """Document frequencies of the newest papers' terms, counted at first use."""
+        if self._df is None:
+            sample = self.store.papers.newest_texts(IDF_SAMPLE)
+            df = DocumentFrequencies.of([terms(f"{p.title}. {p.abstract or ''}") for p in sample])
+            with self._lock:
+                self._df = self._df or df
+        return self._df
+
+    def _terms_of(self, paper: PaperText) -> tuple[np.ndarray, np.ndarray]:
+        """The paper's unit tf-idf vector, kept (by paper and text)."""
+        text = f"{paper.title}. {paper.abstract or ''}"
+        key = (paper.seq, hash(text))
+        with self._lock:
+            got = self._terms.get(key)
+        if got is None:
+            got = unit_vector(terms(text), self._frequencies())
+            with self._lock:
+                self._terms[key] = got
+                while len(self._terms) > TERM_CACHE:
+                    self._terms.popitem(last=False)
+        return got
+
+    def _vectors(self, seqs: list[int]) -> dict[int, np.ndarray]:
+        out = {s: v for s in seqs if (v := self.vectors.vector(s)) is not None}
+        missing = [s for s in seqs if s not in out]
+        if missing:
+            if not self.vectors.available():
+                raise ModelError(self.vectors.problem or "the embedding model is unavailable")
+            self.vectors.embed_seqs(missing)
+            self.vectors.catch_up()
+            for s in missing:
+                v = self.vectors.vector(s)
+                if v is None:
+                    raise ModelError(f"paper {s} could not be embedded")
+                out[s] = v
+        return out

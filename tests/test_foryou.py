@@ -1,0 +1,250 @@
+"""For-you ranking: the per-reader model (rank/foryou.py) on real papers, on both backends,
+and ``paperwire recommend --batch`` end to end."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections import Counter
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from paperwire.cli import main
+from paperwire.ingest.listing import listing_record
+from paperwire.ingest.pipeline import import_jsonl
+from paperwire.rank.foryou import (
+    DocumentFrequencies,
+    ForYou,
+    Tuning,
+    scores,
+    soft_max,
+    terms,
+    unit_vector,
+    word_similarity,
+)
+from paperwire.search.semantic import IndexVectors
+
+from .storekit import TRUST
+from .test_search import embedder  # noqa: F401 - the shared test model (a fixture)
+from .webkit import LISTING, MODEL_CACHE
+
+# Papers of the fixture listing (2025-03-18), by subject.
+SPLAT_SENSORS = "2503.11731"  # Gaussian splatting for driving-sensor simulation
+SPLAT_SLAM = "2503.11979"  # real-time Gaussian-splatting SLAM
+SPLAT_STREET = "2503.12001"  # Gaussian splatting of street scenes
+CROWD_NET = "2503.12061"  # crowd counting and localisation
+CROWD_DENSE = "2503.12168"  # extremely dense crowds
+CELLS = "2503.12063"  # dense cell counting
+CROPS = "2503.11807"  # crop classification labels
+SAR_SHIPS = "2503.11906"  # survey: SAR ship classification
+DISTILL = "2503.12067"  # survey: knowledge distillation
+SAFE_VLM = "2503.11742"  # safe vision-language models
+JAILBREAK = "2503.11750"  # jailbreaking vision-language models
+OTHERS = [CROPS, SAR_SHIPS, DISTILL, "2503.12102", "2503.11930", "2503.12034"]
+
+
+@pytest.fixture
+def model(store, embedder, tmp_path):  # noqa: F811 - the fixture imported above
+    """The 60 papers of the fixture listing, embedded, on each backend."""
+    import_jsonl(store, TRUST, LISTING, listing_record)
+    vectors = IndexVectors(store, tmp_path / "index", embedder=embedder)
+    assert vectors.embed_missing() == 60
+    return ForYou(store, vectors)
+
+
+def order(model: ForYou, liked, candidates, disliked=()) -> list[str]:
+    return [p.paper_id for p in model.rank(liked, candidates, disliked).picks]
+
+
+def test_papers_like_the_liked_ones_come_first(model):
+    candidates = [*OTHERS, SPLAT_STREET, JAILBREAK]
+    ranked = model.rank([SPLAT_SENSORS, SPLAT_SLAM], candidates)
+    assert ranked.unknown == []
+    assert sorted(p.paper_id for p in ranked.picks) == sorted(candidates)
+    assert ranked.picks[0].paper_id == SPLAT_STREET
+    scores_ = [p.score for p in ranked.picks]
+    assert scores_ == sorted(scores_, reverse=True)
+    # Another reader, other interests, the same candidates: another first paper.
+    assert order(model, [SAFE_VLM], candidates)[0] == JAILBREAK
+
+
+def test_each_pick_names_the_liked_paper_it_is_most_like(model):
+    ranked = model.rank([SPLAT_SENSORS, CROWD_NET], [SPLAT_STREET, CROWD_DENSE, CROPS])
+    why = {p.paper_id: p for p in ranked.picks}
+    assert why[SPLAT_STREET].because == SPLAT_SENSORS
+    assert why[CROWD_DENSE].because == CROWD_NET
+    assert why[CROWD_DENSE].because_title.startswith("EHNet: An Efficient Hybrid Network")
+    assert all(p.because in {SPLAT_SENSORS, CROWD_NET} for p in ranked.picks)
+
+
+def test_disliked_papers_push_similar_ones_down(model):
+    liked, candidates = [CELLS, SPLAT_SENSORS], [CROWD_DENSE, SPLAT_STREET, *OTHERS]
+    before = model.rank(liked, candidates)
+    after = model.rank(liked, candidates, disliked=[CROWD_NET])
+    place = {p.paper_id: i for i, p in enumerate(before.picks)}
+    later = {p.paper_id: i for i, p in enumerate(after.picks)}
+    assert later[CROWD_DENSE] > place[CROWD_DENSE]
+    score = {p.paper_id: p.score for p in before.picks}
+    score_after = {p.paper_id: p.score for p in after.picks}
+    # Crowds lose more than the unrelated splatting paper does.
+    drop = {i: score[i] - score_after[i] for i in score}
+    assert drop[CROWD_DENSE] > drop[SPLAT_STREET]
+
+
+def test_unknown_ids_are_reported_and_left_out(model):
+    ranked = model.rank([SPLAT_SENSORS, "2999.00001"], [SPLAT_STREET, "2999.00002", CROPS])
+    assert ranked.unknown == ["2999.00001", "2999.00002"]
+    assert [p.paper_id for p in ranked.picks] == [SPLAT_STREET, CROPS]
+
+
+def test_nothing_liked_keeps_the_given_order(model):
+    ranked = model.rank([], [CROPS, SPLAT_STREET, CROWD_DENSE], disliked=[CROWD_NET])
+    assert [p.paper_id for p in ranked.picks] == [CROPS, SPLAT_STREET, CROWD_DENSE]
+    assert all(p.because is None for p in ranked.picks)
+
+
+def test_papers_without_a_vector_are_embedded_on_the_spot(store, embedder, tmp_path):  # noqa: F811
+    import_jsonl(store, TRUST, LISTING, listing_record)
+    vectors = IndexVectors(store, tmp_path / "index", embedder=embedder)
+    assert store.embeddings.count_to_embed(vectors.model) == 60
+    ranked = ForYou(store, vectors).rank([SPLAT_SENSORS], [CROPS, SPLAT_STREET])
+    assert ranked.picks[0].paper_id == SPLAT_STREET
+    assert store.embeddings.count_to_embed(vectors.model) == 57  # and the vectors are kept
+
+
+def test_the_scoring_function():
+    rng = np.random.default_rng(0)
+    liked = rng.normal(size=(3, 8))
+    liked /= np.linalg.norm(liked, axis=1, keepdims=True)
+    noise = rng.normal(size=(3, 8)) * 0.05
+    close = liked + noise
+    close /= np.linalg.norm(close, axis=1, keepdims=True)
+    far = -liked
+    cands = np.vstack([far, close])
+    s, near = scores(cands, liked)
+    assert s[3:].min() > s[:3].max()
+    assert near[3:].tolist() == [0, 1, 2]
+    # A soft maximum: at least the largest similarity, at most it plus tau·log(k).
+    sims = cands @ liked.T
+    m = soft_max(sims, 0.05)
+    assert np.all(m >= sims.max(axis=1) - 1e-9)
+    assert np.all(m <= sims.max(axis=1) + 0.05 * np.log(3) + 1e-9)
+    # Disliking the first liked paper's neighbourhood lowers its close candidate most.
+    s2, _ = scores(cands, liked, disliked=liked[:1], tuning=Tuning())
+    drop = s - s2
+    assert drop[3] == drop[3:].max()
+
+
+def test_word_similarity_is_tfidf_cosine():
+    """Sublinear tf, idf from the document frequencies of a sample (terms in more than a
+    tenth of it count for nothing), stop words out, word pairs in: checked against a plain
+    computation."""
+    texts = [
+        "Gaussian splatting for sensor simulation",
+        "Real-time Gaussian splatting SLAM",
+        "Counting dense crowds, and crowds of cells",
+        "",
+        "A cell counting network for the microscope",
+    ]
+    docs = [terms(x) for x in texts]
+    common = terms("network")[0][0]
+    sample = [*docs, *[(np.array([common]), np.array([1.0]))] * 15]
+    freq = DocumentFrequencies.of(sample)
+    units = [unit_vector(d, freq) for d in docs]
+    rows, against = units[:4], [units[4], units[0]]
+    got = word_similarity(rows, against)
+    assert got.shape == (4, 2)
+    df = Counter(t for ids, _ in sample for t in ids.tolist())
+
+    def unit(doc):
+        v = {
+            t: (1 + math.log(n)) * (math.log((1 + len(sample)) / (1 + df[t])) + 1)
+            for t, n in zip(doc[0].tolist(), doc[1].tolist(), strict=True)
+            if df[t] <= 0.1 * len(sample)
+        }
+        norm = math.sqrt(sum(x * x for x in v.values())) or 1.0
+        return {t: x / norm for t, x in v.items()}
+
+    plain = [unit(d) for d in docs]
+    want = [
+        [sum(x * plain[j].get(t, 0.0) for t, x in plain[i].items()) for j in (4, 0)]
+        for i in range(4)
+    ]
+    assert np.allclose(got, want)
+    assert got[0, 1] == pytest.approx(1.0)  # the same text
+    assert got[3].tolist() == [0.0, 0.0]  # no words
+    assert got[2, 0] > 0 and got[1, 0] == 0  # "counting" / nothing shared
+    assert float(freq.idf(np.array([common]))[0]) == 0.0  # in 16 of 20 papers
+    _, counts = terms("The crowds and the crowds")
+    assert sorted(counts.tolist()) == [1.0, 2.0]  # "crowds" twice, "crowds crowds" once
+
+
+def _cli(db, args, tmp_path, stdin=None):
+    env = {"PAPERWIRE_MODEL_CACHE_DIR": str(MODEL_CACHE), "PAPERWIRE_INDEX_DIR": str(tmp_path)}
+    return CliRunner().invoke(main, ["--db", db, *args], input=stdin, env=env)
+
+
+def test_recommend_batch_end_to_end(store, tmp_path, embedder):  # noqa: F811
+    """On each backend, papers not embedded yet (the command embeds them)."""
+    import_jsonl(store, TRUST, LISTING, listing_record)
+    db = store.db.url
+    lines = [
+        {
+            "user": "splats",
+            "liked": [SPLAT_SENSORS, SPLAT_SLAM],
+            "candidates": [*OTHERS, SPLAT_STREET],
+        },
+        {
+            "user": "crowds",
+            "liked": [CROWD_NET],
+            "disliked": [SPLAT_SLAM],
+            "candidates": [SPLAT_STREET, CROWD_DENSE, CROPS],
+        },
+    ]
+    batch = tmp_path / "batch.jsonl"
+    batch.write_text("".join(json.dumps(x) + "\n" for x in lines))
+    r = _cli(db, ["recommend", "--batch", str(batch)], tmp_path)
+    assert r.exit_code == 0, r.output
+    assert r.stderr == ""
+    out = [json.loads(x) for x in r.stdout.splitlines()]
+    assert [o["user"] for o in out] == ["splats", "crowds"]
+    assert out[0]["ranked"][0] == SPLAT_STREET
+    assert sorted(out[0]["ranked"]) == sorted([*OTHERS, SPLAT_STREET])
+    assert out[1]["ranked"][0] == CROWD_DENSE
+    assert sorted(out[1]["ranked"]) == sorted([SPLAT_STREET, CROWD_DENSE, CROPS])
+    # Exactly the ranking the model gives in process (the site's code path).
+    same = ForYou(store, IndexVectors(store, None, embedder=embedder))
+    for line, got in zip(lines, out, strict=True):
+        want = order(same, line["liked"], line["candidates"], line.get("disliked", ()))
+        assert got["ranked"] == want
+
+    # Unknown ids: named on stderr, left out, exit 1, every line still written, in order.
+    lines.insert(1, {"user": "lost", "liked": ["2999.00001"], "candidates": [CROPS, "2999.00002"]})
+    text = "".join(json.dumps(x) + "\n" for x in lines)
+    r = _cli(db, ["recommend", "--batch", "-"], tmp_path, stdin=text)
+    assert r.exit_code == 1
+    out = [json.loads(x) for x in r.stdout.splitlines()]
+    assert [o["user"] for o in out] == ["splats", "lost", "crowds"]
+    assert out[1]["ranked"] == [CROPS]
+    assert "2999.00001" in r.stderr and "2999.00002" in r.stderr
+    assert "2999" not in r.stdout
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "not json",
+        "[1]",
+        '{"user": 1, "liked": [], "candidates": []}',
+        '{"user": "u", "liked": "2503.11731", "candidates": []}',
+        '{"user": "u", "liked": [], "candidates": [1]}',
+        '{"user": "u", "liked": [], "disliked": {}, "candidates": []}',
+    ],
+)
+def test_recommend_batch_refuses_malformed_lines(sqlite_store, tmp_path, bad):
+    db = sqlite_store.db.url
+    r = _cli(db, ["recommend", "--batch", "-"], tmp_path, stdin=bad + "\n")
+    assert r.exit_code == 2, r.output
+    assert "line 1" in r.stderr

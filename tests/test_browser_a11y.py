@@ -63,6 +63,7 @@ PAGES: list[tuple[str, str, int | tuple[int, int]]] = [
     ("security-activity", "/settings/security", 200),  # signed out: the sign-in form
     ("admin-audit", "/admin/audit", (401, 200)),
     ("admin-users", "/admin/users", (401, 200)),
+    ("for-you", "/papers/for-you?span=week", 200),  # signed out: the sign-in form
     ("collections", "/collections", 200),  # signed out: the sign-in form
     ("collection", "/collections/{collection}", 200),
     ("collection-picker", "/papers/{paper}/collections", 200),  # signed out: the sign-in form

@@ -60,6 +60,7 @@ DEFAULT_PLUGINS = (
     "paperwire.web.thumbnails",
     "paperwire.web.collections",
     "paperwire.web.collections_api",
+    "paperwire.web.foryou",
     "paperwire.web.pages",
 )
 _lock = threading.Lock()

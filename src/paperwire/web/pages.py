@@ -54,7 +54,7 @@ MAX_AUTHOR = 200
 T = TypeVar("T")
 
 
-def _page_of(
+def page_of(
     ctx: Ctx, cards: Sequence[Card], template: str = "feed.html", **context: Any
 ) -> Response:
     """Render a page of cards (or just the cards, for the infinite scroll). Feed pages
@@ -73,9 +73,10 @@ def _page_of(
 
 def _fragments_ok(cards: Sequence[Card], context: dict[str, Any]) -> bool:
     """Whether the cards can come from the rendered ones: plain cards (not search results,
-    which are highlighted), no trending scores, the default heading level."""
+    which are highlighted), no trending scores or For-you reasons, the default heading level."""
     plain = all(type(c) is Card for c in cards)
-    return plain and not context.get("scores") and "card_level" not in context
+    personal = context.get("scores") or context.get("reasons")
+    return plain and not personal and "card_level" not in context
 
 
 CARD_FIELDS = tuple(f.name for f in dataclasses.fields(Card))
@@ -199,7 +200,7 @@ def _feed(ctx: Ctx, period: periods.Period, p: int, sort: str) -> Response:
         prev = period.shift(-1)
         nxt = period.shift(1) if period.shift(1).start <= today else None
     more = (p + 1) * size < total
-    return _page_of(
+    return page_of(
         ctx,
         cards,
         period=period,
@@ -260,7 +261,7 @@ def search_page(ctx: Ctx, q: str, p: int, sort: str, filters: SearchFilters) -> 
     result, cards = service.search(ctx, q, filters, sort=sort, offset=p * size, limit=size)
     params = {**service.filter_params(q, filters), "sort": sort}
     more = (p + 1) * size < result.total
-    return _page_of(
+    return page_of(
         ctx,
         cards,
         query=q,
@@ -318,7 +319,7 @@ def trending_page(ctx: CtxDep, p: PageNo = 0) -> Response:
     window = ranked[p * size : (p + 1) * size]
     cards = ctx.store.feed.cards([t.paper_id for t in window])
     scores = {t.paper_id: t for t in window}
-    return _page_of(
+    return page_of(
         ctx,
         cards,
         title="Trending papers",
@@ -572,7 +573,7 @@ def author(ctx: CtxDep, name: str, p: PageNo = 0) -> Response:
     if not total:
         raise HTTPException(404, f"No paper on this instance lists {shown!r} as an author.")
     more = (p + 1) * size < total
-    return _page_of(
+    return page_of(
         ctx,
         cards,
         "author.html",
@@ -600,7 +601,7 @@ def organization(ctx: CtxDep, name: str) -> Response:
     if org is None:
         raise HTTPException(404, f"No organization called {name!r}.")
     cards = ctx.store.feed.of_organization(org.id)
-    return _page_of(
+    return page_of(
         ctx,
         cards,
         title=org.fullname or org.name,

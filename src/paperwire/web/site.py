@@ -21,6 +21,7 @@ from ..core.tex import tex_html
 from ..ingest.sources import Sources
 from ..jobs.papers import ArxivFetcher
 from ..rank import Ranker, Trend
+from ..rank.foryou import ForYou
 from ..search import SearchEngine
 from ..store import Store
 from ..store.reports import REASONS
@@ -93,6 +94,7 @@ class Site:
         self.sources = sources
         self.arxiv: ArxivFetcher | None = None  # made on first use, at arXiv's pace
         self.arxiv_lock = threading.Lock()
+        self.foryou: ForYou | None = None  # made on first use by web.foryou
         self.secure_cookies = settings.site.secure_cookies
         self.session_cookie = cookie_name(SESSION_COOKIE, self.secure_cookies)
         self.csrf_cookie = cookie_name(CSRF_COOKIE, self.secure_cookies)

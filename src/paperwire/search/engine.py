@@ -112,7 +112,7 @@ class SearchEngine:
         if sort in ("date", "upvotes") and len(all_words) >= self.tuning.candidates:
             # More papers hold every word than the ranked candidates: by date or votes the
             # reader expects every one of them, on every page, so the database pages them.
-            return self._every_match(parsed, filters, sort, offset, limit, deadline, timings)
+            return self._browse(parsed, filters, sort, offset, limit, deadline, parsed, timings)
         vectors = self.semantic() if mode != "keyword" else None
         sem: _Semantic | None = _Semantic()
         if vectors is not None and parsed.semantic:
@@ -148,36 +148,25 @@ class SearchEngine:
         offset: int,
         limit: int,
         deadline: Deadline,
+        words: ParsedQuery | None = None,
+        timings: dict[str, float] | None = None,
     ) -> SearchResult:
-        """No query: the filtered papers (or nothing without filters)."""
-        if not filters.active:
+        """No query: the filtered papers (or nothing without filters). With ``words``: every
+        paper holding all of them, paged by the database in date or upvote order."""
+        if words is None and not filters.active:
             return SearchResult(parsed, [], 0, "empty")
-        found = deadline.run(
-            self.store, lambda: self.store.search.browse(filters, sort, limit, offset)
-        )
-        seqs, total = found if found is not None else ([], 0)
-        hits = self._with_ids([Hit(seq=s, score=0.0) for s in seqs])
-        return SearchResult(parsed, hits, total, "browse", incomplete=deadline.exceeded)
-
-    def _every_match(
-        self,
-        parsed: ParsedQuery,
-        filters: SearchFilters,
-        sort: str,
-        offset: int,
-        limit: int,
-        deadline: Deadline,
-        timings: dict[str, float],
-    ) -> SearchResult:
         t0 = time.perf_counter()
         found = deadline.run(
             self.store,
-            lambda: self.store.search.browse(filters, sort, limit, offset, words=parsed),
+            lambda: self.store.search.browse(filters, sort, limit, offset, words=words),
         )
         seqs, total = found if found is not None else ([], 0)
-        hits = self._with_ids([Hit(seq=s, score=0.0, all_words=True) for s in seqs])
-        timings["every_match"] = time.perf_counter() - t0
-        return SearchResult(parsed, hits, total, "keyword", timings, deadline.exceeded)
+        every = words is not None
+        hits = self._with_ids([Hit(seq=s, score=0.0, all_words=every) for s in seqs])
+        timings = timings or {}
+        timings["browse"] = time.perf_counter() - t0
+        mode = "keyword" if every else "browse"
+        return SearchResult(parsed, hits, total, mode, timings, deadline.exceeded)
 
     def _semantic_side(
         self,

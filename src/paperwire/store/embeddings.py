@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from datetime import datetime
+from typing import Any
 
 import numpy as np
 import sqlalchemy as sa
@@ -23,6 +24,11 @@ def vector_bytes(vec: np.ndarray) -> bytes:
 
 def vector_from(raw: bytes) -> np.ndarray:
     return np.frombuffer(raw, dtype="<f4")
+
+
+def _stacked(rows: Sequence[Any]) -> np.ndarray:
+    """The vectors (each row's third column) as one (n, dim) array."""
+    return np.frombuffer(b"".join(r[2] for r in rows), dtype="<f4").reshape(len(rows), -1)
 
 
 class EmbeddingRepo(Repository):
@@ -90,23 +96,22 @@ class EmbeddingRepo(Repository):
         self, model_key: str, after_id: int = 0, batch: int = 20000
     ) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
         """(row ids, paper seqs, vectors) in id order, ``batch`` rows at a time."""
-        last = after_id
-        while True:
-            q = (
-                sa.select(E.c.id, E.c.paper_seq, E.c.vector)
-                .where(E.c.model == model_key, E.c.id > last)
-                .order_by(E.c.id)
-                .limit(batch)
-            )
-            with self.db.connect() as conn:
-                rows = conn.execute(q).all()
-            if not rows:
-                return
+        q = sa.select(E.c.id, E.c.paper_seq, E.c.vector).where(E.c.model == model_key)
+        for rows in self._batches(q, after_id, batch):
             ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
             seqs = np.fromiter((r[1] for r in rows), dtype=np.int64, count=len(rows))
-            vecs = np.frombuffer(b"".join(r[2] for r in rows), dtype="<f4").reshape(len(rows), -1)
-            yield ids, seqs, vecs
-            last = int(ids[-1])
+            yield ids, seqs, _stacked(rows)
+
+    def _batches(self, q: Any, after_id: int, batch: int) -> Iterator[list[Any]]:
+        """The rows of ``q`` (row id first) after ``after_id``, in id order, in batches."""
+        last = after_id
+        while True:
+            with self.db.connect() as conn:
+                rows = conn.execute(q.where(E.c.id > last).order_by(E.c.id).limit(batch)).all()
+            if not rows:
+                return
+            yield rows
+            last = int(rows[-1][0])
 
     def of(self, model_key: str, paper_id: str) -> np.ndarray | None:
         """A paper's stored vector."""
@@ -124,22 +129,13 @@ class EmbeddingRepo(Repository):
     ) -> Iterator[tuple[list[str], np.ndarray]]:
         """(arXiv ids, vectors) of every stored vector of ``model_key``, by row id,
         ``batch`` at a time."""
-        last = 0
-        while True:
-            q = (
-                sa.select(E.c.id, P.c.id.label("paper_id"), E.c.vector)
-                .join(P, P.c.seq == E.c.paper_seq)
-                .where(E.c.model == model_key, E.c.id > last)
-                .order_by(E.c.id)
-                .limit(batch)
-            )
-            with self.db.connect() as conn:
-                rows = conn.execute(q).all()
-            if not rows:
-                return
-            vecs = np.frombuffer(b"".join(r[2] for r in rows), dtype="<f4").reshape(len(rows), -1)
-            yield [r[1] for r in rows], vecs
-            last = int(rows[-1][0])
+        q = (
+            sa.select(E.c.id, P.c.id.label("paper_id"), E.c.vector)
+            .join(P, P.c.seq == E.c.paper_seq)
+            .where(E.c.model == model_key)
+        )
+        for rows in self._batches(q, 0, batch):
+            yield [r[1] for r in rows], _stacked(rows)
 
     def texts(self, model_key: str, missing_only: bool, batch: int = 5000) -> Iterator[PaperText]:
         """Every paper's title and abstract by seq (only those without a vector of

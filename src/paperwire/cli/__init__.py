@@ -4,7 +4,7 @@ plugins register; other plugins add commands through ``register_commands``."""
 
 from __future__ import annotations
 
-from . import catalogue, digest, jobs, search, site, thumbnails  # noqa: F401 - they add their commands
+from . import catalogue, digest, jobs, library, search, site, thumbnails  # noqa: F401 - they add their commands
 from .main import main
 
 __all__ = ["main"]

@@ -1,0 +1,107 @@
+"""Library entries matched to the catalogue's papers: by arXiv id, then DOI, then exact title
+(normalized; candidates from the keyword index, a year check when both years are known)."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import NamedTuple
+
+from ..core.query import ParsedQuery, Unit
+from ..store import Store
+from .library import LibraryEntry
+
+HOW = ("arxiv", "doi", "title")
+QUERY_WORDS = 6  # the longest words of a title the keyword index is asked for
+CANDIDATES = 20  # papers holding them that are compared with the title
+YEAR_SLACK = 1  # a preprint's year and its venue's may differ by one
+_STOP = frozenset(
+    "a an and are as at be by for from how in into is it of on or over the their this to "
+    "under via what when where which with without".split()
+)
+_COMMAND = re.compile(r"\\([A-Za-z]+)")
+_NOT_WORD = re.compile(r"[^\w]+|_")
+_ASCII_WORD = re.compile(r"^[a-z0-9]+$")
+
+
+class Matched(NamedTuple):
+    entry: LibraryEntry
+    paper_id: str
+    how: str  # one of HOW
+
+
+@dataclass
+class LibraryMatch:
+    matched: list[Matched] = field(default_factory=list)
+    unknown: list[LibraryEntry] = field(default_factory=list)
+
+
+def normalize_title(title: str) -> str:
+    """A title as compared: no case, accents, punctuation, TeX braces, ``$`` or
+    backslashes, and single spaces ("{BERT}: Pre-training ..." == "BERT: pre-training ...")."""
+    text = _COMMAND.sub(r"\1", title.replace("{", "").replace("}", "")).replace("$", " ")
+    text = unicodedata.normalize("NFKD", text.casefold())
+    text = "".join(ch for ch in text if not unicodedata.combining(ch))
+    return " ".join(_NOT_WORD.sub(" ", text).split())
+
+
+def _query_words(title: str) -> list[str]:
+    """The words the keyword index is asked for: ASCII ones (the index of either database
+    holds them as written), not stop words, longest first."""
+    words = [w for w in dict.fromkeys(title.casefold().split()) if w not in _STOP]
+    cleaned = [w for w in (_NOT_WORD.sub("", _COMMAND.sub(r"\1", w)) for w in words)]
+    ascii_words = [w for w in dict.fromkeys(cleaned) if _ASCII_WORD.match(w) and len(w) > 1]
+    return sorted(ascii_words, key=len, reverse=True)[:QUERY_WORDS]
+
+
+def _title_words(title: str) -> list[str]:
+    # Split the raw title at punctuation, as the keyword index tokenizes it.
+    return _query_words(" ".join(re.split(r"[^\w\\$]+", title)))
+
+
+def match(store: Store, entries: Sequence[LibraryEntry]) -> LibraryMatch:
+    """Each entry's paper in the catalogue, or the entry listed as unknown. Ids and DOIs
+    are looked up in a few bulk queries; a title asks the keyword index once."""
+    found: dict[int, Matched] = {}
+    known = store.papers.known_ids([e.arxiv_id for e in entries if e.arxiv_id])
+    for i, e in enumerate(entries):
+        if e.arxiv_id and e.arxiv_id in known:
+            found[i] = Matched(e, e.arxiv_id, "arxiv")
+    rest = [i for i in range(len(entries)) if i not in found]
+    dois = store.papers.by_dois([entries[i].doi or "" for i in rest if entries[i].doi])
+    for i in rest:
+        doi = (entries[i].doi or "").lower()
+        if doi in dois:
+            found[i] = Matched(entries[i], dois[doi], "doi")
+    rest = [i for i in rest if i not in found]
+    candidates: dict[int, list[int]] = {}
+    for i in rest:
+        words = _title_words(entries[i].title)
+        if not words:
+            continue
+        query = ParsedQuery(text="", units=[Unit(alternatives=[[w]]) for w in words])
+        hits = store.search.keyword_hits(query, limit=CANDIDATES)
+        candidates[i] = [seq for seq, _ in hits]
+    papers = store.papers.titles([s for seqs in candidates.values() for s in seqs])
+    for i, seqs in candidates.items():
+        e = entries[i]
+        want = normalize_title(e.title)
+        for seq in seqs:
+            if seq not in papers:
+                continue
+            paper_id, title, published = papers[seq]
+            if normalize_title(title) != want:
+                continue
+            if e.year and published and abs(published.year - e.year) > YEAR_SLACK:
+                continue
+            found[i] = Matched(e, paper_id, "title")
+            break
+    out = LibraryMatch()
+    for i, e in enumerate(entries):
+        if i in found:
+            out.matched.append(found[i])
+        else:
+            out.unknown.append(e)
+    return out

@@ -438,3 +438,20 @@ def test_cli_unreadable_files_exit_2(seeded_url, tmp_path):
     junk.write_bytes(random.Random(1).randbytes(50_000))
     r = invoke(seeded_url, str(junk))
     assert r.exit_code == 2 and "not text" in r.stderr
+
+
+def test_title_words_as_the_keyword_index_reads_them():
+    from paperwire.ingest.library_match import _title_words
+
+    words = _title_words(r"M$^3$FinMeeting: DS_FusionNet with $\alpha$-nets for Öztireli")
+    assert sorted(words) == ["alpha", "ds", "finmeeting", "fusionnet", "nets"]
+
+
+def test_title_lookup_takes_no_syntax_from_words(store):
+    _seed(store)
+    hostile = ['"', "a OR b", "x:A|y", "NEAR(", "*", "title:", "", "-"]
+    assert store.search.title_hits(hostile) == []
+    seqs = store.search.title_hits(["Kolmogorov", "arnold", "hypernetwork"])
+    assert store.papers.ids_of(seqs) == {seqs[0]: "2503.11781"}
+    assert store.search.title_hits(["kolmogorov", "sensor"]) == []  # title words only
+    assert store.search.title_hits(["sensor", "validation", "autonomous"]) == []  # abstract

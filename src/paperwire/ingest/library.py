@@ -17,7 +17,6 @@ from dataclasses import dataclass, field
 
 from ..core.errors import BadRecord, InvalidArxivId
 from ..core.ids import parse_arxiv_id
-from ..core.text import clean
 
 MAX_BYTES = 5 * 1024 * 1024
 MAX_ENTRIES = 5000
@@ -103,6 +102,20 @@ def year_in(text: str | None) -> int | None:
     return int(m.group(1)) if m else None
 
 
+# Control, surrogate and private-use characters and bidi overrides, as core.text.clean drops
+# them (one regular expression: a library holds hundreds of thousands of names).
+_DROPPED = re.compile(
+    "[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ud800-\uf8ff\ufffe\uffff\U000f0000-\U0010ffff]"
+)
+
+
+def _plain(text: str) -> str:
+    """One line of text: NFC, without what :func:`~paperwire.core.text.clean` drops, single
+    spaces."""
+    spaced = " ".join(unicodedata.normalize("NFC", text).split())
+    return " ".join(_DROPPED.sub("", spaced).split())
+
+
 def _finish(
     title: str,
     authors: list[str],
@@ -112,7 +125,7 @@ def _finish(
     line: int,
 ) -> LibraryEntry:
     """An entry, checked: something to match it by, and a title of sane length."""
-    title = " ".join(clean(title, lines=False).split())
+    title = _plain(title)
     if len(title) > MAX_TITLE:
         raise LibraryError(f"title longer than {MAX_TITLE} characters", line)
     if doi and not arxiv:
@@ -121,7 +134,7 @@ def _finish(
             arxiv = arxiv_id_in(m.group(1))
     if not (title or doi or arxiv):
         raise LibraryError("no title, DOI or arXiv id", line)
-    names = [" ".join(clean(a, lines=False).split()) for a in authors]
+    names = [_plain(a) for a in authors]
     return LibraryEntry(
         title=title,
         authors=[a for a in names if a],
@@ -214,6 +227,8 @@ def latex_to_text(text: str) -> str:
     """LaTeX as plain Unicode: accents (``{\\"u}``, ``\\'{e}``, ``\\c{c}``), special letters
     (``\\ss``, ``\\o``), escapes, and commands reduced to their arguments; braces go. Math
     (``$...$``) is kept as written, without its braces."""
+    if not any(ch in text for ch in "\\{}~$`'-"):
+        return " ".join(text.split())
     parts = _MATH.split(text)
     out = []
     for i, part in enumerate(parts):
@@ -393,6 +408,9 @@ class _BibReader:
 
 def _split_authors(text: str) -> list[str]:
     """Names separated by " and " outside braces ({Barnes and Noble} is one name)."""
+    if "{" not in text:
+        names = _AND.split(text)
+        return [n.strip() for n in names if n.strip() and n.strip().lower() != "others"]
     names, depth, start = [], 0, 0
     i = 0
     while i < len(text):

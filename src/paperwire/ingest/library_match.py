@@ -9,13 +9,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
-from ..core.query import ParsedQuery, Unit
 from ..store import Store
 from .library import LibraryEntry
 
 HOW = ("arxiv", "doi", "title")
 QUERY_WORDS = 6  # the longest words of a title the keyword index is asked for
-CANDIDATES = 20  # papers holding them that are compared with the title
+CANDIDATES = 50  # papers holding them (the newest) that are compared with the title
 YEAR_SLACK = 1  # a preprint's year and its venue's may differ by one
 _STOP = frozenset(
     "a an and are as at be by for from how in into is it of on or over the their this to "
@@ -24,6 +23,7 @@ _STOP = frozenset(
 _COMMAND = re.compile(r"\\([A-Za-z]+)")
 _NOT_WORD = re.compile(r"[^\w]+|_")
 _ASCII_WORD = re.compile(r"^[a-z0-9]+$")
+_SEPARATORS = re.compile(r"(?:[^\w\\]|_)+")
 
 
 class Matched(NamedTuple):
@@ -57,8 +57,9 @@ def _query_words(title: str) -> list[str]:
 
 
 def _title_words(title: str) -> list[str]:
-    # Split the raw title at punctuation, as the keyword index tokenizes it.
-    return _query_words(" ".join(re.split(r"[^\w\\$]+", title)))
+    # Split at punctuation, "$" and "_" as the keyword index tokenizes ("DS_FusionNet" is
+    # two words there); a TeX command stays one word ("$\\alpha$" is "alpha").
+    return _query_words(" ".join(_SEPARATORS.split(title)))
 
 
 def match(store: Store, entries: Sequence[LibraryEntry]) -> LibraryMatch:
@@ -81,9 +82,7 @@ def match(store: Store, entries: Sequence[LibraryEntry]) -> LibraryMatch:
         words = _title_words(entries[i].title)
         if not words:
             continue
-        query = ParsedQuery(text="", units=[Unit(alternatives=[[w]]) for w in words])
-        hits = store.search.keyword_hits(query, limit=CANDIDATES)
-        candidates[i] = [seq for seq, _ in hits]
+        candidates[i] = store.search.title_hits(words, limit=CANDIDATES)
     papers = store.papers.titles([s for seqs in candidates.values() for s in seqs])
     for i, seqs in candidates.items():
         e = entries[i]

@@ -345,10 +345,13 @@ def test_title_match_checks_the_year_and_the_whole_title(store):
         + "@misc{x, title={{Color} matching using hypernetwork-based {K}olmogorov--{A}rnold "
         + "networks.}}\n"  # no year: compared by title alone, in any case and punctuation
         + "@misc{y, title={Color Matching Using Hypernetwork-Based Networks}}\n"
+        # No publication date stored: the year of its id (2025) is compared.
+        + "@misc{z, title={Color Matching Using Hypernetwork-Based Kolmogorov-Arnold "
+        + "Networks}, year={2019}}\n"
     )
     result = match(store, parse(text).entries)
     assert _hows(result) == {1: ("2503.12006", "title"), 4: ("2503.11781", "title")}
-    assert [e.line for e in result.unknown] == [2, 3, 5]
+    assert [e.line for e in result.unknown] == [2, 3, 5, 6]
 
 
 def test_match_queries_ids_and_dois_in_bulk(store):

@@ -1,5 +1,6 @@
 """Library entries matched to the catalogue's papers: by arXiv id, then DOI, then exact title
-(normalized; candidates from the keyword index, a year check when both years are known)."""
+(normalized; candidates from the keyword index's titles; when the entry has a year, the
+paper's year — published, else the one its arXiv id encodes — within one of it)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
+from ..core.ids import id_month
 from ..store import Store
 from .library import LibraryEntry
 
@@ -93,7 +95,9 @@ def match(store: Store, entries: Sequence[LibraryEntry]) -> LibraryMatch:
             paper_id, title, published = papers[seq]
             if normalize_title(title) != want:
                 continue
-            if e.year and published and abs(published.year - e.year) > YEAR_SLACK:
+            # Without a publication date, the year the arXiv id encodes.
+            year = published.year if published else id_month(paper_id)[0]
+            if e.year and abs(year - e.year) > YEAR_SLACK:
                 continue
             found[i] = Matched(e, paper_id, "title")
             break

@@ -137,6 +137,8 @@ def test_generic_csv_any_case_and_format_by_content():
         ("http://arxiv.org/abs/math.GT/0309136", "math.GT/0309136"),
         ("CoRR abs/1706.03762", "1706.03762"),
         ("arXiv: hep-th/9901001", "hep-th/9901001"),
+        ("arXiv:HEP-TH/9901001v1 [hep-th]", "hep-th/9901001"),
+        ("see arXiv:Math.gt/0309136.", "math.GT/0309136"),
         ("2401.01234v2", "2401.01234"),
         ("arXiv:2401.012", None),
         ("Journal of Things 12(3)", None),
@@ -223,6 +225,22 @@ def test_too_many_entries_are_refused():
         parse(text)
     ok = "".join(f"@misc{{k{i}, title={{Paper {i}}}}}\n" for i in range(MAX_ENTRIES))
     assert len(parse(ok).entries) == MAX_ENTRIES
+
+
+def test_many_bad_entries_on_one_line_end_soon():
+    """A 5 MB line of tiny broken entries: refused, in linear time, without keeping a
+    million problems."""
+    with pytest.raises(LibraryError, match="more than 5,000 entries that cannot be read"):
+        parse(b"@a{x}" * 1_000_000)
+    with pytest.raises(LibraryError, match="not a BibTeX"):
+        parse(b"@" * 5_000_000)
+    lib = parse(b"@a{" * 1_000_000)  # one entry that never ends
+    assert [p.line for p in lib.problems] == [1] and not lib.entries
+
+
+def test_surrogates_and_old_mac_line_ends():
+    lib = parse("@misc{a,\r title={Bad \ud800 text},\r year={2020}}\r@misc{b, title={B}}")
+    assert [(e.title, e.line) for e in lib.entries] == [("Bad text", 1), ("B", 4)]
 
 
 def test_nul_bytes_latin1_and_bom():

@@ -72,8 +72,10 @@ def arxiv_id_in(text: str | None) -> str | None:
         return None
     for m in _ARXIV_IN_TEXT.finditer(text):
         ident = m.group(1)
-        if "/" in ident and not ident.split("/")[0].islower():
-            ident = ident.split("/")[0].lower() + "/" + ident.split("/")[1]
+        if "/" in ident:  # old style: archive in lower case, subject class in upper
+            where, number = ident.split("/", 1)
+            archive, dot, subject = where.partition(".")
+            ident = f"{archive.lower()}{dot}{subject.upper()}/{number}"
         try:
             return parse_arxiv_id(ident)[0]
         except InvalidArxivId:
@@ -239,6 +241,7 @@ def latex_to_text(text: str) -> str:
 # -- BibTeX ---------------------------------------------------------------------------------
 _AT = re.compile(r"@\s*([A-Za-z][\w-]*)\s*([{(])")
 _NEXT_ENTRY = re.compile(r"^[ \t]*@", re.MULTILINE)
+_COMMENT_LINE = re.compile(r"^[ \t]*%", re.MULTILINE)
 _BRACE = re.compile(r"\\.|[{}]", re.DOTALL)
 _QUOTED = re.compile(r'\\.|[{}"]', re.DOTALL)
 # Inside an entry: braces, its closing parenthesis, or a line starting the next entry.
@@ -269,6 +272,7 @@ class _BibReader:
         self.line = _Lines(text)
         self.macros: dict[str, str] = dict(_MONTHS)
         self.end = len(text)  # where the group being read must end
+        self.comments = {self.line(m.start()) for m in _COMMENT_LINE.finditer(text)}
 
     def braced(self, pos: int, opener: str = "{", entry: bool = False) -> tuple[str, int]:
         """The text inside the group opening at ``pos`` and the position after it. An
@@ -361,13 +365,12 @@ class _BibReader:
             at = text.find("@", pos)
             if at < 0:
                 return
-            line_start = text.rfind("\n", 0, at) + 1
             m = _AT.match(text, at)
-            if not m or "%" in text[line_start:at]:  # not an entry, or in a comment line
+            line = self.line(at)
+            if not m or line in self.comments:  # not an entry, or on a comment line
                 pos = at + 1
                 continue
             kind, opener = m.group(1).lower(), m.group(2)
-            line = self.line(at)
             try:
                 body, pos = self.braced(m.end() - 1, opener, entry=True)
                 if kind in ("comment", "preamble"):
@@ -600,14 +603,14 @@ def parse(data: bytes | str, name: str = "") -> Library:
     """The entries of a library export. Raises :class:`LibraryError` when the whole file is
     unusable (too large, binary, no known format, too many entries); a bad entry is only
     listed in ``problems``."""
-    size = len(data.encode("utf-8")) if isinstance(data, str) else len(data)
+    size = len(data.encode("utf-8", "surrogatepass")) if isinstance(data, str) else len(data)
     what = name or "the file"
     if size > MAX_BYTES:
         raise LibraryError(f"{what} is {size / 1e6:.1f} MB; a library may be 5 MB at most")
     text = decode(data) if isinstance(data, bytes) else data.removeprefix("\ufeff")
     if _looks_binary(text):
         raise LibraryError(f"{what} is not text (a BibTeX, RIS or CSV export was expected)")
-    text = text.replace("\r\n", "\n").replace("\x00", "")
+    text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\x00", "")
     kind = detect(text)
     if kind is None:
         raise LibraryError(
@@ -619,11 +622,13 @@ def parse(data: bytes | str, name: str = "") -> Library:
     problems: list[LibraryError] = []
     for item in reader(text):
         if isinstance(item, LibraryError):
+            if len(problems) >= MAX_ENTRIES:
+                raise LibraryError(
+                    f"{what} has more than {MAX_ENTRIES:,} entries that cannot be read", item.line
+                )
             problems.append(item)
             continue
         if len(entries) >= MAX_ENTRIES:
             raise LibraryError(f"{what} has more than {MAX_ENTRIES:,} entries; split it", item.line)
         entries.append(item)
-    if len(problems) > MAX_ENTRIES:
-        problems = problems[:MAX_ENTRIES]
     return Library(kind, entries, problems)

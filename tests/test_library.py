@@ -263,6 +263,15 @@ def test_huge_fields_skip_their_entry():
     assert len(lib.problems) == 1
 
 
+def test_too_many_fields_or_authors_skip_their_entry():
+    fields = "@misc{f, title={T}," + "x = 1, " * 1000 + "}\n"
+    authors = "TY  - JOUR\nTI  - T\n" + "AU  - Someone, A.\n" * 10_001 + "ER  - \n"
+    assert parse(fields + good(1)).problems[0].args[0] == "more than 200 fields in one entry"
+    lib = parse(authors + "TY  - JOUR\nTI  - Kept\nER  - \n")
+    assert [e.title for e in lib.entries] == ["Kept"]
+    assert lib.problems[0].args[0] == "more than 10,000 authors"
+
+
 def test_hostile_ris_and_csv():
     ris = "AU  - Before, TY\nTY  - JOUR\nTI  - One\nER  - \nTY  - JOUR\nTI  - Two\n"
     ris += "TY  - JOUR\nTI  - Three\nER  - \nTY  - JOUR\nTI  - " + "y" * 250_000 + "\nER  - \n"

@@ -22,6 +22,8 @@ MAX_BYTES = 5 * 1024 * 1024
 MAX_ENTRIES = 5000
 MAX_FIELD = 200_000  # characters of one field (a 3,000-author collaboration fits)
 MAX_TITLE = 1000
+MAX_FIELDS = 200  # in one BibTeX entry
+MAX_AUTHORS = 10_000  # in one entry
 FORMATS = ("bibtex", "ris", "csv")
 
 
@@ -136,6 +138,8 @@ def _finish(
             arxiv = arxiv_id_in(m.group(1))
     if not (title or doi or arxiv):
         raise LibraryError("no title, DOI or arXiv id", line)
+    if len(authors) > MAX_AUTHORS:
+        raise LibraryError(f"more than {MAX_AUTHORS:,} authors", line)
     names = [_plain(a) for a in authors]
     return LibraryEntry(
         title=title,
@@ -312,6 +316,7 @@ class _BibReader:
     def value(self, pos: int) -> tuple[str, int]:
         """A field value: pieces ({...}, "...", numbers, @string names) joined by #."""
         pieces: list[str] = []
+        size = 0
         text, end = self.text, self.end
         while True:
             while pos < end and text[pos].isspace():
@@ -331,7 +336,8 @@ class _BibReader:
             else:
                 raise LibraryError("a field has no value", self.line(pos))
             pieces.append(piece)
-            if sum(len(p) for p in pieces) > MAX_FIELD:
+            size += len(piece)
+            if size > MAX_FIELD:
                 raise LibraryError(f"a field longer than {MAX_FIELD:,} characters", self.line(pos))
             while pos < end and text[pos].isspace():
                 pos += 1
@@ -346,7 +352,7 @@ class _BibReader:
         pos = offset
         self.end = end
         try:
-            while True:
+            for _ in range(MAX_FIELDS + 1):
                 while pos < end and (self.text[pos].isspace() or self.text[pos] == ","):
                     pos += 1
                 if pos >= end:
@@ -356,6 +362,7 @@ class _BibReader:
                     raise LibraryError("expected a field (name = value)", self.line(pos))
                 value, pos = self.value(m.end() + 1)
                 out.setdefault(m.group(1).lower(), value)
+            raise LibraryError(f"more than {MAX_FIELDS} fields in one entry", self.line(pos))
         finally:
             self.end = len(self.text)
 

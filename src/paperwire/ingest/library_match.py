@@ -8,6 +8,7 @@ import re
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import NamedTuple
 
 from ..core.ids import id_month
@@ -15,7 +16,9 @@ from ..store import Store
 from .library import LibraryEntry
 
 HOW = ("arxiv", "doi", "title")
-QUERY_WORDS = 6  # the longest words of a title the keyword index is asked for
+QUERY_WORDS = 9  # the longest words of a title the keyword index is asked for
+GROUP_WORDS = 3  # then asked three at a time when all of them find no paper of that title
+GROUPS = 3
 CANDIDATES = 50  # papers holding them (the newest) that are compared with the title
 YEAR_SLACK = 1  # a preprint's year and its venue's may differ by one
 _STOP = frozenset(
@@ -64,9 +67,43 @@ def _title_words(title: str) -> list[str]:
     return _query_words(" ".join(_SEPARATORS.split(title)))
 
 
+def _word_groups(title: str) -> list[list[str]]:
+    """The words of a title asked of the index in turn: its longest words together (few
+    titles hold them all), then disjoint threes of them, for a word the index reads
+    otherwise than the title's text shows (PostgreSQL reads "of~Interval" as "~interval",
+    "HyFrac.fun" as a host name) spoils one three only."""
+    words = _title_words(title)
+    if len(words) <= GROUP_WORDS:
+        return [words] if words else []
+    parts = [words[k : k + GROUP_WORDS] for k in range(0, len(words), GROUP_WORDS)]
+    return [words, *parts[: GROUPS - 1]]
+
+
+def _same_title(
+    entry: LibraryEntry,
+    seqs: Sequence[int],
+    papers: dict[int, tuple[str, str, datetime | None]],
+) -> str | None:
+    """The first of ``seqs`` whose title is the entry's, in a year that fits."""
+    want = normalize_title(entry.title)
+    for seq in seqs:
+        if seq not in papers:
+            continue
+        paper_id, title, published = papers[seq]
+        if normalize_title(title) != want:
+            continue
+        # Without a publication date, the year the arXiv id encodes.
+        year = published.year if published else id_month(paper_id)[0]
+        if entry.year and abs(year - entry.year) > YEAR_SLACK:
+            continue
+        return paper_id
+    return None
+
+
 def match(store: Store, entries: Sequence[LibraryEntry]) -> LibraryMatch:
     """Each entry's paper in the catalogue, or the entry listed as unknown. Ids and DOIs
-    are looked up in a few bulk queries; a title asks the keyword index once."""
+        are looked up in a few bulk queries; a title asks the keyword index once (again, for other
+    first words find no paper of that title)."""
     found: dict[int, Matched] = {}
     known = store.papers.known_ids([e.arxiv_id for e in entries if e.arxiv_id])
     for i, e in enumerate(entries):
@@ -79,28 +116,15 @@ def match(store: Store, entries: Sequence[LibraryEntry]) -> LibraryMatch:
         if doi in dois:
             found[i] = Matched(entries[i], dois[doi], "doi")
     rest = [i for i in rest if i not in found]
-    candidates: dict[int, list[int]] = {}
-    for i in rest:
-        words = _title_words(entries[i].title)
-        if not words:
-            continue
-        candidates[i] = store.search.title_hits(words, limit=CANDIDATES)
-    papers = store.papers.titles([s for seqs in candidates.values() for s in seqs])
-    for i, seqs in candidates.items():
-        e = entries[i]
-        want = normalize_title(e.title)
-        for seq in seqs:
-            if seq not in papers:
-                continue
-            paper_id, title, published = papers[seq]
-            if normalize_title(title) != want:
-                continue
-            # Without a publication date, the year the arXiv id encodes.
-            year = published.year if published else id_month(paper_id)[0]
-            if e.year and abs(year - e.year) > YEAR_SLACK:
-                continue
-            found[i] = Matched(e, paper_id, "title")
-            break
+    groups = {i: _word_groups(entries[i].title) for i in rest}
+    for attempt in range(GROUPS):
+        asked = [i for i in rest if i not in found and attempt < len(groups[i])]
+        candidates = {i: store.search.title_hits(groups[i][attempt], CANDIDATES) for i in asked}
+        papers = store.papers.titles([s for seqs in candidates.values() for s in seqs])
+        for i, seqs in candidates.items():
+            paper_id = _same_title(entries[i], seqs, papers)
+            if paper_id:
+                found[i] = Matched(entries[i], paper_id, "title")
     out = LibraryMatch()
     for i, e in enumerate(entries):
         if i in found:

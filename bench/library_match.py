@@ -56,6 +56,7 @@ def library(rows: list[dict]) -> tuple[bytes, dict[str, str]]:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--db", required=True, help="SQLAlchemy URL of a store holding the listings")
+    ap.add_argument("--json", help="write the figures here (default: bench/results/)")
     args = ap.parse_args()
     rows = []
     for path in sorted(LISTINGS.glob("*.jsonl.gz")):
@@ -90,6 +91,17 @@ def main() -> int:
     print(f"parse: {parse_s * 1000:.0f} ms")
     print(f"match: {match_s * 1000:.0f} ms ({match_s / len(lib.entries) * 1000:.2f} ms/entry)")
     print(f"matched {hows}, unknown {len(result.unknown)}, missed {missed}, wrong {wrong}")
+    figures = {
+        "backend": store.dialect,
+        "entries": len(lib.entries),
+        "parse_ms": round(parse_s * 1000),
+        "match_ms": round(match_s * 1000),
+        "matched": hows,
+        "unknown": len(result.unknown),
+        "missed": missed,
+        "wrong": wrong,
+    }
+    benchkit.write_json("library_match", figures, args.json)
     return 1 if missed or wrong else 0
 
 

@@ -8,6 +8,7 @@ from . import (  # noqa: F401 - they add their commands
     catalogue,
     digest,
     jobs,
+    library,
     recommend,
     search,
     site,

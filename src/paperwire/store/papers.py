@@ -186,6 +186,38 @@ class PaperRepo(Repository):
                 out.update({seq: pid for seq, pid in conn.execute(q)})
         return out
 
+    def known_ids(self, paper_ids: Sequence[str]) -> set[str]:
+        """Which of these arXiv ids (versionless) the catalogue holds."""
+        out: set[str] = set()
+        with self.db.connect() as conn:
+            for chunk in chunks(sorted(set(paper_ids))):
+                out.update(conn.execute(sa.select(P.c.id).where(P.c.id.in_(chunk))).scalars())
+        return out
+
+    def by_dois(self, dois: Sequence[str]) -> dict[str, str]:
+        """DOI (lower case) -> arXiv id of the paper holding it, DOIs compared without
+        regard to case. Of two papers with one DOI, the older in the catalogue wins."""
+        out: dict[str, str] = {}
+        wanted = sorted({d.strip().lower() for d in dois if d and d.strip()})
+        with self.db.connect() as conn:
+            for chunk in chunks(wanted):
+                q = (
+                    sa.select(sa.func.lower(P.c.doi), P.c.id)
+                    .where(sa.func.lower(P.c.doi).in_(chunk))
+                    .order_by(P.c.seq.desc())
+                )
+                out.update({doi: pid for doi, pid in conn.execute(q)})
+        return out
+
+    def titles(self, seqs: Sequence[int]) -> dict[int, tuple[str, str, datetime | None]]:
+        """seq -> (arXiv id, title, published), for matching titles."""
+        out: dict[int, tuple[str, str, datetime | None]] = {}
+        with self.db.connect() as conn:
+            for chunk in chunks(sorted({int(s) for s in seqs})):
+                q = sa.select(P.c.seq, P.c.id, P.c.title, P.c.published).where(P.c.seq.in_(chunk))
+                out.update({r.seq: (r.id, r.title, r.published) for r in conn.execute(q)})
+        return out
+
     def texts(self, seqs: Sequence[int]) -> dict[int, PaperText]:
         out: dict[int, PaperText] = {}
         with self.db.connect() as conn:

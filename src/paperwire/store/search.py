@@ -3,6 +3,7 @@ the same transactions as the papers) and the filters every search path applies."
 
 from __future__ import annotations
 
+import re
 import sqlite3
 import threading
 from collections.abc import Sequence
@@ -19,6 +20,9 @@ from .common import Repository, chunks
 from .fulltext import ALL, ANY, fts5, tsquery
 
 P = t.papers
+# Words a title lookup may ask for (they are pasted into the FTS5 or tsquery text, quoted).
+_PLAIN_WORD = re.compile(r"^[^\W_]{1,64}$")
+MAX_TITLE_WORDS = 16
 # bm25 weights of the FTS5 columns: title, abstract, authors (tuned on SciFact-dev).
 BM25 = "bm25(papers_fts, 10.0, 1.0, 2.0)"
 # The tokenizer of the papers_fts table (migration 0001), for in-memory copies of it.
@@ -235,6 +239,30 @@ class SearchRepo(Repository):
                     ).bindparams(ids)
                     out.update(conn.execute(q, {**ts.params, "ids": chunk}).scalars())
         return out
+
+    def title_hits(self, words: Sequence[str], limit: int = 50) -> list[int]:
+        """Seqs of the newest papers whose title (not abstract or authors) holds every one of
+        ``words`` as the keyword index reads words (stemmed), for finding a paper by its
+        title. Words other than letters and digits are left out."""
+        kept = [w for w in dict.fromkeys(words) if _PLAIN_WORD.match(w)][:MAX_TITLE_WORDS]
+        if not kept:
+            return []
+        if self.db.dialect == "sqlite":
+            match = "title : (" + " AND ".join(f'"{w}"' for w in kept) + ")"
+            q = sa.text(
+                "SELECT rowid FROM papers_fts WHERE papers_fts MATCH :m "
+                "ORDER BY rowid DESC LIMIT :limit"
+            )
+            params: dict[str, Any] = {"m": match, "limit": limit}
+        else:
+            # The title's lexemes carry weight A in the tsvector (migration 0001).
+            q = sa.text(
+                "SELECT seq FROM papers WHERE tsv @@ to_tsquery('english', :q) "
+                "ORDER BY seq DESC LIMIT :limit"
+            )
+            params = {"q": " & ".join(f"{w}:A" for w in kept), "limit": limit}
+        with self.db.connect() as conn:
+            return [int(s) for s in conn.execute(q, params).scalars()]
 
     def doc_counts(self, units: Sequence[Unit], cap: int) -> list[int]:
         """How many papers hold each unit, counting up to ``cap``."""

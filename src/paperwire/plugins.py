@@ -58,6 +58,7 @@ DEFAULT_PLUGINS = (
     "paperwire.web.audit",
     "paperwire.web.avatars",
     "paperwire.web.thumbnails",
+    "paperwire.web.library_import",
     "paperwire.web.collections",
     "paperwire.web.collections_api",
     "paperwire.web.foryou",

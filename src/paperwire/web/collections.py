@@ -91,6 +91,7 @@ def mine(ctx: CtxDep) -> Response:
         collections=ctx.store.collections.of_user(ctx.user.id, viewer=ctx.user.id),
         visibilities=COLLECTION_VISIBILITIES,
         limits=LIMITS,
+        max_upload=ctx.settings.site.max_body_bytes,
     )
 
 

@@ -513,3 +513,37 @@ def test_save_from_search_results_comes_back_to_the_search(web):
     where = _loc(ada.post(f"/papers/{found[0]}/save", {"next": "/papers?q=models"}))
     assert where.startswith(f"/papers?q=models&saved_paper={found[0]}&collection=")
     assert "Saved “" in ada.get(where).text
+
+
+def test_a_collection_downloads_as_bibtex_to_whoever_may_see_it(web_both):
+    """Your data as BibTeX (issue 15, item 6): the collection's papers in its order, with
+    distinct keys; a private one is nobody else's download."""
+    from paperwire.web.render import unique_bibtex_keys
+
+    app, store, ids, _ = web_both
+    uid = add_user(store, "ada")
+    add_user(store, "bob")
+    shelf = store.collections.create(uid, "To cite", visibility="private")
+    for pid in (ids[2], ids[0]):
+        store.collections.add(shelf.id, pid)
+    owner = Visitor(app)
+    owner.sign_in("ada")
+    assert f"/collections/{shelf.id}/bibtex" in owner.get(f"/collections/{shelf.id}").text
+    r = owner.get(f"/collections/{shelf.id}/bibtex")
+    assert r.status_code == 200 and r.headers["content-type"].startswith("application/x-bibtex")
+    assert "attachment" in r.headers["content-disposition"]
+    eprints = re.findall(r"eprint = \{([^}]+)\}", r.text)
+    assert eprints == [ids[2], ids[0]]
+    keys = re.findall(r"@misc\{([^,]+),", r.text)
+    assert len(keys) == 2 and len(set(keys)) == 2
+    other = Visitor(app)
+    other.sign_in("bob")
+    assert other.get(f"/collections/{shelf.id}/bibtex").status_code == 404
+    assert Visitor(app).get(f"/collections/{shelf.id}/bibtex").status_code == 404
+    store.collections.update(shelf.id, uid, visibility="public")
+    assert Visitor(app).get(f"/collections/{shelf.id}/bibtex").status_code == 200
+    same = ["@misc{lee2025deep,\n  title = {A}\n}", "@misc{lee2025deep,\n  title = {B}\n}"]
+    assert [e.split(",")[0] for e in unique_bibtex_keys(same)] == [
+        "@misc{lee2025deep",
+        "@misc{lee2025deepa",
+    ]

@@ -18,6 +18,7 @@ from ..core.ids import parse_arxiv_id
 from ..core.models import COLLECTION_VISIBILITIES, Card, Collection, User
 from ..store.collections import MAX_DESCRIPTION, MAX_NAME, MAX_NOTE
 from ..store.signals import DISMISSED, MORE_LIKE_THIS
+from . import render
 from .deps import (
     Ctx,
     CtxDep,
@@ -143,6 +144,23 @@ def show(ctx: CtxDep, collection_id: RowId) -> Response:
         visibilities=COLLECTION_VISIBILITIES,
         limits=LIMITS,
         atom=f"/feeds/collections/{found.id}.atom" if found.visibility != "private" else None,
+    )
+
+
+@router.get("/collections/{collection_id}/bibtex")
+def as_bibtex(ctx: CtxDep, collection_id: RowId) -> Response:
+    """The collection's papers as a BibTeX file, in its order (keys made unique)."""
+    found = visible(ctx, collection_id)
+    items = ctx.store.collections.items(found.id)
+    cards = {c.id: c for c in ctx.store.feed.cards([i.paper_id for i in items])}
+    entries = [render.bibtex(cards[i.paper_id]) for i in items if i.paper_id in cards]
+    return Response(
+        "\n\n".join(render.unique_bibtex_keys(entries)) + "\n",
+        media_type="application/x-bibtex; charset=utf-8",
+        headers={
+            "Content-Disposition": f'attachment; filename="collection-{found.id}.bib"',
+            "Cache-Control": "private, no-cache",
+        },
     )
 
 

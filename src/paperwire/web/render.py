@@ -187,6 +187,22 @@ def bibtex(card: Card) -> str:
     return f"@misc{{{key},\n{body}\n}}"
 
 
+def unique_bibtex_keys(entries: list[str]) -> list[str]:
+    """BibTeX entries whose keys repeat get a, b, c… appended (one file, distinct keys)."""
+    seen: dict[str, int] = {}
+    out = []
+    for entry in entries:
+        head, _, rest = entry.partition(",")
+        kind, _, key = head.partition("{")
+        n = seen.get(key, 0)
+        seen[key] = n + 1
+        if n:
+            suffix = "" if n > 26 else "abcdefghijklmnopqrstuvwxyz"[n - 1]
+            entry = f"{kind}{{{key}{suffix or n},{rest}"
+        out.append(entry)
+    return out
+
+
 # -- Hugging Face-compatible JSON ---------------------------------------------------------------
 def iso_z(value: datetime | date | None) -> str | None:
     if value is None:

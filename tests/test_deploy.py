@@ -31,7 +31,7 @@ from .nginxkit import (
     render,
     run_nginx,
 )
-from .webkit import add_user, seed
+from .webkit import add_user, clear_of_window_end, seed
 
 processes = pytest.mark.processes
 # The sign-in form's own CSRF field (a page's meta tag may be absent for visitors).
@@ -144,10 +144,7 @@ def test_rate_limits_key_on_the_real_client_behind_nginx(stack):
     counts for nothing."""
     ngx, app = stack["nginx"], stack["app"]
     forged = [f"198.51.100.{i}" for i in range(1, throttle.IP_FACTOR + 2)]
-    # The limit counts in fixed 15-minute windows: start where none ends mid-test.
-    left = throttle.WINDOW - time.time() % throttle.WINDOW
-    if left < 90:
-        time.sleep(left + 1)
+    clear_of_window_end(throttle.WINDOW)  # the limit counts in fixed 15-minute windows
     with ngx.client("127.0.0.3") as client:
         codes = _sign_in_attempts(client, forged, "a")
         assert codes == [400] * throttle.IP_FACTOR + [429]

@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 from paperwire.core.errors import ConfigError
 from paperwire.web.proxies import TrustedProxies, parse_networks, real_client
 
-from .webkit import site
+from .webkit import clear_of_window_end, site
 
 # The sign-in form's own CSRF field (a page's meta tag may be absent for visitors).
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
@@ -112,7 +112,9 @@ def test_rate_limits_key_on_the_real_client_through_the_app(sqlite_store, tmp_pa
     flood guard, web.throttle.IP_FACTOR). From a trusted proxy, two clients have a limit each;
     from an untrusted peer, the header is ignored and every attempt counts against the peer."""
     from paperwire.web.throttle import IP_FACTOR as n
+    from paperwire.web.throttle import WINDOW
 
+    clear_of_window_end(WINDOW)  # the limit counts in fixed 15-minute windows
     trusting, _ = site(sqlite_store, tmp_path, rate_limit_auth=1, trusted_proxies="10.0.0.0/8")
     fwd = ["198.51.100.1"] * n + ["198.51.100.2"] * n + ["198.51.100.1"]
     assert _signins(trusting, fwd, "trusting") == [400] * (2 * n) + [429]

@@ -140,3 +140,12 @@ def serve_in_thread(app):
     finally:
         server.should_exit = True
         thread.join(5)
+
+
+def clear_of_window_end(window: int, margin: float = 90.0) -> None:
+    """Rate limits count in fixed windows (store.accounts.rate_hit, store.throttle): wait,
+    when needed, so that none ends during the next ``margin`` seconds of a test counting on
+    one."""
+    left = window - time.time() % window
+    if left < margin:
+        time.sleep(left + 1)

@@ -115,14 +115,12 @@ class PeopleRepo(Repository):
                     role="user",
                     is_active=False,
                     origin=DELETED,
-                    session_version=u.c.session_version + 1,
                 )
             )
             if res.rowcount != 1:
                 return False
+            end_access(conn, user_id, tokens=True)  # sessions, tokens, links: as on disabling
             for table in (
-                t.sessions,
-                t.api_tokens,
                 t.recovery_codes,
                 t.two_factor,
                 t.authorship_claims,

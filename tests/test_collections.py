@@ -82,6 +82,22 @@ def test_limits_of_collections_per_user_and_papers_per_collection(store, monkeyp
     assert store.collections.get(last.id).size == 3
 
 
+def test_add_many_appends_known_papers_in_one_go(store, monkeypatch):
+    ids = seed(store, days=1)
+    uid = store.accounts.create_user("ada", None, None)
+    c = store.collections.create(uid, "Imported")
+    store.collections.add(c.id, ids[1])
+    added = store.collections.add_many(c.id, [ids[0], ids[1], "2999.99999", ids[2], ids[0]])
+    assert added == 2  # ids[1] was there, the unknown one and the repeat are passed over
+    assert [i.paper_id for i in store.collections.items(c.id)] == [ids[1], ids[0], ids[2]]
+    assert [i.position for i in store.collections.items(c.id)] == [0, 1, 2]
+    assert store.collections.add_many(10**9, ids[:1]) is None
+    monkeypatch.setattr(store_collections, "MAX_ITEMS", 4)
+    with pytest.raises(CollectionRefused, match="at most 4 papers"):
+        store.collections.add_many(c.id, ids[3:5])
+    assert store.collections.get(c.id).size == 3  # nothing of the refused batch
+
+
 def test_racing_writes_keep_order_and_limits(store, monkeypatch):
     """20 threads add papers to one collection at once, twice each: every paper once, the
     places 0..n-1 without a gap or a repeat; racing creates stop exactly at the limit."""

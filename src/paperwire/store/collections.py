@@ -14,7 +14,7 @@ from ..core.errors import CollectionRefused
 from ..core.models import COLLECTION_VISIBILITIES, Collection, CollectionItem
 from ..core.text import clean
 from . import schema as t
-from .common import Repository
+from .common import Repository, chunks
 
 C, IT, U, P = t.collections, t.collection_items, t.users, t.papers
 MAX_NAME = 100
@@ -261,6 +261,44 @@ class CollectionRepo(Repository):
                 )
             )
         return True
+
+    def add_many(self, collection_id: int, paper_ids: Sequence[str]) -> int | None:
+        """Put papers at the end of a collection, in the order given, in one transaction
+        (a library import): those not indexed or already there are passed over. The number
+        added, or None when there is no such collection. Refused, adding nothing, when the
+        collection would hold more than :data:`MAX_ITEMS`."""
+        wanted = list(dict.fromkeys(paper_ids))
+        now = utcnow()
+        with self.db.begin() as conn:
+            if not self._lock(conn, collection_id, now):
+                return None
+            there = IT.c.collection_id == collection_id
+            held = set(conn.execute(sa.select(IT.c.paper_id).where(there)).scalars())
+            known: set[str] = set()
+            for chunk in chunks([p for p in wanted if p not in held]):
+                known.update(conn.execute(sa.select(P.c.id).where(P.c.id.in_(chunk))).scalars())
+            new = [p for p in wanted if p in known]
+            if len(held) + len(new) > MAX_ITEMS:
+                raise CollectionRefused(
+                    f"A collection holds at most {MAX_ITEMS} papers: start another one."
+                )
+            if new:
+                last = conn.execute(sa.select(sa.func.max(IT.c.position)).where(there)).scalar()
+                start = (last + 1) if last is not None else 0
+                conn.execute(
+                    IT.insert(),
+                    [
+                        {
+                            "collection_id": collection_id,
+                            "paper_id": p,
+                            "position": start + k,
+                            "note": "",
+                            "added_at": now,
+                        }
+                        for k, p in enumerate(new)
+                    ],
+                )
+        return len(new)
 
     def remove(self, collection_id: int, paper_id: str) -> bool:
         with self.db.begin() as conn:

@@ -197,6 +197,14 @@ def _item(post: PostedDep, collection_id: int) -> tuple[Ctx, Collection, str]:
     return ctx, owned(ctx, collection_id), paper_id(post.text("paper_id"))
 
 
+def _item_done(post: Posted, found: Collection, outcome: dict[str, bool]) -> Response:
+    """A script's answer (the outcome as JSON) or the form's: back where it came from."""
+    if wants_json(post.ctx.request):
+        return JSONResponse({**outcome, "collection": found.id})
+    where = safe_next(post.text("next"), f"/collections/{found.id}")
+    return RedirectResponse(where, status_code=303)
+
+
 @router.post("/collections/{collection_id}/items")
 def add_item(post: PostedDep, collection_id: RowId) -> Response:
     ctx, found, pid = _item(post, collection_id)
@@ -206,20 +214,13 @@ def add_item(post: PostedDep, collection_id: RowId) -> Response:
         raise refused(exc) from None
     if added is None:
         raise HTTPException(404, f"Paper {pid} is not indexed.")
-    if wants_json(ctx.request):
-        return JSONResponse({"added": added, "collection": found.id})
-    where = safe_next(post.text("next"), f"/collections/{found.id}")
-    return RedirectResponse(where, status_code=303)
+    return _item_done(post, found, {"added": added})
 
 
 @router.post("/collections/{collection_id}/items/remove")
 def remove_item(post: PostedDep, collection_id: RowId) -> Response:
     ctx, found, pid = _item(post, collection_id)
-    removed = ctx.store.collections.remove(found.id, pid)
-    if wants_json(ctx.request):
-        return JSONResponse({"removed": removed, "collection": found.id})
-    where = safe_next(post.text("next"), f"/collections/{found.id}")
-    return RedirectResponse(where, status_code=303)
+    return _item_done(post, found, {"removed": ctx.store.collections.remove(found.id, pid)})
 
 
 @router.post("/collections/{collection_id}/items/note")

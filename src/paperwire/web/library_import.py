@@ -54,10 +54,9 @@ def upload(ctx: CtxDep, form: Annotated[FormData, Depends(read_upload)]) -> Resp
         made = ctx.store.collections.create(
             user.id, name[:100], f"Imported from {filename or 'a library file'}"[:1000]
         )
+        ctx.store.collections.add_many(made.id, papers)
     except CollectionRefused as exc:
         raise HTTPException(400, str(exc)) from None
-    for pid in papers:
-        ctx.store.collections.add(made.id, pid)
     how: dict[str, int] = {}
     for m in found.matched:
         how[m.how] = how.get(m.how, 0) + 1

@@ -9,12 +9,13 @@ import unicodedata
 from collections.abc import Collection
 from datetime import UTC, date, datetime
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 import nh3
 from markdown_it import MarkdownIt
 from markdown_it.rules_inline import StateInline
 from markupsafe import Markup
+from starlette.requests import Request
 
 from ..core import avatars, tex
 from ..core.errors import InvalidArxivId
@@ -304,3 +305,13 @@ def daily_item_json(card: Card, base_url: str = "") -> dict[str, Any]:
         "organization": _org_json(card, base_url),
         "isAuthorParticipating": False,
     }
+
+
+NOTICE_PARAMS = frozenset({"saved_paper", "collection", "new", "dismissed", "fragment"})
+
+
+def here(request: Request) -> str:
+    """Where a card's one-click action should come back to: this page with its query (a
+    search, For you's span), without the last action's notice or the scroll's fragment."""
+    kept = [(k, v) for k, v in request.query_params.multi_items() if k not in NOTICE_PARAMS]
+    return request.url.path + (f"?{urlencode(kept)}" if kept else "")

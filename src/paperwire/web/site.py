@@ -25,7 +25,7 @@ from ..rank.foryou import ForYou
 from ..search import SearchEngine
 from ..store import Store
 from ..store.reports import REASONS
-from .render import author_link, author_names, author_path
+from .render import author_link, author_names, author_path, here
 from .security import CSRF_COOKIE, SESSION_COOKIE, RateLimiter, cookie_name
 
 HERE = Path(__file__).parent
@@ -114,6 +114,7 @@ class Site:
         # A random Idempotency-Key per rendered form (web.idempotency).
         env.globals.update(form_key=lambda: secrets.token_urlsafe(16))
         env.globals.update(report_reasons=REASONS)  # the comment's "Report" form
+        env.globals.update(here=here)  # where a card's action comes back to
         # The templates are package files: no stat() of each one on every render.
         env.auto_reload = False
         # The shared macros, made once. A `{% from %}` in an included template imports

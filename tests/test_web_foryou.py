@@ -61,3 +61,21 @@ def _week(app):
 
     period = periods.week_of(app.state.site.clock.feed_date())
     return period.start, period.end
+
+
+def test_a_quiet_site_ranks_its_latest_week_not_an_empty_one(searchable, monkeypatch):  # noqa: F811
+    """The demo's feed ends months ago: This week is the week of the latest feed day."""
+    from datetime import timedelta
+
+    app, store, ids, _ = searchable
+    clock = app.state.site.clock
+    later = clock.feed_date() + timedelta(days=60)
+    monkeypatch.setattr(clock, "feed_date", lambda moment=None: later)
+    uid = add_user(store, "ada")
+    store.feed.set_upvote(uid, ids[-1], True)
+    v = Visitor(app)
+    v.sign_in("ada")
+    week = v.get("/papers/for-you?span=week")
+    assert week.status_code == 200 and len(_order(week.text)) > 3
+    day = v.get("/papers/for-you?span=day")
+    assert len(_order(day.text)) >= 3

@@ -41,10 +41,10 @@ def model(ctx: Ctx) -> ForYou | None:
 
 
 def _period(ctx: Ctx, span: str) -> periods.Period:
+    """The latest feed day, or its week (a quiet site's latest papers, not an empty week)."""
     today = ctx.site.clock.feed_date()
-    if span == "week":
-        return periods.week_of(today)
-    return periods.day(ctx.store.feed.day(on_or_before=today) or today)
+    latest = ctx.store.feed.day(on_or_before=today) or today
+    return periods.week_of(latest) if span == "week" else periods.day(latest)
 
 
 @router.get("/papers/for-you")

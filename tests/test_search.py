@@ -331,6 +331,60 @@ def test_changed_text_is_embedded_again(engine, store):
     assert "2503.11995" not in _ids(engine.search("protein folding food", limit=100))
 
 
+class RecordingEmbedder:
+    """Random unit vectors, remembering which texts it was given, in order."""
+
+    key, dim = "recording-test-model", 8
+
+    def __init__(self):
+        self.texts: list[str] = []
+        self.rng = np.random.default_rng(0)
+
+    def embed(self, texts, batch_size=1, progress=None):
+        self.texts.extend(texts)
+        vecs = self.rng.normal(size=(len(texts), self.dim)).astype(np.float32)
+        return vecs / np.linalg.norm(vecs, axis=1, keepdims=True)
+
+    def embed_query(self, text):
+        return self.embed([text])[0]
+
+
+def test_a_backfill_embeds_the_newest_papers_first(store):
+    """During a backfill of millions, what readers look for first is searchable first: the
+    newest published papers, then those without a date (latest added first); an interrupted
+    run (a limit) resumes with the rest, and every paper is embedded once."""
+    day = datetime(2025, 3, 1)
+    published = [day + timedelta(days=(i * 7) % 23) for i in range(23)] + [None] * 4
+    records = [
+        PaperRecord(
+            id=f"2503.{10000 + i}",
+            title=f"Paper {i}",
+            abstract=f"Abstract {i}.",
+            published=p,
+            source="arxiv-api",
+        )
+        for i, p in enumerate(published)
+    ]
+    records[3] = PaperRecord(  # two papers of one day: the one added later comes first
+        id="2503.10003", title="Paper 3", abstract="Abstract 3.", published=records[5].published,
+        source="arxiv-api",
+    )  # fmt: skip
+    store.papers.upsert(records, TRUST)
+    fake = RecordingEmbedder()
+    indexer = search_engine(store, embedder=fake).indexer()
+    assert indexer.embed_missing(limit=10, batch=4) == 10
+    assert indexer.embed_missing(batch=4) == len(records) - 10
+    assert indexer.embed_missing() == 0
+    seq = {p.id: p.seq for p in store.papers.texts_by_id([r.id for r in records]).values()}
+    want = sorted(
+        records,
+        key=lambda r: (r.published is not None, r.published or day, seq[r.id]),
+        reverse=True,
+    )
+    assert fake.texts == [f"{r.title}. {r.abstract}" for r in want]
+    assert store.embeddings.count_to_embed(indexer.model) == 0
+
+
 def test_similar_papers(engine):
     hits = engine.similar("2503.11731", 5)
     assert len(hits) == 5 and "2503.11731" not in [h.paper_id for h in hits]

@@ -26,6 +26,7 @@ from ..core.hooks import hookimpl
 from ..core.query import SearchFilters
 from ..core.settings import SearchSettings
 from ..store import Store
+from ..store.embeddings import EmbedCursor
 from .model import Embedder, paper_text, shared_embedder
 from .model_build import DIM, default_cache_dir, model_key
 from .retrievers import VectorBackend
@@ -239,19 +240,21 @@ class IndexVectors:
         progress: Callable[[int], None] | None = None,
         dry_run: bool = False,
     ) -> int:
-        """Embed papers that have no vector yet (new or changed), committing every batch so
-        that an interrupted run resumes where it stopped. Returns how many were embedded."""
+        """Embed papers that have no vector yet (new or changed), newest first (during a
+        backfill of millions, what readers look for first is searchable first), committing
+        every batch so that an interrupted run resumes where it stopped. Returns how many
+        were embedded."""
         if self.embedder() is None:
             raise ModelError(self._problem or "the embedding model is unavailable")
         # Bulk work: a session whose threads keep spinning between texts.
         embedder = self._bulk_embedder or shared_embedder(self.model_cache, spin=True)
-        done, after = 0, 0
+        done = 0
+        cursor: EmbedCursor | None = None
         while limit is None or done < limit:
             n = batch if limit is None else min(batch, limit - done)
-            rows = self.store.embeddings.to_embed(self.model, after_seq=after, limit=n)
+            rows, cursor = self.store.embeddings.newest_to_embed(self.model, cursor, limit=n)
             if not rows:
                 break
-            after = rows[-1].seq
             if not dry_run:
                 vecs = embedder.embed(
                     [paper_text(r.title, r.abstract) for r in rows], progress=progress
@@ -262,6 +265,8 @@ class IndexVectors:
             elif progress:
                 progress(len(rows))
             done += len(rows)
+            if cursor is None:
+                break
         return done
 
     def embed_seqs(self, seqs: Sequence[int]) -> int:

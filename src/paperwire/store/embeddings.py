@@ -16,6 +16,10 @@ from . import schema as t
 from .common import Repository, chunks, model
 
 P, E = t.papers, t.paper_embeddings
+# Where a newest-first walk of the papers to embed goes on: (published, seq) of the last
+# paper given; (None, seq) once it is among the papers without a date.
+EmbedCursor = tuple[datetime | None, int]
+_TEXT = (P.c.seq, P.c.id, P.c.title, P.c.abstract)
 
 
 def vector_bytes(vec: np.ndarray) -> bytes:
@@ -29,6 +33,10 @@ def vector_from(raw: bytes) -> np.ndarray:
 def _stacked(rows: Sequence[Any]) -> np.ndarray:
     """The vectors (each row's third column) as one (n, dim) array."""
     return np.frombuffer(b"".join(r[2] for r in rows), dtype="<f4").reshape(len(rows), -1)
+
+
+def _text(row: Any) -> PaperText:
+    return PaperText(seq=row.seq, id=row.id, title=row.title, abstract=row.abstract)
 
 
 class EmbeddingRepo(Repository):
@@ -45,6 +53,45 @@ class EmbeddingRepo(Repository):
         )
         with self.db.connect() as conn:
             return [model(PaperText, r) for r in conn.execute(q)]
+
+    def newest_to_embed(
+        self, model_key: str, cursor: EmbedCursor | None = None, limit: int = 256
+    ) -> tuple[list[PaperText], EmbedCursor | None]:
+        """Papers with no vector for ``model_key``, newest published first (those without a
+        date last, the latest added first): a page, and the cursor of the next one (None
+        when this page ends the walk). The walk follows the ``published`` index, so a page
+        costs the same at the start of a backfill of millions as at its end."""
+        out: list[Any] = []
+        with self.db.connect() as conn:
+            if cursor is None or cursor[0] is not None:
+                dated = [P.c.published.is_not(None), self._missing(model_key)]
+                if cursor is not None:
+                    dated.append(sa.tuple_(P.c.published, P.c.seq) < sa.tuple_(*cursor))
+                out = list(
+                    conn.execute(
+                        sa.select(*_TEXT, P.c.published)
+                        .where(*dated)
+                        .order_by(P.c.published.desc(), P.c.seq.desc())
+                        .limit(limit)
+                    )
+                )
+                if len(out) == limit:
+                    return [_text(r) for r in out], (out[-1].published, out[-1].seq)
+                cursor = None
+            left = limit - len(out)
+            undated = [P.c.published.is_(None), self._missing(model_key)]
+            if cursor is not None:
+                undated.append(P.c.seq < cursor[1])
+            more = list(
+                conn.execute(
+                    sa.select(*_TEXT, P.c.published)
+                    .where(*undated)
+                    .order_by(P.c.seq.desc())
+                    .limit(left)
+                )
+            )
+        rows = [_text(r) for r in [*out, *more]]
+        return rows, ((None, more[-1].seq) if len(more) == left else None)
 
     def count_to_embed(self, model_key: str) -> int:
         q = sa.select(sa.func.count()).select_from(P).where(self._missing(model_key))

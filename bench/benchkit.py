@@ -5,6 +5,7 @@ and writing figures as JSON beside the printed ones, so that runs can be compare
 from __future__ import annotations
 
 import json
+import os
 import platform
 import sys
 import time
@@ -20,7 +21,8 @@ from paperwire.search.keyword import DatabaseKeywords  # noqa: E402
 from paperwire.search.semantic import IndexVectors  # noqa: E402
 from paperwire.store import Store  # noqa: E402
 
-SHARED = HERE.parents[1] / "shared"
+# ../shared beside the checkout, or PAPERWIRE_SHARED (a git worktree elsewhere)
+SHARED = Path(os.environ.get("PAPERWIRE_SHARED") or HERE.parents[1] / "shared")
 TRUST = {**plugins.sources().trust, "bench": 0}  # "bench": records made up by a benchmark
 
 

@@ -18,10 +18,12 @@ from paperwire.rank.foryou import (
     DocumentFrequencies,
     ForYou,
     Tuning,
+    mean_terms,
     scores,
     soft_max,
     terms,
     unit_vector,
+    word_likeness,
     word_similarity,
 )
 from paperwire.search.semantic import IndexVectors
@@ -135,6 +137,51 @@ def test_the_scoring_function():
     s2, _ = scores(cands, liked, disliked=liked[:1], tuning=Tuning())
     drop = s - s2
     assert drop[3] == drop[3:].max()
+
+
+def test_the_background_lowers_what_is_like_everything():
+    """Two candidates equally like the liked paper: the one like the papers listed before
+    (the negatives) comes second; the model without them cannot tell the two apart."""
+    liked = np.array([[1.0, 0.0, 0.0]])
+    cands = np.array([[0.8, 0.6, 0.0], [0.8, 0.0, 0.6], [0.0, 0.0, 1.0]])
+    plain, _ = scores(cands, liked, tuning=Tuning(background=0.0))
+    assert plain[0] == pytest.approx(plain[1])
+    background = cands @ np.array([0.0, 1.0, 0.0])  # the feed before was about axis 1
+    s, _ = scores(cands, liked, background=background)
+    assert s[1] > s[0] > s[2]
+
+
+def test_word_likeness_is_a_sparse_dot_product():
+    docs = [(np.array([1, 5, 9]), np.array([0.6, 0.8, 0.0])), (np.array([2]), np.array([1.0]))]
+    mean = mean_terms([*docs, (np.array([5, 7]), np.array([0.6, 0.8]))])
+    assert mean[0].tolist() == [1, 2, 5, 7, 9]
+    assert np.allclose(mean[1], [0.2, 1 / 3, (0.8 + 0.6) / 3, 0.8 / 3, 0.0])
+    got = word_likeness([*docs, (np.array([], np.int64), np.array([]))], mean)
+    assert np.allclose(got, [0.6 * 0.2 + 0.8 * 1.4 / 3, 1 / 3, 0.0])
+
+
+def test_the_background_comes_from_the_store_before_the_feed(model):
+    """On each backend: the negatives are the papers added before the candidates (not
+    after), and weighting them changes the order the similarities alone give."""
+    seqs = {t.id: t.seq for t in model.store.papers.newest_texts(100)}
+    by_seq = sorted(seqs, key=seqs.__getitem__)
+    candidates, earlier = by_seq[40:], by_seq[:40]
+    before = model.store.papers.texts_before(seqs[candidates[0]], 25)
+    assert [t.id for t in before] == earlier[::-1][:25]
+    liked = [earlier[0]]
+    plain = ForYou(model.store, model.vectors, Tuning(background=0.0))
+    heavy = ForYou(model.store, model.vectors, Tuning(background=50.0))
+    alone = order(plain, liked, candidates)
+    weighted = order(heavy, liked, candidates)
+    assert sorted(weighted) == sorted(alone) and weighted != alone
+    # Heavily weighted, the first paper is the one least like those listed before.
+    mean = np.mean([model.vectors.vector(seqs[i]) for i in earlier], axis=0)
+    emb = np.array([model.vectors.vector(seqs[i]) @ mean for i in candidates])
+    assert candidates[int(np.argmin(emb))] in weighted[:3]
+    assert (
+        model.rank(liked, candidates).picks
+        == ForYou(model.store, model.vectors).rank(liked, candidates).picks
+    )
 
 
 def test_word_similarity_is_tfidf_cosine():

@@ -7,8 +7,12 @@ candidate's score adds two standardised parts, a soft maximum of its cosine simi
 the liked papers' embeddings and the same over tf-idf vectors of the words (unigrams and
 bigrams; idf from the newest papers), so that a paper very like one
 liked paper beats one vaguely like all, and a reader's own terms (a method's name, a data
-set) count. Disliked papers subtract the same two parts, weighted. Pure numpy, per call:
-nothing is trained ahead, so feedback counts from the next ranking.
+set) count. Disliked papers subtract the same two parts, weighted, and so, as the
+negatives of a Rocchio classifier, does the likeness to the mean of the papers the store
+added before the feed (what the reader saw those days). Pure numpy, per call: nothing is
+trained ahead, so feedback counts from the next ranking. On all 1,000 recs-dev cases:
+nDCG@10 0.314 (arxiv-sanity-lite's tf-idf + LinearSVC 0.292; without the background, about
+0.0025 less).
 """
 
 from __future__ import annotations
@@ -41,7 +45,9 @@ STOP_WORDS = frozenset(
 _WORD = re.compile(r"(?u)\b\w\w+\b")
 BUCKETS = 1 << 22  # hashed term space (crc32 of the term)
 TERM_CACHE = 50_000  # papers whose terms a ForYou keeps (a day's candidates, many readers)
-IDF_SAMPLE = 5_000  # the newest papers, whose words give the idf
+IDF_SAMPLE = 20_000  # the newest papers, whose words give the idf
+BACKGROUND = 256  # papers listed before the candidates: what the reader's feed usually holds
+BACKGROUND_CACHE = 8  # backgrounds a ForYou keeps (by the feed's first paper)
 MAX_DF = 0.1  # terms in more of those papers than this share count for nothing
 
 
@@ -66,8 +72,10 @@ class Tuning:
     """The model's constants (their values: the best on recs-dev)."""
 
     tau: float = 0.05  # temperature of the soft maxima over liked (and disliked) papers
+    word_tau: float = 0.03  # the same over the words' similarities (smaller: sharper)
     words: float = 1.0  # weight of the words' part beside the embeddings' (1)
     disliked: float = 0.5  # weight of the disliked papers' parts
+    background: float = 0.3  # weight of the likeness to the papers listed before (subtracted)
 
 
 @dataclass(frozen=True)
@@ -168,30 +176,65 @@ def word_similarity(
     return np.asarray(mine @ theirs.T)
 
 
+def mean_terms(docs: Sequence[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
+    """The mean of unit tf-idf vectors (see :func:`unit_vector`): (sorted term ids, weights)."""
+    if not docs:
+        return np.zeros(0, np.int64), np.zeros(0)
+    found, at = np.unique(np.concatenate([d[0] for d in docs]), return_inverse=True)
+    total = np.zeros(len(found))
+    np.add.at(total, at, np.concatenate([d[1] for d in docs]))
+    return found, total / len(docs)
+
+
+def word_likeness(
+    rows: Sequence[tuple[np.ndarray, np.ndarray]], to: tuple[np.ndarray, np.ndarray]
+) -> np.ndarray:
+    """Dot product of each row's tf-idf vector with one sparse vector ``to`` (sorted ids)."""
+    if not rows or not len(to[0]):
+        return np.zeros(len(rows))
+    ids = np.concatenate([d[0] for d in rows])
+    val = np.concatenate([d[1] for d in rows])
+    at = np.minimum(np.searchsorted(to[0], ids), len(to[0]) - 1)
+    hit = np.where(to[0][at] == ids, to[1][at], 0.0) * val
+    ends = np.cumsum([len(d[0]) for d in rows])
+    sums = np.concatenate([[0.0], np.cumsum(hit)])
+    return np.asarray(sums[ends] - sums[np.concatenate([[0], ends[:-1]])])
+
+
 def scores(
     candidates: np.ndarray,
     liked: np.ndarray,
     disliked: np.ndarray | None = None,
     words: tuple[np.ndarray, np.ndarray | None] | None = None,
     tuning: Tuning | None = None,
+    background: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """(score per candidate, index of the liked paper each is most like), from unit vectors
     ``candidates`` (n, d), ``liked`` (k ≥ 1, d) and ``disliked`` (m, d) or None, and
     ``words``: the candidates' word similarities to the liked papers (n, k) and to the
-    disliked ones (n, m) or None (see :func:`word_similarity`)."""
+    disliked ones (n, m) or None (see :func:`word_similarity`). ``background``: how like
+    each candidate is to the papers listed before them (n,), the negatives of a Rocchio
+    classifier: what is like everything the reader saw scores less than what is like only
+    their papers."""
     tuning = tuning or Tuning()
     sims = candidates @ liked.T
     out = standardised(soft_max(sims, tuning.tau))
     near = sims
     if words is not None and tuning.words:
-        out = out + tuning.words * standardised(soft_max(words[0], tuning.tau))
+        out = out + tuning.words * standardised(soft_max(words[0], tuning.word_tau))
         near = sims + words[0]
     if disliked is not None and len(disliked) and tuning.disliked:
         bad = standardised(soft_max(candidates @ disliked.T, tuning.tau))
         if words is not None and words[1] is not None and tuning.words:
-            bad = bad + tuning.words * standardised(soft_max(words[1], tuning.tau))
+            bad = bad + tuning.words * standardised(soft_max(words[1], tuning.word_tau))
         out = out - tuning.disliked * bad
+    if background is not None and tuning.background:
+        out = out - tuning.background * standardised(background)
     return out, near.argmax(axis=1)
+
+
+Background = tuple[np.ndarray | None, tuple[np.ndarray, np.ndarray] | None]
+"""The mean embedding and mean tf-idf vector of the papers listed before a feed."""
 
 
 class ForYou:
@@ -206,6 +249,7 @@ class ForYou:
         self._terms: OrderedDict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = OrderedDict()
         self._lock = threading.Lock()
         self._df: DocumentFrequencies | None = None
+        self._background: OrderedDict[int, Background] = OrderedDict()
 
     def rank(
         self,
@@ -234,13 +278,42 @@ class ForYou:
             nt = [self._terms_of(texts[i]) for i in neg]
             both = word_similarity(ct, [*lt, *nt])
             words = (both[:, : len(pos)], both[:, len(pos) :] if neg else None)
-        score, near = scores(C, L, N, words, self.tuning)
+        background = None
+        if self.tuning.background:
+            background = self._likeness_to_background(texts, cands, C)
+        score, near = scores(C, L, N, words, self.tuning, background)
         order = np.argsort(-score, kind="stable")
         picks = [
             Pick(cands[k], float(score[k]), pos[near[k]], texts[pos[near[k]]].title)
             for k in order.tolist()
         ]
         return Ranked(picks, unknown)
+
+    def _likeness_to_background(
+        self, texts: dict[str, PaperText], cands: list[str], C: np.ndarray
+    ) -> np.ndarray:
+        """Each candidate's likeness (embedding + words) to the mean of the BACKGROUND papers
+        added before the feed's (the candidates', the lowest tenth of seqs left aside: an
+        old paper listed again) from the store, as on the site so in the command."""
+        first = int(np.percentile([texts[i].seq for i in cands], 10, method="lower"))
+        with self._lock:
+            got = self._background.get(first)
+        if got is None:
+            before = self.store.papers.texts_before(first, BACKGROUND)
+            vecs = [v for p in before if (v := self.vectors.vector(p.seq)) is not None]
+            mean_vec = np.mean(vecs, axis=0) if vecs else None
+            words = mean_terms([self._terms_of(p) for p in before]) if self.tuning.words else None
+            got = (mean_vec, words)
+            with self._lock:
+                self._background[first] = got
+                while len(self._background) > BACKGROUND_CACHE:
+                    self._background.popitem(last=False)
+        mean_vec, words = got
+        out = standardised(C @ mean_vec) if mean_vec is not None else np.zeros(len(cands))
+        if words is not None:
+            near = word_likeness([self._terms_of(texts[i]) for i in cands], words)
+            out = out + self.tuning.words * standardised(near)
+        return np.asarray(out)
 
     def _frequencies(self) -> DocumentFrequencies:
         """Document frequencies of the newest papers' terms, counted at first use."""

@@ -241,6 +241,15 @@ class PaperRepo(Repository):
         with self.db.connect() as conn:
             return [model(PaperText, r) for r in conn.execute(q.limit(limit))]
 
+    def texts_before(self, seq: int, limit: int) -> list[PaperText]:
+        """The texts of the ``limit`` papers added last before paper ``seq`` (newest first):
+        what a reader saw in the days before a feed whose first paper is ``seq``."""
+        q = sa.select(P.c.seq, P.c.id, P.c.title, P.c.abstract).where(P.c.seq < seq)
+        with self.db.connect() as conn:
+            return [
+                model(PaperText, r) for r in conn.execute(q.order_by(P.c.seq.desc()).limit(limit))
+            ]
+
     def sort_keys(self, seqs: Sequence[int]) -> dict[int, tuple[datetime | None, int]]:
         """seq → (published, upvotes), to order search results by date or votes."""
         out: dict[int, tuple[datetime | None, int]] = {}

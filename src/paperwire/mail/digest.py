@@ -7,9 +7,14 @@
   keyword index judges it, exactly as for a search — and is at least
   ``search_min_similarity`` close in meaning, or when it is ``alert_min_similarity`` close on
   meaning alone. Excluded words (``-word``) exclude. Best first; each says why.
+- **For you**: the papers new in the period ranked for the subscriber's account exactly as
+  the site's For-you tab ranks (:mod:`paperwire.rank.foryou`, with the reader's signals
+  gathered by :mod:`paperwire.rank.reader`): what they dismissed or liked stays out; each says
+  which of their papers it is like. Nothing liked yet, or no search by meaning: no e-mail.
 
 One :class:`Composer` serves a whole run: the trending rank is computed once per period end,
-and each period's new papers are read, and their vectors stacked, once.
+each period's new papers are read, and their vectors stacked, once, and one For-you model
+(keeping the papers' terms) ranks for every reader.
 """
 
 from __future__ import annotations
@@ -23,6 +28,8 @@ from ..core.models import Subscription
 from ..core.query import SearchFilters, parse
 from ..core.settings import DigestSettings
 from ..rank import Ranker, Trend
+from ..rank.foryou import ForYou
+from ..rank.reader import reader_inputs
 from ..search import SearchEngine
 from ..search.matcher import Matcher
 from ..search.retrievers import WordJudge
@@ -71,6 +78,7 @@ class Composer:
     persist: bool = True  # keep embedded queries on their subscription (off in dry runs)
     _trending: dict[datetime, list[tuple[str, str]]] = field(default_factory=dict)
     _windows: dict[tuple[datetime, datetime], _Window] = field(default_factory=dict)
+    foryou: ForYou | None = None  # made at first use (the site may pass its own)
 
     # -- trending ------------------------------------------------------------------------
     def trending_ids(self, end: datetime) -> list[tuple[str, str]]:
@@ -182,6 +190,31 @@ class Composer:
         picks.sort(key=lambda p: (-p.score, p.paper_id))
         return picks
 
+    # -- For you -------------------------------------------------------------------------
+    def for_you_model(self) -> ForYou | None:
+        if self.foryou is None:
+            vectors = self.engine.semantic()
+            if vectors is None:
+                return None
+            self.foryou = ForYou(self.store, vectors)
+        return self.foryou
+
+    def for_you(self, sub: Subscription, start: datetime, end: datetime) -> list[Pick]:
+        """The period's new papers ranked for the subscriber's account, best first (raises
+        ModelError when a paper needs embedding and the model cannot run)."""
+        model = self.for_you_model() if sub.user_id is not None else None
+        if model is None or sub.user_id is None:
+            return []
+        w = self.window(start, end)
+        reader = reader_inputs(self.store, sub.user_id, w.ids)
+        if not reader.liked or not reader.candidates:
+            return []
+        ranked = model.rank(reader.liked, reader.candidates, reader.disliked)
+        return [
+            Pick(p.paper_id, f"like “{p.because_title}”, one of yours", p.score)
+            for p in ranked.picks
+        ]
+
     # -- one subscriber ------------------------------------------------------------------
     def compose(self, sub: Subscription, due: Due, already_sent: set[str]) -> list[Pick]:
         """The papers of this digest, best first; empty when there is nothing new."""
@@ -194,5 +227,8 @@ class Composer:
                     if len(out) == size:
                         break
             return out
-        picks = self.topic_matches(sub, due.start, due.end)
+        if sub.kind == "foryou":
+            picks = self.for_you(sub, due.start, due.end)
+        else:
+            picks = self.topic_matches(sub, due.start, due.end)
         return [p for p in picks if p.paper_id not in already_sent][:size]

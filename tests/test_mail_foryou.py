@@ -18,6 +18,7 @@ from paperwire.rank.reader import reader_inputs
 
 from .mailkit import SMTPServer
 from .storekit import search_engine, trending_ranker
+from .test_foryou import model  # noqa: F401 - the 60 listing papers, embedded, on each backend
 from .test_mail import WEEK, backdate, subscribe, upvote_some
 from .test_search import embedder  # noqa: F401 - the session's embedding model fixture
 from .webkit import MODEL_CACHE, PASSWORD, Visitor, add_user, make_config, seed, site
@@ -237,3 +238,34 @@ def test_subscribing_from_the_tab_needs_an_account_and_csrf(store, tmp_path, emb
     v.post("/subscriptions/unsubscribe", {"token": token})
     assert store.mail.get_subscription(sub.id).status == "unsubscribed"
     assert 'action="/subscriptions/for-you"' in v.get("/papers/for-you").text
+
+
+def test_shared_papers_rank_exactly_as_the_tab_for_many_readers(model):  # noqa: F811
+    """What a digest run ranks with (each paper laid out once) is the For-you tab's model."""
+    import random
+
+    import numpy as np
+
+    from paperwire.rank.foryou import word_similarity
+    from paperwire.rank.foryou_many import SharedPapers
+
+    papers = list(model.store.papers.texts_by_id(
+        [p.id for p in model.store.papers.newest_texts(100)]).values())  # fmt: skip
+    shared = SharedPapers(model, papers)
+    ids = [p.id for p in papers]
+    docs = [model._terms_of(p) for p in papers]
+    assert np.allclose(shared.word_similarity(docs[:7]), word_similarity(docs, docs[:7]))
+    rng = random.Random(5)
+    for _ in range(12):
+        liked = rng.sample(ids, rng.randint(1, 6))
+        disliked = rng.sample([i for i in ids if i not in liked], rng.randint(0, 3))
+        candidates = [i for i in ids if i not in liked and i not in disliked]
+        want = model.rank(liked, candidates, disliked)
+        got = shared.rank(liked, candidates, disliked)
+        assert [(p.paper_id, p.because, p.because_title) for p in got.picks] == [
+            (p.paper_id, p.because, p.because_title) for p in want.picks
+        ]
+        assert np.allclose([p.score for p in got.picks], [p.score for p in want.picks])
+    # nothing liked: the candidates as given; papers not laid out are unknown
+    assert [p.paper_id for p in shared.rank([], ids[:3]).picks] == ids[:3]
+    assert shared.rank([ids[0]], ["2999.99999", ids[1]]).unknown == ["2999.99999"]

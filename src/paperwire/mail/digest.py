@@ -29,6 +29,7 @@ from ..core.query import SearchFilters, parse
 from ..core.settings import DigestSettings
 from ..rank import Ranker, Trend
 from ..rank.foryou import ForYou
+from ..rank.foryou_many import SharedPapers
 from ..rank.reader import reader_inputs
 from ..search import SearchEngine
 from ..search.matcher import Matcher
@@ -79,6 +80,7 @@ class Composer:
     _trending: dict[datetime, list[tuple[str, str]]] = field(default_factory=dict)
     _windows: dict[tuple[datetime, datetime], _Window] = field(default_factory=dict)
     foryou: ForYou | None = None  # made at first use (the site may pass its own)
+    _shared: dict[tuple[datetime, datetime], SharedPapers] = field(default_factory=dict)
 
     # -- trending ------------------------------------------------------------------------
     def trending_ids(self, end: datetime) -> list[tuple[str, str]]:
@@ -205,11 +207,13 @@ class Composer:
         model = self.for_you_model() if sub.user_id is not None else None
         if model is None or sub.user_id is None:
             return []
-        w = self.window(start, end)
+        w = self.window(start, end)  # (embeds the papers that have no vector yet)
         reader = reader_inputs(self.store, sub.user_id, w.ids)
         if not reader.liked or not reader.candidates:
             return []
-        ranked = model.rank(reader.liked, reader.candidates, reader.disliked)
+        if (start, end) not in self._shared:  # vectors and terms laid out once per window
+            self._shared[(start, end)] = SharedPapers(model, self.store.mail.new_papers(start, end))
+        ranked = self._shared[(start, end)].rank(reader.liked, reader.candidates, reader.disliked)
         return [
             Pick(p.paper_id, f"like “{p.because_title}”, one of yours", p.score)
             for p in ranked.picks

@@ -81,6 +81,7 @@ class Composer:
     _windows: dict[tuple[datetime, datetime], _Window] = field(default_factory=dict)
     foryou: ForYou | None = None  # made at first use (the site may pass its own)
     _shared: dict[tuple[datetime, datetime], SharedPapers] = field(default_factory=dict)
+    _signals: dict[int, dict[str, list[str]]] = field(default_factory=dict)
 
     # -- trending ------------------------------------------------------------------------
     def trending_ids(self, end: datetime) -> list[tuple[str, str]]:
@@ -201,19 +202,29 @@ class Composer:
             self.foryou = ForYou(self.store, vectors)
         return self.foryou
 
-    def for_you(self, sub: Subscription, start: datetime, end: datetime) -> list[Pick]:
-        """The period's new papers ranked for the subscriber's account, best first (raises
-        ModelError when a paper needs embedding and the model cannot run)."""
+    def read_signals(self, subs: list[Subscription]) -> None:
+        """Read the For-you readers' signals together (a run's, before composing)."""
+        users = sorted({s.user_id for s in subs if s.kind == "foryou" and s.user_id})
+        self._signals.update(self.store.signals.signals_of(users))
+
+    def for_you(
+        self, sub: Subscription, start: datetime, end: datetime, limit: int | None = None
+    ) -> list[Pick]:
+        """The period's new papers ranked for the subscriber's account, best first (the best
+        ``limit``), each with its reason; raises ModelError when a paper needs embedding and
+        the model cannot run."""
         model = self.for_you_model() if sub.user_id is not None else None
         if model is None or sub.user_id is None:
             return []
         w = self.window(start, end)  # (embeds the papers that have no vector yet)
-        reader = reader_inputs(self.store, sub.user_id, w.ids)
+        signals = self._signals.pop(sub.user_id, None)  # (read once: a retry reads anew)
+        reader = reader_inputs(self.store, sub.user_id, w.ids, signals)
         if not reader.liked or not reader.candidates:
             return []
         if (start, end) not in self._shared:  # vectors and terms laid out once per window
             self._shared[(start, end)] = SharedPapers(model, self.store.mail.new_papers(start, end))
-        ranked = self._shared[(start, end)].rank(reader.liked, reader.candidates, reader.disliked)
+        shared = self._shared[(start, end)]
+        ranked = shared.rank(reader.liked, reader.candidates, reader.disliked, limit)
         return [
             Pick(p.paper_id, f"like “{p.because_title}”, one of yours", p.score)
             for p in ranked.picks
@@ -231,8 +242,8 @@ class Composer:
                     if len(out) == size:
                         break
             return out
-        if sub.kind == "foryou":
-            picks = self.for_you(sub, due.start, due.end)
+        if sub.kind == "foryou":  # ranked among all of the period's, as on the tab
+            picks = self.for_you(sub, due.start, due.end, size + len(already_sent))
         else:
             picks = self.topic_matches(sub, due.start, due.end)
         return [p for p in picks if p.paper_id not in already_sent][:size]

@@ -216,6 +216,7 @@ class DigestRun:
                 todo = todo[:limit]
             stats.due = len(todo) + stats.already
             sent_before = self.store.mail.sent_paper_ids([s.id for s, _, _ in todo])
+            self.composer.read_signals([s for s, _, found in todo if found is None])
             mailer = self.mailer or Mailer(self.mail)
             try:
                 for sub, due, found in todo:

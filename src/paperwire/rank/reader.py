@@ -18,8 +18,15 @@ class Reader:
     candidates: list[str]  # the ones given, in order, less liked and disliked
 
 
-def reader_inputs(store: Store, user_id: int, candidates: Iterable[str]) -> Reader:
-    signals = store.signals.signals(user_id)
+def reader_inputs(
+    store: Store,
+    user_id: int,
+    candidates: Iterable[str],
+    signals: dict[str, list[str]] | None = None,
+) -> Reader:
+    """``signals``: the reader's ``store.signals.signals``, when already read (a digest run
+    reads its readers' together)."""
+    signals = signals if signals is not None else store.signals.signals(user_id)
     liked, disliked = signals["positives"], signals["negatives"]
     hidden = {*liked, *disliked}
     return Reader(liked, disliked, [c for c in candidates if c not in hidden])

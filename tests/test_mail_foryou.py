@@ -8,9 +8,11 @@ import os
 import re
 import subprocess
 import sys
+from datetime import time as dtime
 
 import pytest
 
+from paperwire.mail import schedule
 from paperwire.mail import subscriptions as subs
 from paperwire.mail.run import DigestRun
 from paperwire.rank.foryou import ForYou
@@ -100,13 +102,16 @@ def test_for_you_digest_ranks_as_the_tab_with_reasons_once_per_period(mailed):
         assert again.sent == 0 and again.already == 3, again.line()
         assert len(smtp.messages) == before
         assert store.mail.sent_paper_ids([ada_sub])[ada_sub] == set(got)
+        # a period without new papers: nothing to rank, no mail
+        composer = DigestRun(store, config, engine, trending_ranker()).composer
+        sub = store.mail.get_subscription(ada_sub)
+        quiet = schedule.period_due("weekly", "UTC", dtime(8), "2024-W10")
+        assert composer.compose(sub, quiet, set()) == []
+        assert len(composer.compose(sub, schedule.period_due("weekly", "UTC", dtime(8), WEEK),
+                                    set(got))) == 10  # fmt: skip
 
 
 def _window():
-    from datetime import time as dtime
-
-    from paperwire.mail import schedule
-
     due = schedule.period_due("weekly", "UTC", dtime(8), WEEK)
     return due.start, due.end
 

@@ -79,7 +79,7 @@ class Composer:
     persist: bool = True  # keep embedded queries on their subscription (off in dry runs)
     _trending: dict[datetime, list[tuple[str, str]]] = field(default_factory=dict)
     _windows: dict[tuple[datetime, datetime], _Window] = field(default_factory=dict)
-    foryou: ForYou | None = None  # made at first use (the site may pass its own)
+    foryou: ForYou | None = None  # made at first use
     _shared: dict[tuple[datetime, datetime], SharedPapers] = field(default_factory=dict)
     _signals: dict[int, dict[str, list[str]]] = field(default_factory=dict)
 

@@ -3,7 +3,7 @@ weekly, a dozen time zones) on the 74.7k-paper corpus, composed, rendered and de
 real SMTP server (aiosmtpd, in its own process) by one `DigestRun`.
 
     python bench/digests.py [--db /tmp/bench-digests.db] [--subscribers 10000] [--pg URL]
-                            [--json OUT]
+                            [--for-you] [--json OUT]
 
 1. Builds (once) the corpus store with a realistic feed (bench/web_pages.py's builder) and
    spreads each paper's upvotes over the three days after it reached the feed.
@@ -11,6 +11,9 @@ real SMTP server (aiosmtpd, in its own process) by one `DigestRun`.
    creates the subscribers: half trending, half topic alerts whose queries are pieces of real
    titles; 70 % daily, 30 % weekly. Topic queries are embedded as the site does when someone
    subscribes (timed apart).
+   With ``--for-you``, the subscribers are accounts with a For-you digest instead: each liked
+   5 to 20 papers of the week before the windows ("more like this") and dismissed up to three
+   of the windows' papers; every one is ranked by the site's For-you model.
 3. Times one run "as of" Wednesday 2026-06-24 10:00 UTC (the corpus ends on 2026-07-01) and
    prints messages/s and where the time went; then a second run, which must send nothing.
 """
@@ -156,6 +159,49 @@ def subscribers(store: Store, n: int, seed: int = 1) -> None:
             conn.execute(t.subscriptions.insert(), rows[i : i + 2000])
 
 
+def for_you_readers(store: Store, n: int, seed: int = 1) -> None:
+    """``n`` accounts subscribed to their For-you digest, with what they liked and dismissed."""
+    P, U, S = t.papers, t.users, t.subscriptions
+    with store.db.engine.begin() as conn:
+        for table in (t.sent_papers, t.deliveries, t.subscriptions, t.user_paper_signals):
+            conn.execute(table.delete())
+        conn.execute(U.delete().where(U.c.username.like("fy-reader%")))
+
+        def published(start: datetime, end: datetime) -> list[str]:
+            q = sa.select(P.c.id).where(P.c.published >= start, P.c.published < end)
+            return list(conn.execute(q.order_by(P.c.seq)).scalars())
+
+        older = published(datetime(2026, 6, 8), datetime(2026, 6, 15))
+        window = published(datetime(2026, 6, 15), NOW)
+        now = datetime(2026, 1, 1)
+        users = [dict(username=f"fy-reader{i}", email=f"fy-reader{i}@example.org", role="user",
+                      is_active=True, origin="local", created_at=now, confirmed_at=now)
+                 for i in range(n)]  # fmt: skip
+        for i in range(0, n, 2000):
+            conn.execute(U.insert(), users[i : i + 2000])
+        ids = dict(conn.execute(sa.select(U.c.username, U.c.id).where(
+            U.c.username.like("fy-reader%"))).all())  # fmt: skip
+    rng = random.Random(seed)
+    signals, subs = [], []
+    for i in range(n):
+        uid = ids[f"fy-reader{i}"]
+        for pid in rng.sample(older, rng.randint(5, 20)):
+            signals.append(dict(user_id=uid, kind="more_like_this", paper_id=pid, created_at=now))
+        for pid in rng.sample(window, rng.randint(0, 3)):
+            signals.append(dict(user_id=uid, kind="dismissed", paper_id=pid, created_at=now))
+        subs.append(dict(email=f"fy-reader{i}@example.org", user_id=uid, kind="foryou",
+                         frequency="weekly" if rng.random() < 0.3 else "daily",
+                         timezone=rng.choice(ZONES), status="confirmed", created_at=now,
+                         confirmed_at=now, manage_nonce=f"{rng.getrandbits(64):016x}"))  # fmt: skip
+    with store.db.engine.begin() as conn:
+        for i in range(0, len(signals), 5000):
+            conn.execute(t.user_paper_signals.insert(), signals[i : i + 5000])
+        for i in range(0, n, 2000):
+            conn.execute(S.insert(), subs[i : i + 2000])
+    print(f"{n} For-you readers, {len(signals)} signals ({len(older)} papers to like, "
+          f"{len(window)} in the windows)")  # fmt: skip
+
+
 def embed_windows(engine, store: Store) -> None:
     """What `paperwire index` would have done by then: vectors for the recent papers."""
     with store.db.engine.connect() as conn:
@@ -197,7 +243,7 @@ def embed_queries(store: Store, engine) -> None:
           f"({took / max(len(rows), 1) * 1000:.1f} ms each, as at subscribe time)")  # fmt: skip
 
 
-def run(store: Store, label: str, n: int, port: int, tmp: Path) -> dict:
+def run(store: Store, label: str, n: int, port: int, tmp: Path, for_you: bool = False) -> dict:
     config = Settings.load(
         overrides={
             "database_url": store.url,
@@ -213,9 +259,12 @@ def run(store: Store, label: str, n: int, port: int, tmp: Path) -> dict:
     engine = engine_for(store, config.search, plugins.search_backends())
     ranker = plugins.rankers().get(config.site.trending_ranker)
     embed_windows(engine, store)
-    subscribers(store, n)
     engine.warm()
-    embed_queries(store, engine)
+    if for_you:
+        for_you_readers(store, n)
+    else:
+        subscribers(store, n)
+        embed_queries(store, engine)
     stats = DigestRun(store, config, engine, ranker).run(now=NOW)
     rate = stats.sent / stats.seconds
     print(f"[{label}] {n} subscribers: {stats.line()}")
@@ -234,6 +283,7 @@ def main() -> None:
     ap.add_argument("--db", type=Path, default=Path("/tmp/bench-digests.db"))
     ap.add_argument("--subscribers", type=int, default=10000)
     ap.add_argument("--pg", help="also run on this PostgreSQL URL (a scratch database)")
+    ap.add_argument("--for-you", action="store_true", help="For-you digests (accounts)")
     ap.add_argument("--json", help="write the figures here (default: bench/results/)")
     args = ap.parse_args()
     figures: dict = {}
@@ -245,17 +295,21 @@ def main() -> None:
                               stdout=subprocess.PIPE, text=True)  # fmt: skip
     assert server.stdout.readline().strip() == "ready"
     try:
-        figures["sqlite"] = run(store, "sqlite", args.subscribers, port, args.db.parent)
+        figures["sqlite"] = run(
+            store, "sqlite", args.subscribers, port, args.db.parent, args.for_you
+        )
         if args.pg:
             pg = copy_to_pg(store, args.pg)
-            figures["postgresql"] = run(pg, "postgresql", args.subscribers, port, args.db.parent)
+            figures["postgresql"] = run(
+                pg, "postgresql", args.subscribers, port, args.db.parent, args.for_you
+            )
     finally:
         server.send_signal(signal.SIGTERM)
         out, _ = server.communicate(timeout=30)
     count, nbytes = map(int, out.split())
     print(f"SMTP server accepted {count} messages, {nbytes / max(count, 1) / 1024:.1f} KB each")
     figures["smtp"] = {"messages": count, "kb_each": nbytes / max(count, 1) / 1024}
-    write_json("digests", figures, args.json)
+    write_json("digests-for-you" if args.for_you else "digests", figures, args.json)
 
 
 if __name__ == "__main__":

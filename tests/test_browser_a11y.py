@@ -28,7 +28,8 @@ pytestmark = pytest.mark.browser
 # signed in). ``{paper}``, ``{manage}``, ``{user}``, ``{author}``, ``{confirm}``,
 # ``{email}``, ``{collection}`` and ``{saved}`` are filled in by the ``pages`` fixture.
 # Add a page here and it is checked in all four runs (signed out and in, light and dark); the
-# signed-in visitor is an admin, so moderation controls are on the pages too.
+# signed-in visitor is an admin, so moderation controls are on the pages too. ``{foryou}``:
+# the manage link of a For-you digest.
 PAGES: list[tuple[str, str, int | tuple[int, int]]] = [
     ("home", "/", 200),
     ("daily", "/papers", 200),
@@ -56,6 +57,7 @@ PAGES: list[tuple[str, str, int | tuple[int, int]]] = [
     ("organization", "/organizations/a11y-lab", 200),
     ("subscribe", "/subscribe", 200),
     ("subscription", "/subscriptions/manage?token={manage}", 200),
+    ("subscription-for-you", "/subscriptions/manage?token={foryou}", 200),
     ("unsubscribe", "/subscriptions/unsubscribe?token={manage}", 200),
     ("digest-preview", "/digest/preview", 200),
     ("api-docs", "/api/docs", 200),
@@ -187,6 +189,11 @@ def pages(sqlite_store, tmp_path):
     sub = store.mail.create_subscription("ada@example.org", "topic", "vision", "weekly", "UTC")
     app, _ = site(store, tmp_path, submit_max_age_days=0)
     manage = mail_render.manage_token(app.state.site.signer, sub)
+    reader = store.accounts.create_user("a11y-reader", "reader@example.org", None)
+    theirs = store.mail.create_subscription(  # (Ada's For-you tab keeps its subscribe form)
+        "reader@example.org", "foryou", None, "daily", "UTC", user_id=reader, confirmed=True
+    )
+    foryou = mail_render.manage_token(app.state.site.signer, theirs)
     author = store.feed.card(paper).authors[0]
     confirm = app.state.site.signer.dumps("confirm", ["newbie", "newbie@example.org"])
     new_address = ["ada@example.org", "ada.lovelace@analytical-engines.example.org"]
@@ -195,6 +202,7 @@ def pages(sqlite_store, tmp_path):
         "paper": paper,
         "user": "ada",
         "manage": manage,
+        "foryou": foryou,
         "author": quote(author, safe=""),
         "confirm": confirm,
         "email": email,

@@ -7,9 +7,14 @@
   keyword index judges it, exactly as for a search — and is at least
   ``search_min_similarity`` close in meaning, or when it is ``alert_min_similarity`` close on
   meaning alone. Excluded words (``-word``) exclude. Best first; each says why.
+- **For you**: the papers new in the period ranked for the subscriber's account exactly as
+  the site's For-you tab ranks (:mod:`paperwire.rank.foryou`, with the reader's signals
+  gathered by :mod:`paperwire.rank.reader`): what they dismissed or liked stays out; each says
+  which of their papers it is like. Nothing liked yet, or no search by meaning: no e-mail.
 
 One :class:`Composer` serves a whole run: the trending rank is computed once per period end,
-and each period's new papers are read, and their vectors stacked, once.
+each period's new papers are read, and their vectors stacked, once, and one For-you model
+(keeping the papers' terms) ranks for every reader.
 """
 
 from __future__ import annotations
@@ -23,6 +28,9 @@ from ..core.models import Subscription
 from ..core.query import SearchFilters, parse
 from ..core.settings import DigestSettings
 from ..rank import Ranker, Trend
+from ..rank.foryou import ForYou
+from ..rank.foryou_many import SharedPapers
+from ..rank.reader import reader_inputs
 from ..search import SearchEngine
 from ..search.matcher import Matcher
 from ..search.retrievers import WordJudge
@@ -71,6 +79,9 @@ class Composer:
     persist: bool = True  # keep embedded queries on their subscription (off in dry runs)
     _trending: dict[datetime, list[tuple[str, str]]] = field(default_factory=dict)
     _windows: dict[tuple[datetime, datetime], _Window] = field(default_factory=dict)
+    foryou: ForYou | None = None  # made at first use
+    _shared: dict[tuple[datetime, datetime], SharedPapers] = field(default_factory=dict)
+    _signals: dict[int, dict[str, list[str]]] = field(default_factory=dict)
 
     # -- trending ------------------------------------------------------------------------
     def trending_ids(self, end: datetime) -> list[tuple[str, str]]:
@@ -182,6 +193,43 @@ class Composer:
         picks.sort(key=lambda p: (-p.score, p.paper_id))
         return picks
 
+    # -- For you -------------------------------------------------------------------------
+    def for_you_model(self) -> ForYou | None:
+        if self.foryou is None:
+            vectors = self.engine.semantic()
+            if vectors is None:
+                return None
+            self.foryou = ForYou(self.store, vectors)
+        return self.foryou
+
+    def read_signals(self, subs: list[Subscription]) -> None:
+        """Read the For-you readers' signals together (a run's, before composing)."""
+        users = sorted({s.user_id for s in subs if s.kind == "foryou" and s.user_id})
+        self._signals.update(self.store.signals.signals_of(users))
+
+    def for_you(
+        self, sub: Subscription, start: datetime, end: datetime, limit: int | None = None
+    ) -> list[Pick]:
+        """The period's new papers ranked for the subscriber's account, best first (the best
+        ``limit``), each with its reason; raises ModelError when a paper needs embedding and
+        the model cannot run."""
+        model = self.for_you_model() if sub.user_id is not None else None
+        if model is None or sub.user_id is None:
+            return []
+        w = self.window(start, end)  # (embeds the papers that have no vector yet)
+        signals = self._signals.pop(sub.user_id, None)  # (read once: a retry reads anew)
+        reader = reader_inputs(self.store, sub.user_id, w.ids, signals)
+        if not reader.liked or not reader.candidates:
+            return []
+        if (start, end) not in self._shared:  # vectors and terms laid out once per window
+            self._shared[(start, end)] = SharedPapers(model, self.store.mail.new_papers(start, end))
+        shared = self._shared[(start, end)]
+        ranked = shared.rank(reader.liked, reader.candidates, reader.disliked, limit)
+        return [
+            Pick(p.paper_id, f"like “{p.because_title}”, one of yours", p.score)
+            for p in ranked.picks
+        ]
+
     # -- one subscriber ------------------------------------------------------------------
     def compose(self, sub: Subscription, due: Due, already_sent: set[str]) -> list[Pick]:
         """The papers of this digest, best first; empty when there is nothing new."""
@@ -194,5 +242,8 @@ class Composer:
                     if len(out) == size:
                         break
             return out
-        picks = self.topic_matches(sub, due.start, due.end)
+        if sub.kind == "foryou":  # ranked among all of the period's, as on the tab
+            picks = self.for_you(sub, due.start, due.end, size + len(already_sent))
+        else:
+            picks = self.topic_matches(sub, due.start, due.end)
         return [p for p in picks if p.paper_id not in already_sent][:size]

@@ -79,6 +79,7 @@ def links(base_url: str, signer: Signer, sub: Subscription) -> dict[str, str]:
         "manage": f"{base}/subscriptions/manage?token={token}",
         "unsubscribe": f"{base}/subscriptions/unsubscribe?token={token}",
         "site": f"{base}/papers",
+        "foryou": f"{base}/papers/for-you?span={'week' if sub.frequency == 'weekly' else 'day'}",
         "base": base,
     }
 
@@ -87,6 +88,8 @@ def describe(sub: Subscription) -> str:
     how = "Daily (weekdays)" if sub.frequency == "daily" else "Weekly"
     if sub.kind == "trending":
         return f"{how} digest of trending papers"
+    if sub.kind == "foryou":
+        return f"{how} digest of your For-you papers"
     return f"{how} alert for “{sub.query}”"
 
 
@@ -96,6 +99,8 @@ def digest(
     """(subject, text, html)."""
     if sub.kind == "trending":
         subject = f"Trending papers — {label}"
+    elif sub.kind == "foryou":
+        subject = f"Papers for you — {label}"
     else:
         query = re.sub(r"\s+", " ", sub.query or "")[:80]
         subject = f"New papers on “{query}” — {label}"

@@ -29,7 +29,7 @@ from datetime import time as clock_time
 from email.message import EmailMessage
 
 from ..core.clock import utcnow
-from ..core.errors import MailError, PeriodError
+from ..core.errors import MailError, ModelError, PeriodError
 from ..core.models import Card, Delivery, Subscription
 from ..core.settings import Settings
 from ..core.signing import Signer
@@ -216,6 +216,7 @@ class DigestRun:
                 todo = todo[:limit]
             stats.due = len(todo) + stats.already
             sent_before = self.store.mail.sent_paper_ids([s.id for s, _, _ in todo])
+            self.composer.read_signals([s for s, _, found in todo if found is None])
             mailer = self.mailer or Mailer(self.mail)
             try:
                 for sub, due, found in todo:
@@ -256,7 +257,13 @@ class DigestRun:
         clock = time.perf_counter
         t0 = clock()
         if row is None:
-            picks = self.composer.compose(sub, due, already_sent)
+            try:
+                picks = self.composer.compose(sub, due, already_sent)
+            except ModelError as exc:  # a For-you paper left to embed, no model: next run
+                stats.failed += 1
+                stats.errors.append(f"{sub.email}: {exc}")
+                log.warning("digest to %s (%s): %s", sub.email, due.period, exc)
+                return
         else:  # an earlier run chose these papers: send the same message
             picks = _picks(row)
         t1 = clock()

@@ -22,7 +22,9 @@ from . import outgoing, render
 from .schedule import FREQUENCIES
 
 EMAIL = re.compile(r"^[^@\s<>()\[\],;:\"\\]{1,64}@[A-Za-z0-9.-]{1,253}\.[A-Za-z]{2,63}$")
-KINDS = ("trending", "topic")
+KINDS = ("trending", "topic", "foryou")
+FOR_YOU = "foryou"  # the signed-in reader's For-you ranking: tied to their account
+SIGN_IN_FOR_YOU = "Sign in to get your For-you papers by e-mail: they come from your account."
 MAX_QUERY = 300
 
 
@@ -46,8 +48,11 @@ class SubscriptionRequest:
     timezone: str
 
 
-def validate(data: dict[str, Any]) -> tuple[SubscriptionRequest | None, dict[str, str]]:
-    """A subscription request from form or JSON fields, or the problems, by field."""
+def validate(
+    data: dict[str, Any], for_you: bool = True
+) -> tuple[SubscriptionRequest | None, dict[str, str]]:
+    """A subscription request from form or JSON fields, or the problems, by field. With
+    ``for_you`` False, the For-you kind is refused (it needs a signed-in account)."""
 
     def text(name: str, default: str = "") -> str:
         value = data.get(name, default)
@@ -59,7 +64,9 @@ def validate(data: dict[str, Any]) -> tuple[SubscriptionRequest | None, dict[str
         errors["email"] = "Enter an e-mail address like name@example.org."
     kind = text("kind", "trending")
     if kind not in KINDS:
-        errors["kind"] = "Choose trending papers or a topic alert."
+        errors["kind"] = "Choose trending papers, a topic alert or your For-you papers."
+    elif kind == FOR_YOU and not for_you:
+        errors["kind"] = SIGN_IN_FOR_YOU
     query = re.sub(r"\s+", " ", text("query")) or None
     if kind == "topic":
         if not query or not re.search(r"\w", query):
@@ -100,6 +107,8 @@ def subscribe(
     """Create or renew the subscription and queue the e-mail that goes with it (see
     :mod:`.outgoing`). Only for the signed-in owner of the address (who may know its state)
     is the outcome returned."""
+    if req.kind == FOR_YOU:
+        return subscribe_for_you(store, req, user)
     own = (
         user is not None
         and user.confirmed_at is not None
@@ -130,6 +139,28 @@ def subscribe(
         return Active(store.mail.get_subscription(sub.id) or sub, already=False)
     outgoing.queue(store, "sub-confirm", req.email, subscription_id=sub.id)
     return None
+
+
+def subscribe_for_you(store: Store, req: SubscriptionRequest, user: User | None) -> Active:
+    """The account's For-you digest, created or renewed (frequency and time zone from
+    ``req``): active at once, at the account's own confirmed address (``req.email`` plays no
+    part). Raises ValueError for a visitor who is not signed in with a confirmed address."""
+    if user is None or user.confirmed_at is None or not user.email:
+        raise ValueError(SIGN_IN_FOR_YOU)
+    found = store.mail.for_you_subscription(user.id)
+    if found is not None and found.status == "confirmed":
+        store.mail.update_subscription(found.id, frequency=req.frequency, timezone=req.timezone)
+        return Active(store.mail.get_subscription(found.id) or found, already=True)
+    if found is None:
+        sub = store.mail.create_subscription(
+            user.email, FOR_YOU, None, req.frequency, req.timezone,
+            user_id=user.id, confirmed=True,
+        )  # fmt: skip
+    else:  # stopped or bouncing: the owner asks again
+        sub = store.mail.restart_subscription(
+            found.id, req.frequency, req.timezone, user_id=user.id, confirmed=True
+        )
+    return Active(store.mail.get_subscription(sub.id) or sub, already=False)
 
 
 def from_token(

@@ -15,8 +15,9 @@ from ..core.models import Delivery, PaperText, Subscription
 from . import schema as t
 from .common import Repository, chunks, model
 
-S, D, SENT, P = t.subscriptions, t.deliveries, t.sent_papers, t.papers
+S, D, SENT, P, U = t.subscriptions, t.deliveries, t.sent_papers, t.papers, t.users
 LIVE = ("pending", "confirmed")
+FOR_YOU = "foryou"  # tied to an account: mailed to its current address while it is active
 # A delivery in one of these states is finished: a run never sends it again.
 DONE = ("sent", "empty", "bounced", "abandoned", "cancelled")
 
@@ -33,8 +34,24 @@ def _delivery(row: Any) -> Delivery:
     return model(Delivery, row, paper_ids=row.paper_ids or [])
 
 
+def _with_account_address() -> sa.Select[Any]:
+    """Subscriptions, For-you ones with their account's current address (an account whose
+    address changed gets its For-you digest at the new one)."""
+    email = sa.case((S.c.kind == FOR_YOU, sa.func.coalesce(U.c.email, S.c.email)), else_=S.c.email)
+    columns = [email.label("email") if c.name == "email" else c for c in S.c]
+    return sa.select(*columns).select_from(S.outerjoin(U, U.c.id == S.c.user_id))
+
+
 class MailRepo(Repository):
     # -- subscriptions -------------------------------------------------------------------
+    def for_you_subscription(self, user_id: int) -> Subscription | None:
+        """The account's For-you digest (its latest, whatever its state), if it ever had
+        one."""
+        q = _with_account_address().where(S.c.kind == FOR_YOU, S.c.user_id == user_id)
+        with self.db.engine.connect() as conn:
+            row = conn.execute(q.order_by(S.c.id.desc())).first()
+        return _sub(row) if row else None
+
     def find_subscription(self, email: str, kind: str, query: str | None) -> Subscription | None:
         """The subscription of ``email`` to the same thing (topic queries compared without
         case or surrounding spaces)."""
@@ -108,7 +125,7 @@ class MailRepo(Repository):
 
     def get_subscription(self, sub_id: int) -> Subscription | None:
         with self.db.engine.connect() as conn:
-            row = conn.execute(sa.select(S).where(S.c.id == sub_id)).first()
+            row = conn.execute(_with_account_address().where(S.c.id == sub_id)).first()
         return _sub(row) if row else None
 
     def confirm_subscription(self, sub_id: int, nonce: str) -> bool:
@@ -154,14 +171,19 @@ class MailRepo(Repository):
             cond = sa.or_(cond, S.c.email == email)
         with self.db.engine.connect() as conn:
             rows = conn.execute(
-                sa.select(S).where(cond, S.c.status != "unsubscribed").order_by(S.c.id)
+                _with_account_address().where(cond, S.c.status != "unsubscribed").order_by(S.c.id)
             )
             return [_sub(r) for r in rows]
 
     def active_subscriptions(self) -> list[Subscription]:
-        """Every confirmed subscription (the ones digests go to)."""
+        """Every confirmed subscription (the ones digests go to); a For-you digest only while
+        its account is active and has an address (a disabled account gets nothing)."""
+        account_ok = sa.or_(
+            S.c.kind != FOR_YOU, sa.and_(U.c.is_active.is_(True), U.c.email.is_not(None))
+        )
+        q = _with_account_address().where(S.c.status == "confirmed", account_ok)
         with self.db.engine.connect() as conn:
-            rows = conn.execute(sa.select(S).where(S.c.status == "confirmed").order_by(S.c.id))
+            rows = conn.execute(q.order_by(S.c.id))
             return [_sub(r) for r in rows]
 
     def mark_bouncing(self, sub_id: int, error: str) -> None:

@@ -81,22 +81,36 @@ class SignalRepo(Repository):
         collections, upvoted, claimed as their own unless the claim was rejected, or asked
         "more like this" of) and ``negatives`` (dismissed, unless also a positive), each a
         sorted list of arXiv ids."""
+        return self.signals_of([user_id])[user_id]
+
+    def signals_of(self, user_ids: Sequence[int]) -> dict[int, dict[str, list[str]]]:
+        """:meth:`signals` of many users at once (a digest run's readers), by user id."""
         c, i = t.collections, t.collection_items
         v, a = t.upvotes, t.authorship_claims
+        positives: dict[int, set[str]] = {u: set() for u in user_ids}
+        negatives: dict[int, set[str]] = {u: set() for u in user_ids}
         with self.db.connect() as conn:
-            positive = sa.union(
-                sa.select(i.c.paper_id)
-                .join(c, c.c.id == i.c.collection_id)
-                .where(c.c.user_id == user_id),
-                sa.select(v.c.paper_id).where(v.c.user_id == user_id),
-                sa.select(a.c.paper_id).where(a.c.user_id == user_id, a.c.status != "rejected"),
-                sa.select(S.c.paper_id).where(S.c.user_id == user_id, S.c.kind == MORE_LIKE_THIS),
-            )
-            positives = {r[0] for r in conn.execute(positive)}
-            negatives = {
-                r[0]
-                for r in conn.execute(
-                    sa.select(S.c.paper_id).where(S.c.user_id == user_id, S.c.kind == DISMISSED)
+            for chunk in chunks(list(positives)):
+                positive = sa.union(
+                    sa.select(c.c.user_id, i.c.paper_id)
+                    .join(c, c.c.id == i.c.collection_id)
+                    .where(c.c.user_id.in_(chunk)),
+                    sa.select(v.c.user_id, v.c.paper_id).where(v.c.user_id.in_(chunk)),
+                    sa.select(a.c.user_id, a.c.paper_id).where(
+                        a.c.user_id.in_(chunk), a.c.status != "rejected"
+                    ),
+                    sa.select(S.c.user_id, S.c.paper_id).where(
+                        S.c.user_id.in_(chunk), S.c.kind == MORE_LIKE_THIS
+                    ),
                 )
-            }
-        return {"positives": sorted(positives), "negatives": sorted(negatives - positives)}
+                for uid, pid in conn.execute(positive):
+                    positives[uid].add(pid)
+                dismissed = sa.select(S.c.user_id, S.c.paper_id).where(
+                    S.c.user_id.in_(chunk), S.c.kind == DISMISSED
+                )
+                for uid, pid in conn.execute(dismissed):
+                    negatives[uid].add(pid)
+        return {
+            u: {"positives": sorted(positives[u]), "negatives": sorted(negatives[u] - positives[u])}
+            for u in positives
+        }

@@ -15,9 +15,11 @@ from fastapi.responses import RedirectResponse, Response
 from ..core import periods
 from ..core.hooks import hookimpl
 from ..rank.foryou import ForYou
+from ..rank.reader import reader_inputs
 from .audit import PageNo
 from .deps import Ctx, CtxDep
 from .pages import page_of
+from .subscribe import for_you_digest
 
 router = APIRouter(include_in_schema=False)
 SPANS = {"day": "Latest day", "week": "This week"}
@@ -57,14 +59,11 @@ def for_you(
         return RedirectResponse("/signin?next=/papers/for-you", status_code=303)
     period = _period(ctx, span)
     size = ctx.settings.site.page_size
-    signals = ctx.store.signals.signals(ctx.user.id)
-    liked, disliked = signals["positives"], signals["negatives"]
     feed, _ = ctx.store.feed.period(
         period.start, period.end, sort="submitted", limit=MAX_CANDIDATES
     )
-    # "not interested" stays off this tab too, and what the reader liked they know already
-    hidden = {*disliked, *liked}
-    candidates = [c.id for c in feed if c.id not in hidden]
+    reader = reader_inputs(ctx.store, ctx.user.id, [c.id for c in feed])
+    liked, disliked, candidates = reader.liked, reader.disliked, reader.candidates
     context: dict[str, Any] = {
         "tab": "foryou",
         "span": span,
@@ -72,6 +71,7 @@ def for_you(
         "period": period,
         "title": "For you",
         "liked_count": len(liked),
+        "digest": for_you_digest(ctx),  # the e-mail digest's subscribe form (web.subscribe)
     }
     ranker = model(ctx) if liked else None
     if not liked or ranker is None:

@@ -98,8 +98,11 @@ def subscribe_form(
 def subscribe(post: PostedDep) -> Response:
     ctx = post.ctx
     data = post.fields()
+    own = _own_email(ctx.user) if ctx.user else None
+    if data.get("kind") == subs.FOR_YOU and own:
+        data["email"] = own  # For you goes to the account's address
     _limits(ctx, data.get("email", "").strip())
-    req, errors = subs.validate(data)
+    req, errors = subs.validate(data, for_you=own is not None)
     if req is None:
         return _form_page(ctx, data, errors, status=400)
     active = _subscribe(ctx, req, ctx.user)
@@ -121,6 +124,50 @@ def _active_notice(active: subs.Active) -> str:
 # -- confirm -------------------------------------------------------------------------------
 def _subscribe(ctx: Ctx, req: subs.SubscriptionRequest, user: User | None) -> subs.Active | None:
     return subs.subscribe(ctx.store, req, user, ctx.site.search)
+
+
+# -- For you -------------------------------------------------------------------------------
+@dataclass
+class ForYouDigest:
+    """The For-you tab's e-mail form: the reader's digest (None: not subscribed) and its
+    manage link."""
+
+    sub: Subscription | None
+    token: str
+    timezone: str
+
+
+def for_you_digest(ctx: Ctx) -> ForYouDigest | None:
+    """For the For-you tab (None for a visitor, or an account without a confirmed address)."""
+    user = ctx.user
+    if user is None or _own_email(user) is None:
+        return None
+    sub = ctx.store.mail.for_you_subscription(user.id)
+    if sub is not None and sub.status != "confirmed":
+        sub = None
+    token = mail_render.manage_token(ctx.site.signer, sub) if sub else ""
+    return ForYouDigest(sub, token, user.timezone or "UTC")
+
+
+@router.post("/subscriptions/for-you")
+def subscribe_for_you(post: PostedDep) -> Response:
+    """The For-you tab's button: the signed-in reader's For-you papers by e-mail, daily or
+    weekly, to their account's address (active at once: it is confirmed)."""
+    ctx = post.ctx
+    user = ctx.user
+    if user is None:
+        return RedirectResponse("/signin?next=/papers/for-you", status_code=303)
+    own = _own_email(user)
+    if own is None:
+        raise HTTPException(400, "Confirm your account's e-mail address first.")
+    tz = post.text("timezone") or user.timezone or "UTC"
+    data = {"email": own, "kind": subs.FOR_YOU, "frequency": post.text("frequency") or "daily",
+            "timezone": tz}  # fmt: skip
+    req, errors = subs.validate(data)
+    if req is None:
+        raise HTTPException(400, " ".join(errors.values()))
+    active = subs.subscribe_for_you(ctx.store, req, user)
+    return _manage_page(ctx, active.sub, notice=_active_notice(active))
 
 
 def _sub_or_400(ctx: Ctx, purpose: str, token: str | None) -> Subscription:
@@ -179,7 +226,10 @@ def manage_form(ctx: CtxDep, token: Annotated[str, Query(max_length=500)] = "") 
 def manage(post: PostedDep) -> Response:
     ctx = post.ctx
     sub = _sub_or_400(ctx, "manage", post.text("token"))
-    req, errors = subs.validate({**post.fields(), "email": sub.email})
+    fields = {**post.fields(), "email": sub.email}
+    if sub.kind == subs.FOR_YOU:  # stays what it is: tied to the account
+        fields.update(kind=subs.FOR_YOU, query="")
+    req, errors = subs.validate(fields, for_you=sub.kind == subs.FOR_YOU)
     if req is None:
         return _manage_page(ctx, sub, status=400, errors=errors,
                             tz_value=post.text("timezone")[:64])  # fmt: skip
@@ -240,7 +290,8 @@ def preview(
         sub = _sub_or_400(ctx, "manage", token)
     else:
         req, errors = subs.validate({"email": "you@example.org", "kind": kind, "query": query,
-                                     "frequency": frequency, "timezone": "UTC"})  # fmt: skip
+                                     "frequency": frequency, "timezone": "UTC"},
+                                    for_you=False)  # fmt: skip
         if req is None:
             raise HTTPException(400, " ".join(errors.values()))
         sub = Subscription(id=0, email=req.email, kind=req.kind, query=req.query,
@@ -287,7 +338,10 @@ class SubscriptionBody(BaseModel):
         json_schema_extra={"pattern": subs.EMAIL.pattern},
     )
     kind: str = Field(
-        "trending", description="trending | topic", json_schema_extra={"enum": list(subs.KINDS)}
+        "trending",
+        description="trending | topic | foryou (your For-you papers: signed in only, to your "
+        "account's confirmed address)",
+        json_schema_extra={"enum": list(subs.KINDS)},
     )
     query: str | None = Field(
         None, max_length=300, description="The topic (needed by topic alerts, with a word)"
@@ -338,10 +392,14 @@ def api_subscribe(ctx: CtxDep, body: SubscriptionBody) -> dict[str, str] | JSONR
     if "application/json" not in request.headers.get("content-type", ""):
         raise HTTPException(415, "send JSON (Content-Type: application/json)")
     _limits(ctx, body.email.strip())
-    req, errors = subs.validate(body.model_dump())
+    user = ctx.user if ctx.csrf_ok(request.headers.get("x-csrf-token")) else None
+    own = _own_email(user) if user else None
+    data = body.model_dump()
+    if data["kind"] == subs.FOR_YOU and own:
+        data["email"] = own  # For you goes to the account's address
+    req, errors = subs.validate(data, for_you=own is not None)
     if req is None:
         return JSONResponse({"error": " ".join(errors.values()), "fields": errors}, 400)
-    user = ctx.user if ctx.csrf_ok(request.headers.get("x-csrf-token")) else None
     active = _subscribe(ctx, req, user)
     if active is not None:
         out = {"status": "active", "message": _active_notice(active),
@@ -399,7 +457,9 @@ def api_change(
     given = {k: v for k, v in body.model_dump().items() if v is not None}
     current = {"email": sub.email, "kind": sub.kind, "query": sub.query,
                "frequency": sub.frequency, "timezone": sub.timezone}  # fmt: skip
-    req, errors = subs.validate({**current, **given})
+    if sub.kind == subs.FOR_YOU:  # stays what it is: tied to the account
+        given.update(kind=subs.FOR_YOU, query=None)
+    req, errors = subs.validate({**current, **given}, for_you=sub.kind == subs.FOR_YOU)
     if req is None:
         return JSONResponse({"error": " ".join(errors.values()), "fields": errors}, 400)
     _apply_change(ctx, sub, req)

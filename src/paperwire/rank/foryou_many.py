@@ -1,0 +1,120 @@
+"""For you for many readers over the same papers (a digest run: thousands of readers, one
+period's new papers): the papers' vectors and tf-idf terms are laid out once, and each
+reader is scored by :func:`paperwire.rank.foryou.scores` on the same inputs
+:meth:`ForYou.rank <paperwire.rank.foryou.ForYou.rank>` builds, so the ranking is the tab's
+(tested against it); only the word similarities are summed sparsely instead of through a
+dense matrix per reader."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from ..core.models import PaperText
+from .foryou import ForYou, Pick, Ranked, scores
+
+
+def _distinct(doc: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """A unit tf-idf vector (sorted term ids) with one entry per term id: of two words that
+    hash alike, the later one, as the dense layout of ``word_similarity`` keeps it; none of
+    weight 0."""
+    ids, val = doc
+    last = np.ones(len(ids), dtype=bool)
+    last[:-1] = ids[1:] != ids[:-1]
+    last &= val != 0  # (terms too common to count add nothing: left out)
+    return ids[last], val[last]
+
+
+class SharedPapers:
+    """Papers that many readers' candidates are drawn from, ready to rank for any of them."""
+
+    def __init__(self, model: ForYou, papers: Sequence[PaperText]):
+        self.model = model
+        self.papers = list({p.id: p for p in papers}.values())
+        self.row = {p.id: i for i, p in enumerate(self.papers)}
+        self._texts = {p.id: p for p in self.papers}  # and the liked ones read since
+        vectors = model._vectors([p.seq for p in self.papers])
+        dim = next(iter(vectors.values())).shape[0] if vectors else 0
+        self.matrix = (
+            np.stack([vectors[p.seq] for p in self.papers])
+            if self.papers
+            else np.zeros((0, dim), np.float32)
+        )
+        # each paper's vector and distinct terms, by id (and the liked ones', once read)
+        self._vec = {p.id: self.matrix[i] for i, p in enumerate(self.papers)}
+        self._doc = {p.id: _distinct(model._terms_of(p)) for p in self.papers}
+        docs = list(self._doc.values())
+        lengths = np.array([len(d[0]) for d in docs], dtype=np.int64)
+        ids = np.concatenate([d[0] for d in docs]) if docs else np.zeros(0, np.int64)
+        vals = np.concatenate([d[1] for d in docs]) if docs else np.zeros(0)
+        rows = np.repeat(np.arange(len(docs)), lengths)
+        order = np.argsort(ids, kind="stable")  # every paper's terms, by term
+        self._term, self._row, self._val = ids[order], rows[order], vals[order]
+
+    def word_similarity(self, against: Sequence[tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
+        """:func:`paperwire.rank.foryou.word_similarity` of every paper here against these
+        unit tf-idf vectors, (papers, len(against)), from the terms they share only."""
+        k, size = len(against), len(self.papers)
+        if not k or not size:
+            return np.zeros((size, k))
+        return self._similarity([_distinct(doc) for doc in against])
+
+    def _similarity(self, docs: Sequence[tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
+        k, size = len(docs), len(self.papers)
+        if not k or not size:
+            return np.zeros((size, k))
+        ids = np.concatenate([d[0] for d in docs])
+        val = np.concatenate([d[1] for d in docs])
+        col = np.repeat(np.arange(k), [len(d[0]) for d in docs])
+        lo = np.searchsorted(self._term, ids, "left")
+        n = np.searchsorted(self._term, ids, "right") - lo
+        # every (paper here, term, other paper) sharing a term, with the product of weights
+        at = np.repeat(lo - np.cumsum(n) + n, n) + np.arange(int(n.sum()))
+        weight = np.repeat(val, n) * self._val[at]
+        cell = self._row[at] * k + np.repeat(col, n)
+        return np.bincount(cell, weights=weight, minlength=size * k).reshape(size, k)
+
+    def rank(
+        self,
+        liked: Sequence[str],
+        candidates: Sequence[str],
+        disliked: Sequence[str] = (),
+        limit: int | None = None,
+    ) -> Ranked:
+        """As :meth:`ForYou.rank`, for candidates among these papers (others are left out, as
+        unknown); the liked and disliked papers may be any. ``limit``: only the best so
+        many picks (the scores are those of the whole ranking)."""
+        model = self.model
+        given = list(dict.fromkeys([*liked, *disliked]))
+        missing = [i for i in given if i not in self._texts]
+        if missing:
+            self._texts.update(model.store.papers.texts_by_id(missing))
+        texts = {i: self._texts[i] for i in given if i in self._texts}
+        cands = [i for i in dict.fromkeys(candidates) if i in self.row]
+        unknown = [i for i in given if i not in texts]
+        unknown += [i for i in dict.fromkeys(candidates) if i not in self.row]
+        pos = [i for i in dict.fromkeys(liked) if i in texts]
+        neg = [i for i in dict.fromkeys(disliked) if i in texts and i not in set(pos)]
+        if not cands or not pos:
+            return Ranked([Pick(i, 0.0) for i in cands], unknown)
+        new = [i for i in [*pos, *neg] if i not in self._vec]
+        if new:
+            vecs = model._vectors([texts[i].seq for i in new])
+            self._vec.update({i: vecs[texts[i].seq] for i in new})
+            self._doc.update({i: _distinct(model._terms_of(texts[i])) for i in new})
+        rows = np.array([self.row[i] for i in cands])
+        C = self.matrix[rows]
+        L = np.stack([self._vec[i] for i in pos])
+        N = np.stack([self._vec[i] for i in neg]) if neg else None
+        words = None
+        if model.tuning.words:
+            both = self._similarity([self._doc[i] for i in [*pos, *neg]])[rows]
+            words = (both[:, : len(pos)], both[:, len(pos) :] if neg else None)
+        score, near = scores(C, L, N, words, model.tuning)
+        order = np.argsort(-score, kind="stable")
+        picks = [
+            Pick(cands[k], float(score[k]), pos[near[k]], texts[pos[near[k]]].title)
+            for k in order[:limit].tolist()
+        ]
+        return Ranked(picks, unknown)

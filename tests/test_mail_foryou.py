@@ -1,0 +1,276 @@
+"""The For-you e-mail digest (issue 15, item 5): a signed-in account's For-you papers, ranked
+exactly as the tab ranks them, each with its reason, sent once per period over real SMTP
+conversations (aiosmtpd) — also by two runners at once — and stopped with the account."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from datetime import time as dtime
+
+import pytest
+
+from paperwire.mail import schedule
+from paperwire.mail import subscriptions as subs
+from paperwire.mail.run import DigestRun
+from paperwire.rank.foryou import ForYou
+from paperwire.rank.reader import reader_inputs
+
+from .mailkit import SMTPServer
+from .storekit import search_engine, trending_ranker
+from .test_foryou import model  # noqa: F401 - the 60 listing papers, embedded, on each backend
+from .test_mail import WEEK, backdate, subscribe, upvote_some
+from .test_search import embedder  # noqa: F401 - the session's embedding model fixture
+from .webkit import MODEL_CACHE, PASSWORD, Visitor, add_user, make_config, seed, site
+
+CARD = re.compile(r'id="paper-([^"]+)"')
+
+
+@pytest.fixture
+def mailed(store, tmp_path, embedder):  # noqa: F811 - the fixture imported above
+    """The seeded papers, every one embedded (what `paperwire index` keeps up), on each
+    backend; the engine shares the index the CLI runners open."""
+    ids = seed(store)
+    upvote_some(store, ids)
+    engine = search_engine(store, tmp_path / "vector-index", embedder=embedder)
+    engine.indexer().embed_missing()
+    return store, ids, engine, tmp_path
+
+
+def _for_you(store, name: str, frequency: str = "weekly") -> tuple[int, int]:
+    """An account subscribed to its For-you digest (long ago: this period is its due)."""
+    uid = add_user(store, name)
+    user = store.accounts.get_user(id=uid)
+    req, errors = subs.validate(
+        {"email": "ignored@example.org", "kind": "foryou", "frequency": frequency}
+    )
+    assert req is not None, errors
+    active = subs.subscribe_for_you(store, req, user)
+    assert active.sub.email == f"{name}@example.org" and active.sub.status == "confirmed"
+    backdate(store, active.sub.id)
+    return uid, active.sub.id
+
+
+def _run(store, config, engine, **kw):
+    return DigestRun(store, config, engine, trending_ranker()).run(**kw)
+
+
+def test_for_you_digest_ranks_as_the_tab_with_reasons_once_per_period(mailed):
+    store, ids, engine, tmp_path = mailed
+    with SMTPServer() as smtp:
+        config = make_config(tmp_path, **smtp.settings)
+        ada, ada_sub = _for_you(store, "ada")
+        liked = ids[0]
+        store.feed.set_upvote(ada, liked, True)
+        # a first ranking; the top paper is then dismissed ("not interested")
+        window = [p.id for p in store.mail.new_papers(*_window())]
+        model = ForYou(store, engine.semantic())
+        first = model.rank([liked], [i for i in window if i != liked]).picks
+        dismissed = first[0].paper_id
+        store.signals.mark(ada, dismissed, "dismissed", True)
+        _for_you(store, "bob")  # nothing liked: nothing to rank, no mail
+        subscribe(store, "cy@example.org", "trending", frequency="weekly")  # the other kinds
+
+        stats = _run(store, config, engine, period=WEEK)
+        assert (stats.sent, stats.empty) == (2, 1), stats.line()
+        msgs = {m["To"]: m for m in smtp.messages}
+        assert set(msgs) == {"ada@example.org", "cy@example.org"}
+        mail = msgs["ada@example.org"]
+        assert mail["Subject"].startswith("Papers for you — week of ")
+        assert mail["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+        text = mail.get_body(("plain",)).get_content()
+        html = mail.get_body(("html",)).get_content()
+
+        # exactly the tab's model, on the reader's signals, less what they liked or dismissed
+        reader = reader_inputs(store, ada, window)
+        want = [p.paper_id for p in model.rank(reader.liked, reader.candidates,
+                                               reader.disliked).picks][:10]  # fmt: skip
+        got = re.findall(r"^   http://testserver/papers/(\d{4}\.\d{4,5})\s*$", text, re.M)
+        assert got == want and len(got) == 10
+        assert liked not in got and dismissed not in got
+        title = store.feed.cards([liked])[0].title
+        assert text.count(f"Why: like “{title}”, one of yours") == 10
+        assert "http://testserver/papers/for-you?span=week" in text
+        assert 'href="http://testserver/papers/for-you?span=week"' in html
+        assert "Why: like “" in html and "<script" not in html
+
+        # the same period again: nothing; the next one leaves out what Ada got
+        before = len(smtp.messages)
+        again = _run(store, config, engine, period=WEEK)
+        assert again.sent == 0 and again.already == 3, again.line()
+        assert len(smtp.messages) == before
+        assert store.mail.sent_paper_ids([ada_sub])[ada_sub] == set(got)
+        # a period without new papers: nothing to rank, no mail
+        composer = DigestRun(store, config, engine, trending_ranker()).composer
+        sub = store.mail.get_subscription(ada_sub)
+        quiet = schedule.period_due("weekly", "UTC", dtime(8), "2024-W10")
+        assert composer.compose(sub, quiet, set()) == []
+        assert len(composer.compose(sub, schedule.period_due("weekly", "UTC", dtime(8), WEEK),
+                                    set(got))) == 10  # fmt: skip
+
+
+def _window():
+    due = schedule.period_due("weekly", "UTC", dtime(8), WEEK)
+    return due.start, due.end
+
+
+def _cli(url: str, smtp: SMTPServer, tmp_path, *args) -> subprocess.Popen:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PAPERWIRE_")}
+    env.update(
+        PAPERWIRE_SECRET_KEY="test-secret-key",
+        PAPERWIRE_BASE_URL="http://testserver",
+        PAPERWIRE_SMTP_HOST="127.0.0.1",
+        PAPERWIRE_SMTP_PORT=str(smtp.port),
+        PAPERWIRE_SMTP_STARTTLS="false",
+        PAPERWIRE_MAIL_BACKOFF="0.01",
+        PAPERWIRE_MODEL_CACHE_DIR=str(MODEL_CACHE),
+        PAPERWIRE_INDEX_DIR=str(tmp_path / "vector-index"),
+        PAPERWIRE_OUTBOX_DIR=str(tmp_path / "outbox"),
+    )
+    return subprocess.Popen(
+        [sys.executable, "-m", "paperwire", "--quiet", "--db", url, "digest", "send", *args],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def test_two_runners_at_once_send_each_reader_one_for_you_digest(mailed):
+    store, ids, _, tmp_path = mailed
+    readers = {}
+    for i in range(8):
+        uid, _ = _for_you(store, f"reader{i}")
+        store.feed.set_upvote(uid, ids[i], True)
+        readers[f"reader{i}@example.org"] = ids[i]
+    with SMTPServer() as smtp:
+        smtp.recorder.delay = 0.02
+        procs = [_cli(store.url, smtp, tmp_path, "--period", WEEK) for _ in range(2)]
+        outs = [p.communicate(timeout=300) for p in procs]
+        assert all(p.returncode == 0 for p in procs), outs
+        again = _cli(store.url, smtp, tmp_path, "--period", WEEK)
+        out, err = again.communicate(timeout=300)
+        assert again.returncode == 0 and "0 sent" in out, (out, err)
+        sent = [m["To"] for m in smtp.messages]
+        assert sorted(sent) == sorted(readers)  # each reader once, none twice
+        assert store.mail.delivery_counts() == {"sent": 8}
+        for m in smtp.messages:  # each ranked for its own reader
+            text = m.get_body(("plain",)).get_content()
+            title = store.feed.cards([readers[m["To"]]])[0].title
+            assert f"Why: like “{title}”, one of yours" in text
+
+
+def test_the_account_decides_address_disabling_and_deletion(mailed):
+    store, ids, engine, tmp_path = mailed
+    ada, sub_id = _for_you(store, "ada")
+    store.feed.set_upvote(ada, ids[0], True)
+    assert store.accounts.change_email(ada, "ada@example.org", "ada@new.example.org")
+    active = {s.id: s for s in store.mail.active_subscriptions()}
+    assert active[sub_id].email == "ada@new.example.org"  # the account's address now
+    assert store.mail.get_subscription(sub_id).email == "ada@new.example.org"
+    assert store.people.set_active(ada, False)
+    assert sub_id not in {s.id for s in store.mail.active_subscriptions()}
+    with SMTPServer() as smtp:
+        config = make_config(tmp_path, **smtp.settings)
+        assert _run(store, config, engine, period=WEEK).due == 0
+        assert store.people.set_active(ada, True)
+        stats = _run(store, config, engine, period=WEEK)
+        assert stats.sent == 1 and [m["To"] for m in smtp.messages] == ["ada@new.example.org"]
+    assert store.people.delete(ada)
+    assert store.mail.get_subscription(sub_id).status == "unsubscribed"
+    assert store.mail.active_subscriptions() == []
+
+
+def test_subscribing_from_the_tab_needs_an_account_and_csrf(store, tmp_path, embedder):  # noqa: F811
+    ids = seed(store)
+    search_engine(store, tmp_path / "vector-index", embedder=embedder).indexer().embed_missing()
+    app, _ = site(store, tmp_path)
+    uid = add_user(store, "ada")
+    store.feed.set_upvote(uid, ids[-1], True)
+
+    anonymous = Visitor(app)
+    r = anonymous.post("/subscriptions/for-you", {"frequency": "daily"})
+    assert r.status_code == 303 and r.headers["location"].startswith("/signin")
+    r = anonymous.post("/subscribe", {"email": "x@example.org", "kind": "foryou"})
+    assert r.status_code == 400 and "Sign in to get your For-you papers" in r.text
+    r = anonymous.client.post("/api/subscriptions", json={"email": "x@example.org",
+                                                          "kind": "foryou"})  # fmt: skip
+    assert r.status_code == 400 and r.json()["fields"]["kind"]
+    assert store.mail.for_you_subscription(uid) is None
+
+    v = Visitor(app)
+    v.sign_in("ada", PASSWORD)
+    tab = v.get("/papers/for-you?span=week")
+    assert 'action="/subscriptions/for-you"' in tab.text and CARD.search(tab.text)
+    assert v.client.post("/subscriptions/for-you", data={"frequency": "weekly"}).status_code == 403
+    assert v.post("/subscriptions/for-you", {"frequency": "yearly"}).status_code == 400
+    r = v.post("/subscriptions/for-you", {"frequency": "weekly", "timezone": "Europe/Paris"})
+    assert r.status_code == 200 and "subscribed: Weekly digest of your For-you papers" in r.text
+    assert "For-you papers" in r.text and 'name="kind" value="foryou"' in r.text
+    sub = store.mail.for_you_subscription(uid)
+    assert (sub.kind, sub.frequency, sub.timezone, sub.status, sub.email) == (
+        "foryou", "weekly", "Europe/Paris", "confirmed", "ada@example.org")  # fmt: skip
+    # the tab now says so, with the link to change or stop it; so do Settings
+    tab = v.get("/papers/for-you?span=week")
+    assert "every Monday" in tab.text and "/subscriptions/manage?token=" in tab.text
+    assert "For-you papers" in v.get("/settings").text
+    # asking again updates it (one per account); the manage page keeps it For you
+    r = v.post("/subscriptions/for-you", {"frequency": "daily"})
+    assert "already subscribed" in r.text
+    assert store.mail.for_you_subscription(uid).id == sub.id
+    token = re.search(r'name="token" value="([^"]+)"', r.text).group(1)
+    r = v.post("/subscriptions/manage", {"token": token, "kind": "trending",
+                                          "frequency": "weekly", "timezone": "UTC"})  # fmt: skip
+    assert r.status_code == 200
+    assert store.mail.get_subscription(sub.id).kind == "foryou"
+    # a trending subscription cannot be turned into someone's For you by its link
+    other = store.mail.create_subscription("eve@example.org", "trending", None, "daily", "UTC",
+                                           confirmed=True)  # fmt: skip
+    from paperwire.mail import render
+
+    link = render.manage_token(app.state.site.signer, other)
+    r = v.post("/subscriptions/manage", {"token": link, "kind": "foryou",
+                                          "frequency": "daily", "timezone": "UTC"})  # fmt: skip
+    assert r.status_code == 400 and store.mail.get_subscription(other.id).kind == "trending"
+    # the API: the caller's own account, whatever address is given
+    api = v.client.post("/api/subscriptions", json={"email": "x@example.org", "kind": "foryou",
+                                                    "frequency": "weekly"},
+                        headers={"x-csrf-token": v.csrf})  # fmt: skip
+    assert api.status_code == 200 and api.json()["subscription"]["email"] == "ada@example.org"
+    # unsubscribe by its link; the tab offers the form again
+    v.post("/subscriptions/unsubscribe", {"token": token})
+    assert store.mail.get_subscription(sub.id).status == "unsubscribed"
+    assert 'action="/subscriptions/for-you"' in v.get("/papers/for-you").text
+
+
+def test_shared_papers_rank_exactly_as_the_tab_for_many_readers(model):  # noqa: F811
+    """What a digest run ranks with (each paper laid out once) is the For-you tab's model."""
+    import random
+
+    import numpy as np
+
+    from paperwire.rank.foryou import word_similarity
+    from paperwire.rank.foryou_many import SharedPapers
+
+    papers = list(model.store.papers.texts_by_id(
+        [p.id for p in model.store.papers.newest_texts(100)]).values())  # fmt: skip
+    shared = SharedPapers(model, papers)
+    ids = [p.id for p in papers]
+    docs = [model._terms_of(p) for p in papers]
+    assert np.allclose(shared.word_similarity(docs[:7]), word_similarity(docs, docs[:7]))
+    rng = random.Random(5)
+    for _ in range(12):
+        liked = rng.sample(ids, rng.randint(1, 6))
+        disliked = rng.sample([i for i in ids if i not in liked], rng.randint(0, 3))
+        candidates = [i for i in ids if i not in liked and i not in disliked]
+        want = model.rank(liked, candidates, disliked)
+        got = shared.rank(liked, candidates, disliked)
+        assert [(p.paper_id, p.because, p.because_title) for p in got.picks] == [
+            (p.paper_id, p.because, p.because_title) for p in want.picks
+        ]
+        assert np.allclose([p.score for p in got.picks], [p.score for p in want.picks])
+    # nothing liked: the candidates as given; papers not laid out are unknown
+    assert [p.paper_id for p in shared.rank([], ids[:3]).picks] == ids[:3]
+    assert shared.rank([ids[0]], ["2999.99999", ids[1]]).unknown == ["2999.99999"]

@@ -111,7 +111,10 @@ class SharedPapers:
         if model.tuning.words:
             both = self._similarity([self._doc[i] for i in [*pos, *neg]])[rows]
             words = (both[:, : len(pos)], both[:, len(pos) :] if neg else None)
-        score, near = scores(C, L, N, words, model.tuning)
+        background = None
+        if model.tuning.background:
+            background = model._likeness_to_background(self._texts, cands, C)
+        score, near = scores(C, L, N, words, model.tuning, background)
         order = np.argsort(-score, kind="stable")
         picks = [
             Pick(cands[k], float(score[k]), pos[near[k]], texts[pos[near[k]]].title)

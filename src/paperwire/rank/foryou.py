@@ -278,16 +278,32 @@ class ForYou:
             nt = [self._terms_of(texts[i]) for i in neg]
             both = word_similarity(ct, [*lt, *nt])
             words = (both[:, : len(pos)], both[:, len(pos) :] if neg else None)
+        return Ranked(self.picks(texts, cands, pos, C, L, N, words), unknown)
+
+    def picks(
+        self,
+        texts: dict[str, PaperText],
+        cands: list[str],
+        pos: list[str],
+        C: np.ndarray,
+        L: np.ndarray,
+        N: np.ndarray | None,
+        words: tuple[np.ndarray, np.ndarray | None] | None,
+        limit: int | None = None,
+    ) -> list[Pick]:
+        """The candidates best first (the best ``limit``), scored by :func:`scores` with the
+        background part, each with the liked paper it is most like: the end of every
+        ranking (:meth:`rank`, and the digest's ``foryou_many.SharedPapers``), so that
+        both rank alike. ``texts`` holds the liked papers and the candidates."""
         background = None
         if self.tuning.background:
             background = self._likeness_to_background(texts, cands, C)
         score, near = scores(C, L, N, words, self.tuning, background)
         order = np.argsort(-score, kind="stable")
-        picks = [
+        return [
             Pick(cands[k], float(score[k]), pos[near[k]], texts[pos[near[k]]].title)
-            for k in order.tolist()
+            for k in order[:limit].tolist()
         ]
-        return Ranked(picks, unknown)
 
     def _likeness_to_background(
         self, texts: dict[str, PaperText], cands: list[str], C: np.ndarray

@@ -1,7 +1,7 @@
 """For you for many readers over the same papers (a digest run: thousands of readers, one
 period's new papers): the papers' vectors and tf-idf terms are laid out once, and each
-reader is scored by :func:`paperwire.rank.foryou.scores` on the same inputs
-:meth:`ForYou.rank <paperwire.rank.foryou.ForYou.rank>` builds, so the ranking is the tab's
+reader is scored by :meth:`ForYou.picks <paperwire.rank.foryou.ForYou.picks>` on the same
+inputs :meth:`ForYou.rank <paperwire.rank.foryou.ForYou.rank>` builds, so the ranking is the tab's
 (tested against it); only the word similarities are summed sparsely instead of through a
 dense matrix per reader."""
 
@@ -12,7 +12,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from ..core.models import PaperText
-from .foryou import ForYou, Pick, Ranked, scores
+from .foryou import ForYou, Pick, Ranked
 
 
 def _distinct(doc: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
@@ -111,13 +111,4 @@ class SharedPapers:
         if model.tuning.words:
             both = self._similarity([self._doc[i] for i in [*pos, *neg]])[rows]
             words = (both[:, : len(pos)], both[:, len(pos) :] if neg else None)
-        background = None
-        if model.tuning.background:
-            background = model._likeness_to_background(self._texts, cands, C)
-        score, near = scores(C, L, N, words, model.tuning, background)
-        order = np.argsort(-score, kind="stable")
-        picks = [
-            Pick(cands[k], float(score[k]), pos[near[k]], texts[pos[near[k]]].title)
-            for k in order[:limit].tolist()
-        ]
-        return Ranked(picks, unknown)
+        return Ranked(model.picks(self._texts, cands, pos, C, L, N, words, limit), unknown)

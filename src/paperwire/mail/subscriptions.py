@@ -18,12 +18,12 @@ from ..core.signing import Signer
 from ..core.text import clean
 from ..search import SearchEngine
 from ..store import Store
+from ..store.mail import FOR_YOU  # tied to the account: its address, its signals
 from . import outgoing, render
 from .schedule import FREQUENCIES
 
 EMAIL = re.compile(r"^[^@\s<>()\[\],;:\"\\]{1,64}@[A-Za-z0-9.-]{1,253}\.[A-Za-z]{2,63}$")
-KINDS = ("trending", "topic", "foryou")
-FOR_YOU = "foryou"  # the signed-in reader's For-you ranking: tied to their account
+KINDS = ("trending", "topic", FOR_YOU)
 SIGN_IN_FOR_YOU = "Sign in to get your For-you papers by e-mail: they come from your account."
 MAX_QUERY = 300
 

@@ -1,12 +1,16 @@
 """A real SMTP server on loopback (aiosmtpd) that records what it accepts, can refuse or
-stall chosen messages, and counts connections."""
+stall chosen messages, and counts connections; and `paperwire digest send` run as its own
+process against it."""
 
 from __future__ import annotations
 
 import asyncio
 import email
 import email.policy
+import os
 import socket
+import subprocess
+import sys
 import threading
 from dataclasses import dataclass, field
 
@@ -98,3 +102,26 @@ class SMTPServer:
     @property
     def messages(self) -> list[email.message.EmailMessage]:
         return [r.message for r in self.recorder.received]
+
+
+def digest_cli(url: str, smtp_port: int, tmp_path, *args: str, **env: str) -> subprocess.Popen:
+    """`paperwire digest send ARGS` in its own process, mailing through the test SMTP server
+    on ``smtp_port``; ``env``: more PAPERWIRE_ settings (names without the prefix)."""
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("PAPERWIRE_")}
+    environ.update(
+        PAPERWIRE_SECRET_KEY="test-secret-key",
+        PAPERWIRE_BASE_URL="http://testserver",
+        PAPERWIRE_SMTP_HOST="127.0.0.1",
+        PAPERWIRE_SMTP_PORT=str(smtp_port),
+        PAPERWIRE_SMTP_STARTTLS="false",
+        PAPERWIRE_MAIL_BACKOFF="0.01",
+        PAPERWIRE_OUTBOX_DIR=str(tmp_path / "outbox"),
+    )
+    environ.update({f"PAPERWIRE_{k.upper()}": v for k, v in env.items()})
+    return subprocess.Popen(
+        [sys.executable, "-m", "paperwire", "--quiet", "--db", url, "digest", "send", *args],
+        env=environ,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )

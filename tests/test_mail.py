@@ -3,11 +3,9 @@ conversations (aiosmtpd on loopback), idempotent across crashes and concurrent r
 
 from __future__ import annotations
 
-import os
 import re
 import signal
 import subprocess
-import sys
 import time
 from datetime import date, datetime, timedelta
 from datetime import time as dtime
@@ -23,7 +21,7 @@ from paperwire.mail.send import Mailer, compose
 from paperwire.plugins import site as create_site
 from paperwire.store import schema as t
 
-from .mailkit import SMTPServer
+from .mailkit import SMTPServer, digest_cli
 from .storekit import search_engine, site_engine, trending_ranker
 from .webkit import add_user, make_config, seed
 
@@ -351,24 +349,7 @@ def test_busy_lease_means_no_run(mailsite):
 
 # -- crash and concurrency, with real processes ---------------------------------------------
 def _cli(url: str, smtp: SMTPServer, tmp_path, *args) -> subprocess.Popen:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PAPERWIRE_")}
-    env.update(
-        PAPERWIRE_SECRET_KEY="test-secret-key",
-        PAPERWIRE_BASE_URL="http://testserver",
-        PAPERWIRE_SMTP_HOST="127.0.0.1",
-        PAPERWIRE_SMTP_PORT=str(smtp.port),
-        PAPERWIRE_SMTP_STARTTLS="false",
-        PAPERWIRE_MAIL_BACKOFF="0.01",
-        PAPERWIRE_SEMANTIC_SEARCH="false",
-        PAPERWIRE_OUTBOX_DIR=str(tmp_path / "outbox"),
-    )
-    return subprocess.Popen(
-        [sys.executable, "-m", "paperwire", "--quiet", "--db", url, "digest", "send", *args],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    return digest_cli(url, smtp.port, tmp_path, *args, semantic_search="false")
 
 
 def _population(store, n: int) -> set[str]:

@@ -4,10 +4,8 @@ conversations (aiosmtpd) — also by two runners at once — and stopped with th
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
-import sys
 from datetime import time as dtime
 
 import pytest
@@ -18,7 +16,7 @@ from paperwire.mail.run import DigestRun
 from paperwire.rank.foryou import ForYou
 from paperwire.rank.reader import reader_inputs
 
-from .mailkit import SMTPServer
+from .mailkit import SMTPServer, digest_cli
 from .storekit import search_engine, trending_ranker
 from .test_foryou import model  # noqa: F401 - the 60 listing papers, embedded, on each backend
 from .test_mail import WEEK, backdate, subscribe, upvote_some
@@ -117,25 +115,10 @@ def _window():
 
 
 def _cli(url: str, smtp: SMTPServer, tmp_path, *args) -> subprocess.Popen:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PAPERWIRE_")}
-    env.update(
-        PAPERWIRE_SECRET_KEY="test-secret-key",
-        PAPERWIRE_BASE_URL="http://testserver",
-        PAPERWIRE_SMTP_HOST="127.0.0.1",
-        PAPERWIRE_SMTP_PORT=str(smtp.port),
-        PAPERWIRE_SMTP_STARTTLS="false",
-        PAPERWIRE_MAIL_BACKOFF="0.01",
-        PAPERWIRE_MODEL_CACHE_DIR=str(MODEL_CACHE),
-        PAPERWIRE_INDEX_DIR=str(tmp_path / "vector-index"),
-        PAPERWIRE_OUTBOX_DIR=str(tmp_path / "outbox"),
-    )
-    return subprocess.Popen(
-        [sys.executable, "-m", "paperwire", "--quiet", "--db", url, "digest", "send", *args],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    return digest_cli(
+        url, smtp.port, tmp_path, *args,
+        model_cache_dir=str(MODEL_CACHE), index_dir=str(tmp_path / "vector-index"),
+    )  # fmt: skip
 
 
 def test_two_runners_at_once_send_each_reader_one_for_you_digest(mailed):

@@ -11,8 +11,9 @@ images), ``members`` (organization admins), ``thumbnails`` (first-page images),
 (TOTP secrets, used time steps, recovery codes), ``audit`` (security-relevant events),
 ``throttle`` (sign-in failures per account), ``idempotency`` (kept responses of requests
 sent with an Idempotency-Key), ``reports`` (reports of abusive comments), ``collections``
-(users' lists of papers) and ``signals`` (per-user feedback on papers, and what a
-recommender learns from). All dialect-specific SQL and query text stays here.
+(users' lists of papers), ``signals`` (per-user feedback on papers, and what a
+recommender learns from) and ``readers`` (For-you topics and visits). All dialect-specific
+SQL and query text stays here.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from .memberships import MembershipRepo
 from .papers import PaperRepo, UpsertCounts
 from .people import PeopleRepo
 from .reactions import ReactionRepo
+from .readers import ReaderRepo
 from .reports import ReportRepo
 from .search import SearchRepo
 from .sessions import SessionRepo
@@ -76,6 +78,7 @@ class Store:
         self.reports = ReportRepo(self.db)
         self.collections = CollectionRepo(self.db)
         self.signals = SignalRepo(self.db)
+        self.readers = ReaderRepo(self.db)
 
     @property
     def url(self) -> str:

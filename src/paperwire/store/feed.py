@@ -235,6 +235,28 @@ class FeedRepo(Repository):
                 found = {c.id: c for c in card_rows(conn.execute(CARDS_BY_ID, {"ids": ids}))}
         return [found[i] for i in ids if i in found], total
 
+    def paper_ids(
+        self,
+        *,
+        start: date | None = None,
+        end: date | None = None,
+        entered_after: datetime | None = None,
+        limit: int = 1000,
+    ) -> list[str]:
+        """Ids of the feed's papers dated ``start..end`` and/or that entered the feed after
+        ``entered_after``, the latest entered first (at most ``limit``): what a ranking
+        reorders, without reading whole cards."""
+        cond: list[Any] = []
+        if start is not None:
+            cond.append(F.c.feed_date >= start)
+        if end is not None:
+            cond.append(F.c.feed_date <= end)
+        if entered_after is not None:
+            cond.append(F.c.submitted_at > entered_after)
+        q = sa.select(F.c.paper_id).where(*cond).order_by(*PAGE_SORTS["submitted"]).limit(limit)
+        with self.db.connect() as conn:
+            return list(conn.execute(q).scalars())
+
     def cards(self, paper_ids: Sequence[str]) -> list[Card]:
         """Cards for the given papers, in the given order (unknown ids left out)."""
         found: dict[str, Card] = {}

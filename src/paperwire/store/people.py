@@ -90,10 +90,10 @@ class PeopleRepo(Repository):
     def delete(self, user_id: int) -> bool:
         """Delete a local account in one transaction. What identifies the person goes: name,
         address, password, profile, sessions, tokens, second factor, authorship claims,
-        organization memberships, collections and feedback signals; their subscriptions stop
-        and forget the address. The row
-        stays as a tombstone ("deleted-ID", origin "deleted", inactive) so that the upvotes,
-        comments and reactions it made still count: every paper's count stays exact."""
+        organization memberships, collections, feedback signals, For-you topics and
+        visits; their subscriptions stop and forget the address. The row stays as a
+        tombstone ("deleted-ID", origin "deleted", inactive) so that the upvotes, comments
+        and reactions it made still count: every paper's count stays exact."""
         u, s = t.users, t.subscriptions
         now = utcnow()
         with self.db.begin() as conn:
@@ -126,6 +126,8 @@ class PeopleRepo(Repository):
                 t.authorship_claims,
                 t.organization_members,
                 t.user_paper_signals,
+                t.reader_topics,
+                t.reader_visits,
             ):
                 conn.execute(table.delete().where(table.c.user_id == user_id))
             delete_all(conn, user_id)
@@ -251,6 +253,11 @@ class PeopleRepo(Repository):
                     sa.select(g.c.paper_id, g.c.kind, g.c.created_at)
                     .where(g.c.user_id == user_id)
                     .order_by(g.c.created_at, g.c.paper_id)
+                ),
+                "topics": rows(
+                    sa.select(t.reader_topics.c.topic, t.reader_topics.c.created_at)
+                    .where(t.reader_topics.c.user_id == user_id)
+                    .order_by(t.reader_topics.c.created_at, t.reader_topics.c.topic)
                 ),
             }
 

@@ -486,3 +486,22 @@ user_paper_signals = sa.Table(
     sa.Column("paper_id", sa.String(40), sa.ForeignKey("papers.id"), primary_key=True),
     sa.Column("created_at", sa.DateTime, nullable=False),
 )
+
+# The For-you tab's topics of a reader, in their own words (matched by meaning).
+reader_topics = sa.Table(
+    "reader_topics",
+    metadata,
+    sa.Column("user_id", sa.Integer, sa.ForeignKey("users.id"), primary_key=True),
+    sa.Column("topic", sa.String(200), primary_key=True),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+)
+
+# A reader's visits to the For-you tab: the current one (views less than VISIT_GAP apart are
+# one visit) and the one before, which "since your last visit" starts from.
+reader_visits = sa.Table(
+    "reader_visits",
+    metadata,
+    sa.Column("user_id", sa.Integer, sa.ForeignKey("users.id"), primary_key=True),
+    sa.Column("previous_at", sa.DateTime),
+    sa.Column("current_at", sa.DateTime, nullable=False),
+)

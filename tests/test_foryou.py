@@ -107,6 +107,40 @@ def test_nothing_liked_keeps_the_given_order(model):
     assert all(p.because is None for p in ranked.picks)
 
 
+def test_a_topic_alone_ranks_by_meaning_and_names_itself(model):
+    """The cold start: no liked paper, one topic in the reader's words."""
+    candidates = [*OTHERS, CROWD_DENSE, SPLAT_STREET, CELLS, CROWD_NET]
+    ranked = model.rank([], candidates, topics=["counting people in crowded scenes"])
+    assert ranked.picks[0].paper_id == CROWD_NET
+    assert CROWD_DENSE in {p.paper_id for p in ranked.picks[:3]}
+    assert ranked.picks[0].because is None
+    assert ranked.picks[0].because_topic == "counting people in crowded scenes"
+    assert ranked.picks[0].reason == "about “counting people in crowded scenes”, one of your topics"
+    other = order_topics(model, candidates, ["3D Gaussian splatting of driving scenes"])
+    assert other[0] == SPLAT_STREET
+    # blank and repeated topics count once; none at all keeps the given order
+    assert model.rank([], candidates, topics=["  ", ""]).picks[0].paper_id == candidates[0]
+    twice = model.rank([], candidates, topics=["crowd counting", " Crowd  counting "])
+    assert {p.because_topic for p in twice.picks} == {"crowd counting"}
+
+
+def test_topics_and_liked_papers_rank_together_each_card_saying_which(model):
+    candidates = [*OTHERS, CROWD_DENSE, SPLAT_STREET]
+    liked_only = order(model, [SPLAT_SENSORS], candidates)
+    ranked = model.rank([SPLAT_SENSORS], candidates, topics=["dense crowd counting"])
+    why = {p.paper_id: p for p in ranked.picks}
+    assert why[SPLAT_STREET].because == SPLAT_SENSORS and why[SPLAT_STREET].because_topic is None
+    assert why[CROWD_DENSE].because_topic == "dense crowd counting"
+    together = [p.paper_id for p in ranked.picks]
+    # the topic lifts the crowd paper above where the splatting papers alone put it
+    assert together.index(CROWD_DENSE) < liked_only.index(CROWD_DENSE)
+    assert set(together[:2]) == {SPLAT_STREET, CROWD_DENSE}  # one for each interest
+
+
+def order_topics(model: ForYou, candidates, topics) -> list[str]:
+    return [p.paper_id for p in model.rank([], candidates, topics=topics).picks]
+
+
 def test_papers_without_a_vector_are_embedded_on_the_spot(store, embedder, tmp_path):  # noqa: F811
     import_jsonl(store, TRUST, LISTING, listing_record)
     vectors = IndexVectors(store, tmp_path / "index", embedder=embedder)
@@ -125,7 +159,7 @@ def test_the_scoring_function():
     close /= np.linalg.norm(close, axis=1, keepdims=True)
     far = -liked
     cands = np.vstack([far, close])
-    s, near = scores(cands, liked)
+    s, near, _ = scores(cands, liked)
     assert s[3:].min() > s[:3].max()
     assert near[3:].tolist() == [0, 1, 2]
     # A soft maximum: at least the largest similarity, at most it plus tau·log(k).
@@ -134,7 +168,7 @@ def test_the_scoring_function():
     assert np.all(m >= sims.max(axis=1) - 1e-9)
     assert np.all(m <= sims.max(axis=1) + 0.05 * np.log(3) + 1e-9)
     # Disliking the first liked paper's neighbourhood lowers its close candidate most.
-    s2, _ = scores(cands, liked, disliked=liked[:1], tuning=Tuning())
+    s2, _, _ = scores(cands, liked, disliked=liked[:1], tuning=Tuning())
     drop = s - s2
     assert drop[3] == drop[3:].max()
 
@@ -144,10 +178,10 @@ def test_the_background_lowers_what_is_like_everything():
     (the negatives) comes second; the model without them cannot tell the two apart."""
     liked = np.array([[1.0, 0.0, 0.0]])
     cands = np.array([[0.8, 0.6, 0.0], [0.8, 0.0, 0.6], [0.0, 0.0, 1.0]])
-    plain, _ = scores(cands, liked, tuning=Tuning(background=0.0))
+    plain, _, _ = scores(cands, liked, tuning=Tuning(background=0.0))
     assert plain[0] == pytest.approx(plain[1])
     background = cands @ np.array([0.0, 1.0, 0.0])  # the feed before was about axis 1
-    s, _ = scores(cands, liked, background=background)
+    s, _, _ = scores(cands, liked, background=background)
     assert s[1] > s[0] > s[2]
 
 
@@ -249,6 +283,12 @@ def test_recommend_batch_end_to_end(store, tmp_path, embedder):  # noqa: F811
             "disliked": [SPLAT_SLAM],
             "candidates": [SPLAT_STREET, CROWD_DENSE, CROPS],
         },
+        {
+            "user": "newcomer",
+            "liked": [],
+            "topics": ["counting crowds of people"],
+            "candidates": [SPLAT_STREET, CROPS, CROWD_DENSE],
+        },
     ]
     batch = tmp_path / "batch.jsonl"
     batch.write_text("".join(json.dumps(x) + "\n" for x in lines))
@@ -256,7 +296,7 @@ def test_recommend_batch_end_to_end(store, tmp_path, embedder):  # noqa: F811
     assert r.exit_code == 0, r.output
     assert r.stderr == ""
     out = [json.loads(x) for x in r.stdout.splitlines()]
-    assert [o["user"] for o in out] == ["splats", "crowds"]
+    assert [o["user"] for o in out] == ["splats", "crowds", "newcomer"]
     assert out[0]["ranked"][0] == SPLAT_STREET
     assert sorted(out[0]["ranked"]) == sorted([*OTHERS, SPLAT_STREET])
     assert out[1]["ranked"][0] == CROWD_DENSE
@@ -264,8 +304,11 @@ def test_recommend_batch_end_to_end(store, tmp_path, embedder):  # noqa: F811
     # Exactly the ranking the model gives in process (the site's code path).
     same = ForYou(store, IndexVectors(store, None, embedder=embedder))
     for line, got in zip(lines, out, strict=True):
-        want = order(same, line["liked"], line["candidates"], line.get("disliked", ()))
-        assert got["ranked"] == want
+        want = same.rank(
+            line["liked"], line["candidates"], line.get("disliked", ()), line.get("topics", ())
+        )
+        assert got["ranked"] == [p.paper_id for p in want.picks]
+    assert out[2]["ranked"][0] == CROWD_DENSE
 
     # Unknown ids: named on stderr, left out, exit 1, every line still written, in order.
     lines.insert(1, {"user": "lost", "liked": ["2999.00001"], "candidates": [CROPS, "2999.00002"]})
@@ -273,7 +316,7 @@ def test_recommend_batch_end_to_end(store, tmp_path, embedder):  # noqa: F811
     r = _cli(db, ["recommend", "--batch", "-"], tmp_path, stdin=text)
     assert r.exit_code == 1
     out = [json.loads(x) for x in r.stdout.splitlines()]
-    assert [o["user"] for o in out] == ["splats", "lost", "crowds"]
+    assert [o["user"] for o in out] == ["splats", "lost", "crowds", "newcomer"]
     assert out[1]["ranked"] == [CROPS]
     assert "2999.00001" in r.stderr and "2999.00002" in r.stderr
     assert "2999" not in r.stdout
@@ -288,6 +331,8 @@ def test_recommend_batch_end_to_end(store, tmp_path, embedder):  # noqa: F811
         '{"user": "u", "liked": "2503.11731", "candidates": []}',
         '{"user": "u", "liked": [], "candidates": [1]}',
         '{"user": "u", "liked": [], "disliked": {}, "candidates": []}',
+        '{"user": "u", "liked": [], "topics": "crowds", "candidates": []}',
+        '{"user": "u", "liked": [], "topics": ["%s"], "candidates": []}' % ("x" * 201),
     ],
 )
 def test_recommend_batch_refuses_malformed_lines(sqlite_store, tmp_path, bad):

@@ -109,6 +109,27 @@ def test_for_you_digest_ranks_as_the_tab_with_reasons_once_per_period(mailed):
                                     set(got))) == 10  # fmt: skip
 
 
+def test_a_reader_with_only_topics_gets_their_digest_with_reasons(mailed):
+    store, ids, engine, tmp_path = mailed
+    with SMTPServer() as smtp:
+        config = make_config(tmp_path, **smtp.settings)
+        ada, _ = _for_you(store, "ada")
+        store.readers.add_topic(ada, "crowd counting")
+        stats = _run(store, config, engine, period=WEEK)
+        assert stats.sent == 1, stats.line()
+        text = smtp.messages[0].get_body(("plain",)).get_content()
+        window = [p.id for p in store.mail.new_papers(*_window())]
+        model = ForYou(store, engine.semantic())
+        want = model.rank([], window, topics=["crowd counting"]).picks[:10]
+        got = re.findall(r"^   http://testserver/papers/(\d{4}\.\d{4,5})\s*$", text, re.M)
+        assert got == [p.paper_id for p in want]
+        assert (
+            text.count("Why: about “crowd counting”, one of your topics")
+            == sum(p.because_topic is not None for p in want)
+            == len(got)
+        )
+
+
 def _window():
     due = schedule.period_due("weekly", "UTC", dtime(8), WEEK)
     return due.start, due.end
@@ -244,14 +265,16 @@ def test_shared_papers_rank_exactly_as_the_tab_for_many_readers(model):  # noqa:
     docs = [model._terms_of(p) for p in papers]
     assert np.allclose(shared.word_similarity(docs[:7]), word_similarity(docs, docs[:7]))
     rng = random.Random(5)
-    for _ in range(12):
-        liked = rng.sample(ids, rng.randint(1, 6))
+    topics = ["crowd counting", "splatting for driving", "safety of vision-language models"]
+    for round_ in range(16):
+        liked = rng.sample(ids, rng.randint(0 if round_ % 4 == 3 else 1, 6))
         disliked = rng.sample([i for i in ids if i not in liked], rng.randint(0, 3))
         candidates = [i for i in ids if i not in liked and i not in disliked]
-        want = model.rank(liked, candidates, disliked)
-        got = shared.rank(liked, candidates, disliked)
-        assert [(p.paper_id, p.because, p.because_title) for p in got.picks] == [
-            (p.paper_id, p.because, p.because_title) for p in want.picks
+        mine = rng.sample(topics, rng.randint(1 if not liked else 0, 2))
+        want = model.rank(liked, candidates, disliked, topics=mine)
+        got = shared.rank(liked, candidates, disliked, topics=mine)
+        assert [(p.paper_id, p.because, p.because_title, p.because_topic) for p in got.picks] == [
+            (p.paper_id, p.because, p.because_title, p.because_topic) for p in want.picks
         ]
         assert np.allclose([p.score for p in got.picks], [p.score for p in want.picks])
     # nothing liked: the candidates as given; papers not laid out are unknown

@@ -15,6 +15,8 @@ from ..search.vectors import limit_blas_threads
 from .main import Runtime, main, pass_runtime
 
 MAX_IDS = 100_000  # ids in one line's list, at most
+MAX_TOPICS = 100  # topics of one line, at most
+MAX_TOPIC = 200  # characters of a topic (as on the site)
 
 
 def _ids(obj: dict[str, Any], field: str, where: str, required: bool = True) -> list[str]:
@@ -28,6 +30,19 @@ def _ids(obj: dict[str, Any], field: str, where: str, required: bool = True) -> 
     return [i.strip() for i in value]
 
 
+def _topics(obj: dict[str, Any], where: str) -> list[str]:
+    value = obj.get("topics")
+    if value is None:
+        return []
+    if not isinstance(value, list) or not all(isinstance(i, str) for i in value):
+        raise click.UsageError(f"{where}: 'topics' must be a list of strings")
+    if len(value) > MAX_TOPICS or any(len(i) > MAX_TOPIC for i in value):
+        raise click.UsageError(
+            f"{where}: at most {MAX_TOPICS} topics of at most {MAX_TOPIC} characters each"
+        )
+    return value
+
+
 @main.command("recommend")
 @click.option(
     "--batch",
@@ -35,14 +50,14 @@ def _ids(obj: dict[str, Any], field: str, where: str, required: bool = True) -> 
     type=click.File("r", encoding="utf-8"),
     required=True,
     help='JSON lines: {"user", "liked": [ids], "disliked": [ids] (optional), '
-    '"candidates": [ids]}; "-" reads standard input.',
+    '"topics": [texts] (optional), "candidates": [ids]}; "-" reads standard input.',
 )
 @pass_runtime
 def recommend_cmd(runtime: Runtime, batch: Any) -> None:
-    """Rank each line's candidates for a reader with those liked and disliked papers, as the
-    For-you tab would. Writes one line per input line, in order, to standard output:
-    {"user", "ranked": [candidate ids, best first]}. Ids the store does not hold are named
-    on standard error and left out (exit code 1)."""
+    """Rank each line's candidates for a reader with those liked and disliked papers (and
+    topics in their own words), as the For-you tab would. Writes one line per input line,
+    in order, to standard output: {"user", "ranked": [candidate ids, best first]}. Ids the
+    store does not hold are named on standard error and left out (exit code 1)."""
     limit_blas_threads()  # small products: one BLAS thread each is the fastest
     store = runtime.open_store()
     vectors = runtime.engine(store).semantic()
@@ -69,6 +84,7 @@ def recommend_cmd(runtime: Runtime, batch: Any) -> None:
             _ids(obj, "liked", where),
             _ids(obj, "candidates", where),
             _ids(obj, "disliked", where, required=False),
+            _topics(obj, where),
         )
         for paper_id in ranked.unknown:
             click.echo(f"{where} ({user}): not in the store: {paper_id}", err=True)

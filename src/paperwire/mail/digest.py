@@ -203,9 +203,12 @@ class Composer:
         return self.foryou
 
     def read_signals(self, subs: list[Subscription]) -> None:
-        """Read the For-you readers' signals together (a run's, before composing)."""
+        """Read the For-you readers' signals and topics together (a run's, before
+        composing)."""
         users = sorted({s.user_id for s in subs if s.kind == "foryou" and s.user_id})
-        self._signals.update(self.store.signals.signals_of(users))
+        topics = self.store.readers.topics_of(users)
+        for uid, signals in self.store.signals.signals_of(users).items():
+            self._signals[uid] = {**signals, "topics": topics[uid]}
 
     def for_you(
         self, sub: Subscription, start: datetime, end: datetime, limit: int | None = None
@@ -219,16 +222,15 @@ class Composer:
         w = self.window(start, end)  # (embeds the papers that have no vector yet)
         signals = self._signals.pop(sub.user_id, None)  # (read once: a retry reads anew)
         reader = reader_inputs(self.store, sub.user_id, w.ids, signals)
-        if not reader.liked or not reader.candidates:
+        if not reader.known or not reader.candidates:
             return []
         if (start, end) not in self._shared:  # vectors and terms laid out once per window
             self._shared[(start, end)] = SharedPapers(model, self.store.mail.new_papers(start, end))
         shared = self._shared[(start, end)]
-        ranked = shared.rank(reader.liked, reader.candidates, reader.disliked, limit)
-        return [
-            Pick(p.paper_id, f"like “{p.because_title}”, one of yours", p.score)
-            for p in ranked.picks
-        ]
+        ranked = shared.rank(
+            reader.liked, reader.candidates, reader.disliked, limit, topics=reader.topics
+        )
+        return [Pick(p.paper_id, p.reason or "", p.score) for p in ranked.picks]
 
     # -- one subscriber ------------------------------------------------------------------
     def compose(self, sub: Subscription, due: Due, already_sent: set[str]) -> list[Pick]:

@@ -13,6 +13,12 @@ added before the feed (what the reader saw those days). Pure numpy, per call: no
 trained ahead, so feedback counts from the next ranking. On all 1,000 recs-dev cases:
 nDCG@10 0.314 (arxiv-sanity-lite's tf-idf + LinearSVC 0.292; without the background, about
 0.0025 less).
+
+Topics a reader describes in their own words (the cold start, and a part of the ranking
+after it) add a third part of the same shape: the soft maximum of a candidate's similarity
+to the topics' query embeddings (as search by meaning embeds a query), plus the same over
+the topics' words, standardised and weighted like the liked papers' part. A card's reason is
+the liked paper it is most like, or the topic when that part explains it better.
 """
 
 from __future__ import annotations
@@ -44,6 +50,7 @@ STOP_WORDS = frozenset(
 )
 _WORD = re.compile(r"(?u)\b\w\w+\b")
 BUCKETS = 1 << 22  # hashed term space (crc32 of the term)
+TOPIC_CACHE = 10_000  # topics whose query embedding a ForYou keeps
 TERM_CACHE = 50_000  # papers whose terms a ForYou keeps (a day's candidates, many readers)
 IDF_SAMPLE = 20_000  # the newest papers, whose words give the idf
 BACKGROUND = 256  # papers listed before the candidates: what the reader's feed usually holds
@@ -62,6 +69,8 @@ class Vectors(Protocol):
 
     def vector(self, seq: int) -> np.ndarray | None: ...
 
+    def embed_query(self, text: str) -> np.ndarray | None: ...
+
     def embed_seqs(self, seqs: Sequence[int]) -> int: ...
 
     def catch_up(self) -> None: ...
@@ -76,16 +85,28 @@ class Tuning:
     words: float = 1.0  # weight of the words' part beside the embeddings' (1)
     disliked: float = 0.5  # weight of the disliked papers' parts
     background: float = 0.3  # weight of the likeness to the papers listed before (subtracted)
+    topics: float = 1.0  # weight of the reader's topics' part beside the liked papers' (1)
 
 
 @dataclass(frozen=True)
 class Pick:
-    """A candidate's place: its score and the liked paper it is most like."""
+    """A candidate's place: its score and why (the liked paper it is most like, or the
+    reader's topic it is about)."""
 
     paper_id: str
     score: float
     because: str | None = None  # the liked paper's id (None: nothing liked yet)
     because_title: str | None = None
+    because_topic: str | None = None  # the topic, when it explains the paper better
+
+    @property
+    def reason(self) -> str | None:
+        """Why, in words (a card's or a digest's line)."""
+        if self.because_topic:
+            return f"about “{self.because_topic}”, one of your topics"
+        if self.because_title:
+            return f"like “{self.because_title}”, one of yours"
+        return None
 
 
 @dataclass(frozen=True)
@@ -201,6 +222,18 @@ def word_likeness(
     return np.asarray(sums[ends] - sums[np.concatenate([[0], ends[:-1]])])
 
 
+def _likeness(
+    sims: np.ndarray, words: np.ndarray | None, tuning: Tuning
+) -> tuple[np.ndarray, np.ndarray]:
+    """(standardised soft maximum of the similarities to some papers or topics, plus that
+    of their word similarities; index of the one each candidate is nearest)."""
+    out = standardised(soft_max(sims, tuning.tau))
+    if words is not None and tuning.words:
+        out = out + tuning.words * standardised(soft_max(words, tuning.word_tau))
+        sims = sims + words
+    return out, sims.argmax(axis=1)
+
+
 def scores(
     candidates: np.ndarray,
     liked: np.ndarray,
@@ -208,29 +241,50 @@ def scores(
     words: tuple[np.ndarray, np.ndarray | None] | None = None,
     tuning: Tuning | None = None,
     background: np.ndarray | None = None,
-) -> tuple[np.ndarray, np.ndarray]:
-    """(score per candidate, index of the liked paper each is most like), from unit vectors
-    ``candidates`` (n, d), ``liked`` (k ≥ 1, d) and ``disliked`` (m, d) or None, and
-    ``words``: the candidates' word similarities to the liked papers (n, k) and to the
-    disliked ones (n, m) or None (see :func:`word_similarity`). ``background``: how like
-    each candidate is to the papers listed before them (n,), the negatives of a Rocchio
-    classifier: what is like everything the reader saw scores less than what is like only
-    their papers."""
+    topics: tuple[np.ndarray, np.ndarray | None] | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(score per candidate, index of the liked paper each is most like, index of the topic
+    that explains it better than any liked paper or -1), from unit vectors ``candidates``
+    (n, d), ``liked`` (k, d) and ``disliked`` (m, d) or None, and ``words``: the
+    candidates' word similarities to the liked papers (n, k) and to the disliked ones
+    (n, m) or None (see :func:`word_similarity`). ``background``: how like each candidate
+    is to the papers listed before them (n,), the negatives of a Rocchio classifier: what
+    is like everything the reader saw scores less than what is like only their papers.
+    ``topics``: the candidates' similarities to the reader's topics' query embeddings
+    (n, t) and their word similarities to the topics (n, t) or None. Without a liked paper
+    (k = 0) the index of the liked paper is -1, and the topics must be given."""
     tuning = tuning or Tuning()
-    sims = candidates @ liked.T
-    out = standardised(soft_max(sims, tuning.tau))
-    near = sims
-    if words is not None and tuning.words:
-        out = out + tuning.words * standardised(soft_max(words[0], tuning.word_tau))
-        near = sims + words[0]
+    n = len(candidates)
+    out, near = np.zeros(n), np.full(n, -1)
+    if len(liked):
+        out, near = _likeness(candidates @ liked.T, words[0] if words else None, tuning)
+    about = np.full(n, -1)
+    if topics is not None and topics[0].shape[1] and tuning.topics:
+        part, nearest = _likeness(topics[0], topics[1], tuning)
+        about = np.where(part > out if len(liked) else True, nearest, -1)
+        out = out + tuning.topics * part
     if disliked is not None and len(disliked) and tuning.disliked:
-        bad = standardised(soft_max(candidates @ disliked.T, tuning.tau))
-        if words is not None and words[1] is not None and tuning.words:
-            bad = bad + tuning.words * standardised(soft_max(words[1], tuning.word_tau))
+        bad, _ = _likeness(candidates @ disliked.T, words[1] if words else None, tuning)
         out = out - tuning.disliked * bad
     if background is not None and tuning.background:
         out = out - tuning.background * standardised(background)
-    return out, near.argmax(axis=1)
+    return out, near, about
+
+
+TopicLikeness = tuple[list[str], np.ndarray, np.ndarray | None]
+"""A reader's topics, the candidates' similarities to their query embeddings (n, t) and to
+their words (n, t) or None."""
+
+
+def distinct_topics(topics: Sequence[str]) -> list[str]:
+    """The topics with surrounding space trimmed, empty and repeated ones (ignoring case)
+    left out."""
+    seen: dict[str, str] = {}
+    for topic in topics:
+        text = " ".join(topic.split())
+        if text:
+            seen.setdefault(text.casefold(), text)
+    return list(seen.values())
 
 
 Background = tuple[np.ndarray | None, tuple[np.ndarray, np.ndarray] | None]
@@ -250,35 +304,42 @@ class ForYou:
         self._lock = threading.Lock()
         self._df: DocumentFrequencies | None = None
         self._background: OrderedDict[int, Background] = OrderedDict()
+        self._topics: OrderedDict[str, np.ndarray] = OrderedDict()
 
     def rank(
         self,
         liked: Sequence[str],
         candidates: Sequence[str],
         disliked: Sequence[str] = (),
+        topics: Sequence[str] = (),
     ) -> Ranked:
-        """``candidates`` best first for a reader who liked ``liked`` and disliked
-        ``disliked``; without any liked paper, in the order given."""
+        """``candidates`` best first for a reader who liked ``liked``, disliked ``disliked``
+        and described ``topics``; without a liked paper or a topic, in the order given."""
         asked = list(dict.fromkeys([*liked, *disliked, *candidates]))
         texts = self.store.papers.texts_by_id(asked)
         unknown = [i for i in asked if i not in texts]
         cands = [i for i in dict.fromkeys(candidates) if i in texts]
         pos = [i for i in dict.fromkeys(liked) if i in texts]
         neg = [i for i in dict.fromkeys(disliked) if i in texts and i not in set(pos)]
-        if not cands or not pos:
+        tops = distinct_topics(topics)
+        if not cands or not (pos or tops):
             return Ranked([Pick(i, 0.0) for i in cands], unknown)
         vecs = self._vectors([texts[i].seq for i in dict.fromkeys([*pos, *neg, *cands])])
         C = np.stack([vecs[texts[i].seq] for i in cands])
-        L = np.stack([vecs[texts[i].seq] for i in pos])
+        L = np.stack([vecs[texts[i].seq] for i in pos]) if pos else np.zeros((0, C.shape[1]))
         N = np.stack([vecs[texts[i].seq] for i in neg]) if neg else None
-        words = None
+        words, topic_words = None, None
         if self.tuning.words:
             ct = [self._terms_of(texts[i]) for i in cands]
             lt = [self._terms_of(texts[i]) for i in pos]
             nt = [self._terms_of(texts[i]) for i in neg]
-            both = word_similarity(ct, [*lt, *nt])
-            words = (both[:, : len(pos)], both[:, len(pos) :] if neg else None)
-        return Ranked(self.picks(texts, cands, pos, C, L, N, words), unknown)
+            tt = [self.topic_terms(x) for x in tops]
+            both = word_similarity(ct, [*lt, *nt, *tt])
+            k, m = len(pos), len(neg)
+            words = (both[:, :k], both[:, k : k + m] if neg else None)
+            topic_words = both[:, k + m :]
+        about = (tops, C @ self.topic_vectors(tops).T, topic_words) if tops else None
+        return Ranked(self.picks(texts, cands, pos, C, L, N, words, topics=about), unknown)
 
     def picks(
         self,
@@ -290,20 +351,49 @@ class ForYou:
         N: np.ndarray | None,
         words: tuple[np.ndarray, np.ndarray | None] | None,
         limit: int | None = None,
+        topics: TopicLikeness | None = None,
     ) -> list[Pick]:
         """The candidates best first (the best ``limit``), scored by :func:`scores` with the
-        background part, each with the liked paper it is most like: the end of every
-        ranking (:meth:`rank`, and the digest's ``foryou_many.SharedPapers``), so that
-        both rank alike. ``texts`` holds the liked papers and the candidates."""
+        background part, each with the liked paper it is most like or the topic it is
+        about: the end of every ranking (:meth:`rank`, and the digest's
+        ``foryou_many.SharedPapers``), so that both rank alike. ``texts`` holds the liked
+        papers and the candidates."""
         background = None
         if self.tuning.background:
             background = self._likeness_to_background(texts, cands, C)
-        score, near = scores(C, L, N, words, self.tuning, background)
-        order = np.argsort(-score, kind="stable")
-        return [
-            Pick(cands[k], float(score[k]), pos[near[k]], texts[pos[near[k]]].title)
-            for k in order[:limit].tolist()
-        ]
+        names, likeness = (topics[0], topics[1:]) if topics else ([], None)
+        score, near, about = scores(C, L, N, words, self.tuning, background, likeness)
+        out = []
+        for k in np.argsort(-score, kind="stable")[:limit].tolist():
+            if about[k] >= 0:
+                out.append(Pick(cands[k], float(score[k]), because_topic=names[about[k]]))
+            elif near[k] >= 0:
+                liked = pos[near[k]]
+                out.append(Pick(cands[k], float(score[k]), liked, texts[liked].title))
+            else:
+                out.append(Pick(cands[k], float(score[k])))
+        return out
+
+    def topic_vectors(self, topics: Sequence[str]) -> np.ndarray:
+        """The topics' query embeddings (t, d), as search by meaning embeds a query (kept)."""
+        out = []
+        for topic in topics:
+            with self._lock:
+                got = self._topics.get(topic)
+            if got is None:
+                got = self.vectors.embed_query(topic)
+                if got is None:
+                    raise ModelError(self.vectors.problem or "the embedding model is unavailable")
+                with self._lock:
+                    self._topics[topic] = got
+                    while len(self._topics) > TOPIC_CACHE:
+                        self._topics.popitem(last=False)
+            out.append(got)
+        return np.stack(out)
+
+    def topic_terms(self, topic: str) -> tuple[np.ndarray, np.ndarray]:
+        """A topic's unit tf-idf vector (see :func:`unit_vector`)."""
+        return unit_vector(terms(topic), self._frequencies())
 
     def _likeness_to_background(
         self, texts: dict[str, PaperText], cands: list[str], C: np.ndarray

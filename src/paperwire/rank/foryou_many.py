@@ -12,7 +12,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from ..core.models import PaperText
-from .foryou import ForYou, Pick, Ranked
+from .foryou import ForYou, Pick, Ranked, distinct_topics
 
 
 def _distinct(doc: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
@@ -81,6 +81,7 @@ class SharedPapers:
         candidates: Sequence[str],
         disliked: Sequence[str] = (),
         limit: int | None = None,
+        topics: Sequence[str] = (),
     ) -> Ranked:
         """As :meth:`ForYou.rank`, for candidates among these papers (others are left out, as
         unknown); the liked and disliked papers may be any. ``limit``: only the best so
@@ -96,7 +97,8 @@ class SharedPapers:
         unknown += [i for i in dict.fromkeys(candidates) if i not in self.row]
         pos = [i for i in dict.fromkeys(liked) if i in texts]
         neg = [i for i in dict.fromkeys(disliked) if i in texts and i not in set(pos)]
-        if not cands or not pos:
+        tops = distinct_topics(topics)
+        if not cands or not (pos or tops):
             return Ranked([Pick(i, 0.0) for i in cands], unknown)
         new = [i for i in [*pos, *neg] if i not in self._vec]
         if new:
@@ -105,10 +107,15 @@ class SharedPapers:
             self._doc.update({i: _distinct(model._terms_of(texts[i])) for i in new})
         rows = np.array([self.row[i] for i in cands])
         C = self.matrix[rows]
-        L = np.stack([self._vec[i] for i in pos])
+        L = np.stack([self._vec[i] for i in pos]) if pos else np.zeros((0, C.shape[1]))
         N = np.stack([self._vec[i] for i in neg]) if neg else None
-        words = None
+        words, topic_words = None, None
         if model.tuning.words:
-            both = self._similarity([self._doc[i] for i in [*pos, *neg]])[rows]
-            words = (both[:, : len(pos)], both[:, len(pos) :] if neg else None)
-        return Ranked(model.picks(self._texts, cands, pos, C, L, N, words, limit), unknown)
+            tt = [_distinct(model.topic_terms(x)) for x in tops]
+            both = self._similarity([*(self._doc[i] for i in [*pos, *neg]), *tt])[rows]
+            k, m = len(pos), len(neg)
+            words = (both[:, :k], both[:, k : k + m] if neg else None)
+            topic_words = both[:, k + m :]
+        about = (tops, C @ model.topic_vectors(tops).T, topic_words) if tops else None
+        picks = model.picks(self._texts, cands, pos, C, L, N, words, limit, topics=about)
+        return Ranked(picks, unknown)

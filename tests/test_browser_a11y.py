@@ -66,6 +66,10 @@ PAGES: list[tuple[str, str, int | tuple[int, int]]] = [
     ("admin-audit", "/admin/audit", (401, 200)),
     ("admin-users", "/admin/users", (401, 200)),
     ("for-you", "/papers/for-you?span=week", 200),  # signed out: the sign-in form
+    ("for-you-topic-added", "/papers/for-you?span=day&topics=added", 200),
+    ("for-you-topic-refused", "/papers/for-you?span=week&topics=short", 200),
+    ("for-you-since", "/papers/for-you?span=new", 200),  # (a first visit's message)
+    ("for-you-collection", "/papers/for-you?span=week&collection_id={collection}", 200),
     ("collections", "/collections", 200),  # signed out: the sign-in form
     ("collection", "/collections/{collection}", 200),
     ("collection-picker", "/papers/{paper}/collections", 200),  # signed out: the sign-in form
@@ -104,6 +108,8 @@ SHOT_WIDTHS = {
     "confirm-account": (1280, 390),
     "collection": (1280, 390),
     "collection-picker": (1280, 390),
+    "for-you-topic-added": (1280, 390),
+    "for-you-collection": (1280, 390),
 }
 AXE_MAJOR = "4."  # the Makefile pins the exact release
 
@@ -186,6 +192,9 @@ def pages(sqlite_store, tmp_path):
     store.collections.add(shelf.id, ids[0], "Start with the ablations.\nThen section 4.")
     store.collections.add(shelf.id, ids[3])
     store.collections.create(uid, "Private notes", visibility="private")
+    # For-you topics, one long enough to wrap on a phone
+    store.readers.add_topic(uid, "vision transformers for medical image segmentation")
+    store.readers.add_topic(uid, "counting")
     sub = store.mail.create_subscription("ada@example.org", "topic", "vision", "weekly", "UTC")
     app, _ = site(store, tmp_path, submit_max_age_days=0)
     manage = mail_render.manage_token(app.state.site.signer, sub)

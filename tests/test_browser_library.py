@@ -77,6 +77,9 @@ def test_import_a_library_then_for_you_ranks_by_it(page, live_embedded):  # noqa
     page.get_by_role("link", name=re.compile("This week")).click()
     expect(page.locator("article.card")).to_have_count(0)
     expect(page.get_by_text("Nothing to learn from yet")).to_be_visible()
+    expect(page.get_by_role("link", name="import your library")).to_have_attribute(
+        "href", "/collections#import"
+    )
     shot(page, "40-for-you-cold-start")
 
     # Import a .bib from "Your collections".
@@ -120,7 +123,6 @@ def test_import_a_library_then_for_you_ranks_by_it(page, live_embedded):  # noqa
     expect(page.locator(".feedback")).to_contain_text("from your feeds")
     expect(page.locator(f'[id="paper-{top}"]')).to_have_count(0)
     after = _shown(page)
-    print("URL", page.url, after)
     rest = [i for i in week if i != top]
     assert after == [p.paper_id for p in model.rank(imported, rest, [top]).picks][: len(after)]
     assert store.signals.signals(uid)["negatives"] == [top]

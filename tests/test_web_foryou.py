@@ -5,9 +5,13 @@ feedback changes the order — the same ranking `paperwire recommend` gives."""
 from __future__ import annotations
 
 import re
+from datetime import date, timedelta
 
 from paperwire.rank.foryou import ForYou
+from paperwire.store import schema as t
 
+from .storekit import search_engine
+from .test_foryou import CROWD_NET, SPLAT_STREET
 from .test_search import embedder  # noqa: F401 - the session's embedding model fixture
 from .test_web_search import searchable  # noqa: F401 - the site with every paper embedded
 from .webkit import Visitor, add_user
@@ -79,3 +83,112 @@ def test_a_quiet_site_ranks_its_latest_week_not_an_empty_one(searchable, monkeyp
     assert week.status_code == 200 and len(_order(week.text)) > 3
     day = v.get("/papers/for-you?span=day")
     assert len(_order(day.text)) >= 3
+
+
+def _candidates(store, app):
+    return store.feed.paper_ids(start=_week(app)[0], end=_week(app)[1])
+
+
+def test_topics_start_the_tab_and_rank_it_by_meaning(web_both, embedder):  # noqa: F811
+    """The cold start by free text, on both backends: topics kept by a CSRF form that says
+    what it did, the tab then in exactly the model's order, each card naming its topic."""
+    app, store, _, _ = web_both
+    search_engine(store, embedder=embedder).indexer().embed_missing()
+    uid = add_user(store, "ada")
+    v = Visitor(app)
+    v.sign_in("ada")
+    cold = v.get("/papers/for-you?span=week")
+    assert "Nothing to learn from yet" in cold.text and 'id="foryou-topic-form"' in cold.text
+    assert v.client.post("/papers/for-you/topics", data={"topic": "x y"}).status_code == 403
+    short = v.post("/papers/for-you/topics", {"topic": " x ", "span": "week"})
+    assert short.status_code == 303 and short.headers["location"].endswith("topics=short")
+    assert "A topic is 2 to 200 characters" in v.get(short.headers["location"]).text
+    topic = "Gaussian splatting of street scenes"
+    added = v.post("/papers/for-you/topics", {"topic": f"  {topic} ", "span": "week"})
+    assert added.headers["location"] == "/papers/for-you?span=week&topics=added"
+    page = v.get(added.headers["location"])
+    assert "Topic added" in page.text and store.readers.topics(uid) == [topic]
+    want = ForYou(store, app.state.site.search.semantic()).rank(
+        [], _candidates(store, app), topics=[topic]
+    )
+    shown = _order(page.text)
+    assert len(shown) > 3 and shown == [p.paper_id for p in want.picks][: len(shown)]
+    assert f"about “{topic}”, one of your topics" in page.text
+    again = v.post("/papers/for-you/topics", {"topic": topic.upper(), "span": "week"})
+    assert again.headers["location"].endswith("topics=exists")
+    hostile = "<script>alert(1)</script> diffusion"
+    v.post("/papers/for-you/topics", {"topic": hostile, "span": "week"})
+    html = v.get("/papers/for-you?span=week").text
+    assert "<script>alert(1)" not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    for gone in (topic, hostile):
+        r = v.post("/papers/for-you/topics", {"remove": gone, "span": "week"})
+        assert r.headers["location"].endswith("topics=removed")
+    assert "Nothing to learn from yet" in v.get("/papers/for-you?span=week").text
+    assert (
+        v.post("/papers/for-you/topics", {"topic": "x" * 201})
+        .headers["location"]
+        .endswith("topics=short")
+    )
+
+
+def test_a_collection_ranks_the_feed_for_its_owner_only(web_both, embedder):  # noqa: F811
+    app, store, ids, _ = web_both
+    search_engine(store, embedder=embedder).indexer().embed_missing()
+    uid = add_user(store, "ada")
+    add_user(store, "bob")
+    reading = store.collections.create(uid, "Splatting <reading> list")
+    store.collections.add(reading.id, ids[-1])
+    store.feed.set_upvote(uid, ids[-2], True)  # liked, but not in the collection
+    store.readers.add_topic(uid, "crowd counting")  # a topic: not this collection's
+    v = Visitor(app)
+    v.sign_in("ada")
+    url = f"/papers/for-you?span=week&collection_id={reading.id}"
+    page = v.get(url)
+    assert page.status_code == 200
+    assert "For you: papers for “Splatting &lt;reading&gt; list”" in page.text
+    assert "ranked by the 1 paper in your collection" in page.text
+    unseen = [c for c in _candidates(store, app) if c != ids[-1]]
+    want = ForYou(store, app.state.site.search.semantic()).rank([ids[-1]], unseen)
+    shown = _order(page.text)
+    assert shown == [p.paper_id for p in want.picks][: len(shown)] and ids[-1] not in shown
+    assert "one of your topics" not in page.text
+    assert f'href="/papers/for-you?span=week&amp;collection_id={reading.id}' in page.text
+    assert f'href="/collections/{reading.id}"' in page.text
+    # the owner's collection page links to it; nobody else may rank by it
+    assert url.replace("&", "&amp;") in v.get(f"/collections/{reading.id}").text
+    bob = Visitor(app)
+    bob.sign_in("bob")
+    assert bob.get(url).status_code == 404
+    assert v.get("/papers/for-you?collection_id=0").status_code == 400
+    assert v.get("/papers/for-you?collection_id=99999999999").status_code == 400
+    empty = store.collections.create(uid, "Empty")
+    assert (
+        "This collection has no papers yet"
+        in v.get(f"/papers/for-you?collection_id={empty.id}").text
+    )
+
+
+def test_since_your_last_visit_ranks_what_reached_the_feed_since(web_both, embedder):  # noqa: F811
+    app, store, ids, _ = web_both
+    search_engine(store, embedder=embedder).indexer().embed_missing()
+    uid = add_user(store, "ada")
+    store.readers.add_topic(uid, "crowd counting")
+    v = Visitor(app)
+    v.sign_in("ada")
+    first = v.get("/papers/for-you?span=new")
+    assert "Your first visit" in first.text and _order(first.text) == []
+    # The visit before this one ended after every paper then on the feed; two arrive since.
+    newest = max(store.feed.entry(i).submitted_at for i in ids)
+    with store.begin() as conn:
+        conn.execute(t.reader_visits.update().values(previous_at=newest + timedelta(seconds=1)))
+    assert (
+        "No new papers on the feed since your last visit" in v.get("/papers/for-you?span=new").text
+    )
+    curator = store.accounts.create_user("cur", "cur@example.org", None, role="curator")
+    fresh = [p for p in (CROWD_NET, SPLAT_STREET) if p not in ids]
+    for pid in fresh:
+        store.feed.submit(pid, curator, date.today())
+    page = v.get("/papers/for-you?span=new")
+    assert sorted(_order(page.text)) == sorted(fresh)
+    assert "Since " in page.text and f"· {len(fresh)} papers" in page.text
+    assert store.feed.paper_ids(entered_after=newest) == fresh[::-1]  # latest entered first

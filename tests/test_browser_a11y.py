@@ -10,6 +10,8 @@ from __future__ import annotations
 import io
 import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import quote, urlsplit
 
@@ -237,6 +239,45 @@ def run_axe(page, source: str) -> list[str]:
         + " | ".join(v["nodes"][:3])
         for v in found
     ]
+
+
+class PageChecks:
+    """A page of a path through the site, checked state by state (:meth:`check`): axe-core
+    and the window's width at desktop and phone width, a full-page screenshot of each, and
+    the JavaScript errors and CSP violations seen since the last check. ``problems`` holds
+    what was found; assert it is empty at the end."""
+
+    def __init__(self, page, scheme: str, axe_source: str, prefix: str = ""):
+        self.page, self.scheme, self.axe_source, self.prefix = page, scheme, axe_source, prefix
+        self.errors: list[str] = []
+        self.problems: list[str] = []
+        page.on("pageerror", lambda exc: self.errors.append(str(exc)))
+        page.on("console", lambda m: self.errors.append(m.text) if m.type == "error" else None)
+
+    def check(self, name: str, status: int = 200) -> None:
+        page = self.page
+        for width in (1280, 390):
+            page.set_viewport_size({"width": width, "height": 900 if width > 600 else 844})
+            where = f"{name} @{width}px {self.scheme}"
+            self.problems.extend(f"{where}: {v}" for v in run_axe(page, self.axe_source))
+            if page.evaluate("document.documentElement.scrollWidth") > width:
+                self.problems.append(f"{where}: wider than the window")
+            shot = SHOTS / f"{self.prefix}{name}-{width}-{self.scheme}.png"
+            page.screenshot(path=str(shot), full_page=True)
+        page.set_viewport_size({"width": 1280, "height": 900})
+        seen = [e for e in self.errors if f"status of {status}" not in e]
+        self.problems.extend(f"{name}: {e}" for e in seen)
+        self.errors.clear()
+
+
+@contextmanager
+def checked_page(chromium, scheme: str, axe_source: str, prefix: str = "") -> Iterator[PageChecks]:
+    """A new browser context in this colour scheme and its page, as :class:`PageChecks`."""
+    context = chromium.new_context(viewport={"width": 1280, "height": 900}, color_scheme=scheme)
+    try:
+        yield PageChecks(context.new_page(), scheme, axe_source, prefix)
+    finally:
+        context.close()
 
 
 @pytest.mark.parametrize("scheme", ["light", "dark"])

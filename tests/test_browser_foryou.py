@@ -12,8 +12,8 @@ import pytest
 
 from paperwire.rank.foryou import ForYou
 
-from .test_browser import SHOTS, browser, expect  # noqa: F401 - the shared kit
-from .test_browser_a11y import axe_source, run_axe  # noqa: F401 - axe-core, checked in
+from .test_browser import browser, expect  # noqa: F401 - the shared kit
+from .test_browser_a11y import axe_source, checked_page  # noqa: F401 - axe-core, checks
 from .test_browser_collections import _sign_in
 from .test_browser_library import _shown, live_embedded  # noqa: F401 - the embedded site
 from .test_search import embedder  # noqa: F401 - the session's embedding model fixture
@@ -33,24 +33,8 @@ def test_a_topic_starts_for_you_and_a_collection_ranks_its_own(
 ):
     url, store, _, app = live_embedded
     uid = add_user(store, "reader")
-    context = browser.new_context(viewport={"width": 1280, "height": 900}, color_scheme=scheme)
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-    problems: list[str] = []
-
-    def check(name: str) -> None:
-        """axe-core and the page's width, at desktop and phone width, with screenshots."""
-        for width in (1280, 390):
-            page.set_viewport_size({"width": width, "height": 900 if width > 600 else 844})
-            problems.extend(f"{name} @{width} {scheme}: {v}" for v in run_axe(page, axe_source))
-            if page.evaluate("document.documentElement.scrollWidth") > width:
-                problems.append(f"{name} @{width} {scheme}: wider than the window")
-            page.screenshot(path=str(SHOTS / f"{name}-{width}-{scheme}.png"), full_page=True)
-        page.set_viewport_size({"width": 1280, "height": 900})
-
-    try:
+    with checked_page(browser, scheme, axe_source) as checks:
+        page, check = checks.page, checks.check
         _sign_in(page, url, "reader")
         page.get_by_role("link", name="For you").first.click()
         page.get_by_role("link", name=re.compile("This week")).click()
@@ -104,7 +88,4 @@ def test_a_topic_starts_for_you_and_a_collection_ranks_its_own(
         expect(page.locator(".foryou-topics li")).to_have_count(0)
         assert _shown(page) == want[: len(_shown(page))]
         expect(page.get_by_text("one of your topics")).to_have_count(0)
-    finally:
-        context.close()
-    assert not problems, "\n".join(problems)
-    assert not errors, errors
+    assert not checks.problems, "\n".join(checks.problems)

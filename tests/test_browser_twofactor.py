@@ -10,8 +10,8 @@ import pytest
 
 from paperwire.core import twofactor as tf
 
-from .test_browser import SHOTS, browser  # noqa: F401 - the shared Chromium
-from .test_browser_a11y import axe_source, run_axe  # noqa: F401 - axe-core's script
+from .test_browser import browser  # noqa: F401 - the shared Chromium
+from .test_browser_a11y import axe_source, checked_page  # noqa: F401 - axe-core, checks
 from .webkit import PASSWORD, add_user, serve_in_thread, site
 
 pytestmark = pytest.mark.browser
@@ -31,71 +31,51 @@ def test_turn_on_then_sign_in_with_a_code(
     monkeypatch.setattr(tf, "current_step", lambda at=None: now["step"])
     add_user(sqlite_store, "ada", role="admin")
     app, _ = site(sqlite_store, tmp_path, require_2fa_for_admins=True)
-    context = browser.new_context(viewport={"width": 1280, "height": 900}, color_scheme=scheme)
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-    problems: list[str] = []
+    with (
+        checked_page(browser, scheme, axe_source, "two-factor-") as checks,
+        serve_in_thread(app) as url,
+    ):
+        page, check = checks.page, checks.check
+        page.goto(f"{url}/signin")
+        page.get_by_label("User name or e-mail").fill("ada")
+        page.get_by_label("Password").fill(PASSWORD)
+        page.keyboard.press("Enter")
+        page.wait_for_url(f"{url}/papers")
+        # An admin without it: the admin page says where to turn it on.
+        assert page.goto(f"{url}/admin").status == 403
+        check("admin-required", 403)
+        page.get_by_role("link", name="Set up two-factor sign-in").click()
+        page.wait_for_url(f"{url}/settings/two-factor")
+        check("setup")
+        secret = page.locator("#secret").inner_text().replace(" ", "")
+        assert page.locator("#otpauth").get_attribute("href").startswith("otpauth://totp/")
+        page.get_by_label("Code from the app").fill(tf.code_at(secret, STEP))
+        page.get_by_label("Password").fill(PASSWORD)
+        page.get_by_role("button", name="Turn on two-factor sign-in").click()
+        page.get_by_role("heading", name="Your recovery codes").wait_for()
+        codes = page.locator(".recovery-codes code").all_inner_texts()
+        assert len(codes) == 10
+        check("codes")
+        assert page.goto(f"{url}/admin").status == 200
 
-    def check(name: str, status: int = 200) -> None:
-        """axe-core and the page's width, at desktop and phone width."""
-        for width in (1280, 390):
-            page.set_viewport_size({"width": width, "height": 900 if width > 600 else 844})
-            where = f"{name} @{width}px {scheme}"
-            problems.extend(f"{where}: {v}" for v in run_axe(page, axe_source))
-            if page.evaluate("document.documentElement.scrollWidth") > width:
-                problems.append(f"{where}: wider than the window")
-            page.screenshot(path=str(SHOTS / f"two-factor-{name}-{width}-{scheme}.png"))
-        page.set_viewport_size({"width": 1280, "height": 900})
-        seen = [e for e in errors if f"status of {status}" not in e]
-        problems.extend(f"{name}: {e}" for e in seen)
-        errors.clear()
-
-    try:
-        with serve_in_thread(app) as url:
-            page.goto(f"{url}/signin")
-            page.get_by_label("User name or e-mail").fill("ada")
-            page.get_by_label("Password").fill(PASSWORD)
-            page.keyboard.press("Enter")
-            page.wait_for_url(f"{url}/papers")
-            # An admin without it: the admin page says where to turn it on.
-            assert page.goto(f"{url}/admin").status == 403
-            check("admin-required", 403)
-            page.get_by_role("link", name="Set up two-factor sign-in").click()
-            page.wait_for_url(f"{url}/settings/two-factor")
-            check("setup")
-            secret = page.locator("#secret").inner_text().replace(" ", "")
-            assert page.locator("#otpauth").get_attribute("href").startswith("otpauth://totp/")
-            page.get_by_label("Code from the app").fill(tf.code_at(secret, STEP))
-            page.get_by_label("Password").fill(PASSWORD)
-            page.get_by_role("button", name="Turn on two-factor sign-in").click()
-            page.get_by_role("heading", name="Your recovery codes").wait_for()
-            codes = page.locator(".recovery-codes code").all_inner_texts()
-            assert len(codes) == 10
-            check("codes")
-            assert page.goto(f"{url}/admin").status == 200
-
-            page.get_by_role("button", name="Sign out").click()
-            page.goto(f"{url}/signin?next=/admin")
-            page.get_by_label("User name or e-mail").fill("ada")
-            page.get_by_label("Password").fill(PASSWORD)
-            page.keyboard.press("Enter")
-            code_box = page.get_by_label("Code from your authenticator app, or a recovery code")
-            code_box.wait_for()
-            check("signin-code")
-            code_box.fill(tf.code_at(secret, STEP))  # the code that turned it on: used
-            page.get_by_role("button", name="Sign in").click()
-            page.get_by_role("alert").wait_for()
-            assert "not right" in page.get_by_role("alert").inner_text()
-            check("signin-wrong-code", 400)
-            now["step"] = STEP + 1
-            page.get_by_label(re.compile("Code from your authenticator app")).fill(
-                tf.code_at(secret, STEP + 1)
-            )
-            page.get_by_role("button", name="Sign in").click()
-            page.wait_for_url(f"{url}/admin")
-            assert page.get_by_role("link", name="Admin").count() == 1
-    finally:
-        context.close()
-    assert not problems, "\n".join(problems)
+        page.get_by_role("button", name="Sign out").click()
+        page.goto(f"{url}/signin?next=/admin")
+        page.get_by_label("User name or e-mail").fill("ada")
+        page.get_by_label("Password").fill(PASSWORD)
+        page.keyboard.press("Enter")
+        code_box = page.get_by_label("Code from your authenticator app, or a recovery code")
+        code_box.wait_for()
+        check("signin-code")
+        code_box.fill(tf.code_at(secret, STEP))  # the code that turned it on: used
+        page.get_by_role("button", name="Sign in").click()
+        page.get_by_role("alert").wait_for()
+        assert "not right" in page.get_by_role("alert").inner_text()
+        check("signin-wrong-code", 400)
+        now["step"] = STEP + 1
+        page.get_by_label(re.compile("Code from your authenticator app")).fill(
+            tf.code_at(secret, STEP + 1)
+        )
+        page.get_by_role("button", name="Sign in").click()
+        page.wait_for_url(f"{url}/admin")
+        assert page.get_by_role("link", name="Admin").count() == 1
+    assert not checks.problems, "\n".join(checks.problems)

@@ -141,6 +141,20 @@ def order_topics(model: ForYou, candidates, topics) -> list[str]:
     return [p.paper_id for p in model.rank([], candidates, topics=topics).picks]
 
 
+def test_warming_counts_every_word_ahead_of_the_first_reader(model, monkeypatch):
+    import paperwire.rank.foryou as fy
+
+    every = [p.id for p in model.store.papers.newest_texts(100)]
+    model.warm([*every, "2999.00001"])  # (an unknown id is no matter)
+
+    def counted_again(text):
+        raise AssertionError(f"words counted while ranking: {text[:40]}")
+
+    monkeypatch.setattr(fy, "terms", counted_again)
+    ranked = model.rank([SPLAT_SENSORS], [SPLAT_STREET, CROPS, CROWD_DENSE])
+    assert ranked.picks[0].paper_id == SPLAT_STREET
+
+
 def test_papers_without_a_vector_are_embedded_on_the_spot(store, embedder, tmp_path):  # noqa: F811
     import_jsonl(store, TRUST, LISTING, listing_record)
     vectors = IndexVectors(store, tmp_path / "index", embedder=embedder)

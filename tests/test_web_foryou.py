@@ -192,3 +192,16 @@ def test_since_your_last_visit_ranks_what_reached_the_feed_since(web_both, embed
     assert sorted(_order(page.text)) == sorted(fresh)
     assert "Since " in page.text and f"· {len(fresh)} papers" in page.text
     assert store.feed.paper_ids(entered_after=newest) == fresh[::-1]  # latest entered first
+
+
+def test_the_site_counts_new_feed_papers_words_in_the_background(searchable):  # noqa: F811
+    import time
+
+    app, store, ids, _ = searchable
+    site = app.state.site
+    site.warm_for_you()
+    deadline = time.monotonic() + 30
+    while (site.foryou is None or site._warming.locked()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    held = {seq for seq, _ in site.foryou._terms}
+    assert {p.seq for p in store.papers.texts_by_id(ids).values()} <= held

@@ -49,9 +49,11 @@ def worker_app() -> FastAPI:
     app = plugins.site(settings)
     site = app.state.site
     # Rank once in the background so that no visitor waits for the first computation;
-    # likewise load the embedding model and the vector index.
+    # likewise load the embedding model and the vector index, and count the words of the
+    # papers For you ranks.
     threading.Thread(target=site.trending.get, daemon=True).start()
     threading.Thread(target=site.search.warm, daemon=True).start()
+    site.warm_for_you()
     return app
 
 

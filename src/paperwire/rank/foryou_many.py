@@ -2,8 +2,8 @@
 period's new papers): the papers' vectors and tf-idf terms are laid out once, and each
 reader is scored by :meth:`ForYou.picks <paperwire.rank.foryou.ForYou.picks>` on the same
 inputs :meth:`ForYou.rank <paperwire.rank.foryou.ForYou.rank>` builds, so the ranking is the tab's
-(tested against it); only the word similarities are summed sparsely instead of through a
-dense matrix per reader."""
+(tested against it); only the word similarities come from the papers' terms laid out by
+term once, instead of from each reader's candidates."""
 
 from __future__ import annotations
 
@@ -13,17 +13,6 @@ import numpy as np
 
 from ..core.models import PaperText
 from .foryou import ForYou, Pick, Ranked, distinct_topics
-
-
-def _distinct(doc: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-    """A unit tf-idf vector (sorted term ids) with one entry per term id: of two words that
-    hash alike, the later one, as the dense layout of ``word_similarity`` keeps it; none of
-    weight 0."""
-    ids, val = doc
-    last = np.ones(len(ids), dtype=bool)
-    last[:-1] = ids[1:] != ids[:-1]
-    last &= val != 0  # (terms too common to count add nothing: left out)
-    return ids[last], val[last]
 
 
 class SharedPapers:
@@ -41,9 +30,9 @@ class SharedPapers:
             if self.papers
             else np.zeros((0, dim), np.float32)
         )
-        # each paper's vector and distinct terms, by id (and the liked ones', once read)
+        # each paper's vector and terms, by id (and the liked ones', once read)
         self._vec = {p.id: self.matrix[i] for i, p in enumerate(self.papers)}
-        self._doc = {p.id: _distinct(model._terms_of(p)) for p in self.papers}
+        self._doc = {p.id: model._terms_of(p) for p in self.papers}
         docs = list(self._doc.values())
         lengths = np.array([len(d[0]) for d in docs], dtype=np.int64)
         ids = np.concatenate([d[0] for d in docs]) if docs else np.zeros(0, np.int64)
@@ -55,13 +44,7 @@ class SharedPapers:
     def word_similarity(self, against: Sequence[tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
         """:func:`paperwire.rank.foryou.word_similarity` of every paper here against these
         unit tf-idf vectors, (papers, len(against)), from the terms they share only."""
-        k, size = len(against), len(self.papers)
-        if not k or not size:
-            return np.zeros((size, k))
-        return self._similarity([_distinct(doc) for doc in against])
-
-    def _similarity(self, docs: Sequence[tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
-        k, size = len(docs), len(self.papers)
+        docs, k, size = against, len(against), len(self.papers)
         if not k or not size:
             return np.zeros((size, k))
         ids = np.concatenate([d[0] for d in docs])
@@ -104,15 +87,15 @@ class SharedPapers:
         if new:
             vecs = model._vectors([texts[i].seq for i in new])
             self._vec.update({i: vecs[texts[i].seq] for i in new})
-            self._doc.update({i: _distinct(model._terms_of(texts[i])) for i in new})
+            self._doc.update({i: model._terms_of(texts[i]) for i in new})
         rows = np.array([self.row[i] for i in cands])
         C = self.matrix[rows]
         L = np.stack([self._vec[i] for i in pos]) if pos else np.zeros((0, C.shape[1]))
         N = np.stack([self._vec[i] for i in neg]) if neg else None
         words, topic_words = None, None
         if model.tuning.words:
-            tt = [_distinct(model.topic_terms(x)) for x in tops]
-            both = self._similarity([*(self._doc[i] for i in [*pos, *neg]), *tt])[rows]
+            tt = [model.topic_terms(x) for x in tops]
+            both = self.word_similarity([*(self._doc[i] for i in [*pos, *neg]), *tt])[rows]
             k, m = len(pos), len(neg)
             words = (both[:, :k], both[:, k : k + m] if neg else None)
             topic_words = both[:, k + m :]

@@ -13,6 +13,7 @@ import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -105,8 +106,9 @@ def create_app(settings: Settings, extensions: Extensions, store: Store | None =
     app.add_middleware(ReadOnlyGuard, enabled=settings.site.read_only)
     # Outermost: repeat anonymous GETs are answered from memory before routing.
     # A new data version brings the vector index up to date before pages use it, so a cached
-    # search never misses a paper another process has just embedded.
-    app.state.page_cache = page_cache(settings.site, store, app.state.site.search.catch_up)
+    # search never misses a paper another process has just embedded; and For you counts the
+    # words of new feed papers in the background.
+    app.state.page_cache = page_cache(settings.site, store, partial(_data_changed, app.state.site))
     app.add_middleware(CacheMiddleware, cache=app.state.page_cache)
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
     # Plain functions: Starlette runs them in the thread pool (an error page may read the
@@ -134,6 +136,13 @@ def create_app(settings: Settings, extensions: Extensions, store: Store | None =
     # Ctx.ip) sees the real client behind a trusted proxy.
     app.add_middleware(TrustedProxies, networks=parse_networks(settings.site.trusted_proxies))
     return app
+
+
+def _data_changed(site: Site) -> None:
+    """The stored data changed (run before pages see the new version): the vector index
+    takes in new vectors now; For you counts new feed papers' words in the background."""
+    site.search.catch_up()
+    site.warm_for_you()
 
 
 def _threads(count: int) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:

@@ -6,7 +6,6 @@ the same one `paperwire recommend` runs). The topics are kept by a plain CSRF fo
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Annotated, Any
@@ -18,7 +17,7 @@ from fastapi.responses import RedirectResponse, Response
 from ..core import periods
 from ..core.hooks import hookimpl
 from ..core.models import Collection
-from ..rank.foryou import ForYou, distinct_topics
+from ..rank.foryou import distinct_topics
 from ..rank.reader import reader_inputs
 from ..store.readers import MAX_TOPICS
 from .audit import PageNo
@@ -40,22 +39,6 @@ TOPIC_NOTICES = {
     "short": f"A topic is {TOPIC_LENGTH[0]} to {TOPIC_LENGTH[1]} characters, such as "
     "“diffusion models for video”.",
 }
-_lock = threading.Lock()
-
-
-def model(ctx: Ctx) -> ForYou | None:
-    """The site's model (one per process: it keeps the papers' words it has read), or None
-    when search by meaning cannot run here."""
-    site = ctx.site
-    if site.foryou is not None:
-        return site.foryou
-    vectors = site.search.semantic()
-    if vectors is None:
-        return None
-    with _lock:
-        if site.foryou is None:
-            site.foryou = ForYou(ctx.store, vectors)
-        return site.foryou
 
 
 def _period(ctx: Ctx, span: str) -> periods.Period:
@@ -132,7 +115,7 @@ def for_you(
         "topic_notice": TOPIC_NOTICES.get(ctx.request.query_params.get("topics", "")),
         "digest": None if collection else for_you_digest(ctx),  # web.subscribe's form
     }
-    ranker = model(ctx) if reader.known else None
+    ranker = ctx.site.for_you() if reader.known else None
     if not reader.known or ranker is None:
         context["cold"] = "off" if reader.known else "start"
         return page_of(ctx, [], total=len(reader.candidates), p=0, **context)

@@ -1,8 +1,10 @@
 """What every request of one site shares: settings, store, signer, rate limiter, feed clock,
-search engine, trending rank (cached), templates."""
+search engine, trending rank (cached), the For-you model (its words counted ahead),
+templates."""
 
 from __future__ import annotations
 
+import logging
 import secrets
 import threading
 import time
@@ -30,6 +32,8 @@ from .security import CSRF_COOKIE, SESSION_COOKIE, RateLimiter, cookie_name
 
 HERE = Path(__file__).parent
 TRENDING_TTL = 30.0
+WARM_PAPERS = 1000  # the feed's latest papers whose words For you counts ahead
+log = logging.getLogger(__name__)
 
 
 class TrendingCache:
@@ -94,7 +98,9 @@ class Site:
         self.sources = sources
         self.arxiv: ArxivFetcher | None = None  # made on first use, at arXiv's pace
         self.arxiv_lock = threading.Lock()
-        self.foryou: ForYou | None = None  # made on first use by web.foryou
+        self.foryou: ForYou | None = None  # made on first use (for_you)
+        self._foryou_lock = threading.Lock()
+        self._warming = threading.Lock()  # held while a warm-up of For you runs
         self.secure_cookies = settings.site.secure_cookies
         self.session_cookie = cookie_name(SESSION_COOKIE, self.secure_cookies)
         self.csrf_cookie = cookie_name(CSRF_COOKIE, self.secure_cookies)
@@ -122,3 +128,34 @@ class Site:
         for name, macros in SHARED_MACROS.items():
             module = env.get_template(name).module
             env.globals.update({m: getattr(module, m) for m in macros})
+
+    def for_you(self) -> ForYou | None:
+        """The For-you model (one per process: it keeps the papers' words it has read), or
+        None when search by meaning cannot run here."""
+        if self.foryou is None:
+            vectors = self.search.semantic()
+            if vectors is None:
+                return None
+            with self._foryou_lock:
+                if self.foryou is None:
+                    self.foryou = ForYou(self.store, vectors)
+        return self.foryou
+
+    def warm_for_you(self) -> None:
+        """Count, in a background thread, the words of the papers that reached the feed last
+        (what For you ranks next), so that the first reader after new papers does not wait
+        for it; nothing when a warm-up runs already."""
+        if not self._warming.acquire(blocking=False):
+            return
+
+        def run() -> None:
+            try:
+                model = self.for_you()
+                if model is not None:
+                    model.warm(self.store.feed.paper_ids(limit=WARM_PAPERS))
+            except Exception as exc:  # noqa: BLE001 - the next ranking counts them instead
+                log.warning("For you: could not count the new papers' words ahead: %s", exc)
+            finally:
+                self._warming.release()
+
+        threading.Thread(target=run, daemon=True, name="for-you-warm").start()

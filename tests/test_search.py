@@ -545,6 +545,10 @@ class _Stub:
             class search:  # noqa: N801
                 warm = None
 
+            @staticmethod
+            def warm_for_you() -> None:
+                pass
+
 
 def test_by_date_every_paper_holding_the_words_is_on_some_page(engine, store):
     """Past the ranked candidates, a search sorted by date (or upvotes) still reaches every

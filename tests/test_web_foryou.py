@@ -203,5 +203,5 @@ def test_the_site_counts_new_feed_papers_words_in_the_background(searchable):  #
     deadline = time.monotonic() + 30
     while (site.foryou is None or site._warming.locked()) and time.monotonic() < deadline:
         time.sleep(0.05)
-    held = {seq for seq, _ in site.foryou._terms}
+    held = {key[0] for key in site.foryou._terms}
     assert {p.seq for p in store.papers.texts_by_id(ids).values()} <= held

@@ -299,8 +299,16 @@ def distinct_topics(topics: Sequence[str]) -> list[str]:
     return list(seen.values())
 
 
-Background = tuple[np.ndarray | None, tuple[np.ndarray, np.ndarray] | None]
-"""The mean embedding and mean tf-idf vector of the papers listed before a feed."""
+TermsKey = tuple[int, int, int]
+"""A paper's seq and the hashes of its title and abstract: its words, as last read."""
+
+Background = tuple[np.ndarray | None, tuple[np.ndarray, np.ndarray] | None, dict[TermsKey, float]]
+"""The mean embedding and mean tf-idf vector of the papers listed before a feed, and the
+word likeness to the latter of each candidate ranked so far (by :func:`terms_key`)."""
+
+
+def terms_key(paper: PaperText) -> TermsKey:
+    return (paper.seq, hash(paper.title), hash(paper.abstract))
 
 
 class ForYou:
@@ -312,7 +320,7 @@ class ForYou:
         self.store = store
         self.vectors = vectors
         self.tuning = tuning or Tuning()
-        self._terms: OrderedDict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = OrderedDict()
+        self._terms: OrderedDict[TermsKey, tuple[np.ndarray, np.ndarray]] = OrderedDict()
         self._lock = threading.Lock()
         self._df: DocumentFrequencies | None = None
         self._background: OrderedDict[int, Background] = OrderedDict()
@@ -428,15 +436,20 @@ class ForYou:
             vecs = [v for p in before if (v := self.vectors.vector(p.seq)) is not None]
             mean_vec = np.mean(vecs, axis=0) if vecs else None
             words = mean_terms([self._terms_of(p) for p in before]) if self.tuning.words else None
-            got = (mean_vec, words)
+            got = (mean_vec, words, {})
             with self._lock:
                 self._background[first] = got
                 while len(self._background) > BACKGROUND_CACHE:
                     self._background.popitem(last=False)
-        mean_vec, words = got
+        mean_vec, words, known = got
         out = standardised(C @ mean_vec) if mean_vec is not None else np.zeros(len(cands))
         if words is not None:
-            near = word_likeness([self._terms_of(texts[i]) for i in cands], words)
+            keys = [terms_key(texts[i]) for i in cands]
+            new = [(k, texts[i]) for k, i in zip(keys, cands, strict=True) if k not in known]
+            if new:  # (a day's candidates are the same for many readers: kept, by text)
+                found = word_likeness([self._terms_of(p) for _, p in new], words)
+                known.update(zip([k for k, _ in new], found.tolist(), strict=True))
+            near = np.array([known[k] for k in keys])
             out = out + self.tuning.words * standardised(near)
         return np.asarray(out)
 
@@ -451,12 +464,11 @@ class ForYou:
 
     def _terms_of(self, paper: PaperText) -> tuple[np.ndarray, np.ndarray]:
         """The paper's unit tf-idf vector, kept (by paper and text)."""
-        text = f"{paper.title}. {paper.abstract or ''}"
-        key = (paper.seq, hash(text))
+        key = terms_key(paper)
         with self._lock:
             got = self._terms.get(key)
         if got is None:
-            got = unit_vector(terms(text), self._frequencies())
+            got = unit_vector(terms(f"{paper.title}. {paper.abstract or ''}"), self._frequencies())
             with self._lock:
                 self._terms[key] = got
                 while len(self._terms) > TERM_CACHE:

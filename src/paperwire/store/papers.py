@@ -19,6 +19,7 @@ from . import schema as t
 from .common import Repository, chunks, ensure_named, model, split_words
 
 P = t.papers
+TEXT = (P.c.seq, P.c.id, P.c.title, P.c.abstract)  # PaperText's fields, in order
 
 
 @dataclass
@@ -222,8 +223,8 @@ class PaperRepo(Repository):
         out: dict[int, PaperText] = {}
         with self.db.connect() as conn:
             for chunk in chunks([int(s) for s in seqs]):
-                q = sa.select(P.c.seq, P.c.id, P.c.title, P.c.abstract).where(P.c.seq.in_(chunk))
-                out.update({r.seq: model(PaperText, r) for r in conn.execute(q)})
+                q = sa.select(*TEXT).where(P.c.seq.in_(chunk))
+                out.update({r.seq: PaperText(*r) for r in conn.execute(q)})
         return out
 
     def texts_by_id(self, paper_ids: Sequence[str]) -> dict[str, PaperText]:
@@ -231,24 +232,22 @@ class PaperRepo(Repository):
         out: dict[str, PaperText] = {}
         with self.db.connect() as conn:
             for chunk in chunks(list(dict.fromkeys(paper_ids))):
-                q = sa.select(P.c.seq, P.c.id, P.c.title, P.c.abstract).where(P.c.id.in_(chunk))
-                out.update({r.id: model(PaperText, r) for r in conn.execute(q)})
+                q = sa.select(*TEXT).where(P.c.id.in_(chunk))
+                out.update({r.id: PaperText(*r) for r in conn.execute(q)})
         return out
 
     def newest_texts(self, limit: int) -> list[PaperText]:
         """The texts of the ``limit`` papers added last."""
-        q = sa.select(P.c.seq, P.c.id, P.c.title, P.c.abstract).order_by(P.c.seq.desc())
+        q = sa.select(*TEXT).order_by(P.c.seq.desc())
         with self.db.connect() as conn:
-            return [model(PaperText, r) for r in conn.execute(q.limit(limit))]
+            return [PaperText(*r) for r in conn.execute(q.limit(limit))]
 
     def texts_before(self, seq: int, limit: int) -> list[PaperText]:
         """The texts of the ``limit`` papers added last before paper ``seq`` (newest first):
         what a reader saw in the days before a feed whose first paper is ``seq``."""
-        q = sa.select(P.c.seq, P.c.id, P.c.title, P.c.abstract).where(P.c.seq < seq)
+        q = sa.select(*TEXT).where(P.c.seq < seq)
         with self.db.connect() as conn:
-            return [
-                model(PaperText, r) for r in conn.execute(q.order_by(P.c.seq.desc()).limit(limit))
-            ]
+            return [PaperText(*r) for r in conn.execute(q.order_by(P.c.seq.desc()).limit(limit))]
 
     def sort_keys(self, seqs: Sequence[int]) -> dict[int, tuple[datetime | None, int]]:
         """seq → (published, upvotes), to order search results by date or votes."""

@@ -15,6 +15,7 @@ from paperwire.cli import main
 from paperwire.ingest.listing import listing_record
 from paperwire.ingest.pipeline import import_jsonl
 from paperwire.rank.foryou import (
+    IDF_POWER,
     DocumentFrequencies,
     ForYou,
     Tuning,
@@ -255,7 +256,7 @@ def test_word_similarity_is_tfidf_cosine():
 
     def unit(doc):
         v = {
-            t: (1 + math.log(n)) * (math.log((1 + len(sample)) / (1 + df[t])) + 1)
+            t: (1 + math.log(n)) * (math.log((1 + len(sample)) / (1 + df[t])) + 1) ** IDF_POWER
             for t, n in zip(doc[0].tolist(), doc[1].tolist(), strict=True)
             if df[t] <= 0.1 * len(sample)
         }

@@ -3,6 +3,9 @@ conversations (aiosmtpd on loopback), idempotent across crashes and concurrent r
 
 from __future__ import annotations
 
+import email.generator
+import io
+import random
 import re
 import signal
 import subprocess
@@ -14,7 +17,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from paperwire.core.errors import MailError
-from paperwire.mail import schedule
+from paperwire.mail import mime, schedule
 from paperwire.mail.digest import Composer
 from paperwire.mail.run import LEASE, DigestRun
 from paperwire.mail.send import Mailer, compose
@@ -309,6 +312,41 @@ def test_mailer_reuses_one_connection_and_refuses_header_injection(tmp_path):
     assert exc.value.permanent
     with pytest.raises(MailError):
         compose(config.mail, "a@example.org", "hi\nBcc: victim@example.org", "b")
+
+
+def _as_smtplib_sends(msg) -> bytes:
+    """The bytes ``smtplib.SMTP.send_message`` puts on the wire for ``msg``."""
+    out = io.BytesIO()
+    utf8 = not "".join(a.addr_spec for a in msg["To"].addresses).isascii()
+    policy = msg.policy.clone(utf8=True) if utf8 else None
+    email.generator.BytesGenerator(out, policy=policy).flatten(msg, linesep="\r\n")
+    return out.getvalue()
+
+
+@pytest.mark.parametrize(
+    "to,text,html",
+    [
+        ("ada@example.org", "short lines, ASCII\n" * 3, "<p>" + "long line " * 40 + "</p>\n"),
+        ("ada@example.org", "short — not ASCII\nFrom here\n", "é" * 300),  # 8bit, base64
+        ("zoë@example.org", "From the start — " + "x " * 60, "<p>From line\nFrom " + "=" * 90),
+        ("a@example.org", "trailing space \nand tab\t\n" + "w" * 77 + " \n", ""),
+    ],
+)
+def test_digest_bytes_are_the_email_packages(tmp_path, to, text, html):
+    """:mod:`paperwire.mail.mime` makes the very bytes smtplib would send for the message
+    object (headers folded alike, the same transfer encodings, "From " quoted)."""
+    config = make_config(tmp_path)
+    headers = {"List-Unsubscribe": "<https://example.org/subscriptions/unsubscribe?token="
+               + "Wz" * 40 + ">", "List-Id": "Paperwire digests <digests.example.org>"}  # fmt: skip
+    subject, mid = "New papers on “vision — language” — Monday, June 22", "<m.1@example.org>"
+    random.seed(7)
+    wire = mime.digest_wire(config.mail, to, subject, text, html, headers, mid)
+    random.seed(7)
+    expected = _as_smtplib_sends(compose(config.mail, to, subject, text, html, headers, mid))
+    date = re.compile(rb"^Date: [^\r]*", re.MULTILINE)
+    assert date.sub(b"", wire.data) == date.sub(b"", expected)
+    assert wire.international == (not to.isascii()) and wire.recipient == to
+    assert wire.as_file().count(b"\r") == 0
 
 
 def test_smtp_down_is_a_temporary_failure_not_a_crash(mailsite):

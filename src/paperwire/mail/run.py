@@ -26,6 +26,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from datetime import time as clock_time
+from email import message_from_bytes
+from email import policy as email_policy
 from email.message import EmailMessage
 
 from ..core.clock import utcnow
@@ -39,8 +41,9 @@ from ..store import Store
 from ..store.mail import DONE
 from . import render
 from .digest import Composer, Pick
+from .mime import Wire, digest_wire
 from .schedule import Due, latest_due, parse_hour, period_due, with_catch_up
-from .send import Mailer, compose, new_message_id
+from .send import Mailer, new_message_id
 
 log = logging.getLogger("paperwire.mail")
 LEASE = "digests"
@@ -136,9 +139,8 @@ class DigestRun:
         self._subs: dict[int, Subscription] = {}
 
     # -- one message ---------------------------------------------------------------------
-    def message(
-        self, sub: Subscription, label: str, picks: list[Pick], message_id: str
-    ) -> EmailMessage:
+    def wire(self, sub: Subscription, label: str, picks: list[Pick], message_id: str) -> Wire:
+        """The digest to ``sub`` of these papers, in the bytes that go to the server."""
         # Many digests share papers (trending ones above all): read each card once per run.
         missing = [p.paper_id for p in picks if p.paper_id not in self._cards]
         if missing:
@@ -158,7 +160,14 @@ class DigestRun:
             "Auto-Submitted": "auto-generated",
             "Precedence": "bulk",
         }
-        return compose(self.mail, sub.email, subject, text, html, headers, message_id)
+        return digest_wire(self.mail, sub.email, subject, text, html, headers, message_id)
+
+    def message(
+        self, sub: Subscription, label: str, picks: list[Pick], message_id: str
+    ) -> EmailMessage:
+        """The same digest as a message object (the preview page shows its parts)."""
+        data = self.wire(sub, label, picks, message_id).data
+        return message_from_bytes(data, _class=EmailMessage, policy=email_policy.default)
 
     # -- the run -------------------------------------------------------------------------
     def plan(self, period: str | None, now: datetime) -> list[tuple[Subscription, Due]]:
@@ -298,10 +307,10 @@ class DigestRun:
             return
         try:
             t2 = clock()
-            msg = self.message(sub, due.label, picks, row.message_id or "")
+            wire = self.wire(sub, due.label, picks, row.message_id or "")
             t3 = clock()
             stats.timings["render"] += t3 - t2
-            mailer.send(msg)
+            mailer.send_wire(wire)
             stats.timings["send"] += clock() - t3
         except MailError as exc:
             if exc.permanent:

@@ -142,6 +142,32 @@ def test_deliveries_are_claimed_once_and_record_sent_papers(store):
     assert store.mail.delivery_counts() == {"sent": 1, "empty": 1}
 
 
+def test_a_batch_of_claims_is_one_transaction_and_earlier_claims_win(store):
+    """A run claims its digests a batch at a time: new ones are created with their papers,
+    those another (perhaps killed) run claimed first keep that run's papers and Message-ID."""
+    from paperwire.store.mail import Claim
+
+    seed(store)
+    a, b, c = (subscribe(store, f"{n}@example.org") for n in "abc")
+    window = (datetime(2026, 1, 1), datetime(2026, 1, 2))
+    first = store.mail.claim_delivery(a, "2026-01-01", window, [["2503.11731", "x"]], "<a@x>")
+    claims = [
+        Claim(a, "2026-01-01", window, [["2503.11742", "y"]], "<a2@x>"),
+        Claim(b, "2026-01-01", window, [["2503.11742", "y"]], "<b@x>"),
+        Claim(c, "2026-01-01", window, [], "<c@x>"),
+        Claim(b, "2026-01-02", window, [["2503.11731", "z"]], "<b2@x>"),
+    ]
+    got = store.mail.claim_deliveries(claims)
+    assert set(got) == {(a, "2026-01-01"), (b, "2026-01-01"), (c, "2026-01-01"),
+                        (b, "2026-01-02")}  # fmt: skip
+    assert got[(a, "2026-01-01")].id == first.id and got[(a, "2026-01-01")].message_id == "<a@x>"
+    assert got[(b, "2026-01-01")].paper_ids == [["2503.11742", "y"]]
+    assert got[(c, "2026-01-01")].status == "empty"
+    assert store.mail.claim_deliveries(claims) == got  # claiming again changes nothing
+    assert store.mail.claim_deliveries([]) == {}
+    assert store.mail.delivery_counts() == {"pending": 3, "empty": 1}
+
+
 def test_lease_is_exclusive_until_released_or_expired(store):
     assert store.jobs.acquire_lease("job", "a", 60)
     assert not store.jobs.acquire_lease("job", "b", 60)

@@ -113,9 +113,17 @@ def _boundary(text: bytes) -> str:
     """A random boundary that no line of ``text`` is (as the email package makes it)."""
     boundary = "=" * 15 + f"{random.randrange(sys.maxsize):0{_BOUNDARY_DIGITS}d}" + "=="
     chosen, counter = boundary, 0
-    while re.search(b"^--" + re.escape(chosen.encode()) + b"(--)?$", text, re.MULTILINE):
+    while _boundary_line(chosen, text):
         chosen, counter = f"{boundary}.{counter}", counter + 1
     return chosen
+
+
+def _boundary_line(boundary: str, text: bytes) -> bool:
+    """Whether a line of ``text`` is ``--boundary`` or ``--boundary--`` (compiling the
+    pattern only when the text holds it at all: a random one would churn ``re``'s cache)."""
+    line = f"--{boundary}".encode()
+    pattern = b"^" + re.escape(line) + b"(--)?$"
+    return line in text and re.search(pattern, text, re.MULTILINE) is not None
 
 
 def digest_wire(

@@ -41,10 +41,10 @@ class Wire:
     recipient: str
     message_id: str
     data: bytes
-    international: bool  # a non-ASCII address: needs the server's SMTPUTF8
+    international: bool  # a non-ASCII address to a server: needs its SMTPUTF8
 
     def as_file(self) -> bytes:
-        """The message as an .eml file holds it (LF line ends, as ``bytes(message)``)."""
+        """The bytes with LF line ends (made not ``to_server``: ``bytes(message)``)."""
         return self.data.replace(_CRLF, b"\n")
 
 
@@ -96,10 +96,10 @@ def encode_body(text: str) -> tuple[str, bytes]:
     return "quoted-printable", "\r\n".join(map(_qp_line, lines)).encode("ascii") + _CRLF
 
 
-def _part(subtype: str, text: str, utf8: bool, last_headers: bytes = b"") -> bytes:
+def _part(subtype: str, text: str, mangle: bool, last_headers: bytes = b"") -> bytes:
     cte, body = encode_body(text)
-    if not utf8:  # smtplib's generator then quotes "From " at the start of a body line (mbox
-        body = _FROM.sub(b">From ", body)  # style), even after a quoted-printable soft break
+    if mangle:  # smtplib's generator quotes "From " at the start of a body line (mbox style),
+        body = _FROM.sub(b">From ", body)  # even after a quoted-printable soft break
     return (
         header("Content-Type", f'{subtype}; charset="utf-8"')
         + header("Content-Transfer-Encoding", cte)
@@ -134,16 +134,19 @@ def digest_wire(
     html: str,
     headers: dict[str, str],
     message_id: str,
+    to_server: bool = True,
 ) -> Wire:
     """The message :func:`.send.compose` would make of these (a plain-text part and its
-    HTML alternative), as smtplib would send it."""
+    HTML alternative), as smtplib would send it; not ``to_server``: as ``bytes(message)``
+    (an .eml file, the preview page)."""
     check_headers(to, subject, *headers.values())
     message_id = message_id or make_msgid(domain=mail.domain)
     sender, recipient = _address("From", mail.mail_from), _address("To", to)
-    utf8 = not (sender + recipient).isascii()
+    utf8 = to_server and not (sender + recipient).isascii()
+    mangle = to_server and not utf8
     parts = [
-        _part("text/plain", text, utf8),
-        _part("text/html", html, utf8, header("MIME-Version", "1.0")),
+        _part("text/plain", text, mangle),
+        _part("text/html", html, mangle, header("MIME-Version", "1.0")),
     ]
     boundary = _boundary(_CRLF.join(parts))
     top = [

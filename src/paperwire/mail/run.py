@@ -143,8 +143,16 @@ class DigestRun:
         self._subs: dict[int, Subscription] = {}
 
     # -- one message ---------------------------------------------------------------------
-    def wire(self, sub: Subscription, label: str, picks: list[Pick], message_id: str) -> Wire:
-        """The digest to ``sub`` of these papers, in the bytes that go to the server."""
+    def wire(
+        self,
+        sub: Subscription,
+        label: str,
+        picks: list[Pick],
+        message_id: str,
+        to_server: bool = True,
+    ) -> Wire:
+        """The digest to ``sub`` of these papers, in the bytes that go to the server (or,
+        not ``to_server``, into a file)."""
         # Many digests share papers (trending ones above all): read each card once per run.
         missing = [p.paper_id for p in picks if p.paper_id not in self._cards]
         if missing:
@@ -164,13 +172,15 @@ class DigestRun:
             "Auto-Submitted": "auto-generated",
             "Precedence": "bulk",
         }
-        return digest_wire(self.mail, sub.email, subject, text, html, headers, message_id)
+        return digest_wire(
+            self.mail, sub.email, subject, text, html, headers, message_id, to_server
+        )
 
     def message(
         self, sub: Subscription, label: str, picks: list[Pick], message_id: str
     ) -> EmailMessage:
         """The same digest as a message object (the preview page shows its parts)."""
-        data = self.wire(sub, label, picks, message_id).data
+        data = self.wire(sub, label, picks, message_id, to_server=False).as_file()
         return message_from_bytes(data, _class=EmailMessage, policy=email_policy.default)
 
     # -- the run -------------------------------------------------------------------------
@@ -329,7 +339,8 @@ class DigestRun:
             return
         try:
             t0 = clock()
-            wire = self.wire(sub, due.label, picks, row.message_id or "")
+            to_server = bool(self.mail.smtp_host)
+            wire = self.wire(sub, due.label, picks, row.message_id or "", to_server)
             t1 = clock()
             stats.timings["render"] += t1 - t0
             mailer.send_wire(wire)

@@ -3,6 +3,9 @@ conversations (aiosmtpd on loopback), idempotent across crashes and concurrent r
 
 from __future__ import annotations
 
+import email.generator
+import io
+import random
 import re
 import signal
 import subprocess
@@ -14,7 +17,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from paperwire.core.errors import MailError
-from paperwire.mail import schedule
+from paperwire.mail import mime, schedule
 from paperwire.mail.digest import Composer
 from paperwire.mail.run import LEASE, DigestRun
 from paperwire.mail.send import Mailer, compose
@@ -137,6 +140,32 @@ def test_deliveries_are_claimed_once_and_record_sent_papers(store):
     empty = store.mail.claim_delivery(sid, "2026-01-02", window, [], "<m3@x>")
     assert empty.status == "empty"
     assert store.mail.delivery_counts() == {"sent": 1, "empty": 1}
+
+
+def test_a_batch_of_claims_is_one_transaction_and_earlier_claims_win(store):
+    """A run claims its digests a batch at a time: new ones are created with their papers,
+    those another (perhaps killed) run claimed first keep that run's papers and Message-ID."""
+    from paperwire.store.mail import Claim
+
+    seed(store)
+    a, b, c = (subscribe(store, f"{n}@example.org") for n in "abc")
+    window = (datetime(2026, 1, 1), datetime(2026, 1, 2))
+    first = store.mail.claim_delivery(a, "2026-01-01", window, [["2503.11731", "x"]], "<a@x>")
+    claims = [
+        Claim(a, "2026-01-01", window, [["2503.11742", "y"]], "<a2@x>"),
+        Claim(b, "2026-01-01", window, [["2503.11742", "y"]], "<b@x>"),
+        Claim(c, "2026-01-01", window, [], "<c@x>"),
+        Claim(b, "2026-01-02", window, [["2503.11731", "z"]], "<b2@x>"),
+    ]
+    got = store.mail.claim_deliveries(claims)
+    assert set(got) == {(a, "2026-01-01"), (b, "2026-01-01"), (c, "2026-01-01"),
+                        (b, "2026-01-02")}  # fmt: skip
+    assert got[(a, "2026-01-01")].id == first.id and got[(a, "2026-01-01")].message_id == "<a@x>"
+    assert got[(b, "2026-01-01")].paper_ids == [["2503.11742", "y"]]
+    assert got[(c, "2026-01-01")].status == "empty"
+    assert store.mail.claim_deliveries(claims) == got  # claiming again changes nothing
+    assert store.mail.claim_deliveries([]) == {}
+    assert store.mail.delivery_counts() == {"pending": 3, "empty": 1}
 
 
 def test_lease_is_exclusive_until_released_or_expired(store):
@@ -309,6 +338,47 @@ def test_mailer_reuses_one_connection_and_refuses_header_injection(tmp_path):
     assert exc.value.permanent
     with pytest.raises(MailError):
         compose(config.mail, "a@example.org", "hi\nBcc: victim@example.org", "b")
+
+
+def _as_smtplib_sends(msg) -> bytes:
+    """The bytes ``smtplib.SMTP.send_message`` puts on the wire for ``msg``."""
+    out = io.BytesIO()
+    utf8 = not "".join(a.addr_spec for a in msg["To"].addresses).isascii()
+    policy = msg.policy.clone(utf8=True) if utf8 else None
+    email.generator.BytesGenerator(out, policy=policy).flatten(msg, linesep="\r\n")
+    return out.getvalue()
+
+
+@pytest.mark.parametrize(
+    "to,text,html",
+    [
+        ("ada@example.org", "short lines, ASCII\n" * 3, "<p>" + "long line " * 40 + "</p>\n"),
+        ("ada@example.org", "short — not ASCII\nFrom here\n", "é" * 300),  # 8bit, base64
+        ("zoë@example.org", "From the start — " + "x " * 60, "<p>From line\nFrom " + "=" * 90),
+        ("a@example.org", "trailing space \nand tab\t\n" + "w" * 77 + " \n", ""),
+    ],
+)
+def test_digest_bytes_are_the_email_packages(tmp_path, to, text, html):
+    """:mod:`paperwire.mail.mime` makes the very bytes smtplib would send for the message
+    object (headers folded alike, the same transfer encodings, "From " quoted), or that
+    ``bytes(message)`` gives."""
+    config = make_config(tmp_path)
+    headers = {"List-Unsubscribe": "<https://example.org/subscriptions/unsubscribe?token="
+               + "Wz" * 40 + ">", "List-Id": "Paperwire digests <digests.example.org>"}  # fmt: skip
+    subject, mid = "New papers on “vision — language” — Monday, June 22", "<m.1@example.org>"
+    random.seed(7)
+    wire = mime.digest_wire(config.mail, to, subject, text, html, headers, mid)
+    random.seed(7)
+    expected = _as_smtplib_sends(compose(config.mail, to, subject, text, html, headers, mid))
+    date = re.compile(rb"^Date: [^\r\n]*", re.MULTILINE)
+    assert date.sub(b"", wire.data) == date.sub(b"", expected)
+    assert wire.international == (not to.isascii()) and wire.recipient == to
+    # an .eml file (no SMTP server) holds what bytes(message) gives
+    random.seed(7)
+    file = mime.digest_wire(config.mail, to, subject, text, html, headers, mid, False).as_file()
+    random.seed(7)
+    expected = bytes(compose(config.mail, to, subject, text, html, headers, mid))
+    assert date.sub(b"", file) == date.sub(b"", expected) and b"\r" not in file
 
 
 def test_smtp_down_is_a_temporary_failure_not_a_crash(mailsite):

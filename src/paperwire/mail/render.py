@@ -4,14 +4,16 @@ with autoescaping. Also the signed links every message carries."""
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from urllib.parse import quote
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-from ..core.display import authors_line, byline, compact, short_date
+from ..core.display import authors_line, compact, dotted, short_date
 from ..core.models import Card, Subscription
 from ..core.signing import Signer
 from ..core.tex import safe_cut, tex_html
@@ -21,15 +23,21 @@ HERE = Path(__file__).parent
 LINK_MAX_AGE = 10 * 365 * 24 * 3600
 CONFIRM_MAX_AGE = 7 * 24 * 3600
 
+# The templates are package files: compiled once, no stat() of each one on every message.
 _env = Environment(
     loader=FileSystemLoader(str(HERE / "templates")),
     autoescape=select_autoescape(["html"]),
     trim_blocks=True,
     lstrip_blocks=True,
+    auto_reload=False,
 )
 
 
+# A run puts the same papers in thousands of messages: each card's text is cleaned up, cut
+# and typeset once, not once per message (these filters were most of rendering).
+@functools.lru_cache(maxsize=16384)
 def excerpt(text: str, limit: int = 320) -> str:
+    """``text`` on one line, cut at a word before ``limit`` characters (never inside math)."""
     text = re.sub(r"\s+", " ", text or "").strip()
     if len(text) <= limit:
         return text
@@ -37,8 +45,22 @@ def excerpt(text: str, limit: int = 320) -> str:
     return cut + "…"
 
 
+# typed: a Markup value stays as it is, the same text as str is typeset
+_tex = functools.lru_cache(maxsize=16384, typed=True)(tex_html)
+
+
+def byline(card: Card) -> str:
+    """:func:`paperwire.core.display.byline`, made once per card's authors and date."""
+    return _byline(tuple(card.authors or ()), card.org_fullname or card.org, card.published)
+
+
+@functools.lru_cache(maxsize=16384)
+def _byline(authors: tuple[str, ...], org: str | None, published: datetime | None) -> str:
+    return dotted(authors_line(list(authors)) or org, short_date(published))
+
+
 _env.filters.update(
-    excerpt=excerpt, authors_line=authors_line, byline=byline, compact=compact, tex=tex_html
+    excerpt=excerpt, authors_line=authors_line, byline=byline, compact=compact, tex=_tex
 )
 _env.filters["short_date"] = short_date
 

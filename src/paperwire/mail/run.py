@@ -3,10 +3,11 @@
 
 Never twice, never lost:
 - one row per (subscription, period) in ``deliveries`` (unique key): a run claims it with
-  the papers it chose and a Message-ID *before* sending, and marks it sent — with the papers
-  recorded as sent to that subscriber — in one transaction right after the server accepted
-  the message. A run killed at any point leaves rows that are either finished (skipped
-  next time) or pending (sent next time, with the same papers and Message-ID);
+  the papers it chose and a Message-ID *before* sending (a batch of digests in one
+  transaction), and marks it sent — with the papers recorded as sent to that subscriber — in
+  one transaction of its own right after the server accepted the message. A run killed at
+  any point leaves rows that are either finished (skipped next time) or pending (sent next
+  time, with the same papers and Message-ID);
 - a lease row makes two instances take turns; the unique key holds even without it;
 - temporary failures are retried in the run with a doubling delay, then by later runs (up to
   ``digest_max_attempts``); a permanent refusal (5xx) marks the address as bouncing.
@@ -22,10 +23,12 @@ import logging
 import os
 import socket
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from datetime import time as clock_time
+from email import message_from_bytes
+from email import policy as email_policy
 from email.message import EmailMessage
 
 from ..core.clock import utcnow
@@ -36,15 +39,19 @@ from ..core.signing import Signer
 from ..rank import Ranker
 from ..search import SearchEngine
 from ..store import Store
-from ..store.mail import DONE
+from ..store.mail import DONE, Claim
 from . import render
 from .digest import Composer, Pick
+from .mime import Wire, digest_wire
 from .schedule import Due, latest_due, parse_hour, period_due, with_catch_up
-from .send import Mailer, compose, new_message_id
+from .send import Mailer, new_message_id
 
 log = logging.getLogger("paperwire.mail")
 LEASE = "digests"
 LEASE_TTL = 120.0  # renewed every LEASE_TTL / 5 while a run goes on
+BATCH = 100  # digests chosen, then claimed in one transaction, at a time
+Todo = tuple[Subscription, Due, Delivery | None]  # a digest to send, started earlier or not
+Chosen = tuple[Subscription, Due, Delivery | None, list[Pick]]  # … with its papers
 
 
 @dataclass
@@ -136,9 +143,16 @@ class DigestRun:
         self._subs: dict[int, Subscription] = {}
 
     # -- one message ---------------------------------------------------------------------
-    def message(
-        self, sub: Subscription, label: str, picks: list[Pick], message_id: str
-    ) -> EmailMessage:
+    def wire(
+        self,
+        sub: Subscription,
+        label: str,
+        picks: list[Pick],
+        message_id: str,
+        to_server: bool = True,
+    ) -> Wire:
+        """The digest to ``sub`` of these papers, in the bytes that go to the server (or,
+        not ``to_server``, into a file)."""
         # Many digests share papers (trending ones above all): read each card once per run.
         missing = [p.paper_id for p in picks if p.paper_id not in self._cards]
         if missing:
@@ -158,7 +172,16 @@ class DigestRun:
             "Auto-Submitted": "auto-generated",
             "Precedence": "bulk",
         }
-        return compose(self.mail, sub.email, subject, text, html, headers, message_id)
+        return digest_wire(
+            self.mail, sub.email, subject, text, html, headers, message_id, to_server
+        )
+
+    def message(
+        self, sub: Subscription, label: str, picks: list[Pick], message_id: str
+    ) -> EmailMessage:
+        """The same digest as a message object (the preview page shows its parts)."""
+        data = self.wire(sub, label, picks, message_id, to_server=False).as_file()
+        return message_from_bytes(data, _class=EmailMessage, policy=email_policy.default)
 
     # -- the run -------------------------------------------------------------------------
     def plan(self, period: str | None, now: datetime) -> list[tuple[Subscription, Due]]:
@@ -199,7 +222,7 @@ class DigestRun:
             planned = {(s.id, d.period) for s, d in plan}
             # Deliveries of earlier periods left unfinished (temporary failures, a killed
             # run) go first, so that newer digests leave out what they hold.
-            todo: list[tuple[Subscription, Due, Delivery | None]] = []
+            todo: list[Todo] = []
             for row in self.store.mail.unfinished_deliveries():
                 key = (row.subscription_id, row.period)
                 if key not in planned and row.subscription_id in self._subs:
@@ -219,17 +242,20 @@ class DigestRun:
             self.composer.read_signals([s for s, _, found in todo if found is None])
             mailer = self.mailer or Mailer(self.mail)
             try:
-                for sub, due, found in todo:
+                for batch in _batches(todo, BATCH):
                     if not dry_run and time.monotonic() - renewed > LEASE_TTL / 5:
                         if not self.store.jobs.acquire_lease(LEASE, holder, LEASE_TTL):
                             stats.errors.append("lost the lease to another instance; stopped")
                             break
                         renewed = time.monotonic()
-                    self._one(
-                        sub, due, found, sent_before[sub.id], now, dry_run, mailer, stats, preview
-                    )
+                    chosen = self._choose(batch, sent_before, now, stats)
+                    if dry_run:
+                        _preview(chosen, stats, preview)
+                    else:
+                        for sub, due, row, picks in self._claim(chosen, stats):
+                            self._deliver(sub, due, row, picks, sent_before[sub.id], mailer, stats)
                     if progress:
-                        progress(1)
+                        progress(len(batch))
             finally:
                 if self.mailer is None:
                     mailer.close()
@@ -239,70 +265,86 @@ class DigestRun:
         stats.seconds = time.perf_counter() - started
         return stats
 
-    def _one(
+    def _choose(
+        self,
+        batch: list[Todo],
+        sent_before: dict[int, set[str]],
+        now: datetime,
+        stats: RunStats,
+    ) -> list[Chosen]:
+        """The papers of each digest of ``batch``: chosen now, or by the earlier run that
+        started it (leaving out those waiting for their retry time, or for a model)."""
+        t0 = time.perf_counter()
+        out: list[Chosen] = []
+        for sub, due, row in batch:
+            if row is not None and row.next_attempt_at and row.next_attempt_at > now:
+                stats.failed += 1  # waiting for its retry time
+            elif row is not None:  # an earlier run chose these papers: the same message
+                out.append((sub, due, row, _picks(row)))
+            else:
+                try:
+                    out.append(
+                        (sub, due, None, self.composer.compose(sub, due, sent_before[sub.id]))
+                    )
+                except ModelError as exc:  # a For-you paper left to embed, no model: next run
+                    stats.failed += 1
+                    stats.errors.append(f"{sub.email}: {exc}")
+                    log.warning("digest to %s (%s): %s", sub.email, due.period, exc)
+        stats.timings["compose"] += time.perf_counter() - t0
+        return out
+
+    def _claim(
+        self, chosen: list[Chosen], stats: RunStats
+    ) -> list[tuple[Subscription, Due, Delivery, list[Pick]]]:
+        """The deliveries of ``chosen``, the new ones claimed together (one transaction) with
+        their papers and Message-ID before anything is sent. Those that are finished (empty,
+        or finished by another run meanwhile) are counted and left out."""
+        t0 = time.perf_counter()
+        claims = [
+            Claim(sub.id, due.period, (due.start, due.end), [[p.paper_id, p.why] for p in picks],
+                  new_message_id(self.mail, f"digest.{sub.id}.{due.period}"))
+            for sub, due, row, picks in chosen
+            if row is None
+        ]  # fmt: skip
+        claimed = self.store.mail.claim_deliveries(claims)
+        out = []
+        for sub, due, row, picks in chosen:
+            if row is None:
+                row = claimed[(sub.id, due.period)]
+                if row.status in DONE:
+                    stats.empty += row.status == "empty"
+                    stats.already += row.status != "empty"
+                    continue
+                picks = _picks(row)  # ours, or the choice of a run that claimed it first
+            out.append((sub, due, row, picks))
+        stats.timings["store"] += time.perf_counter() - t0
+        return out
+
+    def _deliver(
         self,
         sub: Subscription,
         due: Due,
-        row: Delivery | None,
+        row: Delivery,
+        picks: list[Pick],
         already_sent: set[str],
-        now: datetime,
-        dry_run: bool,
         mailer: Mailer,
         stats: RunStats,
-        preview: Callable[[Subscription, Due, list[Pick]], None] | None,
     ) -> None:
-        if row is not None and row.next_attempt_at and row.next_attempt_at > now:
-            stats.failed += 1  # waiting for its retry time
-            return
+        """Render and send one claimed digest, then mark it sent (its own transaction, right
+        after the server took it) or failed."""
         clock = time.perf_counter
-        t0 = clock()
-        if row is None:
-            try:
-                picks = self.composer.compose(sub, due, already_sent)
-            except ModelError as exc:  # a For-you paper left to embed, no model: next run
-                stats.failed += 1
-                stats.errors.append(f"{sub.email}: {exc}")
-                log.warning("digest to %s (%s): %s", sub.email, due.period, exc)
-                return
-        else:  # an earlier run chose these papers: send the same message
-            picks = _picks(row)
-        t1 = clock()
-        stats.timings["compose"] += t1 - t0
-        if dry_run:
-            if preview:
-                preview(sub, due, picks)
-            if picks:
-                stats.sent += 1
-            else:
-                stats.empty += 1
-            return
-        if row is None:
-            tag = f"digest.{sub.id}.{due.period}"
-            row = self.store.mail.claim_delivery(
-                sub.id,
-                due.period,
-                (due.start, due.end),
-                [[p.paper_id, p.why] for p in picks],
-                new_message_id(self.mail, tag),
-            )
-            if row.status in DONE:  # empty, or another run finished it meanwhile
-                stats.empty += row.status == "empty"
-                stats.already += row.status != "empty"
-                return
-            picks = _picks(row)  # ours, or the choice of a run that claimed it first
-        t2 = clock()
-        stats.timings["store"] += t2 - t1
         if row.attempts >= self.digests.digest_max_attempts:
             self.store.mail.mark_failed(row.id, row.last_error or "", status="abandoned")
             stats.abandoned += 1
             return
         try:
-            t2 = clock()
-            msg = self.message(sub, due.label, picks, row.message_id or "")
-            t3 = clock()
-            stats.timings["render"] += t3 - t2
-            mailer.send(msg)
-            stats.timings["send"] += clock() - t3
+            t0 = clock()
+            to_server = bool(self.mail.smtp_host)
+            wire = self.wire(sub, due.label, picks, row.message_id or "", to_server)
+            t1 = clock()
+            stats.timings["render"] += t1 - t0
+            mailer.send_wire(wire)
+            stats.timings["send"] += clock() - t1
         except MailError as exc:
             if exc.permanent:
                 self.store.mail.mark_failed(row.id, str(exc), status="bounced")
@@ -315,11 +357,41 @@ class DigestRun:
             stats.errors.append(f"{sub.email}: {exc}")
             log.warning("digest to %s (%s): %s", sub.email, due.period, exc)
             return
-        t4 = clock()
+        t2 = clock()
         self.store.mail.mark_sent(row.id, sub.id, [p.paper_id for p in picks])
         already_sent.update(p.paper_id for p in picks)  # for this subscriber's next digest
-        stats.timings["store"] += clock() - t4
+        stats.timings["store"] += clock() - t2
         stats.sent += 1
+
+
+def _batches(todo: list[Todo], size: int) -> Iterator[list[Todo]]:
+    """``todo`` in batches of at most ``size``, a subscriber at most once in each (its next
+    digest is chosen after the one before was sent: it leaves out what that one held)."""
+    batch: list[Todo] = []
+    subs: set[int] = set()
+    for item in todo:
+        if len(batch) == size or item[0].id in subs:
+            yield batch
+            batch, subs = [], set()
+        batch.append(item)
+        subs.add(item[0].id)
+    if batch:
+        yield batch
+
+
+def _preview(
+    chosen: list[Chosen],
+    stats: RunStats,
+    preview: Callable[[Subscription, Due, list[Pick]], None] | None,
+) -> None:
+    """A dry run: count (and show) what would be sent."""
+    for sub, due, _, picks in chosen:
+        if preview:
+            preview(sub, due, picks)
+        if picks:
+            stats.sent += 1
+        else:
+            stats.empty += 1
 
 
 def _picks(row: Delivery) -> list[Pick]:

@@ -4,7 +4,6 @@ file in ``outbox_dir`` (the development default: open it with any mail client)."
 from __future__ import annotations
 
 import hashlib
-import re
 import smtplib
 import ssl
 import time
@@ -15,8 +14,7 @@ from pathlib import Path
 
 from ..core.errors import MailError
 from ..core.settings import MailSettings
-
-_HEADER_SAFE = re.compile(r"[\r\n]")
+from .mime import Wire, check_headers
 
 
 def compose(
@@ -30,9 +28,7 @@ def compose(
 ) -> EmailMessage:
     """A message with a plain-text part (and an HTML alternative). Header values that carry
     line breaks are refused, so that no input can inject headers."""
-    for value in (to, subject, *(headers or {}).values()):
-        if _HEADER_SAFE.search(value):
-            raise MailError("line break in a header value", permanent=True)
+    check_headers(to, subject, *(headers or {}).values())
     msg = EmailMessage()
     msg["From"] = mail.mail_from
     msg["To"] = to
@@ -84,11 +80,20 @@ class Mailer:
         """Hand the message over; returns where it went. Raises :class:`MailError` once the
         retries are spent (``permanent`` for a 5xx answer: retrying will not help)."""
         if not self.mail.smtp_host:
-            return self._to_outbox(msg)
+            return self._to_outbox(str(msg["Message-ID"]), bytes(msg))
+        return self._with_retries(lambda smtp: smtp.send_message(msg))
+
+    def send_wire(self, wire: Wire) -> str:
+        """:meth:`send` for a message already in its bytes (:mod:`.mime`)."""
+        if not self.mail.smtp_host:
+            return self._to_outbox(wire.message_id, wire.as_file())
+        return self._with_retries(lambda smtp: _sendmail(smtp, wire))
+
+    def _with_retries(self, hand_over: Callable[[smtplib.SMTP], object]) -> str:
         delay = self.mail.mail_backoff
         for attempt in range(self.retries + 1):
             try:
-                self._send_smtp(msg)
+                self._send_smtp(hand_over)
                 return f"smtp://{self.mail.smtp_host}:{self.mail.smtp_port}"
             except MailError as exc:
                 self.close()  # a fresh connection for the next try
@@ -98,14 +103,14 @@ class Mailer:
                 delay *= 2
         raise AssertionError("unreachable")
 
-    def _to_outbox(self, msg: EmailMessage) -> str:
+    def _to_outbox(self, message_id: str, data: bytes) -> str:
         outbox = Path(self.mail.outbox_dir)
         outbox.mkdir(parents=True, exist_ok=True)
         # Named by Message-ID: writing the same message again replaces the file.
-        name = hashlib.sha256(str(msg["Message-ID"]).encode()).hexdigest()[:32]
+        name = hashlib.sha256(message_id.encode()).hexdigest()[:32]
         path = outbox / f"{name}.eml"
         tmp = path.with_suffix(".tmp")
-        tmp.write_bytes(bytes(msg))
+        tmp.write_bytes(data)
         tmp.rename(path)
         return str(path)
 
@@ -130,11 +135,11 @@ class Mailer:
             raise
         return smtp
 
-    def _send_smtp(self, msg: EmailMessage) -> None:
+    def _send_smtp(self, hand_over: Callable[[smtplib.SMTP], object]) -> None:
         try:
             if self._smtp is None:
                 self._smtp = self._connect()
-            self._smtp.send_message(msg)
+            hand_over(self._smtp)
         except smtplib.SMTPResponseException as exc:
             if exc.smtp_code >= 500:  # the connection stays usable after a refusal
                 self._reset()
@@ -156,6 +161,19 @@ class Mailer:
                 self._smtp.rset()
         except (OSError, smtplib.SMTPException):
             self.close()
+
+
+def _sendmail(smtp: smtplib.SMTP, wire: Wire) -> None:
+    """What ``smtp.send_message`` does with the message these bytes are of."""
+    options: tuple[str, ...] = ()
+    if wire.international:
+        smtp.ehlo_or_helo_if_needed()
+        if not smtp.has_extn("smtputf8"):
+            raise smtplib.SMTPNotSupportedError(
+                "a non-ASCII address, and the server does not offer SMTPUTF8"
+            )
+        options = ("SMTPUTF8", "BODY=8BITMIME")
+    smtp.sendmail(wire.sender, [wire.recipient], wire.data, options)
 
 
 def send(mail: MailSettings, msg: EmailMessage) -> str:

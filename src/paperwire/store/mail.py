@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -20,6 +21,18 @@ LIVE = ("pending", "confirmed")
 FOR_YOU = "foryou"  # tied to an account: mailed to its current address while it is active
 # A delivery in one of these states is finished: a run never sends it again.
 DONE = ("sent", "empty", "bounced", "abandoned", "cancelled")
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A delivery to claim: its subscription and period, window, papers (``[paper id,
+    why]`` pairs) and Message-ID."""
+
+    sub_id: int
+    period: str
+    window: tuple[datetime, datetime]
+    picks: list[list[str]]
+    message_id: str
 
 
 def new_key() -> str:
@@ -233,26 +246,42 @@ class MailRepo(Repository):
         """The delivery of ``period`` to this subscription: created with these papers
         (``[paper id, why]`` pairs), or the one an earlier (perhaps interrupted) run created —
         its papers and Message-ID win, so a resent message is the same message."""
-        status = "pending" if picks else "empty"
-        with self.db.begin() as conn:
-            conn.execute(
-                self.db.insert(D)
-                .values(
-                    subscription_id=sub_id,
-                    period=period,
-                    status=status,
-                    paper_ids=picks,
-                    message_id=message_id,
-                    window_start=window[0],
-                    window_end=window[1],
-                    created_at=utcnow(),
-                )
-                .on_conflict_do_nothing(index_elements=[D.c.subscription_id, D.c.period])
+        claim = Claim(sub_id, period, window, picks, message_id)
+        return self.claim_deliveries([claim])[(sub_id, period)]
+
+    def claim_deliveries(self, claims: Sequence[Claim]) -> dict[tuple[int, str], Delivery]:
+        """:meth:`claim_delivery` for many in one transaction, by (subscription id,
+        period)."""
+        if not claims:
+            return {}
+        now = utcnow()
+        rows = [
+            dict(
+                subscription_id=c.sub_id,
+                period=c.period,
+                status="pending" if c.picks else "empty",
+                paper_ids=c.picks,
+                message_id=c.message_id,
+                window_start=c.window[0],
+                window_end=c.window[1],
+                created_at=now,
             )
-            row = conn.execute(
-                sa.select(D).where(D.c.subscription_id == sub_id, D.c.period == period)
-            ).one()
-        return _delivery(row)
+            for c in claims
+        ]
+        wanted = {(c.sub_id, c.period) for c in claims}
+        out: dict[tuple[int, str], Delivery] = {}
+        with self.db.begin() as conn:
+            insert = self.db.insert(D).on_conflict_do_nothing(
+                index_elements=[D.c.subscription_id, D.c.period]
+            )
+            conn.execute(insert, rows)
+            periods = sorted({c.period for c in claims})
+            for chunk in chunks(sorted({c.sub_id for c in claims})):
+                q = sa.select(D).where(D.c.subscription_id.in_(chunk), D.c.period.in_(periods))
+                for row in conn.execute(q):
+                    if (row.subscription_id, row.period) in wanted:
+                        out[(row.subscription_id, row.period)] = _delivery(row)
+        return out
 
     def mark_sent(self, delivery_id: int, sub_id: int, paper_ids: Sequence[str]) -> None:
         """One transaction: the delivery is sent and its papers are never offered again."""

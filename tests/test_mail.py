@@ -372,6 +372,10 @@ def test_digest_bytes_are_the_email_packages(tmp_path, to, text, html):
     expected = _as_smtplib_sends(compose(config.mail, to, subject, text, html, headers, mid))
     date = re.compile(rb"^Date: [^\r\n]*", re.MULTILINE)
     assert date.sub(b"", wire.data) == date.sub(b"", expected)
+    # the unsubscribe link stays a link: on one line, never RFC 2047 encoded words, which
+    # no mail client reads as one (one-click unsubscribe would not work)
+    link = headers["List-Unsubscribe"].encode()
+    assert b"\r\nList-Unsubscribe: " + link + b"\r\n" in wire.data and b"=?utf-8?" not in link
     assert wire.international == (not to.isascii()) and wire.recipient == to
     # an .eml file (no SMTP server) holds what bytes(message) gives
     random.seed(7)

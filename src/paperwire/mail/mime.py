@@ -55,10 +55,39 @@ def check_headers(*values: str) -> None:
             raise MailError("line break in a header value", permanent=True)
 
 
+# Headers whose value is one long URL: folding would turn it into RFC 2047 encoded words
+# ("=?utf-8?q?=3Chttps=3A//…"), which no mail client reads as a link, so one-click
+# unsubscribe (RFC 2369, RFC 8058) would not work. They go on one line (RFC 5322 allows 998
+# characters; the email package's folding wants 78).
+ONE_LINE = frozenset({"List-Unsubscribe"})
+
+
+class OneLine(str):
+    """A header value the email package writes as it is, on one line (see ONE_LINE)."""
+
+    name: str
+
+    def __new__(cls, name: str, value: str) -> OneLine:
+        made = super().__new__(cls, value)
+        made.name = name
+        return made
+
+    def fold(self, *, policy: email_policy.Policy) -> str:
+        return f"{self.name}: {self}{policy.linesep}"
+
+
+def header_value(name: str, value: str) -> str:
+    """What :func:`.send.compose` sets a header to: ``value``, or a :class:`OneLine`."""
+    return OneLine(name, value) if name in ONE_LINE and value.isascii() else value
+
+
 @functools.lru_cache(maxsize=4096)
 def header(name: str, value: str, utf8: bool = False) -> bytes:
-    """``name: value`` folded as the email package writes it (parsed, then folded)."""
+    """``name: value`` folded as the email package writes it (parsed, then folded), or on
+    one line (ONE_LINE)."""
     policy = _POLICIES[utf8]
+    if name in ONE_LINE and value.isascii():
+        return f"{name}: {value}".encode() + _CRLF
     return policy.fold_binary(*policy.header_store_parse(name, value))
 
 

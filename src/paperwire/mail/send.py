@@ -14,7 +14,7 @@ from pathlib import Path
 
 from ..core.errors import MailError
 from ..core.settings import MailSettings
-from .mime import Wire, check_headers
+from .mime import Wire, check_headers, header_value
 
 
 def compose(
@@ -36,7 +36,7 @@ def compose(
     msg["Date"] = formatdate(localtime=False, usegmt=True)
     msg["Message-ID"] = message_id or make_msgid(domain=mail.domain)
     for name, value in (headers or {}).items():
-        msg[name] = value
+        msg[name] = header_value(name, value)
     msg.set_content(text)
     if html is not None:
         msg.add_alternative(html, subtype="html")

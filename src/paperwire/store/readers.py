@@ -61,20 +61,24 @@ class ReaderRepo(Repository):
         (None: this is their first). Views less than VISIT_GAP apart are one visit, so
         that paging through "since your last visit" keeps its start."""
         now = now or utcnow()
-        with self.db.begin() as conn:
+        with self.db.connect() as conn:  # (a read: most views are of the current visit)
             row = conn.execute(
                 sa.select(V.c.previous_at, V.c.current_at).where(V.c.user_id == user_id)
             ).first()
-            if row is None:
+        if row is None:
+            with self.db.begin() as conn:
                 stmt = self.db.insert(V).on_conflict_do_nothing()
                 conn.execute(stmt.values(user_id=user_id, previous_at=None, current_at=now))
-                return None
-            previous: datetime | None = row.previous_at
-            current: datetime = row.current_at
-            mine = V.update().where(V.c.user_id == user_id, V.c.current_at == current)
-            if now - current >= VISIT_GAP:
+            return None
+        previous: datetime | None = row.previous_at
+        current: datetime = row.current_at
+        # (only if no other view moved it meanwhile)
+        mine = V.update().where(V.c.user_id == user_id, V.c.current_at == current)
+        if now - current >= VISIT_GAP:
+            with self.db.begin() as conn:
                 conn.execute(mine.values(previous_at=current, current_at=now))
-                return current
-            if now - current >= VISIT_STEP:
+            return current
+        if now - current >= VISIT_STEP:
+            with self.db.begin() as conn:
                 conn.execute(mine.values(current_at=now))
-            return previous
+        return previous

@@ -369,9 +369,19 @@ def test_digest_bytes_are_the_email_packages(tmp_path, to, text, html):
     random.seed(7)
     wire = mime.digest_wire(config.mail, to, subject, text, html, headers, mid)
     random.seed(7)
-    expected = _as_smtplib_sends(compose(config.mail, to, subject, text, html, headers, mid))
+    message = compose(config.mail, to, subject, text, html, headers, mid)
+    expected = _as_smtplib_sends(message)
     date = re.compile(rb"^Date: [^\r\n]*", re.MULTILINE)
-    assert date.sub(b"", wire.data) == date.sub(b"", expected)
+    if b"\n>From " in expected:  # smtplib would quote it, a ">" the reader sees: instead, that
+        # part goes quoted-printable with the F encoded, and reads back as the very text
+        assert b"\n>From " not in wire.data and b"\n=46rom " in wire.data
+        got = email.message_from_bytes(wire.data, policy=email.policy.default)
+        shown = [p.get_content().replace("\r\n", "\n").rstrip("\n") for p in got.iter_parts()]
+        assert shown == [text.rstrip("\n"), html.rstrip("\n")]
+        head = re.compile(rb"\r\n\r\n.*", re.DOTALL)  # the message's headers only
+        assert date.sub(b"", head.sub(b"", wire.data)) == date.sub(b"", head.sub(b"", expected))
+    else:
+        assert date.sub(b"", wire.data) == date.sub(b"", expected)
     # the unsubscribe link stays a link: on one line, never RFC 2047 encoded words, which
     # no mail client reads as one (one-click unsubscribe would not work)
     link = headers["List-Unsubscribe"].encode()

@@ -1,6 +1,8 @@
 """A digest's bytes on the wire, made directly: the bytes `smtplib` sends for the
 :class:`~email.message.EmailMessage` that :func:`.send.compose` builds (headers folded by the
-same policy, the same transfer encodings, the same layout), at a fraction of the cost —
+same policy, the same transfer encodings, the same layout; but a long List-Unsubscribe stays
+one line, and a part with a line starting "From " goes quoted-printable rather than show the
+">" smtplib would put before it), at a fraction of the cost —
 thousands of digests leave in one run, and building and flattening message objects was
 most of their time.
 
@@ -122,13 +124,24 @@ def encode_body(text: str) -> tuple[str, bytes]:
     if len(qp_sniff) > len(binascii.b2a_base64(sniff)):
         body = _base64(b"\n".join(lines) + b"\n").encode("ascii")
         return "base64", body.replace(b"\n", _CRLF)
-    return "quoted-printable", "\r\n".join(map(_qp_line, lines)).encode("ascii") + _CRLF
+    return "quoted-printable", _qp_lines(lines)
+
+
+def _qp_lines(lines: list[bytes]) -> bytes:
+    return "\r\n".join(map(_qp_line, lines)).encode("ascii") + _CRLF
 
 
 def _part(subtype: str, text: str, mangle: bool, last_headers: bytes = b"") -> bytes:
+    """One part of a digest. ``mangle``: a body line starting "From " would be quoted as
+    ">From " (mbox style, as smtplib's generator does), a ">" the reader would see; such a
+    part goes quoted-printable instead, with the "F" encoded ("=46rom "), which reads back
+    as the very text."""
     cte, body = encode_body(text)
-    if mangle:  # smtplib's generator quotes "From " at the start of a body line (mbox style),
-        body = _FROM.sub(b">From ", body)  # even after a quoted-printable soft break
+    if mangle and _FROM.search(body):
+        if cte != "quoted-printable":
+            lines = text.encode("utf-8").splitlines()
+            cte, body = "quoted-printable", _qp_lines(lines)
+        body = _FROM.sub(b"=46rom ", body)  # (also after a soft line break)
     return (
         header("Content-Type", f'{subtype}; charset="utf-8"')
         + header("Content-Transfer-Encoding", cte)

@@ -108,6 +108,7 @@ def test_topics_start_the_tab_and_rank_it_by_meaning(web_both, embedder):  # noq
     assert added.headers["location"] == "/papers/for-you?span=week&topics=added"
     page = v.get(added.headers["location"])
     assert "Topic added" in page.text and store.readers.topics(uid) == [topic]
+    assert "The feed's papers ranked by your topic;" in page.text
     want = ForYou(store, app.state.site.search.semantic()).rank(
         [], _candidates(store, app), topics=[topic]
     )

@@ -289,6 +289,15 @@ TopicLikeness = tuple[list[str], np.ndarray, np.ndarray | None]
 their words (n, t) or None."""
 
 
+def split_words(
+    both: np.ndarray, liked: Sequence[str], disliked: Sequence[str]
+) -> tuple[tuple[np.ndarray, np.ndarray | None], np.ndarray]:
+    """Word similarities to the liked papers, the disliked ones and the topics, in that
+    order of columns, as :func:`scores` takes them: ((liked, disliked or None), topics)."""
+    k, m = len(liked), len(disliked)
+    return (both[:, :k], both[:, k : k + m] if m else None), both[:, k + m :]
+
+
 def distinct_topics(topics: Sequence[str]) -> list[str]:
     """The topics with surrounding space trimmed, empty and repeated ones (ignoring case)
     left out."""
@@ -355,11 +364,8 @@ class ForYou:
             lt = [self._terms_of(texts[i]) for i in pos]
             nt = [self._terms_of(texts[i]) for i in neg]
             tt = [self.topic_terms(x) for x in tops]
-            both = word_similarity(ct, [*lt, *nt, *tt])
-            k, m = len(pos), len(neg)
-            words = (both[:, :k], both[:, k : k + m] if neg else None)
-            topic_words = both[:, k + m :]
-        about = (tops, C @ self.topic_vectors(tops).T, topic_words) if tops else None
+            words, topic_words = split_words(word_similarity(ct, [*lt, *nt, *tt]), pos, neg)
+        about = self.topic_likeness(tops, C, topic_words)
         return Ranked(self.picks(texts, cands, pos, C, L, N, words, topics=about), unknown)
 
     def picks(
@@ -418,6 +424,13 @@ class ForYou:
                         self._topics.popitem(last=False)
             out.append(got)
         return np.stack(out)
+
+    def topic_likeness(
+        self, topics: list[str], C: np.ndarray, words: np.ndarray | None
+    ) -> TopicLikeness | None:
+        """What :meth:`picks` takes of the reader's topics (None without any), given the
+        candidates' vectors ``C`` and their word similarities to the topics."""
+        return (topics, C @ self.topic_vectors(topics).T, words) if topics else None
 
     def topic_terms(self, topic: str) -> tuple[np.ndarray, np.ndarray]:
         """A topic's unit tf-idf vector (see :func:`unit_vector`)."""

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from ..core.models import PaperText
-from .foryou import ForYou, Pick, Ranked, distinct_topics
+from .foryou import ForYou, Pick, Ranked, distinct_topics, split_words
 
 
 class SharedPapers:
@@ -96,9 +96,7 @@ class SharedPapers:
         if model.tuning.words:
             tt = [model.topic_terms(x) for x in tops]
             both = self.word_similarity([*(self._doc[i] for i in [*pos, *neg]), *tt])[rows]
-            k, m = len(pos), len(neg)
-            words = (both[:, :k], both[:, k : k + m] if neg else None)
-            topic_words = both[:, k + m :]
-        about = (tops, C @ model.topic_vectors(tops).T, topic_words) if tops else None
+            words, topic_words = split_words(both, pos, neg)
+        about = model.topic_likeness(tops, C, topic_words)
         picks = model.picks(self._texts, cands, pos, C, L, N, words, limit, topics=about)
         return Ranked(picks, unknown)

@@ -48,15 +48,14 @@ def _period(ctx: Ctx, span: str) -> periods.Period:
     return periods.week_of(latest) if span == "week" else periods.day(latest)
 
 
-def _candidates(ctx: Ctx, span: str, since: datetime | None) -> list[str]:
-    """The papers a span ranks: its period's, or those that entered the feed since the
-    reader's last visit (none on a first visit)."""
-    if span == "new":
-        if since is None:
-            return []
-        return ctx.store.feed.paper_ids(entered_after=since, limit=MAX_CANDIDATES)
-    period = _period(ctx, span)
-    return ctx.store.feed.paper_ids(start=period.start, end=period.end, limit=MAX_CANDIDATES)
+def _candidates(ctx: Ctx, period: periods.Period | None, since: datetime | None) -> list[str]:
+    """The papers a span ranks: its period's, or (no period) those that entered the feed
+    since the reader's last visit (none on a first visit)."""
+    if period is not None:
+        return ctx.store.feed.paper_ids(start=period.start, end=period.end, limit=MAX_CANDIDATES)
+    if since is None:
+        return []
+    return ctx.store.feed.paper_ids(entered_after=since, limit=MAX_CANDIDATES)
 
 
 def _collection(ctx: Ctx, collection_id: int | None) -> Collection | None:
@@ -92,7 +91,8 @@ def for_you(
         return RedirectResponse("/signin?next=/papers/for-you", status_code=303)
     collection = _collection(ctx, collection_id)
     since = ctx.store.readers.visit(ctx.user.id)
-    candidates = _candidates(ctx, span, since)
+    period = _period(ctx, span) if span != "new" else None
+    candidates = _candidates(ctx, period, since)
     liked = None
     if collection is not None:
         liked = [item.paper_id for item in ctx.store.collections.items(collection.id)]
@@ -103,13 +103,12 @@ def for_you(
         "span": span,
         "spans": SPANS,
         "span_urls": {key: _url(key, collection) for key in SPANS},
-        "period": _period(ctx, span) if span != "new" else None,
+        "period": period,
         "since": since_label(since, ctx.user.timezone) if since else None,
         "title": f"For you: {collection.name}" if collection else "For you",
         "collection": collection,
         "liked_count": len(reader.liked),
-        "topics": [] if collection else reader.topics,
-        "all_topics": ctx.store.readers.topics(ctx.user.id) if collection else reader.topics,
+        "topics": reader.topics,  # (none when ranking for a collection)
         "max_topics": MAX_TOPICS,
         "topic_length": TOPIC_LENGTH,
         "topic_notice": TOPIC_NOTICES.get(ctx.request.query_params.get("topics", "")),

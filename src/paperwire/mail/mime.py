@@ -78,9 +78,13 @@ class OneLine(str):
         return f"{self.name}: {self}{policy.linesep}"
 
 
+def _one_line(name: str, value: str) -> bool:
+    return name in ONE_LINE and value.isascii()
+
+
 def header_value(name: str, value: str) -> str:
     """What :func:`.send.compose` sets a header to: ``value``, or a :class:`OneLine`."""
-    return OneLine(name, value) if name in ONE_LINE and value.isascii() else value
+    return OneLine(name, value) if _one_line(name, value) else value
 
 
 @functools.lru_cache(maxsize=4096)
@@ -88,7 +92,7 @@ def header(name: str, value: str, utf8: bool = False) -> bytes:
     """``name: value`` folded as the email package writes it (parsed, then folded), or on
     one line (ONE_LINE)."""
     policy = _POLICIES[utf8]
-    if name in ONE_LINE and value.isascii():
+    if _one_line(name, value):
         return f"{name}: {value}".encode() + _CRLF
     return policy.fold_binary(*policy.header_store_parse(name, value))
 

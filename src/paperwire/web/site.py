@@ -101,6 +101,7 @@ class Site:
         self.foryou: ForYou | None = None  # made on first use (for_you)
         self._foryou_lock = threading.Lock()
         self._warming = threading.Lock()  # held while a warm-up of For you runs
+        self._warmed: set[str] = set()  # the papers the last warm-up counted
         self.secure_cookies = settings.site.secure_cookies
         self.session_cookie = cookie_name(SESSION_COOKIE, self.secure_cookies)
         self.csrf_cookie = cookie_name(CSRF_COOKIE, self.secure_cookies)
@@ -143,8 +144,9 @@ class Site:
 
     def warm_for_you(self) -> None:
         """Count, in a background thread, the words of the papers that reached the feed last
-        (what For you ranks next), so that the first reader after new papers does not wait
-        for it; nothing when a warm-up runs already."""
+        (what For you ranks next) and were not counted by the last warm-up, so that the first
+        reader after new papers does not wait for it; nothing when a warm-up runs already.
+        (Most data changes are votes: they read the feed's ids, and no paper.)"""
         if not self._warming.acquire(blocking=False):
             return
 
@@ -152,7 +154,9 @@ class Site:
             try:
                 model = self.for_you()
                 if model is not None:
-                    model.warm(self.store.feed.paper_ids(limit=WARM_PAPERS))
+                    latest = self.store.feed.paper_ids(limit=WARM_PAPERS)
+                    model.warm([i for i in latest if i not in self._warmed])
+                    self._warmed = set(latest)
             except Exception as exc:  # noqa: BLE001 - the next ranking counts them instead
                 log.warning("For you: could not count the new papers' words ahead: %s", exc)
             finally:

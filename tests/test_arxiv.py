@@ -179,7 +179,8 @@ def test_at_most_one_request_per_interval():
         list(api.pages(search_query="testing", max_results=30))
     times = [r.at for r in server.requests]
     gaps = [b - a for a, b in zip(times, times[1:], strict=False)]
-    assert len(gaps) == 2 and min(gaps) >= 0.24
+    # The interval runs from the end of one request, so the server never sees two closer.
+    assert len(gaps) == 2 and min(gaps) >= 0.25
 
 
 def test_retry_after_parsing():

@@ -190,6 +190,10 @@ class PoliteClient:
                         reason = f"answered with an error (HTTP {resp.status_code})"
                         delay = retry_after_seconds(resp.headers.get("Retry-After"))
             finally:
+                # The interval counts from the end of this request, not its start: a request
+                # reaches the server after it leaves here, by a delay we do not control, so
+                # only this way does the server never see two closer than min_interval.
+                self._last = time.monotonic()
                 self._lock.release()
             if delay is None:
                 delay = self.backoff * (2 ** (attempt - 1))

@@ -345,3 +345,65 @@ def test_sqlite_transactions_of_one_process_take_turns(sqlite_store):
     with db.connect() as conn:  # both written
         keys = conn.execute(sa.select(t.site_meta.c.key).where(t.site_meta.c.key.like("turn-%")))
         assert sorted(k for (k,) in keys) == ["turn-a", "turn-b"]
+
+
+def _backend_pid(store: Store) -> int:
+    with store.db.connect() as conn:
+        return int(conn.execute(sa.text("SELECT pg_backend_pid()")).scalar_one())
+
+
+def _terminate(pg_url: str, pid: int) -> None:
+    admin = sa.create_engine(pg_url, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(sa.text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+    finally:
+        admin.dispose()
+
+
+def test_postgres_pool_replaces_a_connection_broken_while_it_rested(pg_url, monkeypatch):
+    """A pooled connection that rested is tested before use: one the server dropped in
+    the meantime (a restart, an idle timeout) is replaced, and the read succeeds."""
+    from paperwire.store import database
+
+    store = Store(pg_url)
+    try:
+        first = _backend_pid(store)
+        assert _backend_pid(store) == first  # the pool hands the same connection back
+        _terminate(pg_url, first)
+        monkeypatch.setattr(database, "PING_RESTED", 0.0)  # it rested long enough
+        second = _backend_pid(store)
+        assert second != first
+        monkeypatch.setattr(database, "PING_RESTED", 60.0)  # in use a moment ago: trusted
+        assert _backend_pid(store) == second
+    finally:
+        store.close()
+
+
+def test_postgres_pool_keeps_a_connection_per_thread(pg_url):
+    """Eight threads reading at once reuse eight pooled connections instead of opening a
+    new one (a new server process) for each read beyond SQLAlchemy's default five."""
+    import threading
+
+    store = Store(pg_url)
+    opened = []
+    sa.event.listen(store.db.engine, "connect", lambda *a: opened.append(1))
+    barrier = threading.Barrier(8)
+    reads = []
+
+    def read() -> None:
+        for _ in range(5):
+            with store.db.connect() as conn:
+                barrier.wait(timeout=10)  # all eight hold a connection at once
+                reads.append(conn.execute(sa.text("SELECT 1")).scalar_one())
+            barrier.wait(timeout=10)  # all eight gave theirs back
+
+    try:
+        threads = [threading.Thread(target=read) for _ in range(8)]
+        for th in threads:
+            th.start()
+        for th in threads:
+            th.join(30)
+        assert len(reads) == 40 and len(opened) == 8
+    finally:
+        store.close()

@@ -118,6 +118,53 @@ def test_conditional_requests_answer_304(cached):
     _until(lambda: client.get(url, headers={"If-None-Match": etag}).status_code == 200)
 
 
+def test_covered_is_when_the_published_version_last_held_every_write():
+    """What a shared cache in front is told (X-Accel-Expires): the published version
+    covers every write acknowledged before the read it came from, or, when nothing changed
+    since, before the latest read; never later than a read."""
+    values = iter([1, 1, 2, 2, 2])
+    version = DataVersion(lambda: next(values), POLL)
+    reads, covered = [], []
+    for _ in range(5):
+        reads.append(time.time())
+        assert version.poll()
+        covered.append(version.covered)
+        time.sleep(0.01)
+    reads.append(time.time())
+
+    def read_by(poll: int, value: float) -> bool:
+        return reads[poll] <= value < reads[poll + 1]
+
+    assert covered[0] == 0.0  # nothing published yet
+    assert read_by(1, covered[1])  # 1 published, and read again: up to this read
+    assert read_by(1, covered[2])  # a write elsewhere (2 read): up to the last read of 1
+    assert read_by(3, covered[3])  # 2 published, and read again
+    assert read_by(4, covered[4])
+
+
+def test_a_copy_for_a_shared_cache_ends_with_the_second_its_data_is_known_as_of(cached):
+    """An answer rendered now ends with this second; one answered from memory ends with the
+    second up to which every write of other processes is known to be in it (an earlier
+    second: stale at once in nginx, which then fetches it again)."""
+    app, _, _ = cached
+    client = _client(app)
+    _warm(client)
+    _until(lambda: client.get("/papers").headers["x-cache"] == "hit", 2.0)
+    hit = client.get("/papers")
+    now = int(time.time())
+    assert hit.headers["x-cache"] == "hit"
+    assert int(hit.headers["x-accel-expires"].lstrip("@")) in (now - 1, now)
+    version = app.state.page_cache.version
+    version.close()  # the poller stops: what it last knew gets old
+    time.sleep(0.05)
+    version.covered = time.time() - 10  # known only as of ten seconds ago
+    entry = next(iter(app.state.page_cache.entries.values()))
+    entry.wall = time.time() - 10
+    hits = [r for r in (client.get("/papers") for _ in range(3)) if r.headers["x-cache"] == "hit"]
+    for r in hits:
+        assert int(r.headers["x-accel-expires"].lstrip("@")) <= int(time.time()) - 9
+
+
 def test_write_through_another_instance_is_seen_within_a_second(cached):
     app, store, ids = cached
     client = _client(app)

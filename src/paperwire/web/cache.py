@@ -69,6 +69,10 @@ class DataVersion:
         self.changed_at = time.time()  # when the token last changed (Last-Modified)
         self._state: tuple[int, float] | None = None  # (published version, when polled)
         self._seen: int | None = None
+        self._seen_at = 0.0  # when (time.time()) the value in _seen was read
+        # Every write another process acknowledged before this time (time.time()) is in
+        # the published version: what a shared cache may be told a copy covers.
+        self.covered = 0.0
         self._token: Token | None = None
         self._used = time.monotonic()
         self._thread: threading.Thread | None = None
@@ -112,6 +116,7 @@ class DataVersion:
         if time.monotonic() - self._used > IDLE:
             self._seen = None
             return False
+        at = time.time()  # before the read: every write acknowledged by now is counted in it
         try:
             value = self.read()
         except Exception as exc:  # noqa: BLE001 - a database down: answer from the app
@@ -122,7 +127,7 @@ class DataVersion:
         if self._failing:
             log.warning("the data version can be read again")
             self._failing = False
-        seen, self._seen = self._seen, value
+        (seen, seen_at), self._seen, self._seen_at = (self._seen, self._seen_at), value, at
         if seen is not None:  # published one poll after it was read: its writer committed
             if self.on_change is not None and (self._state is None or self._state[0] != seen):
                 try:
@@ -130,6 +135,9 @@ class DataVersion:
                 except Exception as exc:  # noqa: BLE001 - the cache must go on
                     log.warning("after a data change: %s", exc)
             self._state = (seen, time.monotonic())
+            # Nothing new since the published value was read: it covers every write up to
+            # this read (no need to wait a poll); else up to the read it came from.
+            self.covered = at if value == seen else seen_at
         return True
 
 
@@ -154,6 +162,7 @@ class Entry:
     at: float
     size: int
     route: Any = None  # the route that answered, for the metrics of the hits (web.ops)
+    wall: float = 0.0  # time.time() when its request came (see Visit.wall)
 
 
 class PageCache:
@@ -217,6 +226,7 @@ class Visit:
     if_none_match: bytes | None
     if_modified_since: bytes | None
     started: float
+    wall: float  # time.time() when the request came: what an answer rendered now covers
 
 
 def _visit(scope: Message) -> Visit:
@@ -234,7 +244,8 @@ def _visit(scope: Message) -> Visit:
             ims = value
         elif name == b"host":
             host = value
-    return Visit(scope["method"], personal, _key(scope, host), inm, ims, time.perf_counter())
+    key = _key(scope, host)
+    return Visit(scope["method"], personal, key, inm, ims, time.perf_counter(), time.time())
 
 
 def _has_session(cookie: bytes) -> bool:
@@ -308,6 +319,15 @@ def _http_date(seconds: int) -> bytes:
     return formatdate(seconds, usegmt=True).encode()
 
 
+def expires_with(covers: float) -> tuple[bytes, bytes]:
+    """For a shared cache in front (nginx, which hides this header from clients): the copy
+    ends with the second of ``covers``, so that a write shows within a second of its
+    acknowledgement (and the refresh). nginx counts "s-maxage=1" in whole seconds and would
+    keep a copy up to 2 s; and a copy whose data is known only as of an earlier second (a
+    write in another process not seen yet) is stale at once."""
+    return (b"x-accel-expires", b"@%d" % int(covers))
+
+
 def _validators(headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
     return [(k, v) for k, v in headers if k in (b"etag", b"last-modified", b"cache-control")]
 
@@ -320,15 +340,13 @@ async def _answer(
     etag: bytes,
     modified: int | None,
     how: bytes,
+    covers: float,
 ) -> None:
     """A stored or freshly rendered anonymous response: 304 when the visitor's copy is
-    current, the headers only for HEAD."""
+    current, the headers only for HEAD. ``covers``: the time (time.time()) before which
+    every acknowledged write is in it."""
     timing = f"app;dur={(time.perf_counter() - visit.started) * 1000:.2f}".encode()
-    # For a shared cache in front (nginx, which hides this header from clients): the copy
-    # ends with the current second, since nginx counts "s-maxage=1" in whole seconds and
-    # could keep it for up to 2 s (deploy/nginx/paperwire.conf).
-    until = b"@%d" % int(time.time())
-    extra = [(b"x-cache", how), (b"server-timing", timing), (b"x-accel-expires", until)]
+    extra = [(b"x-cache", how), (b"server-timing", timing), expires_with(covers)]
     if _not_modified(visit, etag, modified):
         await send(
             {
@@ -367,8 +385,9 @@ class CacheMiddleware:
         if entry is not None:
             self.cache.hits += 1
             scope["route"] = entry.route
+            covers = max(self.cache.version.covered, entry.wall)
             return await _answer(
-                send, visit, entry.headers, entry.body, entry.etag, entry.modified, b"hit"
+                send, visit, entry.headers, entry.body, entry.etag, entry.modified, b"hit", covers
             )
         self.cache.misses += 1
         await self._render(scope, receive, send, visit, token)
@@ -501,6 +520,7 @@ class _Capture:
     async def _flush(self) -> None:
         assert self.start is not None
         _set(self.start["headers"], b"cache-control", PUBLIC)
+        _set(self.start["headers"], *expires_with(self.visit.wall))
         await self.downstream(self.start)
         await self.downstream(
             {"type": "http.response.body", "body": b"".join(self.chunks), "more_body": True}
@@ -528,9 +548,12 @@ class _Capture:
                     time.monotonic(),
                     size,
                     self.scope.get("route"),
+                    self.visit.wall,
                 )
                 self.cache.put(self.visit.key, entry)
                 if self.stored is not None and not self.stored.done():
                     self.stored.set_result(None)
         how = b"miss" if self.token is not None else b"off"
-        await _answer(self.downstream, self.visit, headers, body, etag, modified, how)
+        await _answer(
+            self.downstream, self.visit, headers, body, etag, modified, how, self.visit.wall
+        )

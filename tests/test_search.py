@@ -20,9 +20,11 @@ from paperwire.ingest.listing import listing_record
 from paperwire.ingest.pipeline import import_jsonl
 from paperwire.search.fusion import rrf
 from paperwire.search.matcher import Matcher
-from paperwire.search.model import shared_embedder
+from paperwire.search.model import paper_text, shared_embedder
+from paperwire.search.model_build import model_key
+from paperwire.search.model_pool import EmbedderPool, default_processes
 from paperwire.search.vectors import VectorIndex, current_snapshot
-from paperwire.store import schema
+from paperwire.store import Store, schema
 from paperwire.store.fulltext import fts5
 
 from .conftest import require
@@ -418,6 +420,22 @@ def test_semantic_off_falls_back_to_keywords(store):
     assert eng.similar("2503.11731") == []
 
 
+def test_a_pool_of_model_processes_gives_the_same_vectors(embedder):
+    """Each process embeds its texts one by one, as one process does: the same bytes."""
+    records = [json.loads(line) for line in LISTING.read_text().splitlines()[:12]]
+    texts = [paper_text(r.get("title", ""), r.get("abstract", "")) for r in records]
+    texts += ["", "short"]  # an empty text and a tiny one as well
+    with EmbedderPool(2, MODEL_CACHE) as pool:
+        got = pool.embed(texts, progress=(done := []).append)
+    assert np.array_equal(got, embedder.embed(texts)) and sum(done) == len(texts)
+
+
+def test_processes_are_started_only_when_there_is_enough_to_embed():
+    assert default_processes(0, cores=2) == 1 and default_processes(999, cores=2) == 1
+    assert default_processes(1000, cores=2) == 2 and default_processes(10**6, cores=2) == 2
+    assert default_processes(10**6, cores=1) == 1
+
+
 # -- CLI -------------------------------------------------------------------------------------
 def test_cli_index_resumes_and_searches(tmp_path, embedder):
     db = tmp_path / "cli.db"
@@ -430,8 +448,17 @@ def test_cli_index_resumes_and_searches(tmp_path, embedder):
     assert "embedded 25 papers" in r.output
     r = run(main, ["--db", f"sqlite:///{db}", "index", "--dry-run"], env=env)
     assert "would embed 35 papers" in r.output
-    r = run(main, ["--db", f"sqlite:///{db}", "index"], env=env)
+    r = run(main, ["--db", f"sqlite:///{db}", "index", "--processes", "2"], env=env)
     assert "embedded 35 papers" in r.output and "vector index: 60 papers" in r.output
+    assert "2 processes" in r.output
+    # The two model processes store the very vectors one process gives.
+    with Store(f"sqlite:///{db}") as store:
+        ids = [json.loads(line)["id"] for line in LISTING.read_text().splitlines()]
+        chosen = store.papers.texts_by_id(ids[::20])
+        assert len(chosen) == 3
+        for pid, t in chosen.items():
+            want = embedder.embed([paper_text(t.title, t.abstract)])[0]
+            assert np.array_equal(store.embeddings.of(model_key(), pid), want)
     assert (tmp_path / "cli.db.index" / "CURRENT").is_file()
     r = run(main, ["--db", f"sqlite:///{db}", "search", "gaussian", "splatting", "--json"], env=env)
     out = json.loads(r.output)

@@ -15,6 +15,7 @@ from ..core.query import SearchFilters, parse
 from ..ingest.sources import dry_run_option, parse_day
 from ..search import MODES, SORTS, Hit, vector_files
 from ..search.matcher import Matcher
+from ..search.model_pool import default_processes
 from .main import Runtime, main, pass_runtime
 
 
@@ -26,6 +27,12 @@ from .main import Runtime, main, pass_runtime
     default=256,
     show_default=True,
     help="Papers per database transaction.",
+)
+@click.option(
+    "--processes",
+    type=click.IntRange(1, 64),
+    help="Model processes embedding side by side, one thread each (the same vectors). "
+    "Default: one per core when there are 1,000 papers or more to embed, else one.",
 )
 @click.option("--rebuild", is_flag=True, help="Rebuild the vector index snapshot from scratch.")
 @click.option(
@@ -56,6 +63,7 @@ def index_cmd(
     runtime: Runtime,
     limit: int | None,
     batch: int,
+    processes: int | None,
     rebuild: bool,
     export_dir: Path | None,
     texts_dir: Path | None,
@@ -99,13 +107,17 @@ def index_cmd(
     todo = store.embeddings.count_to_embed(vectors.model)
     if limit:
         todo = min(todo, limit)
+    processes = processes or default_processes(todo)
     started = time.monotonic()
     with runtime.progress(todo, "embedding", unit="papers") as bar:
-        done = vectors.embed_missing(limit=limit, batch=batch, progress=bar.update, dry_run=dry_run)
+        done = vectors.embed_missing(
+            limit=limit, batch=batch, progress=bar.update, dry_run=dry_run, processes=processes
+        )
     took = time.monotonic() - started
     rate = f" ({done / took:.1f} papers/s)" if done and took > 0 else ""
     verb = "would embed" if dry_run else "embedded"
-    click.echo(f"{verb} {done} papers in {took:.1f} s{rate}")
+    by = f", {processes} processes" if processes > 1 and not dry_run else ""
+    click.echo(f"{verb} {done} papers in {took:.1f} s{rate}{by}")
     if dry_run:
         return
     snap = vectors.save(rebuild=rebuild)

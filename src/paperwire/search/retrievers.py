@@ -98,8 +98,10 @@ class VectorRetriever(Protocol):
         batch: int = 256,
         progress: Callable[[int], None] | None = None,
         dry_run: bool = False,
+        processes: int = 1,
     ) -> int:
-        """Embed every paper that has no vector yet; returns how many."""
+        """Embed every paper that has no vector yet (in ``processes`` processes where the
+        backend can); returns how many."""
         ...
 
     def save(self, rebuild: bool = False) -> Path | None:

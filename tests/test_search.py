@@ -599,3 +599,10 @@ def test_by_date_every_paper_holding_the_words_is_on_some_page(engine, store):
     # by relevance the results stop at the ranked candidates of both sides, and say so
     ranked = engine.search("model", offset=0, limit=100)
     assert ranked.capped and ranked.total <= 5 * 2 < len(every)
+
+
+def test_a_model_process_that_cannot_start_is_a_clear_error(tmp_path):
+    not_a_folder = tmp_path / "file"
+    not_a_folder.write_text("")
+    with EmbedderPool(1, not_a_folder) as pool, pytest.raises(ModelError, match="model process"):
+        pool.embed(["a text"])

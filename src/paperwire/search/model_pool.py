@@ -12,11 +12,13 @@ import multiprocessing
 import os
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from types import TracebackType
 
 import numpy as np
 
+from ..core.errors import ModelError
 from .model import Embedder
 from .model_build import DIM
 
@@ -70,7 +72,10 @@ class EmbedderPool:
         while pending:
             done, pending = wait(pending, return_when=FIRST_COMPLETED)
             for f in done:
-                out[futures[f]] = f.result()
+                try:
+                    out[futures[f]] = f.result()
+                except BrokenProcessPool as exc:  # killed (out of memory?) or failed to start
+                    raise ModelError(f"a model process stopped: {exc}") from None
                 if progress:
                     progress(len(futures[f]))
         return out

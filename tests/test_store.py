@@ -1,5 +1,6 @@
 """Store behaviour, run against SQLite and PostgreSQL alike."""
 
+import time
 from datetime import date, datetime, timedelta
 
 import pytest
@@ -407,3 +408,24 @@ def test_postgres_pool_keeps_a_connection_per_thread(pg_url):
         assert len(reads) == 40 and len(opened) == 8
     finally:
         store.close()
+
+
+def test_signin_failures_outlive_the_pruning_of_old_rate_windows(store):
+    """The pruning of rate-limit windows older than a day (done now and then by any
+    rate-limited request) keeps the current window's sign-in failures and the time of the
+    last one: an attacker's waits go on. A new window forgets the old one's rows."""
+    now = time.time()
+    for _ in range(4):
+        store.throttle.fail("user:7", 900, now)
+    store.accounts.rate_prune(now - 86400)
+    assert store.throttle.failures("user:7", 900, now) == (4, float(int(now)))
+    later = now + 900
+    store.throttle.fail("user:7", 900, later)
+    assert store.throttle.failures("user:7", 900, later) == (1, float(int(later)))
+    with store.db.connect() as conn:
+        rows = conn.execute(
+            sa.select(sa.func.count())
+            .select_from(t.rate_limits)
+            .where(t.rate_limits.c.key.like("signin-%:user:7"))
+        ).scalar_one()
+    assert rows == 2  # the new window's count and last time; the old window's are gone

@@ -11,9 +11,6 @@ import sqlalchemy as sa
 from . import schema as t
 from .common import Repository
 
-# The last failure's time is kept as the count of a row with window_start 0.
-_LAST = 0
-
 
 def _keys(who: str) -> tuple[str, str]:
     return f"signin-fail:{who}"[:200], f"signin-last:{who}"[:200]
@@ -32,7 +29,7 @@ class ThrottleRepo(Repository):
                 sa.select(r.c.key, r.c.window_start, r.c.count).where(
                     sa.or_(
                         sa.and_(r.c.key == fail, r.c.window_start == start),
-                        sa.and_(r.c.key == last, r.c.window_start == _LAST),
+                        sa.and_(r.c.key == last, r.c.window_start == start),
                     )
                 )
             ).all()
@@ -52,9 +49,13 @@ class ThrottleRepo(Repository):
                 index_elements=[r.c.key, r.c.window_start], set_={"count": r.c.count + 1}
             ).returning(r.c.count)
             count = int(conn.execute(stmt).scalar_one())
-            if count == 1:
-                conn.execute(r.delete().where(r.c.key == fail, r.c.window_start < start))
-            stmt = self.db.insert(r).values(key=last, window_start=_LAST, count=int(now))
+            if count == 1:  # a new window: forget the ones that have passed
+                conn.execute(r.delete().where(r.c.key.in_([fail, last]), r.c.window_start < start))
+            # The last failure's time, as the count of a row of the same window: it passes
+            # (and is pruned) with the failures it belongs to. (Kept under window_start 0,
+            # it was deleted with every window older than a day by rate_prune, and the
+            # waits of every account under attack ended.)
+            stmt = self.db.insert(r).values(key=last, window_start=start, count=int(now))
             conn.execute(
                 stmt.on_conflict_do_update(
                     index_elements=[r.c.key, r.c.window_start], set_={"count": int(now)}

@@ -85,14 +85,9 @@ class PoliteClient:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def _wait_turn(self) -> None:
-        gap = self.min_interval - (time.monotonic() - self._last)
-        if gap > 0:
-            self.sleep(gap)
-        self._last = time.monotonic()
-
     def _turn(self, url: str, deadline: float | None) -> None:
-        """Take the lock and wait for our turn, within the deadline if there is one."""
+        """Take the lock and wait for our turn (``min_interval`` after the end of the last
+        request, see :meth:`get`), within the deadline if there is one."""
         if deadline is None:
             self._lock.acquire()
         elif not self._lock.acquire(timeout=max(0.0, deadline - time.monotonic())):
@@ -101,7 +96,8 @@ class PoliteClient:
         if deadline is not None and time.monotonic() + max(gap, 0.0) >= deadline:
             self._lock.release()
             raise SourceUnavailable(f"{url}: no turn before the deadline", "was busy")
-        self._wait_turn()
+        if gap > 0:
+            self.sleep(gap)
 
     def _request(
         self,

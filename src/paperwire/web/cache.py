@@ -127,7 +127,8 @@ class DataVersion:
         if self._failing:
             log.warning("the data version can be read again")
             self._failing = False
-        (seen, seen_at), self._seen, self._seen_at = (self._seen, self._seen_at), value, at
+        seen, seen_at = self._seen, self._seen_at
+        self._seen, self._seen_at = value, at
         if seen is not None:  # published one poll after it was read: its writer committed
             if self.on_change is not None and (self._state is None or self._state[0] != seen):
                 try:

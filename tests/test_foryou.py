@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections import Counter
 
 import numpy as np
@@ -19,6 +20,7 @@ from paperwire.rank.foryou import (
     DocumentFrequencies,
     ForYou,
     Tuning,
+    grams,
     mean_terms,
     scores,
     soft_max,
@@ -275,6 +277,70 @@ def test_word_similarity_is_tfidf_cosine():
     assert float(freq.idf(np.array([common]))[0]) == 0.0  # in 16 of 20 papers
     _, counts = terms("The crowds and the crowds")
     assert sorted(counts.tolist()) == [1.0, 2.0]  # "crowds" twice, "crowds crowds" once
+
+
+def _plain_grams(text: str) -> Counter:
+    """Character 4-grams within words, each word padded with a space at both ends (as
+    scikit-learn's ``char_wb`` analyser), case kept."""
+    out: Counter = Counter()
+    for word in re.findall(r"[^\W]+", text):
+        padded = f" {word} "
+        out.update(padded[i : i + 4] for i in range(len(padded) - 3))
+    return out
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Gaussian Splatting for SLAM: 3DGS-based mapping, in real time (≈30 fps)!",
+        "Schrödinger bridges and the Fokker–Planck equation",
+        "a of ab abc abcd_e x",
+        "",
+        "  ",
+    ],
+)
+def test_grams_are_char_wb_4grams(text):
+    """The hashed 4-grams of a text are those of a plain computation: as many distinct ones
+    with the same counts; none cross a word's end; case is kept."""
+    ids, counts = grams(text)
+    want = _plain_grams(text)
+    assert len(ids) == len(want) and sorted(counts.tolist()) == sorted(want.values())
+    assert ids.dtype == np.int64 and (np.diff(ids) > 0).all()
+
+
+def test_grams_keep_case_and_match_word_forms():
+    """Case is kept: "Splat" and "splat" share only their grams without the capital; and
+    "splatting" shares its first grams with "splats" (word forms match, whole words not)."""
+    assert len(set(grams("Splat")[0].tolist()) & set(grams("splat")[0].tolist())) == 2
+    shared = set(grams("splatting")[0].tolist()) & set(grams("splats")[0].tolist())
+    assert len(shared) == 3  # " spl", "spla", "plat"
+    assert not set(terms("splatting")[0].tolist()) & set(terms("splats")[0].tolist())
+
+
+def test_the_grams_part_ranks_a_readers_spelling_first():
+    """Candidates alike in embeddings and words: the one whose 4-grams are the liked
+    paper's comes first, and without the part (weight 0) the given order stays."""
+    cands = np.array([[1.0, 0.0], [1.0, 0.0], [1.0, 0.0]])
+    liked = np.array([[1.0, 0.0]])
+    words = (np.zeros((3, 1)), None)
+    gram_sims = (np.array([[0.1], [0.6], [0.2]]), None)
+    s, _, _ = scores(cands, liked, words=words, grams=gram_sims)
+    assert np.argsort(-s, kind="stable").tolist() == [1, 2, 0]
+    s, _, _ = scores(cands, liked, words=words, grams=gram_sims, tuning=Tuning(grams=0.0))
+    assert np.argsort(-s, kind="stable").tolist() == [0, 1, 2]
+
+
+def test_grams_change_the_ranking_of_real_papers(model):
+    """On the fixture's papers, the 4-gram part moves candidates (it is not dead weight),
+    and the model without it ranks as the words and embeddings alone."""
+    liked, candidates = (
+        [SPLAT_SENSORS, CROWD_NET],
+        [SPLAT_SLAM, SPLAT_STREET, CROWD_DENSE, CELLS, *OTHERS],
+    )
+    plain = ForYou(model.store, model.vectors, Tuning(grams=0.0)).rank(liked, candidates)
+    full = model.rank(liked, candidates)
+    assert [p.score for p in plain.picks] != [p.score for p in full.picks]
+    assert {p.paper_id for p in full.picks[:3]} <= {SPLAT_SLAM, SPLAT_STREET, CROWD_DENSE, CELLS}
 
 
 def _cli(db, args, tmp_path, stdin=None):

@@ -262,8 +262,11 @@ def test_shared_papers_rank_exactly_as_the_tab_for_many_readers(model):  # noqa:
         [p.id for p in model.store.papers.newest_texts(100)]).values())  # fmt: skip
     shared = SharedPapers(model, papers)
     ids = [p.id for p in papers]
-    docs = [model._terms_of(p) for p in papers]
-    assert np.allclose(shared.word_similarity(docs[:7]), word_similarity(docs, docs[:7]))
+    for part in (0, 1):  # words, 4-grams; each column kept, the same as computed anew
+        docs = [model._features(p)[part] for p in papers]
+        first = shared.similarity(part, docs[:7])
+        assert np.allclose(first, word_similarity(docs, docs[:7]))
+        assert np.array_equal(shared.similarity(part, docs[5:9])[:, :2], first[:, 5:7])
     rng = random.Random(5)
     topics = ["crowd counting", "splatting for driving", "safety of vision-language models"]
     for round_ in range(16):

@@ -3,16 +3,16 @@ the stored embeddings and the papers' words, each with the liked paper it is mos
 reason a card shows).
 
 The model (chosen on the recs-dev benchmark, bench/recs.py; README "For you ranking"): a
-candidate's score adds two standardised parts, a soft maximum of its cosine similarities to
+candidate's score adds three standardised parts, a soft maximum of its cosine similarities to
 the liked papers' embeddings and the same over tf-idf vectors of the words (unigrams and
-bigrams; idf from the newest papers, raised to the power 1.5), so that a paper very like one
-liked paper beats one vaguely like all, and a reader's own terms (a method's name, a data
-set) count. Disliked papers subtract the same two parts, weighted, and so, as the
-negatives of a Rocchio classifier, does the likeness to the mean of the papers the store
-added before the feed (what the reader saw those days). Pure numpy, per call: nothing is
-trained ahead, so feedback counts from the next ranking. On all 1,000 recs-dev cases:
-nDCG@10 0.330 (arxiv-sanity-lite's tf-idf + LinearSVC 0.292; plain idf 0.314; without the
-background, about 0.0025 less).
+bigrams; idf from the newest papers, raised to the power 1.5) and of the words' character
+4-grams (case kept, at half weight), so that a paper very like one liked paper beats one
+vaguely like all, and a reader's own terms (a method's name, a data set, the way they write
+it) count. Disliked papers subtract the same parts, weighted, and so, as the negatives of a
+Rocchio classifier, does the likeness to the mean of the papers the store added before the
+feed (what the reader saw those days). Pure numpy, per call: nothing is trained ahead, so
+feedback counts from the next ranking. README "For you ranking" has the figures on recs-dev
+(arxiv-sanity-lite's tf-idf + LinearSVC 0.292).
 
 Topics a reader describes in their own words (the cold start, and a part of the ranking
 after it) add a third part of the same shape: the soft maximum of a candidate's similarity
@@ -27,7 +27,7 @@ import re
 import threading
 import zlib
 from collections import Counter, OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -51,12 +51,18 @@ STOP_WORDS = frozenset(
 _WORD = re.compile(r"(?u)\b\w\w+\b")
 BUCKETS = 1 << 22  # hashed term space (crc32 of the term)
 TOPIC_CACHE = 10_000  # topics whose query embedding a ForYou keeps
-TERM_CACHE = 50_000  # papers whose terms a ForYou keeps (a day's candidates, many readers)
+TERM_CACHE = 20_000  # papers whose terms a ForYou keeps (a day's candidates, many readers)
 IDF_SAMPLE = 20_000  # the newest papers, whose words give the idf
 BACKGROUND = 256  # papers listed before the candidates: what the reader's feed usually holds
 BACKGROUND_CACHE = 8  # backgrounds a ForYou keeps (by the feed's first paper)
+LAYOUTS = 4  # candidate sets a ForYou keeps laid out by term (a day's feed, many readers)
+LAYOUT_SPARE = 4  # a kept set serves candidates that are at least this share of it
 MAX_DF = 0.1  # terms in more of those papers than this share count for nothing
+GRAM_MAX_DF = 0.2  # the same for character 4-grams
 IDF_POWER = 1.5  # idf raised to this: a reader's rarest words (a method's name) count more
+GRAM = 4  # characters in a gram
+_MIX = np.array([0x9E3779B1, 0x85EBCA77, 0xC2B2AE3D, 0x27D4EB2F], np.uint64)
+_ASCII_WORD = np.array([chr(c).isalnum() or c == 95 for c in range(128)])
 
 
 class Vectors(Protocol):
@@ -84,6 +90,8 @@ class Tuning:
     tau: float = 0.05  # temperature of the soft maxima over liked (and disliked) papers
     word_tau: float = 0.03  # the same over the words' similarities (smaller: sharper)
     words: float = 1.0  # weight of the words' part beside the embeddings' (1)
+    grams: float = 0.5  # weight of the character 4-grams' part
+    gram_tau: float = 0.02  # temperature of its soft maxima
     disliked: float = 0.5  # weight of the disliked papers' parts
     background: float = 0.3  # weight of the likeness to the papers listed before (subtracted)
     topics: float = 1.0  # weight of the reader's topics' part beside the liked papers' (1)
@@ -139,6 +147,27 @@ def terms(text: str) -> tuple[np.ndarray, np.ndarray]:
     return ids, n
 
 
+def grams(text: str) -> tuple[np.ndarray, np.ndarray]:
+    """(hashed ids, counts) of the text's character 4-grams within words, case kept: each
+    word (letters, digits, ``_``) padded with a space at both ends, as scikit-learn's
+    ``char_wb`` analyser does, so "Splatting" gives " Spl", "Spla", …, "ing "; a word of
+    two or three characters gives one or two grams, a word of one none."""
+    cp = np.frombuffer(f" {text} ".encode("utf-32-le"), np.uint32).astype(np.uint64)
+    if len(cp) < GRAM:
+        return np.zeros(0, np.int64), np.zeros(0)
+    word = np.where(cp < 128, _ASCII_WORD[np.minimum(cp, 127)], True)
+    other = [c for c in np.unique(cp[cp >= 128]).tolist() if not chr(c).isalnum()]
+    if other:
+        word &= ~np.isin(cp, other)
+    cp = np.where(word, cp, 32)  # any other character is a word's end: a space
+    m = len(cp) - GRAM + 1
+    inner = word[1 : m + 1] & word[2 : m + 2]  # the middle two are in one word
+    h = sum((cp[j : j + m] * _MIX[j] for j in range(GRAM)), np.zeros(m, np.uint64))
+    h = ((h * np.uint64(0x165667B1)) & np.uint64(0xFFFFFFFF)) >> np.uint64(10)
+    ids, n = np.unique((h[inner] % BUCKETS).astype(np.int64), return_counts=True)
+    return ids, n.astype(np.float64)
+
+
 @dataclass(frozen=True)
 class DocumentFrequencies:
     """In how many of ``docs`` sample papers each hashed term occurs (sorted term ids)."""
@@ -146,21 +175,24 @@ class DocumentFrequencies:
     terms: np.ndarray
     counts: np.ndarray
     docs: int
+    max_df: float = MAX_DF  # terms in more than this share of the papers count for nothing
 
     @classmethod
-    def of(cls, docs: Sequence[tuple[np.ndarray, np.ndarray]]) -> DocumentFrequencies:
+    def of(
+        cls, docs: Sequence[tuple[np.ndarray, np.ndarray]], max_df: float = MAX_DF
+    ) -> DocumentFrequencies:
         ids = np.concatenate([d[0] for d in docs]) if docs else np.zeros(0, np.int64)
         found, counts = np.unique(ids, return_counts=True)
-        return cls(found, counts, len(docs))
+        return cls(found, counts, len(docs), max_df)
 
     def idf(self, ids: np.ndarray) -> np.ndarray:
         """Smoothed idf of each term, to the power IDF_POWER; 0 for terms in more than
-        MAX_DF of the papers (they say nothing of a subject)."""
+        ``max_df`` of the papers (they say nothing of a subject)."""
         at = np.searchsorted(self.terms, ids)
         at[at >= len(self.terms)] = 0
         df = np.where(self.terms[at] == ids, self.counts[at], 0) if len(self.terms) else 0 * ids
         idf = (np.log((1 + self.docs) / (1 + df)) + 1) ** IDF_POWER
-        return np.where(df > MAX_DF * self.docs, 0.0, idf)
+        return np.where(df > self.max_df * self.docs, 0.0, idf)
 
 
 def unit_vector(
@@ -175,39 +207,46 @@ def unit_vector(
     val = (1 + np.log(tf)) * frequencies.idf(ids)
     keep = val != 0
     keep[:-1] &= ids[1:] != ids[:-1]
-    ids, val = ids[keep], val[keep]
+    ids, val = ids[keep].astype(np.int32), val[keep]  # (kept in 8 bytes a term)
     norm = float(np.sqrt(val @ val))
-    return ids, val / norm if norm > 0 else val
+    return ids, (val / norm if norm > 0 else val).astype(np.float32)
 
 
-def word_similarity(
-    rows: Sequence[tuple[np.ndarray, np.ndarray]],
-    against: Sequence[tuple[np.ndarray, np.ndarray]],
-) -> np.ndarray:
+def word_similarity(rows: Sequence[Sparse], against: Sequence[Sparse]) -> np.ndarray:
     """Dot products of unit tf-idf vectors (see :func:`unit_vector`), a (len(rows),
-    len(against)) matrix, summed over the terms each pair shares only: ``against`` is laid
-    out by term and each row's terms are looked up in it."""
-    n, k = len(rows), len(against)
-    ids = np.concatenate([d[0] for d in against]) if k else np.zeros(0, np.int64)
-    if not n or not len(ids):
-        return np.zeros((n, k))
-    order = np.argsort(ids, kind="stable")
-    terms_, cols = ids[order], np.repeat(np.arange(k), [len(d[0]) for d in against])[order]
-    vals = np.concatenate([d[1] for d in against])[order]
-    row_ids = np.concatenate([d[0] for d in rows])
-    row_vals = np.concatenate([d[1] for d in rows])
-    row_of = np.repeat(np.arange(n), [len(d[0]) for d in rows])
-    # the few row terms that any column holds, found by a lookup table over the term ids
-    # (binary searches of them all cost ten times more)
-    shared = np.isin(row_ids, terms_, kind="table")
-    row_ids, row_vals, row_of = row_ids[shared], row_vals[shared], row_of[shared]
-    lo = np.searchsorted(terms_, row_ids, "left")
-    hits = np.searchsorted(terms_, row_ids, "right") - lo
-    # every (row, shared term, column) with the product of the two weights
-    at = np.repeat(lo - np.cumsum(hits) + hits, hits) + np.arange(int(hits.sum()))
-    weight = np.repeat(row_vals, hits) * vals[at]
-    cell = np.repeat(row_of, hits) * k + cols[at]
-    return np.bincount(cell, weights=weight, minlength=n * k).reshape(n, k)
+    len(against)) matrix, summed over the terms each pair shares only."""
+    return ByTerm(rows).similarity(against)
+
+
+class ByTerm:
+    """Unit tf-idf vectors laid out by term, for their dot products with others."""
+
+    def __init__(self, docs: Sequence[Sparse]):
+        self.size = len(docs)
+        lengths = np.array([len(d[0]) for d in docs], dtype=np.int64)
+        ids = np.concatenate([d[0] for d in docs]) if docs else np.zeros(0, np.int32)
+        vals = np.concatenate([d[1] for d in docs]) if docs else np.zeros(0)
+        rows = np.repeat(np.arange(len(docs)), lengths)
+        order = np.argsort(ids, kind="stable")  # every vector's terms, by term
+        self._term, self._row, self._val = ids[order], rows[order], vals[order]
+
+    def similarity(self, against: Sequence[Sparse]) -> np.ndarray:
+        """Dot products of every vector here with these unit tf-idf vectors, (vectors,
+        len(against)), summed over the terms they share only: each term of ``against`` is
+        looked up here (a few thousand binary searches, however many vectors are here)."""
+        docs, k, size = against, len(against), self.size
+        if not k or not size:
+            return np.zeros((size, k))
+        ids = np.concatenate([d[0] for d in docs])
+        val = np.concatenate([d[1] for d in docs]).astype(np.float64)
+        col = np.repeat(np.arange(k), [len(d[0]) for d in docs])
+        lo = np.searchsorted(self._term, ids, "left")
+        n = np.searchsorted(self._term, ids, "right") - lo
+        # every (vector here, term, other vector) sharing a term, with the product of weights
+        at = np.repeat(lo - np.cumsum(n) + n, n) + np.arange(int(n.sum()))
+        weight = np.repeat(val, n) * self._val[at]
+        cell = self._row[at] * k + np.repeat(col, n)
+        return np.bincount(cell, weights=weight, minlength=size * k).reshape(size, k)
 
 
 def mean_terms(docs: Sequence[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
@@ -236,14 +275,17 @@ def word_likeness(
 
 
 def _likeness(
-    sims: np.ndarray, words: np.ndarray | None, tuning: Tuning
+    sims: np.ndarray, words: np.ndarray | None, grams: np.ndarray | None, tuning: Tuning
 ) -> tuple[np.ndarray, np.ndarray]:
-    """(standardised soft maximum of the similarities to some papers or topics, plus that
-    of their word similarities; index of the one each candidate is nearest)."""
+    """(standardised soft maximum of the similarities to some papers or topics, plus those
+    of their word and 4-gram similarities, weighted; index of the one each candidate is
+    nearest)."""
     out = standardised(soft_max(sims, tuning.tau))
     if words is not None and tuning.words:
         out = out + tuning.words * standardised(soft_max(words, tuning.word_tau))
         sims = sims + words
+    if grams is not None and tuning.grams:
+        out = out + tuning.grams * standardised(soft_max(grams, tuning.gram_tau))
     return out, sims.argmax(axis=1)
 
 
@@ -255,6 +297,8 @@ def scores(
     tuning: Tuning | None = None,
     background: np.ndarray | None = None,
     topics: tuple[np.ndarray, np.ndarray | None] | None = None,
+    grams: tuple[np.ndarray, np.ndarray | None] | None = None,
+    topic_grams: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(score per candidate, index of the liked paper each is most like, index of the topic
     that explains it better than any liked paper or -1), from unit vectors ``candidates``
@@ -264,29 +308,55 @@ def scores(
     is to the papers listed before them (n,), the negatives of a Rocchio classifier: what
     is like everything the reader saw scores less than what is like only their papers.
     ``topics``: the candidates' similarities to the reader's topics' query embeddings
-    (n, t) and their word similarities to the topics (n, t) or None. Without a liked paper
-    (k = 0) the index of the liked paper is -1, and the topics must be given."""
+    (n, t) and their word similarities to the topics (n, t) or None. ``grams`` and
+    ``topic_grams``: the same as ``words`` and the topics' word similarities over character
+    4-grams (``background`` holds their part already). Without a liked paper (k = 0) the
+    index of the liked paper is -1, and the topics must be given."""
     tuning = tuning or Tuning()
     n = len(candidates)
     out, near = np.zeros(n), np.full(n, -1)
     if len(liked):
-        out, near = _likeness(candidates @ liked.T, words[0] if words else None, tuning)
+        out, near = _likeness(
+            candidates @ liked.T, words[0] if words else None, grams[0] if grams else None, tuning
+        )
     about = np.full(n, -1)
     if topics is not None and topics[0].shape[1] and tuning.topics:
-        part, nearest = _likeness(topics[0], topics[1], tuning)
+        part, nearest = _likeness(topics[0], topics[1], topic_grams, tuning)
         about = np.where(part > out if len(liked) else True, nearest, -1)
         out = out + tuning.topics * part
     if disliked is not None and len(disliked) and tuning.disliked:
-        bad, _ = _likeness(candidates @ disliked.T, words[1] if words else None, tuning)
+        bad, _ = _likeness(
+            candidates @ disliked.T,
+            words[1] if words else None,
+            grams[1] if grams else None,
+            tuning,
+        )
         out = out - tuning.disliked * bad
     if background is not None and tuning.background:
         out = out - tuning.background * standardised(background)
     return out, near, about
 
 
-TopicLikeness = tuple[list[str], np.ndarray, np.ndarray | None]
-"""A reader's topics, the candidates' similarities to their query embeddings (n, t) and to
-their words (n, t) or None."""
+TopicLikeness = tuple[list[str], np.ndarray]
+"""A reader's topics and the candidates' similarities to their query embeddings (n, t)."""
+
+Sparse = tuple[np.ndarray, np.ndarray]
+"""A unit tf-idf vector: (sorted distinct term ids, weights) (see :func:`unit_vector`)."""
+
+Features = tuple[Sparse, Sparse]
+"""A text's words and character 4-grams, as unit tf-idf vectors."""
+
+
+@dataclass(frozen=True)
+class TextSims:
+    """The candidates' similarities over words and over 4-grams to the liked papers (n, k)
+    and the disliked ones (n, m) or None, and to the topics (n, t); None for a part the
+    tuning leaves out."""
+
+    words: tuple[np.ndarray, np.ndarray | None] | None = None
+    grams: tuple[np.ndarray, np.ndarray | None] | None = None
+    topic_words: np.ndarray | None = None
+    topic_grams: np.ndarray | None = None
 
 
 def split_words(
@@ -312,9 +382,14 @@ def distinct_topics(topics: Sequence[str]) -> list[str]:
 TermsKey = tuple[int, int, int]
 """A paper's seq and the hashes of its title and abstract: its words, as last read."""
 
-Background = tuple[np.ndarray | None, tuple[np.ndarray, np.ndarray] | None, dict[TermsKey, float]]
-"""The mean embedding and mean tf-idf vector of the papers listed before a feed, and the
-word likeness to the latter of each candidate ranked so far (by :func:`terms_key`)."""
+Background = tuple[np.ndarray | None, tuple[Sparse, Sparse], dict[TermsKey, tuple[float, float]]]
+"""The mean embedding and the mean words and 4-grams tf-idf vectors of the papers listed
+before a feed, and the likeness to the latter two of each candidate ranked so far (by
+:func:`terms_key`)."""
+
+
+Layout = tuple[dict[TermsKey, int], tuple["ByTerm", "ByTerm"]]
+"""Papers' rows (by :func:`terms_key`) and their words and 4-grams laid out by term."""
 
 
 def terms_key(paper: PaperText) -> TermsKey:
@@ -330,11 +405,12 @@ class ForYou:
         self.store = store
         self.vectors = vectors
         self.tuning = tuning or Tuning()
-        self._terms: OrderedDict[TermsKey, tuple[np.ndarray, np.ndarray]] = OrderedDict()
+        self._terms: OrderedDict[TermsKey, Features] = OrderedDict()
         self._lock = threading.Lock()
-        self._df: DocumentFrequencies | None = None
+        self._df: tuple[DocumentFrequencies, DocumentFrequencies] | None = None
         self._background: OrderedDict[int, Background] = OrderedDict()
         self._topics: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._layouts: OrderedDict[tuple[TermsKey, ...], Layout] = OrderedDict()
 
     def rank(
         self,
@@ -358,15 +434,38 @@ class ForYou:
         C = np.stack([vecs[texts[i].seq] for i in cands])
         L = np.stack([vecs[texts[i].seq] for i in pos]) if pos else np.zeros((0, C.shape[1]))
         N = np.stack([vecs[texts[i].seq] for i in neg]) if neg else None
-        words, topic_words = None, None
-        if self.tuning.words:
-            ct = [self._terms_of(texts[i]) for i in cands]
-            lt = [self._terms_of(texts[i]) for i in pos]
-            nt = [self._terms_of(texts[i]) for i in neg]
-            tt = [self.topic_terms(x) for x in tops]
-            words, topic_words = split_words(word_similarity(ct, [*lt, *nt, *tt]), pos, neg)
-        about = self.topic_likeness(tops, C, topic_words)
-        return Ranked(self.picks(texts, cands, pos, C, L, N, words, topics=about), unknown)
+        parts, rows = self._layout([texts[i] for i in cands])
+        sims = self.text_sims(
+            lambda part, against: parts[part].similarity(against)[rows],
+            [self._features(texts[i]) for i in [*pos, *neg]],
+            pos,
+            neg,
+            tops,
+        )
+        about = self.topic_likeness(tops, C)
+        return Ranked(self.picks(texts, cands, pos, C, L, N, sims, topics=about), unknown)
+
+    def text_sims(
+        self,
+        similarity: Callable[[int, list[Sparse]], np.ndarray],
+        given: list[Features],
+        pos: list[str],
+        neg: list[str],
+        topics: list[str],
+    ) -> TextSims:
+        """The candidates' :class:`TextSims`, from ``similarity(part, against)``: their
+        similarities over part 0 (words) or 1 (4-grams) to unit vectors ``against`` (n,
+        len(against)); ``given``: the features of the liked papers ``pos``, then of the
+        disliked ones ``neg``."""
+        found: list[tuple[tuple[np.ndarray, np.ndarray | None] | None, np.ndarray | None]] = []
+        for part, weight in enumerate((self.tuning.words, self.tuning.grams)):
+            if not weight:
+                found.append((None, None))
+                continue
+            against = [d[part] for d in given] + [self.topic_features(x)[part] for x in topics]
+            found.append(split_words(similarity(part, against), pos, neg))
+        (words, topic_words), (grams_, topic_grams) = found
+        return TextSims(words, grams_, topic_words, topic_grams)
 
     def picks(
         self,
@@ -376,7 +475,7 @@ class ForYou:
         C: np.ndarray,
         L: np.ndarray,
         N: np.ndarray | None,
-        words: tuple[np.ndarray, np.ndarray | None] | None,
+        sims: TextSims,
         limit: int | None = None,
         topics: TopicLikeness | None = None,
     ) -> list[Pick]:
@@ -388,8 +487,10 @@ class ForYou:
         background = None
         if self.tuning.background:
             background = self._likeness_to_background(texts, cands, C)
-        names, likeness = (topics[0], topics[1:]) if topics else ([], None)
-        score, near, about = scores(C, L, N, words, self.tuning, background, likeness)
+        names, likeness = (topics[0], (topics[1], sims.topic_words)) if topics else ([], None)
+        score, near, about = scores(
+            C, L, N, sims.words, self.tuning, background, likeness, sims.grams, sims.topic_grams
+        )
         out = []
         for k in np.argsort(-score, kind="stable")[:limit].tolist():
             if about[k] >= 0:
@@ -405,8 +506,7 @@ class ForYou:
         """Count these papers' words now (a new day's candidates), and the document
         frequencies at first use, so that the first reader to rank them does not wait
         (a paper's words take ~0.2 ms: ~50 ms for a day)."""
-        for paper in self.store.papers.texts_by_id(paper_ids).values():
-            self._terms_of(paper)
+        self._layout(list(self.store.papers.texts_by_id(paper_ids).values()))
 
     def topic_vectors(self, topics: Sequence[str]) -> np.ndarray:
         """The topics' query embeddings (t, d), as search by meaning embeds a query (kept)."""
@@ -425,23 +525,23 @@ class ForYou:
             out.append(got)
         return np.stack(out)
 
-    def topic_likeness(
-        self, topics: list[str], C: np.ndarray, words: np.ndarray | None
-    ) -> TopicLikeness | None:
+    def topic_likeness(self, topics: list[str], C: np.ndarray) -> TopicLikeness | None:
         """What :meth:`picks` takes of the reader's topics (None without any), given the
-        candidates' vectors ``C`` and their word similarities to the topics."""
-        return (topics, C @ self.topic_vectors(topics).T, words) if topics else None
+        candidates' vectors ``C``."""
+        return (topics, C @ self.topic_vectors(topics).T) if topics else None
 
-    def topic_terms(self, topic: str) -> tuple[np.ndarray, np.ndarray]:
-        """A topic's unit tf-idf vector (see :func:`unit_vector`)."""
-        return unit_vector(terms(topic), self._frequencies())
+    def topic_features(self, topic: str) -> Features:
+        """A topic's words and 4-grams as unit tf-idf vectors (see :func:`unit_vector`)."""
+        words, grams_ = self._frequencies()
+        return unit_vector(terms(topic), words), unit_vector(grams(topic), grams_)
 
     def _likeness_to_background(
         self, texts: dict[str, PaperText], cands: list[str], C: np.ndarray
     ) -> np.ndarray:
-        """Each candidate's likeness (embedding + words) to the mean of the BACKGROUND papers
-        added before the feed's (the candidates', the lowest tenth of seqs left aside: an
-        old paper listed again) from the store, as on the site so in the command."""
+        """Each candidate's likeness (embedding, words and 4-grams, weighted as the liked
+        papers' parts) to the mean of the BACKGROUND papers added before the feed's (the
+        candidates', the lowest tenth of seqs left aside: an old paper listed again) from
+        the store, as on the site so in the command."""
         first = int(np.percentile([texts[i].seq for i in cands], 10, method="lower"))
         with self._lock:
             got = self._background.get(first)
@@ -449,40 +549,72 @@ class ForYou:
             before = self.store.papers.texts_before(first, BACKGROUND)
             vecs = [v for p in before if (v := self.vectors.vector(p.seq)) is not None]
             mean_vec = np.mean(vecs, axis=0) if vecs else None
-            words = mean_terms([self._terms_of(p) for p in before]) if self.tuning.words else None
-            got = (mean_vec, words, {})
+            docs = [self._features(p) for p in before]
+            means = (mean_terms([d[0] for d in docs]), mean_terms([d[1] for d in docs]))
+            got = (mean_vec, means, {})
             with self._lock:
                 self._background[first] = got
                 while len(self._background) > BACKGROUND_CACHE:
                     self._background.popitem(last=False)
-        mean_vec, words, known = got
+        mean_vec, means, known = got
         out = standardised(C @ mean_vec) if mean_vec is not None else np.zeros(len(cands))
-        if words is not None:
-            keys = [terms_key(texts[i]) for i in cands]
-            new = [(k, texts[i]) for k, i in zip(keys, cands, strict=True) if k not in known]
-            if new:  # (a day's candidates are the same for many readers: kept, by text)
-                found = word_likeness([self._terms_of(p) for _, p in new], words)
-                known.update(zip([k for k, _ in new], found.tolist(), strict=True))
-            near = np.array([known[k] for k in keys])
-            out = out + self.tuning.words * standardised(near)
+        keys = [terms_key(texts[i]) for i in cands]
+        new = [(k, texts[i]) for k, i in zip(keys, cands, strict=True) if k not in known]
+        if new:  # (a day's candidates are the same for many readers: kept, by text)
+            docs = [self._features(p) for _, p in new]
+            words, grams_ = (word_likeness([d[part] for d in docs], means[part]) for part in (0, 1))
+            pairs = zip(words.tolist(), grams_.tolist(), strict=True)
+            known.update(zip([k for k, _ in new], pairs, strict=True))
+        near = np.array([known[k] for k in keys])
+        for part, weight in enumerate((self.tuning.words, self.tuning.grams)):
+            if weight:
+                out = out + weight * standardised(near[:, part])
         return np.asarray(out)
 
-    def _frequencies(self) -> DocumentFrequencies:
-        """Document frequencies of the newest papers' terms, counted at first use."""
+    def _frequencies(self) -> tuple[DocumentFrequencies, DocumentFrequencies]:
+        """Document frequencies of the newest papers' words and 4-grams, counted at first
+        use."""
         if self._df is None:
-            sample = self.store.papers.newest_texts(IDF_SAMPLE)
-            df = DocumentFrequencies.of([terms(f"{p.title}. {p.abstract or ''}") for p in sample])
+            sample = [
+                f"{p.title}. {p.abstract or ''}" for p in self.store.papers.newest_texts(IDF_SAMPLE)
+            ]
+            words = DocumentFrequencies.of([terms(t) for t in sample])
+            grams_ = DocumentFrequencies.of([grams(t) for t in sample], GRAM_MAX_DF)
             with self._lock:
-                self._df = self._df or df
+                self._df = self._df or (words, grams_)
         return self._df
 
-    def _terms_of(self, paper: PaperText) -> tuple[np.ndarray, np.ndarray]:
-        """The paper's unit tf-idf vector, kept (by paper and text)."""
+    def _terms_of(self, paper: PaperText) -> Sparse:
+        """The paper's words as a unit tf-idf vector, kept (by paper and text)."""
+        return self._features(paper)[0]
+
+    def _layout(self, papers: list[PaperText]) -> tuple[tuple[ByTerm, ByTerm], np.ndarray]:
+        """The papers' words and 4-grams laid out by term, and each paper's row there: a
+        kept layout of a day's papers (every reader's candidates are most of them) or a new
+        one, kept (laying out costs more than the similarities)."""
+        keys = [terms_key(p) for p in papers]
+        with self._lock:
+            for at, (row, parts) in self._layouts.items():
+                if len(row) <= LAYOUT_SPARE * len(keys) and all(k in row for k in keys):
+                    self._layouts.move_to_end(at)
+                    return parts, np.array([row[k] for k in keys], dtype=np.int64)
+        docs = [self._features(p) for p in papers]
+        parts = (ByTerm([d[0] for d in docs]), ByTerm([d[1] for d in docs]))
+        with self._lock:
+            self._layouts[tuple(keys)] = ({k: i for i, k in enumerate(keys)}, parts)
+            while len(self._layouts) > LAYOUTS:
+                self._layouts.popitem(last=False)
+        return parts, np.arange(len(keys))
+
+    def _features(self, paper: PaperText) -> Features:
+        """The paper's words and 4-grams as unit tf-idf vectors, kept (by paper and text)."""
         key = terms_key(paper)
         with self._lock:
             got = self._terms.get(key)
         if got is None:
-            got = unit_vector(terms(f"{paper.title}. {paper.abstract or ''}"), self._frequencies())
+            text = f"{paper.title}. {paper.abstract or ''}"
+            words, grams_ = self._frequencies()
+            got = (unit_vector(terms(text), words), unit_vector(grams(text), grams_))
             with self._lock:
                 self._terms[key] = got
                 while len(self._terms) > TERM_CACHE:

@@ -2,17 +2,20 @@
 period's new papers): the papers' vectors and tf-idf terms are laid out once, and each
 reader is scored by :meth:`ForYou.picks <paperwire.rank.foryou.ForYou.picks>` on the same
 inputs :meth:`ForYou.rank <paperwire.rank.foryou.ForYou.rank>` builds, so the ranking is the tab's
-(tested against it); only the word similarities come from the papers' terms laid out by
-term once, instead of from each reader's candidates."""
+(tested against it); only the word and 4-gram similarities come from the papers' terms laid
+out by term once, instead of from each reader's candidates."""
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Sequence
 
 import numpy as np
 
 from ..core.models import PaperText
-from .foryou import ForYou, Pick, Ranked, distinct_topics, split_words
+from .foryou import ByTerm, ForYou, Pick, Ranked, Sparse, distinct_topics
+
+COLUMNS = 8192  # similarity columns a SharedPapers keeps (liked papers and topics, by part)
 
 
 class SharedPapers:
@@ -30,33 +33,31 @@ class SharedPapers:
             if self.papers
             else np.zeros((0, dim), np.float32)
         )
-        # each paper's vector and terms, by id (and the liked ones', once read)
+        # each paper's vector and features, by id (and the liked ones', once read)
         self._vec = {p.id: self.matrix[i] for i, p in enumerate(self.papers)}
-        self._doc = {p.id: model._terms_of(p) for p in self.papers}
+        self._doc = {p.id: model._features(p) for p in self.papers}
         docs = list(self._doc.values())
-        lengths = np.array([len(d[0]) for d in docs], dtype=np.int64)
-        ids = np.concatenate([d[0] for d in docs]) if docs else np.zeros(0, np.int64)
-        vals = np.concatenate([d[1] for d in docs]) if docs else np.zeros(0)
-        rows = np.repeat(np.arange(len(docs)), lengths)
-        order = np.argsort(ids, kind="stable")  # every paper's terms, by term
-        self._term, self._row, self._val = ids[order], rows[order], vals[order]
+        self.parts = (ByTerm([d[0] for d in docs]), ByTerm([d[1] for d in docs]))
+        # every paper's similarity to a liked paper or topic (by part and vector): many
+        # readers like the same papers, and a column is laid out once for all of them
+        self._columns: OrderedDict[tuple[int, bytes, bytes], np.ndarray] = OrderedDict()
 
-    def word_similarity(self, against: Sequence[tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
-        """:func:`paperwire.rank.foryou.word_similarity` of every paper here against these
-        unit tf-idf vectors, (papers, len(against)), from the terms they share only."""
-        docs, k, size = against, len(against), len(self.papers)
-        if not k or not size:
-            return np.zeros((size, k))
-        ids = np.concatenate([d[0] for d in docs])
-        val = np.concatenate([d[1] for d in docs])
-        col = np.repeat(np.arange(k), [len(d[0]) for d in docs])
-        lo = np.searchsorted(self._term, ids, "left")
-        n = np.searchsorted(self._term, ids, "right") - lo
-        # every (paper here, term, other paper) sharing a term, with the product of weights
-        at = np.repeat(lo - np.cumsum(n) + n, n) + np.arange(int(n.sum()))
-        weight = np.repeat(val, n) * self._val[at]
-        cell = self._row[at] * k + np.repeat(col, n)
-        return np.bincount(cell, weights=weight, minlength=size * k).reshape(size, k)
+    def similarity(self, part: int, against: Sequence[Sparse]) -> np.ndarray:
+        """Every paper's similarity over words (``part`` 0) or 4-grams (1) to these unit
+        tf-idf vectors, (papers, len(against)), each column computed once and kept (the
+        same numbers as computed together: a cell sums its own terms' products in order)."""
+        keys = [(part, d[0].tobytes(), d[1].tobytes()) for d in against]
+        missing = list(dict.fromkeys(k for k in keys if k not in self._columns))
+        if missing:
+            at = {k: j for j, k in enumerate(keys)}
+            found = self.parts[part].similarity([against[at[k]] for k in missing])
+            for c, key in enumerate(missing):
+                self._columns[key] = np.ascontiguousarray(found[:, c])
+            while len(self._columns) > COLUMNS:
+                self._columns.popitem(last=False)
+        if not keys:
+            return np.zeros((len(self.papers), 0))
+        return np.stack([self._columns[k] for k in keys], axis=1)
 
     def rank(
         self,
@@ -87,16 +88,18 @@ class SharedPapers:
         if new:
             vecs = model._vectors([texts[i].seq for i in new])
             self._vec.update({i: vecs[texts[i].seq] for i in new})
-            self._doc.update({i: model._terms_of(texts[i]) for i in new})
+            self._doc.update({i: model._features(texts[i]) for i in new})
         rows = np.array([self.row[i] for i in cands])
         C = self.matrix[rows]
         L = np.stack([self._vec[i] for i in pos]) if pos else np.zeros((0, C.shape[1]))
         N = np.stack([self._vec[i] for i in neg]) if neg else None
-        words, topic_words = None, None
-        if model.tuning.words:
-            tt = [model.topic_terms(x) for x in tops]
-            both = self.word_similarity([*(self._doc[i] for i in [*pos, *neg]), *tt])[rows]
-            words, topic_words = split_words(both, pos, neg)
-        about = model.topic_likeness(tops, C, topic_words)
-        picks = model.picks(self._texts, cands, pos, C, L, N, words, limit, topics=about)
+        sims = model.text_sims(
+            lambda part, against: self.similarity(part, against)[rows],
+            [self._doc[i] for i in [*pos, *neg]],
+            pos,
+            neg,
+            tops,
+        )
+        about = model.topic_likeness(tops, C)
+        picks = model.picks(self._texts, cands, pos, C, L, N, sims, limit, topics=about)
         return Ranked(picks, unknown)

@@ -283,3 +283,22 @@ def test_shared_papers_rank_exactly_as_the_tab_for_many_readers(model):  # noqa:
     # nothing liked: the candidates as given; papers not laid out are unknown
     assert [p.paper_id for p in shared.rank([], ids[:3]).picks] == ids[:3]
     assert shared.rank([ids[0]], ["2999.99999", ids[1]]).unknown == ["2999.99999"]
+
+
+def test_shared_papers_keep_the_columns_in_use(model, monkeypatch):  # noqa: F811
+    """With the kept columns full, a call that adds new ones evicts the least recently used,
+    never one it returns (the same numbers as computed anew)."""
+    import numpy as np
+
+    from paperwire.rank import foryou_many
+    from paperwire.rank.foryou import word_similarity
+    from paperwire.rank.foryou_many import SharedPapers
+
+    monkeypatch.setattr(foryou_many, "COLUMNS", 3)
+    papers = model.store.papers.newest_texts(20)
+    shared = SharedPapers(model, papers)
+    docs = [model._features(p)[0] for p in papers]
+    shared.similarity(0, docs[:3])  # full: columns 0, 1, 2
+    got = shared.similarity(0, [docs[0], docs[3], docs[4]])  # keeps 0, adds 3 and 4
+    assert np.allclose(got, word_similarity(docs, [docs[0], docs[3], docs[4]]))
+    assert len(shared._columns) == 3

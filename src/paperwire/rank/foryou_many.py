@@ -47,17 +47,20 @@ class SharedPapers:
         tf-idf vectors, (papers, len(against)), each column computed once and kept (the
         same numbers as computed together: a cell sums its own terms' products in order)."""
         keys = [(part, d[0].tobytes(), d[1].tobytes()) for d in against]
+        if not keys:
+            return np.zeros((len(self.papers), 0))
         missing = list(dict.fromkeys(k for k in keys if k not in self._columns))
         if missing:
             at = {k: j for j, k in enumerate(keys)}
             found = self.parts[part].similarity([against[at[k]] for k in missing])
             for c, key in enumerate(missing):
                 self._columns[key] = np.ascontiguousarray(found[:, c])
-            while len(self._columns) > COLUMNS:
-                self._columns.popitem(last=False)
-        if not keys:
-            return np.zeros((len(self.papers), 0))
-        return np.stack([self._columns[k] for k in keys], axis=1)
+        out = np.stack([self._columns[k] for k in keys], axis=1)
+        for key in keys:  # the least recently used columns go first
+            self._columns.move_to_end(key)
+        while len(self._columns) > COLUMNS:
+            self._columns.popitem(last=False)
+        return out
 
     def rank(
         self,

@@ -16,6 +16,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "src"))
 
 from paperwire import plugins  # noqa: E402
+from paperwire.core.settings import SearchSettings  # noqa: E402
 from paperwire.search import SearchEngine  # noqa: E402
 from paperwire.search.keyword import DatabaseKeywords  # noqa: E402
 from paperwire.search.semantic import IndexVectors  # noqa: E402
@@ -27,12 +28,16 @@ TRUST = {**plugins.sources().trust, "bench": 0}  # "bench": records made up by a
 
 
 def engine(
-    store: Store, index_dir: Path | None = None, refresh_seconds: float = 2.0
+    store: Store,
+    index_dir: Path | None = None,
+    refresh_seconds: float = 2.0,
+    window: int = SearchSettings().search_rank_window,
 ) -> SearchEngine:
-    """The built-in engine (database keywords, vector index) with default settings."""
+    """The built-in engine (database keywords, vector index) with default settings;
+    ``window``: the keyword side's ranking window (0: rank every match)."""
     return SearchEngine(
         store,
-        DatabaseKeywords(store),
+        DatabaseKeywords(store, window),
         IndexVectors(store, index_dir, refresh_seconds=refresh_seconds),
     )
 

@@ -222,6 +222,40 @@ def test_vector_index_exact_replace_snapshot(tmp_path):
     assert current_snapshot(tmp_path) != first and not first.exists()
 
 
+def test_vector_index_finds_each_papers_latest_vector(tmp_path):
+    """The seq → place map (one array, issue 16) against a plain dict, over random batches
+    of new and replaced vectors, before and after snapshots and reloads."""
+    rng = np.random.default_rng(3)
+    idx = VectorIndex("m", 16, ann_threshold=0)
+    latest: dict[int, np.ndarray] = {}
+    row = 0
+    for step in range(12):
+        n = int(rng.integers(1, 60))
+        seqs = rng.integers(1, 400 if step < 6 else 5000, size=n)
+        vecs = _unit(n, seed=step)
+        idx.add(np.arange(row + 1, row + n + 1), seqs, vecs)
+        row += n
+        for seq, vec in zip(seqs.tolist(), vecs, strict=True):
+            latest[seq] = vec
+        if step in (4, 8):
+            idx.save(tmp_path)
+        if step == 9:
+            idx = VectorIndex.load(tmp_path, "m", 16)
+            for seq, vec in list(latest.items()):
+                if idx.vector(seq) is None:  # rows added after the last snapshot
+                    row += 1
+                    idx.add(np.array([row]), np.array([seq]), vec[None, :])
+        assert len(idx) == len(latest)
+        for seq in range(0, 5100, 7):
+            got = idx.vector(seq)
+            assert (got is None) == (seq not in latest)
+            if got is not None:
+                assert np.array_equal(got, latest[seq])
+        some = np.array([*list(latest)[:20], -5, 10**9])
+        found, _ = idx.search(latest[next(iter(latest))], 100, some)
+        assert set(found.tolist()) == set(list(latest)[:20])
+
+
 def test_vector_index_ivf_above_threshold(tmp_path):
     """Above the threshold an IVF index answers; recall@10 against exact search stays high
     (clustered data, like real embeddings)."""
@@ -235,6 +269,10 @@ def test_vector_index_ivf_above_threshold(tmp_path):
     assert idx.kind == "ivf"
     loaded = VectorIndex.load(tmp_path, "m", 32, ann_threshold=5000, nprobe=16)
     assert loaded.kind == "ivf"
+    # The lists are mapped from the snapshot's file, shared by every worker, not read.
+    faiss = pytest.importorskip("faiss")
+    for ann in (idx.ann, loaded.ann):
+        assert isinstance(faiss.downcast_InvertedLists(ann.invlists), faiss.OnDiskInvertedLists)
     recall = []
     # Queries near the data, as real queries are near real abstracts.
     queries = vecs[rng.integers(0, 6000, 50)] + rng.normal(scale=0.05, size=(50, 32))
@@ -248,6 +286,10 @@ def test_vector_index_ivf_above_threshold(tmp_path):
     assert loaded.search(-vecs[0], 1)[0][0] == 7777
     loaded.save(tmp_path)
     assert loaded.kind == "ivf" and len(loaded) == 6001
+    # That save added the new row to the IVF index (no retraining): found through it.
+    assert loaded.search(-vecs[0], 1)[0][0] == 7777 and not len(loaded.delta)
+    again = VectorIndex.load(tmp_path, "m", 32, ann_threshold=5000, nprobe=16)
+    assert again.search(-vecs[0], 1)[0][0] == 7777 and again.ann.ntotal == 6001
 
 
 # -- hybrid search on both backends ----------------------------------------------------------
@@ -606,3 +648,39 @@ def test_a_model_process_that_cannot_start_is_a_clear_error(tmp_path):
     not_a_folder.write_text("")
     with EmbedderPool(1, not_a_folder) as pool, pytest.raises(ModelError, match="model process"):
         pool.embed(["a text"])
+
+
+@pytest.mark.parametrize(
+    "text, mode, filters",
+    [
+        ("model", "all", None),
+        ("learning model", "all", None),
+        ("graph vision language", "any", None),
+        ("model", "all", SearchFilters(category="cs.CV")),
+    ],
+)
+def test_a_ranking_window_ranks_the_newest_matches_as_exact_ranking_does(
+    store, text, mode, filters
+):
+    """With ``window``, the keyword side ranks the newest ``window`` papers holding the words
+    (issue 16: a common word over millions of papers): the same papers in the same order and
+    scores as the exact ranking of every match, restricted to them; a window as large as the
+    matches changes nothing; the engine's keyword retriever passes its window on."""
+    from paperwire.search.keyword import DatabaseKeywords
+
+    import_jsonl(store, TRUST, LISTING, listing_record)
+    parsed = Q.parse(text)
+    exact = store.search.keyword_hits(parsed, mode=mode, filters=filters, limit=10_000)
+    assert len(exact) > 6, "the words must match more papers than the window"
+    for window in (3, 6, len(exact), len(exact) + 10):
+        newest = set(sorted((s for s, _ in exact), reverse=True)[:window])
+        want = [(s, score) for s, score in exact if s in newest]
+        got = store.search.keyword_hits(
+            parsed, mode=mode, filters=filters, limit=10_000, window=window
+        )
+        assert {s for s, _ in got} == newest
+        assert [score for _, score in got] == pytest.approx([score for _, score in want])
+        assert dict(got) == pytest.approx(dict(want))
+    hits, _ = DatabaseKeywords(store, window=4).retrieve(parsed, filters or SearchFilters(), 100)
+    if mode == "all":
+        assert {s for s, _ in hits} == set(sorted((s for s, _ in exact), reverse=True)[:4])

@@ -33,8 +33,9 @@ class DatabaseKeywords:
     rare_share = 0.005  # a word in more papers than this share is "common"
     rare_units = 10  # rarest words ranked when no paper has them all
 
-    def __init__(self, store: Store):
+    def __init__(self, store: Store, window: int | None = None):
         self.store = store
+        self.window = window if window and window > 0 else None  # newest matches ranked
         self._size, self._size_checked = 0, -1e9
 
     def retrieve(
@@ -50,7 +51,7 @@ class DatabaseKeywords:
         self, query: ParsedQuery, filters: SearchFilters, k: int
     ) -> list[tuple[int, float]]:
         def ranked(q: ParsedQuery, f: SearchFilters, k: int) -> list[tuple[int, float]]:
-            return self.store.search.keyword_hits(q, filters=f, limit=k)
+            return self.store.search.keyword_hits(q, filters=f, limit=k, window=self.window)
 
         return self._ranked_or_newest(query, filters, k, ranked, ALL)
 
@@ -62,7 +63,7 @@ class DatabaseKeywords:
             return []
         some = ParsedQuery(text="", units=rare, excluded=query.excluded)
         return self.store.search.keyword_hits(
-            some, mode=ANY, filters=filters, limit=k, weights=weights
+            some, mode=ANY, filters=filters, limit=k, weights=weights, window=self.window
         )
 
     def _ranked_or_newest(
@@ -125,7 +126,7 @@ class IndexJudge:
 
 
 def database_keywords(store: Store, settings: SearchSettings) -> DatabaseKeywords:
-    return DatabaseKeywords(store)
+    return DatabaseKeywords(store, settings.search_rank_window)
 
 
 @hookimpl

@@ -671,16 +671,52 @@ def test_a_ranking_window_ranks_the_newest_matches_as_exact_ranking_does(
     import_jsonl(store, TRUST, LISTING, listing_record)
     parsed = Q.parse(text)
     exact = store.search.keyword_hits(parsed, mode=mode, filters=filters, limit=10_000)
+    unfiltered = [s for s, _ in store.search.keyword_hits(parsed, mode=mode, limit=10_000)]
     assert len(exact) > 6, "the words must match more papers than the window"
-    for window in (3, 6, len(exact), len(exact) + 10):
-        newest = set(sorted((s for s, _ in exact), reverse=True)[:window])
+    for window in (3, 6, 12, len(unfiltered), len(unfiltered) + 10):
+        # the newest papers holding the words, filters aside (so a window costs the same
+        # whatever the filters), of them those the filters allow
+        newest = set(sorted(unfiltered, reverse=True)[:window])
         want = [(s, score) for s, score in exact if s in newest]
         got = store.search.keyword_hits(
             parsed, mode=mode, filters=filters, limit=10_000, window=window
         )
-        assert {s for s, _ in got} == newest
+        assert {s for s, _ in got} == {s for s, _ in want}
         assert [score for _, score in got] == pytest.approx([score for _, score in want])
         assert dict(got) == pytest.approx(dict(want))
     hits, _ = DatabaseKeywords(store, window=4).retrieve(parsed, filters or SearchFilters(), 100)
     if mode == "all":
-        assert {s for s, _ in hits} == set(sorted((s for s, _ in exact), reverse=True)[:4])
+        newest = set(sorted(unfiltered, reverse=True)[:4])
+        assert {s for s, _ in hits} == {s for s, _ in exact if s in newest}
+
+
+def test_filtered_nearest_papers_are_the_nearest_that_pass(engine, store, monkeypatch):
+    """A filtered search by meaning gives exactly the nearest papers the filters allow,
+    whether the filter is broad (the nearest of all, filtered), narrow (its papers searched
+    exactly) or in between (a wider search, filtered)."""
+    from paperwire.search import semantic
+
+    vectors = engine.semantic()
+    index = vectors.index()
+    cats: dict[str, int] = {}
+    with store.db.engine.connect() as conn:
+        rows = conn.exec_driver_sql("SELECT seq, categories FROM papers").all()
+    for _, c in rows:
+        for cat in (c or "").split():
+            cats[cat] = cats.get(cat, 0) + 1
+    by_size = sorted(cats, key=lambda c: cats[c])
+    query = vectors.embed_query("learning to see in three dimensions")
+    everyone = sorted((s for s, _ in rows), key=lambda s: -float(index.vector(s) @ query))
+    for category in (by_size[-1], by_size[len(by_size) // 2], by_size[0], "cs"):
+        filters = SearchFilters(category=category)
+        allowed = set(store.search.filter_seqs(filters, 10_000).tolist())
+        for exact_limit in (50_000, 0):  # 0: never list the filter's papers
+            monkeypatch.setattr(semantic, "FILTER_EXACT_LIMIT", exact_limit)
+            for k in (1, 3, 8):
+                # Listed, the filter's papers are searched exactly; otherwise what passes
+                # among the k·50 nearest of all.
+                among = everyone if exact_limit else everyone[: k * semantic.FILTER_WIDER[1]]
+                want = [s for s in among if s in allowed][:k]
+                seqs, scores = vectors.nearest(query, k, filters)
+                assert seqs.tolist() == want, (category, exact_limit, k)
+                assert list(scores) == sorted(scores, reverse=True)

@@ -206,11 +206,11 @@ class SearchSettings:
     ann_nprobe: int = setting(48, "IVF lists visited per query (more: better recall, slower).")
     search_candidates: int = setting(200, "Papers taken from each of the keyword and vector lists.")
     search_rank_window: int = setting(
-        20000,
+        5000,
         "By relevance, the keyword side ranks only the newest this many papers holding the "
-        "words (a common word over millions of papers costs the same as over 20,000; the "
-        "semantic side still searches every paper, and sorted by date every match pages). "
-        "0: rank every match.",
+        "words, of them those the filters allow (a common word over millions of papers costs "
+        "what it costs over 5,000; the semantic side still searches every paper, and sorted "
+        "by date every match pages). 0: rank every match.",
     )
     search_min_similarity: float = setting(
         0.3,

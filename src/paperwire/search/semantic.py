@@ -34,7 +34,8 @@ from .retrievers import VectorBackend
 from .vectors import VectorIndex, current_snapshot
 
 log = logging.getLogger(__name__)
-FILTER_EXACT_LIMIT = 200_000  # filtered sets up to this size are searched exactly
+FILTER_EXACT_LIMIT = 50_000  # filtered sets up to this size are searched exactly
+FILTER_WIDER = (5, 50)  # a filtered search looks at k·5, then k·50 nearest papers
 NEAREST_CACHE = 4096  # unfiltered searches remembered (a similar-papers list each: ~2 KB)
 
 
@@ -195,14 +196,30 @@ class IndexVectors:
         index = self.index()
         if filters is None or not filters.active:
             return self._nearest_cached(index, vector, k)
-        allowed = self.store.search.filter_seqs(filters, FILTER_EXACT_LIMIT)
-        if allowed is not None:
-            return index.search(vector, k, allowed)
-        # A broad filter: search more widely and filter afterwards.
-        seqs, scores = index.search(vector, k * 5)
-        ok = self.store.search.allowed_among(seqs.tolist(), filters)
-        keep = [i for i, s in enumerate(seqs.tolist()) if s in ok][:k]
+        # The nearest papers of all, filtered: when k of them pass, they are exactly the k
+        # nearest that pass (any other is farther than all of these). Checking a thousand
+        # papers costs a few milliseconds, where listing every paper a broad filter allows
+        # cost 155 ms at 75k papers (and grows with the corpus).
+        seqs, scores, keep = self._nearest_passing(index, vector, k, k * FILTER_WIDER[0], filters)
+        if len(keep) == k or len(seqs) < k * FILTER_WIDER[0]:
+            return seqs[keep], scores[keep]
+        # Too few passed: a narrow filter's papers (as many as the share that passed
+        # suggests, at most FILTER_EXACT_LIMIT) are searched exactly; past that, wider.
+        if len(index) * (len(keep) + 1) / len(seqs) <= FILTER_EXACT_LIMIT:
+            allowed = self.store.search.filter_seqs(filters, FILTER_EXACT_LIMIT)
+            if allowed is not None:
+                return index.search(vector, k, allowed)
+        seqs, scores, keep = self._nearest_passing(index, vector, k, k * FILTER_WIDER[1], filters)
         return seqs[keep], scores[keep]
+
+    def _nearest_passing(
+        self, index: VectorIndex, vector: np.ndarray, k: int, n: int, filters: SearchFilters
+    ) -> tuple[np.ndarray, np.ndarray, list[int]]:
+        """The ``n`` nearest papers, and the positions among them of the first ``k`` the
+        filters allow."""
+        seqs, scores = index.search(vector, n)
+        ok = self.store.search.allowed_among(seqs.tolist(), filters)
+        return seqs, scores, [i for i, s in enumerate(seqs.tolist()) if s in ok][:k]
 
     def _nearest_cached(
         self, index: VectorIndex, vector: np.ndarray, k: int

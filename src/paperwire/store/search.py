@@ -120,24 +120,24 @@ class SearchRepo(Repository):
         weight per unit, for rarity (FTS5's bm25 weighs rare words by itself). Not
         ``ranked``: the newest such papers (score 0), found without scoring every match —
         what a search that ran out of time for ranking can still give. ``window``: rank
-        only the newest ``window`` papers that match (all of them when fewer do), so that
-        a common word costs the same over three million papers as over thirty thousand:
-        finding the window's edge walks the index newest first without scoring (about
-        1 ms per 20,000 matches), each ranked match costs 1–2 µs of bm25."""
+        only those of the newest ``window`` papers holding the words (all of them when
+        fewer do) that the filters allow, so that a common word costs the same over three
+        million papers as over thirty thousand, whatever the filters: finding the window's
+        edge walks the word lists newest first, unscored and unfiltered (about 1 ms per
+        20,000 papers), then each paper in the window costs 1–2 µs of bm25 and filters."""
         if not query.units:
             return []
         where = filter_clauses(filters, self.db.dialect)
         if self.db.dialect == "sqlite":
-            match = _fts5_match(query, mode, filters)
             if ranked and window:
-                edge = self._fts5_hits(match, where, 1, ranked=False, offset=window - 1)
+                edge = self._fts5_hits(fts5(query, mode), [], 1, ranked=False, offset=window - 1)
                 if edge:
                     where = [*where, FTS.c.rowid >= edge[0][0]]
-            return self._fts5_hits(match, where, limit, ranked)
+            return self._fts5_hits(_fts5_match(query, mode, filters), where, limit, ranked)
         if not ranked:
             return self._tsvector_newest(query, mode, where, limit)
         if window:
-            edge = self._tsvector_newest(query, mode, where, 1, offset=window - 1)
+            edge = self._tsvector_newest(query, mode, [], 1, offset=window - 1)
             if edge:
                 where = [*where, P.c.seq >= edge[0][0]]
         return self._tsvector_hits(query, mode, where, limit, weights)

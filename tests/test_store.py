@@ -34,6 +34,7 @@ def test_insert_then_nothing_new(store):
     again = store.papers.upsert(records, TRUST)
     assert (again.inserted, again.updated, again.unchanged) == (0, 0, 2000)
     assert store.db.count("papers") == 2000
+    assert store.papers.size_estimate() == 2000  # the highest seq, no rows counted
 
 
 def test_newer_version_updates_older_does_not(store):

@@ -104,7 +104,7 @@ class DatabaseKeywords:
     def _corpus_size(self) -> int:
         now = time.monotonic()
         if now - self._size_checked > 60:
-            self._size = self.store.papers.count()
+            self._size = self.store.papers.size_estimate()
             self._size_checked = now
         return self._size
 

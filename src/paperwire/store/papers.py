@@ -174,6 +174,13 @@ class PaperRepo(Repository):
     def count(self) -> int:
         return self.db.count("papers")
 
+    def size_estimate(self) -> int:
+        """The highest seq: how many papers were ever stored, an upper bound of ``count``
+        read from the end of the key in microseconds, where counting reads every row
+        (2.5 s at 3 million papers)."""
+        with self.db.connect() as conn:
+            return int(conn.execute(sa.select(sa.func.max(P.c.seq))).scalar() or 0)
+
     def seq_of(self, paper_id: str) -> int | None:
         with self.db.connect() as conn:
             return conn.execute(sa.select(P.c.seq).where(P.c.id == paper_id)).scalar()

@@ -6,15 +6,22 @@ arxiv-sanity-lite's approach (a linear scan over every title and abstract in mem
     paperwire --db sqlite:////data/corpus.db index
     python bench/search_latency.py run --db /data/corpus.db
 
-    # scaled to a million papers by perturbing the real ones (text and vectors)
-    python bench/search_latency.py scale --source /data/corpus.db --db /data/big.db --n 1000000
-    python bench/search_latency.py run --db /data/big.db --no-linear
+    # scaled to all of arXiv, 3 million papers, by perturbing the real ones (text and
+    # vectors), then timed; then a day's 1,000 new papers, timed until a loaded index finds them
+    python bench/search_latency.py scale --source /data/corpus.db --db /data/big.db --n 3000000
+    python bench/search_latency.py run --db /data/big.db --no-linear [--window N]
+    python bench/search_latency.py fresh --db /data/big.db --n 1000
+    # memory of `paperwire serve --workers 2` after the query set through the API
+    python bench/search_latency.py serve --db /data/big.db --workers 2
 
     # bulk embedding throughput on 3,000 of its abstracts
     python bench/search_latency.py embed --db /data/corpus.db
 
 Timings are per query, end to end in the engine (query parsing, query embedding, keyword
-index, vector index, fusion, ids), after one warm-up pass; printed as medians and p99.
+index, vector index, fusion, ids), after one warm-up pass; printed as medians and p99, for
+the whole query set and per group (typed, pasted sentences, the hard cases). The same run
+times the baselines: every match ranked (``--window 0``), a plain FTS5 query and, above
+``ann_threshold``, exact vector search (with the IVF index's recall@10 against it).
 """
 
 from __future__ import annotations
@@ -118,13 +125,14 @@ def timed(fn, qs: list[Query], repeat: int = 1) -> list[float]:
     return out
 
 
-def memory() -> dict[str, float]:
-    """This process's resident (RSS) and proportional (PSS: shared pages split between the
-    processes mapping them) memory, MB."""
+def memory(pid: int | str = "self") -> dict[str, float]:
+    """A process's resident memory (RSS), its proportional share (PSS: shared pages split
+    between the processes mapping them) and the anonymous part of it (the process's own;
+    the rest is mapped files — the vector snapshot — held in the page cache), MB."""
     out = {}
-    for line in Path("/proc/self/smaps_rollup").read_text().splitlines():
+    for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
         key, _, value = line.partition(":")
-        if key in ("Rss", "Pss"):
+        if key in ("Rss", "Pss", "Anonymous"):
             out[key.lower() + "_mb"] = int(value.split()[0]) / 1024
     return out
 
@@ -209,7 +217,10 @@ def cmd_run(args) -> None:
     ivf = timed(lambda q: idx.search(qvec[q.text], 200), qs, args.repeat)
     rows.append((f"vector index top-200 alone ({idx.kind})", ivf))
     mem = memory()
-    print(f"after the query set: RSS {mem['rss_mb']:,.0f} MB, PSS {mem['pss_mb']:,.0f} MB")
+    print(
+        f"after the query set: RSS {mem['rss_mb']:,.0f} MB, PSS {mem['pss_mb']:,.0f} MB, "
+        f"of it anonymous {mem['anonymous_mb']:,.0f} MB (the rest: mapped snapshot files)"
+    )
     # Baselines, after the memory figure (an exact scan maps every vector).
     if args.window:
         every = engine(store, index_dir, refresh_seconds=3600, window=0)
@@ -407,6 +418,85 @@ def cmd_fresh(args) -> None:
     )
 
 
+def cmd_serve(args) -> None:
+    """``paperwire serve --workers N`` on the corpus, the query set through the search API
+    (``repeat`` times, one client), then each worker's memory and the total."""
+    import os
+    import signal
+    import subprocess
+    import urllib.error
+    import urllib.parse
+    import urllib.request
+
+    env = {**os.environ, "PAPERWIRE_SEARCH_RATE_LIMIT": "0", "PAPERWIRE_DIGEST_INTERVAL": "0"}
+    cmd = [sys.executable, "-m", "paperwire", "-q", "--db", f"sqlite:///{args.db}", "serve"]
+    cmd += ["--workers", str(args.workers), "--port", str(args.port)]
+    server = subprocess.Popen(cmd, env=env, start_new_session=True)
+    base = f"http://127.0.0.1:{args.port}"
+    try:
+        for _ in range(300):
+            try:
+                urllib.request.urlopen(f"{base}/api/daily_papers", timeout=5).read()
+                break
+            except OSError:
+                time.sleep(1)
+        qs = queries(Store(f"sqlite:///{args.db}"))
+        times, errors = [], 0
+        for _ in range(args.repeat):
+            for q in qs:
+                params = {"q": q.text, "limit": "30"}
+                f = q.filters or SearchFilters()
+                for name, value in (
+                    ("category", f.category),
+                    ("from", f.date_from),
+                    ("to", f.date_to),
+                ):
+                    if value:
+                        params[name] = str(value)
+                t = time.perf_counter()
+                try:
+                    url = f"{base}/api/papers/search?{urllib.parse.urlencode(params)}"
+                    urllib.request.urlopen(url, timeout=60).read()
+                except urllib.error.HTTPError:
+                    errors += 1
+                times.append((time.perf_counter() - t) * 1000)
+        print(
+            f"{len(times)} API searches: p50 {statistics.median(times):.1f} ms, "
+            f"p99 {pct(times, 99):.1f} ms, {errors} errors"
+        )
+        pids = subprocess.run(
+            ["pgrep", "-g", str(server.pid)], capture_output=True, text=True
+        ).stdout.split()
+        workers = [(pid, memory(pid)) for pid in pids if Path(f"/proc/{pid}").exists()]
+        workers = [(pid, m) for pid, m in workers if m["rss_mb"] > 100]  # not the supervisor
+        for pid, m in workers:
+            print(
+                f"worker {pid}: RSS {m['rss_mb']:,.0f} MB, PSS {m['pss_mb']:,.0f} MB, "
+                f"anonymous {m['anonymous_mb']:,.0f} MB"
+            )
+        total = {k: sum(m[k] for _, m in workers) for k in ("rss_mb", "pss_mb", "anonymous_mb")}
+        print(
+            f"{len(workers)} workers: RSS {total['rss_mb']:,.0f} MB in all, PSS "
+            f"{total['pss_mb']:,.0f} MB (what they take together), anonymous "
+            f"{total['anonymous_mb']:,.0f} MB"
+        )
+        write_json(
+            "search_serve",
+            {
+                "searches": len(times),
+                "p50_ms": statistics.median(times),
+                "p99_ms": pct(times, 99),
+                "errors": errors,
+                "workers": dict(workers),
+                "total": total,
+            },  # fmt: skip
+            args.json,
+        )
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(60)
+
+
 def cmd_embed(args) -> None:
     """Bulk embedding throughput on real abstracts of the corpus (nothing is written)."""
     from paperwire.search.model import paper_text, shared_embedder
@@ -453,12 +543,24 @@ def main() -> None:
     fresh.add_argument("--db", type=Path, required=True)
     fresh.add_argument("--n", type=int, default=1000)
     fresh.add_argument("--json", help="write the figures here (default: bench/results/)")
+    serve = sub.add_parser("serve")
+    serve.add_argument("--db", type=Path, required=True)
+    serve.add_argument("--workers", type=int, default=2)
+    serve.add_argument("--port", type=int, default=8765)
+    serve.add_argument("--repeat", type=int, default=3)
+    serve.add_argument("--json", help="write the figures here (default: bench/results/)")
     embed = sub.add_parser("embed")
     embed.add_argument("--db", type=Path, required=True)
     embed.add_argument("--n", type=int, default=3000)
     embed.add_argument("--json", help="write the figures here (default: bench/results/)")
     args = ap.parse_args()
-    {"run": cmd_run, "scale": cmd_scale, "fresh": cmd_fresh, "embed": cmd_embed}[args.cmd](args)
+    {
+        "run": cmd_run,
+        "scale": cmd_scale,
+        "fresh": cmd_fresh,
+        "serve": cmd_serve,
+        "embed": cmd_embed,
+    }[args.cmd](args)
 
 
 if __name__ == "__main__":

@@ -203,13 +203,13 @@ class SearchSettings:
         "Above this many papers the vector index adds an approximate (IVF) index; below, "
         "search is exact. 0: always exact.",
     )
-    ann_nprobe: int = setting(48, "IVF lists visited per query (more: better recall, slower).")
+    ann_nprobe: int = setting(64, "IVF lists visited per query (more: better recall, slower).")
     search_candidates: int = setting(200, "Papers taken from each of the keyword and vector lists.")
     search_rank_window: int = setting(
-        5000,
+        2000,
         "By relevance, the keyword side ranks only the newest this many papers holding the "
         "words, of them those the filters allow (a common word over millions of papers costs "
-        "what it costs over 5,000; the semantic side still searches every paper, and sorted "
+        "what it costs over 2,000; the semantic side still searches every paper, and sorted "
         "by date every match pages). 0: rank every match.",
     )
     search_min_similarity: float = setting(

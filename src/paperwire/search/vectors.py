@@ -86,7 +86,7 @@ def limit_blas_threads() -> None:
 
 
 class VectorIndex:
-    def __init__(self, model: str, dim: int, ann_threshold: int = 300_000, nprobe: int = 48):
+    def __init__(self, model: str, dim: int, ann_threshold: int = 300_000, nprobe: int = 64):
         self.model = model
         self.dim = dim
         self.ann_threshold = ann_threshold
@@ -259,7 +259,7 @@ class VectorIndex:
         model: str,
         dim: int,
         ann_threshold: int = 300_000,
-        nprobe: int = 48,
+        nprobe: int = 64,
     ) -> VectorIndex:
         """The live snapshot in ``directory`` (an empty index when there is none or it was
         made for another model)."""

@@ -128,19 +128,36 @@ class SearchRepo(Repository):
         if not query.units:
             return []
         where = filter_clauses(filters, self.db.dialect)
+        if ranked and window:
+            # The window's oldest paper bounds the ranked query below, so that it reads only
+            # the window; no paper in it: nothing to rank (the words were intersected once).
+            edge = self._window_edge(query, mode, window)
+            if edge is None:
+                return []
+            where = [*where, (FTS.c.rowid if self.db.dialect == "sqlite" else P.c.seq) >= edge]
         if self.db.dialect == "sqlite":
-            if ranked and window:
-                edge = self._fts5_hits(fts5(query, mode), [], 1, ranked=False, offset=window - 1)
-                if edge:
-                    where = [*where, FTS.c.rowid >= edge[0][0]]
             return self._fts5_hits(_fts5_match(query, mode, filters), where, limit, ranked)
         if not ranked:
             return self._tsvector_newest(query, mode, where, limit)
-        if window:
-            edge = self._tsvector_newest(query, mode, [], 1, offset=window - 1)
-            if edge:
-                where = [*where, P.c.seq >= edge[0][0]]
         return self._tsvector_hits(query, mode, where, limit, weights)
+
+    def _window_edge(self, query: ParsedQuery, mode: str, window: int) -> int | None:
+        """The seq of the oldest of the newest ``window`` papers holding the words (all or
+        any, filters aside): read from the word index alone, newest first, unscored."""
+        key, source, params = self._holding(query, mode)
+        q = sa.text(f"SELECT {key} FROM {source} ORDER BY {key} DESC LIMIT :n")
+        with self.db.connect() as conn:
+            seqs = conn.execute(q, {**params, "n": window}).scalars().all()
+        return int(seqs[-1]) if seqs else None
+
+    def _holding(self, query: ParsedQuery, mode: str) -> tuple[str, str, dict[str, Any]]:
+        """SQL finding the papers that hold the words in the word index alone: (the key
+        column — a paper's seq —, ``FROM … WHERE …`` text, its parameters)."""
+        if self.db.dialect == "sqlite":
+            return "rowid", "papers_fts WHERE papers_fts MATCH :m", {"m": fts5(query, mode)}
+        ts = tsquery(query, mode)
+        assert ts is not None
+        return "seq", f"papers WHERE tsv @@ ({ts.expr})", dict(ts.params)
 
     def _fts5_hits(
         self,
@@ -148,7 +165,6 @@ class SearchRepo(Repository):
         where: list[Any],
         limit: int,
         ranked: bool = True,
-        offset: int = 0,
     ) -> list[tuple[int, float]]:
         score = sa.literal_column(BM25) if ranked else sa.literal(0.0, sa.Float)
         q = (
@@ -157,14 +173,13 @@ class SearchRepo(Repository):
             .where(sa.text("papers_fts MATCH :match"), *where)
             .order_by(sa.text("score") if ranked else FTS.c.rowid.desc())
             .limit(limit)
-            .offset(offset)
         )
         with self.db.connect() as conn:
             rows = conn.execute(q, {"match": match})
             return [(int(r.seq), -float(r.score)) for r in rows]
 
     def _tsvector_newest(
-        self, query: ParsedQuery, mode: str, where: list[Any], limit: int, offset: int = 0
+        self, query: ParsedQuery, mode: str, where: list[Any], limit: int
     ) -> list[tuple[int, float]]:
         ts = tsquery(query, mode)
         assert ts is not None
@@ -173,7 +188,6 @@ class SearchRepo(Repository):
             .where(sa.literal_column("papers.tsv").op("@@")(sa.text(f"({ts.expr})")), *where)
             .order_by(P.c.seq.desc())
             .limit(limit)
-            .offset(offset)
         )
         with self.db.connect() as conn:
             return [(int(seq), 0.0) for seq in conn.execute(q, ts.params).scalars()]
@@ -293,22 +307,9 @@ class SearchRepo(Repository):
         out = []
         with self.db.connect() as conn:
             for unit in units:
-                one = ParsedQuery(text="", units=[unit])
-                if self.db.dialect == "sqlite":
-                    q = sa.text(
-                        "SELECT count(*) FROM (SELECT 1 FROM papers_fts "
-                        "WHERE papers_fts MATCH :m LIMIT :cap)"
-                    )
-                    params: dict[str, Any] = {"m": fts5(one, ANY), "cap": cap}
-                else:
-                    ts = tsquery(one, ANY)
-                    assert ts is not None
-                    q = sa.text(
-                        f"SELECT count(*) FROM (SELECT 1 FROM papers "
-                        f"WHERE tsv @@ ({ts.expr}) LIMIT :cap) AS hits"
-                    )
-                    params = {**ts.params, "cap": cap}
-                out.append(int(conn.execute(q, params).scalar_one()))
+                _, source, params = self._holding(ParsedQuery(text="", units=[unit]), ANY)
+                q = sa.text(f"SELECT count(*) FROM (SELECT 1 FROM {source} LIMIT :cap) AS hits")
+                out.append(int(conn.execute(q, {**params, "cap": cap}).scalar_one()))
         return out
 
     def keyword_search(self, text: str, limit: int = 20) -> list[tuple[str, float]]:

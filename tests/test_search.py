@@ -684,10 +684,20 @@ def test_a_ranking_window_ranks_the_newest_matches_as_exact_ranking_does(
         assert {s for s, _ in got} == {s for s, _ in want}
         assert [score for _, score in got] == pytest.approx([score for _, score in want])
         assert dict(got) == pytest.approx(dict(want))
-    hits, _ = DatabaseKeywords(store, window=4).retrieve(parsed, filters or SearchFilters(), 100)
+    hits, all_words = DatabaseKeywords(store, window=4).retrieve(
+        parsed, filters or SearchFilters(), 100
+    )
     if mode == "all":
         newest = set(sorted(unfiltered, reverse=True)[:4])
-        assert {s for s, _ in hits} == {s for s, _ in exact if s in newest}
+        ranked = [s for s, _ in exact if s in newest]
+        if filters is None:
+            assert [s for s, _ in hits] == ranked
+        else:
+            # What the filters allow in the window, ranked, then every other match the
+            # filters allow, newest first: all of them stay reachable (sorted by date too).
+            rest = sorted({s for s, _ in exact} - set(ranked), reverse=True)
+            assert [s for s, _ in hits] == ranked + rest
+            assert all_words == {s for s, _ in exact}
 
 
 def test_filtered_nearest_papers_are_the_nearest_that_pass(engine, store, monkeypatch):
@@ -720,3 +730,24 @@ def test_filtered_nearest_papers_are_the_nearest_that_pass(engine, store, monkey
                 seqs, scores = vectors.nearest(query, k, filters)
                 assert seqs.tolist() == want, (category, exact_limit, k)
                 assert list(scores) == sorted(scores, reverse=True)
+
+
+def test_by_date_a_filtered_search_reaches_every_match_past_the_window(engine, store):
+    """With a ranking window smaller than the matches and a filter, sorted by date every
+    paper holding the words that the filter allows is still on some page."""
+    from dataclasses import replace
+
+    from paperwire.search.keyword import DatabaseKeywords
+
+    engine.keyword = DatabaseKeywords(store, window=3)
+    engine.tuning = replace(engine.tuning, candidates=5)
+    filters = SearchFilters(category="cs.CV")
+    parsed = Q.parse("model")
+    every = {s for s, _ in store.search.keyword_hits(parsed, filters=filters, limit=10_000)}
+    assert len(every) > 5
+    first = engine.search("model", filters=filters, sort="date", limit=4)
+    assert first.total == len(every)
+    seen: list[str] = []
+    for offset in range(0, len(every) + 4, 4):
+        seen += _ids(engine.search("model", filters=filters, sort="date", offset=offset, limit=4))
+    assert {store.papers.seq_of(p) for p in seen} == every

@@ -51,7 +51,16 @@ class DatabaseKeywords:
         self, query: ParsedQuery, filters: SearchFilters, k: int
     ) -> list[tuple[int, float]]:
         def ranked(q: ParsedQuery, f: SearchFilters, k: int) -> list[tuple[int, float]]:
-            return self.store.search.keyword_hits(q, filters=f, limit=k, window=self.window)
+            hits = self.store.search.keyword_hits(q, filters=f, limit=k, window=self.window)
+            if self.window and f.active and len(hits) < k:
+                # The window is the newest papers holding the words, filters aside: fewer
+                # than k in it may pass the filters while older ones do too. The newest of
+                # those follow, unranked, so that every paper holding the words stays
+                # reachable (sorted by date, the database then pages them all).
+                seen = {s for s, _ in hits}
+                newest = self.store.search.keyword_hits(q, filters=f, limit=k, ranked=False)
+                hits += [(s, 0.0) for s, _ in newest if s not in seen][: k - len(hits)]
+            return hits
 
         return self._ranked_or_newest(query, filters, k, ranked, ALL)
 

@@ -208,9 +208,9 @@ class SearchSettings:
     search_rank_window: int = setting(
         2000,
         "By relevance, the keyword side ranks only the newest this many papers holding the "
-        "words, of them those the filters allow (a common word over millions of papers costs "
-        "what it costs over 2,000; the semantic side still searches every paper, and sorted "
-        "by date every match pages). 0: rank every match.",
+        "words, of them those the filters allow (a common word's millions of papers are not "
+        "all scored; the semantic side still searches every paper, and sorted by date every "
+        "match pages). 0: rank every match.",
     )
     search_min_similarity: float = setting(
         0.3,

@@ -121,10 +121,11 @@ class SearchRepo(Repository):
         ``ranked``: the newest such papers (score 0), found without scoring every match —
         what a search that ran out of time for ranking can still give. ``window``: rank
         only those of the newest ``window`` papers holding the words (all of them when
-        fewer do) that the filters allow, so that a common word costs the same over three
-        million papers as over thirty thousand, whatever the filters: finding the window's
-        edge walks the word lists newest first, unscored and unfiltered (about 1 ms per
-        20,000 papers), then each paper in the window costs 1–2 µs of bm25 and filters."""
+        fewer do) that the filters allow, so that a common word's papers are not all scored
+        and filtered (seconds at three million papers): finding the window's edge walks the
+        word lists newest first, unscored and unfiltered (about 1 ms per 20,000 papers).
+        FTS5's bm25 still counts each word's papers once per query (~50 ms for "model" at
+        three million)."""
         if not query.units:
             return []
         where = filter_clauses(filters, self.db.dialect)
@@ -160,11 +161,7 @@ class SearchRepo(Repository):
         return "seq", f"papers WHERE tsv @@ ({ts.expr})", dict(ts.params)
 
     def _fts5_hits(
-        self,
-        match: str | None,
-        where: list[Any],
-        limit: int,
-        ranked: bool = True,
+        self, match: str | None, where: list[Any], limit: int, ranked: bool = True
     ) -> list[tuple[int, float]]:
         score = sa.literal_column(BM25) if ranked else sa.literal(0.0, sa.Float)
         q = (

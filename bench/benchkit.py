@@ -19,6 +19,7 @@ from paperwire import plugins  # noqa: E402
 from paperwire.core.settings import SearchSettings  # noqa: E402
 from paperwire.search import SearchEngine  # noqa: E402
 from paperwire.search.keyword import DatabaseKeywords  # noqa: E402
+from paperwire.search.retrievers import KeywordRetriever  # noqa: E402
 from paperwire.search.semantic import IndexVectors  # noqa: E402
 from paperwire.store import Store  # noqa: E402
 
@@ -32,13 +33,20 @@ def engine(
     index_dir: Path | None = None,
     refresh_seconds: float = 2.0,
     window: int = SearchSettings().search_rank_window,
+    keywords: str = "database",
 ) -> SearchEngine:
     """The built-in engine (database keywords, vector index) with default settings;
-    ``window``: the keyword side's ranking window (0: rank every match)."""
+    ``window``: the keyword side's ranking window (0: rank every match); ``keywords``
+    "tantivy": the Tantivy index beside the store (built first when there is none)."""
+    keyword: KeywordRetriever = DatabaseKeywords(store, window)
+    if keywords == "tantivy":
+        from paperwire.search.tantivy_keywords import TantivyKeywords, words_dir_for
+
+        keyword = TantivyKeywords(store, words_dir_for(SearchSettings(), store), keyword)
+        t = time.perf_counter()
+        print(keyword.update(), f"({time.perf_counter() - t:.1f} s)")
     return SearchEngine(
-        store,
-        DatabaseKeywords(store, window),
-        IndexVectors(store, index_dir, refresh_seconds=refresh_seconds),
+        store, keyword, IndexVectors(store, index_dir, refresh_seconds=refresh_seconds)
     )
 
 

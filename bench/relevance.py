@@ -72,6 +72,7 @@ def main() -> None:
     ap.add_argument("--data", type=Path, default=DATA)
     ap.add_argument("--grid", action="store_true", help="sweep fusion parameters")
     ap.add_argument("--json", help="write the figures here (default: bench/results/)")
+    ap.add_argument("--keywords", choices=("database", "tantivy"), default="database")
     args = ap.parse_args()
     if not (args.data / "corpus.jsonl").is_file():
         sys.exit(f"no SciFact data at {args.data}")
@@ -82,7 +83,7 @@ def main() -> None:
         store = Store(url)
         store.db.upgrade()
         build(store, corpus)
-        eng = engine(store)
+        eng = engine(store, keywords=args.keywords)
         t = time.perf_counter()
         n = eng.indexer().embed_missing()
         if n:

@@ -184,7 +184,7 @@ def linear_scan(path: Path):
 def cmd_run(args) -> None:
     store = Store(f"sqlite:///{args.db}")
     index_dir = Path(f"{args.db}.index")
-    eng = engine(store, index_dir, refresh_seconds=3600, window=args.window)
+    eng = engine(store, index_dir, refresh_seconds=3600, window=args.window, keywords=args.keywords)
     vectors = eng.indexer()
     n_vec, _ = store.embeddings.state(vectors.model)
     print(f"corpus: {store.db.count('papers'):,} papers, {n_vec:,} embedded ({vectors.model})")
@@ -222,6 +222,14 @@ def cmd_run(args) -> None:
         f"of it anonymous {mem['anonymous_mb']:,.0f} MB (the rest: mapped snapshot files)"
     )
     # Baselines, after the memory figure (an exact scan maps every vector).
+    if args.keywords != "database":
+        db = engine(store, index_dir, refresh_seconds=3600, window=args.window)
+        db.vectors = eng.vectors
+        rows.append(("hybrid, database keywords", timed(search("hybrid", db), qs, args.repeat)))
+        for g in groups:
+            vals = [v for i, v in enumerate(rows[-1][1]) if qs[i % len(qs)].group == g]
+            rows.append((f"  hybrid, database keywords, {g}", vals))
+        rows.append(("keyword only, database", timed(search("keyword", db), qs, args.repeat)))
     if args.window:
         every = engine(store, index_dir, refresh_seconds=3600, window=0)
         every.vectors = eng.vectors
@@ -247,6 +255,7 @@ def cmd_run(args) -> None:
         "vectors": n_vec,
         "index": idx.kind,
         "window": args.window,
+        "keywords": args.keywords,
         "memory_after_queries": mem,
     }
     if idx.ann is not None:
@@ -533,6 +542,12 @@ def main() -> None:
         type=int,
         default=SearchSettings().search_rank_window,
         help="the keyword side's ranking window (the site's default; 0: rank every match)",
+    )
+    run.add_argument(
+        "--keywords",
+        choices=("database", "tantivy"),
+        default="database",
+        help="the keyword backend timed (tantivy: the database's is timed beside it)",
     )
     run.add_argument("--json", help="write the figures here (default: bench/results/)")
     scale = sub.add_parser("scale")

@@ -42,6 +42,7 @@ DEFAULT_PLUGINS = (
     "paperwire.demo",
     "paperwire.rank.trending",
     "paperwire.search.keyword",
+    "paperwire.search.tantivy_keywords",
     "paperwire.search.semantic",
     "paperwire.web.subscribe",
     "paperwire.web.api",

@@ -38,10 +38,14 @@ def stats(runtime: Runtime, as_json: bool) -> None:
     """What the catalogue holds."""
     store = runtime.open_store()
     s = store.db.stats()
-    vectors = runtime.engine(store).vectors if runtime.settings.search.semantic_search else None
+    engine = runtime.engine(store)
+    vectors = engine.vectors if runtime.settings.search.semantic_search else None
     state = getattr(vectors, "state", None)  # the built-in vector-index backend's
     if callable(state):
         s["search_index"] = state()
+    words = getattr(engine.keyword, "describe", None)  # a keyword index beside the store
+    if callable(words):
+        s["keyword_index"] = words()
     if as_json:
         click.echo(json.dumps(s, indent=2, default=str))
         return
@@ -76,6 +80,15 @@ def stats(runtime: Runtime, as_json: bool) -> None:
             click.echo("index snapshot     none yet (paperwire index writes it)")
         lag = f", oldest {ix['lag_seconds']:,.0f} s ago" if ix["delta"] else ""
         click.echo(f"index delta        {ix['delta']:>10,}  (stored since the snapshot{lag})")
+    kw = s.get("keyword_index")
+    if kw:
+        if kw["built"]:
+            where = f"{kw['kind']}, {kw['segments']} segments, {kw['folder']}"
+            click.echo(f"keyword index      {kw['papers']:>10,}  ({where})")
+            behind = f"{kw['behind']:>10,}  (changes to papers not applied yet)"
+            click.echo(f"keyword behind     {behind}")
+        else:
+            click.echo(f"keyword index      none yet ({kw['kind']}; paperwire index builds it)")
 
 
 @main.command()
@@ -96,6 +109,7 @@ def restore(runtime: Runtime, path: Path, force: bool) -> None:
     file or a pg_dump archive), then migrate it to this release's schema. Stop the site
     and workers first; restart them afterwards."""
     from ..search.semantic import index_dir_for
+    from ..search.tantivy_keywords import words_dir_for
 
     store = Store(runtime.settings.store.database_url)
     had = store.db.restore(path, force=force)
@@ -105,6 +119,10 @@ def restore(runtime: Runtime, path: Path, force: bool) -> None:
     if index_dir.is_dir():
         shutil.rmtree(index_dir)
         click.echo(f"removed the vector index snapshot {index_dir} (run `paperwire index`)")
+    words_dir = words_dir_for(runtime.settings.search, store)
+    if words_dir.is_dir():
+        shutil.rmtree(words_dir)
+        click.echo(f"removed the keyword index {words_dir} (run `paperwire index`)")
     now = store.db.revision()
     migrated = f", migrated from {had}" if had != now else ""
     click.echo(f"restored {path} into the {store.dialect} database (schema {now}{migrated})")

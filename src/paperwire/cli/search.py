@@ -36,6 +36,11 @@ from .main import Runtime, main, pass_runtime
 )
 @click.option("--rebuild", is_flag=True, help="Rebuild the vector index snapshot from scratch.")
 @click.option(
+    "--rebuild-words",
+    is_flag=True,
+    help="Rebuild the keyword index kept beside the store (keyword_backend tantivy) from it.",
+)
+@click.option(
     "--export",
     "export_dir",
     type=click.Path(file_okay=False, path_type=Path),
@@ -65,6 +70,7 @@ def index_cmd(
     batch: int,
     processes: int | None,
     rebuild: bool,
+    rebuild_words: bool,
     export_dir: Path | None,
     texts_dir: Path | None,
     missing_only: bool,
@@ -76,13 +82,21 @@ def index_cmd(
 
     To embed elsewhere (a machine with a GPU): --export-texts DIR, embed DIR/texts.jsonl
     there with the model meta.json names (one float32 row per line, in order, saved as
-    DIR/vectors.npy with the ids in DIR/ids.txt), then --import DIR here."""
+    DIR/vectors.npy with the ids in DIR/ids.txt), then --import DIR here.
+
+    With keyword_backend tantivy, it then builds the keyword index (when there is none)
+    and applies every change to the papers since (searches catch up on their own too)."""
     store = runtime.open_store()
+    engine = runtime.engine(store)
+    update_words = getattr(engine.keyword, "update", None)  # an index beside the store
     if not runtime.settings.search.semantic_search:
+        if callable(update_words) and not dry_run:
+            click.echo(update_words(rebuild=rebuild_words))
+            return
         raise click.UsageError("semantic_search is off in the settings")
     if sum(x is not None for x in (export_dir, texts_dir, import_dir)) > 1:
         raise click.UsageError("give one of --export, --export-texts and --import")
-    vectors = runtime.engine(store).indexer()
+    vectors = engine.indexer()
     if export_dir is not None:
         n = vector_files.export_vectors(store, vectors.model, export_dir)
         click.echo(f"exported {n} vectors of {vectors.model} to {export_dir}")
@@ -122,6 +136,9 @@ def index_cmd(
         return
     snap = vectors.save(rebuild=rebuild)
     click.echo(f"vector index: {vectors.describe()}, snapshot {snap}")
+    if callable(update_words):
+        with runtime.progress(store.db.count("papers"), "keyword index", unit="papers") as bar:
+            click.echo(update_words(rebuild=rebuild_words, progress=bar.update))
 
 
 @main.command("search")

@@ -275,7 +275,9 @@ class SearchEngine:
 
     def catch_up(self) -> None:
         """The stored data changed (another process may have embedded papers): bring the
-        vector index up to date now, so that what is rendered next finds them."""
+        keyword index (when kept beside the store) and the vector index up to date now, so
+        that what is rendered next finds them."""
+        self.keyword.catch_up()
         if self.vectors is not None:
             self.vectors.catch_up()
 

@@ -32,6 +32,7 @@ RANKING_SHARE = 0.6
 class DatabaseKeywords:
     rare_share = 0.005  # a word in more papers than this share is "common"
     rare_units = 10  # rarest words ranked when no paper has them all
+    rare_floor = 500  # in a small corpus, any word in fewer papers than this is "rare"
 
     def __init__(self, store: Store, window: int | None = None):
         self.store = store
@@ -99,11 +100,14 @@ class DatabaseKeywords:
     def judge(self, seqs: Sequence[int] | None = None) -> IndexJudge:
         return IndexJudge(self.store.search.word_index(seqs))
 
+    def catch_up(self) -> None:
+        """Nothing to do: the store's index changes in the papers' own transactions."""
+
     def _rare_units(self, query: ParsedQuery) -> tuple[list[Unit], list[float]]:
         """Up to ``rare_units`` units found in fewer than ``rare_share`` of the papers, rarest
         first, each with its inverse document frequency."""
         n = self._corpus_size()
-        cap = max(500, int(n * self.rare_share))
+        cap = max(self.rare_floor, int(n * self.rare_share))
         counts = self.store.search.doc_counts(query.units, cap)
         ranked = sorted((c, i) for i, c in enumerate(counts) if 0 < c < cap)[: self.rare_units]
         units = [query.units[i] for _, i in ranked]

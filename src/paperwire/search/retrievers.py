@@ -50,6 +50,10 @@ class KeywordRetriever(Protocol):
         itself for those papers, as topic alerts ask many questions about one window."""
         ...
 
+    def catch_up(self) -> object:
+        """The stored papers changed: bring an index kept beside the store up to date now."""
+        ...
+
 
 class VectorRetriever(Protocol):
     """Papers by meaning: an embedding model and an index of stored paper vectors."""

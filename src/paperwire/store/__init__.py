@@ -12,7 +12,8 @@ images), ``members`` (organization admins), ``thumbnails`` (first-page images),
 ``throttle`` (sign-in failures per account), ``idempotency`` (kept responses of requests
 sent with an Idempotency-Key), ``reports`` (reports of abusive comments), ``collections``
 (users' lists of papers), ``signals`` (per-user feedback on papers, and what a
-recommender learns from) and ``readers`` (For-you topics and visits). All dialect-specific
+recommender learns from), ``readers`` (For-you topics and visits) and ``words`` (the word log
+and papers a keyword index beside the store is built and caught up from). All dialect-specific
 SQL and query text stays here.
 """
 
@@ -46,6 +47,7 @@ from .signals import SignalRepo
 from .throttle import ThrottleRepo
 from .thumbnails import ThumbnailRepo
 from .twofactor import TwoFactorRepo
+from .words import WordRepo
 
 
 class Store:
@@ -78,6 +80,7 @@ class Store:
         self.reports = ReportRepo(self.db)
         self.collections = CollectionRepo(self.db)
         self.signals = SignalRepo(self.db)
+        self.words = WordRepo(self.db)
         self.readers = ReaderRepo(self.db)
 
     @property

@@ -79,7 +79,7 @@ def exact(store, parsed, filters: SearchFilters, mode: str) -> set[int]:
     an = tk.analyzer()
     out = set()
     for p in store.words.papers_after(0, 100_000):
-        fields = [an.analyze(p.title), an.analyze(p.abstract), an.analyze(" ; ".join(p.authors))]
+        fields = [an.analyze(v) for _, _, values in tk.FIELDS for v in values(p)]
 
         def holds(words: list[str], fields: list[list[str]] = fields) -> bool:
             tokens = [t for w in words for t in an.analyze(w)]

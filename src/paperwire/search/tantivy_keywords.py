@@ -43,12 +43,15 @@ log = logging.getLogger(__name__)
 
 LAYOUT = 1  # version of the schema and analysis below; another one needs a rebuild
 TOKENIZER = "paperwire"
-# Each text field: its name, BM25 weight (as the database's bm25 weighs its columns) and
-# text from a paper.
-FIELDS: tuple[tuple[str, float, Callable[[PaperWords], str]], ...] = (
-    ("title", 10.0, lambda p: p.title),
-    ("abstract", 1.0, lambda p: p.abstract),
-    ("authors", 2.0, lambda p: " ; ".join(p.authors)),
+# Each text field: its name, BM25 weight and values from a paper (a phrase never spans two
+# values). One field, the title three times: the title weighs more within one BM25 term,
+# as the database's bm25 weighs its columns (FTS5 sums weighted counts before saturating).
+# Measured on SciFact-dev (bench/relevance.py): keyword nDCG@10 0.690 (FTS5: 0.688); the
+# title, abstract and authors as three fields boosted 10/1/2 scored 0.528, as the title's
+# own BM25 then outweighed everything, and cost three word lists per word.
+TITLE_REPEAT = 3
+FIELDS: tuple[tuple[str, float, Callable[[PaperWords], list[str]]], ...] = (
+    ("text", 1.0, lambda p: [p.title] * TITLE_REPEAT + [p.abstract] + p.authors),
 )
 STATE = "state.json"
 GAP_GRACE = 30.0  # seconds a missing word log id may still be a transaction committing
@@ -150,8 +153,9 @@ class WordFolder:
     def document(self, paper: PaperWords) -> Any:
         doc = _tantivy().Document()
         doc.add_unsigned("seq", paper.seq)
-        for name, _, text in FIELDS:
-            doc.add_text(name, text(paper))
+        for name, _, values in FIELDS:
+            for value in values(paper):
+                doc.add_text(name, value)
         for term in category_terms(paper.categories):
             doc.add_text("category", term)
         if paper.published is not None:

@@ -9,8 +9,9 @@ arxiv-sanity-lite's approach (a linear scan over every title and abstract in mem
     # scaled to all of arXiv, 3 million papers, by perturbing the real ones (text and
     # vectors), then timed; then a day's 1,000 new papers, timed until a loaded index finds them
     python bench/search_latency.py scale --source /data/corpus.db --db /data/big.db --n 3000000
-    python bench/search_latency.py run --db /data/big.db --no-linear [--window N]
-    python bench/search_latency.py fresh --db /data/big.db --n 1000
+    python bench/search_latency.py run --db /data/big.db --no-linear [--window N] \
+        [--keywords tantivy]
+    python bench/search_latency.py fresh --db /data/big.db --n 1000 [--keywords tantivy]
     # memory of `paperwire serve --workers 2` after the query set through the API
     python bench/search_latency.py serve --db /data/big.db --workers 2
 
@@ -356,6 +357,7 @@ def cmd_scale(args) -> None:
     t = time.perf_counter()
     snap = vectors.save(rebuild=True)
     print(f"snapshot {snap} ({vectors.index().kind}) in {time.perf_counter() - t:.1f} s")
+    engine(dst, Path(f"{args.db}.index"), keywords="tantivy")  # builds the Tantivy index
 
 
 def cmd_fresh(args) -> None:
@@ -365,7 +367,7 @@ def cmd_fresh(args) -> None:
     from paperwire.core.records import PaperRecord
 
     store = Store(f"sqlite:///{args.db}")
-    eng = engine(store, Path(f"{args.db}.index"), refresh_seconds=0)
+    eng = engine(store, Path(f"{args.db}.index"), refresh_seconds=0, keywords=args.keywords)
     vectors = eng.indexer()
     idx = vectors.index()
     print(f"loaded: {len(idx):,} vectors ({idx.kind}); delta {len(idx.delta):,}")
@@ -401,6 +403,11 @@ def cmd_fresh(args) -> None:
     idx = vectors.index()  # the periodic catch-up of a serving process
     caught = time.perf_counter() - t1
     found = sum(idx.vector(s) is not None for s in seqs)
+    t3 = time.perf_counter()
+    applied = eng.keyword.catch_up()  # a Tantivy index's catch-up (the database: none)
+    words_caught = time.perf_counter() - t3
+    if applied:
+        print(f"the {args.keywords} index applied {applied:,} changes in {words_caught:.2f} s")
     t2 = time.perf_counter()
     by_words = {h.paper_id for h in eng.search(tag, limit=100, mode="keyword").hits}
     words = time.perf_counter() - t2
@@ -421,6 +428,8 @@ def cmd_fresh(args) -> None:
             "store_s": stored,
             "catch_up_ms": caught * 1000,
             "with_vector": found,
+            "keywords": args.keywords,
+            "keyword_index_catch_up_ms": words_caught * 1000,
             "keyword_ms": words * 1000,
         },  # fmt: skip
         args.json,
@@ -557,6 +566,7 @@ def main() -> None:
     fresh = sub.add_parser("fresh")
     fresh.add_argument("--db", type=Path, required=True)
     fresh.add_argument("--n", type=int, default=1000)
+    fresh.add_argument("--keywords", choices=("database", "tantivy"), default="database")
     fresh.add_argument("--json", help="write the figures here (default: bench/results/)")
     serve = sub.add_parser("serve")
     serve.add_argument("--db", type=Path, required=True)

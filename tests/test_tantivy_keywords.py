@@ -196,6 +196,16 @@ def test_changes_to_papers_are_caught_up_from_the_word_log(words, store):
     assert not found("salamander") and words._searcher.num_docs == docs - 1
 
 
+def test_many_small_catch_ups_keep_few_segments(words, store):
+    """The process keeps its writer, whose threads merge the small segments each catch-up
+    commits (dropping it after each commit left one more segment every time)."""
+    for i in range(40):
+        store.papers.upsert([rec(f"9903.{i:05d}", f"Paper {i}", "Text.")], TRUST)
+        words.catch_up()
+    assert words._searcher.num_docs == store.db.count("papers")
+    assert words._searcher.num_segments < 20
+
+
 def test_searches_catch_up_on_their_own(store, tmp_path):
     """Another process's writes are found after at most ``refresh`` seconds, without a
     call to catch_up."""

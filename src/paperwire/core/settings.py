@@ -181,7 +181,9 @@ class SearchSettings:
     keyword_backend: str = setting(
         "database",
         "Keyword retriever (from the register_search_backends hook). Built in: database "
-        "(SQLite FTS5 bm25 / PostgreSQL tsvector, in the store's own transactions).",
+        "(SQLite FTS5 bm25 / PostgreSQL tsvector, in the store's own transactions) and "
+        "tantivy (a Tantivy index beside the store, caught up from it: for millions of "
+        "papers; `paperwire index` builds it).",
     )
     vector_backend: str = setting(
         "vector-index",

@@ -3,10 +3,11 @@ store, which stays the source of truth.
 
 - Built from the store (``paperwire index`` builds it when there is none; ``paperwire index
   --rebuild-words`` builds a new one and swaps it in), and caught up from the store's word
-  log (migration 0018) by whichever process finds it behind: Tantivy lets one writer at a
-  time, the others read what it committed. Every change is applied by reading the paper
-  again (deleted: removed), so applying one twice changes nothing and a crash between a
-  commit and the note of how far it got only repeats a little work.
+  log (migration 0018) by the process that holds its writer (Tantivy lets one at a time;
+  the first process to find the index behind takes it and keeps it, its threads merging
+  segments in the background), the others reading what it commits. Every change is
+  applied by reading the paper again (deleted: removed), so applying one twice changes
+  nothing and a crash between a commit and the note of how far it got repeats a little.
 - Tantivy ranks with BM25 and skips whole blocks of a word's papers that cannot reach the
   top k, so a common word's millions of papers are not all scored; it is the same on SQLite
   and PostgreSQL deployments.
@@ -249,6 +250,7 @@ class TantivyKeywords:
         self._log = LogReader()
         self._searcher: Any = None
         self._loaded = -1  # the state the searcher was opened at
+        self._writing: tuple[Path | None, Any] | None = None  # (folder, its writer)
 
     # -- keeping up ----------------------------------------------------------------------
     def catch_up(self, limit: int | None = CATCH_UP_BATCH) -> int:
@@ -271,21 +273,32 @@ class TantivyKeywords:
             return 0
         applied = 0
         if settled < end:
-            try:
-                writer = self.words.index.writer(heap_size=50_000_000, num_threads=1)
-            except ValueError:  # another process holds the writer: it is catching up
-                writer = None
+            writer = self._writer()
             if writer is not None:
                 try:
                     applied = self._apply(writer, limit)
-                finally:
-                    del writer
+                except Exception:
+                    writer.rollback()  # what was not committed is applied again next time
+                    raise
             settled = int(self.words.state().get("settled", 0))
         if self._searcher is None or settled != self._loaded:
             self.words.index.reload()
             self._searcher, self._loaded = self.words.index.searcher(), settled
         self._usable = end - settled <= MAX_BEHIND
         return applied
+
+    def _writer(self) -> Any:
+        """This process's writer of the live folder, kept once taken (its threads merge
+        segments in the background); None while another process holds it."""
+        if self._writing is not None and self._writing[0] == self.words.folder:
+            return self._writing[1]
+        self._writing = None  # a rebuild swapped another folder in: let the old one go
+        try:
+            writer = self.words.index.writer(heap_size=50_000_000, num_threads=1)
+        except ValueError:  # another process holds it: that one catches up
+            return None
+        self._writing = (self.words.folder, writer)
+        return writer
 
     def _apply(self, writer: Any, limit: int | None) -> int:
         """Apply log rows in batches, each committed before the state records it."""
@@ -318,7 +331,11 @@ class TantivyKeywords:
 
     def _ready(self) -> bool:
         if time.monotonic() - self._checked >= self.refresh_seconds:
-            self.catch_up()
+            try:
+                self.catch_up()
+            except Exception:  # a search goes on with what the index holds, or the database
+                log.exception("catching up the keyword index %s failed", self.words.root)
+                self._checked = time.monotonic()
         return self._usable and self._searcher is not None
 
     # -- search --------------------------------------------------------------------------

@@ -40,7 +40,8 @@ def test_builtins_are_registered_through_the_hooks():
     assert TRUST["arxiv-api"] > TRUST["hf"] > TRUST["listing"] > TRUST["demo"]
     assert set(plugins.rankers().by_name) == {"trending"}
     backends = plugins.search_backends()
-    assert set(backends.keyword) == {"database"} and set(backends.vector) == {"vector-index"}
+    assert set(backends.keyword) == {"database", "tantivy"}
+    assert set(backends.vector) == {"vector-index"}
     paths = {route.path for router in plugins.routers() for route in router.routes}
     assert {"/papers", "/api/daily_papers", "/feeds/daily.atom", "/signin", "/admin"} <= paths
     # every hook is implemented by some built-in

@@ -236,8 +236,10 @@ class LogReader:
 
 
 class TantivyKeywords:
-    """Keyword search through the Tantivy index, caught up from the store every
-    ``refresh_seconds`` at most (and at once after this process's own writes)."""
+    """Keyword search through the Tantivy index. Every ``refresh_seconds`` at most, a search
+    reads how far the index is (and opens what was committed since); when it is behind, a
+    background thread applies the changes, so no search waits for them. After this
+    process's own writes, :meth:`catch_up` applies them at once."""
 
     def __init__(self, store: Store, root: Path, fallback: DatabaseKeywords, refresh: float = 2.0):
         self.store = store
@@ -246,66 +248,80 @@ class TantivyKeywords:
         self.refresh_seconds = refresh
         self._checked = float("-inf")
         self._usable = False
-        self._lock = threading.Lock()
+        self._read_lock = threading.Lock()  # the open folder and its searcher
+        self._write_lock = threading.Lock()  # applying changes
+        self._busy = threading.Event()  # a background catch-up is running
         self._log = LogReader()
         self._searcher: Any = None
         self._loaded = -1  # the state the searcher was opened at
-        self._writing: tuple[Path | None, Any] | None = None  # (folder, its writer)
+        self._writing: tuple[Path, Any] | None = None  # (folder, its writer)
 
     # -- keeping up ----------------------------------------------------------------------
     def catch_up(self, limit: int | None = CATCH_UP_BATCH) -> int:
         """Apply the word log rows after the index's state (``limit`` at most; None: all),
-        when no other process is writing; returns how many were applied."""
-        with self._lock:
-            applied = self._catch_up(limit)
-            self._checked = time.monotonic()
-            return applied
-
-    def _catch_up(self, limit: int | None) -> int:
-        if not self.words.open():
-            self._usable, self._searcher = False, None
-            return 0
-        end = self.store.words.log_end()
-        settled = int(self.words.state().get("settled", 0))
-        if settled > end:  # built from another database (restored, replaced): rebuild
-            log.warning("the keyword index %s is not of this database", self.words.folder)
-            self._usable, self._searcher = False, None
-            return 0
-        applied = 0
-        if settled < end:
-            writer = self._writer()
-            if writer is not None:
-                try:
-                    applied = self._apply(writer, limit)
-                except Exception:
-                    writer.rollback()  # what was not committed is applied again next time
-                    raise
-            settled = int(self.words.state().get("settled", 0))
-        if self._searcher is None or settled != self._loaded:
-            self.words.index.reload()
-            self._searcher, self._loaded = self.words.index.searcher(), settled
-        self._usable = end - settled <= MAX_BEHIND
+        unless another process holds the writer; then read the index again. Returns how
+        many rows were applied."""
+        applied = self._write(limit)
+        self._read()
         return applied
 
-    def _writer(self) -> Any:
-        """This process's writer of the live folder, kept once taken (its threads merge
+    def _read(self) -> int:
+        """Open the live folder and what was committed to it; how far it is behind (0 when
+        there is none)."""
+        with self._read_lock:
+            self._checked = time.monotonic()
+            if not self.words.open():
+                self._usable, self._searcher = False, None
+                return 0
+            end = self.store.words.log_end()
+            settled = int(self.words.state().get("settled", 0))
+            if settled > end:  # built from another database (restored, replaced): rebuild
+                log.warning("the keyword index %s is not of this database", self.words.folder)
+                self._usable, self._searcher = False, None
+                return 0
+            if self._searcher is None or settled != self._loaded:
+                self.words.index.reload()
+                self._searcher, self._loaded = self.words.index.searcher(), settled
+            self._usable = end - settled <= MAX_BEHIND
+            return end - settled
+
+    def _write(self, limit: int | None) -> int:
+        with self._write_lock:
+            with self._read_lock:
+                if not self.words.open():
+                    return 0
+                folder, index = self.words.folder, self.words.index
+            assert folder is not None
+            if int(read_state(folder).get("settled", 0)) >= self.store.words.log_end():
+                return 0  # nothing to apply (or another database's index: see _read)
+            writer = self._writer(folder, index)
+            if writer is None:
+                return 0
+            try:
+                return self._apply(writer, folder, limit)
+            except Exception:
+                writer.rollback()  # what was not committed is applied again next time
+                raise
+
+    def _writer(self, folder: Path, index: Any) -> Any:
+        """This process's writer of ``folder``, kept once taken (its threads merge
         segments in the background); None while another process holds it."""
-        if self._writing is not None and self._writing[0] == self.words.folder:
+        if self._writing is not None and self._writing[0] == folder:
             return self._writing[1]
         self._writing = None  # a rebuild swapped another folder in: let the old one go
         try:
-            writer = self.words.index.writer(heap_size=50_000_000, num_threads=1)
+            writer = index.writer(heap_size=50_000_000, num_threads=1)
         except ValueError:  # another process holds it: that one catches up
             return None
-        self._writing = (self.words.folder, writer)
+        self._writing = (folder, writer)
         return writer
 
-    def _apply(self, writer: Any, limit: int | None) -> int:
+    def _apply(self, writer: Any, folder: Path, limit: int | None) -> int:
         """Apply log rows in batches, each committed before the state records it."""
         applied = 0
         while limit is None or applied < limit:
             # Read the state again under the writer: another process may have moved it.
-            state = self.words.state()
+            state = read_state(folder)
             settled = int(state.get("settled", 0))
             take = CATCH_UP_BATCH if limit is None else min(CATCH_UP_BATCH, limit - applied)
             rows = self.store.words.log_after(settled, take)
@@ -323,7 +339,7 @@ class TantivyKeywords:
                 writer.add_document(self.words.document(paper))
             writer.commit()
             new = self._log.settle(settled, [i for i, _ in rows], time.monotonic())
-            write_state(self.words.folder, {**state, "settled": new})  # type: ignore[arg-type]
+            write_state(folder, {**state, "settled": new})
             applied += len(rows)
             if new == settled or len(rows) < take:
                 break
@@ -332,11 +348,22 @@ class TantivyKeywords:
     def _ready(self) -> bool:
         if time.monotonic() - self._checked >= self.refresh_seconds:
             try:
-                self.catch_up()
+                behind = self._read()
             except Exception:  # a search goes on with what the index holds, or the database
-                log.exception("catching up the keyword index %s failed", self.words.root)
-                self._checked = time.monotonic()
+                log.exception("reading the keyword index %s failed", self.words.root)
+                behind = 0
+            if behind and not self._busy.is_set():
+                self._busy.set()
+                threading.Thread(target=self._catch_up_behind, daemon=True).start()
         return self._usable and self._searcher is not None
+
+    def _catch_up_behind(self) -> None:
+        try:
+            self.catch_up()
+        except Exception:
+            log.exception("catching up the keyword index %s failed", self.words.root)
+        finally:
+            self._busy.clear()
 
     # -- search --------------------------------------------------------------------------
     def retrieve(

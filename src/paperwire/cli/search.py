@@ -137,7 +137,9 @@ def index_cmd(
     snap = vectors.save(rebuild=rebuild)
     click.echo(f"vector index: {vectors.describe()}, snapshot {snap}")
     if callable(update_words):
-        with runtime.progress(store.db.count("papers"), "keyword index", unit="papers") as bar:
+        # The highest seq, not count(*): counting reads every row (2.5 s at 3 million).
+        papers = store.papers.size_estimate()
+        with runtime.progress(papers, "keyword index", unit="papers") as bar:
             click.echo(update_words(rebuild=rebuild_words, progress=bar.update))
 
 

@@ -150,6 +150,10 @@ class WordFolder:
     def state(self) -> dict[str, Any]:
         return read_state(self.folder) if self.folder else {}
 
+    def settled(self) -> int:
+        """The last word log id the open folder has applied (with every one before it)."""
+        return settled_in(self.folder) if self.folder else 0
+
     # -- writing -------------------------------------------------------------------------
     def document(self, paper: PaperWords) -> Any:
         doc = _tantivy().Document()
@@ -198,6 +202,11 @@ def read_state(folder: Path) -> dict[str, Any]:
     except (OSError, ValueError):
         return {}
     return state if isinstance(state, dict) else {}
+
+
+def settled_in(folder: Path) -> int:
+    """The last word log id ``folder`` has applied (with every one before it)."""
+    return int(read_state(folder).get("settled", 0))
 
 
 def write_state(folder: Path, state: dict[str, Any]) -> None:
@@ -274,7 +283,7 @@ class TantivyKeywords:
                 self._usable, self._searcher = False, None
                 return 0
             end = self.store.words.log_end()
-            settled = int(self.words.state().get("settled", 0))
+            settled = self.words.settled()
             if settled > end:  # built from another database (restored, replaced): rebuild
                 log.warning("the keyword index %s is not of this database", self.words.folder)
                 self._usable, self._searcher = False, None
@@ -292,7 +301,7 @@ class TantivyKeywords:
                     return 0
                 folder, index = self.words.folder, self.words.index
             assert folder is not None
-            if int(read_state(folder).get("settled", 0)) >= self.store.words.log_end():
+            if settled_in(folder) >= self.store.words.log_end():
                 return 0  # nothing to apply (or another database's index: see _read)
             writer = self._writer(folder, index)
             if writer is None:
@@ -484,10 +493,9 @@ class TantivyKeywords:
         logged since; a line saying what was done."""
         t0 = time.perf_counter()
         built = None
-        foreign = self.words.open() and int(self.words.state().get("settled", 0)) > (
-            self.store.words.log_end()
-        )
-        if rebuild or foreign or not self.words.open():
+        opened = self.words.open()
+        # Not built, or built from another database (restored, replaced): build anew.
+        if rebuild or not opened or self.words.settled() > self.store.words.log_end():
             built = self.words.build(self.store, progress)
             self._searcher = None
         applied = self.catch_up(limit=None)
@@ -502,7 +510,7 @@ class TantivyKeywords:
         """Where the index stands (opens it, applies nothing)."""
         if not self.words.open():
             return {"kind": "tantivy", "built": False, "folder": str(self.words.root)}
-        settled = int(self.words.state().get("settled", 0))
+        settled = self.words.settled()
         searcher = self.words.index.searcher()
         return {
             "kind": "tantivy",

@@ -3,7 +3,6 @@ per change to a paper's words or filter fields) and the papers as such an index 
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -40,28 +39,12 @@ class PaperWords:
     has_code: bool
 
 
-def _names(raw: Any) -> list[str]:
-    if isinstance(raw, str):
-        try:
-            raw = json.loads(raw)
-        except ValueError:
-            return [raw]
-    if not isinstance(raw, list):
-        return []
-    out = []
-    for a in raw:
-        name = a.get("name") if isinstance(a, dict) else a
-        if isinstance(name, str) and name:
-            out.append(name)
-    return out
-
-
 def _words(row: Any) -> PaperWords:
     return PaperWords(
         seq=int(row.seq),
         title=row.title or "",
         abstract=row.abstract or "",
-        authors=_names(row.authors),
+        authors=list(row.authors or []),  # a JSON array of names, as papers.py writes it
         categories=split_words(row.categories),
         published=row.published.date() if row.published else None,
         has_code=row.github_repo is not None,

@@ -302,3 +302,49 @@ def test_shared_papers_keep_the_columns_in_use(model, monkeypatch):  # noqa: F81
     got = shared.similarity(0, [docs[0], docs[3], docs[4]])  # keeps 0, adds 3 and 4
     assert np.allclose(got, word_similarity(docs, [docs[0], docs[3], docs[4]]))
     assert len(shared._columns) == 3
+
+
+def test_a_run_lays_out_its_windows_papers_once_and_ranks_each_as_the_tab(mailed, monkeypatch):
+    """A run's For-you windows (a dozen time zones, days and weeks) overlap: their papers are
+    laid out once (``Composer.prepare``), and each reader's digest is still exactly the
+    tab's ranking of their own window, the same as with each window laid out alone."""
+    from datetime import timedelta
+
+    from paperwire.mail import digest as digest_mod
+    from paperwire.store import schema as t
+
+    store, ids, engine, tmp_path = mailed
+    config = make_config(tmp_path)
+    start = schedule.period_due("weekly", "UTC", dtime(8), WEEK).start
+    with store.begin() as conn:  # the papers spread over the week
+        for j, pid in enumerate(ids):
+            when = start + timedelta(days=j % 7, hours=1)
+            conn.execute(t.papers.update().where(t.papers.c.id == pid).values(published=when))
+    day, hours = timedelta(days=1), timedelta(hours=5)
+    windows = [(start, start + 7 * day), (start, start + day),
+               (start + 2 * day + hours, start + 3 * day + hours)]  # fmt: skip
+    readers = []
+    for i, (a, b) in enumerate(windows):
+        uid, sid = _for_you(store, f"r{i}")
+        for pid in ids[3 * i : 3 * i + 2]:
+            store.feed.set_upvote(uid, pid, True)
+        readers.append((store.mail.get_subscription(sid), a, b))
+
+    def digests(composer):
+        composer.prepare(readers)
+        return [[(p.paper_id, p.why) for p in composer.for_you(sub, a, b, 10)]
+                for sub, a, b in readers]  # fmt: skip
+
+    together = DigestRun(store, config, engine, trending_ranker()).composer
+    got = digests(together)
+    sizes = [len(store.mail.new_papers(a, b)) for a, b in windows]
+    assert together._all is not None and len(together._all.papers) == sizes[0] > max(sizes[1:])
+    monkeypatch.setattr(digest_mod, "SHARED_MAX", 0)  # each window laid out alone
+    alone = DigestRun(store, config, engine, trending_ranker()).composer
+    assert digests(alone) == got and alone._all is None
+    tab = ForYou(store, engine.semantic())
+    for (sub, a, b), mine in zip(readers, got, strict=True):
+        window = [p.id for p in store.mail.new_papers(a, b)]
+        reader = reader_inputs(store, sub.user_id, window)
+        want = tab.rank(reader.liked, reader.candidates, reader.disliked).picks[:10]
+        assert mine and [p for p, _ in mine] == [p.paper_id for p in want]

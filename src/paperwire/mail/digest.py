@@ -14,7 +14,8 @@
 
 One :class:`Composer` serves a whole run: the trending rank is computed once per period end,
 each period's new papers are read, and their vectors stacked, once, and one For-you model
-(keeping the papers' terms) ranks for every reader.
+(keeping the papers' terms) ranks for every reader, over the papers of all the run's For-you
+windows laid out once (:meth:`Composer.prepare`).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from datetime import datetime
 
 import numpy as np
 
+from ..core.errors import ModelError
 from ..core.models import Subscription
 from ..core.query import SearchFilters, parse
 from ..core.settings import DigestSettings
@@ -36,6 +38,8 @@ from ..search.matcher import Matcher
 from ..search.retrievers import WordJudge
 from ..store import Store
 from .schedule import Due
+
+SHARED_MAX = 50_000  # papers a run's For-you windows may hold to be laid out together
 
 
 @dataclass
@@ -81,6 +85,7 @@ class Composer:
     _windows: dict[tuple[datetime, datetime], _Window] = field(default_factory=dict)
     foryou: ForYou | None = None  # made at first use
     _shared: dict[tuple[datetime, datetime], SharedPapers] = field(default_factory=dict)
+    _all: SharedPapers | None = None  # the papers of every For-you window of the run
     _signals: dict[int, dict[str, list[str]]] = field(default_factory=dict)
 
     # -- trending ------------------------------------------------------------------------
@@ -202,13 +207,27 @@ class Composer:
             self.foryou = ForYou(self.store, vectors)
         return self.foryou
 
-    def read_signals(self, subs: list[Subscription]) -> None:
-        """Read the For-you readers' signals and topics together (a run's, before
-        composing)."""
-        users = sorted({s.user_id for s in subs if s.kind == "foryou" and s.user_id})
+    def prepare(self, due: list[tuple[Subscription, datetime, datetime]]) -> None:
+        """Before composing a run's digests (subscription, window start, end): read the
+        For-you readers' signals and topics together, and lay out the papers new in any of
+        their windows once. The windows of a dozen time zones and two frequencies overlap
+        (two dozen windows, most papers in many), and a liked paper's similarity to every
+        paper is then computed once for the run instead of once per window. At most
+        SHARED_MAX papers (a run catching up on weeks lays out window by window)."""
+        mine = [(s, a, b) for s, a, b in due if s.kind == "foryou" and s.user_id]
+        users = sorted({s.user_id for s, _, _ in mine if s.user_id})
         topics = self.store.readers.topics_of(users)
         for uid, signals in self.store.signals.signals_of(users).items():
             self._signals[uid] = {**signals, "topics": topics[uid]}
+        model = self.for_you_model() if mine else None
+        if model is None:
+            return
+        papers = self.store.mail.new_papers(min(a for _, a, _ in mine), max(b for _, _, b in mine))
+        if len(papers) <= SHARED_MAX:
+            try:
+                self._all = SharedPapers(model, papers)
+            except ModelError:  # a paper to embed and no model: each digest says so
+                self._all = None
 
     def for_you(
         self, sub: Subscription, start: datetime, end: datetime, limit: int | None = None
@@ -224,9 +243,13 @@ class Composer:
         reader = reader_inputs(self.store, sub.user_id, w.ids, signals)
         if not reader.known or not reader.candidates:
             return []
-        if (start, end) not in self._shared:  # vectors and terms laid out once per window
-            self._shared[(start, end)] = SharedPapers(model, self.store.mail.new_papers(start, end))
-        shared = self._shared[(start, end)]
+        shared = self._all
+        if shared is None or any(i not in shared.row for i in reader.candidates):
+            # (a paper new since prepare(), or windows too wide to lay out together)
+            if (start, end) not in self._shared:
+                papers = self.store.mail.new_papers(start, end)
+                self._shared[(start, end)] = SharedPapers(model, papers)
+            shared = self._shared[(start, end)]
         ranked = shared.rank(
             reader.liked, reader.candidates, reader.disliked, limit, topics=reader.topics
         )

@@ -239,7 +239,7 @@ class DigestRun:
                 todo = todo[:limit]
             stats.due = len(todo) + stats.already
             sent_before = self.store.mail.sent_paper_ids([s.id for s, _, _ in todo])
-            self.composer.read_signals([s for s, _, found in todo if found is None])
+            self.composer.prepare([(s, d.start, d.end) for s, d, found in todo if found is None])
             mailer = self.mailer or Mailer(self.mail)
             try:
                 for batch in _batches(todo, BATCH):

@@ -54,7 +54,8 @@ TOPIC_CACHE = 10_000  # topics whose query embedding a ForYou keeps
 TERM_CACHE = 20_000  # papers whose terms a ForYou keeps (a day's candidates, many readers)
 IDF_SAMPLE = 20_000  # the newest papers, whose words give the idf
 BACKGROUND = 256  # papers listed before the candidates: what the reader's feed usually holds
-BACKGROUND_CACHE = 8  # backgrounds a ForYou keeps (by the feed's first paper)
+BACKGROUND_CACHE = 32  # backgrounds a ForYou keeps (by the feed's first paper; a digest run
+# ranks the windows of two dozen time zones and frequencies, each with its own)
 LAYOUTS = 4  # candidate sets a ForYou keeps laid out by term (a day's feed, many readers)
 LAYOUT_SPARE = 4  # a kept set serves candidates at least a quarter (1/this) of its size
 MAX_DF = 0.1  # terms in more of those papers than this share count for nothing
@@ -383,6 +384,9 @@ TermsKey = tuple[int, int, int]
 """A paper's seq and the hashes of its title and abstract: its words, as last read."""
 
 Background = tuple[np.ndarray | None, tuple[Sparse, Sparse], dict[TermsKey, tuple[float, float]]]
+BackgroundLikeness = tuple[np.ndarray | None, np.ndarray, np.ndarray]
+"""Papers' likeness to the background: to its mean embedding (None without vectors), over
+words and over 4-grams."""
 """The mean embedding and the mean words and 4-grams tf-idf vectors of the papers listed
 before a feed, and the likeness to the latter two of each candidate ranked so far (by
 :func:`terms_key`)."""
@@ -479,15 +483,20 @@ class ForYou:
         sims: TextSims,
         limit: int | None = None,
         topics: TopicLikeness | None = None,
+        near_background: BackgroundLikeness | None = None,
     ) -> list[Pick]:
         """The candidates best first (the best ``limit``), scored by :func:`scores` with the
         background part, each with the liked paper it is most like or the topic it is
         about: the end of every ranking (:meth:`rank`, and the digest's
         ``foryou_many.SharedPapers``), so that both rank alike. ``texts`` holds the liked
-        papers and the candidates."""
+        papers and the candidates; ``near_background``: the candidates'
+        :meth:`background_likeness`, when known already."""
         background = None
         if self.tuning.background:
-            background = self._likeness_to_background(texts, cands, C)
+            if near_background is None:
+                first = self.background_first(texts, cands)
+                near_background = self.background_likeness(texts, cands, C, first)
+            background = self._background_score(near_background)
         names, likeness = (topics[0], (topics[1], sims.topic_words)) if topics else ([], None)
         score, near, about = scores(
             C, L, N, sims.words, self.tuning, background, likeness, sims.grams, sims.topic_grams
@@ -536,14 +545,17 @@ class ForYou:
         words, grams_ = self._frequencies()
         return unit_vector(terms(topic), words), unit_vector(grams(topic), grams_)
 
-    def _likeness_to_background(
-        self, texts: dict[str, PaperText], cands: list[str], C: np.ndarray
-    ) -> np.ndarray:
-        """Each candidate's likeness (embedding, words and 4-grams, weighted as the liked
-        papers' parts) to the mean of the BACKGROUND papers added before the feed's (the
-        candidates', the lowest tenth of seqs left aside: an old paper listed again) from
-        the store, as on the site so in the command."""
-        first = int(np.percentile([texts[i].seq for i in cands], 10, method="lower"))
+    def background_first(self, texts: dict[str, PaperText], cands: list[str]) -> int:
+        """The seq the candidates' background ends at: the feed's first paper (the lowest
+        tenth of seqs left aside: an old paper listed again)."""
+        return int(np.percentile([texts[i].seq for i in cands], 10, method="lower"))
+
+    def background_likeness(
+        self, texts: dict[str, PaperText], papers: list[str], C: np.ndarray, first: int
+    ) -> BackgroundLikeness:
+        """Each of ``papers``' likeness (embedding ``C``'s rows, words, 4-grams) to the mean
+        of the BACKGROUND papers the store added before seq ``first``: what
+        :meth:`picks` weighs, as for the liked papers, and subtracts."""
         with self._lock:
             got = self._background.get(first)
         if got is None:
@@ -558,18 +570,24 @@ class ForYou:
                 while len(self._background) > BACKGROUND_CACHE:
                     self._background.popitem(last=False)
         mean_vec, means, known = got
-        out = standardised(C @ mean_vec) if mean_vec is not None else np.zeros(len(cands))
-        keys = [terms_key(texts[i]) for i in cands]
-        new = [(k, texts[i]) for k, i in zip(keys, cands, strict=True) if k not in known]
+        keys = [terms_key(texts[i]) for i in papers]
+        new = [(k, texts[i]) for k, i in zip(keys, papers, strict=True) if k not in known]
         if new:  # (a day's candidates are the same for many readers: kept, by text)
             docs = [self._features(p) for _, p in new]
             words, grams_ = (word_likeness([d[part] for d in docs], means[part]) for part in (0, 1))
             pairs = zip(words.tolist(), grams_.tolist(), strict=True)
             known.update(zip([k for k, _ in new], pairs, strict=True))
-        near = np.array([known[k] for k in keys])
+        near = np.array([known[k] for k in keys]).reshape(len(keys), 2)
+        return (C @ mean_vec if mean_vec is not None else None), near[:, 0], near[:, 1]
+
+    def _background_score(self, likeness: BackgroundLikeness) -> np.ndarray:
+        """What :func:`scores` subtracts: the :meth:`background_likeness` parts, each
+        standardised across the candidates and weighted as the liked papers' parts."""
+        vec, *near = likeness
+        out = standardised(vec) if vec is not None else np.zeros(len(near[0]))
         for part, weight in enumerate((self.tuning.words, self.tuning.grams)):
             if weight:
-                out = out + weight * standardised(near[:, part])
+                out = out + weight * standardised(near[part])
         return np.asarray(out)
 
     def _frequencies(self) -> tuple[DocumentFrequencies, DocumentFrequencies]:

@@ -13,9 +13,19 @@ from collections.abc import Sequence
 import numpy as np
 
 from ..core.models import PaperText
-from .foryou import ByTerm, ForYou, Pick, Ranked, Sparse, distinct_topics
+from .foryou import (
+    BackgroundLikeness,
+    ByTerm,
+    ForYou,
+    Pick,
+    Ranked,
+    Sparse,
+    distinct_topics,
+)
 
 COLUMNS = 8192  # similarity columns a SharedPapers keeps (liked papers and topics, by part)
+COLUMN_BYTES = 256 << 20  # and at most this much of them (a column: 8 bytes a paper)
+BACKGROUNDS = 64  # backgrounds whose likeness to every paper a SharedPapers keeps
 
 
 class SharedPapers:
@@ -41,6 +51,10 @@ class SharedPapers:
         # every paper's similarity to a liked paper or topic (by part and vector): many
         # readers like the same papers, and a column is laid out once for all of them
         self._columns: OrderedDict[tuple[int, bytes, bytes], np.ndarray] = OrderedDict()
+        # every paper's likeness to a background (by the seq it ends at): the same for the
+        # readers whose candidates start alike
+        self._near: OrderedDict[int, BackgroundLikeness] = OrderedDict()
+        self.columns = min(COLUMNS, max(64, COLUMN_BYTES // (8 * max(len(self.papers), 1))))
 
     def similarity(self, part: int, against: Sequence[Sparse]) -> np.ndarray:
         """Every paper's similarity over words (``part`` 0) or 4-grams (1) to these unit
@@ -58,9 +72,22 @@ class SharedPapers:
         out = np.stack([self._columns[k] for k in keys], axis=1)
         for key in keys:  # the least recently used columns go first
             self._columns.move_to_end(key)
-        while len(self._columns) > COLUMNS:
+        while len(self._columns) > self.columns:
             self._columns.popitem(last=False)
         return out
+
+    def near_background(self, first: int) -> BackgroundLikeness:
+        """Every paper's :meth:`ForYou.background_likeness` to the background ending at seq
+        ``first``, computed once (a few kept)."""
+        got = self._near.get(first)
+        if got is None:
+            ids = [p.id for p in self.papers]
+            got = self.model.background_likeness(self._texts, ids, self.matrix, first)
+            self._near[first] = got
+            while len(self._near) > BACKGROUNDS:
+                self._near.popitem(last=False)
+        self._near.move_to_end(first)
+        return got
 
     def rank(
         self,
@@ -104,5 +131,11 @@ class SharedPapers:
             tops,
         )
         about = model.topic_likeness(tops, C)
-        picks = model.picks(self._texts, cands, pos, C, L, N, sims, limit, topics=about)
+        near: BackgroundLikeness | None = None
+        if model.tuning.background:
+            vec, words, grams = self.near_background(model.background_first(self._texts, cands))
+            near = (None if vec is None else vec[rows], words[rows], grams[rows])
+        picks = model.picks(
+            self._texts, cands, pos, C, L, N, sims, limit, topics=about, near_background=near
+        )
         return Ranked(picks, unknown)

@@ -640,3 +640,86 @@ def test_topic_alerts_judge_words_exactly_as_search_does(store, tmp_path):
         alert = {p.paper_id for p in composer.topic_matches(sub, start, end)}
         found = {h.paper_id for h in engine.search(query, mode="keyword", limit=50).hits}
         assert alert == found and alert, query
+
+
+def test_the_next_batch_is_chosen_while_one_is_being_sent(mailsite, monkeypatch):
+    """A run's digests are sent by a thread of their own while the next batch is chosen: the
+    server holds the run's first message until a digest of the second batch has been
+    composed (a run that sent and chose in turn would wait out the timeout). Every digest
+    still goes out once, counted once, and the progress adds up."""
+    import threading
+
+    from paperwire.mail import run as run_mod
+
+    store, _, tmp_path = mailsite
+    monkeypatch.setattr(run_mod, "BATCH", 2)
+    composed, second_batch = [], threading.Event()
+    compose_one = Composer.compose
+
+    def compose_and_count(self, sub, due, already_sent):
+        composed.append(sub.email)
+        if len(composed) > 2:  # the first batch holds two
+            second_batch.set()
+        return compose_one(self, sub, due, already_sent)
+
+    monkeypatch.setattr(Composer, "compose", compose_and_count)
+    held: list[bool] = []
+
+    class HoldingTheFirst(Mailer):
+        def send_wire(self, wire):
+            if not held:
+                held.append(second_batch.wait(20))
+            return super().send_wire(wire)
+
+    with SMTPServer() as smtp:
+        config = make_config(tmp_path, **smtp.settings)
+        emails = [f"s{i}@example.org" for i in range(5)]
+        for e in emails:
+            subscribe(store, e)
+        progress: list[int] = []
+        with HoldingTheFirst(config.mail) as mailer:
+            run = DigestRun(store, config, search_engine(store, semantic=False),
+                            trending_ranker(), mailer=mailer)  # fmt: skip
+            stats = run.run(period=next_weekday().isoformat(), progress=progress.append)
+        assert held == [True]
+        assert (stats.sent, stats.due, stats.errors) == (5, 5, []), stats.line()
+        assert progress == [2, 2, 1]
+        assert sorted(m["To"] for m in smtp.messages) == emails
+        assert stats.timings["send"] > 0 and stats.timings["render"] > 0
+
+
+def test_an_error_in_the_sending_thread_stops_the_run_and_loses_nothing(mailsite, monkeypatch):
+    """A failure the sending thread cannot handle (the database refusing to record a sent
+    digest) ends the run with that error; the next run sends what is left, and the one
+    digest sent but not recorded again with its Message-ID (the gap any SMTP sender has)."""
+    from paperwire.mail import run as run_mod
+
+    store, _, tmp_path = mailsite
+    monkeypatch.setattr(run_mod, "BATCH", 2)
+    mark_sent, calls = type(store.mail).mark_sent, []
+
+    def failing_third(self, *args, **kw):
+        calls.append(args)
+        if len(calls) == 3:
+            raise RuntimeError("database gone")
+        return mark_sent(self, *args, **kw)
+
+    period = next_weekday().isoformat()
+    with SMTPServer() as smtp:
+        config = make_config(tmp_path, **smtp.settings)
+        emails = [f"s{i}@example.org" for i in range(5)]
+        sids = [subscribe(store, e) for e in emails]
+        monkeypatch.setattr(type(store.mail), "mark_sent", failing_third)
+        with pytest.raises(RuntimeError, match="database gone"):
+            _run(store, config, period=period)
+        assert store.jobs.lease(LEASE) is None  # released: the next run may start at once
+        monkeypatch.setattr(type(store.mail), "mark_sent", mark_sent)
+        again = _run(store, config, period=period)
+        assert again.sent == 5 - 2, again.line()
+        assert _run(store, config, period=period).sent == 0
+        got = [(m["To"], m["Message-ID"]) for m in smtp.messages]
+        assert sorted({to for to, _ in got}) == emails
+        [(twice, _)] = [x for x in set(got) if got.count(x) == 2]  # same message, same id
+        assert len(got) == 6 and twice in emails
+        sent = store.mail.sent_paper_ids(sids)
+        assert all(sent[s] for s in sids)

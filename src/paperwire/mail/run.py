@@ -24,6 +24,8 @@ import os
 import socket
 import time
 from collections.abc import Callable, Iterator
+from concurrent import futures
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from datetime import time as clock_time
@@ -67,9 +69,21 @@ class RunStats:
     seconds: float = 0.0
     errors: list[str] = field(default_factory=list)
     # where the time went: choosing papers, rendering, SMTP, bookkeeping in the database
+    # (rendering and sending run in a thread of their own beside choosing: these add up to
+    # more than ``seconds``)
     timings: dict[str, float] = field(
         default_factory=lambda: {"compose": 0.0, "render": 0.0, "send": 0.0, "store": 0.0}
     )
+
+    def add(self, other: RunStats) -> None:
+        """Add the deliveries counted in ``other`` (a batch sent by another thread)."""
+        self.sent += other.sent
+        self.failed += other.failed
+        self.bounced += other.bounced
+        self.abandoned += other.abandoned
+        self.errors += other.errors
+        for key, seconds in other.timings.items():
+            self.timings[key] = self.timings.get(key, 0.0) + seconds
 
     def line(self) -> str:
         if self.busy:
@@ -241,6 +255,10 @@ class DigestRun:
             sent_before = self.store.mail.sent_paper_ids([s.id for s, _, _ in todo])
             self.composer.prepare([(s, d.start, d.end) for s, d, found in todo if found is None])
             mailer = self.mailer or Mailer(self.mail)
+            # One batch is rendered and sent by its own thread while the next is chosen and
+            # claimed: the SMTP conversation waits on the server, and choosing is CPU.
+            sender = ThreadPoolExecutor(1, thread_name_prefix="paperwire-digest-send")
+            flight: _Flight | None = None
             try:
                 for batch in _batches(todo, BATCH):
                     if not dry_run and time.monotonic() - renewed > LEASE_TTL / 5:
@@ -248,15 +266,27 @@ class DigestRun:
                             stats.errors.append("lost the lease to another instance; stopped")
                             break
                         renewed = time.monotonic()
+                    if flight is not None and flight.subs & {s.id for s, _, _ in batch}:
+                        _land(flight, stats, progress)  # its digest goes first
+                        flight = None
                     chosen = self._choose(batch, sent_before, now, stats)
                     if dry_run:
                         _preview(chosen, stats, preview)
-                    else:
-                        for sub, due, row, picks in self._claim(chosen, stats):
-                            self._deliver(sub, due, row, picks, sent_before[sub.id], mailer, stats)
-                    if progress:
-                        progress(len(batch))
+                        if progress:
+                            progress(len(batch))
+                        continue
+                    claimed = self._claim(chosen, stats)
+                    if flight is not None:
+                        _land(flight, stats, progress)
+                    job = sender.submit(self._deliver_all, claimed, sent_before, mailer)
+                    flight = _Flight(job, {s.id for s, _, _ in batch}, len(batch))
+                if flight is not None:
+                    _land(flight, stats, progress)
+                    flight = None
             finally:
+                if flight is not None:  # unwinding: the batch in flight ends first
+                    futures.wait([flight.job])
+                sender.shutdown()
                 if self.mailer is None:
                     mailer.close()
         finally:
@@ -320,6 +350,19 @@ class DigestRun:
         stats.timings["store"] += time.perf_counter() - t0
         return out
 
+    def _deliver_all(
+        self,
+        claimed: list[tuple[Subscription, Due, Delivery, list[Pick]]],
+        sent_before: dict[int, set[str]],
+        mailer: Mailer,
+    ) -> RunStats:
+        """Render and send these claimed digests, in order (the sending thread's work); what
+        happened, to add to the run's figures."""
+        part = RunStats()
+        for sub, due, row, picks in claimed:
+            self._deliver(sub, due, row, picks, sent_before[sub.id], mailer, part)
+        return part
+
     def _deliver(
         self,
         sub: Subscription,
@@ -362,6 +405,23 @@ class DigestRun:
         already_sent.update(p.paper_id for p in picks)  # for this subscriber's next digest
         stats.timings["store"] += clock() - t2
         stats.sent += 1
+
+
+@dataclass
+class _Flight:
+    """A batch being delivered by the sending thread."""
+
+    job: futures.Future[RunStats]
+    subs: set[int]  # its subscriptions
+    size: int  # digests in the batch, as counted for progress
+
+
+def _land(flight: _Flight, stats: RunStats, progress: Callable[[int], None] | None) -> None:
+    """Wait for the batch in flight to be delivered (its error, if any, is raised here) and
+    add its figures to the run's."""
+    stats.add(flight.job.result())
+    if progress:
+        progress(flight.size)
 
 
 def _batches(todo: list[Todo], size: int) -> Iterator[list[Todo]]:

@@ -9,6 +9,7 @@ import random
 import re
 import signal
 import subprocess
+import sys
 import time
 from datetime import date, datetime, timedelta
 from datetime import time as dtime
@@ -677,11 +678,12 @@ def test_the_next_batch_is_chosen_while_one_is_being_sent(mailsite, monkeypatch)
         for e in emails:
             subscribe(store, e)
         progress: list[int] = []
+        switch = sys.getswitchinterval()
         with HoldingTheFirst(config.mail) as mailer:
             run = DigestRun(store, config, search_engine(store, semantic=False),
                             trending_ranker(), mailer=mailer)  # fmt: skip
             stats = run.run(period=next_weekday().isoformat(), progress=progress.append)
-        assert held == [True]
+        assert held == [True] and sys.getswitchinterval() == switch  # (lowered in the run)
         assert (stats.sent, stats.due, stats.errors) == (5, 5, []), stats.line()
         assert progress == [2, 2, 1]
         assert sorted(m["To"] for m in smtp.messages) == emails

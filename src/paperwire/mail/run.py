@@ -22,6 +22,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import sys
 import time
 from collections.abc import Callable, Iterator
 from concurrent import futures
@@ -52,6 +53,8 @@ log = logging.getLogger("paperwire.mail")
 LEASE = "digests"
 LEASE_TTL = 120.0  # renewed every LEASE_TTL / 5 while a run goes on
 BATCH = 100  # digests chosen, then claimed in one transaction, at a time
+SWITCH = 0.001  # s: the sending thread, woken by the server's reply, waits at most this long
+# for the interpreter while the run chooses papers (Python's default: 5 ms, for each reply)
 Todo = tuple[Subscription, Due, Delivery | None]  # a digest to send, started earlier or not
 Chosen = tuple[Subscription, Due, Delivery | None, list[Pick]]  # … with its papers
 
@@ -259,6 +262,8 @@ class DigestRun:
             # claimed: the SMTP conversation waits on the server, and choosing is CPU.
             sender = ThreadPoolExecutor(1, thread_name_prefix="paperwire-digest-send")
             flight: _Flight | None = None
+            switch = sys.getswitchinterval()
+            sys.setswitchinterval(min(switch, SWITCH))
             try:
                 for batch in _batches(todo, BATCH):
                     if not dry_run and time.monotonic() - renewed > LEASE_TTL / 5:
@@ -287,6 +292,7 @@ class DigestRun:
                 if flight is not None:  # unwinding: the batch in flight ends first
                     futures.wait([flight.job])
                 sender.shutdown()
+                sys.setswitchinterval(switch)
                 if self.mailer is None:
                     mailer.close()
         finally:

@@ -384,12 +384,13 @@ TermsKey = tuple[int, int, int]
 """A paper's seq and the hashes of its title and abstract: its words, as last read."""
 
 Background = tuple[np.ndarray | None, tuple[Sparse, Sparse], dict[TermsKey, tuple[float, float]]]
-BackgroundLikeness = tuple[np.ndarray | None, np.ndarray, np.ndarray]
-"""Papers' likeness to the background: to its mean embedding (None without vectors), over
-words and over 4-grams."""
 """The mean embedding and the mean words and 4-grams tf-idf vectors of the papers listed
 before a feed, and the likeness to the latter two of each candidate ranked so far (by
 :func:`terms_key`)."""
+
+BackgroundLikeness = tuple[np.ndarray | None, np.ndarray, np.ndarray]
+"""Papers' likeness to the background: to its mean embedding (None without vectors), over
+words and over 4-grams."""
 
 
 Layout = tuple[dict[TermsKey, int], tuple[ByTerm, ByTerm]]

@@ -725,3 +725,18 @@ def test_an_error_in_the_sending_thread_stops_the_run_and_loses_nothing(mailsite
         assert len(got) == 6 and twice in emails
         sent = store.mail.sent_paper_ids(sids)
         assert all(sent[s] for s in sids)
+
+
+def test_runs_at_once_in_one_process_restore_the_switch_interval():
+    """Two runs in one process (a dry run beside the scheduler's) lower the interpreter's
+    switch interval while either sends, and the last to end restores it."""
+    from paperwire.mail import run as run_mod
+
+    before = sys.getswitchinterval()
+    run_mod._quick_switches(True)
+    assert sys.getswitchinterval() == run_mod.SWITCH < before
+    run_mod._quick_switches(True)
+    run_mod._quick_switches(False)  # the first run ends
+    assert sys.getswitchinterval() == run_mod.SWITCH
+    run_mod._quick_switches(False)
+    assert sys.getswitchinterval() == before

@@ -23,6 +23,7 @@ import logging
 import os
 import socket
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent import futures
@@ -262,8 +263,7 @@ class DigestRun:
             # claimed: the SMTP conversation waits on the server, and choosing is CPU.
             sender = ThreadPoolExecutor(1, thread_name_prefix="paperwire-digest-send")
             flight: _Flight | None = None
-            switch = sys.getswitchinterval()
-            sys.setswitchinterval(min(switch, SWITCH))
+            _quick_switches(True)
             try:
                 for batch in _batches(todo, BATCH):
                     if not dry_run and time.monotonic() - renewed > LEASE_TTL / 5:
@@ -292,7 +292,7 @@ class DigestRun:
                 if flight is not None:  # unwinding: the batch in flight ends first
                     futures.wait([flight.job])
                 sender.shutdown()
-                sys.setswitchinterval(switch)
+                _quick_switches(False)
                 if self.mailer is None:
                     mailer.close()
         finally:
@@ -411,6 +411,23 @@ class DigestRun:
         already_sent.update(p.paper_id for p in picks)  # for this subscriber's next digest
         stats.timings["store"] += clock() - t2
         stats.sent += 1
+
+
+_switching = threading.Lock()
+_switch_users: list[float] = []  # the interval before the first run that lowered it
+
+
+def _quick_switches(on: bool) -> None:
+    """Lower the interpreter's thread switch interval to SWITCH while a run sends (``on``),
+    and restore it when the last run in this process is done."""
+    with _switching:
+        if on:
+            _switch_users.append(sys.getswitchinterval())
+            sys.setswitchinterval(min(_switch_users[0], SWITCH))
+        else:
+            before = _switch_users.pop()
+            if not _switch_users:
+                sys.setswitchinterval(before)
 
 
 @dataclass

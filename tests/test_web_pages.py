@@ -62,6 +62,22 @@ def test_week_and_month_navigation(web, visitor):
     assert f'href="{week.path}"' in prev.text  # next link back to this week
 
 
+def test_week_and_month_tabs_open_on_the_latest_papers(web, visitor):
+    """An instance whose latest papers came weeks ago: Weekly and Monthly open on the
+    period holding them, as Daily and the Atom feeds do, not on empty periods."""
+    from paperwire.core.periods import month
+    from paperwire.store import schema as t
+
+    app, store, ids, _ = web
+    old = date.today() - timedelta(days=75)
+    with store.begin() as conn:
+        conn.execute(t.feed_entries.update().values(feed_date=old))
+    assert visitor.get("/papers/week").headers["location"] == week_of(old).path
+    assert visitor.get("/papers/month").headers["location"] == month(old.year, old.month).path
+    r = visitor.get("/papers/week", follow_redirects=True)
+    assert r.status_code == 200 and r.text.count('class="card"') == 10
+
+
 def test_previous_day_link_skips_empty_days(web, visitor):
     app, store, ids, _ = web
     old = date.today() - timedelta(days=30)

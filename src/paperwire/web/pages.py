@@ -9,7 +9,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Annotated, Any, TypeVar, cast
 from urllib.parse import quote, urlencode
 
@@ -251,9 +251,16 @@ def papers_index(
     filters = service.search_filters(date_from, date_to, category, code, feed, author)
     if q.strip() or filters.active:
         return search_page(ctx, q, p, sort or "relevance", filters)
+    return _feed(ctx, periods.day(_latest_day(ctx)), p, _sort(sort or "upvotes"))
+
+
+def _latest_day(ctx: Ctx) -> date:
+    """The latest day with papers on the feed (today when it has none yet): where the Daily,
+    Weekly and Monthly tabs open, as their Atom feeds do (an instance whose last papers
+    came weeks ago opens on them, not on empty periods)."""
     today = ctx.site.clock.feed_date()
     latest = _memo(ctx).get(ctx, ("latest", today), lambda: ctx.store.feed.day(on_or_before=today))
-    return _feed(ctx, periods.day(latest or today), p, _sort(sort or "upvotes"))
+    return latest or today
 
 
 def search_page(ctx: Ctx, q: str, p: int, sort: str, filters: SearchFilters) -> Response:
@@ -303,12 +310,12 @@ router.add_api_route("/papers/month/{key}", _period_route("month"), methods=["GE
 
 @router.get("/papers/week")
 def this_week(ctx: CtxDep) -> Response:
-    return RedirectResponse(periods.week_of(ctx.site.clock.feed_date()).path, status_code=302)
+    return RedirectResponse(periods.week_of(_latest_day(ctx)).path, status_code=302)
 
 
 @router.get("/papers/month")
 def this_month(ctx: CtxDep) -> Response:
-    d = ctx.site.clock.feed_date()
+    d = _latest_day(ctx)
     return RedirectResponse(periods.month(d.year, d.month).path, status_code=302)
 
 

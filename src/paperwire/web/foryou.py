@@ -115,21 +115,25 @@ def for_you(
         "digest": None if collection else for_you_digest(ctx),  # web.subscribe's form
     }
     ranker = ctx.site.for_you() if reader.known else None
-    if not reader.known or ranker is None:
+    reasons: dict[str, Any] = {}
+    if not reader.known or ranker is None:  # the papers as the feed lists them, meanwhile
         context["cold"] = "off" if reader.known else "start"
-        return page_of(ctx, [], total=len(reader.candidates), p=0, **context)
-    ranked = ranker.rank(reader.liked, reader.candidates, reader.disliked, reader.topics)
-    window = ranked.picks[p * size : (p + 1) * size]
+        ids = reader.candidates
+    else:
+        ranked = ranker.rank(reader.liked, reader.candidates, reader.disliked, reader.topics)
+        ids = [pick.paper_id for pick in ranked.picks]
+        reasons = {pick.paper_id: pick for pick in ranked.picks if pick.reason}
+    window = ids[p * size : (p + 1) * size]
     if p and not window:
         raise HTTPException(404, "No more papers for you in this period.")
-    cards = ctx.store.feed.cards([pick.paper_id for pick in window])
-    more = (p + 1) * size < len(ranked.picks)
+    cards = ctx.store.feed.cards(window)
+    more = (p + 1) * size < len(ids)
     return page_of(
         ctx,
         cards,
-        total=len(ranked.picks),
+        total=len(ids),
         p=p,
-        reasons={pick.paper_id: pick for pick in window if pick.reason},
+        reasons={i: reasons[i] for i in window if i in reasons},
         more_url=_url(span, collection, p=p + 1) if more else None,
         **context,
     )

@@ -326,3 +326,19 @@ def test_every_page_has_no_axe_violations(browser, pages, axe_source, scheme, si
         context.close()
     assert not problems, "\n".join(problems)
     assert not outside, f"requests left the server: {outside}"
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_the_focused_skip_link_is_readable(browser, pages, axe_source, scheme):  # noqa: F811
+    """The skip link shows only when focused (the first Tab), which a page-load check never
+    sees: axe-core on the page with it focused, in both colour schemes."""
+    url, _ = pages
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, color_scheme=scheme)
+    try:
+        page = context.new_page()
+        page.goto(f"{url}/papers")
+        page.keyboard.press("Tab")
+        assert page.evaluate("document.activeElement.className") == "skip"
+        assert run_axe(page, axe_source) == []
+    finally:
+        context.close()

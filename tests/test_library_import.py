@@ -33,6 +33,9 @@ def test_an_uploaded_library_becomes_a_collection(web_both):
     assert set(items) <= set(store.signals.signals(uid)["positives"])  # For you learns
     r = _upload(v, "zotero.ris", (LIB / "zotero.ris").read_bytes())
     assert r.status_code == 200 and "from your RIS file" in r.text
+    # the result's address opened again (from the history): the form, not an error
+    again = v.get("/collections/import")
+    assert (again.status_code, again.headers["location"]) == (303, "/collections#import")
 
 
 def test_a_bad_upload_is_refused_and_nothing_is_made(web_both):

@@ -213,6 +213,8 @@ def test_subscribing_from_the_tab_needs_an_account_and_csrf(store, tmp_path, emb
     r = v.post("/subscriptions/for-you", {"frequency": "weekly", "timezone": "Europe/Paris"})
     assert r.status_code == 200 and "subscribed: Weekly digest of your For-you papers" in r.text
     assert "For-you papers" in r.text and 'name="kind" value="foryou"' in r.text
+    again = v.get("/subscriptions/for-you")  # the result's address opened again: the tab
+    assert (again.status_code, again.headers["location"]) == (303, "/papers/for-you")
     sub = store.mail.for_you_subscription(uid)
     assert (sub.kind, sub.frequency, sub.timezone, sub.status, sub.email) == (
         "foryou", "weekly", "Europe/Paris", "confirmed", "ada@example.org")  # fmt: skip

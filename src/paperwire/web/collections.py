@@ -123,6 +123,13 @@ def create(post: PostedDep) -> Response:
     return RedirectResponse(f"/collections/{made.id}", status_code=303)
 
 
+@router.get("/collections/import")
+def import_again() -> Response:
+    """The import form's address, opened again (from the history, after an import): the
+    form, on the collections page."""
+    return RedirectResponse("/collections#import", status_code=303)
+
+
 # -- one collection ------------------------------------------------------------------------
 @router.get("/collections/{collection_id}")
 def show(ctx: CtxDep, collection_id: RowId) -> Response:

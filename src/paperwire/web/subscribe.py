@@ -149,6 +149,12 @@ def for_you_digest(ctx: Ctx) -> ForYouDigest | None:
     return ForYouDigest(sub, token, user.timezone or "UTC")
 
 
+@router.get("/subscriptions/for-you")
+def for_you_again() -> Response:
+    """The address after subscribing from the For-you tab, opened again: the tab."""
+    return RedirectResponse("/papers/for-you", status_code=303)
+
+
 @router.post("/subscriptions/for-you")
 def subscribe_for_you(post: PostedDep) -> Response:
     """The For-you tab's button: the signed-in reader's For-you papers by e-mail, daily or

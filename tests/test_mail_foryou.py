@@ -187,7 +187,7 @@ def test_the_account_decides_address_disabling_and_deletion(mailed):
     assert store.mail.active_subscriptions() == []
 
 
-def test_subscribing_from_the_tab_needs_an_account_and_csrf(store, tmp_path, embedder):  # noqa: F811
+def test_subscribing_from_the_tab_needs_an_account_and_csrf(store, tmp_path, embedder, monkeypatch):  # noqa: F811, E501
     ids = seed(store)
     search_engine(store, tmp_path / "vector-index", embedder=embedder).indexer().embed_missing()
     app, _ = site(store, tmp_path)
@@ -227,6 +227,13 @@ def test_subscribing_from_the_tab_needs_an_account_and_csrf(store, tmp_path, emb
     assert "already subscribed" in r.text
     assert store.mail.for_you_subscription(uid).id == sub.id
     token = re.search(r'name="token" value="([^"]+)"', r.text).group(1)
+    # its preview ranks with the tab's own model (its words counted already), not a new one
+    from paperwire.mail import digest
+
+    monkeypatch.setattr(digest, "ForYou", None)
+    preview = v.get(f"/digest/preview?token={token}&format=text")
+    assert preview.status_code == 200 and "Why: like “" in preview.text
+    monkeypatch.undo()
     r = v.post("/subscriptions/manage", {"token": token, "kind": "trending",
                                           "frequency": "weekly", "timezone": "UTC"})  # fmt: skip
     assert r.status_code == 200

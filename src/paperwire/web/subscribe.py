@@ -306,6 +306,7 @@ def preview(
     site = ctx.site
     run = DigestRun(ctx.store, ctx.settings, site.search, site.ranker, site.signer)
     run.composer.persist = False  # a preview changes nothing
+    run.composer.foryou = site.for_you()  # the tab's model: its words are counted already
     # The next e-mail as it stands: the papers since the last one was due, until now.
     now = utcnow()
     hour = parse_hour(ctx.settings.digests.digest_hour)

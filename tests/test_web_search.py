@@ -62,6 +62,11 @@ def test_search_page(searchable):
     # Words nobody used: an explanation, not an error.
     none = v.get("/papers", params={"q": "zzqx wvvu"})
     assert none.status_code == 200 and "No paper matches" in none.text
+    # Paging past the last result: where the results are, not "no paper matches".
+    past = v.get("/papers", params={"q": "vision", "sort": "date", "p": 99})
+    assert past.status_code == 200 and "No paper matches" not in past.text
+    assert "No more results on this page" in past.text
+    assert 'href="/papers?q=vision&amp;sort=date">Back to the first page' in past.text
     for q in ['"', "-", "a OR", "x" * 10000, "((", "NOT"]:
         assert v.get("/papers", params={"q": q}).status_code == 200
 

@@ -144,3 +144,20 @@ def test_email_excerpt_never_cuts_math():
     cut = excerpt(text, limit=310)
     assert cut.endswith("…") and cut.count("$") % 2 == 0
     assert "<math" in tex.to_html(excerpt(r"short $\tau_0$ text"))
+
+
+@pytest.mark.parametrize(
+    ("text", "plain"),
+    [
+        ("AT$^2$PO: agents", "AT²PO: agents"),
+        (r"$C$-$\Delta\Theta$ cycles", "C-ΔΘ cycles"),
+        (r"$x_i$, $x^{ab}$, $x_{i+1}$, $a_1^2$", "x_i, x^ab, x_(i+1), a₁²"),
+        (r"$\frac{a}{b}$ and $\sqrt{2}$", "a/b and √(2)"),
+        (r"$\text{big data}$ at scale", "big data at scale"),
+        ("costs $5 and $10", "costs $5 and $10"),
+        (r"a $\bad{$ span", r"a \bad{ span"),
+        ("no math", "no math"),
+    ],
+)
+def test_math_as_plain_text(text, plain):
+    assert tex.to_text(text) == plain

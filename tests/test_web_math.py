@@ -64,6 +64,21 @@ def test_hostile_tex_in_a_title_injects_nothing(math_site):
     assert h1.startswith("<h1>Costs $5 and $10: <math ")
 
 
+def test_titles_where_markup_cannot_go_read_their_math_as_text(math_site):
+    """A page's title, a button's accessible name, an Atom title: the title's math as plain
+    characters ("𝒪(n²)", "τ₀"), not TeX; hostile TeX stays escaped text there too."""
+    app, _ = math_site
+    visitor = Visitor(app)
+    plain = "Attention in 𝒪(n²) time at τ₀"
+    page = visitor.get("/papers/2601.00001").text
+    assert f"<title>{plain} · " in page
+    card = between(visitor.get("/papers").text, 'id="paper-2601.00001"', "</article>")
+    assert f'<span class="sr-only">Upvote {plain},</span>' in card
+    assert f"<title>{plain}</title>" in visitor.get("/feeds/daily.atom").text
+    hostile = between(visitor.get("/papers/2601.00002").text, "<title>", "</title>")
+    assert "<script" not in hostile and "&lt;script&gt;alert(1)&lt;/script&gt;" in hostile
+
+
 def test_comments_render_math_and_keep_thin_spaces(math_site):
     app, store = math_site
     add_user(store, "reader")

@@ -236,6 +236,66 @@ def tex_html(value: object) -> Markup:
     return Markup(to_html(str(value)))
 
 
+_SUPERSCRIPT = dict(zip("0123456789+-=()ni", "⁰¹²³⁴⁵⁶⁷⁸⁹⁺⁻⁼⁽⁾ⁿⁱ", strict=True))
+_SUBSCRIPT = dict(zip("0123456789+-=()", "₀₁₂₃₄₅₆₇₈₉₊₋₌₍₎", strict=True))
+
+
+def _script(text: str, chars: dict[str, str], mark: str) -> str:
+    """A sub- or superscript in plain text: Unicode's small digits and signs where it has
+    them all ("²"), else after ``^`` or ``_`` ("^{ab}" as "^ab", "^(a b)")."""
+    if text and all(c in chars for c in text):
+        return "".join(chars[c] for c in text)
+    return f"{mark}{text}" if len(text) <= 1 or text.isalnum() else f"{mark}({text})"
+
+
+def _plain_math(el: ET.Element) -> str:
+    """The text a MathML element reads as: its characters, with scripts, fractions and
+    roots spelled out on one line."""
+    name = el.tag[len(MATHML) :] if el.tag.startswith(MATHML) else el.tag
+    kids = list(el)
+    if name == "annotation":
+        return ""
+    parts = [_plain_math(k) for k in kids]
+    if name in ("msup", "msub", "msubsup") and len(parts) >= 2:
+        if name == "msub":
+            return parts[0] + _script(parts[1], _SUBSCRIPT, "_")
+        if name == "msup":
+            return parts[0] + _script(parts[1], _SUPERSCRIPT, "^")
+        if len(parts) == 3:
+            sub, sup = _script(parts[1], _SUBSCRIPT, "_"), _script(parts[2], _SUPERSCRIPT, "^")
+            return parts[0] + sub + sup
+    if name == "mfrac" and len(parts) == 2:
+        return f"{parts[0]}/{parts[1]}"
+    if name == "msqrt":
+        return f"√({''.join(parts)})"
+    keep = (lambda t: t) if name == "mtext" else str.strip  # (text keeps its spaces)
+    return keep(el.text or "") + "".join(
+        p + keep(k.tail or "") for p, k in zip(parts, kids, strict=True)
+    )
+
+
+@lru_cache(maxsize=CACHE_SIZE)
+def _math_text(tex: str) -> str | None:
+    markup = mathml(tex)
+    return None if markup is None else _plain_math(ET.fromstring(markup)).replace("\xa0", " ")
+
+
+def to_text(text: str) -> str:
+    """``text`` with its math as plain characters, for where markup cannot go (a page's
+    title, an accessible name, an Atom title): "AT$^2$PO" as "AT²PO", "$x_i$" as "x_i";
+    a span that does not convert keeps its TeX without the dollars."""
+    if not has_math(text):
+        return text
+    out = []
+    for seg in split(text):
+        if isinstance(seg, str):
+            out.append(seg)
+        else:
+            got = _math_text(seg.tex)
+            out.append(got if got is not None else seg.tex)
+    return "".join(out)
+
+
 def safe_cut(text: str, limit: int) -> int:
     """A cut position at or before ``limit`` that is not inside a math span."""
     if not has_math(text[:limit]):

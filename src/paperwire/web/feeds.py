@@ -20,6 +20,7 @@ from ..core.errors import InvalidArxivId, PeriodError
 from ..core.hooks import hookimpl
 from ..core.ids import parse_arxiv_id
 from ..core.models import Card
+from ..core.tex import to_text
 from ..core.text import xml_safe
 from . import render, service
 from .deps import Ctx, CtxDep, RowId
@@ -89,7 +90,7 @@ def atom(ctx: Ctx, title: str, path: str, html_path: str, cards: Sequence[Card])
     _sub(feed, "generator", "Paperwire")
     for card in cards:
         entry = _sub(feed, "entry")
-        _sub(entry, "title", card.title)
+        _sub(entry, "title", to_text(card.title))
         _sub(entry, "id", f"{base}/papers/{card.id}")
         _sub(entry, "link", rel="alternate", href=f"{base}/papers/{card.id}", type="text/html")
         _sub(entry, "link", rel="related", href=f"https://arxiv.org/abs/{card.id}", title="arXiv")
@@ -223,7 +224,7 @@ def discussion(ctx: CtxDep, arxiv_id: str) -> Response:
     latest = max((c.edited_at or c.created_at for c in rows), default=None)
     feed = _head(
         ctx,
-        f"Discussion of {card.title}",
+        f"Discussion of {to_text(card.title)}",
         f"/feeds/papers/{pid}/comments.atom",
         f"/papers/{pid}#comments",
         _ts(latest or utcnow()),
@@ -232,7 +233,7 @@ def discussion(ctx: CtxDep, arxiv_id: str) -> Response:
     for c in rows:
         who = c.fullname or c.username
         entry = _sub(feed, "entry")
-        _sub(entry, "title", f"{who} on {card.title}")
+        _sub(entry, "title", f"{who} on {to_text(card.title)}")
         _sub(entry, "id", f"{base}/papers/{pid}#comment-{c.id}")
         _sub(
             entry,

@@ -18,7 +18,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse, RedirectResponse,
 from markupsafe import Markup
 from starlette.datastructures import FormData
 
-from ..core import periods
+from ..core import periods, tex
 from ..core.clock import utcnow
 from ..core.errors import InvalidArxivId, PeriodError
 from ..core.hooks import hookimpl
@@ -460,7 +460,7 @@ def paper_page(ctx: CtxDep, arxiv_id: str) -> Response:
     return page(
         ctx,
         "paper.html",
-        title=card.title,
+        title=tex.to_text(card.title),
         card=card,
         links=render.arxiv_links(pid),
         bibtex=render.bibtex(card),

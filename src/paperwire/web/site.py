@@ -19,7 +19,7 @@ from ..core.display import authors_label, compact, device_label, short_date
 from ..core.periods import FeedClock
 from ..core.settings import Settings
 from ..core.signing import Signer
-from ..core.tex import tex_html
+from ..core.tex import tex_html, to_text
 from ..ingest.sources import Sources
 from ..jobs.papers import ArxivFetcher
 from ..rank import Ranker, Trend
@@ -113,6 +113,7 @@ class Site:
             authors_label=authors_label,
             compact=compact,
             tex=tex_html,
+            tex_text=to_text,  # (where markup cannot go: attributes, accessible names)
             device=device_label,
         )
         env.globals.update(avatar_src=avatars.url, timezone_choices=timezones.choices)

@@ -244,6 +244,10 @@ def test_save_from_a_card_without_javascript(web_both):
     _loc(ada.post(f"/collections/{rl.id}/items/note", {"paper_id": ids[2], "note": "<b>key</b>"}))
     _loc(ada.post(f"/collections/{rl.id}/items/move", {"paper_id": ids[2], "direction": "up"}))
     assert [i.paper_id for i in store.collections.items(rl.id)] == [ids[2], ids[1]]
+    # a paper saved already stays where it is, though RL changed since: the page says where
+    again = _loc(ada.post(f"/papers/{pid}/save", {"next": "/papers"}))
+    assert again == f"/papers?saved_paper={pid}&collection={reading.id}&new=0"
+    assert pid not in [i.paper_id for i in store.collections.items(rl.id)]
     shown = Visitor(app).get(f"/collections/{rl.id}").text  # anyone may see a public one
     assert shown.index(f'id="paper-{ids[2]}"') < shown.index(f'id="paper-{ids[1]}"')
     assert "&lt;b&gt;key&lt;/b&gt;" in shown and "<b>key</b>" not in shown

@@ -268,7 +268,8 @@ def _signed_in_post(ctx: Ctx, form: FormData, default_next: str) -> Posted | Res
 @router.post("/papers/{arxiv_id:path}/save")
 def save(ctx: CtxDep, form: FormDep, arxiv_id: str) -> Response:
     """One click: into the visitor's most recently changed collection (a new private
-    "Reading list" when they have none); the next page says where, with an undo."""
+    "Reading list" when they have none); the next page says where, with an undo. A paper
+    saved already stays where it is, and the page says so."""
     pid = paper_id(arxiv_id)
     post = _signed_in_post(ctx, form, f"/papers/{pid}")
     if isinstance(post, Response):
@@ -277,9 +278,14 @@ def save(ctx: CtxDep, form: FormDep, arxiv_id: str) -> Response:
     user = writer(ctx)
     if ctx.store.feed.card(pid) is None:
         raise HTTPException(404, f"Paper {pid} is not indexed.")
+    holding = ctx.store.collections.holding(user.id, pid)
     try:
-        into = ctx.store.collections.default_for(user.id)
-        added = ctx.store.collections.add(into.id, pid)
+        if holding:  # saved already: say where (the picker adds it to more)
+            mine = ctx.store.collections.of_user(user.id, viewer=user.id)
+            into, added = next(c for c in mine if c.id in holding), None
+        else:
+            into = ctx.store.collections.default_for(user.id)
+            added = ctx.store.collections.add(into.id, pid)
     except CollectionRefused as exc:
         raise refused(exc) from None
     if wants_json(ctx.request):

@@ -52,7 +52,14 @@ def test_search_page(searchable):
     assert newest.status_code == 200 and 'aria-current="true">Newest' in newest.text
     cv = v.get("/papers", params={"q": "vision", "category": "cs.RO", "code": "1"})
     assert cv.status_code == 200
-    assert v.get("/papers", params={"q": "vision", "from": "yesterday"}).status_code == 400
+    # Dates that cannot be used: the search goes on without them, keeping the rest, and says so
+    odd = v.get("/papers", params={"q": "vision", "from": "yesterday", "category": "cs.RO"})
+    assert odd.status_code == 200 and "Results for “vision”" in odd.text
+    assert "The dates were left out of this search: “yesterday” is not a date" in odd.text
+    assert 'name="category" value="cs.RO"' in odd.text
+    swapped = v.get("/papers", params={"q": "vision", "from": "2026-07-01", "to": "2026-01-01"})
+    assert "“From” (2026-07-01) is after “To” (2026-01-01)" in swapped.text
+    assert v.get("/papers", params={"q": "vision", "category": "<b>"}).status_code == 400
     assert v.get("/papers", params={"q": "vision", "sort": "best"}).status_code == 400
     # Page 2 arrives as a fragment for "More papers".
     first = v.get("/papers", params={"q": "vision language"})

@@ -248,9 +248,15 @@ def papers_index(
     feed: bool = False,
     author: Annotated[str | None, Query(max_length=200)] = None,
 ) -> Response:
-    filters = service.search_filters(date_from, date_to, category, code, feed, author)
-    if q.strip() or filters.active:
-        return search_page(ctx, q, p, sort or "relevance", filters)
+    try:
+        filters = service.search_filters(date_from, date_to, category, code, feed, author)
+        dates_left_out = None
+    except HTTPException:  # the dates (the form's own fields) are the likely culprit: the
+        # search goes on without them, and says so; any other bad filter stays a 400
+        filters = service.search_filters(None, None, category, code, feed, author)
+        dates_left_out = _dates_note(date_from, date_to)
+    if q.strip() or filters.active or dates_left_out:
+        return search_page(ctx, q, p, sort or "relevance", filters, dates_left_out)
     return _feed(ctx, periods.day(_latest_day(ctx)), p, _sort(sort or "upvotes"))
 
 
@@ -263,7 +269,25 @@ def _latest_day(ctx: Ctx) -> date:
     return latest or today
 
 
-def search_page(ctx: Ctx, q: str, p: int, sort: str, filters: SearchFilters) -> Response:
+def _dates_note(date_from: str | None, date_to: str | None) -> str:
+    for value in (date_from, date_to):
+        try:
+            date.fromisoformat(value or "2000-01-01")
+        except ValueError:
+            return f"“{value[:40] if value else ''}” is not a date like 2026-03-01"
+    return f"“From” ({date_from}) is after “To” ({date_to})"
+
+
+def search_page(
+    ctx: Ctx,
+    q: str,
+    p: int,
+    sort: str,
+    filters: SearchFilters,
+    dates_left_out: str | None = None,
+) -> Response:
+    """Search results; ``dates_left_out``: why the From and To dates given could not be
+    used (they are left out of this search, and the page says why)."""
     size = ctx.settings.site.page_size
     result, cards = service.search(ctx, q, filters, sort=sort, offset=p * size, limit=size)
     params = {**service.filter_params(q, filters), "sort": sort}
@@ -289,6 +313,7 @@ def search_page(ctx: Ctx, q: str, p: int, sort: str, filters: SearchFilters) -> 
         # True (turned off) or why it cannot run here; None when it runs
         semantic_off=ctx.site.search.problem or not ctx.settings.search.semantic_search,
         atom="/feeds/search.atom?" + urlencode({k: v for k, v in params.items() if k != "sort"}),
+        dates_left_out=dates_left_out,
     )
 
 

@@ -18,9 +18,11 @@ from urllib.parse import quote, urlsplit
 import pytest
 
 from paperwire.core.models import RenderedPage
+from paperwire.core.records import PaperRecord
 from paperwire.mail import render as mail_render
 
 from .conftest import require
+from .storekit import TRUST
 from .test_browser import SHOTS, browser  # noqa: F401 - the shared Chromium
 from .webkit import PASSWORD, add_user, seed, serve_in_thread, site
 
@@ -40,6 +42,7 @@ PAGES: list[tuple[str, str, int | tuple[int, int]]] = [
     ("trending", "/papers/trending", 200),
     ("about-trending", "/about/trending", 200),
     ("paper", "/papers/{paper}", 200),
+    ("paper-many-authors", "/papers/2601.09998", 200),  # its list folded, then opened
     ("author", "/authors/{author}", 200),
     ("pending", "/papers/pending", 200),  # signed out: the sign-in form
     ("organization-settings", "/organizations/a11y-lab/settings", 200),
@@ -96,11 +99,15 @@ def open_api_docs(page) -> None:
 
 
 # What to do on a page before checking it (pages that draw or open things after loading).
-PREPARE = {"api-docs": open_api_docs}
+PREPARE = {
+    "api-docs": open_api_docs,
+    "paper-many-authors": lambda page: page.locator(".more-authors summary").click(),
+}
 # Pages screenshotted (signed in), and checked again, at these widths.
 SHOT_WIDTHS = {
     "daily": (1280, 390),
     "paper": (1280, 390),
+    "paper-many-authors": (1280, 390),
     "search": (1280, 390),
     "author": (1280, 390),
     "trending": (1280, 390),
@@ -187,6 +194,10 @@ def pages(sqlite_store, tmp_path):
         last_error="arXiv did not answer in time.",
     )
     store.thumbnails.save(ids[0], _thumbnail())
+    many = [f"Author {chr(65 + i % 26)}. Collaborator{i}" for i in range(573)]
+    big = PaperRecord(id="2601.09998", title="A collaboration of 573", abstract="All of us.",
+                      authors=many, source="arxiv-api")  # fmt: skip
+    store.papers.upsert([big.validated()], {**TRUST})
     org = store.accounts.create_organization("a11y-lab", "Accessibility Lab")
     store.accounts.set_paper_organization(ids[1], org)
     # A public collection with notes (its owner's tools on it, signed in), and another.

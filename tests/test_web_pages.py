@@ -137,6 +137,24 @@ def test_paper_page_full(web, visitor):
     assert bib.status_code == 200 and f"eprint = {{{pid}}}" in bib.text
 
 
+def test_a_long_author_list_folds_on_the_paper_page(web, visitor):
+    """573 authors would push the abstract thousands of pixels down on a phone: the first 12
+    show, the rest fold under "and N more" (all of them still links, no script needed)."""
+    from paperwire.core.records import PaperRecord
+
+    app, store, _, _ = web
+    names = [f"Author Number{i}" for i in range(40)]
+    rec = PaperRecord(id="2601.09999", title="A big collaboration", abstract="Many of us.",
+                      authors=names, source="arxiv-api")  # fmt: skip
+    store.papers.upsert([rec.validated()], TRUST)
+    page = visitor.get("/papers/2601.09999").text
+    authors = page[page.index('aria-label="Authors"') : page.index("</details>")]
+    assert "<summary>and 28 more</summary>" in authors
+    folded = authors[authors.index("<details>") :]
+    assert all(n in authors for n in names) and "Author Number11<" not in folded
+    assert "Author Number12<" in folded and "Author Number39<" in folded
+
+
 def test_versioned_and_url_ids_redirect_to_canonical(web, visitor):
     pid = web[2][0]
     assert visitor.get(f"/papers/{pid}v3").headers["location"] == f"/papers/{pid}"

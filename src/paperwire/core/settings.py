@@ -205,7 +205,11 @@ class SearchSettings:
         "Above this many papers the vector index adds an approximate (IVF) index; below, "
         "search is exact. 0: always exact.",
     )
-    ann_nprobe: int = setting(64, "IVF lists visited per query (more: better recall, slower).")
+    ann_nprobe: int = setting(
+        256,
+        "IVF lists visited per query (more: better recall, slower; at 3 million papers 64 "
+        "finds 93.6 % of the exact top 10 in 3.7 ms, 256 95.6 % in 12.4 ms).",
+    )
     search_candidates: int = setting(200, "Papers taken from each of the keyword and vector lists.")
     search_rank_window: int = setting(
         2000,

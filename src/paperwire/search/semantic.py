@@ -58,7 +58,7 @@ class IndexVectors:
         *,
         model_cache: Path | None = None,
         ann_threshold: int = 300_000,
-        nprobe: int = 64,
+        nprobe: int = 256,
         embedder: Embedder | None = None,
         refresh_seconds: float = 2.0,
     ):

@@ -86,7 +86,7 @@ def limit_blas_threads() -> None:
 
 
 class VectorIndex:
-    def __init__(self, model: str, dim: int, ann_threshold: int = 300_000, nprobe: int = 64):
+    def __init__(self, model: str, dim: int, ann_threshold: int = 300_000, nprobe: int = 256):
         self.model = model
         self.dim = dim
         self.ann_threshold = ann_threshold
@@ -259,7 +259,7 @@ class VectorIndex:
         model: str,
         dim: int,
         ann_threshold: int = 300_000,
-        nprobe: int = 64,
+        nprobe: int = 256,
     ) -> VectorIndex:
         """The live snapshot in ``directory`` (an empty index when there is none or it was
         made for another model)."""

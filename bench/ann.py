@@ -70,9 +70,13 @@ def recall(found: list[np.ndarray], truth: np.ndarray, typed: int) -> dict[str, 
             "papers": float(np.mean(each[typed:]))}  # fmt: skip
 
 
-def line(r: dict[str, float], p50: float, p99: float) -> str:
-    return (f"recall@10 {r['all']:.3f} (typed {r['typed']:.3f}, papers {r['papers']:.3f}), "
-            f"p50 {p50:.2f} ms, p99 {p99:.2f} ms")  # fmt: skip
+def measure(label: str, search, queries: np.ndarray, truth: np.ndarray, typed: int) -> dict:
+    """One configuration: its recall and latency, printed and returned."""
+    found, p50, p99 = timed(search, queries)
+    r = recall(found, truth, typed)
+    print(f"  {label}: recall@10 {r['all']:.3f} (typed {r['typed']:.3f}, papers "
+          f"{r['papers']:.3f}), p50 {p50:.2f} ms, p99 {p99:.2f} ms")  # fmt: skip
+    return {"recall": r, "p50_ms": p50, "p99_ms": p99}
 
 
 def timed(search, queries: np.ndarray) -> tuple[list[np.ndarray], float, float]:
@@ -109,10 +113,8 @@ def ivf_configs(vecs: np.ndarray, queries: np.ndarray, truth: np.ndarray, typed:
                 s = vecs[pos] @ q
                 return pos[np.argsort(-s)[:K]]
 
-            found, p50, p99 = timed(search, queries)
-            r = recall(found, truth, typed)
-            print(f"  nprobe {nprobe:4d}, re-rank {depth:4d}: {line(r, p50, p99)}")
-            out[f"nprobe{nprobe}_rerank{depth}"] = {"recall": r, "p50_ms": p50, "p99_ms": p99}
+            label = f"nprobe {nprobe:4d}, re-rank {depth:4d}"
+            out[f"nprobe{nprobe}_rerank{depth}"] = measure(label, search, queries, truth, typed)
     faiss.omp_set_num_threads(2)
     return out
 
@@ -141,10 +143,7 @@ def hnsw_configs(
             _, pos = index.search(q[None, :], K)
             return pos[0]
 
-        found, p50, p99 = timed(search, queries)
-        r = recall(found, truth, typed)
-        print(f"  efSearch {ef:4d}: {line(r, p50, p99)}")
-        out[f"ef{ef}"] = {"recall": r, "p50_ms": p50, "p99_ms": p99}
+        out[f"ef{ef}"] = measure(f"efSearch {ef:4d}", search, queries, truth, typed)
     faiss.omp_set_num_threads(2)
     return out
 

@@ -134,6 +134,12 @@ def test_parse_operators():
     assert (
         fts5(p, "all") == '("vision transformer" AND ("quantization" OR "review")) NOT ("survey")'
     )
+    # typographic quotes (a phone's, a word processor's) make the same phrase
+    for typed in ("“vision transformer” -survey", "„vision transformer“ -survey",
+                  "«vision transformer» -survey"):  # fmt: skip
+        curly = Q.parse(typed)
+        assert [u.alternatives for u in curly.units] == [[["vision", "transformer"]]]
+        assert curly.excluded == [["survey"]] and curly.text == typed
     assert Q.parse("the of and").units == []  # stopwords only: semantic search still runs
     assert Q.parse("the of and").semantic == "the of and"
     assert len(Q.parse("x" * 10000).units[0].words()[0]) == Q.MAX_WORD

@@ -27,6 +27,8 @@ MAX_SEMANTIC_CHARS = 2000
 MAX_WORD = 64  # the model reads 256 tokens at most anyway
 
 _WORD = re.compile(r"\w+", re.UNICODE)
+# Typographic double quotes (what phones and word processors type) delimit a phrase too.
+_QUOTES = str.maketrans(dict.fromkeys("“”„‟«»″", '"'))
 _TOKEN = re.compile(
     r'(?i:author):(?:"(?P<aq>[^"]*)"|(?P<aw>[^\s"]+))|(?P<neg>-?)"(?P<phrase>[^"]*)"|(?P<bare>\S+)'
 )
@@ -123,7 +125,7 @@ def parse(text: str) -> ParsedQuery:
     units: list[Unit] = []
     join = False  # the previous token was OR: this one is an alternative of the last unit
     semantic: list[str] = []
-    for item in _items(text[:20000]):
+    for item in _items(text[:20000].translate(_QUOTES)):
         if item is None:
             join = bool(units)
             continue

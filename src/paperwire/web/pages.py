@@ -251,10 +251,10 @@ def papers_index(
     try:
         filters = service.search_filters(date_from, date_to, category, code, feed, author)
         dates_left_out = None
-    except HTTPException:  # the dates (the form's own fields) are the likely culprit: the
-        # search goes on without them, and says so; any other bad filter stays a 400
+    except service.BadDates as exc:  # the search goes on without them, and says why (any
+        # other bad filter stays a 400)
         filters = service.search_filters(None, None, category, code, feed, author)
-        dates_left_out = _dates_note(date_from, date_to)
+        dates_left_out = exc.human
     if q.strip() or filters.active or dates_left_out:
         return search_page(ctx, q, p, sort or "relevance", filters, dates_left_out)
     return _feed(ctx, periods.day(_latest_day(ctx)), p, _sort(sort or "upvotes"))
@@ -267,15 +267,6 @@ def _latest_day(ctx: Ctx) -> date:
     today = ctx.site.clock.feed_date()
     latest = _memo(ctx).get(ctx, ("latest", today), lambda: ctx.store.feed.day(on_or_before=today))
     return latest or today
-
-
-def _dates_note(date_from: str | None, date_to: str | None) -> str:
-    for value in (date_from, date_to):
-        try:
-            date.fromisoformat(value or "2000-01-01")
-        except ValueError:
-            return f"“{value[:40] if value else ''}” is not a date like 2026-03-01"
-    return f"“From” ({date_from}) is after “To” ({date_to})"
 
 
 def search_page(

@@ -338,14 +338,24 @@ def trending(ctx: Ctx) -> tuple[list[Trend], datetime]:
 
 
 # -- search ----------------------------------------------------------------------------------
+class BadDates(HTTPException):
+    """A From or To that is not a date, or a From after the To: a 400 with ``detail`` (the
+    API's words); ``human``: the same said on a page, by the form's labels."""
+
+    def __init__(self, detail: str, human: str):
+        super().__init__(400, detail)
+        self.human = human
+
+
 def _day(name: str, value: str | None) -> date | None:
     if not value:
         return None
     try:
         return date.fromisoformat(value)
     except ValueError:
-        raise HTTPException(
-            400, f"{name} must be a date like 2026-03-01, not {value[:40]!r}"
+        raise BadDates(
+            f"{name} must be a date like 2026-03-01, not {value[:40]!r}",
+            f"“{value[:40]}” is not a date like 2026-03-01",
         ) from None
 
 
@@ -357,13 +367,14 @@ def search_filters(
     on_feed: bool = False,
     author: str | None = None,
 ) -> SearchFilters:
-    """Filters from request parameters, with a clear 400 for a bad value."""
+    """Filters from request parameters, with a clear 400 for a bad value (:class:`BadDates`
+    for the dates)."""
     category = (category or "").strip()
     if category and not all(ch.isalnum() or ch in ".-" for ch in category):
         raise HTTPException(400, "category must look like cs.CV or cs")
     start, end = _day("from", date_from), _day("to", date_to)
     if start and end and start > end:
-        raise HTTPException(400, "from must not be after to")
+        raise BadDates("from must not be after to", f"“From” ({start}) is after “To” ({end})")
     return SearchFilters(
         date_from=start,
         date_to=end,

@@ -17,7 +17,7 @@ from fastapi.responses import RedirectResponse, Response
 from ..core import periods
 from ..core.hooks import hookimpl
 from ..core.models import Collection
-from ..rank.foryou import distinct_topics
+from ..rank.foryou import Pick, distinct_topics
 from ..rank.reader import reader_inputs
 from ..store.readers import MAX_TOPICS
 from .audit import PageNo
@@ -115,25 +115,22 @@ def for_you(
         "digest": None if collection else for_you_digest(ctx),  # web.subscribe's form
     }
     ranker = ctx.site.for_you() if reader.known else None
-    reasons: dict[str, Any] = {}
     if not reader.known or ranker is None:  # the papers as the feed lists them, meanwhile
         context["cold"] = "off" if reader.known else "start"
-        ids = reader.candidates
+        picks = [Pick(i, 0.0) for i in reader.candidates]
     else:
-        ranked = ranker.rank(reader.liked, reader.candidates, reader.disliked, reader.topics)
-        ids = [pick.paper_id for pick in ranked.picks]
-        reasons = {pick.paper_id: pick for pick in ranked.picks if pick.reason}
-    window = ids[p * size : (p + 1) * size]
+        picks = ranker.rank(reader.liked, reader.candidates, reader.disliked, reader.topics).picks
+    window = picks[p * size : (p + 1) * size]
     if p and not window:
         raise HTTPException(404, "No more papers for you in this period.")
-    cards = ctx.store.feed.cards(window)
-    more = (p + 1) * size < len(ids)
+    cards = ctx.store.feed.cards([pick.paper_id for pick in window])
+    more = (p + 1) * size < len(picks)
     return page_of(
         ctx,
         cards,
-        total=len(ids),
+        total=len(picks),
         p=p,
-        reasons={i: reasons[i] for i in window if i in reasons},
+        reasons={pick.paper_id: pick for pick in window if pick.reason},
         more_url=_url(span, collection, p=p + 1) if more else None,
         **context,
     )

@@ -169,6 +169,12 @@ def test_search_says_where_relevance_stops_and_date_goes_on(searchable):
     by_date = v.get("/api/papers/search", params={"q": "model", "sort": "date", "limit": 100})
     assert "X-Search-Capped" not in by_date.headers
     assert int(by_date.headers["X-Total-Count"]) == len(by_date.json()) > 10
-    assert (
-        "most relevant papers" not in v.get("/papers", params={"q": "model", "sort": "date"}).text
-    )
+    dated = v.get("/papers", params={"q": "model", "sort": "date"}).text
+    assert "most relevant papers" not in dated
+    # In date order, no relevance is made up: the "why" of each paper has no score.
+    assert {item["why"]["score"] for item in by_date.json()} == {None}
+    assert all(item["why"]["all_words"] for item in by_date.json())
+    assert 'class="why">all words' in dated and "relevance 0.0" not in dated
+    ranked = v.get("/api/papers/search", params={"q": "model"}).json()
+    assert all(item["why"]["score"] > 0 for item in ranked)
+    assert 'title="why this paper: relevance 0.' in v.get("/papers", params={"q": "model"}).text

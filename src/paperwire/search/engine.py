@@ -162,7 +162,7 @@ class SearchEngine:
         )
         seqs, total = found if found is not None else ([], 0)
         every = words is not None
-        hits = self._with_ids([Hit(seq=s, score=0.0, all_words=every) for s in seqs])
+        hits = self._with_ids([Hit(seq=s, score=0.0, all_words=every, ranked=False) for s in seqs])
         timings = timings or {}
         timings["browse"] = time.perf_counter() - t0
         mode = "keyword" if every else "browse"

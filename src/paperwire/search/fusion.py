@@ -29,6 +29,7 @@ class Hit:
     keyword_rank: int | None = None  # 1-based
     semantic_rank: int | None = None
     all_words: bool = False  # holds every query word
+    ranked: bool = True  # False: listed in date or upvote order, ``score`` means nothing
     paper_id: str = ""
 
 

@@ -464,7 +464,7 @@ def decorate(card: Card, matcher: Matcher, hit: Hit | None, mathml: bool = True)
             "matched": matcher.matched_terms(f"{card.title} {card.abstract}"),
             "all_words": hit.all_words,
             "similarity": None if hit.similarity is None else round(hit.similarity, 3),
-            "score": round(hit.score, 5),
+            "score": round(hit.score, 5) if hit.ranked else None,  # None: date order
         }
     out: SearchCard = _extend(
         SearchCard,

@@ -118,3 +118,38 @@ def test_emails_show_math(math_site):
     assert title.count("<math ") == 2
     text = visitor.get("/digest/preview", params={"kind": "trending", "format": "text"}).text
     assert TITLE in text and "<math" not in text  # the text part keeps readable TeX
+
+
+def test_web_addresses_in_an_abstract_and_comment_are_links(web):
+    """arXiv comments and abstracts name project pages and code ("Project page: https://…",
+    "Code: github.com/…"): the paper page links them, escaped, beside the math, and only
+    http(s) addresses; the cards and search keep plain text."""
+    app, store, _, _ = web
+    record = PaperRecord(
+        id="2601.00003",
+        title="Links",
+        abstract=(
+            r"We study the scaling of sparse attention in long-context language models and "
+            r"show that the cost grows as $x^2$ only for the first layers, then linearly. "
+            r"Code at https://github.com/a/b_(c), and a demo (see www.example.org/x)."
+        ),
+        comment=(
+            "Project page: https://p.github.io/site/. Data: github.com/x/y. "
+            'javascript:alert(1) https://e.org/"onclick=alert(1)'
+        ),
+        source="arxiv-api",
+    )
+    store.papers.upsert([record.validated()], TRUST)
+    page = Visitor(app).get("/papers/2601.00003").text
+    abstract = between(page, '<p class="abstract-full">', "</p>")
+    rel = 'rel="nofollow noopener ugc"'
+    assert f'<a href="https://github.com/a/b_(c)" {rel}>https://github.com/a/b_(c)</a>,' in abstract
+    assert f'<a href="https://www.example.org/x" {rel}>www.example.org/x</a>).' in abstract
+    assert "<math" in abstract
+    comment = between(page, '<p class="arxiv-comment">', "</p>")
+    assert (
+        f'<a href="https://p.github.io/site/" {rel}>https://p.github.io/site/</a>. Data:' in comment
+    )
+    assert f'<a href="https://github.com/x/y" {rel}>github.com/x/y</a>.' in comment
+    assert f'<a href="https://e.org/" {rel}>https://e.org/</a>&#34;onclick=alert(1)' in comment
+    assert 'href="javascript' not in page and comment.count("<a ") == 3

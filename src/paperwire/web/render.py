@@ -136,6 +136,54 @@ def _byline(names: tuple[str, ...], more: int) -> Markup:
     return shown + Markup(" and {} more").format(more) if more > 0 else shown
 
 
+# A web address in plain text (an arXiv comment): with a scheme, or a bare "www." or code
+# host; up to a space or a character that cannot be part of it.
+_URL = re.compile(
+    r"(?<![\w@/.])(?:https?://|www\.|(?:github|gitlab|huggingface)\.(?:com|co)/)"
+    r"[^\s<>\"'`]+",
+    re.IGNORECASE,
+)
+_TRAILING = ".,;:!?'\""  # punctuation after an address, not in it
+_CLOSING = {")": "(", "]": "[", "}": "{"}
+
+
+def _url_end(url: str) -> str:
+    """The address without what follows it in the sentence: a final full stop or comma,
+    and a closing bracket it does not open itself ("(see https://x.org/a_(b))")."""
+    while url:
+        last = url[-1]
+        if last in _TRAILING:
+            url = url[:-1]
+        elif last in _CLOSING and url.count(_CLOSING[last]) < url.count(last):
+            url = url[:-1]
+        else:
+            break
+    return url
+
+
+def linkify(text: str | None) -> Markup:
+    """Plain text, escaped, with its web addresses made links (``rel="nofollow noopener
+    ugc"``: the words are an author's, not this site's)."""
+    text = text or ""
+    out, at = [], 0
+    for m in _URL.finditer(text):
+        url = _url_end(m.group(0))
+        if "." not in url.split("//", 1)[-1]:
+            continue  # "https://" alone, or no host
+        out.append(Markup.escape(text[at : m.start()]))
+        href = url if re.match(r"https?://", url, re.IGNORECASE) else f"https://{url}"
+        out.append(Markup('<a href="{}" rel="nofollow noopener ugc">{}</a>').format(href, url))
+        at = m.start() + len(url)
+    out.append(Markup.escape(text[at:]))
+    return Markup("").join(out)
+
+
+def tex_links(value: str | None) -> Markup:
+    """The Jinja filter ``tex_links``: like ``tex`` (math as MathML), with the web addresses
+    of the text around the math made links (a paper page's abstract and arXiv comment)."""
+    return Markup(tex.to_html(value or "", plain=linkify))
+
+
 def arxiv_links(paper_id: str) -> dict[str, str]:
     return {
         "abs": f"https://arxiv.org/abs/{paper_id}",

@@ -27,7 +27,7 @@ from ..rank.foryou import ForYou
 from ..search import SearchEngine
 from ..store import Store
 from ..store.reports import REASONS
-from .render import author_link, author_names, author_path, here
+from .render import author_link, author_names, author_path, here, tex_links
 from .security import CSRF_COOKIE, SESSION_COOKIE, RateLimiter, cookie_name
 
 HERE = Path(__file__).parent
@@ -117,7 +117,7 @@ class Site:
             device=device_label,
         )
         env.globals.update(avatar_src=avatars.url, timezone_choices=timezones.choices)
-        env.filters.update(author_url=author_path)
+        env.filters.update(author_url=author_path, tex_links=tex_links)
         env.globals.update(author_link=author_link, author_names=author_names)
         # A random Idempotency-Key per rendered form (web.idempotency).
         env.globals.update(form_key=lambda: secrets.token_urlsafe(16))

@@ -80,6 +80,9 @@ PAGES: list[tuple[str, str, int | tuple[int, int]]] = [
     ("collection-picker", "/papers/{paper}/collections", 200),  # signed out: the sign-in form
     ("collection-saved", "/papers?saved_paper={paper}&collection={collection}", 200),
     ("feed-dismissed", "/papers?dismissed={saved}", 200),
+    ("hidden-papers", "/settings/hidden-papers", 200),  # signed out: the sign-in form
+    ("paper-hidden", "/papers/{hidden}", 200),  # signed in: its way back to the feeds
+    ("collection-noted", "/collections/{collection}?noted={saved}#item-{saved}", 200),
     ("not-found", "/no/such/page", 404),
     ("paper-not-indexed", "/papers/2501.99999", 404),
 ]
@@ -117,6 +120,7 @@ SHOT_WIDTHS = {
     "confirm-account": (1280, 390),
     "collection": (1280, 390),
     "collection-picker": (1280, 390),
+    "hidden-papers": (1280, 390),
     "for-you-topic-added": (1280, 390),
     "for-you-collection": (1280, 390),
 }
@@ -205,6 +209,7 @@ def pages(sqlite_store, tmp_path):
     store.collections.add(shelf.id, ids[0], "Start with the ablations.\nThen section 4.")
     store.collections.add(shelf.id, ids[3])
     store.collections.create(uid, "Private notes", visibility="private")
+    store.signals.mark(uid, ids[4], "dismissed", True)  # "1 hidden by you", and its list
     # For-you topics, one long enough to wrap on a phone
     store.readers.add_topic(uid, "vision transformers for medical image segmentation")
     store.readers.add_topic(uid, "counting")
@@ -230,6 +235,7 @@ def pages(sqlite_store, tmp_path):
         "email": email,
         "collection": shelf.id,
         "saved": ids[3],
+        "hidden": ids[4],
     }
     with serve_in_thread(app) as url:
         yield url, [(name, path.format(**values), status) for name, path, status in PAGES]

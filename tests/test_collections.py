@@ -402,6 +402,119 @@ def test_shared_rendered_cards_stay_shared(web_both):
     assert tokens == {bob.csrf}
 
 
+def _save_button(page, pid):
+    """The label of a card's save action: "Save" (a one-click form) or "Saved" (the
+    collections of the paper)."""
+    m = re.search(
+        rf'action="/papers/{re.escape(pid)}/(save|collections)" class="inline (save|picker)-form">'
+        r'\s*(?:<input[^>]*>\s*)*<button class="link[^"]*"[^>]*>.*?</svg> (Save|Saved)<',
+        page,
+        re.S,
+    )
+    return m and m.group(3)
+
+
+def test_cards_say_what_the_visitor_saved(web_both):
+    """A saved paper's card says "Saved" (opening its collections) on every page of cards
+    and on the paper page; another visitor's cards, rendered from the same shared ones,
+    still say "Save"; removing the paper from the collection makes it "Save" again."""
+    app, store, ids, _ = web_both
+    ada, bob = _member(app, store, "ada"), _member(app, store, "bob")
+    pid, other = ids[0], ids[1]
+    assert _save_button(ada.get("/papers").text, pid) == "Save"
+    _loc(ada.post(f"/papers/{pid}/save", {"next": "/papers"}))
+    reading = store.collections.default_for(store.accounts.get_user(username="ada").id)
+    title = store.feed.card(pid).title
+    for path in (
+        "/papers",
+        "/papers/week",
+        f"/papers?q={title[:40]}",
+        f"/collections/{reading.id}",
+    ):
+        page = ada.get(path, follow_redirects=True).text
+        assert _save_button(page, pid) == "Saved", path
+        assert f'action="/papers/{pid}/save"' not in page, path
+    assert _save_button(ada.get("/papers").text, other) == "Save"
+    assert _save_button(bob.get("/papers").text, pid) == "Save"  # the shared cards
+    paper = ada.get(f"/papers/{pid}").text
+    assert f'href="/papers/{pid}/collections" title="In your collections' in paper
+    assert f'action="/papers/{pid}/save"' not in paper
+    assert f'action="/papers/{pid}/save"' in bob.get(f"/papers/{pid}").text
+    # ada's profile lists the paper she upvoted, as saved
+    _loc(ada.post(f"/papers/{pid}/upvote", {"state": "1", "next": "/papers"}))
+    assert _save_button(ada.get("/users/ada").text, pid) == "Saved"
+    # Removed: "Save" again, everywhere.
+    _loc(ada.post(f"/collections/{reading.id}/items/remove", {"paper_id": pid}))
+    assert _save_button(ada.get("/papers").text, pid) == "Save"
+    assert f'action="/papers/{pid}/save"' in ada.get(f"/papers/{pid}").text
+    # The script's answer names the collection, for the note it shows in place.
+    r = ada.post(f"/papers/{pid}/save", {"next": "/papers"}, headers={"Accept": "application/json"})
+    assert r.json() == {
+        "saved": True,
+        "added": True,
+        "collection": reading.id,
+        "name": "Reading list",
+    }
+
+
+def test_hidden_papers_are_counted_listed_and_can_come_back(web_both):
+    app, store, ids, _ = web_both
+    ada = _member(app, store, "ada")
+    day = ada.get("/papers").text
+    total = int(re.search(r'data-shown="(\d+)">(\d+) papers', day).group(1))
+    assert 'data-hidden="0"' in day and "<span hidden> · " in day  # nothing hidden yet
+    assert "hidden by you" not in Visitor(app).get("/papers").text
+    shown = re.findall(r'<article class="card" id="paper-([^"]+)"', day)
+    for pid in shown[:2]:
+        _loc(ada.post(f"/papers/{pid}/dismiss", {"state": "1", "next": "/papers"}))
+    day = ada.get("/papers").text
+    assert f'data-shown="{total - 2}">{total - 2} papers</span>' in day
+    assert 'data-hidden="2">2 hidden by you</a>' in day
+    # The list, latest first, each with a way back.
+    listed = ada.get("/settings/hidden-papers").text
+    assert "2 papers, the latest hidden first" in listed
+    assert listed.index(f'id="paper-{shown[1]}"') < listed.index(f'id="paper-{shown[0]}"')
+    # The paper page says so too, with its own way back.
+    paper = ada.get(f"/papers/{shown[0]}").text
+    assert "You marked this paper “Not interested”" in paper
+    back = _loc(
+        ada.post(
+            f"/papers/{shown[0]}/dismiss",
+            {"state": "0", "next": "/settings/hidden-papers"},
+        )
+    )
+    assert back == "/settings/hidden-papers"
+    assert f'id="paper-{shown[0]}"' not in ada.get(back).text
+    assert "You marked this paper" not in ada.get(f"/papers/{shown[0]}").text
+    assert 'data-hidden="1">1 hidden by you' in ada.get("/papers").text
+    # Paging past the end, bad pages, and signed out.
+    assert "No more hidden papers" in ada.get("/settings/hidden-papers?p=3").text
+    for bad in ("-1", "10001", "x"):
+        assert ada.get(f"/settings/hidden-papers?p={bad}").status_code in (400, 422)
+    r = Visitor(app).get("/settings/hidden-papers")
+    assert r.status_code == 303 and r.headers["location"].startswith("/signin")
+    # Nothing hidden: the page says how to hide one.
+    _loc(ada.post(f"/papers/{shown[1]}/dismiss", {"state": "0", "next": "/papers"}))
+    assert "You have not hidden any paper" in ada.get("/settings/hidden-papers").text
+    assert "/settings/hidden-papers" in ada.get("/settings").text
+
+
+def test_a_saved_note_is_confirmed(web_both):
+    app, store, ids, _ = web_both
+    ada = _member(app, store, "ada")
+    _loc(ada.post(f"/papers/{ids[0]}/save", {"next": "/papers"}))
+    reading = store.collections.default_for(store.accounts.get_user(username="ada").id)
+    where = _loc(
+        ada.post(f"/collections/{reading.id}/items/note", {"paper_id": ids[0], "note": "ok"})
+    )
+    assert where == f"/collections/{reading.id}?noted={ids[0]}#item-{ids[0]}"
+    assert 'role="status">Note saved.</p>' in ada.get(where).text
+    where = _loc(
+        ada.post(f"/collections/{reading.id}/items/note", {"paper_id": ids[0], "note": ""})
+    )
+    assert 'role="status">Note removed.</p>' in ada.get(where).text
+
+
 # -- API ---------------------------------------------------------------------------------------
 def test_collections_api_with_tokens_and_sessions(web_both):
     app, store, ids, _ = web_both

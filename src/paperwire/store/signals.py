@@ -5,7 +5,8 @@ recommender can learn from a user: the papers they saved, upvoted, claimed or as
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from datetime import date
+from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 
@@ -17,6 +18,14 @@ S = t.user_paper_signals
 DISMISSED = "dismissed"
 MORE_LIKE_THIS = "more_like_this"
 KINDS = (DISMISSED, MORE_LIKE_THIS)
+
+
+class Marks(NamedTuple):
+    """What a signed-in visitor did to the papers of a page."""
+
+    upvoted: set[str]
+    dismissed: set[str]
+    saved: set[str]
 
 
 class SignalRepo(Repository):
@@ -54,14 +63,13 @@ class SignalRepo(Repository):
                 out.update(r[0] for r in rows)
         return out
 
-    def upvoted_and_dismissed(
-        self, user_id: int, paper_ids: Sequence[str]
-    ) -> tuple[set[str], set[str]]:
-        """Which of these papers the user upvoted, and which they dismissed: one statement
-        per chunk (a signed-in feed page needs both, and is kept to few queries)."""
-        upvoted: set[str] = set()
-        dismissed: set[str] = set()
-        v = t.upvotes
+    def marks(self, user_id: int, paper_ids: Sequence[str]) -> Marks:
+        """Which of these papers the user upvoted, dismissed and saved (in any of their
+        collections): one statement per chunk (a signed-in page of cards needs all three,
+        and is kept to few queries)."""
+        found = Marks(set(), set(), set())
+        into = {"up": found.upvoted, DISMISSED: found.dismissed, "saved": found.saved}
+        v, it, c = t.upvotes, t.collection_items, t.collections
         with self.db.connect() as conn:
             for chunk in chunks(list(paper_ids), 400):
                 stmt = sa.union_all(
@@ -71,10 +79,46 @@ class SignalRepo(Repository):
                     sa.select(S.c.paper_id, S.c.kind).where(
                         S.c.user_id == user_id, S.c.kind == DISMISSED, S.c.paper_id.in_(chunk)
                     ),
+                    sa.select(it.c.paper_id, sa.literal("saved").label("kind"))
+                    .join(c, c.c.id == it.c.collection_id)
+                    .where(c.c.user_id == user_id, it.c.paper_id.in_(chunk)),
                 )
                 for pid, kind in conn.execute(stmt):
-                    (upvoted if kind == "up" else dismissed).add(pid)
-        return upvoted, dismissed
+                    into[kind].add(pid)
+        return found
+
+    def dismissed_on_feed(self, user_id: int, start: date, end: date) -> int:
+        """How many papers on the feed between ``start`` and ``end`` (inclusive) the user
+        marked "not interested": what their feed pages leave out of the period's count."""
+        f = t.feed_entries
+        stmt = (
+            sa.select(sa.func.count())
+            .select_from(S.join(f, f.c.paper_id == S.c.paper_id))
+            .where(
+                S.c.user_id == user_id,
+                S.c.kind == DISMISSED,
+                f.c.feed_date >= start,
+                f.c.feed_date <= end,
+            )
+        )
+        with self.db.connect() as conn:
+            return int(conn.execute(stmt).scalar_one())
+
+    def dismissed(self, user_id: int, limit: int, offset: int = 0) -> tuple[list[str], int]:
+        """A page of the papers the user marked "not interested", the latest first, and
+        how many there are."""
+        mine = sa.and_(S.c.user_id == user_id, S.c.kind == DISMISSED)
+        page = (
+            sa.select(S.c.paper_id)
+            .where(mine)
+            .order_by(S.c.created_at.desc(), S.c.paper_id)
+            .limit(limit)
+            .offset(offset)
+        )
+        with self.db.connect() as conn:
+            ids = list(conn.execute(page).scalars())
+            total = conn.execute(sa.select(sa.func.count()).select_from(S).where(mine)).scalar_one()
+        return ids, int(total)
 
     def signals(self, user_id: int) -> dict[str, list[str]]:
         """What a recommender learns from: ``positives`` (papers saved in any of the user's

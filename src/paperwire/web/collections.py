@@ -17,7 +17,7 @@ from ..core.hooks import hookimpl
 from ..core.ids import parse_arxiv_id
 from ..core.models import COLLECTION_VISIBILITIES, Card, Collection, User
 from ..store.collections import MAX_DESCRIPTION, MAX_NAME, MAX_NOTE
-from ..store.signals import DISMISSED, MORE_LIKE_THIS
+from ..store.signals import DISMISSED, MORE_LIKE_THIS, Marks
 from . import render
 from .deps import (
     Ctx,
@@ -137,8 +137,8 @@ def show(ctx: CtxDep, collection_id: RowId) -> Response:
     items = ctx.store.collections.items(found.id)
     cards = {c.id: c for c in ctx.store.feed.cards([i.paper_id for i in items])}
     entries = [(i, cards[i.paper_id]) for i in items if i.paper_id in cards]
-    ids = [c.id for _, c in entries]
     mine_ = ctx.user is not None and ctx.user.id == found.user_id
+    state = marks(ctx, [c for _, c in entries])
     return page(
         ctx,
         "collection.html",
@@ -146,7 +146,8 @@ def show(ctx: CtxDep, collection_id: RowId) -> Response:
         description=found.description[:200] or None,
         collection=found,
         entries=entries,
-        upvoted=ctx.store.feed.upvoted(ctx.user.id, ids) if ctx.user else set(),
+        upvoted=state.upvoted,
+        saved=state.saved,
         is_owner=mine_,
         visibilities=COLLECTION_VISIBILITIES,
         limits=LIMITS,
@@ -238,7 +239,7 @@ def note_item(post: PostedDep, collection_id: RowId) -> Response:
             raise HTTPException(404, "That paper is not in this collection.")
     except CollectionRefused as exc:
         raise refused(exc) from None
-    return RedirectResponse(f"/collections/{found.id}#item-{pid}", status_code=303)
+    return RedirectResponse(f"/collections/{found.id}?noted={pid}#item-{pid}", status_code=303)
 
 
 @router.post("/collections/{collection_id}/items/move")
@@ -289,7 +290,9 @@ def save(ctx: CtxDep, form: FormDep, arxiv_id: str) -> Response:
     except CollectionRefused as exc:
         raise refused(exc) from None
     if wants_json(ctx.request):
-        return JSONResponse({"saved": True, "added": bool(added), "collection": into.id})
+        return JSONResponse(
+            {"saved": True, "added": bool(added), "collection": into.id, "name": into.name}
+        )
     params = {"saved_paper": pid, "collection": str(into.id)} | ({} if added else {"new": "0"})
     return RedirectResponse(back_to(where, **params), status_code=303)
 
@@ -345,24 +348,55 @@ def more_like_this(ctx: CtxDep, form: FormDep, arxiv_id: str) -> Response:
     return _signal(ctx, form, arxiv_id, MORE_LIKE_THIS, "/papers/{pid}")
 
 
+HIDDEN_PAGE = 50
+
+
+@router.get("/settings/hidden-papers")
+def hidden_papers(ctx: CtxDep, p: Annotated[int, Query(ge=0, le=10000)] = 0) -> Response:
+    """The papers the visitor marked "not interested", the latest first, each with a way
+    back into their feeds."""
+    if ctx.user is None:
+        return _signin("/settings/hidden-papers")
+    ids, total = ctx.store.signals.dismissed(ctx.user.id, HIDDEN_PAGE, p * HIDDEN_PAGE)
+    found = {c.id: c for c in ctx.store.feed.cards(ids)}
+    return page(
+        ctx,
+        "hidden_papers.html",
+        title="Papers you hid",
+        cards=[found[i] for i in ids if i in found],
+        total=total,
+        p=p,
+        more=(p + 1) * HIDDEN_PAGE < total,
+    )
+
+
 # -- what other pages show -------------------------------------------------------------------
 def on_paper(ctx: Ctx, pid: str) -> dict[str, Any]:
     """The paper page's part: the collections including it that the visitor may see listed
-    (public ones and their own), and whether they asked for more like it."""
+    (public ones and their own), whether it is in one of theirs, and whether they asked for
+    more like it or hid it."""
     me = ctx.user.id if ctx.user else None
+    including = ctx.store.collections.including(pid, me)
     return {
-        "in_collections": ctx.store.collections.including(pid, me),
+        "in_collections": including,
+        "saved": me is not None and any(c.user_id == me for c in including),
         "more_like_this": bool(me and ctx.store.signals.of_kind(me, MORE_LIKE_THIS, [pid])),
+        "dismissed": bool(me and ctx.store.signals.of_kind(me, DISMISSED, [pid])),
     }
 
 
-def hide_dismissed(ctx: Ctx, cards: Sequence[Card]) -> tuple[Sequence[Card], set[str]]:
-    """The cards without those the signed-in visitor marked "not interested", and which of
-    the rest they upvoted, in one query (filtered before the shared rendered cards are put
-    together: nothing personal goes into them)."""
-    assert ctx.user is not None
-    upvoted, gone = ctx.store.signals.upvoted_and_dismissed(ctx.user.id, [c.id for c in cards])
-    return ([c for c in cards if c.id not in gone] if gone else cards), upvoted
+def marks(ctx: Ctx, cards: Sequence[Card]) -> Marks:
+    """Which of these cards the visitor upvoted, dismissed and saved, in one query (none
+    when signed out). Applied to the shared rendered cards as their state: nothing else
+    personal goes into them."""
+    if ctx.user is None:
+        return Marks(set(), set(), set())
+    return ctx.store.signals.marks(ctx.user.id, [c.id for c in cards])
+
+
+def hide_dismissed(cards: Sequence[Card], marks: Marks) -> Sequence[Card]:
+    """The cards without those the visitor marked "not interested"."""
+    return [c for c in cards if c.id not in marks.dismissed] if marks.dismissed else cards
 
 
 @hookimpl

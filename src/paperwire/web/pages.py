@@ -32,6 +32,7 @@ from ..rank.trending import (
     VOTE_HALF_LIFE_H,
     WINDOW_DAYS,
 )
+from ..store.signals import Marks
 from . import avatars, collections, idempotency, paper_md, render, service
 from .deps import (
     Ctx,
@@ -59,16 +60,14 @@ def page_of(
 ) -> Response:
     """Render a page of cards (or just the cards, for the infinite scroll). Feed pages
     leave out the cards the visitor marked "not interested"."""
-    upvoted: set[str] = set()
-    if ctx.user and context.get("tab") in FEED_TABS:  # one query for both
-        cards, upvoted = collections.hide_dismissed(ctx, cards)
-    elif ctx.user:
-        upvoted = ctx.store.feed.upvoted(ctx.user.id, [c.id for c in cards])
+    state = collections.marks(ctx, cards)
+    if context.get("tab") in FEED_TABS:
+        cards = collections.hide_dismissed(cards, state)
     if ctx.request.query_params.get("fragment"):
         template = "_cards.html"
     if _fragments_ok(cards, context):
-        context["cards_html"] = _cards_html(ctx, cards, upvoted, context.get("tab"))
-    return page(ctx, template, cards=cards, upvoted=upvoted, **context)
+        context["cards_html"] = _cards_html(ctx, cards, state, context.get("tab"))
+    return page(ctx, template, cards=cards, upvoted=state.upvoted, saved=state.saved, **context)
 
 
 def _fragments_ok(cards: Sequence[Card], context: dict[str, Any]) -> bool:
@@ -94,12 +93,12 @@ class _RenderedCards:
         self.kept: OrderedDict[tuple[Any, ...], str] = OrderedDict()
         self.lock = threading.Lock()
 
-    def render(self, ctx: Ctx, card: Card, voted: bool, tab: Any) -> str:
+    def render(self, ctx: Ctx, card: Card, voted: bool, saved: bool, tab: Any) -> str:
         facts = tuple(
             tuple(v) if isinstance(v, list) else v for v in map(card.__getattribute__, CARD_FIELDS)
         )
         signed_in = ctx.user is not None  # only a signed-in visitor's forms carry a token
-        key = (facts, voted, ctx.request.url.path, tab, signed_in)
+        key = (facts, voted, saved, ctx.request.url.path, tab, signed_in)
         with self.lock:
             html = self.kept.get(key)
             if html is not None:
@@ -108,6 +107,7 @@ class _RenderedCards:
             html = ctx.site.templates.env.get_template("_card.html").render(
                 card=card,
                 upvoted={card.id} if voted else set(),
+                saved={card.id} if saved else set(),
                 csrf=_CSRF_SLOT,
                 user=signed_in,
                 request=ctx.request,
@@ -121,13 +121,14 @@ class _RenderedCards:
         return html.replace(_CSRF_SLOT, ctx.csrf)
 
 
-def _cards_html(ctx: Ctx, cards: Sequence[Card], upvoted: set[str], tab: Any) -> Markup:
+def _cards_html(ctx: Ctx, cards: Sequence[Card], state: Marks, tab: Any) -> Markup:
     env = ctx.site.templates.env
     kept: _RenderedCards | None = getattr(env, "paperwire_cards", None)
     if kept is None:
         kept = _RenderedCards()
         env.paperwire_cards = kept  # type: ignore[attr-defined]
-    return Markup("".join(kept.render(ctx, c, c.id in upvoted, tab) for c in cards))
+    up, saved = state.upvoted, state.saved
+    return Markup("".join(kept.render(ctx, c, c.id in up, c.id in saved, tab) for c in cards))
 
 
 class _Memo:
@@ -200,10 +201,16 @@ def _feed(ctx: Ctx, period: periods.Period, p: int, sort: str) -> Response:
         prev = period.shift(-1)
         nxt = period.shift(1) if period.shift(1).start <= today else None
     more = (p + 1) * size < total
+    hidden = (
+        ctx.store.signals.dismissed_on_feed(ctx.user.id, period.start, period.end)
+        if ctx.user
+        else 0
+    )
     return page_of(
         ctx,
         cards,
         period=period,
+        hidden=hidden,
         prev=prev,
         next=nxt,
         total=total,
@@ -567,8 +574,7 @@ def profile(ctx: CtxDep, username: str) -> Response:
         raise HTTPException(404, f"No user called {username!r}.")
     submitted = ctx.store.feed.submitted_by(person.id)
     upvoted = ctx.store.feed.upvoted_by(person.id)
-    ids = [c.id for c in submitted + upvoted]
-    mine = ctx.store.feed.upvoted(ctx.user.id, ids) if ctx.user else set()
+    state = collections.marks(ctx, submitted + upvoted)
     return page(
         ctx,
         "profile.html",
@@ -576,7 +582,8 @@ def profile(ctx: CtxDep, username: str) -> Response:
         person=person,
         submitted=submitted,
         upvoted_cards=upvoted,
-        upvoted=mine,
+        upvoted=state.upvoted,
+        saved=state.saved,
         collections=ctx.store.collections.of_user(
             person.id, viewer=ctx.user.id if ctx.user else None
         ),

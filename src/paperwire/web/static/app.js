@@ -22,27 +22,139 @@
     });
   });
 
+  // A form sent in place (``fields`` override its own): the JSON answer, or an error.
+  function send(form, fields) {
+    var body = new FormData(form);
+    Object.keys(fields || {}).forEach(function (k) { body.set(k, fields[k]); });
+    return fetch(form.action, {
+      method: "POST",
+      body: body,
+      headers: { "Accept": "application/json", "X-CSRF-Token": csrf() },
+      credentials: "same-origin"
+    }).then(function (r) {
+      if (r.status === 401) { window.location = "/signin?next=" + encodeURIComponent(location.pathname); return new Promise(function () {}); }
+      return r.json().then(function (data) { if (!r.ok) throw new Error(data.error || r.status); return data; });
+    });
+  }
+
   // A toggle form (upvote, reaction) sent in place: the JSON answer updates the button.
   function toggleInPlace(form, what, apply) {
     var button = form.querySelector("button");
     var state = form.querySelector('input[name="state"]');
     button.disabled = true;
-    fetch(form.action, {
-      method: "POST",
-      body: new FormData(form),
-      headers: { "Accept": "application/json", "X-CSRF-Token": csrf() },
-      credentials: "same-origin"
-    }).then(function (r) {
-      if (r.status === 401) { window.location = "/signin?next=" + encodeURIComponent(location.pathname); return null; }
-      return r.json().then(function (data) { if (!r.ok) throw new Error(data.error || r.status); return data; });
-    }).then(function (data) {
-      if (!data) return;
+    send(form).then(function (data) {
       var on = apply(data);
       button.classList.toggle("on", on);
       button.setAttribute("aria-pressed", on ? "true" : "false");
       state.value = on ? "0" : "1";
     }).catch(function (err) {
       button.title = what + " failed: " + err.message;
+    }).finally(function () { button.disabled = false; });
+  }
+
+  function element(tag, cls, text) {
+    var el = document.createElement(tag);
+    if (cls) el.className = cls;
+    if (text) el.textContent = text;
+    return el;
+  }
+
+  // The page's count of papers ("29 papers · 1 hidden by you") after hiding or showing one.
+  function recount(delta) {
+    var shown = document.querySelector("[data-shown]");
+    var hidden = document.querySelector("[data-hidden]");
+    if (shown) {
+      var n = parseInt(shown.getAttribute("data-shown"), 10) + delta;
+      shown.setAttribute("data-shown", n);
+      shown.textContent = n + (n === 1 ? " paper" : " papers");
+    }
+    if (hidden) {
+      var h = parseInt(hidden.getAttribute("data-hidden"), 10) - delta;
+      hidden.setAttribute("data-hidden", h);
+      hidden.textContent = h + " hidden by you";
+      hidden.parentNode.hidden = h <= 0;
+    }
+  }
+
+  // "Not interested" on a card: the card gives way to a note with an undo, in place (the
+  // page keeps its scroll position and the focus stays on the note).
+  function dismissInPlace(form) {
+    var card = form.closest(".card");
+    var button = form.querySelector("button");
+    var title = card.querySelector(".title").textContent.trim();
+    button.disabled = true;
+    send(form).then(function () {
+      var note = element("div", "dismissed-note");
+      var said = element("p", "", "Hidden “" + title + "” from your feeds.");
+      var undo = element("button", "button small", "Undo");
+      var all = element("a", "", "All the papers you hid");
+      note.setAttribute("role", "status");
+      undo.type = "button";
+      all.href = "/settings/hidden-papers";
+      note.append(said, undo, all);
+      card.hidden = true;
+      card.parentNode.insertBefore(note, card);
+      recount(-1);
+      undo.focus();
+      undo.addEventListener("click", function () {
+        undo.disabled = true;
+        send(form, { state: "0" }).then(function () {
+          note.remove();
+          card.hidden = false;
+          recount(1);
+          button.focus();
+        }).catch(function (err) {
+          said.textContent = "Undo failed: " + err.message;
+          undo.disabled = false;
+        });
+      });
+    }).catch(function (err) {
+      button.title = "Not interested failed: " + err.message;
+    }).finally(function () { button.disabled = false; });
+  }
+
+  // One-click "Save" on a card: the star turns to "Saved" (which opens the collections)
+  // and a note says where, with an undo, in place.
+  function saveInPlace(form) {
+    var actions = form.closest(".card-actions");
+    var picker = actions.querySelector("form.picker-form button");
+    var button = form.querySelector("button");
+    var pid = form.action.split("/papers/")[1].replace(/\/save$/, "");
+    var before = picker.innerHTML;
+    button.disabled = true;
+    send(form).then(function (data) {
+      var note = element("span", "saved-note");
+      var where = element("a", "", data.name);
+      note.setAttribute("role", "status");
+      where.href = "/collections/" + data.collection;
+      note.append(data.added ? "Saved to " : "Already in ", where, ".");
+      picker.innerHTML = "";
+      picker.append(button.querySelector("svg").cloneNode(true), " Saved");
+      var label = element("span", "sr-only", ": choose the collections of " + actions.closest(".card").querySelector(".title").textContent.trim());
+      picker.append(label);
+      picker.classList.add("save", "on");
+      form.hidden = true;
+      actions.append(note);
+      if (!data.added) return;
+      var undo = element("button", "link", "Undo");
+      undo.type = "button";
+      note.append(" ", undo);
+      undo.addEventListener("click", function () {
+        var remove = document.createElement("form");
+        remove.action = "/collections/" + data.collection + "/items/remove";
+        undo.disabled = true;
+        send(remove, { paper_id: pid, csrf_token: csrf() }).then(function () {
+          note.remove();
+          picker.innerHTML = before;
+          picker.classList.remove("save", "on");
+          form.hidden = false;
+          button.focus();
+        }).catch(function (err) {
+          note.textContent = "Undo failed: " + err.message;
+        });
+      });
+    }).catch(function (err) {
+      button.title = "Save failed: " + err.message;
     }).finally(function () { button.disabled = false; });
   }
 
@@ -59,6 +171,12 @@
         form.querySelector(".count").textContent = data.upvotes;
         return data.upvoted;
       });
+    } else if (form.classList.contains("dismiss-form")) {
+      ev.preventDefault();
+      dismissInPlace(form);
+    } else if (form.classList.contains("save-form") && form.closest(".card-actions")) {
+      ev.preventDefault();
+      saveInPlace(form);
     } else if (form.classList.contains("reaction-form")) {
       ev.preventDefault();
       toggleInPlace(form, "Reaction", function (data) {

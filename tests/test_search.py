@@ -329,14 +329,18 @@ def test_filters_sorts_pages(engine, store):
         for h in engine.search(q, offset=p, limit=4).hits
     ]
     assert pages == _ids(everything)
-    cards = {c.id: c for c in store.feed.cards(_ids(everything))}
+    # By date or upvotes: the papers holding every word, not the others close in meaning.
+    holding = [h.paper_id for h in everything.hits if h.all_words]
+    assert 0 < len(holding) < everything.total
+    cards = {c.id: c for c in store.feed.cards(holding)}
     by_date = engine.search(q, sort="date", limit=100)
     dates = [cards[i].published for i in _ids(by_date)]
     assert dates == sorted(dates, reverse=True) and set(_ids(by_date)) == set(cards)
+    assert by_date.total == len(holding) and not by_date.closest
     store.feed.set_upvote(
-        store.accounts.create_user("u1", "u1@example.org", None), _ids(everything)[-1], True
+        store.accounts.create_user("u1", "u1@example.org", None), holding[-1], True
     )
-    assert _ids(engine.search(q, sort="upvotes", limit=100))[0] == _ids(everything)[-1]
+    assert _ids(engine.search(q, sort="upvotes", limit=100))[0] == holding[-1]
     robotics = engine.search(q, SearchFilters(category="cs.RO"), limit=100)
     assert robotics.hits and all(
         "cs.RO" in store.feed.card(h.paper_id).categories for h in robotics.hits
@@ -346,14 +350,15 @@ def test_filters_sorts_pages(engine, store):
         any(c.startswith("eess.") for c in store.feed.card(h.paper_id).categories)
         for h in eess.hits
     )
+    found = {c.id: c for c in store.feed.cards(_ids(everything))}
     assert engine.search(q, SearchFilters(has_code=True)).total == sum(
-        1 for c in cards.values() if c.github_repo
+        1 for c in found.values() if c.github_repo
     )
     assert engine.search(q, SearchFilters(on_feed=True)).total == 0
     assert engine.search(q, SearchFilters(date_to=date(2000, 1, 1))).total == 0
     april = engine.search(q, SearchFilters(date_from=date(2025, 4, 1), date_to=date(2025, 4, 10)))
     assert april.hits and all(
-        date(2025, 4, 1) <= cards[h.paper_id].published.date() <= date(2025, 4, 10)
+        date(2025, 4, 1) <= found[h.paper_id].published.date() <= date(2025, 4, 10)
         for h in april.hits
     )
     # Filters without a query browse, newest first.
@@ -531,7 +536,7 @@ def test_cli_index_resumes_and_searches(tmp_path, embedder):
         ],
         env=env,
     )
-    assert r.exit_code == 0 and "results (hybrid)" in r.output
+    assert r.exit_code == 0 and "results (keyword)" in r.output  # by date: the word's papers
     r = run(main, ["--db", f"sqlite:///{db}", "search", "--similar", "2503.11731"], env=env)
     assert r.exit_code == 0 and "2503.11731 " not in r.output
     r = run(main, ["--db", f"sqlite:///{db}", "search"], env=env)

@@ -178,3 +178,40 @@ def test_search_says_where_relevance_stops_and_date_goes_on(searchable):
     ranked = v.get("/api/papers/search", params={"q": "model"}).json()
     assert all(item["why"]["score"] > 0 for item in ranked)
     assert 'title="why this paper: relevance 0.' in v.get("/papers", params={"q": "model"}).text
+
+
+def test_sorted_by_date_lists_the_papers_holding_every_word(searchable):
+    """By date or upvotes, a search lists the papers holding all its words (a phrase, the
+    phrase), not every paper close in meaning: those came first for being newer (new-user
+    walkthrough: "speculative decoding" by date opened on a finance benchmark). With no paper
+    holding them all, the most relevant few, re-ordered, and the page says so."""
+    app, store, _, _ = searchable
+    v = Visitor(app)
+    api = "/api/papers/search"
+    by_relevance = v.get(api, params={"q": "vision language", "limit": 100}).json()
+    holding = {i["paper"]["id"] for i in by_relevance if i["why"]["all_words"]}
+    assert holding and len(by_relevance) > len(holding)  # the meaning side adds others
+    for sort in ("date", "upvotes"):
+        r = v.get(api, params={"q": "vision language", "limit": 100, "sort": sort})
+        assert {i["paper"]["id"] for i in r.json()} == holding, sort
+        assert r.headers["X-Total-Count"] == str(len(holding))
+        assert r.headers["X-Search-Mode"] == "keyword" and "X-Search-Closest" not in r.headers
+    dates = [
+        i["paper"]["publishedAt"]
+        for i in v.get(api, params={"q": "vision language", "sort": "date"}).json()
+    ]
+    assert dates == sorted(dates, key=lambda d: d or "", reverse=True)  # (unknown: last)
+    # The same as a phrase; and the search's Atom feed, newest first, holds the same papers.
+    phrase = v.get(api, params={"q": '"vision language"', "sort": "date", "limit": 100})
+    assert {i["paper"]["id"] for i in phrase.json()} <= holding
+    feed = ET.fromstring(v.get("/feeds/search.atom", params={"q": "vision language"}).content)
+    ids = {e.find(f"{ATOM}id").text.rsplit("/", 1)[-1] for e in feed.iter(f"{ATOM}entry")}
+    assert ids and ids <= holding
+    # No paper holds every word: the most relevant 30 at most, said on the page and the API.
+    sentence = "how do robots learn to fold laundry from a few human videos zebra"
+    r = v.get(api, params={"q": sentence, "sort": "date", "limit": 100})
+    assert not any(i["why"]["all_words"] for i in r.json())
+    assert 0 < len(r.json()) <= 30 and "X-Search-Closest" in r.headers
+    page = v.get("/papers", params={"q": sentence, "sort": "date"}).text
+    assert "No paper holds all your words: these are the" in page and "newest first" in page
+    assert "No paper holds all your words" not in v.get("/papers", params={"q": sentence}).text

@@ -38,6 +38,9 @@ class SearchResult:
     # By relevance, more papers hold every word than were ranked: the results stop at the
     # best of them (sorted by date or upvotes, every one is reachable).
     capped: bool = False
+    # Sorted by date or upvotes, and no paper holds every word: the most relevant few
+    # (Tuning.sorted_closest), in that order, not every paper close in meaning.
+    closest: bool = False
 
 
 @dataclass
@@ -134,11 +137,16 @@ class SearchEngine:
             self.tuning,
             semantic_ran=vectors is not None and mode == "semantic",
         )
+        closest = False
+        if sort in ("date", "upvotes"):
+            hits, used, closest = self._sortable(hits, used)
         self._order(hits, sort)
         page = self._with_ids(hits[offset : offset + limit])
         timings["total"] = time.perf_counter() - t0
         capped = len(all_words) >= self.tuning.candidates
-        return SearchResult(parsed, page, len(hits), used, timings, deadline.exceeded, capped)
+        return SearchResult(
+            parsed, page, len(hits), used, timings, deadline.exceeded, capped, closest
+        )
 
     def _browse(
         self,
@@ -197,6 +205,16 @@ class SearchEngine:
         similarity.update(vectors.similarity(qvec, missing))
         timings["vector"] = time.perf_counter() - t1
         return _Semantic(close, similarity)
+
+    def _sortable(self, hits: list[Hit], used: str) -> tuple[list[Hit], str, bool]:
+        """What a date or upvote order lists: the papers holding every word (a phrase, the
+        phrase), as when more of them than the candidates are paged by the database; a
+        paper only close in meaning would otherwise come first for being newer. With none
+        holding them all, the most relevant few (and True)."""
+        every = [h for h in hits if h.all_words]
+        if every:
+            return every, "keyword", False
+        return hits[: self.tuning.sorted_closest], used, True
 
     def _order(self, hits: list[Hit], sort: str) -> None:
         """Re-order results by date or upvotes (relevance order is fusion's)."""

@@ -19,6 +19,7 @@ class Tuning:
     keyword_weight: float = 1.0
     semantic_weight: float = 1.0
     min_similarity: float = 0.3
+    sorted_closest: int = 30  # by date or upvotes with no all-words paper: this many
 
 
 @dataclass

@@ -175,7 +175,9 @@ def search(
     of results; ``Link: rel="next"`` the next page; ``X-Search-Terms-Dropped`` how many
     repeated or extra terms were left out (a search looks for at most 32);
     ``X-Search-Incomplete`` that the search ran out of its time budget and these are the
-    results found before (by meaning, usually). Out of time with nothing found: 503 with
+    results found before (by meaning, usually). Sorted by date or upvotes, the results are
+    the papers holding every word; ``X-Search-Closest`` says that none does, and these are
+    the most relevant few, re-ordered. Out of time with nothing found: 503 with
     ``Retry-After``."""
     filters = service.search_filters(date_from, date_to, category, has_code, on_feed, author)
     if not q.strip() and not filters.active:
@@ -204,6 +206,8 @@ def search(
         headers["X-Search-Incomplete"] = "time budget exceeded"
     if result.capped and sort == "relevance":  # the best matches, not every one
         headers["X-Search-Capped"] = "the most relevant; sort=date reaches every match"
+    if result.closest:  # sorted, and no paper holds every word
+        headers["X-Search-Closest"] = "no paper holds every word: the most relevant, re-ordered"
     if (p + 1) * limit < result.total:
         # From the checked parameters only: nothing else the caller sent is echoed.
         params = _search_params(q, limit, sort, mode, filters) | {"p": str(p + 1)}

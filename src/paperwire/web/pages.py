@@ -307,6 +307,7 @@ def search_page(
         terms_dropped=result.query.dropped,
         incomplete=result.incomplete,
         capped=result.capped and sort == "relevance",
+        closest=result.closest,
         max_terms=MAX_TERMS,
         # True (turned off) or why it cannot run here; None when it runs
         semantic_off=ctx.site.search.problem or not ctx.settings.search.semantic_search,

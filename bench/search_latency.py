@@ -138,6 +138,29 @@ def memory(pid: int | str = "self") -> dict[str, float]:
     return out
 
 
+def memory_by_file(pid: int | str = "self") -> dict[str, float]:
+    """The resident memory of a process by what it maps (MB): the vector snapshot's files
+    by name (vectors.npy, ivf.faiss), the keyword index's files together ("tantivy"), the
+    process's own memory ("anonymous") and the rest ("other": libraries, the model)."""
+    out: dict[str, float] = {}
+    where = "anonymous"
+    for line in Path(f"/proc/{pid}/smaps").read_text().splitlines():
+        head = line.split()
+        if head and not head[0].endswith(":"):  # a mapping: address range, perms, ..., path
+            path = head[5] if len(head) > 5 else ""
+            if not path or path.startswith("["):
+                where = "anonymous"
+            elif "-words/" in path:
+                where = "tantivy"
+            elif path.endswith((".npy", ".faiss")):
+                where = Path(path).name
+            else:
+                where = "other"
+        elif head and head[0] == "Rss:":
+            out[where] = out.get(where, 0.0) + int(head[1]) / 1024
+    return {k: round(v, 1) for k, v in sorted(out.items(), key=lambda kv: -kv[1])}
+
+
 def fts5_plain(path: Path):
     """The plain FTS5 query: every word required, bm25 order, 30 rows."""
     conn = sqlite3.connect(path)
@@ -222,6 +245,8 @@ def cmd_run(args) -> None:
         f"after the query set: RSS {mem['rss_mb']:,.0f} MB, PSS {mem['pss_mb']:,.0f} MB, "
         f"of it anonymous {mem['anonymous_mb']:,.0f} MB (the rest: mapped snapshot files)"
     )
+    mem["rss_by_file_mb"] = memory_by_file()
+    print("  RSS by what is mapped (MB):", mem["rss_by_file_mb"])
     # Baselines, after the memory figure (an exact scan maps every vector).
     if args.keywords != "database":
         db = engine(store, index_dir, refresh_seconds=3600, window=args.window)
@@ -489,10 +514,11 @@ def cmd_serve(args) -> None:
         ).stdout.split()
         workers = [(pid, memory(pid)) for pid in pids if Path(f"/proc/{pid}").exists()]
         workers = [(pid, m) for pid, m in workers if m["rss_mb"] > 100]  # not the supervisor
+        by_file = {pid: memory_by_file(pid) for pid, _ in workers}
         for pid, m in workers:
             print(
                 f"worker {pid}: RSS {m['rss_mb']:,.0f} MB, PSS {m['pss_mb']:,.0f} MB, "
-                f"anonymous {m['anonymous_mb']:,.0f} MB"
+                f"anonymous {m['anonymous_mb']:,.0f} MB; RSS by what is mapped: {by_file[pid]}"
             )
         total = {k: sum(m[k] for _, m in workers) for k in ("rss_mb", "pss_mb", "anonymous_mb")}
         print(
@@ -509,6 +535,7 @@ def cmd_serve(args) -> None:
                 "p99_ms": pct(times, 99),
                 "errors": errors,
                 "workers": dict(workers),
+                "rss_by_file_mb": by_file,
                 "total": total,
             },  # fmt: skip
             args.json,

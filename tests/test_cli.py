@@ -240,3 +240,17 @@ def test_a_closed_pipe_is_not_a_failed_source(tmp_path):
     proc.stdout.close()  # before its first line (it takes a moment to start)
     _, err = proc.communicate(timeout=30)
     assert proc.returncode in (0, 1) and b"error" not in err
+
+
+def test_links_lead_to_the_port_served_unless_base_url_is_set():
+    """`paperwire demo --port 8765` (or serve): e-mails and feeds link to that port, not to
+    the default's 8000; a base_url that was set (a public name behind a proxy) is kept."""
+    from paperwire.cli.site import _own_address
+    from paperwire.core.settings import Settings
+
+    default = Settings.from_values({})
+    assert _own_address(default, "127.0.0.1", 8765).site.base_url == "http://127.0.0.1:8765"
+    assert _own_address(default, "0.0.0.0", 80).site.base_url == "http://127.0.0.1:80"
+    assert _own_address(default, "::1", 8000).site.base_url == "http://[::1]:8000"
+    public = Settings.from_values({"base_url": "https://papers.example.org"})
+    assert _own_address(public, "127.0.0.1", 8765).site.base_url == "https://papers.example.org"

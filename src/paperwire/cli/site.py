@@ -22,7 +22,7 @@ from .. import plugins
 from ..core import logs
 from ..core.models import ROLES
 from ..core.passwords import hash_password, password_problem
-from ..core.settings import Settings
+from ..core.settings import Settings, SiteSettings
 from ..ingest.thumbnails import ThumbnailScheduler
 from ..jobs.worker import QueueWorker
 from ..mail import outgoing
@@ -70,9 +70,21 @@ def _write_snapshot(settings: Settings) -> Path:
     return Path(name)
 
 
+def _own_address(settings: Settings, host: str, port: int) -> Settings:
+    """With ``base_url`` left at its default, the address this server listens on: the links
+    of e-mails and feeds then lead here (``--port 8765`` had them point to port 8000). A
+    base_url that was set (a public name behind a proxy) is kept."""
+    if settings.site.base_url != SiteSettings().base_url:
+        return settings
+    shown = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
+    shown = f"[{shown}]" if ":" in shown else shown
+    return settings.replace(base_url=f"http://{shown}:{port}")
+
+
 def serve_site(runtime: Runtime, host: str, port: int, workers: int) -> None:
     import uvicorn
 
+    runtime.settings = _own_address(runtime.settings, host, port)
     settings = runtime.settings
     level = "WARNING" if runtime.quiet else "INFO"
     log_config = logs.logging_config(settings.ops, level)

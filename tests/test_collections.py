@@ -680,3 +680,22 @@ def test_a_collection_downloads_as_bibtex_to_whoever_may_see_it(web_both):
         "@misc{lee2025deep",
         "@misc{lee2025deepa",
     ]
+
+
+def test_a_feed_page_past_the_end_or_all_hidden_says_so(web_both):
+    app, store, ids, _ = web_both
+    v = Visitor(app)
+    week = v.get("/papers/week", follow_redirects=True)
+    path = week.url.path
+    total = int(re.search(r'data-shown="(\d+)"', week.text).group(1))
+    past = v.get(f"{path}?p=500&sort=upvotes").text
+    assert f"No more papers on this page: all {total} are on the pages before it." in past
+    assert f'href="{path}?sort=upvotes">Back to the first page' in past
+    assert "No papers here yet" not in past
+    # A reader who hid every paper of a day is told so, not that the day is empty.
+    ada = _member(app, store, "ada")
+    day = ada.get("/papers").text
+    for pid in re.findall(r'<article class="card" id="paper-([^"]+)"', day):
+        _loc(ada.post(f"/papers/{pid}/dismiss", {"state": "1", "next": "/papers"}))
+    day = ada.get("/papers").text
+    assert "You hid every paper on this page." in day and "No papers here yet" not in day

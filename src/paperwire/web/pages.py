@@ -211,6 +211,7 @@ def _feed(ctx: Ctx, period: periods.Period, p: int, sort: str) -> Response:
         cards,
         period=period,
         hidden=hidden,
+        past_end=p > 0 and p * size >= total,
         prev=prev,
         next=nxt,
         total=total,

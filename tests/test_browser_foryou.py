@@ -62,7 +62,7 @@ def test_a_topic_starts_for_you_and_a_collection_ranks_its_own(
 
         # Since your last visit: on a first visit, it says what it will show.
         page.get_by_role("link", name="Since your last visit").click()
-        expect(page.get_by_text("Your first visit")).to_be_visible()
+        expect(page.get_by_text("This is your first visit")).to_be_visible()
         check("46-for-you-since-first-visit")
 
         # A collection's owner ranks the feed by its papers, from the collection's page.

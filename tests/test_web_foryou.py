@@ -34,10 +34,15 @@ def test_for_you_ranks_the_feed_by_what_the_reader_liked(searchable):  # noqa: F
     assert cold.status_code == 200 and "Nothing to learn from yet" in cold.text
     assert v.get("/papers/for-you?span=year").status_code == 400
 
-    # nothing to learn from yet: the week's papers as they reached the feed, newest first
+    # nothing to learn from yet: the week's papers newest first, by the dates their cards show
     week = v.get("/papers/for-you?span=week")
-    newest = [c.id for c in store.feed.period(*_week(app), sort="submitted", limit=1000)[0]]
-    assert _order(week.text) == newest[:10] and "newest first" in week.text
+    cards = {c.id: c for c in store.feed.period(*_week(app), sort="submitted", limit=1000)[0]}
+    shown = _order(week.text)
+    when = {i: (c.published.date() if c.published else c.feed_date) for i, c in cards.items()}
+    assert len(shown) == 10 and "newest first" in week.text
+    assert [when[i] for i in shown] == sorted((when[i] for i in shown), reverse=True)
+    oldest_shown = min(when[i] for i in shown)
+    assert all(when[i] <= oldest_shown for i in cards if i not in shown)
     liked = ids[-1]  # an older paper of the feed, liked (upvoted)
     store.feed.set_upvote(uid, liked, True)
     page = v.get("/papers/for-you?span=week")
@@ -179,7 +184,7 @@ def test_since_your_last_visit_ranks_what_reached_the_feed_since(web_both, embed
     v = Visitor(app)
     v.sign_in("ada")
     first = v.get("/papers/for-you?span=new")
-    assert "Your first visit" in first.text and _order(first.text) == []
+    assert "This is your first visit" in first.text and _order(first.text) == []
     # The visit before this one ended after every paper then on the feed; two arrive since.
     newest = max(store.feed.entry(i).submitted_at for i in ids)
     with store.begin() as conn:

@@ -257,6 +257,20 @@ class FeedRepo(Repository):
         with self.db.connect() as conn:
             return list(conn.execute(q).scalars())
 
+    def newest_first(self, paper_ids: Sequence[str]) -> list[str]:
+        """These feed papers by the date their cards show (published, else the feed day),
+        the newest first; the latest to enter the feed first within a day."""
+        keys: dict[str, tuple[Any, ...]] = {}
+        q = sa.select(F.c.paper_id, P.c.published, F.c.feed_date, F.c.submitted_at).join(
+            P, P.c.id == F.c.paper_id
+        )
+        with self.db.connect() as conn:
+            for chunk in chunks(list(dict.fromkeys(paper_ids))):
+                for pid, published, day, entered in conn.execute(q.where(F.c.paper_id.in_(chunk))):
+                    shown = as_date(published) if published is not None else day
+                    keys[pid] = (shown, entered or datetime.min, pid)
+        return sorted(keys, key=lambda pid: keys[pid], reverse=True)
+
     def cards(self, paper_ids: Sequence[str]) -> list[Card]:
         """Cards for the given papers, in the given order (unknown ids left out)."""
         found: dict[str, Card] = {}

@@ -117,7 +117,7 @@ def for_you(
     ranker = ctx.site.for_you() if reader.known else None
     if not reader.known or ranker is None:  # the papers as the feed lists them, meanwhile
         context["cold"] = "off" if reader.known else "start"
-        picks = [Pick(i, 0.0) for i in reader.candidates]
+        picks = [Pick(i, 0.0) for i in ctx.store.feed.newest_first(reader.candidates)]
     else:
         picks = ranker.rank(reader.liked, reader.candidates, reader.disliked, reader.topics).picks
     window = picks[p * size : (p + 1) * size]

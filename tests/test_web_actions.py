@@ -87,6 +87,8 @@ def test_comments_replies_markdown_and_mentions(web, member):
     r = member.post(f"/papers/{pid}/comments", {"body": body})
     assert r.status_code == 303
     cid = int(r.headers["location"].rsplit("-", 1)[1])
+    card = member.get("/papers/week", follow_redirects=True).text
+    assert f'href="/papers/{pid}#comments" aria-label="1 comment"' in card  # (not "1 comments")
     member.post(f"/papers/{pid}/comments", {"body": "A reply", "parent_id": str(cid)})
     page = member.get(f"/papers/{pid}").text
     assert "<strong>Nice</strong>" in page

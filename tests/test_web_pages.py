@@ -256,3 +256,27 @@ def test_remaining_redirects_and_errors(visitor):
     assert r.status_code == 404 and r.json() == {"error": "Not Found"}
     r = visitor.client.put("/papers")
     assert r.status_code == 405
+
+
+def test_bad_parameters_are_told_in_words(web):
+    """A bad parameter gets a sentence about it (not pydantic's wording, not a pattern), and
+    an impossible path a 404 (walkthrough: "span: String should match pattern
+    '^(day|week|new)$'", "collection_id: Input should be a valid integer")."""
+    app = web[0]
+    v = Visitor(app)
+    for url, status, said in [
+        (
+            "/papers/for-you?span=bogus",
+            400,
+            "span must be one of day, week, new (not &#39;bogus&#39;)",
+        ),
+        ("/papers?q=x&p=-1", 400, "p must be at least 0"),
+        ("/papers?q=x&p=x", 400, "p must be a whole number (not &#39;x&#39;)"),
+        ("/collections/abc", 404, "There is no page at /collections/abc."),
+    ]:
+        r = v.get(url)
+        assert r.status_code == status and said in r.text, (url, r.status_code, r.text[-600:])
+        assert "should" not in r.text.split("<main")[1] and "pattern" not in r.text
+    r = v.get("/api/papers/search", params={"q": "x", "limit": "5000"})
+    assert r.status_code == 400 and r.json() == {"error": "limit must be at most 120 (not '5000')"}
+    assert v.get("/api/collections/abc").status_code == 404

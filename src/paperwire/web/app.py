@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import gc
 import logging
+import re
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
@@ -184,11 +185,41 @@ def _allowed(request: Request) -> list[str]:
 
 def _bad_params(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)
-    parts = []
-    for err in exc.errors():
-        where = ".".join(str(x) for x in err.get("loc", ())[1:]) or "request"
-        parts.append(f"{where}: {err.get('msg')}")
-    return error_response(request, 400, "; ".join(parts) or "bad request")
+    errors = exc.errors()
+    if errors and all(err.get("loc", ("",))[0] == "path" for err in errors):
+        # /collections/abc: no such page, rather than a lesson in parameter types
+        return error_response(request, 404, f"There is no page at {request.url.path[:200]}.")
+    return error_response(request, 400, "; ".join(map(_human, errors)) or "bad request")
+
+
+_CHOICES = re.compile(r"^\^\(([\w|.-]+)\)\$$")  # a Query pattern such as ^(day|week|new)$
+
+
+def _human(err: Any) -> str:
+    """One validation error as a sentence about the parameter, not pydantic's wording."""
+    where = ".".join(str(x) for x in err.get("loc", ())[1:]) or "The request"
+    kind, ctx = err.get("type", ""), err.get("ctx") or {}
+    given = err.get("input")
+    got = f" (not {str(given)[:40]!r})" if isinstance(given, str | int | float) else ""
+    if kind in ("int_parsing", "int_type", "int_from_float"):
+        return f"{where} must be a whole number{got}"
+    if kind in ("float_parsing", "float_type"):
+        return f"{where} must be a number{got}"
+    if kind in ("greater_than_equal", "greater_than", "less_than_equal", "less_than"):
+        bound = next(iter(ctx.values()), "")
+        words = {"greater_than_equal": "at least", "greater_than": "more than",
+                 "less_than_equal": "at most", "less_than": "less than"}[kind]  # fmt: skip
+        return f"{where} must be {words} {bound}{got}"
+    if kind == "string_pattern_mismatch":
+        choices = _CHOICES.match(str(ctx.get("pattern", "")))
+        if choices:
+            return f"{where} must be one of {', '.join(choices.group(1).split('|'))}{got}"
+        return f"{where} is not in the expected form{got}"
+    if kind == "string_too_long":
+        return f"{where} must be at most {ctx.get('max_length')} characters long"
+    if kind == "missing":
+        return f"{where} is missing"
+    return f"{where}: {err.get('msg')}"
 
 
 def _crash(request: Request, exc: Exception) -> Response:  # a bug outside CrashGuard's reach

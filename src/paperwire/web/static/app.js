@@ -130,7 +130,7 @@
       note.append(data.added ? "Saved to " : "Already in ", where, ".");
       picker.innerHTML = "";
       picker.append(button.querySelector("svg").cloneNode(true), " Saved");
-      var label = element("span", "sr-only", ": choose the collections of " + actions.closest(".card").querySelector(".title").textContent.trim());
+      var label = element("span", "sr-only", " in your collections, " + actions.closest(".card").querySelector(".title").textContent.trim() + ": change which");
       picker.append(label);
       picker.classList.add("save", "on");
       form.hidden = true;

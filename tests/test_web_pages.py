@@ -280,3 +280,9 @@ def test_bad_parameters_are_told_in_words(web):
     r = v.get("/api/papers/search", params={"q": "x", "limit": "5000"})
     assert r.status_code == 400 and r.json() == {"error": "limit must be at most 120 (not '5000')"}
     assert v.get("/api/collections/abc").status_code == 404
+    r = v.get("/api/papers/not-an-id/similar")
+    assert r.status_code == 400
+    assert (
+        r.json()["error"]
+        == "'not-an-id' is not an arXiv id: they look like 2401.09417 or hep-th/9901001"
+    )

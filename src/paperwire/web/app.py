@@ -186,7 +186,9 @@ def _allowed(request: Request) -> list[str]:
 def _bad_params(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)
     errors = exc.errors()
-    if errors and all(err.get("loc", ("",))[0] == "path" for err in errors):
+    if errors and all(
+        err.get("loc", ("",))[0] == "path" and err.get("type") == "int_parsing" for err in errors
+    ):
         # /collections/abc: no such page, rather than a lesson in parameter types
         return error_response(request, 404, f"There is no page at {request.url.path[:200]}.")
     return error_response(request, 400, "; ".join(map(_human, errors)) or "bad request")
@@ -210,6 +212,10 @@ def _human(err: Any) -> str:
         words = {"greater_than_equal": "at least", "greater_than": "more than",
                  "less_than_equal": "at most", "less_than": "less than"}[kind]  # fmt: skip
         return f"{where} must be {words} {bound}{got}"
+    if kind == "string_pattern_mismatch" and where == "arxiv_id":
+        return (
+            f"{str(given)[:40]!r} is not an arXiv id: they look like 2401.09417 or hep-th/9901001"
+        )
     if kind == "string_pattern_mismatch":
         choices = _CHOICES.match(str(ctx.get("pattern", "")))
         if choices:

@@ -127,6 +127,40 @@ def test_reactions_in_place_and_without_javascript(browser, live):  # noqa: F811
     context.close()
 
 
+def test_phone_header_scrolls_away_and_menus_and_anchors_fit(browser, live):  # noqa: F811
+    """At 390 px the header (three rows there) scrolls away, a nested reply's reaction menu
+    stays on the screen; on a desktop a jump to a comment lands below the sticky header
+    (walkthrough: 🚀 cut off at 420 px; anchors hidden under the header)."""
+    url, store, ids, _ = live
+    pid = ids[1]
+    uid = store.accounts.get_user(username="curator1").id
+    cid = _commented(store, pid)
+    for depth in range(3):
+        cid = store.discussion.add(pid, uid, f"A reply, {depth + 1} deep.", parent_id=cid)
+    add_user(store, "phone")
+    context, page, errors = _context(browser)
+    _sign_in(page, url, "phone")
+    page.set_viewport_size({"width": 1280, "height": 700})
+    page.goto(f"{url}/papers/{pid}#comment-{cid}")
+    header = page.locator("header.top, .top").first
+    bottom = header.evaluate("h => h.getBoundingClientRect().bottom")
+    top = page.locator(f"#comment-{cid}").evaluate("c => c.getBoundingClientRect().top")
+    assert page.evaluate("scrollY") > 0 and top >= bottom - 1, (top, bottom)
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto(f"{url}/papers/{pid}")
+    comment = page.locator(f"#comment-{cid}")
+    comment.scroll_into_view_if_needed()
+    assert header.evaluate("h => h.getBoundingClientRect().bottom") <= 0  # scrolled away
+    comment.get_by_text("React", exact=True).click()
+    rocket = comment.get_by_role("button", name=re.compile("^Rocket"))
+    expect(rocket).to_be_visible()
+    assert rocket.evaluate("b => b.getBoundingClientRect().right") <= 390
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    shot(page, "social-05-reaction-menu-phone")
+    context.close()
+    assert not errors, errors
+
+
 def test_organization_admin_uploads_a_picture(browser, live, tmp_path):  # noqa: F811
 
     from PIL import Image

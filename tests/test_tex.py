@@ -161,3 +161,26 @@ def test_email_excerpt_never_cuts_math():
 )
 def test_math_as_plain_text(text, plain):
     assert tex.to_text(text) == plain
+
+
+def test_text_mode_tex_outside_math_reads_as_text():
+    """arXiv abstracts carry text-mode TeX outside math (walkthrough: "\\textbf{KromHC}",
+    "\\underline{Kro}necker", "$\\sim$70\\%", "\\$5--\\$10" shown raw)."""
+    from paperwire.core.tex import text_mode, to_html, to_text
+
+    assert text_mode(r"We propose \textbf{KromHC}, via \underline{Kro}necker products") == (
+        "We propose KromHC, via Kronecker products"
+    )
+    assert text_mode(r"\textbf{\emph{both}} at \texttt{https://x.org/a\_b} and \url{y.org}") == (
+        "both at https://x.org/a_b and y.org"
+    )
+    assert text_mode(r"79.6\% of \$5--\$10 in 1990--2000 -- a ``quote'' at 9.8~pp\ldots") == (
+        "79.6% of $5–$10 in 1990–2000 – a “quote” at 9.8\u00a0pp…"
+    )
+    assert text_mode("~10x faster, --flag, plain text") == "~10x faster, --flag, plain text"
+    # "$\sim$70": a digit after the closing dollar, but TeX between: math. Money stays text.
+    html = to_html(r"plateaus near $\sim$70\% while $5 and $10 are prices")
+    assert html.count("<math") == 1 and "70%" in html and "$5 and $10 are prices" in html
+    assert to_text(r"\textbf{SGG-R}$^{\rm 3}$ at 50\%") == "SGG-R³ at 50%"
+    # Hostile text stays escaped text after its commands are read.
+    assert to_html(r"\textbf{<script>x</script>}") == "&lt;script&gt;x&lt;/script&gt;"

@@ -153,3 +153,11 @@ def test_web_addresses_in_an_abstract_and_comment_are_links(web):
     assert f'<a href="https://github.com/x/y" {rel}>github.com/x/y</a>.' in comment
     assert f'<a href="https://e.org/" {rel}>https://e.org/</a>&#34;onclick=alert(1)' in comment
     assert 'href="javascript' not in page and comment.count("<a ") == 3
+
+
+def test_bibtex_keeps_latex_titles_and_escapes_stray_braces():
+    from paperwire.web.render import _bibtex_escape
+
+    assert _bibtex_escape(r"SGG-R$^{\rm 3}$:  From") == r"SGG-R$^{\rm 3}$: From"
+    assert _bibtex_escape("Evil } @misc{x,") == r"Evil \} @misc\{x,"  # cannot end the field
+    assert _bibtex_escape(r"a \{ b") == r"a \{ b"

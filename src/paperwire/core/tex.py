@@ -101,9 +101,15 @@ def _close_dollar(text: str, start: int) -> int:
             j += 1
             continue
         break
-    if text[j - 1].isspace() or text[j + 1 : j + 2].isdigit() or "\n\n" in text[start:j]:
+    # A digit after the closing dollar: money ("$5 and $10"), unless what is between reads
+    # as TeX ("$\\sim$70\\%", "$^3$D"), which money never does.
+    money = text[j + 1 : j + 2].isdigit() and not _TEXLIKE.search(text, start, j)
+    if text[j - 1].isspace() or money or "\n\n" in text[start:j]:
         return -1
     return j
+
+
+_TEXLIKE = re.compile(r"[\\^_{]")
 
 
 _OPENERS = re.compile(r"\\\$|\$\$|\$|\\\(|\\\[")
@@ -215,14 +221,48 @@ def span_html(span: Math, budget: list[int]) -> str:
     return markup if markup is not None else escape(span.source)
 
 
+# Text-mode TeX outside math, as arXiv abstracts carry it: a font command keeps its words
+# ("\\textbf{KromHC}" reads "KromHC"), an escaped character is itself ("70\\%"), "~" between
+# words is a no-break space, "--" a dash, ``quotes'' are quotes.
+_FONT = re.compile(
+    r"\\(?:textbf|textit|textsl|emph|texttt|underline|textsc|textrm|textsf|textup|"
+    r"textnormal|textmd|mbox|url|text)\s*\{([^{}]*)\}"
+)
+_ESCAPED = re.compile(r"\\([%&_#{}$])")
+_TILDE = re.compile(r"(?<=[\w.,)\]])~(?=\w)")
+_DASHES = ((re.compile(r"(?<=\S)---(?=\S)| --- "), lambda m: m.group(0).replace("---", "—")),
+           (re.compile(r"(?<=\w)--(?=[\w$])| -- "), lambda m: m.group(0).replace("--", "–")))  # fmt: skip
+_QUOTES = re.compile(r"``([^`'\n]{1,200})''")
+_DOTS = re.compile(r"\\(?:ldots|dots)\b(?:\{\})?")
+
+
+def text_mode(text: str) -> str:
+    """Plain text with its text-mode TeX read as text (see above); text without any is
+    returned as it is."""
+    if "\\" not in text and "~" not in text and "--" not in text and "``" not in text:
+        return text
+    for _ in range(3):  # \\textbf{\\emph{x}}: the inner command first
+        text, n = _FONT.subn(r"\1", text)
+        if not n:
+            break
+    text = _ESCAPED.sub(r"\1", text)
+    text = _DOTS.sub("…", text)
+    text = _TILDE.sub("\u00a0", text)
+    for pattern, repl in _DASHES:
+        text = pattern.sub(repl, text)
+    return _QUOTES.sub(r"“\1”", text)
+
+
 def to_html(text: str, plain: Callable[[str], str] = escape) -> str:
-    """``text`` as HTML: math as MathML, the rest through ``plain`` (escaped by default;
-    the search highlighter passes its own, so that marks never land inside math)."""
+    """``text`` as HTML: math as MathML, the rest (its text-mode TeX read as text) through
+    ``plain`` (escaped by default; the search highlighter passes its own, so that marks
+    never land inside math)."""
     if not has_math(text):
-        return plain(text)
+        return plain(text_mode(text))
     budget = [MAX_TEXT]
     return "".join(
-        plain(seg) if isinstance(seg, str) else span_html(seg, budget) for seg in split(text)
+        plain(text_mode(seg)) if isinstance(seg, str) else span_html(seg, budget)
+        for seg in split(text)
     )
 
 
@@ -285,11 +325,11 @@ def to_text(text: str) -> str:
     title, an accessible name, an Atom title): "AT$^2$PO" as "AT²PO", "$x_i$" as "x_i";
     a span that does not convert keeps its TeX without the dollars."""
     if not has_math(text):
-        return text
+        return text_mode(text)
     out = []
     for seg in split(text):
         if isinstance(seg, str):
-            out.append(seg)
+            out.append(text_mode(seg))
         else:
             got = _math_text(seg.tex)
             out.append(got if got is not None else seg.tex)

@@ -192,7 +192,16 @@ def arxiv_links(paper_id: str) -> dict[str, str]:
 
 
 def _bibtex_escape(text: str) -> str:
+    """A field's text: arXiv's is LaTeX already ("SGG-R$^{\\rm 3}$"), kept as it is when its
+    braces balance; otherwise every brace is escaped, so none can end the field."""
     text = re.sub(r"\s+", " ", text).strip()
+    depth = 0
+    for brace in re.findall(r"(?<!\\)[{}]", text):
+        depth += 1 if brace == "{" else -1
+        if depth < 0:
+            break
+    if depth == 0:
+        return text
     return text.replace("{", r"\{").replace("}", r"\}")
 
 

@@ -230,8 +230,8 @@ _FONT = re.compile(
 )
 _ESCAPED = re.compile(r"\\([%&_#{}$])")
 _TILDE = re.compile(r"(?<=[\w.,)\]])~(?=\w)")
-_DASHES = ((re.compile(r"(?<=\S)---(?=\S)| --- "), lambda m: m.group(0).replace("---", "—")),
-           (re.compile(r"(?<=\w)--(?=[\w$])| -- "), lambda m: m.group(0).replace("--", "–")))  # fmt: skip
+_EM_DASH = re.compile(r"(?<=\S)---(?=\S)|(?<= )---(?= )")
+_EN_DASH = re.compile(r"(?<=\w)--(?=[\w$])|(?<= )--(?= )")
 _QUOTES = re.compile(r"``([^`'\n]{1,200})''")
 _DOTS = re.compile(r"\\(?:ldots|dots)\b(?:\{\})?")
 
@@ -248,8 +248,7 @@ def text_mode(text: str) -> str:
     text = _ESCAPED.sub(r"\1", text)
     text = _DOTS.sub("…", text)
     text = _TILDE.sub("\u00a0", text)
-    for pattern, repl in _DASHES:
-        text = pattern.sub(repl, text)
+    text = _EN_DASH.sub("–", _EM_DASH.sub("—", text))
     return _QUOTES.sub(r"“\1”", text)
 
 

@@ -362,3 +362,24 @@ def test_operator_turns_it_off_from_the_command_line(sqlite_store, tmp_path, fro
     assert r.status_code == 303 and token is None
     assert run("two-factor-off", "ada").exit_code == 2  # off already
     assert run("two-factor-off", "nobody").exit_code == 2
+
+
+def test_deleting_the_account_asks_for_a_code_too(app_store, frozen):
+    """As turning two-factor sign-in off does: a stolen session and password are not enough
+    to delete the account (walkthrough). The page names the public collections that go."""
+    app, store = app_store
+    uid = add_user(store, "ada")
+    shelf = store.collections.create(uid, "Public shelf", visibility="public")
+    v = signed_in(app, "ada")
+    secret, codes = turn_on(v)
+    page = v.get("/settings/delete").text
+    assert 'name="code"' in page and "authenticator app" in page
+    assert f'href="/collections/{shelf.id}">Public shelf</a>' in page
+    for code in ("", "000000", tf.code_at(secret, STEP - 1)):  # none, wrong, spent already
+        r = v.post("/settings/delete", {"password": PASSWORD, "code": code})
+        assert r.status_code == 400 and WRONG_CODE in r.text.replace("&#39;", "'"), code
+        assert store.accounts.get_user(username="ada") is not None
+    r = v.post("/settings/delete", {"password": PASSWORD, "code": tf.code_at(secret, STEP)})
+    assert r.status_code == 200 and "Your account is deleted" in r.text
+    assert store.accounts.get_user(username="ada") is None
+    assert store.collections.get(shelf.id) is None

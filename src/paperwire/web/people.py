@@ -13,8 +13,9 @@ from ..core.clock import utcnow
 from ..core.hooks import hookimpl
 from ..core.passwords import verify_password
 from . import audit
-from .deps import CtxDep, PostedDep, rate_limit, require_user
+from .deps import Ctx, CtxDep, PostedDep, rate_limit, require_user
 from .responses import page, sign_out
+from .twofactor import WRONG_CODE, check_code
 
 router = APIRouter(include_in_schema=False)
 WINDOW = 15 * 60
@@ -37,11 +38,28 @@ def export(ctx: CtxDep) -> Response:
     )
 
 
+def _delete_page(ctx: Ctx, status: int = 200, error: str = "") -> Response:
+    assert ctx.user is not None
+    return page(
+        ctx,
+        "delete_account.html",
+        status=status,
+        title="Delete your account",
+        error=error,
+        two_factor=ctx.store.twofactor.get(ctx.user.id) is not None,
+        public=[
+            c
+            for c in ctx.store.collections.of_user(ctx.user.id, viewer=ctx.user.id)
+            if c.visibility != "private"
+        ],
+    )
+
+
 @router.get("/settings/delete")
 def delete_form(ctx: CtxDep) -> Response:
     if ctx.user is None:
         return RedirectResponse("/signin?next=/settings/delete", status_code=303)
-    return page(ctx, "delete_account.html", title="Delete your account")
+    return _delete_page(ctx)
 
 
 @router.post("/settings/delete")
@@ -50,13 +68,11 @@ def delete(post: PostedDep) -> Response:
     user = require_user(ctx)
     rate_limit(ctx, f"delete-account:{user.id}", ctx.settings.site.rate_limit_auth, WINDOW)
     if not verify_password(user.password_hash, post.secret("password")):
-        return page(
-            ctx,
-            "delete_account.html",
-            status=400,
-            title="Delete your account",
-            error="The password is wrong.",
-        )
+        return _delete_page(ctx, 400, "The password is wrong.")
+    state = ctx.store.twofactor.get(user.id)
+    if state is not None and not check_code(ctx, state, post.text("code")):
+        # as for turning two-factor sign-in off: a stolen session and password are not enough
+        return _delete_page(ctx, 400, WRONG_CODE)
     ctx.store.people.delete(user.id)
     audit.record(ctx, "account-deleted", user.id)
     ctx.bind_session(None, None, None)  # the page says so signed out
@@ -65,8 +81,8 @@ def delete(post: PostedDep) -> Response:
         "message.html",
         title="Account deleted",
         heading="Your account is deleted",
-        text="Your name, address, password, profile, sessions, API tokens and subscriptions "
-        "are gone. Your upvotes and comments stay, by a deleted user, so that counts and "
+        text="Your name, address, password, profile, sessions, API tokens, collections and "
+        "subscriptions are gone. Your upvotes and comments stay, by a deleted user, so that counts and "
         "discussions stay whole.",
         link=("/papers", "Back to papers"),
     )

@@ -82,8 +82,8 @@ def delete(post: PostedDep) -> Response:
         title="Account deleted",
         heading="Your account is deleted",
         text="Your name, address, password, profile, sessions, API tokens, collections and "
-        "subscriptions are gone. Your upvotes and comments stay, by a deleted user, so that counts and "
-        "discussions stay whole.",
+        "subscriptions are gone. Your upvotes and comments stay, by a deleted user, so "
+        "that counts and discussions stay whole.",
         link=("/papers", "Back to papers"),
     )
     return sign_out(ctx, response)

@@ -151,6 +151,7 @@ def test_sign_in_navigate_days_and_keyboard(page, live):
     total = store.feed.period(week.start, week.end)[1]
     page.get_by_role("link", name="More papers").click()
     expect(page.locator(".card")).to_have_count(min(20, total))
+    expect(page.locator(".card").nth(10).locator(".title a")).to_be_focused()  # on from there
     shot(page, "07-week-more")
     # keyboard only: skip link, then Tab to the first upvote button and press Enter
     page.goto(f"{url}/papers")

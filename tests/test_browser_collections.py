@@ -79,6 +79,7 @@ def test_save_to_a_new_collection_and_hide_a_card(page, live):  # noqa: F811
     page.get_by_role("button", name=re.compile("^Save note")).click()
     expect(page.get_by_label("Note")).to_have_value("Read the ablations first.")
     expect(page.get_by_role("status")).to_have_text("Note saved.")
+    assert page.evaluate("document.activeElement.id") == f"item-{first_id}"  # focus stays there
     shot(page, "31-collection-page")
     # Anyone can read a public collection, with its note.
     other = page.context.browser.new_context()

@@ -12,6 +12,13 @@
   }
 
   document.addEventListener("DOMContentLoaded", function () {
+    // Back at a place in the page after a form (a saved note, a moved item, a comment):
+    // the keyboard starts there too, not at the top.
+    var target = location.hash.length > 1 && document.getElementById(decodeURIComponent(location.hash.slice(1)));
+    if (target && target !== document.getElementById("main")) {
+      if (!target.hasAttribute("tabindex")) target.setAttribute("tabindex", "-1");
+      target.focus({ preventScroll: true });
+    }
     var toggle = document.getElementById("theme-toggle");
     if (toggle) toggle.addEventListener("click", function () {
       var dark = root.getAttribute("data-theme") === "dark" ||
@@ -216,7 +223,10 @@
       var holder = link.closest(".more");
       var tpl = document.createElement("template");
       tpl.innerHTML = html;
+      // The keyboard goes on from the first new card, not from the top of the page.
+      var first = tpl.content.querySelector(".card .title a");
       holder.replaceWith(tpl.content);
+      if (first) first.focus();
     }).catch(function () { window.location = link.href; });
   });
   // Subscription forms: start from the browser's own time zone.

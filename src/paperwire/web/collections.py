@@ -371,17 +371,18 @@ def hidden_papers(ctx: CtxDep, p: Annotated[int, Query(ge=0, le=10000)] = 0) -> 
 
 
 # -- what other pages show -------------------------------------------------------------------
-def on_paper(ctx: Ctx, pid: str) -> dict[str, Any]:
+def on_paper(ctx: Ctx, card: Card) -> dict[str, Any]:
     """The paper page's part: the collections including it that the visitor may see listed
-    (public ones and their own), whether it is in one of theirs, and whether they asked for
-    more like it or hid it."""
+    (public ones and their own), and whether the visitor upvoted, saved or hid it (one
+    query, as for cards) or asked for more like it."""
     me = ctx.user.id if ctx.user else None
-    including = ctx.store.collections.including(pid, me)
+    state = marks(ctx, [card])
     return {
-        "in_collections": including,
-        "saved": me is not None and any(c.user_id == me for c in including),
-        "more_like_this": bool(me and ctx.store.signals.of_kind(me, MORE_LIKE_THIS, [pid])),
-        "dismissed": bool(me and ctx.store.signals.of_kind(me, DISMISSED, [pid])),
+        "in_collections": ctx.store.collections.including(card.id, me),
+        "upvoted": card.id in state.upvoted,
+        "saved": card.id in state.saved,
+        "dismissed": card.id in state.dismissed,
+        "more_like_this": bool(me and ctx.store.signals.of_kind(me, MORE_LIKE_THIS, [card.id])),
     }
 
 

@@ -479,7 +479,6 @@ def paper_page(ctx: CtxDep, arxiv_id: str) -> Response:
             ctx, "not_found_paper.html", status=404, title="Paper not indexed yet", arxiv_id=pid
         )
     thread = service.thread(ctx, card)
-    upvoted = bool(ctx.user and ctx.store.feed.upvoted(ctx.user.id, [pid]))
     claims = ctx.store.accounts.claims(paper_id=pid) if ctx.user else []
     me = ctx.user.id if ctx.user else None
     return page(
@@ -489,14 +488,13 @@ def paper_page(ctx: CtxDep, arxiv_id: str) -> Response:
         card=card,
         links=render.arxiv_links(pid),
         bibtex=render.bibtex(card),
-        upvoted=upvoted,
         thread=thread,
         my_claim=next((c for c in claims if c.user_id == me), None),
         can_submit=service.submit_problem(ctx, card) is None,
         description=card.abstract[:200],
         similar=service.similar(ctx, pid),
         atom=f"/feeds/papers/{pid}/comments.atom",
-        **collections.on_paper(ctx, pid),
+        **collections.on_paper(ctx, card),
     )
 
 

@@ -66,6 +66,11 @@
     return el;
   }
 
+  // The title of the card holding ``el``, as text (for notes and accessible names).
+  function titleOf(el) {
+    return el.closest(".card").querySelector(".title").textContent.trim();
+  }
+
   // The page's count of papers ("29 papers · 1 hidden by you") after hiding or showing one.
   function recount(delta) {
     var shown = document.querySelector("[data-shown]");
@@ -88,7 +93,7 @@
   function dismissInPlace(form) {
     var card = form.closest(".card");
     var button = form.querySelector("button");
-    var title = card.querySelector(".title").textContent.trim();
+    var title = titleOf(card);
     button.disabled = true;
     send(form).then(function () {
       var note = element("div", "dismissed-note");
@@ -137,7 +142,7 @@
       note.append(data.added ? "Saved to " : "Already in ", where, ".");
       picker.innerHTML = "";
       picker.append(button.querySelector("svg").cloneNode(true), " Saved");
-      var label = element("span", "sr-only", " in your collections, " + actions.closest(".card").querySelector(".title").textContent.trim() + ": change which");
+      var label = element("span", "sr-only", " in your collections, " + titleOf(actions) + ": change which");
       picker.append(label);
       picker.classList.add("save", "on");
       form.hidden = true;

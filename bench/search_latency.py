@@ -12,6 +12,8 @@ arxiv-sanity-lite's approach (a linear scan over every title and abstract in mem
     python bench/search_latency.py run --db /data/big.db --no-linear [--window N] \
         [--keywords tantivy]
     python bench/search_latency.py fresh --db /data/big.db --n 1000 [--keywords tantivy]
+    # the IVF index's codes (8/6/4-bit scalar, product-quantised) side by side at 3 million
+    python bench/search_latency.py codes --source /data/corpus.db --n 3000000
     # memory of `paperwire serve --workers 2` after the query set through the API
     python bench/search_latency.py serve --db /data/big.db --workers 2
 
@@ -386,6 +388,84 @@ def cmd_scale(args) -> None:
     engine(dst, Path(f"{args.db}.index"), keywords="tantivy")  # builds the Tantivy index
 
 
+def cmd_codes(args) -> None:
+    """The IVF index's codes side by side at ``n`` vectors (the source's real vectors and
+    perturbed copies of them, as ``scale`` makes, held in memory): build time, size,
+    recall@10 against exact search, and the time of a top-200 search as the site makes it
+    (the codes rank, the head is re-scored from the exact vectors)."""
+    import shutil
+    import tempfile
+
+    from paperwire.search.vectors import VectorIndex
+
+    src = Store(f"sqlite:///{args.source}")
+    model = model_key()
+    with src.db.engine.connect() as conn:
+        blobs = [
+            r[0]
+            for r in conn.exec_driver_sql(
+                "SELECT vector FROM paper_embeddings WHERE model = ? ORDER BY paper_seq", (model,)
+            )
+        ]
+    real = np.frombuffer(b"".join(blobs), dtype="<f4").reshape(len(blobs), -1)
+    dim = real.shape[1]
+    rng = np.random.default_rng(0)
+    vecs = np.empty((args.n, dim), np.float32)
+    for at in range(0, args.n, len(real)):
+        part = real[: min(len(real), args.n - at)]
+        if at:
+            part = part + rng.normal(scale=0.025, size=part.shape).astype(np.float32)
+            part /= np.linalg.norm(part, axis=1, keepdims=True)
+        vecs[at : at + len(part)] = part
+    print(f"{args.n:,} vectors from {len(real):,} real ones")
+    eng = engine(src)
+    texts = [q.text for q in queries(src)]
+    qvecs = np.stack([eng.vectors.embed_query(t) for t in texts]).astype(np.float32)
+    exact10 = []
+    for q in qvecs:
+        scores = vecs @ q
+        exact10.append(set(np.argpartition(-scores, 10)[:10].tolist()))
+    figures: dict = {"n": args.n, "queries": len(qvecs), "nprobe": args.nprobe, "codes": {}}
+    print(f"{len(qvecs)} queries (typed, pasted sentences, hard cases); nprobe {args.nprobe}")
+    print(f"{'codes':8} {'build s':>8} {'MB':>8} {'recall@10':>10} {'p50 ms':>8} {'p99 ms':>8}")
+    for codes in args.codes:
+        tmp = Path(tempfile.mkdtemp(prefix="codes-", dir=args.tmp))
+        try:
+            idx = VectorIndex(model, dim, ann_threshold=1, nprobe=args.nprobe, codes=codes)
+            idx.add(np.arange(1, args.n + 1), np.arange(args.n), vecs)
+            t = time.perf_counter()
+            idx.save(tmp)
+            built = time.perf_counter() - t
+            idx = VectorIndex.load(tmp, model, dim, ann_threshold=1, nprobe=args.nprobe)
+            size = (idx.snapshot / "ivf.faiss").stat().st_size / 2**20
+            recall = [
+                len(set(idx.search(q, 10)[0].tolist()) & want) / 10
+                for q, want in zip(qvecs, exact10, strict=True)
+            ]
+            times = []
+            for _ in range(args.repeat):
+                for q in qvecs:
+                    t = time.perf_counter()
+                    idx.search(q, 200)
+                    times.append((time.perf_counter() - t) * 1000)
+            row = {
+                "build_s": built,
+                "ivf_mb": size,
+                "recall_at_10": statistics.mean(recall),
+                "top200_p50_ms": statistics.median(times),
+                "top200_p99_ms": pct(times, 99),
+            }
+            figures["codes"][codes] = row
+            print(
+                f"{codes:8} {built:8.1f} {size:8.0f} {row['recall_at_10']:10.3f} "
+                f"{row['top200_p50_ms']:8.2f} {row['top200_p99_ms']:8.2f}",
+                flush=True,
+            )
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+    write_json("ivf_codes", figures, args.json)
+
+
 def cmd_fresh(args) -> None:
     """A day's new papers, stored as ``paperwire index`` stores them (papers, then their
     vectors, each committed), timed until a search process that already loaded the index
@@ -593,6 +673,14 @@ def main() -> None:
     scale.add_argument("--source", type=Path, required=True)
     scale.add_argument("--db", type=Path, required=True)
     scale.add_argument("--n", type=int, default=1_000_000)
+    codes = sub.add_parser("codes")
+    codes.add_argument("--source", type=Path, required=True)
+    codes.add_argument("--n", type=int, default=1_000_000)
+    codes.add_argument("--nprobe", type=int, default=SearchSettings().ann_nprobe)
+    codes.add_argument("--codes", nargs="+", default=["sq8", "sq6", "sq4", "pq64"])
+    codes.add_argument("--repeat", type=int, default=3)
+    codes.add_argument("--tmp", help="folder for the snapshots (default: the system's)")
+    codes.add_argument("--json", help="write the figures here (default: bench/results/)")
     fresh = sub.add_parser("fresh")
     fresh.add_argument("--db", type=Path, required=True)
     fresh.add_argument("--n", type=int, default=1000)
@@ -613,6 +701,7 @@ def main() -> None:
     {
         "run": cmd_run,
         "scale": cmd_scale,
+        "codes": cmd_codes,
         "fresh": cmd_fresh,
         "serve": cmd_serve,
         "embed": cmd_embed,

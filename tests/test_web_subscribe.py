@@ -43,6 +43,46 @@ def test_banner_on_feed_pages_and_topic_banner_on_search(web, visitor):
     assert r.status_code == 200 and 'value="vision language"' in r.text
 
 
+def test_banner_says_what_a_reader_already_gets(web, visitor):
+    """A signed-in reader who subscribed is not offered the same again: the banner says what
+    they get, with a link to manage it; nobody else sees it."""
+    app, store, _, config = web
+    uid = add_user(store, "ada")
+    visitor.sign_in("ada")
+    assert "Get trending papers in your email inbox!" in visitor.get("/papers").text
+    r = visitor.post("/subscribe", form(email="ada@example.org"))
+    assert r.status_code == 200
+    [sub] = store.mail.subscriptions_of(uid, "ada@example.org")
+    for path in ("/papers", "/papers/week", "/papers/trending"):
+        banner = (
+            visitor.get(path, follow_redirects=True)
+            .text.split('class="subscribe-banner"')[1]
+            .split("</aside>")[0]
+        )
+        assert "Get trending papers" not in banner
+        assert "Daily (weekdays) digest of trending papers to ada@example.org" in banner
+        if sub.status == "confirmed":
+            assert "You get this by e-mail" in banner
+        else:
+            assert "waiting for confirmation" in banner
+        token = html.unescape(re.search(r'href="/subscriptions/manage\?token=([^"]+)"', banner)[1])
+        manage = visitor.get(f"/subscriptions/manage?token={token}")
+        assert manage.status_code == 200 and "ada@example.org" in manage.text
+    # A search still offers its own alert, until there is one for that query.
+    assert "Get new papers about “vision language”" in visitor.get("/papers?q=vision+language").text
+    visitor.post("/subscribe", form(email="ada@example.org", kind="topic", query="Vision language"))
+    r = visitor.get("/papers?q=vision+language")
+    assert "Get new papers about" not in r.text and "alert for “Vision language”" in r.text
+    assert "Get new papers about “diffusion”" in visitor.get("/papers?q=diffusion").text
+    # Another reader, and a signed-out visitor, get the offer.
+    add_user(store, "bob")
+    other = Visitor(app)
+    other.sign_in("bob")
+    for who in (other, Visitor(app)):
+        r = who.get("/papers")
+        assert "Get trending papers in your email inbox!" in r.text and "ada@" not in r.text
+
+
 def test_double_opt_in_confirm_manage_unsubscribe(web, visitor):
     app, store, _, config = web
     r = visitor.post("/subscribe", form(kind="topic", query="  vision   transformers "))

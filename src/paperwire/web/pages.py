@@ -33,7 +33,7 @@ from ..rank.trending import (
     WINDOW_DAYS,
 )
 from ..store.signals import Marks
-from . import avatars, collections, idempotency, paper_md, render, service
+from . import avatars, collections, idempotency, paper_md, render, service, subscribe
 from .deps import (
     Ctx,
     CtxDep,
@@ -67,6 +67,9 @@ def page_of(
         template = "_cards.html"
     if _fragments_ok(cards, context):
         context["cards_html"] = _cards_html(ctx, cards, state, context.get("tab"))
+    if template == "feed.html" and ctx.user is not None:
+        query = context.get("query", "") if context.get("tab") == "search" else ""
+        context["banner_sub"] = subscribe.banner_subscription(ctx, query)
     return page(ctx, template, cards=cards, upvoted=state.upvoted, saved=state.saved, **context)
 
 

@@ -517,6 +517,27 @@ def settings_rows(ctx: Ctx) -> list[SubscriptionRow]:
     ]
 
 
+def banner_subscription(ctx: Ctx, query: str = "") -> SubscriptionRow | None:
+    """The signed-in reader's subscription that the feed's e-mail banner offers, if they
+    have it already: a trending digest, or on a search page an alert for that query (the
+    banner then says so, with a link to manage it, instead of offering it again)."""
+    user = ctx.user
+    if user is None:
+        return None
+    wanted = query.strip().casefold()
+    for s in ctx.store.mail.subscriptions_of(user.id, _own_email(user)):
+        if (s.kind == "topic" and wanted and (s.query or "").strip().casefold() == wanted) or (
+            s.kind == "trending" and not wanted
+        ):
+            return SubscriptionRow(
+                s,
+                mail_render.describe(s),
+                mail_render.manage_token(ctx.site.signer, s),
+                STATUS.get(s.status, s.status),
+            )
+    return None
+
+
 @router.get("/subscriptions")
 def my_subscriptions(ctx: CtxDep) -> Response:
     if ctx.user is None:

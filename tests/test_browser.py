@@ -163,6 +163,26 @@ def test_sign_in_navigate_days_and_keyboard(page, live):
     expect(first).to_have_attribute("aria-pressed", "true")
 
 
+def test_an_upvote_clicked_signed_out_counts_after_signing_in(page, live):
+    url, store, ids, _ = live
+    add_user(store, "late")
+    title = store.feed.card(ids[2]).title
+    before = store.feed.card(ids[2]).upvotes
+    page.goto(f"{url}/papers")
+    page.locator(f'[id="paper-{ids[2]}"]').get_by_role("button", name=re.compile("Upvote")).click()
+    page.get_by_text(f"Sign in to upvote “{title}”").wait_for()
+    page.get_by_label("User name or e-mail").fill("late")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.get_by_text(f"Your upvote of “{title}” counts.").wait_for()
+    assert page.url.startswith(f"{url}/papers?")
+    button = page.locator(f'[id="paper-{ids[2]}"]').get_by_role("button", name=re.compile("Upvote"))
+    expect(button).to_have_attribute("aria-pressed", "true")
+    expect(button.locator(".count")).to_have_text(str(before + 1))
+    shot(page, "03b-upvoted-after-sign-in")
+    assert store.feed.card(ids[2]).upvotes == before + 1
+
+
 def test_dark_mode_and_small_screen(page, live):
     url, store, ids, _ = live
     page.set_viewport_size({"width": 390, "height": 844})

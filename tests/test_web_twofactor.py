@@ -383,3 +383,59 @@ def test_deleting_the_account_asks_for_a_code_too(app_store, frozen):
     assert r.status_code == 200 and "Your account is deleted" in r.text
     assert store.accounts.get_user(username="ada") is None
     assert store.collections.get(shelf.id) is None
+
+
+def test_an_upvote_clicked_signed_out_counts_after_signing_in(web_both, frozen):
+    """A signed-out upvote leads to sign-in, which names the paper and applies the upvote
+    once the reader is in (through a wrong password and the two-factor step too), once."""
+    app, store, ids, _ = web_both
+    pid, other = ids[0], ids[1]
+    title = store.feed.card(pid).title
+    before = store.feed.card(pid).upvotes
+    uid = add_user(store, "ada")
+    add_user(store, "bob")
+    secret, _ = turn_on(signed_in(app, "bob"))
+    for login in ("ada", "bob"):
+        visitor = Visitor(app)
+        r = visitor.post(f"/papers/{pid}/upvote", {"state": "1", "next": "/papers"})
+        assert r.status_code == 303
+        where = r.headers["location"]
+        assert where.startswith("/signin?") and f"upvote={pid}" in where
+        page = visitor.get(where)
+        assert f"Sign in to upvote “{title}”" in page.text
+        assert f'name="upvote" value="{pid}"' in page.text
+        form = {"login": login, "next": "/papers", "upvote": pid}
+        wrong = visitor.post("/signin", {**form, "password": "not it"})
+        assert wrong.status_code == 400 and f'name="upvote" value="{pid}"' in wrong.text
+        r = visitor.post("/signin", {**form, "password": PASSWORD})
+        if login == "bob":  # the code step carries it
+            assert f'name="upvote" value="{pid}"' in r.text
+            token = re.search(r'name="token" value="([^"]+)"', r.text).group(1)
+            wrong = visitor.post(
+                "/signin/two-factor", {"token": token, "code": "000000", "next": "/papers",
+                                       "upvote": pid})  # fmt: skip
+            assert wrong.status_code == 400 and f'name="upvote" value="{pid}"' in wrong.text
+            r = visitor.post(
+                "/signin/two-factor", {"token": token, "code": tf.code_at(secret, STEP),
+                                       "next": "/papers", "upvote": pid})  # fmt: skip
+        assert r.status_code == 303 and r.headers["location"] == f"/papers?upvoted={pid}"
+        shown = visitor.get(r.headers["location"]).text
+        assert f"Your upvote of “{title}” counts." in shown
+        assert "Your upvote of" not in visitor.get(f"/papers?upvoted={other}").text
+    assert store.feed.card(pid).upvotes == before + 2
+    assert pid in store.signals.marks(uid, [pid]).upvoted
+    # Signing in again with the same intent does not count twice.
+    visitor = Visitor(app)
+    visitor.post("/signin", {"login": "ada", "password": PASSWORD, "next": "/", "upvote": pid})
+    assert store.feed.card(pid).upvotes == before + 2
+    # In place (JavaScript), the answer says where to sign in; nonsense names nothing.
+    js = Visitor(app).client.post(
+        f"/papers/{pid}/upvote", data={"state": "1", "next": f"/papers/{pid}"},
+        headers={"Accept": "application/json"},
+    )  # fmt: skip
+    assert js.status_code == 401 and f"upvote={pid}" in js.json()["signin"]
+    for bogus in ("nonsense", "9999.99999", "x" * 61, "<b>"):
+        page = Visitor(app).get("/signin", params={"upvote": bogus})
+        assert page.status_code in (200, 400) and "Sign in to upvote" not in page.text
+        r = Visitor(app).post("/signin", {"login": "ada", "password": PASSWORD, "upvote": bogus})
+        assert r.status_code == 303 and "upvoted" not in r.headers["location"]

@@ -10,9 +10,9 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from datetime import timedelta
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException
+from fastapi import APIRouter, HTTPException, Query
 from fastapi.responses import RedirectResponse, Response
 
 from ..core import timezones
@@ -22,7 +22,7 @@ from ..core.models import User
 from ..core.passwords import hash_password, password_problem, verify_password
 from ..mail import outgoing
 from ..mail.subscriptions import EMAIL
-from . import audit, throttle
+from . import audit, feedback, signin_intent, throttle
 from .deps import Ctx, CtxDep, PostedDep, RowId, rate_limit, require_user
 from .responses import finish, page, safe_next, sign_in, sign_out
 from .security import CONFIRM_MAX_AGE, RESET_MAX_AGE
@@ -163,8 +163,16 @@ def confirm(post: PostedDep) -> Response:
 
 # -- sign in / out -------------------------------------------------------------------------
 @router.get("/signin")
-def signin_form(ctx: CtxDep, next: str = "/papers") -> Response:
-    return page(ctx, "signin.html", title="Sign in", next=safe_next(next))
+def signin_form(
+    ctx: CtxDep, next: str = "/papers", upvote: Annotated[str, Query(max_length=60)] = ""
+) -> Response:
+    return page(
+        ctx,
+        "signin.html",
+        title="Sign in",
+        next=safe_next(next),
+        to_upvote=feedback.named_paper(ctx, upvote),
+    )
 
 
 @router.post("/signin")
@@ -173,6 +181,7 @@ def signin(post: PostedDep) -> Response:
     login = post.text("login").strip()[:320]
     password = post.secret("password")
     nxt = safe_next(post.text("next"))
+    to_upvote = feedback.named_paper(ctx, post.text(signin_intent.FIELD))
     user = ctx.store.accounts.get_user(login=login) if login else None
     throttle.check(ctx, user, login)  # slows down guessing; never stops a known device's owner
     ok = verify_password(user.password_hash if user else None, password)
@@ -187,14 +196,17 @@ def signin(post: PostedDep) -> Response:
             title="Sign in",
             next=nxt,
             login=login,
+            to_upvote=to_upvote,
             error="Wrong user name/e-mail or password (or the address is not confirmed yet).",
         )
     throttle.succeeded(ctx, user)
-    code_page = second_step(ctx, user, nxt)  # two-factor sign-in: a code before signing in
+    # Two-factor sign-in: a code before signing in.
+    code_page = second_step(ctx, user, nxt, to_upvote=to_upvote)
     if code_page is not None:
         return code_page
     sign_in(ctx, user)
     audit.record(ctx, "signin", user.id)
+    nxt = signin_intent.apply(ctx, to_upvote, nxt)
     return finish(ctx, RedirectResponse(nxt, status_code=303))
 
 

@@ -33,7 +33,16 @@ from ..rank.trending import (
     WINDOW_DAYS,
 )
 from ..store.signals import Marks
-from . import avatars, collections, idempotency, paper_md, render, service, subscribe
+from . import (
+    avatars,
+    collections,
+    idempotency,
+    paper_md,
+    render,
+    service,
+    signin_intent,
+    subscribe,
+)
 from .deps import (
     Ctx,
     CtxDep,
@@ -505,9 +514,11 @@ def paper_page(ctx: CtxDep, arxiv_id: str) -> Response:
 def upvote(ctx: CtxDep, form: Annotated[FormData, Depends(read_form)], arxiv_id: str) -> Response:
     pid = _canonical(arxiv_id)
     if ctx.user is None:  # before the CSRF check: signed-out pages carry no token
+        # Sign in, and the upvote is applied then (signin_intent), back on the same page.
+        where = signin_intent.signin_url(pid, safe_next(str(form.get("next") or f"/papers/{pid}")))
         if wants_json(ctx.request):
-            raise HTTPException(401, "Sign in to upvote.")
-        return RedirectResponse(f"/signin?next=/papers/{pid}", status_code=303)
+            return JSONResponse({"error": "Sign in to upvote.", "signin": where}, status_code=401)
+        return RedirectResponse(where, status_code=303)
     post = check_posted(ctx, form)
     on = post.text("state", "1") not in ("0", "false", "off")
     changed, count = service.upvote(ctx, pid, on)

@@ -27,9 +27,9 @@ from fastapi.responses import RedirectResponse, Response
 
 from ..core import twofactor as tf
 from ..core.hooks import hookimpl
-from ..core.models import User
+from ..core.models import Card, User
 from ..core.passwords import verify_password
-from . import audit
+from . import audit, feedback, signin_intent
 from .deps import Ctx, CtxDep, Posted, PostedDep, rate_limit, require_user
 from .responses import finish, page, safe_next, sign_in
 
@@ -67,17 +67,20 @@ def check_code(ctx: Ctx, state: tf.TwoFactor, typed: str) -> bool:
 
 
 # -- signing in ----------------------------------------------------------------------------
-def second_step(ctx: Ctx, user: User, nxt: str, notice: str = "") -> Response | None:
+def second_step(
+    ctx: Ctx, user: User, nxt: str, notice: str = "", to_upvote: Card | None = None
+) -> Response | None:
     """After the right password (or a password reset's link): the page asking for a code
-    when ``user`` has two-factor sign-in on, else None (sign them in)."""
+    when ``user`` has two-factor sign-in on, else None (sign them in). ``to_upvote``: the
+    paper they signed in to upvote (signin_intent), carried through this step."""
     state = ctx.store.twofactor.get(user.id)
     if state is None:
         return None
     token = ctx.site.signer.dumps("two-factor", [user.id, user.session_version, state.signins])
-    return _signin_page(ctx, token, nxt, notice=notice)
+    return _signin_page(ctx, token, nxt, notice=notice, to_upvote=to_upvote)
 
 
-def _signin_page(ctx: Ctx, token: str, nxt: str, status: int = 200, **extra: str) -> Response:
+def _signin_page(ctx: Ctx, token: str, nxt: str, status: int = 200, **extra: Any) -> Response:
     return page(
         ctx,
         "two_factor_signin.html",
@@ -117,18 +120,21 @@ def signin_code(post: PostedDep) -> Response:
     ctx = post.ctx
     token = post.text("token")[:1000]
     nxt = safe_next(post.text("next"))
+    to_upvote = feedback.named_paper(ctx, post.text(signin_intent.FIELD))
     rate_limit(ctx, f"two-factor:ip:{ctx.ip}", ctx.settings.site.rate_limit_auth * 3, WINDOW)
     found = _pending(ctx, token)
+    again = {"title": "Sign in", "next": nxt, "to_upvote": to_upvote, "error": EXPIRED}
     if found is None:
-        return page(ctx, "signin.html", status=400, title="Sign in", next=nxt, error=EXPIRED)
+        return page(ctx, "signin.html", status=400, **again)
     user, state, count = found
     rate_limit(ctx, f"two-factor:acct:{user.id}", ctx.settings.site.rate_limit_auth, WINDOW)
     if not check_code(ctx, state, post.text("code")):
-        return _signin_page(ctx, token, nxt, status=400, error=WRONG_CODE)
+        return _signin_page(ctx, token, nxt, status=400, error=WRONG_CODE, to_upvote=to_upvote)
     if not ctx.store.twofactor.finish_signin(user.id, count):  # the token was used meanwhile
-        return page(ctx, "signin.html", status=400, title="Sign in", next=nxt, error=EXPIRED)
+        return page(ctx, "signin.html", status=400, **again)
     sign_in(ctx, user)
     audit.record(ctx, "signin", user.id, two_factor=True)
+    nxt = signin_intent.apply(ctx, to_upvote, nxt)
     return finish(ctx, RedirectResponse(nxt, status_code=303))
 
 

@@ -39,7 +39,13 @@
       headers: { "Accept": "application/json", "X-CSRF-Token": csrf() },
       credentials: "same-origin"
     }).then(function (r) {
-      if (r.status === 401) { window.location = "/signin?next=" + encodeURIComponent(location.pathname); return new Promise(function () {}); }
+      if (r.status === 401) {
+        // Signed out meanwhile: sign in (the answer may say where: an upvote is applied then).
+        return r.json().catch(function () { return {}; }).then(function (data) {
+          window.location = data.signin || "/signin?next=" + encodeURIComponent(location.pathname + location.search);
+          return new Promise(function () {});
+        });
+      }
       return r.json().then(function (data) { if (!r.ok) throw new Error(data.error || r.status); return data; });
     });
   }
@@ -177,6 +183,9 @@
       ev.preventDefault();
       return;
     }
+    // Signed out (no token): the form goes to the server, which sends to sign-in (and an
+    // upvote is applied once signed in).
+    if (!csrf()) return;
     if (form.classList.contains("upvote-form")) {
       ev.preventDefault();
       toggleInPlace(form, "Upvote", function (data) {

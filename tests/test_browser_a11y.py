@@ -81,6 +81,7 @@ PAGES: list[tuple[str, str, int | tuple[int, int]]] = [
     ("collection-saved", "/papers?saved_paper={paper}&collection={collection}", 200),
     ("feed-dismissed", "/papers?dismissed={saved}", 200),
     ("hidden-papers", "/settings/hidden-papers", 200),  # signed out: the sign-in form
+    ("notifications", "/notifications", 200),  # signed out: the sign-in form
     ("paper-hidden", "/papers/{hidden}", 200),  # signed in: its way back to the feeds
     ("collection-noted", "/collections/{collection}?noted={saved}#item-{saved}", 200),
     ("not-found", "/no/such/page", 404),
@@ -121,6 +122,7 @@ SHOT_WIDTHS = {
     "collection": (1280, 390),
     "collection-picker": (1280, 390),
     "hidden-papers": (1280, 390),
+    "notifications": (1280, 390),
     "for-you-topic-added": (1280, 390),
     "for-you-collection": (1280, 390),
 }
@@ -221,6 +223,11 @@ def pages(sqlite_store, tmp_path):
         "reader@example.org", "foryou", None, "daily", "UTC", user_id=reader, confirmed=True
     )
     foryou = mail_render.manage_token(app.state.site.signer, theirs)
+    # A reply to Ada and a mention of her: her header's count, and her notifications.
+    reply = store.discussion.add(paper, reader, "Which **ablation** first?", parent_id=first)
+    store.notifications.for_comment(reply, first, [])
+    mention = store.discussion.add(ids[1], reader, "@ada wrote about this " + "at length " * 30)
+    store.notifications.for_comment(mention, None, ["ada"])
     author = store.feed.card(paper).authors[0]
     confirm = app.state.site.signer.dumps("confirm", ["newbie", "newbie@example.org"])
     new_address = ["ada@example.org", "ada.lovelace@analytical-engines.example.org"]

@@ -56,6 +56,7 @@ DEFAULT_PLUGINS = (
     "paperwire.web.reports",
     "paperwire.web.admin",
     "paperwire.web.reactions",
+    "paperwire.web.notifications",
     "paperwire.web.audit",
     "paperwire.web.avatars",
     "paperwire.web.thumbnails",

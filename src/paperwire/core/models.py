@@ -259,6 +259,22 @@ class Comment:
 
 
 @dataclass(slots=True)
+class Notification:
+    """A reply to the reader's comment, or a comment that @mentions them, with what a list
+    of them shows: who wrote it, on which paper, the start of it."""
+
+    id: int
+    kind: str  # reply | mention
+    comment_id: int
+    created_at: datetime
+    read_at: datetime | None
+    paper_id: str
+    paper_title: str
+    actor: str  # the comment's author's user name
+    body: str
+
+
+@dataclass(slots=True)
 class ReactionCount:
     """How many people gave a comment one reaction, and whether the viewer is one."""
 

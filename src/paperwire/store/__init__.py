@@ -36,6 +36,7 @@ from .idempotency import IdempotencyRepo
 from .jobs import JobRepo, QueueRepo
 from .mail import MailRepo
 from .memberships import MembershipRepo
+from .notifications import NotificationRepo
 from .papers import PaperRepo, UpsertCounts
 from .people import PeopleRepo
 from .reactions import ReactionRepo
@@ -69,6 +70,7 @@ class Store:
         self.jobs = JobRepo(self.db)
         self.queue = QueueRepo(self.db)
         self.reactions = ReactionRepo(self.db)
+        self.notifications = NotificationRepo(self.db)
         self.avatars = AvatarRepo(self.db)
         self.members = MembershipRepo(self.db)
         self.thumbnails = ThumbnailRepo(self.db)

@@ -128,6 +128,7 @@ class PeopleRepo(Repository):
                 t.user_paper_signals,
                 t.reader_topics,
                 t.reader_visits,
+                t.notifications,
             ):
                 conn.execute(table.delete().where(table.c.user_id == user_id))
             delete_all(conn, user_id)
@@ -258,6 +259,16 @@ class PeopleRepo(Repository):
                     sa.select(t.reader_topics.c.topic, t.reader_topics.c.created_at)
                     .where(t.reader_topics.c.user_id == user_id)
                     .order_by(t.reader_topics.c.created_at, t.reader_topics.c.topic)
+                ),
+                "notifications": rows(
+                    sa.select(
+                        t.notifications.c.kind,
+                        t.notifications.c.comment_id,
+                        t.notifications.c.created_at,
+                        t.notifications.c.read_at,
+                    )
+                    .where(t.notifications.c.user_id == user_id)
+                    .order_by(t.notifications.c.id)
                 ),
             }
 

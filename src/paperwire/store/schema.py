@@ -487,6 +487,21 @@ user_paper_signals = sa.Table(
     sa.Column("created_at", sa.DateTime, nullable=False),
 )
 
+# A reader's notifications: a reply to their comment, or a comment that @mentions them. One
+# per comment and reader (a reply that also mentions them is a reply); read when seen.
+notifications = sa.Table(
+    "notifications",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("user_id", sa.Integer, sa.ForeignKey("users.id"), nullable=False),
+    sa.Column("comment_id", sa.Integer, sa.ForeignKey("comments.id"), nullable=False),
+    sa.Column("kind", sa.String(16), nullable=False),  # reply | mention
+    sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.Column("read_at", sa.DateTime),
+    sa.UniqueConstraint("user_id", "comment_id"),
+    sa.Index("ix_notifications_comment_id", "comment_id"),
+)
+
 # The For-you tab's topics of a reader, in their own words (matched by meaning).
 reader_topics = sa.Table(
     "reader_topics",

@@ -5,6 +5,7 @@ address, age) and revokes them one by one (AccountRepo.end_sessions ends them al
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import NamedTuple
 
 import sqlalchemy as sa
 
@@ -14,14 +15,17 @@ from ..core.signing import new_session_token, token_hash
 from . import schema as t
 from .common import Repository, model, user_from
 from .database import best_effort
+from .notifications import unread_count
 
 # last_seen_at is rewritten at most this often: a page view is a read, and mostly stays one.
 TOUCH_EVERY = timedelta(minutes=10)
 _SESSION_COLUMNS = (
     t.sessions.c.id.label("session_id"),
     t.sessions.c.last_seen_at.label("session_seen"),
+    unread_count(t.users.c.id).label("unread"),
 )
-# Every signed-in request: the session's user, in one statement made once.
+# Every signed-in request: the session's user and their unread notifications (the header
+# shows the count), in one statement made once.
 _USER_BY_SESSION = (
     sa.select(t.users, *_SESSION_COLUMNS)
     .join(t.sessions, t.sessions.c.user_id == t.users.c.id)
@@ -31,6 +35,12 @@ _USER_BY_SESSION = (
         t.users.c.is_active.is_(True),
     )
 )
+
+
+class SignedIn(NamedTuple):
+    user: User
+    session_id: int
+    unread: int  # notifications
 
 
 class SessionRepo(Repository):
@@ -56,9 +66,10 @@ class SessionRepo(Repository):
             conn.execute(t.sessions.delete().where(t.sessions.c.expires_at < now))
         return token
 
-    def user_for(self, token: str) -> tuple[User, int] | None:
-        """The active user a session token signs in, and the session's id; None when the
-        session was signed out, revoked, expired, or its user disabled."""
+    def user_for(self, token: str) -> SignedIn | None:
+        """The active user a session token signs in, the session's id and the user's unread
+        notifications; None when the session was signed out, revoked, expired, or its user
+        disabled."""
         if not token or len(token) > 200:
             return None
         now = utcnow()
@@ -68,7 +79,7 @@ class SessionRepo(Repository):
             return None
         if now - row.session_seen > TOUCH_EVERY:
             self._touch(row.session_id, now)
-        return user_from(row), int(row.session_id)
+        return SignedIn(user_from(row), int(row.session_id), int(row.unread or 0))
 
     def _touch(self, session_id: int, now: object) -> None:
         """Record that the session was seen: best effort, a storage that refuses writes

@@ -61,6 +61,7 @@ class Ctx:
     # Whether the response shows the CSRF token: then it is this visitor's own (personal,
     # never cached for others), and a new nonce goes out as a cookie.
     csrf_used: bool = False
+    unread: int = 0  # the signed-in visitor's unread notifications (read with the session)
 
     def use_csrf(self) -> str:
         self.csrf_used = True
@@ -136,7 +137,7 @@ def get_ctx(request: Request) -> Ctx:
     site: Site = request.app.state.site
     user: User | None = None
     scopes: tuple[str, ...] = ()
-    session_id, session_token = None, None
+    session_id, session_token, unread = None, None, 0
     scheme, _, credentials = request.headers.get("authorization", "").strip().partition(" ")
     # A Bearer header, even empty or malformed, is what the caller means to be: never a
     # fall-back to a session cookie sent beside it. (Other schemes, e.g. a proxy's Basic
@@ -153,13 +154,15 @@ def get_ctx(request: Request) -> Ctx:
         raw = request.cookies.get(site.session_cookie)
         signed_in = site.store.sessions.user_for(raw) if raw else None
         if signed_in is not None:
-            (user, session_id), session_token = signed_in, raw
+            user, session_id, session_token = signed_in.user, signed_in.session_id, raw
+            unread = signed_in.unread
     nonce = request.cookies.get(site.csrf_cookie) or ""
     fresh = len(nonce) < 16
     if fresh:
         nonce = new_nonce()
     csrf = site.signer.csrf_token(session_nonce(session_token) if session_token else nonce)
     ctx = Ctx(request, user, nonce, fresh, csrf, via_token, scopes, session_id, session_token)
+    ctx.unread = unread
     request.state.ctx = ctx
     return ctx
 

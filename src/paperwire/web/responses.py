@@ -74,7 +74,8 @@ def sign_in(ctx: Ctx, user: User) -> None:
     agent = ctx.request.headers.get("user-agent", "")
     token = ctx.store.sessions.create(user.id, SESSION_MAX_AGE, ip=ctx.ip, agent=agent)
     session = ctx.store.sessions.user_for(token)
-    ctx.bind_session(user, session[1] if session else None, token)
+    ctx.bind_session(user, session.session_id if session else None, token)
+    ctx.unread = session.unread if session else 0
     ctx.extra_cookies.append(
         ((ctx.site.session_cookie, token), cookie_options(ctx, SESSION_MAX_AGE))
     )

@@ -264,6 +264,7 @@ def add_comment(ctx: Ctx, pid: str, text: str, parent_id: int | None) -> int:
     new_id = ctx.store.discussion.add(pid, user.id, body, parent_id)
     if new_id is None:
         raise HTTPException(404, "unknown paper, or the comment replied to is not on it")
+    ctx.store.notifications.for_comment(new_id, parent_id, render.mentions(body))
     return new_id
 
 
@@ -279,7 +280,10 @@ def _own_comment(ctx: Ctx, comment_id: int, allow_admin: bool) -> Comment:
 
 def edit_comment(ctx: Ctx, comment_id: int, text: str) -> str:
     comment = _own_comment(ctx, comment_id, allow_admin=False)
-    ctx.store.discussion.edit(comment_id, _body(ctx, text))
+    body = _body(ctx, text)
+    ctx.store.discussion.edit(comment_id, body)
+    # A name the edit adds is told; the replied-to author and earlier names were already.
+    ctx.store.notifications.for_comment(comment_id, None, render.mentions(body))
     return comment.paper_id
 
 

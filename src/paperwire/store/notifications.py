@@ -1,0 +1,126 @@
+"""Notifications: who is told about a new comment (the author of the comment it replies to,
+the readers it @mentions), the unread count, the list, marking them read."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+
+from ..core.clock import utcnow
+from ..core.models import Notification
+from . import schema as t
+from .common import Repository, model
+
+N, C, U, P = t.notifications, t.comments, t.users, t.papers
+MAX_MENTIONS = 20  # readers one comment can notify by @name (no mass pings)
+
+# What a reader is shown: comments still visible (not deleted, not hidden by a moderator).
+_SHOWN = sa.and_(C.c.deleted.is_(False), C.c.hidden.is_(False))
+
+
+def unread_count(user_id: sa.ColumnElement[int]) -> sa.ScalarSelect[int]:
+    """The unread notifications of ``user_id``, as a subquery (the session's one statement
+    reads it beside the user)."""
+    return (
+        sa.select(sa.func.count())
+        .select_from(N.join(C, C.c.id == N.c.comment_id))
+        .where(N.c.user_id == user_id, N.c.read_at.is_(None), _SHOWN)
+        .scalar_subquery()
+    )
+
+
+class NotificationRepo(Repository):
+    def for_comment(
+        self, comment_id: int, replied_to: int | None, mentioned: Sequence[str]
+    ) -> list[int]:
+        """Notify the author of comment ``replied_to`` and the active readers ``mentioned``
+        by user name (at most MAX_MENTIONS) of comment ``comment_id``; never its own author,
+        never twice (an edit that adds a name notifies only that reader). Returns the ids of
+        the readers notified now."""
+        with self.db.begin() as conn:
+            author = conn.execute(sa.select(C.c.user_id).where(C.c.id == comment_id)).scalar()
+            if author is None:
+                return []
+            kinds: dict[int, str] = {}
+            if replied_to is not None:
+                parent = conn.execute(sa.select(C.c.user_id).where(C.c.id == replied_to)).scalar()
+                if parent is not None:
+                    kinds[int(parent)] = "reply"
+            names = list(dict.fromkeys(mentioned))[:MAX_MENTIONS]
+            if names:
+                found = conn.execute(
+                    sa.select(U.c.id).where(U.c.username.in_(names), U.c.is_active.is_(True))
+                ).scalars()
+                for uid in found:
+                    kinds.setdefault(int(uid), "mention")
+            kinds.pop(int(author), None)
+            if not kinds:
+                return []
+            already = set(
+                conn.execute(
+                    sa.select(N.c.user_id).where(
+                        N.c.comment_id == comment_id, N.c.user_id.in_(list(kinds))
+                    )
+                ).scalars()
+            )
+            now = utcnow()
+            fresh = [uid for uid in kinds if uid not in already]
+            if fresh:
+                conn.execute(
+                    self.db.insert(N).on_conflict_do_nothing(),
+                    [
+                        {
+                            "user_id": u,
+                            "comment_id": comment_id,
+                            "kind": kinds[u],
+                            "created_at": now,
+                        }
+                        for u in fresh
+                    ],
+                )
+        return fresh
+
+    def unread(self, user_id: int) -> int:
+        with self.db.connect() as conn:
+            return int(conn.execute(sa.select(unread_count(sa.literal(user_id)))).scalar_one())
+
+    def recent(
+        self, user_id: int, limit: int = 50, before: int | None = None
+    ) -> list[Notification]:
+        """The reader's notifications, newest first (``before``: older than that id), of
+        comments still shown."""
+        q = (
+            sa.select(
+                N.c.id,
+                N.c.kind,
+                N.c.comment_id,
+                N.c.created_at,
+                N.c.read_at,
+                C.c.paper_id,
+                P.c.title.label("paper_title"),
+                U.c.username.label("actor"),
+                C.c.body,
+            )
+            .join(C, C.c.id == N.c.comment_id)
+            .join(P, P.c.id == C.c.paper_id)
+            .join(U, U.c.id == C.c.user_id)
+            .where(N.c.user_id == user_id, _SHOWN)
+            .order_by(N.c.id.desc())
+            .limit(limit)
+        )
+        if before is not None:
+            q = q.where(N.c.id < before)
+        with self.db.connect() as conn:
+            return [model(Notification, r) for r in conn.execute(q)]
+
+    def mark_read(self, user_id: int, upto: int) -> int:
+        """Mark the reader's notifications up to id ``upto`` read (those a page showed);
+        returns how many were unread."""
+        with self.db.begin() as conn:
+            res = conn.execute(
+                N.update()
+                .where(N.c.user_id == user_id, N.c.id <= upto, N.c.read_at.is_(None))
+                .values(read_at=utcnow())
+            )
+        return int(res.rowcount)

@@ -1,0 +1,109 @@
+"""Notifications: a reply to a reader's comment and a comment that @mentions them reach that
+reader (never its own author, never twice), counted in the header, listed newest first with
+links into the discussion, read once seen; deleted comments and deleted accounts take theirs
+along. On SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import re
+
+from .webkit import Visitor, add_user
+
+
+def _comment(visitor: Visitor, pid: str, body: str, parent: int | None = None) -> int:
+    data = {"body": body, **({"parent_id": str(parent)} if parent else {})}
+    r = visitor.post(f"/papers/{pid}/comments", data)
+    assert r.status_code == 303, r.text
+    return int(r.headers["location"].rsplit("#comment-", 1)[1])
+
+
+def _listed(page: str) -> int:
+    return page.split('<ul class="notifications">', 1)[1].split("</ul>", 1)[0].count("<li")
+
+
+def _badge(page: str) -> str | None:
+    m = re.search(r'<span class="count-badge">([^<]+)<span class="sr-only"> unread', page)
+    return m.group(1) if m else None
+
+
+def test_replies_and_mentions_notify_the_reader_once(web_both):
+    app, store, ids, _ = web_both
+    pid, other = ids[0], ids[1]
+    people = {name: add_user(store, name) for name in ("ada", "bob", "carol")}
+    ada, bob, carol = Visitor(app), Visitor(app), Visitor(app)
+    for name, v in (("ada", ada), ("bob", bob), ("carol", carol)):
+        v.sign_in(name)
+    assert _badge(ada.get("/papers").text) is None
+    assert "Nothing yet" in ada.get("/notifications").text
+    first = _comment(ada, pid, "Where is the code?")
+    # A reply that also names its parent's author and its own: one reply, to ada only.
+    reply = _comment(bob, pid, "Here, @ada: github.com/x/y. cc @bob @nobody", parent=first)
+    assert store.notifications.unread(people["ada"]) == 1
+    assert store.notifications.unread(people["bob"]) == 0
+    # A mention elsewhere, hostile text and all; carol replies to bob's reply (one level of
+    # threading: it joins ada's thread) and bob, whom she answered, is told.
+    hostile = "@ada <script>alert(1)</script> **bold** " + "long " * 80
+    mention = _comment(carol, other, hostile)
+    _comment(carol, pid, "Thanks!", parent=reply)
+    assert store.notifications.unread(people["bob"]) == 1
+    assert store.notifications.unread(people["ada"]) == 2
+    page = ada.get("/papers").text
+    assert _badge(page) == "2"
+    shown = ada.get("/notifications").text
+    items = re.findall(r"<li( class=\"unread\")?>\s*<p>(.*?)</p>", shown, re.S)
+    assert len(items) == 2 and all(unread for unread, _ in items)
+    assert (
+        "carol</a> mentioned you" in items[0][1]
+        and "bob</a> replied to your comment" in (items[1][1])
+    )
+    assert f'href="/papers/{other}#comment-{mention}"' in shown
+    assert f'href="/papers/{pid}#comment-{reply}"' in shown
+    assert "<script>alert" not in shown and "&lt;script&gt;alert(1)&lt;/script&gt;" in shown
+    assert "long long" in shown and "…</blockquote>" in shown  # the start of it
+    # Seen: the header's count is gone on that very page, and they are no longer new.
+    assert _badge(shown) is None and store.notifications.unread(people["ada"]) == 0
+    again = ada.get("/notifications").text
+    assert 'class="unread"' not in again and _listed(again) == 2
+    # An edit that adds a name tells that reader, once; names already told are not again.
+    r = carol.post(f"/comments/{mention}/edit", {"body": hostile + " and @bob"})
+    assert r.status_code == 303, r.text
+    carol.post(f"/comments/{mention}/edit", {"body": hostile + " and @bob, again"})
+    assert store.notifications.unread(people["bob"]) == 2
+    assert store.notifications.unread(people["ada"]) == 0
+    # A deleted comment takes its notification along.
+    assert bob.post(f"/comments/{reply}/delete", {}).status_code == 303
+    assert f"#comment-{reply}" not in ada.get("/notifications").text
+    # Twenty names at most per comment.
+    crowd = [add_user(store, f"fan{i}") for i in range(25)]
+    _comment(carol, pid, " ".join(f"@fan{i}" for i in range(25)))
+    assert sum(store.notifications.unread(u) for u in crowd) == 20
+    # Signed out: sign in first. Bad paging: a clear 400.
+    r = Visitor(app).get("/notifications")
+    assert r.status_code == 303 and r.headers["location"].startswith("/signin")
+    assert ada.get("/notifications?before=0").status_code == 400
+    assert ada.get("/notifications?before=abc").status_code == 400
+
+
+def test_pages_of_notifications_and_what_account_deletion_takes(web_both):
+    app, store, ids, _ = web_both
+    ada, bob = add_user(store, "ada"), add_user(store, "bob")
+    first = store.discussion.add(ids[0], ada, "A question.")
+    made = []
+    for i in range(55):
+        cid = store.discussion.add(ids[0], bob, f"Answer {i} for @ada", parent_id=first)
+        assert store.notifications.for_comment(cid, first, ["ada"]) == [ada]
+        made.append(cid)
+    assert store.notifications.for_comment(made[0], first, ["ada"]) == []  # never twice
+    visitor = Visitor(app)
+    visitor.sign_in("ada")
+    assert _badge(visitor.get("/papers").text) == "55"
+    latest = visitor.get("/notifications").text
+    assert _listed(latest) == 50 and "Answer 54 for" in latest and "Answer 4 for" not in latest
+    older = re.search(r'href="(/notifications\?before=\d+)"', latest).group(1)
+    rest = visitor.get(older).text
+    assert _listed(rest) == 5 and "Answer 4 for" in rest and "Answer 0 for" in rest
+    exported = store.people.export(ada)["notifications"]
+    assert len(exported) == 55 and {n["kind"] for n in exported} == {"reply"}
+    assert store.people.delete(ada)
+    assert store.people.export(ada).get("notifications", []) == []
+    assert store.notifications.recent(ada) == [] and store.notifications.unread(ada) == 0

@@ -353,6 +353,34 @@ def test_ivf_search_reads_exact_rows_without_mapping_them(tmp_path):
         assert _mapped_kb(idx.snapshot / "vectors.npy") == 0
 
 
+def test_ivf_codes_are_chosen_and_a_change_rebuilds(tmp_path):
+    """``ann_codes`` picks what the IVF keeps per vector; an index loaded with other codes
+    than its snapshot's is rebuilt with the new ones at the next save."""
+    faiss = pytest.importorskip("faiss")
+    from paperwire.core.errors import ConfigError
+    from paperwire.core.settings import SearchSettings
+    from paperwire.search.semantic import index_vectors
+
+    vecs = _unit(6000, 32, seed=5)
+    idx = VectorIndex("m", 32, ann_threshold=5000, nprobe=16, codes="sq8")
+    idx.add(np.arange(1, 6001), np.arange(1, 6001), vecs)
+    idx.save(tmp_path)
+    for codes, size in (("sq4", 16), ("sq6", 24), ("pq64", 64), ("sq8", 32)):
+        idx = VectorIndex.load(tmp_path, "m", 32, ann_threshold=5000, nprobe=16, codes=codes)
+        idx.save(tmp_path)
+        meta = json.loads((current_snapshot(tmp_path) / "meta.json").read_text())
+        assert meta["codes"] == codes
+        again = VectorIndex.load(tmp_path, "m", 32, ann_threshold=5000, nprobe=16, codes=codes)
+        if codes == "pq64":
+            assert faiss.downcast_index(again.ann).pq.M == 32  # 64 sub-vectors, or the dim
+        else:
+            assert again.ann.code_size == size
+        top = again.search(vecs[9], 5)[0]
+        assert top[0] == 10  # the vector itself, exactly re-scored, first
+    with pytest.raises(ConfigError, match="ann_codes must be one of"):
+        index_vectors(Store("sqlite:///" + str(tmp_path / "x.db")), SearchSettings(ann_codes="sq3"))
+
+
 # -- hybrid search on both backends ----------------------------------------------------------
 def test_keyword_and_meaning(engine):
     res = engine.search("gaussian splatting")

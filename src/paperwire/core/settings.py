@@ -211,6 +211,13 @@ class SearchSettings:
         "IVF lists visited per query (more: better recall, slower; at 3 million papers 64 "
         "finds 93.6 % of the exact top 10 in 3.7 ms, 256 95.6 % in 12.4 ms).",
     )
+    ann_codes: str = setting(
+        "sq8",
+        "What the IVF index keeps of each vector: sq8, sq6 or sq4 (8, 6 or 4 bits a "
+        "dimension) or pq64 (64 bytes); smaller codes take less memory, the exact vectors "
+        "re-rank the head of the results either way. A change rebuilds the IVF index at the "
+        "next `paperwire index`.",
+    )
     search_candidates: int = setting(200, "Papers taken from each of the keyword and vector lists.")
     search_rank_window: int = setting(
         2000,

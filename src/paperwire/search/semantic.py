@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from ..core.clock import utcnow
-from ..core.errors import ModelError
+from ..core.errors import ConfigError, ModelError
 from ..core.hooks import hookimpl
 from ..core.query import SearchFilters
 from ..core.settings import SearchSettings
@@ -31,7 +31,7 @@ from .model import Embedder, paper_text, shared_embedder
 from .model_build import DIM, default_cache_dir, model_key
 from .model_pool import EmbedderPool
 from .retrievers import VectorBackend
-from .vectors import VectorIndex, current_snapshot
+from .vectors import IVF_CODES, VectorIndex, current_snapshot
 
 log = logging.getLogger(__name__)
 FILTER_EXACT_LIMIT = 50_000  # filtered sets up to this size are searched exactly
@@ -59,6 +59,7 @@ class IndexVectors:
         model_cache: Path | None = None,
         ann_threshold: int = 300_000,
         nprobe: int = 256,
+        codes: str = "sq8",
         embedder: Embedder | None = None,
         refresh_seconds: float = 2.0,
     ):
@@ -67,6 +68,7 @@ class IndexVectors:
         self.model_cache = model_cache
         self.ann_threshold = ann_threshold
         self.nprobe = nprobe
+        self.codes = codes
         self.model = model_key()
         self.dim = DIM
         self.refresh_seconds = refresh_seconds
@@ -116,12 +118,11 @@ class IndexVectors:
             snap = current_snapshot(self.index_dir) if self.index_dir else None
             name = snap.name if snap else None
             if self._index is None or (name and name != self._snapshot_name):
+                args = (self.model, DIM, self.ann_threshold, self.nprobe, self.codes)
                 self._index = (
-                    VectorIndex.load(
-                        self.index_dir, self.model, DIM, self.ann_threshold, self.nprobe
-                    )
+                    VectorIndex.load(self.index_dir, *args)
                     if self.index_dir
-                    else VectorIndex(self.model, DIM, self.ann_threshold, self.nprobe)
+                    else VectorIndex(*args)
                 )
                 self._snapshot_name = name
             self._index.catch_up(self.store.embeddings)
@@ -326,12 +327,17 @@ class IndexVectors:
 
 
 def index_vectors(store: Store, settings: SearchSettings) -> IndexVectors:
+    if settings.ann_codes not in IVF_CODES:
+        raise ConfigError(
+            f"ann_codes must be one of {', '.join(IVF_CODES)} (not {settings.ann_codes!r})"
+        )
     return IndexVectors(
         store,
         index_dir_for(settings, store),
         model_cache=Path(settings.model_cache_dir) if settings.model_cache_dir else None,
         ann_threshold=settings.ann_threshold,
         nprobe=settings.ann_nprobe,
+        codes=settings.ann_codes,
     )
 
 

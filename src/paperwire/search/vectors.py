@@ -19,6 +19,7 @@ from __future__ import annotations
 import itertools
 import json
 import logging
+import math
 import mmap
 import os
 import shutil
@@ -80,9 +81,10 @@ def _top(scores: np.ndarray, k: int) -> np.ndarray:
 # multi-threaded BLAS, turned a paper page from 120 into 20 req/s (issue 13).
 SCANS = threading.BoundedSemaphore(max(1, os.cpu_count() or 1))
 
-# Of the IVF's candidates, at most this many (the head, chosen from twice as many) are
-# re-scored from the exact vectors: a search's page of results and then some.
+# Of the IVF's candidates, at most this many (the head, chosen from twice as many, and from
+# at least RERANK_MIN) are re-scored from the exact vectors: a search's page and then some.
 RERANK_ROWS = 256
+RERANK_MIN = 100
 
 
 def limit_blas_threads() -> None:
@@ -107,6 +109,7 @@ class VectorIndex:
         self.ann_threshold = ann_threshold
         self.nprobe = nprobe
         self.codes = codes  # of the IVF index built next (IVF_CODES)
+        self.live_codes = codes  # of the IVF index loaded, if any
         self.base = Segment.empty(dim)
         self.delta = Segment.empty(dim)
         self.high_water = 0
@@ -233,7 +236,7 @@ class VectorIndex:
         return seqs[order], scores[order]
 
     def _ann_search(self, q: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-        """The IVF's nearest ``k``, ranked by its 8-bit scores, with the head of them (up to
+        """The IVF's nearest ``k``, ranked by its codes' scores, with the head of them (up to
         RERANK_ROWS, chosen from twice as many) re-scored and re-ranked exactly.
 
         Before, 4·k candidates were all re-scored from the float vectors: up to 40,000 rows
@@ -242,13 +245,13 @@ class VectorIndex:
         papers. The 8-bit scores are within about 0.002 of the exact cosine; what they may
         misorder is the near-ties, and those matter in the head that is shown."""
         head = min(k, RERANK_ROWS)
-        want = max(k, 2 * head)
-        approx, pos = self.ann.search(q[None, :], want)
+        pool = max(2 * head, RERANK_MIN)
+        approx, pos = self.ann.search(q[None, :], max(k, pool))
         approx, pos = approx[0], pos[0]
         ok = pos >= 0
         ok[ok] = self.base.alive[pos[ok]]
         approx, pos = approx[ok], pos[ok]
-        pool = min(len(pos), 2 * head)
+        pool = min(len(pos), pool)
         exact = self._base_rows(pos[:pool]) @ q
         first = _top(exact, head)
         # The rest follow in the IVF's order, with its scores.
@@ -300,10 +303,11 @@ class VectorIndex:
         dim: int,
         ann_threshold: int = 300_000,
         nprobe: int = 256,
+        codes: str = "sq8",
     ) -> VectorIndex:
         """The live snapshot in ``directory`` (an empty index when there is none or it was
         made for another model)."""
-        index = cls(model, dim, ann_threshold, nprobe)
+        index = cls(model, dim, ann_threshold, nprobe, codes)
         snap = current_snapshot(directory)
         if snap is None:
             return index
@@ -327,6 +331,7 @@ class VectorIndex:
         if faiss is not None:
             index.ann = _read_ivf(snap, nprobe)
             index.rows = RowFile(snap / "vectors.npy", vecs)
+            index.live_codes = meta.get("codes", "sq8")
         index._index_positions()
         return index
 
@@ -343,6 +348,7 @@ class VectorIndex:
             compact = (
                 rebuild_ann
                 or (want_ann and self.ann is None)
+                or (want_ann and self.live_codes != self.codes)
                 or (not want_ann and self.ann is not None)
                 or (n_total and (n_total - len(self)) > 0.2 * n_total)
             )
@@ -391,6 +397,7 @@ class VectorIndex:
                 "rows": n,
                 "high_water": self.high_water,
                 "ann": "ivf" if faiss is not None else None,
+                "codes": self.codes if faiss is not None else None,
                 "created": time.time(),
             }
             (tmp / "meta.json").write_text(json.dumps(meta))
@@ -402,6 +409,7 @@ class VectorIndex:
             self.delta = Segment.empty(self.dim)
             self.ann = _read_ivf(snap, self.nprobe) if faiss is not None else None
             self.rows = RowFile(snap / "vectors.npy", vecs) if faiss is not None else None
+            self.live_codes = self.codes
             self.snapshot = snap
             self._index_positions()
             self.version = next(_VERSIONS)
@@ -493,7 +501,8 @@ def _train_ivf(vecs: np.ndarray, dim: int, codes: str = "sq8") -> Any:
     nlist = int(max(1, min(4 * np.sqrt(n), n // 39, 16384)))
     quantizer = faiss.IndexFlatIP(dim)
     if codes == "pq64":
-        ivf = faiss.IndexIVFPQ(quantizer, dim, nlist, 64, 8, faiss.METRIC_INNER_PRODUCT)
+        parts = math.gcd(dim, 64)  # 64 sub-vectors of one byte (fewer for a small dim)
+        ivf = faiss.IndexIVFPQ(quantizer, dim, nlist, parts, 8, faiss.METRIC_INNER_PRODUCT)
         ivf.by_residual = False  # inner-product scores without the centroid term's drift
     else:
         qtype = {

@@ -144,9 +144,17 @@ def test_edit_delete_and_moderation(web, member):
     assert "first, edited" in admin.get(f"/papers/{pid}").text  # admins still see it
     assert "first, edited" in admin.get("/admin").text
     admin.post(f"/comments/{cid}/hide", {"hidden": "0"})
+    stranger.post(f"/papers/{pid}/comments", {"body": "a reply", "parent_id": str(cid)})
     member.post(f"/comments/{cid}/delete", {})
-    assert store.discussion.get(cid).deleted and store.feed.card(pid).num_comments == 0
-    assert "first, edited" not in stranger.get(f"/papers/{pid}").text
+    assert store.discussion.get(cid).deleted and store.feed.card(pid).num_comments == 1
+    page = stranger.get(f"/papers/{pid}").text
+    assert "first, edited" not in page
+    # Kept for its reply, the deleted comment names no one, on the page or in the API.
+    name = store.accounts.get_user(id=store.discussion.get(cid).user_id).username
+    gone = page.split(f'id="comment-{cid}"', 1)[1].split('class="replies"', 1)[0]
+    assert "deleted comment" in gone and name not in gone and "[deleted]" in gone
+    [top] = [c for c in stranger.client.get(f"/api/papers/{pid}/comments").json() if c["id"] == cid]
+    assert top["author"] is None and top["deleted"] and top["replies"][0]["body"] == "a reply"
 
 
 def test_authorship_claim_and_badge(web, member):

@@ -399,14 +399,14 @@ def _comment_json(c: service.ThreadComment) -> dict[str, Any]:
     return {
         "id": c.id,
         "parentId": c.parent_id,
-        "author": c.username,
+        "author": None if c.deleted else c.username,  # a deleted comment names no one
         "createdAt": render.iso_z(c.created_at),
         "editedAt": render.iso_z(c.edited_at),
         "body": "" if c.deleted or c.hidden else c.body,
         "html": c.html,
         "hidden": c.hidden,
         "deleted": c.deleted,
-        "isAuthor": c.is_author,
+        "isAuthor": c.is_author and not c.deleted,
         "reactions": reactions.as_json(c.reactions),
         "replies": [_comment_json(r) for r in c.replies],
     }

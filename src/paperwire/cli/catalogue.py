@@ -74,7 +74,8 @@ def stats(runtime: Runtime, as_json: bool) -> None:
         snap = ix["snapshot"]
         if snap:
             when = datetime.fromtimestamp(snap["written"] or 0, UTC)
-            about = f"{snap['kind']} search, written {when:%Y-%m-%d %H:%M} UTC"
+            kind = f"{snap['kind']} ({snap['codes']} codes)" if snap.get("codes") else snap["kind"]
+            about = f"{kind} search, written {when:%Y-%m-%d %H:%M} UTC"
             click.echo(f"index snapshot     {snap['vectors'] or 0:>10,}  ({about})")
         else:
             click.echo("index snapshot     none yet (paperwire index writes it)")

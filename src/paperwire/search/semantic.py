@@ -175,6 +175,7 @@ class IndexVectors:
                     "name": snap.name,
                     "vectors": meta.get("count"),
                     "kind": meta.get("ann") or "exact",
+                    "codes": (meta.get("codes") or "sq8") if meta.get("ann") else None,
                     "written": meta.get("created"),
                 }
         delta, oldest = self.store.embeddings.behind(self.model, high_water)

@@ -58,5 +58,5 @@ def test_one_vote_on_an_idle_demo_keeps_a_full_list(store, tmp_path):
         assert len(set(ids)) == len(ids)  # the voted paper is not repeated further down
     assert on_page.index(chosen) < before
     # The page says which part is ranked as of now and which as of the earlier activity.
-    assert "1 paper active in the last 14 days, then the rank as of" in text
+    assert "First the one paper with activity in the last 14 days; after it, the rank" in text
     assert "fewer than 50 papers reached the feed or got an upvote" in text

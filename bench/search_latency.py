@@ -372,8 +372,8 @@ def cmd_scale(args) -> None:
     copy = have // len(base)
     # PostgreSQL: the full-text GIN index is built once after the copy, as after a restore
     # (kept up row by row it held the load to about 670 papers/s); the time is printed.
-    bulk_gin = dst.db.dialect == "postgresql" and have < args.n
-    if bulk_gin:
+    postgres = dst.db.dialect == "postgresql"
+    if postgres and have < args.n:
         with dst.db.engine.begin() as conn:
             conn.exec_driver_sql("DROP INDEX IF EXISTS ix_papers_tsv")
     started = time.perf_counter()
@@ -417,11 +417,13 @@ def cmd_scale(args) -> None:
         have += len(batch)
         copy += 1
         print(f"  {have:,} papers ({have / (time.perf_counter() - started):,.0f}/s)", flush=True)
-    if bulk_gin:
+    if postgres:  # (also when an interrupted copy is finished with a smaller --n)
         t = time.perf_counter()
         with dst.db.engine.begin() as conn:
             conn.exec_driver_sql("SET LOCAL maintenance_work_mem = '1GB'")
-            conn.exec_driver_sql("CREATE INDEX ix_papers_tsv ON papers USING gin (tsv)")
+            conn.exec_driver_sql(
+                "CREATE INDEX IF NOT EXISTS ix_papers_tsv ON papers USING gin (tsv)"
+            )
         print(f"full-text index (GIN) built in {time.perf_counter() - t:.1f} s", flush=True)
     vectors = engine(dst, index_dir).indexer()
     vectors.codes = args.codes

@@ -59,7 +59,7 @@ class IndexVectors:
         model_cache: Path | None = None,
         ann_threshold: int = 300_000,
         nprobe: int = 256,
-        codes: str = "sq8",
+        codes: str = "sq4",
         embedder: Embedder | None = None,
         refresh_seconds: float = 2.0,
     ):

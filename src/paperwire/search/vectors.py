@@ -5,10 +5,9 @@ several workers share its pages) and a small *delta* segment of rows added since
 the database by row id (``high_water``). Exact search is a matrix product; above
 ``ann_threshold`` vectors the base segment also gets a faiss IVF index (its codes 4-bit
 scalar quantised by default, ``ann_codes``), so a million papers answer in milliseconds. The
-IVF's own scores rank its
-candidates; only the head of them is re-scored from the exact vectors, read row by row from
-the file (``RowFile``), so a serving process never maps the 4.6 GB of floats of 3 million
-papers: only the IVF codes.
+IVF's own scores rank its candidates; only the head of them is re-scored from the exact
+vectors, read row by row from the file (``RowFile``), so a serving process never maps the
+4.6 GB of floats of 3 million papers: only the IVF codes.
 
 Snapshots live in ``<index_dir>/snap-<high_water>/`` with a ``CURRENT`` file naming the live
 one; a new snapshot is written beside the old and switched to atomically, so readers never see

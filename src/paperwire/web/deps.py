@@ -161,8 +161,18 @@ def get_ctx(request: Request) -> Ctx:
     if fresh:
         nonce = new_nonce()
     csrf = site.signer.csrf_token(session_nonce(session_token) if session_token else nonce)
-    ctx = Ctx(request, user, nonce, fresh, csrf, via_token, scopes, session_id, session_token)
-    ctx.unread = unread
+    ctx = Ctx(
+        request,
+        user,
+        nonce,
+        fresh,
+        csrf,
+        via_token,
+        scopes,
+        session_id,
+        session_token,
+        unread=unread,
+    )
     request.state.ctx = ctx
     return ctx
 

@@ -5,27 +5,18 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Annotated
-from urllib.parse import quote
 
 from fastapi import APIRouter, Query
 from fastapi.responses import RedirectResponse, Response
 
 from ..core.hooks import hookimpl
+from ..mail import render as mail_render
 from .deps import CtxDep
 from .responses import page
 
 router = APIRouter(include_in_schema=False)
 PAGE = 50
-EXCERPT = 240  # characters of the comment shown
-
-
-def excerpt(body: str, limit: int = EXCERPT) -> str:
-    """The start of a comment as it was written (Markdown and all), on one line."""
-    text = " ".join(body.split())
-    if len(text) <= limit:
-        return text
-    cut = text[:limit].rsplit(" ", 1)[0] if " " in text[:limit] else text[:limit]
-    return cut + "…"
+EXCERPT = 240  # characters of the comment shown, as written (Markdown and all), on one line
 
 
 @router.get("/notifications")
@@ -33,7 +24,7 @@ def notifications(
     ctx: CtxDep, before: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None
 ) -> Response:
     if ctx.user is None:
-        return RedirectResponse(f"/signin?next={quote('/notifications')}", status_code=303)
+        return RedirectResponse("/signin?next=/notifications", status_code=303)
     items = ctx.store.notifications.recent(ctx.user.id, PAGE + 1, before)
     more = len(items) > PAGE
     items = items[:PAGE]
@@ -46,7 +37,7 @@ def notifications(
         "notifications.html",
         title="Notifications",
         items=items,
-        excerpts={n.id: excerpt(n.body) for n in items},
+        excerpts={n.id: mail_render.excerpt(n.body, EXCERPT) for n in items},
         before=before,
         older=items[-1].id if more else None,
     )

@@ -506,15 +506,16 @@ def settings_rows(ctx: Ctx) -> list[SubscriptionRow]:
     user = ctx.user
     if user is None:
         return []
-    return [
-        SubscriptionRow(
-            s,
-            mail_render.describe(s),
-            mail_render.manage_token(ctx.site.signer, s),
-            STATUS.get(s.status, s.status),
-        )
-        for s in ctx.store.mail.subscriptions_of(user.id, _own_email(user))
-    ]
+    return [_row(ctx, s) for s in ctx.store.mail.subscriptions_of(user.id, _own_email(user))]
+
+
+def _row(ctx: Ctx, sub: Subscription) -> SubscriptionRow:
+    return SubscriptionRow(
+        sub,
+        mail_render.describe(sub),
+        mail_render.manage_token(ctx.site.signer, sub),
+        STATUS.get(sub.status, sub.status),
+    )
 
 
 def banner_subscription(ctx: Ctx, query: str = "") -> SubscriptionRow | None:
@@ -529,12 +530,7 @@ def banner_subscription(ctx: Ctx, query: str = "") -> SubscriptionRow | None:
         if (s.kind == "topic" and wanted and (s.query or "").strip().casefold() == wanted) or (
             s.kind == "trending" and not wanted
         ):
-            return SubscriptionRow(
-                s,
-                mail_render.describe(s),
-                mail_render.manage_token(ctx.site.signer, s),
-                STATUS.get(s.status, s.status),
-            )
+            return _row(ctx, s)
     return None
 
 

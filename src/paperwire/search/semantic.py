@@ -31,7 +31,7 @@ from .model import Embedder, paper_text, shared_embedder
 from .model_build import DIM, default_cache_dir, model_key
 from .model_pool import EmbedderPool
 from .retrievers import VectorBackend
-from .vectors import IVF_CODES, VectorIndex, current_snapshot
+from .vectors import IVF_CODES, SNAPSHOT_CODES, VectorIndex, current_snapshot
 
 log = logging.getLogger(__name__)
 FILTER_EXACT_LIMIT = 50_000  # filtered sets up to this size are searched exactly
@@ -175,7 +175,7 @@ class IndexVectors:
                     "name": snap.name,
                     "vectors": meta.get("count"),
                     "kind": meta.get("ann") or "exact",
-                    "codes": (meta.get("codes") or "sq8") if meta.get("ann") else None,
+                    "codes": (meta.get("codes") or SNAPSHOT_CODES) if meta.get("ann") else None,
                     "written": meta.get("created"),
                 }
         delta, oldest = self.store.embeddings.behind(self.model, high_water)

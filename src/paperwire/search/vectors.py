@@ -332,7 +332,7 @@ class VectorIndex:
         if faiss is not None:
             index.ann = _read_ivf(snap, nprobe)
             index.rows = RowFile(snap / "vectors.npy", vecs)
-            index.live_codes = meta.get("codes", "sq8")
+            index.live_codes = meta.get("codes") or SNAPSHOT_CODES
         index._index_positions()
         return index
 
@@ -493,6 +493,7 @@ def _read_ivf(snap: Path, nprobe: int) -> Any:
 # What the IVF index stores of each vector (bytes per vector at 384 dimensions): 8, 6 or 4
 # bits a dimension (384, 288, 192), or product-quantised into 64 bytes.
 IVF_CODES = ("sq8", "sq6", "sq4", "pq64")
+SNAPSHOT_CODES = "sq8"  # of a snapshot whose meta names none (written before ann_codes)
 
 
 def _train_ivf(vecs: np.ndarray, dim: int, codes: str = "sq4") -> Any:

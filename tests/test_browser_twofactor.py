@@ -4,9 +4,11 @@ desktop and phone width."""
 
 from __future__ import annotations
 
+import io
 import re
 
 import pytest
+from PIL import Image
 
 from paperwire.core import twofactor as tf
 
@@ -48,7 +50,10 @@ def test_turn_on_then_sign_in_with_a_code(
         page.wait_for_url(f"{url}/settings/two-factor")
         check("setup")
         secret = page.locator("#secret").inner_text().replace(" ", "")
-        assert page.locator("#otpauth").get_attribute("href").startswith("otpauth://totp/")
+        uri = page.locator("#otpauth").get_attribute("href")
+        assert uri.startswith("otpauth://totp/") and secret in uri
+        # The QR code, as the phone's camera sees it on screen, reads back as that link.
+        assert read_qr(page.locator(".qr-frame svg").screenshot()) == [uri]
         page.get_by_label("Code from the app").fill(tf.code_at(secret, STEP))
         page.get_by_label("Password").fill(PASSWORD)
         page.get_by_role("button", name="Turn on two-factor sign-in").click()
@@ -79,3 +84,13 @@ def test_turn_on_then_sign_in_with_a_code(
         page.wait_for_url(f"{url}/admin")
         assert page.get_by_role("link", name="Admin").count() == 1
     assert not checks.problems, "\n".join(checks.problems)
+
+
+def read_qr(png: bytes) -> list[str]:
+    """The texts of the QR codes in a screenshot, read by ZXing (a decoder independent of the
+    encoder the site uses)."""
+    import zxingcpp
+
+    image = Image.open(io.BytesIO(png)).convert("L")
+    found = zxingcpp.read_barcodes(image)
+    return [r.text for r in found if r.format == zxingcpp.BarcodeFormat.QRCode]

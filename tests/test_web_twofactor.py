@@ -89,6 +89,7 @@ def test_turn_on_sign_in_replay_recovery_and_turn_off(app_store, frozen):
     secret, setup = setup_form(ada)
     page = ada.get("/settings/two-factor").text
     assert "otpauth://totp/Paperwire%3Aada?secret=" in page
+    assert page.count('<svg role="img" aria-label="QR code of the link below"') == 1
     assert "Set up or change two-factor sign-in" in ada.get("/settings").text
 
     # A wrong code, a right code with a wrong password: still off.

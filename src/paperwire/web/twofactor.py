@@ -1,12 +1,12 @@
 """Two-factor sign-in (TOTP) and recovery codes: turning it on in Settings, the second step
 of signing in, new recovery codes, turning it off.
 
-* Turning it on: the page shows a new secret (as text and as an ``otpauth://`` URI that
-  authenticator apps read; no QR code, which would need an encoder this site does not
-  have); it is on once a current code and the password confirm it. The secret travels in a
-  signed form field until then, and is stored sealed under the instance secret
-  (:mod:`paperwire.core.twofactor`). Ten single-use recovery codes are shown once; only
-  their hashes are kept. Other sessions end (they were opened with the password alone).
+* Turning it on: the page shows a new secret (as text, and as an ``otpauth://`` URI that
+  authenticator apps read, both as a link and as a QR code to scan); it is on once a
+  current code and the password confirm it. The secret travels in a signed form field until
+  then, and is stored sealed under the instance secret (:mod:`paperwire.core.twofactor`).
+  Ten single-use recovery codes are shown once; only their hashes are kept. Other sessions
+  end (they were opened with the password alone).
 * Signing in: after the right password (never before, so a wrong password tells nothing
   about the account), :func:`second_step` answers with a form for a code, carrying a signed
   token good for 5 minutes, bound to the user, their session version and their count of
@@ -24,6 +24,7 @@ from typing import Any
 
 from fastapi import APIRouter, HTTPException
 from fastapi.responses import RedirectResponse, Response
+from markupsafe import Markup
 
 from ..core import twofactor as tf
 from ..core.hooks import hookimpl
@@ -164,9 +165,11 @@ def _settings_page(ctx: Ctx, status: int = 200, **extra: Any) -> Response:
 
 def _setup(ctx: Ctx, user: User, secret: str) -> dict[str, Any]:
     """What the page shows to set up ``secret``, and the signed field that carries it."""
+    uri = tf.provisioning_uri(secret, user.username, ctx.settings.site.site_name)
     return {
         "secret": tf.grouped(secret),
-        "uri": tf.provisioning_uri(secret, user.username, ctx.settings.site.site_name),
+        "uri": uri,
+        "qr": Markup(tf.qr_svg(uri)),
         "setup": ctx.site.signer.dumps("two-factor-setup", [user.id, user.session_version, secret]),
     }
 

@@ -515,6 +515,31 @@ def test_a_saved_note_is_confirmed(web_both):
     assert 'role="status">Note removed.</p>' in ada.get(where).text
 
 
+def test_notes_and_descriptions_are_markdown_and_safe(web_both):
+    """A note and a description render as the comments' Markdown, with math, for the owner
+    and for a visitor; raw HTML and script links come out as text."""
+    app, store, ids, _ = web_both
+    ada = _member(app, store, "ada")
+    _loc(ada.post(f"/papers/{ids[0]}/save", {"next": "/papers"}))
+    uid = store.accounts.get_user(username="ada").id
+    reading = store.collections.default_for(uid)
+    store.collections.update(
+        reading.id, uid, visibility="public", description="My **core** reading <b>x</b>"
+    )
+    note = (
+        "Read **section 3**, then [the code](https://example.org/c).\n\n- $O(n^2)$\n"
+        "- <script>alert(1)</script> [x](javascript:alert(1))"
+    )
+    ada.post(f"/collections/{reading.id}/items/note", {"paper_id": ids[0], "note": note})
+    for who in (ada, Visitor(app)):
+        page = who.get(f"/collections/{reading.id}").text
+        assert "<strong>section 3</strong>" in page and "<strong>core</strong>" in page
+        assert '<a href="https://example.org/c" rel="nofollow ugc noopener">the code</a>' in page
+        assert "<math" in page and "<li>" in page
+        assert "<script>alert" not in page and 'href="javascript' not in page
+        assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page and "&lt;b&gt;x&lt;/b&gt;" in page
+
+
 # -- API ---------------------------------------------------------------------------------------
 def test_collections_api_with_tokens_and_sessions(web_both):
     app, store, ids, _ = web_both

@@ -12,6 +12,7 @@ from datetime import datetime
 from pathlib import Path
 
 from fastapi.templating import Jinja2Templates
+from markupsafe import Markup
 
 from .. import __version__
 from ..core import avatars, timezones
@@ -27,7 +28,7 @@ from ..rank.foryou import ForYou
 from ..search import SearchEngine
 from ..store import Store
 from ..store.reports import REASONS
-from .render import author_link, author_names, author_path, here, tex_links
+from .render import author_link, author_names, author_path, here, markdown, tex_links
 from .security import CSRF_COOKIE, SESSION_COOKIE, RateLimiter, cookie_name
 
 HERE = Path(__file__).parent
@@ -118,6 +119,8 @@ class Site:
         )
         env.globals.update(avatar_src=avatars.url, timezone_choices=timezones.choices)
         env.filters.update(author_url=author_path, tex_links=tex_links)
+        # Collection descriptions and notes: the comments' Markdown (and math), sanitized.
+        env.filters.update(markdown=lambda text: Markup(markdown(text)))
         env.globals.update(author_link=author_link, author_names=author_names)
         # A random Idempotency-Key per rendered form (web.idempotency).
         env.globals.update(form_key=lambda: secrets.token_urlsafe(16))

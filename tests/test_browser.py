@@ -153,6 +153,13 @@ def test_sign_in_navigate_days_and_keyboard(page, live):
     expect(page.locator(".card")).to_have_count(min(20, total))
     expect(page.locator(".card").nth(10).locator(".title a")).to_be_focused()  # on from there
     shot(page, "07-week-more")
+    # The address follows, so a reload opens page 2, which links back to page 1.
+    assert page.url == f"{url}{week.path}?p=1&sort=upvotes"
+    page.reload()
+    expect(page.locator(".page-place")).to_have_text("Page 2 · ← Previous papers")
+    page.locator(".page-place a").click()
+    page.wait_for_url(f"{url}{week.path}?sort=upvotes")
+    expect(page.locator(".card")).to_have_count(10)
     # keyboard only: skip link, then Tab to the first upvote button and press Enter
     page.goto(f"{url}/papers")
     page.keyboard.press("Tab")

@@ -50,6 +50,10 @@ def test_feed_orders_by_upvotes_and_paginates(web, visitor):
     page2 = visitor.get(f"{week.path}?p=1&sort=upvotes&fragment=1")
     assert page2.text.count('class="card"') == min(10, total - 10)
     assert "<html" not in page2.text  # the infinite scroll gets cards only
+    assert "page-place" not in page2.text and "page-place" not in first.text
+    # Opened at its own address (a reload after "More papers"), page 2 links back.
+    alone = visitor.get(f"{week.path}?p=1&sort=upvotes&saved_paper=x")
+    assert f'<a href="{week.path}?sort=upvotes" rel="prev">← Previous papers</a>' in alone.text
 
 
 def test_week_and_month_navigation(web, visitor):

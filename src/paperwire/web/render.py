@@ -372,3 +372,12 @@ def here(request: Request) -> str:
     search, For you's span), without the last action's notice or the scroll's fragment."""
     kept = [(k, v) for k, v in request.query_params.multi_items() if k not in NOTICE_PARAMS]
     return request.url.path + (f"?{urlencode(kept)}" if kept else "")
+
+
+def page_url(request: Request, p: int) -> str:
+    """This list (a feed, a search, an author's papers) at page ``p``: the same query with
+    only the page changed (left out for the first), without notices or ``fragment``."""
+    kept = [(k, v) for k, v in request.query_params.multi_items() if k not in NOTICE_PARAMS | {"p"}]
+    if p > 0:
+        kept.append(("p", str(p)))
+    return request.url.path + (f"?{urlencode(kept)}" if kept else "")

@@ -28,7 +28,15 @@ from ..rank.foryou import ForYou
 from ..search import SearchEngine
 from ..store import Store
 from ..store.reports import REASONS
-from .render import author_link, author_names, author_path, here, markdown, tex_links
+from .render import (
+    author_link,
+    author_names,
+    author_path,
+    here,
+    markdown,
+    page_url,
+    tex_links,
+)
 from .security import CSRF_COOKIE, SESSION_COOKIE, RateLimiter, cookie_name
 
 HERE = Path(__file__).parent
@@ -126,6 +134,7 @@ class Site:
         env.globals.update(form_key=lambda: secrets.token_urlsafe(16))
         env.globals.update(report_reasons=REASONS)  # the comment's "Report" form
         env.globals.update(here=here)  # where a card's action comes back to
+        env.globals.update(page_url=page_url)  # a list's other pages
         # The templates are package files: no stat() of each one on every render.
         env.auto_reload = False
         # The shared macros, made once. A `{% from %}` in an included template imports

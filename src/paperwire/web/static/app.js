@@ -241,6 +241,9 @@
       var first = tpl.content.querySelector(".card .title a");
       holder.replaceWith(tpl.content);
       if (first) first.focus();
+      // The address follows: a reload, a shared link or a return from a paper opens the
+      // page reached (with a link back to the ones before it), not the first page again.
+      if (window.history && history.replaceState) history.replaceState(history.state, "", link.href);
     }).catch(function () { window.location = link.href; });
   });
   // Subscription forms: start from the browser's own time zone.

@@ -17,7 +17,7 @@ from .test_browser_a11y import axe_source, checked_page  # noqa: F401 - axe-core
 from .test_browser_collections import _sign_in
 from .test_browser_library import _shown, live_embedded  # noqa: F401 - the embedded site
 from .test_search import embedder  # noqa: F401 - the session's embedding model fixture
-from .test_web_foryou import _week
+from .test_web_foryou import _week, closest_pair
 from .webkit import add_user
 
 pytestmark = pytest.mark.browser
@@ -67,7 +67,7 @@ def test_a_topic_starts_for_you_and_a_collection_ranks_its_own(
 
         # A collection's owner ranks the feed by its papers, from the collection's page.
         shelf = store.collections.create(uid, "Crowds to read")
-        crowd = week[-1]  # (the week's first paper)
+        crowd = closest_pair(app, store, week)  # a paper with a close one in the week
         store.collections.add(shelf.id, crowd)
         page.goto(f"{url}/collections/{shelf.id}")
         page.get_by_role("link", name="New papers for this collection").click()

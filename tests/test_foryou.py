@@ -81,7 +81,8 @@ def test_each_pick_names_the_liked_paper_it_is_most_like(model):
     assert why[SPLAT_STREET].because == SPLAT_SENSORS
     assert why[CROWD_DENSE].because == CROWD_NET
     assert why[CROWD_DENSE].because_title.startswith("EHNet: An Efficient Hybrid Network")
-    assert all(p.because in {SPLAT_SENSORS, CROWD_NET} for p in ranked.picks)
+    # Crop labels are like neither (cosine 0.39 and 0.35): no reason rather than a weak one.
+    assert why[CROPS].because is None and why[CROPS].reason is None
 
 
 def test_disliked_papers_push_similar_ones_down(model):
@@ -124,7 +125,9 @@ def test_a_topic_alone_ranks_by_meaning_and_names_itself(model):
     # blank and repeated topics count once; none at all keeps the given order
     assert model.rank([], candidates, topics=["  ", ""]).picks[0].paper_id == candidates[0]
     twice = model.rank([], candidates, topics=["crowd counting", " Crowd  counting "])
-    assert {p.because_topic for p in twice.picks} == {"crowd counting"}
+    assert {p.because_topic for p in twice.picks} - {None} == {"crowd counting"}
+    # the papers far from the topic are ranked, but not said to be about it
+    assert next(p for p in twice.picks if p.paper_id == CROPS).reason is None
 
 
 def test_topics_and_liked_papers_rank_together_each_card_saying_which(model):

@@ -21,6 +21,7 @@ from .storekit import search_engine, trending_ranker
 from .test_foryou import model  # noqa: F401 - the 60 listing papers, embedded, on each backend
 from .test_mail import WEEK, backdate, subscribe, upvote_some
 from .test_search import embedder  # noqa: F401 - the session's embedding model fixture
+from .test_web_foryou import closest_pair
 from .webkit import MODEL_CACHE, PASSWORD, Visitor, add_user, make_config, seed, site
 
 CARD = re.compile(r'id="paper-([^"]+)"')
@@ -89,7 +90,11 @@ def test_for_you_digest_ranks_as_the_tab_with_reasons_once_per_period(mailed):
         assert got == want and len(got) == 10
         assert liked not in got and dismissed not in got
         title = store.feed.cards([liked])[0].title
-        assert text.count(f"Why: like “{title}”, one of yours") == 10
+        # a reason where the model has one (a close likeness), the same as on the tab
+        picks = model.rank(reader.liked, reader.candidates, reader.disliked).picks[:10]
+        reasons = sum(p.because == liked for p in picks)
+        assert text.count(f"Why: like “{title}”, one of yours") == reasons >= 3
+        assert text.count("Why:") == sum(p.reason is not None for p in picks)
         assert "http://testserver/papers/for-you?span=week" in text
         assert 'href="http://testserver/papers/for-you?span=week"' in html
         assert "Why: like “" in html and "<script" not in html
@@ -126,8 +131,9 @@ def test_a_reader_with_only_topics_gets_their_digest_with_reasons(mailed):
         assert (
             text.count("Why: about “crowd counting”, one of your topics")
             == sum(p.because_topic is not None for p in want)
-            == len(got)
+            >= 2
         )
+        assert text.count("Why:") == sum(p.reason is not None for p in want)
 
 
 def _window():
@@ -192,7 +198,7 @@ def test_subscribing_from_the_tab_needs_an_account_and_csrf(store, tmp_path, emb
     search_engine(store, tmp_path / "vector-index", embedder=embedder).indexer().embed_missing()
     app, _ = site(store, tmp_path)
     uid = add_user(store, "ada")
-    store.feed.set_upvote(uid, ids[-1], True)
+    store.feed.set_upvote(uid, closest_pair(app, store, ids), True)
 
     anonymous = Visitor(app)
     r = anonymous.post("/subscriptions/for-you", {"frequency": "daily"})

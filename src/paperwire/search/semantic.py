@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import math
 import threading
 import time
 from collections import OrderedDict
@@ -211,7 +212,17 @@ class IndexVectors:
             allowed = self.store.search.filter_seqs(filters, FILTER_EXACT_LIMIT)
             if allowed is not None:
                 return index.search(vector, k, allowed)
-        seqs, scores, keep = self._nearest_passing(index, vector, k, k * FILTER_WIDER[1], filters)
+        # A broad filter that few of the nearest pass: first as many nearest as the share
+        # that passed says k need (half as many again), then, still short, k·50. Each step
+        # checks every paper it looks at against the filters in the database (rows read
+        # all over a large table), so the step sized by the share comes first.
+        wide = k * FILTER_WIDER[1]
+        guess = math.ceil(1.5 * k * len(seqs) / max(len(keep), 1))
+        if guess < wide:
+            seqs, scores, keep = self._nearest_passing(index, vector, k, guess, filters)
+            if len(keep) == k or len(seqs) < guess:
+                return seqs[keep], scores[keep]
+        seqs, scores, keep = self._nearest_passing(index, vector, k, wide, filters)
         return seqs[keep], scores[keep]
 
     def _nearest_passing(

@@ -107,3 +107,86 @@ def test_pages_of_notifications_and_what_account_deletion_takes(web_both):
     assert store.people.delete(ada)
     assert store.people.export(ada).get("notifications", []) == []
     assert store.notifications.recent(ada) == [] and store.notifications.unread(ada) == 0
+
+
+def test_unread_notifications_come_by_email_gathered_once(web_both, tmp_path):
+    """Replies and mentions still unread after NOTIFY_DELAY reach the reader in one e-mail
+    over SMTP (escaped, with links into the discussion and a one-click way to stop them);
+    never again for the same ones, not for what the reader saw on the site, not while they
+    turned them off, and at most one e-mail per QUIET."""
+    from datetime import timedelta
+
+    from paperwire.core.clock import utcnow
+    from paperwire.jobs import QueueRunner
+    from paperwire.mail import notify, outgoing
+
+    from .mailkit import SMTPServer
+    from .webkit import make_config
+
+    app, store, ids, _ = web_both
+    pid, other = ids[0], ids[1]
+    uid = {name: add_user(store, name) for name in ("ada", "bob", "carol")}
+    ada, bob, carol = Visitor(app), Visitor(app), Visitor(app)
+    for name, v in (("ada", ada), ("bob", bob), ("carol", carol)):
+        v.sign_in(name)
+    first = _comment(ada, pid, "Where is the code?")
+    reply = _comment(bob, pid, "Here: github.com/x/y", parent=first)
+    mention = _comment(carol, other, "@ada <script>alert(1)</script> look at $O(n^2)$")
+
+    def later(minutes: int) -> int:
+        return notify.sweep(store, utcnow() + timedelta(minutes=minutes))
+
+    with SMTPServer() as smtp:
+        config = make_config(tmp_path, **smtp.settings)
+        runner = QueueRunner(store, outgoing.handlers(store, config))
+        assert later(0) == 0  # time to see them on the site first
+        assert later(11) == 1 and later(11) == 1  # ada; asked twice, one job
+        assert runner.step().done == 1 and runner.step().claimed == 0
+        [msg] = smtp.messages
+        assert msg["To"] == "ada@example.org"
+        assert msg["Subject"] == "2 new replies and mentions on Paperwire"
+        off = msg["List-Unsubscribe"].strip("<>")
+        assert off.startswith("http://testserver/notifications/email-off?token=")
+        assert msg["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+        text = msg.get_body(("plain",)).get_content()
+        html = msg.get_body(("html",)).get_content()
+        assert "carol mentioned you on “" in text and "bob replied to your comment" in text
+        assert f"http://testserver/papers/{pid}#comment-{reply}" in text
+        assert f"http://testserver/papers/{other}#comment-{mention}" in html
+        assert "<script>" not in html and "&lt;script&gt;" in html
+        # Sent once: not again, though still unread on the site.
+        assert store.notifications.unread(uid["ada"]) == 2
+        assert later(30) == 0
+
+        # A new reply, seen on the site before the delay: no e-mail.
+        _comment(bob, pid, "Also see the appendix.", parent=first)
+        assert later(5) == 0
+        ada.get("/notifications")
+        assert later(30) == 0
+
+        # Another; within QUIET of the last e-mail it waits, then goes alone.
+        _comment(bob, pid, "And the errata.", parent=first)
+        assert later(11) == 0 and later(16) == 1
+        assert runner.step().done == 1 and len(smtp.messages) == 2
+        assert smtp.messages[1]["Subject"] == "bob replied to your comment on Paperwire"
+
+        # Stopped by the link, signed out, as a mail client's one-click POST does.
+        signed_out = Visitor(app)
+        assert signed_out.client.get(off.replace("http://testserver", "")).status_code == 200
+        assert "Stop these e-mails" in signed_out.client.get(off).text
+        assert signed_out.client.post(off, data={"List-Unsubscribe": "One-Click"}).text == (
+            "No more notification e-mails.\n"
+        )
+        bad = signed_out.client.post(off.rsplit("=", 1)[0] + "=forged")
+        assert bad.status_code == 400
+        _comment(carol, other, "@ada again")
+        assert later(30) == 0
+        assert "E-mails about replies and mentions are off" in signed_out.client.get(off).text
+        # Turned on again in Settings (a CSRF form): what waits goes out.
+        assert 'name="notify_email" value="1">' in ada.get("/settings").text
+        r = ada.post("/settings/notifications", {"notify_email": "1"})
+        assert "replies and mentions come by e-mail too" in r.text
+        assert 'name="notify_email" value="1" checked>' in r.text
+        assert ada.client.post("/settings/notifications", data={}).status_code == 403
+        assert later(30) == 1 and runner.step().done == 1 and len(smtp.messages) == 3
+        assert "carol mentioned you" in smtp.messages[2].get_body(("plain",)).get_content()

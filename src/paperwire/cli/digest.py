@@ -10,6 +10,7 @@ import click
 from ..core.errors import ExitCode, PeriodError
 from ..core.models import Subscription
 from ..ingest.sources import dry_run_option
+from ..mail import notify
 from ..mail.digest import Pick
 from ..mail.run import DigestRun
 from ..mail.schedule import Due, check_period
@@ -62,6 +63,9 @@ def digest_send(
         )
     prefix = "dry run, nothing sent: " if dry_run else ""
     click.echo(prefix + stats.line())
+    if not dry_run and (queued := notify.sweep(store)):
+        # (sent by the queue: `paperwire jobs run`, or the worker of serve/worker)
+        click.echo(f"notification e-mails queued: {queued}")
     for err in stats.errors[:20]:
         click.echo(f"  {err}", err=True)
     if stats.errors:

@@ -173,6 +173,7 @@ class User:
     confirmed_at: datetime | None = None
     bio: str | None = None
     timezone: str | None = None  # IANA name, chosen in Settings
+    notify_email: bool = True  # replies and mentions by e-mail too
 
     def has_role(self, role: str) -> bool:
         """At least ``role`` (user < curator < admin)."""

@@ -30,7 +30,7 @@ from ..core.settings import Settings
 from ..core.signing import Signer
 from ..jobs import Handler
 from ..store import Store
-from . import render
+from . import notify, render
 from .send import compose, send
 
 log = logging.getLogger("paperwire.mail")
@@ -95,8 +95,9 @@ def _digest(address: str) -> str:
 
 
 def handlers(store: Store, settings: Settings) -> Mapping[str, Handler]:
-    """The queue handler of mail jobs, over ``store``."""
-    return {KIND: OutgoingMail(store, settings).run}
+    """The queue handlers of mail jobs, over ``store``: these messages, and the readers'
+    notification e-mails (:mod:`paperwire.mail.notify`)."""
+    return {KIND: OutgoingMail(store, settings).run, **notify.handlers(store, settings)}
 
 
 class OutgoingMail:

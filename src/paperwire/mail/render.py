@@ -9,6 +9,7 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
@@ -140,8 +141,9 @@ def digest(
     return subject, text, html
 
 
-def notice(site_name: str, template: str, subject: str, **ctx: str) -> tuple[str, str, str]:
-    """A short message (confirmation, "already subscribed"): (subject, text, html)."""
+def notice(site_name: str, template: str, subject: str, **ctx: Any) -> tuple[str, str, str]:
+    """A short message (confirmation, "already subscribed", notifications): (subject, text,
+    html)."""
     ctx.update(site_name=site_name, subject=subject)
     text = _env.get_template(f"{template}.txt").render(ctx)
     html = _env.get_template(f"{template}.html").render(ctx)

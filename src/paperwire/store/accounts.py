@@ -197,7 +197,16 @@ class AccountRepo(Repository):
             )
 
     def update_user(self, user_id: int, **values: Any) -> None:
-        allowed = {"fullname", "bio", "avatar_url", "role", "email", "password_hash", "timezone"}
+        allowed = {
+            "fullname",
+            "bio",
+            "avatar_url",
+            "role",
+            "email",
+            "password_hash",
+            "timezone",
+            "notify_email",
+        }
         bad = set(values) - allowed
         if bad:
             raise ValueError(f"cannot update {sorted(bad)}")

@@ -1,9 +1,12 @@
 """Notifications: who is told about a new comment (the author of the comment it replies to,
-the readers it @mentions), the unread count, the list, marking them read."""
+the readers it @mentions), the unread count, the list, marking them read, and which wait
+for an e-mail (mail/notify.py)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -90,6 +93,12 @@ class NotificationRepo(Repository):
     ) -> list[Notification]:
         """The reader's notifications, newest first (``before``: older than that id), of
         comments still shown."""
+        where = [N.c.user_id == user_id, _SHOWN]
+        if before is not None:
+            where.append(N.c.id < before)
+        return self._listed(where, limit)
+
+    def _listed(self, where: list[Any], limit: int) -> list[Notification]:
         q = (
             sa.select(
                 N.c.id,
@@ -105,12 +114,10 @@ class NotificationRepo(Repository):
             .join(C, C.c.id == N.c.comment_id)
             .join(P, P.c.id == C.c.paper_id)
             .join(U, U.c.id == C.c.user_id)
-            .where(N.c.user_id == user_id, _SHOWN)
+            .where(*where)
             .order_by(N.c.id.desc())
             .limit(limit)
         )
-        if before is not None:
-            q = q.where(N.c.id < before)
         with self.db.connect() as conn:
             return [model(Notification, r) for r in conn.execute(q)]
 
@@ -122,5 +129,66 @@ class NotificationRepo(Repository):
                 N.update()
                 .where(N.c.user_id == user_id, N.c.id <= upto, N.c.read_at.is_(None))
                 .values(read_at=utcnow())
+            )
+        return int(res.rowcount)
+
+    # -- by e-mail -------------------------------------------------------------------------
+    def waiting_for_email(
+        self, older_than: datetime, quiet_since: datetime, limit: int = 1000
+    ) -> list[int]:
+        """The readers with notifications unread and not e-mailed, made before
+        ``older_than`` (time to see them on the site first), who want them by e-mail, have
+        a confirmed address, and were sent none since ``quiet_since`` (one e-mail gathers
+        what came meanwhile)."""
+        recent = sa.select(N.c.user_id).where(N.c.emailed_at > quiet_since)
+        q = (
+            sa.select(N.c.user_id)
+            .join(C, C.c.id == N.c.comment_id)
+            .join(U, U.c.id == N.c.user_id)
+            .where(
+                N.c.emailed_at.is_(None),
+                N.c.read_at.is_(None),
+                N.c.created_at <= older_than,
+                _SHOWN,
+                U.c.notify_email.is_(True),
+                U.c.is_active.is_(True),
+                U.c.email.is_not(None),
+                U.c.confirmed_at.is_not(None),
+                N.c.user_id.not_in(recent),
+            )
+            .group_by(N.c.user_id)
+            .order_by(sa.func.min(N.c.id))
+            .limit(limit)
+        )
+        with self.db.connect() as conn:
+            return [int(u) for u in conn.execute(q).scalars()]
+
+    def to_email(self, user_id: int, limit: int = 10) -> tuple[list[Notification], int, int]:
+        """What an e-mail to the reader tells: their notifications unread and not e-mailed,
+        of comments still shown, newest first (at most ``limit``), how many there are in
+        all, and the highest id among them (what :meth:`mark_emailed` then marks)."""
+        waiting = [
+            N.c.user_id == user_id,
+            N.c.emailed_at.is_(None),
+            N.c.read_at.is_(None),
+            _SHOWN,
+        ]
+        with self.db.connect() as conn:
+            total, upto = conn.execute(
+                sa.select(sa.func.count(), sa.func.max(N.c.id))
+                .select_from(N.join(C, C.c.id == N.c.comment_id))
+                .where(*waiting)
+            ).one()
+        if not total:
+            return [], 0, 0
+        return self._listed([*waiting, N.c.id <= upto], limit), int(total), int(upto)
+
+    def mark_emailed(self, user_id: int, upto: int) -> int:
+        """Mark the reader's notifications up to id ``upto`` as e-mailed."""
+        with self.db.begin() as conn:
+            res = conn.execute(
+                N.update()
+                .where(N.c.user_id == user_id, N.c.id <= upto, N.c.emailed_at.is_(None))
+                .values(emailed_at=utcnow())
             )
         return int(res.rowcount)

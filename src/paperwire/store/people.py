@@ -183,6 +183,7 @@ class PeopleRepo(Repository):
                             "bio",
                             "role",
                             "timezone",
+                            "notify_email",
                             "created_at",
                             "confirmed_at",
                         )
@@ -266,6 +267,7 @@ class PeopleRepo(Repository):
                         t.notifications.c.comment_id,
                         t.notifications.c.created_at,
                         t.notifications.c.read_at,
+                        t.notifications.c.emailed_at,
                     )
                     .where(t.notifications.c.user_id == user_id)
                     .order_by(t.notifications.c.id)

@@ -47,6 +47,8 @@ users = sa.Table(
     sa.Column("confirmed_at", sa.DateTime),
     sa.Column("bio", sa.Text),
     sa.Column("timezone", sa.String(64)),  # IANA name; the default of their subscriptions
+    # Replies and @mentions by e-mail too (mail/notify.py), unless turned off.
+    sa.Column("notify_email", sa.Boolean, nullable=False, server_default=sa.true()),
 )
 
 site_meta = sa.Table(
@@ -498,8 +500,10 @@ notifications = sa.Table(
     sa.Column("kind", sa.String(16), nullable=False),  # reply | mention
     sa.Column("created_at", sa.DateTime, nullable=False),
     sa.Column("read_at", sa.DateTime),
+    sa.Column("emailed_at", sa.DateTime),  # when an e-mail told the reader (None: not yet)
     sa.UniqueConstraint("user_id", "comment_id"),
     sa.Index("ix_notifications_comment_id", "comment_id"),
+    sa.Index("ix_notifications_emailed_at", "emailed_at", "user_id"),
 )
 
 # The For-you tab's topics of a reader, in their own words (matched by meaning).

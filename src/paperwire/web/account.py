@@ -332,6 +332,18 @@ def settings_timezone(post: PostedDep) -> Response:
     return settings_page(ctx, notice=f"Time zone set to {zone}.")
 
 
+@router.post("/settings/notifications")
+def settings_notifications(post: PostedDep) -> Response:
+    """Whether replies and mentions unread on the site also come by e-mail."""
+    ctx = post.ctx
+    user = require_user(ctx)
+    on = post.text("notify_email") == "1"
+    ctx.store.accounts.update_user(user.id, notify_email=on)
+    ctx.user = _reload(ctx, user)
+    said = "come by e-mail too" if on else "stay on the site: no e-mail"
+    return settings_page(ctx, notice=f"Saved: replies and mentions {said}.")
+
+
 @router.post("/settings/password")
 def settings_password(post: PostedDep) -> Response:
     ctx = post.ctx

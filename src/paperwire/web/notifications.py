@@ -1,17 +1,20 @@
 """The notifications page: replies to the reader's comments and comments that @mention them,
-newest first, each linked to its place in the discussion; seen, they count as read."""
+newest first, each linked to its place in the discussion; seen, they count as read. Also the
+signed link of their e-mails that turns those e-mails off (mail/notify.py)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Annotated
 
-from fastapi import APIRouter, Query
-from fastapi.responses import RedirectResponse, Response
+from fastapi import APIRouter, HTTPException, Query
+from fastapi.responses import PlainTextResponse, RedirectResponse, Response
 
 from ..core.hooks import hookimpl
+from ..core.models import User
+from ..mail import notify
 from ..mail import render as mail_render
-from .deps import CtxDep
+from .deps import Ctx, CtxDep, FormDep
 from .responses import page
 
 router = APIRouter(include_in_schema=False)
@@ -41,6 +44,42 @@ def notifications(
         before=before,
         older=items[-1].id if more else None,
     )
+
+
+@router.get("/notifications/email-off")
+def email_off_form(ctx: CtxDep, token: Annotated[str, Query(max_length=500)] = "") -> Response:
+    user = _off_user(ctx, token)
+    # A button, not a GET that acts: mail scanners follow links on their own.
+    return page(ctx, "notify_off.html", title="Stop notification e-mails", who=user, token=token)
+
+
+@router.post("/notifications/email-off")
+def email_off(
+    ctx: CtxDep, form: FormDep, token: Annotated[str, Query(max_length=500)] = ""
+) -> Response:
+    """From our page (form with the token) or a mail client's RFC 8058 one-click POST
+    (``List-Unsubscribe=One-Click``, token in the URL, no cookies): the signed token
+    authorizes it."""
+    form_token = form.get("token")
+    token = token or (form_token if isinstance(form_token, str) else "")
+    user = _off_user(ctx, token)
+    ctx.store.accounts.update_user(user.id, notify_email=False)
+    csrf = form.get("csrf_token")
+    if form.get("List-Unsubscribe") == "One-Click" or not ctx.csrf_ok(
+        csrf if isinstance(csrf, str) else None
+    ):
+        return PlainTextResponse("No more notification e-mails.\n")
+    return page(
+        ctx, "notify_off.html", title="Stop notification e-mails", who=user, token=token, done=True
+    )
+
+
+def _off_user(ctx: Ctx, token: str) -> User:
+    uid = notify.off_user(ctx.site.signer, token)
+    user = ctx.store.accounts.get_user(id=uid) if uid is not None else None
+    if user is None:
+        raise HTTPException(400, "This link is invalid or too old. Sign in and use Settings.")
+    return user
 
 
 @hookimpl

@@ -65,3 +65,35 @@ def test_a_reply_to_a_real_comment_still_works(signed_in):
     assert r.status_code == 303
     thread = visitor.client.get(f"/api/papers/{pid}/comments").json()
     assert [reply["body"] for reply in thread[0]["replies"]] == ["a reply"]
+
+
+EDGES = ["0001", "1899", "1900", "2999", "3000", "9999"]
+
+
+@pytest.mark.parametrize("year", EDGES)
+def test_periods_at_the_ends_of_the_calendar_answer_not_crash(signed_in, year):
+    """A feed period or search date at the calendar's ends (year 1, 9999: no day before or
+    after them) is a clear 400 or an (empty) page, never an overflow answered with a 500."""
+    visitor, _, _ = signed_in
+    urls = [
+        f"/papers/date/{year}-01-01",
+        f"/papers/date/{year}-12-31",
+        f"/papers/week/{year}-W01",
+        f"/papers/week/{year}-W52",
+        f"/papers/month/{year}-01",
+        f"/papers/month/{year}-12",
+        f"/api/daily_papers?date={year}-12-31",
+        f"/api/daily_papers?week={year}-W52",
+        f"/api/daily_papers?month={year}-01",
+        f"/feeds/daily.atom?date={year}-12-31",
+        f"/papers?q=model&from={year}-12-31&to={year}-12-31",
+        f"/papers?q=model&from={year}-01-01",
+        f"/api/papers/search?q=model&from={year}-12-31&to={year}-12-31",
+        f"/papers/for-you?span=week&date={year}-12-31",
+    ]
+    inside = "1900" <= year <= "2999"
+    for url in urls:
+        r = visitor.get(url)
+        assert r.status_code < 500, (url, r.status_code, r.text[:300])
+        if url.startswith("/papers/") and "/for-you" not in url and not inside:
+            assert r.status_code == 404 and "the year must be 1900 to 2999" in r.text, url

@@ -16,6 +16,9 @@ _DAY = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
 
 
 PATH_SEGMENT = {"day": "date", "week": "week", "month": "month"}
+# The years a feed period may name: every paper's (arXiv began in 1991), with room on both
+# sides for the periods around them (year 1 or 9999 has no day before or after it).
+YEARS = (1900, 2999)
 
 
 @dataclass(frozen=True)
@@ -72,9 +75,15 @@ def month(year: int, month_: int) -> Period:
     return Period("month", first, date(year, month_ + 1, 1) - timedelta(days=1))
 
 
+def _year(what: str, text: str, year: int) -> None:
+    if not YEARS[0] <= year <= YEARS[1]:
+        raise PeriodError(f"invalid {what} {text!r}: the year must be {YEARS[0]} to {YEARS[1]}")
+
+
 def parse_day(text: str) -> Period:
     if not _DAY.fullmatch(text or ""):
         raise PeriodError(f"invalid date {text!r}: expected YYYY-MM-DD, e.g. 2026-03-18")
+    _year("date", text, int(text[:4]))
     try:
         return day(date.fromisoformat(text))
     except ValueError:
@@ -85,6 +94,7 @@ def parse_week(text: str) -> Period:
     m = _WEEK.fullmatch(text or "")
     if not m:
         raise PeriodError(f"invalid week {text!r}: expected YYYY-Www, e.g. 2026-W09")
+    _year("week", text, int(m[1]))
     try:
         return week_of(date.fromisocalendar(int(m[1]), int(m[2]), 1))
     except ValueError:
@@ -95,6 +105,7 @@ def parse_month(text: str) -> Period:
     m = _MONTH.fullmatch(text or "")
     if not m or not 1 <= int(m[2]) <= 12 or int(m[1]) < 1:
         raise PeriodError(f"invalid month {text!r}: expected YYYY-MM, e.g. 2026-03")
+    _year("month", text, int(m[1]))
     return month(int(m[1]), int(m[2]))
 
 

@@ -11,6 +11,7 @@ from typing import Any
 from fastapi import HTTPException
 from markupsafe import Markup
 
+from ..core import periods
 from ..core.clock import utcnow
 from ..core.errors import InvalidArxivId, JobError, SourceUnavailable
 from ..core.ids import parse_arxiv_id
@@ -355,12 +356,19 @@ def _day(name: str, value: str | None) -> date | None:
     if not value:
         return None
     try:
-        return date.fromisoformat(value)
+        day = date.fromisoformat(value)
     except ValueError:
         raise BadDates(
             f"{name} must be a date like 2026-03-01, not {value[:40]!r}",
             f"“{value[:40]}” is not a date like 2026-03-01",
         ) from None
+    low, high = periods.YEARS  # (a day past 9999-12-31 is no date: the range ends first)
+    if not low <= day.year <= high:
+        raise BadDates(
+            f"{name} must be in the years {low} to {high}, not {value[:40]!r}",
+            f"“{value[:40]}” is outside the years {low} to {high}",
+        )
+    return day
 
 
 def search_filters(

@@ -215,3 +215,30 @@ def test_sorted_by_date_lists_the_papers_holding_every_word(searchable):
     page = v.get("/papers", params={"q": sentence, "sort": "date"}).text
     assert "No paper holds all your words: these are the" in page and "newest first" in page
     assert "No paper holds all your words" not in v.get("/papers", params={"q": sentence}).text
+
+
+def test_an_arxiv_id_or_link_as_the_query_opens_that_paper(searchable):
+    """Typed or pasted into search, an arXiv id (any of its forms) opens the paper's page;
+    one the site lacks says so and offers to add it; with filters, it stays a search."""
+    app, store, ids, _ = searchable
+    v = Visitor(app)
+    pid = ids[0]
+    for q in (
+        pid,
+        f"arXiv:{pid}v2",
+        f" https://arxiv.org/abs/{pid} ",
+        f"https://arxiv.org/pdf/{pid}v1.pdf",
+    ):
+        r = v.get("/papers", params={"q": q})
+        assert (r.status_code, r.headers.get("location")) == (303, f"/papers/{pid}"), q
+    missing = v.get("/papers", params={"q": "2999.00001"})
+    assert missing.status_code == 200
+    assert (
+        'arXiv:2999.00001 is not on this site. Add it from arXiv: <a href="/papers/submit?id=2999.00001">'
+        in missing.text
+    )
+    assert "Get new papers about" not in missing.text
+    filtered = v.get("/papers", params={"q": pid, "category": "zz.ZZ"})
+    assert filtered.status_code == 200 and "with these filters" in filtered.text
+    # words that merely contain an id are words
+    assert v.get("/papers", params={"q": f"{pid} splatting"}).status_code == 200

@@ -275,9 +275,25 @@ def papers_index(
         # other bad filter stays a 400)
         filters = service.search_filters(None, None, category, code, feed, author)
         dates_left_out = exc.human
+    named = _named_paper(q)
+    if named and not filters.active and ctx.store.papers.seq_of(named) is not None:
+        # An arXiv id or link typed or pasted into search: that paper's page.
+        return RedirectResponse(f"/papers/{named}", status_code=303)
     if q.strip() or filters.active or dates_left_out:
         return search_page(ctx, q, p, sort or "relevance", filters, dates_left_out)
     return _feed(ctx, periods.day(_latest_day(ctx)), p, _sort(sort or "upvotes"))
+
+
+def _named_paper(q: str) -> str | None:
+    """The arXiv id a query is, alone (``2601.21579``, ``arXiv:2601.21579v2``, an abs or pdf
+    link), or None."""
+    text = q.strip()
+    if not text or len(text) > 200 or " " in text:
+        return None
+    try:
+        return parse_arxiv_id(text)[0]
+    except InvalidArxivId:
+        return None
 
 
 def _latest_day(ctx: Ctx) -> date:
@@ -326,6 +342,7 @@ def search_page(
         semantic_off=ctx.site.search.problem or not ctx.settings.search.semantic_search,
         atom="/feeds/search.atom?" + urlencode({k: v for k, v in params.items() if k != "sort"}),
         dates_left_out=dates_left_out,
+        named_paper=_named_paper(q),
     )
 
 

@@ -3,6 +3,7 @@ hostile input."""
 
 from datetime import date, timedelta
 
+import lxml.html
 import pytest
 
 from paperwire.core.periods import week_of
@@ -139,6 +140,22 @@ def test_paper_page_full(web, visitor):
         assert expected in r.text, expected
     bib = visitor.get(f"/papers/{pid}/bibtex")
     assert bib.status_code == 200 and f"eprint = {{{pid}}}" in bib.text
+    # What Zotero's connector and link previews read, in the head, one tag per author.
+    head = lxml.html.fromstring(r.text).head
+    meta = {}
+    for m in head.iter("meta"):
+        key = m.get("name") or m.get("property")
+        meta.setdefault(key, []).append(m.get("content"))
+    assert meta["citation_author"] == card.authors
+    assert meta["citation_arxiv_id"] == [pid]
+    assert meta["citation_pdf_url"] == [f"https://arxiv.org/pdf/{pid}"]
+    if card.published:  # (no date: no tag, never 1970)
+        assert meta["citation_publication_date"] == [card.published.strftime("%Y/%m/%d")]
+    else:
+        assert "citation_publication_date" not in meta
+    assert meta["og:url"] == [f"http://testserver/papers/{pid}"]
+    assert meta["og:title"] == meta["citation_title"] and meta["og:title"][0]
+    assert head.find("link[@rel='canonical']").get("href") == f"http://testserver/papers/{pid}"
 
 
 def test_a_long_author_list_folds_on_the_paper_page(web, visitor):
@@ -196,7 +213,7 @@ def test_hostile_abstract_and_title_are_escaped(web, visitor):
         assert "<svg onload" not in r.text, url
     page = visitor.get("/papers/2503.99999").text
     assert "&lt;script&gt;alert(&#34;t&#34;)&lt;/script&gt;" in page
-    assert "$x&lt;y$" in page
+    assert "x&lt;y" in page and '<meta name="description" content="&lt;img' in page
 
 
 def test_search_page(web, visitor):

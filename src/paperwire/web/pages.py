@@ -520,8 +520,9 @@ def paper_page(ctx: CtxDep, arxiv_id: str) -> Response:
         thread=thread,
         my_claim=next((c for c in claims if c.user_id == me), None),
         can_submit=service.submit_problem(ctx, card) is None,
-        description=card.abstract[:200],
+        description=tex.to_text(card.abstract)[:200],
         similar=service.similar(ctx, pid),
+        page_url=f"{ctx.settings.site.base_url.rstrip('/')}/papers/{pid}",
         atom=f"/feeds/papers/{pid}/comments.atom",
         **collections.on_paper(ctx, card),
     )

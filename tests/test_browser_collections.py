@@ -75,9 +75,10 @@ def test_save_to_a_new_collection_and_hide_a_card(page, live):  # noqa: F811
     page.locator(".feedback").get_by_role("link", name="Sensors and splats").click()
     expect(page.locator("h1")).to_have_text("Sensors and splats")
     expect(page.locator(f'[id="paper-{first_id}"] .title')).to_contain_text(first_title[:30])
-    page.get_by_label("Note").fill("Read the ablations first.")
+    note = page.get_by_role("textbox", name=re.compile("^Note"))
+    note.fill("Read the ablations first.")
     page.get_by_role("button", name=re.compile("^Save note")).click()
-    expect(page.get_by_label("Note")).to_have_value("Read the ablations first.")
+    expect(note).to_have_value("Read the ablations first.")
     expect(page.get_by_role("status")).to_have_text("Note saved.")
     assert page.evaluate("document.activeElement.id") == f"item-{first_id}"  # focus stays there
     shot(page, "31-collection-page")

@@ -286,7 +286,14 @@ def test_edit_and_delete_a_collection(web_both):
     assert bob.post(f"/collections/{cid}/edit", {"name": "Mine now"}).status_code == 404
     assert bob.post(f"/collections/{cid}/delete").status_code == 404
     assert bob.post(f"/collections/{cid}/items", {"paper_id": ids[0]}).status_code == 404
-    assert _loc(ada.post(f"/collections/{cid}/delete")) == "/collections"
+    # Without the box ticked (a stray click, a script without it): nothing is deleted.
+    refused = ada.post(f"/collections/{cid}/delete")
+    assert refused.status_code == 400 and "Tick the box to confirm" in refused.text
+    assert store.collections.get(cid) is not None
+    size = store.collections.get(cid).size
+    where = _loc(ada.post(f"/collections/{cid}/delete", {"sure": "1"}))
+    assert where == f"/collections?deleted=New&papers={size}"
+    assert "Deleted “New”" in ada.get(where).text
     assert store.collections.get(cid) is None
     assert ada.get(f"/collections/{cid}").status_code == 404
 

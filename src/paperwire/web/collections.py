@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, HTTPException, Query
 from fastapi.responses import JSONResponse, RedirectResponse, Response
@@ -133,7 +134,10 @@ def import_again() -> Response:
 # -- one collection ------------------------------------------------------------------------
 @router.get("/collections/{collection_id}")
 def show(ctx: CtxDep, collection_id: RowId) -> Response:
-    found = visible(ctx, collection_id)
+    return _collection_page(ctx, visible(ctx, collection_id))
+
+
+def _collection_page(ctx: Ctx, found: Collection, status: int = 200, **extra: Any) -> Response:
     items = ctx.store.collections.items(found.id)
     cards = {c.id: c for c in ctx.store.feed.cards([i.paper_id for i in items])}
     entries = [(i, cards[i.paper_id]) for i in items if i.paper_id in cards]
@@ -142,6 +146,7 @@ def show(ctx: CtxDep, collection_id: RowId) -> Response:
     return page(
         ctx,
         "collection.html",
+        status=status,
         title=found.name,
         description=found.description[:200] or None,
         collection=found,
@@ -152,6 +157,7 @@ def show(ctx: CtxDep, collection_id: RowId) -> Response:
         visibilities=COLLECTION_VISIBILITIES,
         limits=LIMITS,
         atom=f"/feeds/collections/{found.id}.atom" if found.visibility != "private" else None,
+        **extra,
     )
 
 
@@ -194,9 +200,14 @@ def edit(post: PostedDep, collection_id: RowId) -> Response:
 def delete(post: PostedDep, collection_id: RowId) -> Response:
     ctx = post.ctx
     user = writer(ctx)
-    owned(ctx, collection_id)
+    found = owned(ctx, collection_id)
+    if post.text("sure") != "1":  # the form's box, ticked: no deletion by a stray click
+        return _collection_page(
+            ctx, found, status=400, delete_error="Tick the box to confirm the deletion."
+        )
     ctx.store.collections.delete(collection_id, user.id)
-    return RedirectResponse("/collections", status_code=303)
+    where = "/collections?" + urlencode({"deleted": found.name, "papers": found.size})
+    return RedirectResponse(where, status_code=303)
 
 
 def _item(post: PostedDep, collection_id: int) -> tuple[Ctx, Collection, str]:

@@ -60,6 +60,7 @@ def test_replies_and_mentions_notify_the_reader_once(web_both):
     assert f'href="/papers/{pid}#comment-{reply}"' in shown
     assert "<script>alert" not in shown and "&lt;script&gt;alert(1)&lt;/script&gt;" in shown
     assert "long long" in shown and "…</blockquote>" in shown  # the start of it
+    assert "@ada &lt;script&gt;alert(1)&lt;/script&gt; bold long" in shown  # words, no marks
     # Seen: the header's count is gone on that very page, and they are no longer new.
     assert _badge(shown) is None and store.notifications.unread(people["ada"]) == 0
     again = ada.get("/notifications").text
@@ -131,7 +132,7 @@ def test_unread_notifications_come_by_email_gathered_once(web_both, tmp_path):
         v.sign_in(name)
     first = _comment(ada, pid, "Where is the code?")
     reply = _comment(bob, pid, "Here: github.com/x/y", parent=first)
-    mention = _comment(carol, other, "@ada <script>alert(1)</script> look at $O(n^2)$")
+    mention = _comment(carol, other, "@ada <script>alert(1)</script> **look** at $O(n^2)$")
 
     def later(minutes: int) -> int:
         return notify.sweep(store, utcnow() + timedelta(minutes=minutes))
@@ -154,6 +155,7 @@ def test_unread_notifications_come_by_email_gathered_once(web_both, tmp_path):
         assert f"http://testserver/papers/{pid}#comment-{reply}" in text
         assert f"http://testserver/papers/{other}#comment-{mention}" in html
         assert "<script>" not in html and "&lt;script&gt;" in html
+        assert "look at O(n²)" in text and "**" not in text  # its words, math as text
         # Sent once: not again, though still unread on the site.
         assert store.notifications.unread(uid["ada"]) == 2
         assert later(30) == 0

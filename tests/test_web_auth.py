@@ -331,8 +331,12 @@ def test_settings_profile_password_and_signout(web, visitor):
     assert visitor.get("/settings").headers["location"].startswith("/signin")
     visitor.sign_in("set")
     visitor.get("/settings")
-    r = visitor.post("/settings/profile", {"fullname": "Set <Theory>", "bio": "sets"})
+    bio = "I work on **sets** and $\\aleph_0$. <script>alert(1)</script>"
+    r = visitor.post("/settings/profile", {"fullname": "Set <Theory>", "bio": bio})
     assert r.status_code == 200 and "Set &lt;Theory&gt;" in r.text
+    profile = visitor.get("/users/set").text  # the bio as Markdown, with math, escaped
+    assert "<strong>sets</strong>" in profile and "<math" in profile
+    assert "<script>alert" not in profile and "&lt;script&gt;" in profile
     r = visitor.post("/settings/password", {"current": "wrong", "password": "another password"})
     assert r.status_code == 400
     r = visitor.post("/settings/password", {"current": PASSWORD, "password": "another password"})

@@ -23,6 +23,7 @@ from urllib.parse import quote
 
 from ..core.clock import utcnow
 from ..core.errors import JobError, MailError
+from ..core.markdown import plain_text
 from ..core.models import Job, Notification
 from ..core.settings import Settings
 from ..core.signing import Signer
@@ -126,7 +127,7 @@ class NotificationMail:
             {
                 "what": f"{n.actor} {_did(n)}",
                 "title": to_text(n.paper_title),
-                "quote": render.excerpt(n.body, EXCERPT),
+                "quote": render.excerpt(plain_text(n.body), EXCERPT),
                 "url": f"{self.base}/papers/{n.paper_id}#comment-{n.comment_id}",
             }
             for n in items

@@ -11,6 +11,7 @@ from fastapi import APIRouter, HTTPException, Query
 from fastapi.responses import PlainTextResponse, RedirectResponse, Response
 
 from ..core.hooks import hookimpl
+from ..core.markdown import plain_text
 from ..core.models import User
 from ..mail import notify
 from ..mail import render as mail_render
@@ -19,7 +20,7 @@ from .responses import page
 
 router = APIRouter(include_in_schema=False)
 PAGE = 50
-EXCERPT = 240  # characters of the comment shown, as written (Markdown and all), on one line
+EXCERPT = 240  # characters of the comment shown, its words without markup, on one line
 
 
 @router.get("/notifications")
@@ -40,7 +41,7 @@ def notifications(
         "notifications.html",
         title="Notifications",
         items=items,
-        excerpts={n.id: mail_render.excerpt(n.body, EXCERPT) for n in items},
+        excerpts={n.id: mail_render.excerpt(plain_text(n.body), EXCERPT) for n in items},
         before=before,
         older=items[-1].id if more else None,
     )

@@ -20,6 +20,7 @@ from starlette.requests import Request
 from ..core import avatars, tex
 from ..core.errors import InvalidArxivId
 from ..core.ids import id_month
+from ..core.markdown import math_rule
 from ..core.models import Card
 
 MENTION = re.compile(r"(?<![\w@/])@([A-Za-z0-9][A-Za-z0-9_-]{0,63})")
@@ -53,20 +54,6 @@ _PH_OPEN, _PH_CLOSE = "\ue000", "\ue001"  # private use: core.text.clean strips 
 _PLACEHOLDER = re.compile(f"{_PH_OPEN}(\\d+){_PH_CLOSE}")
 
 
-def _math_rule(state: StateInline, silent: bool) -> bool:
-    """TeX math as one token, before backslash escapes can eat ``\\,`` or ``\\(``."""
-    if state.src[state.pos] not in "$\\":
-        return False
-    span = tex.span_at(state.src, state.pos)
-    if span is None:
-        return False
-    if not silent:
-        token = state.push("math", "", 0)
-        token.meta = {"span": span}
-    state.pos += len(span.source)
-    return True
-
-
 def _render_math(self: Any, tokens: Any, idx: int, options: Any, env: dict[str, Any]) -> str:
     # The sanitizer knows no MathML: a placeholder goes through it, the (already sanitized)
     # MathML replaces it afterwards.
@@ -77,7 +64,7 @@ def _render_math(self: Any, tokens: Any, idx: int, options: Any, env: dict[str, 
 _md = MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": False})
 _md.enable(["strikethrough", "table"])
 _md.inline.ruler.before("emphasis", "mention", _mention_rule)
-_md.inline.ruler.before("escape", "math", _math_rule)
+_md.inline.ruler.before("escape", "math", math_rule)
 _md.add_render_rule("math", _render_math)
 _md.validateLink = lambda url: bool(  # type: ignore[method-assign]
     re.match(r"^(https?:|mailto:|/|#)", url.strip(), re.I)

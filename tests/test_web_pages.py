@@ -277,6 +277,10 @@ def test_remaining_redirects_and_errors(visitor):
     assert r.status_code == 404 and r.json() == {"error": "Not Found"}
     r = visitor.client.put("/papers")
     assert r.status_code == 405
+    r = visitor.get("/nothing-here")  # a page: its heading once, the message in words
+    assert r.status_code == 404 and "<title>Not found · Paperwire</title>" in r.text
+    assert "<h1>Not found</h1>" in r.text and "Not Found" not in r.text
+    assert "There is no page at this address" in r.text
 
 
 def test_bad_parameters_are_told_in_words(web):

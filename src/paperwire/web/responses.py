@@ -114,18 +114,42 @@ def wants_json(request: Request) -> bool:
     )
 
 
+HEADINGS = {
+    400: "That did not work",
+    401: "Please sign in",
+    403: "Not allowed",
+    404: "Not found",
+    405: "Not allowed here",
+    409: "Already done",
+    413: "Too large",
+    429: "Slow down",
+    502: "Source unavailable",
+}
+STOCK = {404: "Not Found", 405: "Method Not Allowed"}  # Starlette's details, said better:
+PLAIN = {
+    404: "There is no page at this address: the link may be mistyped, or what it showed was "
+    "removed.",
+    405: "This address does not take that kind of request.",
+}
+
+
 def error_response(
     request: Request, status: int, message: str, headers: dict[str, str] | None = None
 ) -> Response:
     """An error as JSON (API, or asked for) or as a page."""
     if wants_json(request):
         return JSONResponse({"error": message}, status_code=status, headers=headers)
+    heading = HEADINGS.get(status, f"Error {status}")
+    if message == STOCK.get(status):  # the framework's own words ("Not Found")
+        message = PLAIN[status]
     try:
         ctx = get_ctx(request)
         response = page(
             ctx,
             "error.html",
             status=status,
+            title=heading,
+            heading=heading,
             status_code=status,
             message=message,
             set_up_two_factor=message == TWO_FACTOR_REQUIRED,

@@ -179,6 +179,8 @@ def test_submission_rules(web, member, tmp_path):
     not_on_feed = [p.id for p in store.feed.latest(limit=100) if p.id not in ids][0]
     r = member.post("/papers/submit", {"arxiv_id": ids[0]})
     assert r.status_code == 409 and "Already on the feed" in r.text
+    assert f'<a href="/papers/{ids[0]}">See the paper</a>' in r.text
+    assert "You need to be signed in" not in r.text  # (they are)
     r = member.post("/papers/submit", {"arxiv_id": not_on_feed})
     assert r.status_code == 400 and "last 14 days" in r.text  # published 2025-03
     r = member.post("/papers/submit", {"arxiv_id": "not an id"})

@@ -443,6 +443,7 @@ def submit(post: PostedDep) -> Response:
             title="Submit a paper",
             arxiv_id=raw[:100],
             error=result.error,
+            error_paper=result.paper_id,
             rules=service.rules(ctx),
             pending=service.pending_of(ctx),
         )

@@ -4,7 +4,7 @@ Each function checks the rules and answers with a clear error; views only transl
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -178,7 +178,7 @@ def submit(ctx: Ctx, raw: str) -> Result:
     problem = submit_problem(ctx, card)
     if problem:
         status = 409 if card.feed_date else 429 if "limit" in problem else 400
-        return _fail(status, problem)
+        return replace(_fail(status, problem), paper_id=card.id)  # (the page links to it)
     if not ctx.store.feed.submit(card.id, user.id, ctx.site.clock.feed_date()):
         return _fail(409, "Someone submitted this paper a moment ago.")
     ctx.site.trending.invalidate()

@@ -51,6 +51,35 @@ def notify(ctx: Ctx, kind: str, user: User, **detail: Any) -> int:
     return event
 
 
+# What each kind of event says on the security pages (the kind itself stays the filter's).
+EVENT_LABELS = {
+    "signin": "Signed in",
+    "signin-failed": "Failed sign-in (wrong password or code)",
+    "signout": "Signed out",
+    "signout-everywhere": "Signed out everywhere",
+    "session-revoked": "A session was signed out",
+    "password-change": "Password changed",
+    "password-reset": "Password reset by e-mail",
+    "email-change-requested": "E-mail address change asked for",
+    "email-changed": "E-mail address changed",
+    "token-created": "API token created",
+    "token-revoked": "API token deleted",
+    "two-factor-on": "Two-factor sign-in turned on",
+    "two-factor-off": "Two-factor sign-in turned off",
+    "account-deleted": "Account deleted",
+    "account-disabled": "Account disabled",
+    "account-enabled": "Account enabled",
+    "role-change": "Role changed",
+    "comment-deleted": "Comment deleted",
+    "comment-reported": "Comment reported",
+    "reports-dismissed": "Reports dismissed",
+}
+
+
+def event_label(kind: str) -> str:
+    return EVENT_LABELS.get(kind, kind.replace("-", " ").capitalize())
+
+
 def _events_page(ctx: Ctx, page_no: int, heading: str, **filters: Any) -> Response:
     offset = (page_no - 1) * PER_PAGE
     found = ctx.store.audit.events(limit=PER_PAGE + 1, offset=offset, **filters)
@@ -64,6 +93,7 @@ def _events_page(ctx: Ctx, page_no: int, heading: str, **filters: Any) -> Respon
         page_no=page_no,
         query="",
         admin_view=False,
+        label=event_label,
     )
 
 
@@ -104,6 +134,7 @@ def admin_audit(
         more=len(found) > PER_PAGE,
         page_no=page_no,
         query=query + "&" if query else "",
+        label=event_label,
         admin_view=True,
         who=user,
         kind=kind,

@@ -144,11 +144,12 @@ def test_security_activity_and_admin_audit_pages(web):
     assert v.get("/settings/security").headers["location"].startswith("/signin")
     v.sign_in("pat")
     assert 'href="/settings/security"' in v.get("/settings").text
-    store.audit.record("token-created", uid, uid, "192.0.2.99", None, name="cli", scopes=["read"])
+    store.audit.record("token-created", uid, uid, "192.0.2.99", None, name="cli", scopes="read")
     first = v.get("/settings/security").text
     assert "192.0.2.34" in first and "192.0.2.4<" not in first and "page=2" in first
     # in words, not the kinds' names
-    assert '<td>API token created <span class="sub">(name: cli, scopes: read)</span>' in first
+    assert "<td>API token created <span" in first
+    assert "(name: cli, scopes: read)" in first and "name=cli" not in first
     assert "<td>Signed in</td>" in first and ">signin<" not in first
     second = v.get("/settings/security?page=2").text
     assert "192.0.2.4<" in second and "role-change" not in second  # only their own

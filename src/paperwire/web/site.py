@@ -48,27 +48,36 @@ log = logging.getLogger(__name__)
 class TrendingCache:
     """The trending rank, computed once per process, then served from memory and refreshed
     in the background when older than ``ttl`` seconds (stale-while-revalidate), so that no
-    visitor waits for it after the first."""
+    visitor waits for it after the first. A vote or submission handled by this process makes
+    the next read compute it anew (milliseconds), so that the page shows it at once — and
+    the page cache, which keeps that page for the new data version, keeps the new rank.
+    Votes in other processes reach this one's rank within ``ttl``."""
 
     def __init__(self, ranker: Ranker, store: Store, ttl: float = TRENDING_TTL):
         self.ranker, self.store, self.ttl = ranker, store, ttl
         self._value: tuple[list[Trend], datetime] | None = None
         self._at = 0.0
+        self._dirty = False
         self._refreshing = threading.Lock()
+        self._computing = threading.Lock()
 
     def get(self) -> tuple[list[Trend], datetime]:
         value = self._value
-        if value is None:
-            value = self._compute()
-        elif time.monotonic() - self._at >= self.ttl and self._refreshing.acquire(blocking=False):
+        if value is None or self._dirty:
+            with self._computing:  # one computes; the others then read its value
+                if self._value is None or self._dirty:
+                    return self._compute()
+                return self._value
+        if time.monotonic() - self._at >= self.ttl and self._refreshing.acquire(blocking=False):
             threading.Thread(target=self._refresh, daemon=True, name="trending-refresh").start()
         return value
 
     def invalidate(self) -> None:
-        """Mark the rank stale (after a vote or submission); the next read refreshes it."""
-        self._at = float("-inf")
+        """Mark the rank stale (after a vote or submission); the next read computes it."""
+        self._dirty = True
 
     def _compute(self) -> tuple[list[Trend], datetime]:
+        self._dirty = False  # (a vote from now on marks it again)
         value = self.ranker(self.store)
         self._value, self._at = value, time.monotonic()
         return value

@@ -73,11 +73,17 @@ def test_two_instances_share_one_database(shared_db, tmp_path):
         app_server(shared_db, tmp_path / "a", settings=instance_settings(tmp_path, "a")) as a,
         app_server(shared_db, tmp_path / "b", settings=instance_settings(tmp_path, "b")) as b,
     ):
-        # a vote through A is counted through B at once, and the other way round
+        # a vote through A is counted through B at once, and the other way round; B's
+        # trending page (kept in its page cache) ranks with it as soon as B sees the write
         before = _upvotes(b.url, feed[0])
+        points = _vote_points(b.url, feed[0])
         r = httpx.post(f"{a.url}/api/papers/{feed[0]}/upvote", headers=alice, timeout=10)
         assert r.status_code == 200 and r.json()["upvotes"] == before + 1
         assert _upvotes(b.url, feed[0]) == before + 1
+        deadline = time.monotonic() + 3
+        while _vote_points(b.url, feed[0]) == points and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert _vote_points(b.url, feed[0]) > points
         r = httpx.post(f"{b.url}/api/papers/{feed[0]}/upvote", headers=bob, timeout=10)
         assert _upvotes(a.url, feed[0]) == before + 2
 
@@ -120,6 +126,15 @@ def test_two_instances_share_one_database(shared_db, tmp_path):
         assert len(sent) == 1, sent
         assert sid in {s for s, _ in store.mail.deliveries_for(_periods(store))}
     store.close()
+
+
+def _vote_points(base: str, pid: str) -> float:
+    """The trending page's points from upvotes of paper ``pid`` (0 when not listed)."""
+    page = httpx.get(f"{base}/papers/trending?p=0", timeout=10).text
+    m = re.search(
+        f'id="paper-{re.escape(pid)}".*?trending score: ([0-9.]+) from upvotes', page, re.S
+    )
+    return float(m.group(1)) if m else 0.0
 
 
 def _sign_in(base: str, form: dict[str, str]) -> int:

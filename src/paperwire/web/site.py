@@ -51,7 +51,8 @@ class TrendingCache:
     visitor waits for it after the first. A vote or submission handled by this process makes
     the next read compute it anew (milliseconds), so that the page shows it at once — and
     the page cache, which keeps that page for the new data version, keeps the new rank.
-    Votes in other processes reach this one's rank within ``ttl``."""
+    A vote in another process does the same once this one sees the new data version
+    (web/app.py's ``_data_changed``)."""
 
     def __init__(self, ranker: Ranker, store: Store, ttl: float = TRENDING_TTL):
         self.ranker, self.store, self.ttl = ranker, store, ttl

@@ -389,7 +389,9 @@ def test_not_interested_hides_a_card_from_the_feeds_with_an_undo(web_both):
     assert f'id="paper-{pid}"' in ada.get("/papers").text
     # "More like this" on the paper page: a positive signal, pressed afterwards.
     _loc(ada.post(f"/papers/{pid}/more-like-this", {"state": "1"}))
-    assert 'aria-pressed="true">More like this' in ada.get(f"/papers/{pid}").text
+    pressed = ada.get(f"/papers/{pid}").text
+    assert 'aria-pressed="true">More like this' in pressed
+    assert 'Noted: <a href="/papers/for-you">For you</a> ranks papers like this one' in pressed
     uid = store.accounts.get_user(username="ada").id
     assert pid in store.signals.signals(uid)["positives"]
 

@@ -238,6 +238,17 @@ def test_search_by_meaning_filters_and_similar(page, live, embedder):  # noqa: F
     similar.first.click()
     expect(page.locator("h1")).not_to_have_text("EHNet")
     shot(page, "22-similar")
+    # On a phone the unused filters start folded, so the first result is on the first
+    # screen; one tap opens them. Filters in use stay open.
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto(f"{url}/papers?q=crowd+counting")
+    expect(page.locator("details.filters-box")).not_to_have_attribute("open", "")
+    assert page.locator(".card").first.bounding_box()["y"] < 844
+    page.get_by_text("Filters", exact=True).click()
+    expect(page.locator("form.filters")).to_be_visible()
+    shot(page, "23-search-phone-filters")
+    page.goto(f"{url}/papers?q=crowd+counting&code=1")
+    expect(page.locator("form.filters")).to_be_visible()
 
 
 def test_subscribe_confirm_preview_and_unsubscribe(page, live):

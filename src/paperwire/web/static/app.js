@@ -19,6 +19,10 @@
       if (!target.hasAttribute("tabindex")) target.setAttribute("tabindex", "-1");
       target.focus({ preventScroll: true });
     }
+    // On a phone, search filters nobody set start folded: the results come first.
+    if (matchMedia("(max-width: 600px)").matches) {
+      document.querySelectorAll("details[data-close-narrow]").forEach(function (d) { d.open = false; });
+    }
     var toggle = document.getElementById("theme-toggle");
     if (toggle) toggle.addEventListener("click", function () {
       var dark = root.getAttribute("data-theme") === "dark" ||

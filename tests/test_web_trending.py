@@ -36,6 +36,9 @@ def test_one_vote_on_an_idle_demo_keeps_a_full_list(store, tmp_path):
     on_page, in_atom, in_api, text = surfaces(visitor)
     assert len(on_page) == 30 and len(in_atom) >= 20 and len(in_api) >= 20
     assert "the last activity on this instance" in text
+    # the feed's lists, as tabs: the demo's last day, its week and month, Trending current
+    assert '<a href="/papers/trending" aria-current="page">Trending</a>' in text
+    assert re.search(r'<a href="/papers/date/\d{4}-\d\d-\d\d">Daily</a>', text)
     # A paper from the middle of the list, on the feed (the API lists feed papers only).
     chosen = next(pid for pid in in_api[10:] if pid in on_page)
     before = on_page.index(chosen)

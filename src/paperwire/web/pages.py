@@ -385,6 +385,7 @@ def trending_page(ctx: CtxDep, p: PageNo = 0) -> Response:
         cards,
         title="Trending papers",
         tab="trending",
+        period=periods.day(_latest_day(ctx)),  # where its Daily, Weekly, Monthly tabs go
         scores=scores,
         p=p,
         total=len(ranked),

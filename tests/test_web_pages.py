@@ -311,3 +311,14 @@ def test_bad_parameters_are_told_in_words(web):
         r.json()["error"]
         == "'not-an-id' is not an arXiv id: they look like 2401.09417 or hep-th/9901001"
     )
+
+
+def test_a_picked_day_opens_that_days_feed(visitor):
+    """The daily page's date field (a plain GET form): the day's page; a bad day, a 400."""
+    page = visitor.get("/papers").text
+    assert '<form class="jump" action="/papers/date" method="get">' in page
+    r = visitor.get("/papers/date?on=2026-03-18")
+    assert (r.status_code, r.headers["location"]) == (302, "/papers/date/2026-03-18")
+    assert visitor.get("/papers/date").headers["location"].startswith("/papers/date/")
+    for bad in ("2026-02-30", "yesterday", "9999-01-01"):
+        assert visitor.get(f"/papers/date?on={bad}").status_code == 400, bad

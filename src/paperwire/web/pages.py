@@ -367,6 +367,17 @@ def this_week(ctx: CtxDep) -> Response:
     return RedirectResponse(periods.week_of(_latest_day(ctx)).path, status_code=302)
 
 
+@router.get("/papers/date")
+def a_day(ctx: CtxDep, on: Annotated[str, Query(max_length=20)] = "") -> Response:
+    """The day a visitor picked (the feed's date field; no JavaScript), else the latest."""
+    if not on:
+        return RedirectResponse(periods.day(_latest_day(ctx)).path, status_code=302)
+    try:
+        return RedirectResponse(periods.parse_day(on).path, status_code=302)
+    except PeriodError as exc:
+        raise HTTPException(400, str(exc)) from None
+
+
 @router.get("/papers/month")
 def this_month(ctx: CtxDep) -> Response:
     d = _latest_day(ctx)

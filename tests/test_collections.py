@@ -643,13 +643,22 @@ def test_collection_atom_feed_is_well_formed_and_in_order(web_both):
     uid = add_user(store, "ada")
     c = store.collections.create(uid, "Feed <&> me", visibility="public")
     for pid in (ids[3], ids[1], ids[2]):
-        store.collections.add(c.id, pid)
+        store.collections.add(c.id, pid, "Read **this** one" if pid == ids[1] else "")
     r = Visitor(app).client.get(f"/feeds/collections/{c.id}.atom")
     assert r.status_code == 200 and r.headers["content-type"].startswith("application/atom+xml")
     root = ET.fromstring(r.content)
     assert "Feed <&> me" in root.find(f"{ATOM}title").text
     entries = [e.find(f"{ATOM}link").get("href") for e in root.findall(f"{ATOM}entry")]
     assert [e.rsplit("/", 1)[-1] for e in entries] == [ids[3], ids[1], ids[2]]
+    # Each entry is as new as its addition (feed readers show what was added), with the note.
+    items = {i.paper_id: i for i in store.collections.items(c.id)}
+    for e in root.findall(f"{ATOM}entry"):
+        pid = e.find(f"{ATOM}id").text.rsplit("/", 1)[-1]
+        stamp = e.find(f"{ATOM}updated").text
+        assert stamp == items[pid].added_at.replace(microsecond=0).isoformat() + "+00:00"
+        assert e.find(f"{ATOM}summary").text.startswith("Note: Read **this** one") == (
+            pid == ids[1]
+        )
     assert Visitor(app).client.get("/feeds/collections/999999.atom").status_code == 404
 
 

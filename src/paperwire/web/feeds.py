@@ -75,10 +75,25 @@ def _response(feed: ET.Element) -> Response:
     return Response(body, media_type="application/atom+xml; charset=utf-8")
 
 
-def atom(ctx: Ctx, title: str, path: str, html_path: str, cards: Sequence[Card]) -> Response:
+def atom(
+    ctx: Ctx,
+    title: str,
+    path: str,
+    html_path: str,
+    cards: Sequence[Card],
+    added: dict[str, tuple[datetime, str]] | None = None,
+) -> Response:
+    """``cards`` as a feed; ``added``: for a collection, when each paper was added to it
+    (the entry's ``updated``, so that readers show new additions) and the owner's note."""
     base = ctx.settings.site.base_url.rstrip("/")
     site_name = ctx.settings.site.site_name
-    stamps = [c.submitted_at or c.updated or c.published or c.feed_date for c in cards]
+    added = added or {}
+    stamps = [
+        added[c.id][0]
+        if c.id in added
+        else c.submitted_at or c.updated or c.published or c.feed_date
+        for c in cards
+    ]
     # An empty or undated feed is as new as this answer: a true date, unlike 1970.
     updated = _ts(max((_utc(s) for s in stamps if s), default=None) or utcnow())
     feed = _head(ctx, title, path, html_path, updated)
@@ -97,6 +112,8 @@ def atom(ctx: Ctx, title: str, path: str, html_path: str, cards: Sequence[Card])
         if card.published:  # optional in Atom: left out rather than invented
             _sub(entry, "published", _ts(card.published))
         changed = card.submitted_at or card.updated or card.published or card.feed_date
+        if card.id in added:
+            changed = added[card.id][0]
         _sub(entry, "updated", _ts(changed) if changed else updated)
         named = set(card.authors or [])
         for name in _entry_authors(card):
@@ -108,7 +125,8 @@ def atom(ctx: Ctx, title: str, path: str, html_path: str, cards: Sequence[Card])
             _sub(entry, "category", term=cat)
         votes = f"{card.upvotes} upvote" + ("" if card.upvotes == 1 else "s")
         code = f"code: https://github.com/{card.github_repo}" if card.github_repo else ""
-        summary = "\n\n".join(p for p in (card.abstract, dotted(votes, code)) if p)
+        note = f"Note: {added[card.id][1]}" if added.get(card.id, (None, ""))[1] else ""
+        summary = "\n\n".join(p for p in (note, card.abstract, dotted(votes, code)) if p)
         _sub(entry, "summary", summary, type="text")
     return _response(feed)
 
@@ -199,10 +217,12 @@ def collection(ctx: CtxDep, collection_id: RowId) -> Response:
     found = ctx.store.collections.get(collection_id)
     if found is None or found.visibility == "private":
         raise HTTPException(404, "No such collection.")
-    ids = [i.paper_id for i in ctx.store.collections.items(found.id)][:FEED_SIZE]
+    items = ctx.store.collections.items(found.id)[:FEED_SIZE]
     path = f"/collections/{found.id}"
     title = f"{found.name} (a collection by {found.owner})"
-    return atom(ctx, title, f"/feeds{path}.atom", path, ctx.store.feed.cards(ids))
+    added = {i.paper_id: (i.added_at, i.note) for i in items}
+    cards = ctx.store.feed.cards([i.paper_id for i in items])
+    return atom(ctx, title, f"/feeds{path}.atom", path, cards, added)
 
 
 @router.get("/papers/{arxiv_id:path}/comments.atom")

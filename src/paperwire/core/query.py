@@ -1,8 +1,9 @@
 """Query syntax: what users type, turned into something every backend accepts.
 
 Supported, web-search style: words (all of them make a full match; any of them ranks),
-``"exact phrases"``, ``-excluded`` words or phrases, ``a OR b``, and ``author:"Yann LeCun"``
-(or ``author:LeCun``), a filter rather than words. Anything else — stray quotes, brackets,
+``"exact phrases"``, ``-excluded`` words or phrases, ``a OR b``, ``author:"Yann LeCun"``
+(or ``author:LeCun``) and ``category:cs.CV`` (or ``cat:cs``, an archive), filters rather
+than words (what a topic alert keeps of a filtered search). Anything else — stray quotes, brackets,
 colons, operators at the wrong place, 10,000 characters — is read as plain words, so a query
 can never be a syntax error. The same parse drives the keyword index of both backends,
 the text given to the embedding model, the highlighting of results and topic alerts.
@@ -30,7 +31,9 @@ _WORD = re.compile(r"\w+", re.UNICODE)
 # Typographic double quotes (what phones and word processors type) delimit a phrase too.
 _QUOTES = str.maketrans(dict.fromkeys("“”„‟«»″", '"'))
 _TOKEN = re.compile(
-    r'(?i:author):(?:"(?P<aq>[^"]*)"|(?P<aw>[^\s"]+))|(?P<neg>-?)"(?P<phrase>[^"]*)"|(?P<bare>\S+)'
+    r'(?i:author):(?:"(?P<aq>[^"]*)"|(?P<aw>[^\s"]+))'
+    r"|(?i:category|cat):(?P<cat>[A-Za-z][A-Za-z-]*(?:\.[A-Za-z][A-Za-z-]*)?)(?=\s|$)"
+    r'|(?P<neg>-?)"(?P<phrase>[^"]*)"|(?P<bare>\S+)'
 )
 
 # Very common English words: they make keyword queries slow and rank nothing.
@@ -58,6 +61,7 @@ class ParsedQuery:
     excluded: list[list[str]] = field(default_factory=list)
     semantic: str = ""  # what the embedding model reads
     author: str | None = None  # from author:"…", a filter (the first one typed)
+    category: str | None = None  # from category:cs.CV (or cat:cs), a filter (the first)
     dropped: int = 0  # repeated terms, and terms past MAX_TERMS, left out of the keyword side
 
     @property
@@ -77,12 +81,20 @@ def _words(text: str) -> list[str]:
     return [w.lower()[:MAX_WORD] for w in _WORD.findall(text)]
 
 
-def _items(text: str) -> Iterator[tuple[bool, bool, list[str]] | str | None]:
-    """(negated, is_phrase, words) per token, an author's name, or None for ``OR``."""
+@dataclass(frozen=True)
+class _Category:
+    name: str
+
+
+def _items(text: str) -> Iterator[tuple[bool, bool, list[str]] | str | _Category | None]:
+    """(negated, is_phrase, words) per token, an author's name, a category, or None for
+    ``OR``."""
     for m in _TOKEN.finditer(text):
         neg, phrase, bare = m.group("neg"), m.group("phrase"), m.group("bare")
         author = m.group("aq") if m.group("aq") is not None else m.group("aw")
-        if author is not None:
+        if m.group("cat") is not None:
+            yield _Category(m.group("cat"))
+        elif author is not None:
             if author.strip():
                 yield " ".join(author.split())
         elif phrase is not None:
@@ -131,6 +143,9 @@ def parse(text: str) -> ParsedQuery:
             continue
         if isinstance(item, str):
             parsed.author = parsed.author or item
+            continue
+        if isinstance(item, _Category):
+            parsed.category = parsed.category or item.name
             continue
         negated, is_phrase, words = item
         if negated:

@@ -158,15 +158,17 @@ class Composer:
             candidates = np.flatnonzero((sims >= min(loose, strict)) | ~w.has_vector).tolist()
         else:
             candidates = list(range(len(w.ids)))
-        if parsed.author:
-            # author:"…" in an alert: only their papers; with no words, every one of them.
+        if parsed.author or parsed.category:
+            # author:"…" or category:… in an alert: only their papers; with no words, every
+            # one of them.
             theirs = self.store.search.allowed_among(
-                [w.seqs[i] for i in candidates], SearchFilters(author=parsed.author)
+                [w.seqs[i] for i in candidates],
+                SearchFilters(author=parsed.author, category=parsed.category),
             )
             candidates = [i for i in candidates if w.seqs[i] in theirs]
         if not candidates:
             return []
-        anything = bool(parsed.author) and not parsed.units
+        anything = bool(parsed.author or parsed.category) and not parsed.units
 
         def similarity(i: int) -> float | None:
             has = w.has_vector is not None and bool(w.has_vector[i])

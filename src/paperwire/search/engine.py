@@ -101,6 +101,8 @@ class SearchEngine:
         parsed = parse(text)
         if parsed.author and not filters.author:
             filters = replace(filters, author=parsed.author)
+        if parsed.category and not filters.category:
+            filters = replace(filters, category=parsed.category)
         if parsed.empty:
             return self._browse(parsed, filters, sort, offset, limit, deadline)
         timings: dict[str, float] = {}

@@ -77,7 +77,7 @@ def page_of(
     if _fragments_ok(cards, context):
         context["cards_html"] = _cards_html(ctx, cards, state, context.get("tab"))
     if template == "feed.html" and ctx.user is not None:
-        query = context.get("query", "") if context.get("tab") == "search" else ""
+        query = context.get("alert_query", "") if context.get("tab") == "search" else ""
         context["banner_sub"] = subscribe.banner_subscription(ctx, query)
     return page(ctx, template, cards=cards, upvoted=state.upvoted, saved=state.saved, **context)
 
@@ -318,6 +318,7 @@ def search_page(
     size = ctx.settings.site.page_size
     result, cards = service.search(ctx, q, filters, sort=sort, offset=p * size, limit=size)
     params = {**service.filter_params(q, filters), "sort": sort}
+    alert, alert_leaves_out = service.alert_query(q, filters)  # the banner's offer
     more = (p + 1) * size < result.total
     return page_of(
         ctx,
@@ -343,6 +344,8 @@ def search_page(
         atom="/feeds/search.atom?" + urlencode({k: v for k, v in params.items() if k != "sort"}),
         dates_left_out=dates_left_out,
         named_paper=_named_paper(q),
+        alert_query=alert,
+        alert_leaves_out=alert_leaves_out,
     )
 
 

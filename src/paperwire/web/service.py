@@ -16,7 +16,7 @@ from ..core.clock import utcnow
 from ..core.errors import InvalidArxivId, JobError, SourceUnavailable
 from ..core.ids import parse_arxiv_id
 from ..core.models import Card, Comment, Job, ReactionCount
-from ..core.query import SearchFilters
+from ..core.query import SearchFilters, parse
 from ..core.text import clean
 from ..jobs import papers
 from ..jobs.papers import ArxivFetcher
@@ -369,6 +369,19 @@ def _day(name: str, value: str | None) -> date | None:
             f"“{value[:40]}” is outside the years {low} to {high}",
         )
     return day
+
+
+def alert_query(q: str, filters: SearchFilters) -> tuple[str, bool]:
+    """A topic alert's query for a search (``q`` with its category and author filters as
+    ``category:``/``author:`` operators, which alerts apply), and whether the search has
+    filters an alert cannot keep (dates, has code, on the feed)."""
+    parsed, extra = parse(q), []
+    if filters.category and not parsed.category:
+        extra.append(f"category:{filters.category}")
+    if filters.author and not parsed.author and '"' not in filters.author:
+        extra.append(f'author:"{filters.author}"')
+    left_out = bool(filters.date_from or filters.date_to or filters.has_code or filters.on_feed)
+    return " ".join([q.strip(), *extra]).strip(), left_out
 
 
 def search_filters(

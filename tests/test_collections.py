@@ -517,7 +517,9 @@ def test_a_saved_note_is_confirmed(web_both):
         ada.post(f"/collections/{reading.id}/items/note", {"paper_id": ids[0], "note": "ok"})
     )
     assert where == f"/collections/{reading.id}?noted={ids[0]}#item-{ids[0]}"
-    assert 'role="status">Note saved.</p>' in ada.get(where).text
+    owner_page = ada.get(where).text
+    assert 'role="status">Note saved.</p>' in owner_page
+    assert 'class="link dismiss"' not in owner_page  # in one's own collection: Remove
     where = _loc(
         ada.post(f"/collections/{reading.id}/items/note", {"paper_id": ids[0], "note": ""})
     )

@@ -249,6 +249,11 @@ def test_search_by_meaning_filters_and_similar(page, live, embedder):  # noqa: F
     shot(page, "23-search-phone-filters")
     page.goto(f"{url}/papers?q=crowd+counting&code=1")
     expect(page.locator("form.filters")).to_be_visible()
+    # The header is two rows there: links of the second rank are under Menu.
+    expect(page.locator(".links .wide-only").first).to_be_hidden()
+    assert page.locator("header.top").bounding_box()["height"] < 130
+    page.locator("details.menu > summary").click()
+    expect(page.locator(".menu-items").get_by_role("link", name="Submit")).to_be_visible()
 
 
 def test_subscribe_confirm_preview_and_unsubscribe(page, live):

@@ -26,13 +26,19 @@ def _badge(page: str) -> str | None:
     return m.group(1) if m else None
 
 
+def _three(app, store) -> tuple[dict[str, int], list[Visitor]]:
+    """ada, bob and carol: their user ids, and each signed in."""
+    people = {name: add_user(store, name) for name in ("ada", "bob", "carol")}
+    visitors = [Visitor(app) for _ in people]
+    for name, v in zip(people, visitors, strict=True):
+        v.sign_in(name)
+    return people, visitors
+
+
 def test_replies_and_mentions_notify_the_reader_once(web_both):
     app, store, ids, _ = web_both
     pid, other = ids[0], ids[1]
-    people = {name: add_user(store, name) for name in ("ada", "bob", "carol")}
-    ada, bob, carol = Visitor(app), Visitor(app), Visitor(app)
-    for name, v in (("ada", ada), ("bob", bob), ("carol", carol)):
-        v.sign_in(name)
+    people, (ada, bob, carol) = _three(app, store)
     assert _badge(ada.get("/papers").text) is None
     assert "Nothing yet" in ada.get("/notifications").text
     first = _comment(ada, pid, "Where is the code?")
@@ -126,10 +132,7 @@ def test_unread_notifications_come_by_email_gathered_once(web_both, tmp_path):
 
     app, store, ids, _ = web_both
     pid, other = ids[0], ids[1]
-    uid = {name: add_user(store, name) for name in ("ada", "bob", "carol")}
-    ada, bob, carol = Visitor(app), Visitor(app), Visitor(app)
-    for name, v in (("ada", ada), ("bob", bob), ("carol", carol)):
-        v.sign_in(name)
+    uid, (ada, bob, carol) = _three(app, store)
     first = _comment(ada, pid, "Where is the code?")
     reply = _comment(bob, pid, "Here: github.com/x/y", parent=first)
     mention = _comment(carol, other, "@ada <script>alert(1)</script> **look** at $O(n^2)$")

@@ -31,7 +31,7 @@ from ..core.tex import to_text
 from ..jobs import Handler
 from ..store import Store
 from . import render
-from .send import compose, send
+from .send import MailJob, compose, send
 
 log = logging.getLogger("paperwire.mail")
 KIND = "notify-mail"
@@ -79,15 +79,8 @@ def _did(n: Notification) -> str:
     return "replied to your comment" if n.kind == "reply" else "mentioned you"
 
 
-class NotificationMail:
+class NotificationMail(MailJob):
     """Composes and sends one reader's notification e-mail."""
-
-    def __init__(self, store: Store, settings: Settings):
-        self.store = store
-        self.site = settings.site
-        self.mail = settings.mail
-        self.base = settings.site.base_url.rstrip("/")
-        self.signer = Signer(store.accounts.instance_secret(settings.site.secret_key))
 
     def run(self, job: Job) -> str:
         user = self.store.accounts.get_user(id=int(job.payload.get("user_id") or 0))

@@ -27,11 +27,10 @@ from urllib.parse import quote
 from ..core.errors import JobError, MailError
 from ..core.models import Job
 from ..core.settings import Settings
-from ..core.signing import Signer
 from ..jobs import Handler
 from ..store import Store
 from . import notify, render
-from .send import compose, send
+from .send import MailJob, compose, send
 
 log = logging.getLogger("paperwire.mail")
 KIND = "mail"
@@ -100,15 +99,8 @@ def handlers(store: Store, settings: Settings) -> Mapping[str, Handler]:
     return {KIND: OutgoingMail(store, settings).run, **notify.handlers(store, settings)}
 
 
-class OutgoingMail:
+class OutgoingMail(MailJob):
     """Composes and sends one queued message."""
-
-    def __init__(self, store: Store, settings: Settings):
-        self.store = store
-        self.site = settings.site
-        self.mail = settings.mail
-        self.base = settings.site.base_url.rstrip("/")
-        self.signer = Signer(store.accounts.instance_secret(settings.site.secret_key))
 
     def run(self, job: Job) -> str:
         purpose = job.payload.get("purpose")

@@ -13,7 +13,9 @@ from email.utils import formatdate, make_msgid
 from pathlib import Path
 
 from ..core.errors import MailError
-from ..core.settings import MailSettings
+from ..core.settings import MailSettings, Settings
+from ..core.signing import Signer
+from ..store import Store
 from .mime import Wire, check_headers, header_value
 
 
@@ -182,3 +184,15 @@ def send(mail: MailSettings, msg: EmailMessage) -> str:
     file path)."""
     with Mailer(mail, retries=0) as mailer:
         return mailer.send(msg)
+
+
+class MailJob:
+    """What composes a queued message (the jobs queue's mail handlers): the store, the
+    site's and mail settings, the site's address and the signer of its links."""
+
+    def __init__(self, store: Store, settings: Settings):
+        self.store = store
+        self.site = settings.site
+        self.mail = settings.mail
+        self.base = settings.site.base_url.rstrip("/")
+        self.signer = Signer(store.accounts.instance_secret(settings.site.secret_key))

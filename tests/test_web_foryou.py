@@ -55,6 +55,7 @@ def test_for_you_ranks_the_feed_by_what_the_reader_liked(searchable):  # noqa: F
     unseen = [c for c in candidates if c != liked]
     want = [p.paper_id for p in model.rank([liked], unseen).picks]
     assert shown == want[: len(shown)] and liked not in shown  # known to the reader
+    assert "(1 more that you saved, upvoted or marked “not interested” is left out)" in page.text
     # each card the model gives a reason says it; the others (weak matches) say none
     reasons = sum(p.because == liked for p in model.rank([liked], unseen).picks[: len(shown)])
     assert page.text.count(f'like <a href="/papers/{liked}">') == reasons >= 1

@@ -108,6 +108,8 @@ def for_you(
         "title": f"For you: {collection.name}" if collection else "For you",
         "collection": collection,
         "liked_count": len(reader.liked),
+        # the period's papers the reader liked or hid: not ranked for them, but counted
+        "left_out": len(set(candidates)) - len(reader.candidates),
         "topics": reader.topics,  # (none when ranking for a collection)
         "max_topics": MAX_TOPICS,
         "topic_length": TOPIC_LENGTH,

@@ -84,7 +84,7 @@ def feed_problem(
 ) -> str | None:
     """Why this member may not put this paper on the feed now (None: they may)."""
     if card.feed_date is not None:
-        return f"Already on the feed of {card.feed_date:%b %d, %Y}."
+        return f"Already on the feed of {short_date(card.feed_date)}."
     return age_problem(site, card.id, card.published, now, privileged) or limit_problem(
         store, site, user_id, privileged, now
     )

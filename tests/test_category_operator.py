@@ -93,3 +93,7 @@ def test_the_alert_offered_on_a_filtered_search_keeps_its_filters(papers, tmp_pa
     assert "not dates" not in page
     dated = Visitor(app).get("/papers", params={"q": "sparse", "from": "2026-03-02", "code": "1"})
     assert "Alerts keep the words, category and author; not dates" in dated.text
+    # typed in the words, the category shows in the form's field, and the filters as on
+    typed = Visitor(app).get("/papers", params={"q": "sparse category:cs.CV"}).text
+    assert 'name="category" value="cs.CV"' in typed and "Filters (on)" in typed
+    assert "category:cs.CV category:cs.CV" not in typed  # the alert names it once

@@ -231,10 +231,12 @@ def test_an_arxiv_id_or_link_as_the_query_opens_that_paper(searchable):
     ):
         r = v.get("/papers", params={"q": q})
         assert (r.status_code, r.headers.get("location")) == (303, f"/papers/{pid}"), q
-    missing = v.get("/papers", params={"q": "2999.00001"})
+    impossible = v.get("/papers", params={"q": "2999.00001"})  # no month 99: words
+    assert impossible.status_code == 200 and "is not on this site" not in impossible.text
+    missing = v.get("/papers", params={"q": "2912.00001"})
     assert missing.status_code == 200
-    offer = 'Add it from arXiv: <a href="/papers/submit?id=2999.00001">'
-    assert "arXiv:2999.00001 is not on this site." in missing.text and offer in missing.text
+    offer = 'Add it from arXiv: <a href="/papers/submit?id=2912.00001">'
+    assert "arXiv:2912.00001 is not on this site." in missing.text and offer in missing.text
     assert "Get new papers about" not in missing.text
     filtered = v.get("/papers", params={"q": pid, "category": "zz.ZZ"})
     assert filtered.status_code == 200 and "with these filters" in filtered.text

@@ -22,9 +22,9 @@ from ..core import periods, tex
 from ..core.clock import utcnow
 from ..core.errors import InvalidArxivId, PeriodError
 from ..core.hooks import hookimpl
-from ..core.ids import parse_arxiv_id
+from ..core.ids import id_month, parse_arxiv_id
 from ..core.models import Card
-from ..core.query import MAX_TERMS, SearchFilters
+from ..core.query import MAX_TERMS, SearchFilters, parse
 from ..rank.trending import (
     FULL_LIST,
     PAPER_HALF_LIFE_H,
@@ -279,6 +279,9 @@ def papers_index(
     if named and not filters.active and ctx.store.papers.seq_of(named) is not None:
         # An arXiv id or link typed or pasted into search: that paper's page.
         return RedirectResponse(f"/papers/{named}", status_code=303)
+    typed = parse(q).category  # category:… in the words shows in the form's field too
+    if typed and not filters.category:
+        filters = dataclasses.replace(filters, category=typed)
     if q.strip() or filters.active or dates_left_out:
         return search_page(ctx, q, p, sort or "relevance", filters, dates_left_out)
     return _feed(ctx, periods.day(_latest_day(ctx)), p, _sort(sort or "upvotes"))
@@ -291,9 +294,10 @@ def _named_paper(q: str) -> str | None:
     if not text or len(text) > 200 or " " in text:
         return None
     try:
-        return parse_arxiv_id(text)[0]
+        pid = parse_arxiv_id(text)[0]
     except InvalidArxivId:
         return None
+    return pid if 1 <= id_month(pid)[1] <= 12 else None  # (2999.00001: no month 99)
 
 
 def _latest_day(ctx: Ctx) -> date:

@@ -169,7 +169,8 @@ def test_a_long_author_list_folds_on_the_paper_page(web, visitor):
                       authors=names, source="arxiv-api")  # fmt: skip
     store.papers.upsert([rec.validated()], TRUST)
     page = visitor.get("/papers/2601.09999").text
-    authors = page[page.index('aria-label="Authors"') : page.index("</details>")]
+    at = page.index('aria-label="Authors"')
+    authors = page[at : page.index("</details>", at)]
     assert "<summary>and 28 more</summary>" in authors
     folded = authors[authors.index("<details>") :]
     assert all(n in authors for n in names) and "Author Number11<" not in folded

@@ -17,12 +17,12 @@ depends_on = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("users") as batch:
-        batch.add_column(
-            sa.Column("notify_email", sa.Boolean, nullable=False, server_default=sa.true())
-        )
-    with op.batch_alter_table("notifications") as batch:
-        batch.add_column(sa.Column("emailed_at", sa.DateTime, nullable=True))
+    # Plain ADD COLUMN: a batch copy of the table on SQLite would drop the triggers on users
+    # that bump the data version (and the page cache would then miss new accounts).
+    op.add_column(
+        "users", sa.Column("notify_email", sa.Boolean, nullable=False, server_default=sa.true())
+    )
+    op.add_column("notifications", sa.Column("emailed_at", sa.DateTime, nullable=True))
     op.execute("UPDATE notifications SET emailed_at = created_at")
     # The sweep's question: whose notifications wait for an e-mail (few rows, most sent).
     op.create_index("ix_notifications_emailed_at", "notifications", ["emailed_at", "user_id"])

@@ -207,6 +207,8 @@ def test_routes_keep_to_their_paths_and_allow_lists_every_method(server):
     assert httpx.get(f"{url}/api/papers/hep-th/9901001").status_code == 404  # old style: one slash
     r = httpx.get(f"{url}/api/daily_papers", params={"week": "2025-W53"})
     assert r.status_code == 404 and "no week 53" in r.json()["error"]
-    assert httpx.get(f"{url}/api/daily_papers", params={"month": "9999-12"}).status_code == 200
+    assert httpx.get(f"{url}/api/daily_papers", params={"month": "2999-12"}).status_code == 200
+    r = httpx.get(f"{url}/api/daily_papers", params={"month": "9999-12"})  # past the years a
+    assert r.status_code == 400 and "1900 to 2999" in r.json()["error"]  # period may name
     r = httpx.post(f"{url}/api/subscriptions", json={"email": ""})
     assert r.status_code == 400 and "email" in r.json()["fields"]

@@ -30,7 +30,6 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_index("ix_notifications_emailed_at", "notifications")
-    with op.batch_alter_table("notifications") as batch:
-        batch.drop_column("emailed_at")
-    with op.batch_alter_table("users") as batch:
-        batch.drop_column("notify_email")
+    # Plain DROP COLUMN (SQLite 3.35 and later), for the same reason as above.
+    op.drop_column("notifications", "emailed_at")
+    op.drop_column("users", "notify_email")

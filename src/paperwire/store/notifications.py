@@ -22,13 +22,19 @@ MAX_MENTIONS = 20  # readers one comment can notify by @name (no mass pings)
 _SHOWN = sa.and_(C.c.deleted.is_(False), C.c.hidden.is_(False))
 
 
+def _unread(user_id: int | sa.ColumnElement[int]) -> list[Any]:
+    """The conditions of ``user_id``'s unread notifications (of comments still shown; with
+    ``C`` joined)."""
+    return [N.c.user_id == user_id, N.c.read_at.is_(None), _SHOWN]
+
+
 def unread_count(user_id: sa.ColumnElement[int]) -> sa.ScalarSelect[int]:
     """The unread notifications of ``user_id``, as a subquery (the session's one statement
     reads it beside the user)."""
     return (
         sa.select(sa.func.count())
         .select_from(N.join(C, C.c.id == N.c.comment_id))
-        .where(N.c.user_id == user_id, N.c.read_at.is_(None), _SHOWN)
+        .where(*_unread(user_id))
         .scalar_subquery()
     )
 
@@ -167,12 +173,7 @@ class NotificationRepo(Repository):
         """What an e-mail to the reader tells: their notifications unread and not e-mailed,
         of comments still shown, newest first (at most ``limit``), how many there are in
         all, and the highest id among them (what :meth:`mark_emailed` then marks)."""
-        waiting = [
-            N.c.user_id == user_id,
-            N.c.emailed_at.is_(None),
-            N.c.read_at.is_(None),
-            _SHOWN,
-        ]
+        waiting = [*_unread(user_id), N.c.emailed_at.is_(None)]
         with self.db.connect() as conn:
             total, upto = conn.execute(
                 sa.select(sa.func.count(), sa.func.max(N.c.id))

@@ -196,6 +196,19 @@ async def read_form_leniently(request: Request) -> FormData:
         return FormData()
 
 
+def link_post(ctx: Ctx, form: FormData, token: str) -> tuple[str, bool]:
+    """A POST that a signed link authorizes (stop a subscription, stop notification
+    e-mails), from our page (the token in the form) or a mail client's RFC 8058 one-click
+    POST (``List-Unsubscribe=One-Click``, the token in the URL, no cookies): the token, and
+    whether to answer in plain text (one-click, or no CSRF token of this visitor: not from
+    our page)."""
+    form_token = form.get("token")
+    token = token or (form_token if isinstance(form_token, str) else "")
+    csrf = form.get("csrf_token")
+    one_click = form.get("List-Unsubscribe") == "One-Click"
+    return token, one_click or not ctx.csrf_ok(csrf if isinstance(csrf, str) else None)
+
+
 @dataclass
 class Posted:
     """A form posted by the visitor, past its CSRF check."""

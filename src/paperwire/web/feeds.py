@@ -88,12 +88,15 @@ def atom(
     base = ctx.settings.site.base_url.rstrip("/")
     site_name = ctx.settings.site.site_name
     added = added or {}
-    stamps = [
-        added[c.id][0]
-        if c.id in added
-        else c.submitted_at or c.updated or c.published or c.feed_date
-        for c in cards
-    ]
+
+    def changed(c: Card) -> date | datetime | None:
+        return (
+            added[c.id][0]
+            if c.id in added
+            else (c.submitted_at or c.updated or c.published or c.feed_date)
+        )
+
+    stamps = [changed(c) for c in cards]
     # An empty or undated feed is as new as this answer: a true date, unlike 1970.
     updated = _ts(max((_utc(s) for s in stamps if s), default=None) or utcnow())
     feed = _head(ctx, title, path, html_path, updated)
@@ -111,10 +114,8 @@ def atom(
         _sub(entry, "link", rel="related", href=f"https://arxiv.org/abs/{card.id}", title="arXiv")
         if card.published:  # optional in Atom: left out rather than invented
             _sub(entry, "published", _ts(card.published))
-        changed = card.submitted_at or card.updated or card.published or card.feed_date
-        if card.id in added:
-            changed = added[card.id][0]
-        _sub(entry, "updated", _ts(changed) if changed else updated)
+        stamp = changed(card)
+        _sub(entry, "updated", _ts(stamp) if stamp else updated)
         named = set(card.authors or [])
         for name in _entry_authors(card):
             person = _sub(entry, "author")

@@ -15,7 +15,7 @@ from ..core.markdown import plain_text
 from ..core.models import User
 from ..mail import notify
 from ..mail import render as mail_render
-from .deps import Ctx, CtxDep, FormDep
+from .deps import Ctx, CtxDep, FormDep, link_post
 from .responses import page
 
 router = APIRouter(include_in_schema=False)
@@ -61,14 +61,10 @@ def email_off(
     """From our page (form with the token) or a mail client's RFC 8058 one-click POST
     (``List-Unsubscribe=One-Click``, token in the URL, no cookies): the signed token
     authorizes it."""
-    form_token = form.get("token")
-    token = token or (form_token if isinstance(form_token, str) else "")
+    token, plain = link_post(ctx, form, token)
     user = _off_user(ctx, token)
     ctx.store.accounts.update_user(user.id, notify_email=False)
-    csrf = form.get("csrf_token")
-    if form.get("List-Unsubscribe") == "One-Click" or not ctx.csrf_ok(
-        csrf if isinstance(csrf, str) else None
-    ):
+    if plain:
         return PlainTextResponse("No more notification e-mails.\n")
     return page(
         ctx, "notify_off.html", title="Stop notification e-mails", who=user, token=token, done=True

@@ -54,7 +54,7 @@ from .deps import (
     require_user,
     row_id,
 )
-from .responses import HEADINGS, page, safe_next, wants_json
+from .responses import error_response, page, safe_next, wants_json
 
 router = APIRouter(include_in_schema=False)
 PageNo = Annotated[int, Query(ge=0, le=10000)]
@@ -478,16 +478,7 @@ def index_paper(post: PostedDep) -> Response:
     require_user(ctx)
     result = service.index(ctx, post.text("arxiv_id"))
     if result.error:
-        heading = HEADINGS.get(result.status, "That did not work")
-        return page(
-            ctx,
-            "error.html",
-            status=result.status,
-            title=heading,
-            heading=heading,
-            status_code=result.status,
-            message=result.error,
-        )
+        return error_response(ctx.request, result.status, result.error)
     if result.pending:
         return _pending_redirect(result)
     return RedirectResponse(f"/papers/{result.paper_id}", status_code=303)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import functools
 import re
 import unicodedata
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from datetime import UTC, date, datetime
 from typing import Any
 from urllib.parse import quote, urlencode
@@ -357,14 +357,17 @@ NOTICE_PARAMS = frozenset({"saved_paper", "collection", "new", "dismissed", "fra
 def here(request: Request) -> str:
     """Where a card's one-click action should come back to: this page with its query (a
     search, For you's span), without the last action's notice or the scroll's fragment."""
-    kept = [(k, v) for k, v in request.query_params.multi_items() if k not in NOTICE_PARAMS]
-    return request.url.path + (f"?{urlencode(kept)}" if kept else "")
+    return _same_query(request, NOTICE_PARAMS)
 
 
 def page_url(request: Request, p: int) -> str:
     """This list (a feed, a search, an author's papers) at page ``p``: the same query with
     only the page changed (left out for the first), without notices or ``fragment``."""
-    kept = [(k, v) for k, v in request.query_params.multi_items() if k not in NOTICE_PARAMS | {"p"}]
-    if p > 0:
-        kept.append(("p", str(p)))
+    return _same_query(request, NOTICE_PARAMS | {"p"}, [("p", str(p))] if p > 0 else [])
+
+
+def _same_query(request: Request, drop: frozenset[str], add: Sequence[tuple[str, str]] = ()) -> str:
+    """This page's path and query, without the parameters ``drop``, with ``add``."""
+    kept = [(k, v) for k, v in request.query_params.multi_items() if k not in drop]
+    kept.extend(add)
     return request.url.path + (f"?{urlencode(kept)}" if kept else "")

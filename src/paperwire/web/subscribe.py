@@ -33,7 +33,17 @@ from ..mail import subscriptions as subs
 from ..mail.run import DigestRun
 from ..mail.schedule import Due, latest_due, parse_hour
 from . import openapi
-from .deps import Ctx, CtxDep, FormDep, JsonWriterDep, PostedDep, RowId, rate_limit, require_user
+from .deps import (
+    Ctx,
+    CtxDep,
+    FormDep,
+    JsonWriterDep,
+    PostedDep,
+    RowId,
+    link_post,
+    rate_limit,
+    require_user,
+)
 from .responses import page
 
 router = APIRouter(include_in_schema=False)
@@ -269,13 +279,10 @@ def unsubscribe(
     """From our page (form with the token) or a mail client's RFC 8058 one-click POST
     (``List-Unsubscribe=One-Click`` body, token in the URL, no cookies): the signed token
     authorizes it, and an unreadable body leaves the decision to the URL."""
-    form_token = form.get("token")
-    token = token or (form_token if isinstance(form_token, str) else "")
+    token, plain = link_post(ctx, form, token)
     sub = _sub_or_400(ctx, "manage", token)
     ctx.store.mail.stop_subscription(sub.id)
-    one_click = form.get("List-Unsubscribe") == "One-Click"
-    csrf = form.get("csrf_token")
-    if one_click or not ctx.csrf_ok(csrf if isinstance(csrf, str) else None):
+    if plain:
         return PlainTextResponse("Unsubscribed.\n")
     return _manage_page(ctx, _reloaded(ctx, sub),
                         notice="You are unsubscribed. No more e-mails will be sent.")  # fmt: skip

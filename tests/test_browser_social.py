@@ -70,7 +70,7 @@ def test_time_zone_picker_starts_from_the_browser_zone(browser, live):  # noqa: 
     expect(page.get_by_label(re.compile("Your time zone"))).to_have_value("Europe/Paris")
     page.get_by_label(re.compile("Your time zone")).fill("Asia/Kolkata")
     page.get_by_role("button", name="Save time zone").click()
-    page.get_by_text("Time zone set to Asia/Kolkata").wait_for()
+    page.get_by_text("Time zone saved: new subscriptions start from Asia/Kolkata.").wait_for()
     page.goto(f"{url}/subscribe")
     expect(page.get_by_label("Time zone")).to_have_value("Asia/Kolkata")
     context.close()

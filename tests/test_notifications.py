@@ -189,7 +189,7 @@ def test_unread_notifications_come_by_email_gathered_once(web_both, tmp_path):
         assert "E-mails about replies and mentions are off" in signed_out.client.get(off).text
         # Turned on again in Settings (a CSRF form): what waits goes out.
         assert 'name="notify_email" value="1">' in ada.get("/settings").text
-        r = ada.post("/settings/notifications", {"notify_email": "1"})
+        r = ada.get(ada.post("/settings/notifications", {"notify_email": "1"}).headers["location"])
         assert "replies and mentions come by e-mail too" in r.text
         assert 'name="notify_email" value="1" checked>' in r.text
         assert ada.client.post("/settings/notifications", data={}).status_code == 403

@@ -113,7 +113,7 @@ def test_password_change_keeps_this_browser_and_ends_the_others(web_both):
     there.sign_in("ada")
     here.get("/settings")
     r = here.post("/settings/password", {"current": PASSWORD, "password": "another password"})
-    assert r.status_code == 200 and "API tokens kept" in r.text
+    assert r.status_code == 303 and "API tokens kept" in here.get(r.headers["location"]).text
     assert signed_in(here) and not signed_in(there)
     api = Visitor(app).client
     assert api.get("/api/whoami", headers={"Authorization": f"Bearer {token}"}).status_code == 200

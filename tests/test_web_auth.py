@@ -333,14 +333,19 @@ def test_settings_profile_password_and_signout(web, visitor):
     visitor.get("/settings")
     bio = "I work on **sets** and $\\aleph_0$. <script>alert(1)</script>"
     r = visitor.post("/settings/profile", {"fullname": "Set <Theory>", "bio": bio})
-    assert r.status_code == 200 and "Set &lt;Theory&gt;" in r.text
+    # Post/Redirect/Get: a reload of what follows shows the page, it sends nothing again.
+    assert r.status_code == 303 and r.headers["location"] == "/settings?saved=profile#profile"
+    r = visitor.get(r.headers["location"])
+    assert "Profile saved." in r.text and "Set &lt;Theory&gt;" in r.text
+    assert "Profile saved." not in visitor.get("/settings?saved=nonsense").text
     profile = visitor.get("/users/set").text  # the bio as Markdown, with math, escaped
     assert "<strong>sets</strong>" in profile and "<math" in profile
     assert "<script>alert" not in profile and "&lt;script&gt;" in profile
     r = visitor.post("/settings/password", {"current": "wrong", "password": "another password"})
     assert r.status_code == 400
     r = visitor.post("/settings/password", {"current": PASSWORD, "password": "another password"})
-    assert r.status_code == 200 and "other sessions were signed out" in r.text
+    assert r.status_code == 303 and r.headers["location"] == "/settings?saved=password#password"
+    assert "other sessions were signed out" in visitor.get(r.headers["location"]).text
     assert "set" in visitor.get("/settings").text  # this browser stays signed in
     r = visitor.post("/signout", {})
     assert r.status_code == 303
@@ -366,6 +371,27 @@ def test_api_tokens(web, visitor):
     visitor.post(f"/settings/tokens/{t.id}/delete", {})
     assert api.get("/api/whoami", headers=auth).status_code == 401
     assert token not in visitor.get("/settings").text  # shown once only
+
+
+def test_a_new_token_needs_a_name_and_a_reload_makes_no_second_one(web, visitor):
+    store = web[1]
+    uid = add_user(store, "reloader")
+    visitor.sign_in("reloader")
+    page = visitor.get("/settings").text
+    assert 'id="token-name" name="name" maxlength="100" required' in page
+    r = visitor.post("/settings/tokens", {"name": "  ", "scope_write": "on"})
+    assert r.status_code == 400 and "Name the token after what will use it" in r.text
+    assert store.accounts.tokens(uid) == []
+    key = re.search(r'"/settings/tokens".*?name="idempotency_key" value="([^"]+)"', page, re.S)
+    form = {"name": "cron", "scope_write": "on", "idempotency_key": key.group(1)}
+    first = visitor.post("/settings/tokens", form)
+    assert first.status_code == 200 and 'id="new-token">pw_' in first.text
+    again = visitor.post("/settings/tokens", form)  # the browser's "send the form again?"
+    assert again.status_code == 200 and 'id="new-token"' not in again.text
+    assert "This form was sent already: the token “cron” exists" in again.text
+    assert [t.name for t in store.accounts.tokens(uid)] == ["cron"]
+    other = visitor.post("/settings/tokens", {**form, "idempotency_key": "another-render"})
+    assert 'id="new-token">pw_' in other.text and len(store.accounts.tokens(uid)) == 2
 
 
 @pytest.mark.serial

@@ -410,7 +410,10 @@ def test_api_refuses_unknown_zones(web):
 def test_settings_time_zone_becomes_the_subscription_default(web, member):
     r = member.post("/settings/timezone", {"timezone": "Moon/Base"})
     assert r.status_code == 400 and "Unknown time zone" in r.text
-    assert member.post("/settings/timezone", {"timezone": "america/sao_paulo"}).status_code == 200
+    r = member.post("/settings/timezone", {"timezone": "america/sao_paulo"})
+    assert r.status_code == 303
+    said = member.get(r.headers["location"]).text
+    assert "Time zone saved: new subscriptions start from America/Sao_Paulo." in said
     assert web[1].accounts.get_user(username="member").timezone == "America/Sao_Paulo"
     page = member.get("/subscribe").text
     assert 'value="America/Sao_Paulo"' in page

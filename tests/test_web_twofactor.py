@@ -33,7 +33,7 @@ def frozen(monkeypatch):
 
 @pytest.fixture
 def app_store(store, tmp_path):
-    app, _config = site(store, tmp_path)
+    app, _config = site(store, tmp_path, rate_limit_auth=20)  # the walk below is over 10 steps
     return app, store
 
 
@@ -158,9 +158,15 @@ def test_turn_on_sign_in_replay_recovery_and_turn_off(app_store, frozen):
     # New recovery codes: the password, then the old ones are void.
     r = ada.post("/settings/two-factor/recovery-codes", {"password": "wrong password!"})
     assert r.status_code == 400
-    r = ada.post("/settings/two-factor/recovery-codes", {"password": PASSWORD})
+    page = ada.get("/settings/two-factor").text
+    key = re.search(r'recovery-codes".*?name="idempotency_key" value="([^"]+)"', page, re.S)
+    form = {"password": PASSWORD, "idempotency_key": key.group(1)}
+    r = ada.post("/settings/two-factor/recovery-codes", form)
     fresh = re.findall(r'<li><code class="token">([a-z2-7-]+)</code></li>', r.text)
     assert r.status_code == 200 and len(fresh) == 10 and not set(fresh) & set(codes)
+    # A reload of that page sends the form again: the codes just shown stay the ones that work.
+    r = ada.post("/settings/two-factor/recovery-codes", form)
+    assert "This form was sent already" in r.text and 'class="token"' not in r.text
     fourth, _, token4 = password_step(app)
     assert code_step(fourth, token4, codes[2]).status_code == 400
     assert code_step(fourth, token4, fresh[0]).status_code == 303

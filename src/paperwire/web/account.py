@@ -22,7 +22,7 @@ from ..core.models import User
 from ..core.passwords import hash_password, password_problem, verify_password
 from ..mail import outgoing
 from ..mail.subscriptions import EMAIL
-from . import audit, feedback, signin_intent, throttle
+from . import audit, feedback, idempotency, signin_intent, throttle
 from .deps import Ctx, CtxDep, PostedDep, RowId, rate_limit, require_user
 from .responses import finish, page, safe_next, sign_in, sign_out
 from .security import CONFIRM_MAX_AGE, RESET_MAX_AGE
@@ -300,11 +300,31 @@ def settings_page(ctx: Ctx, status: int = 200, **extra: Any) -> Response:
     )
 
 
+# What a saved settings form says once the browser is back on the page (Post/Redirect/Get:
+# a reload then shows the page again instead of sending the form twice).
+SAVED: dict[str, str] = {
+    "profile": "Profile saved.",
+    "timezone": "Time zone saved: new subscriptions start from {timezone}.",
+    "notifications-on": "Saved: replies and mentions come by e-mail too.",
+    "notifications-off": "Saved: replies and mentions stay on the site, no e-mail.",
+    "password": "Password changed; your other sessions were signed out (API tokens kept).",
+}
+
+
+def _saved(section: str, key: str | None = None) -> RedirectResponse:
+    """Back to the settings section just saved, which says so."""
+    return RedirectResponse(f"/settings?saved={key or section}#{section}", status_code=303)
+
+
 @router.get("/settings")
-def settings(ctx: CtxDep) -> Response:
+def settings(ctx: CtxDep, saved: Annotated[str, Query(max_length=40)] = "") -> Response:
     if ctx.user is None:
         return RedirectResponse("/signin?next=/settings", status_code=303)
-    return settings_page(ctx)
+    said = SAVED.get(saved)
+    if said is None:
+        return settings_page(ctx)
+    section = saved.split("-")[0]
+    return settings_page(ctx, saved=(section, said.format(timezone=ctx.user.timezone or "UTC")))
 
 
 @router.post("/settings/profile")
@@ -314,8 +334,7 @@ def settings_profile(post: PostedDep) -> Response:
     fullname = post.text("fullname").strip()[:200] or None
     bio = post.text("bio").strip()[:2000] or None
     ctx.store.accounts.update_user(user.id, fullname=fullname, bio=bio)
-    ctx.user = _reload(ctx, user)
-    return settings_page(ctx, notice="Profile saved.")
+    return _saved("profile")
 
 
 @router.post("/settings/timezone")
@@ -328,8 +347,7 @@ def settings_timezone(post: PostedDep) -> Response:
     if zone is None:
         return settings_page(ctx, status=400, tz_error=timezones.UNKNOWN.format(raw[:64]), tz=raw)
     ctx.store.accounts.update_user(user.id, timezone=zone)
-    ctx.user = _reload(ctx, user)
-    return settings_page(ctx, notice=f"Time zone set to {zone}.")
+    return _saved("timezone")
 
 
 @router.post("/settings/notifications")
@@ -339,9 +357,7 @@ def settings_notifications(post: PostedDep) -> Response:
     user = require_user(ctx)
     on = post.text("notify_email") == "1"
     ctx.store.accounts.update_user(user.id, notify_email=on)
-    ctx.user = _reload(ctx, user)
-    said = "come by e-mail too" if on else "stay on the site: no e-mail"
-    return settings_page(ctx, notice=f"Saved: replies and mentions {said}.")
+    return _saved("notifications", "notifications-on" if on else "notifications-off")
 
 
 @router.post("/settings/password")
@@ -360,9 +376,7 @@ def settings_password(post: PostedDep) -> Response:
     ctx.bind_session(None, None, None)
     sign_in(ctx, _reload(ctx, user))  # this browser stays signed in; every other session ends
     audit.notify(ctx, "password-change", user)
-    return settings_page(
-        ctx, notice="Password changed; your other sessions were signed out (API tokens kept)."
-    )
+    return finish(ctx, _saved("password"))
 
 
 @router.post("/settings/signout-everywhere")
@@ -396,7 +410,12 @@ def create_token(post: PostedDep) -> Response:
     user = require_user(ctx)
     if ctx.via_token:
         raise HTTPException(403, "API tokens cannot create tokens.")
-    name = post.text("name").strip()[:100] or "token"
+    name = post.text("name").strip()[:100]
+    if not name:
+        return settings_page(
+            ctx, status=400, token_error="Name the token after what will use it, e.g. “my script”: "
+            "the list of tokens shows the name, so you know which one to delete later.",
+        )  # fmt: skip
     scopes = ["read"] + [s for s in ("write", "admin") if post.text(f"scope_{s}") == "on"]
     if "admin" in scopes and not user.has_role("curator"):
         return settings_page(
@@ -409,10 +428,20 @@ def create_token(post: PostedDep) -> Response:
     expires = utcnow() + timedelta(days=days) if days else None
     if len(ctx.store.accounts.tokens(user.id)) >= 20:
         return settings_page(ctx, status=400, error="At most 20 tokens; delete one first.")
-    token = ctx.store.accounts.create_token(user.id, name, scopes, expires)
-    audit.notify(ctx, "token-created", user, name=name, scopes=",".join(scopes))
+    made: list[str] = []
+
+    def write() -> None:
+        made.append(ctx.store.accounts.create_token(user.id, name, scopes, expires))
+        audit.notify(ctx, "token-created", user, name=name, scopes=",".join(scopes))
+
+    key, form = post.text("idempotency_key"), [name, scopes, lifetime]
+    if not idempotency.first_time(ctx, key, form, "POST /settings/tokens", write):
+        return settings_page(
+            ctx, notice=f"This form was sent already: the token “{name}” exists, and was shown "
+            "once, then. If you did not copy it, delete it below and create another.",
+        )  # fmt: skip
     return settings_page(
-        ctx, new_token=token, notice=f"Token {name!r} created. Copy it now: it is shown once."
+        ctx, new_token=made[0], notice=f"Token {name!r} created. Copy it now: it is shown once."
     )
 
 

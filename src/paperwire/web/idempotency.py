@@ -82,3 +82,19 @@ def run_form(ctx: Ctx, raw_key: str, payload: Any, scope: str, write: Callable[[
         raise
     repo.complete(uid, key, scope, 303, location)
     return location
+
+
+def first_time(ctx: Ctx, raw_key: str, payload: Any, scope: str, write: Callable[[], None]) -> bool:
+    """Run ``write()`` for a form whose answer shows a secret once (a new API token, new
+    recovery codes), so that cannot redirect: False, with nothing run, when this rendering of
+    the form was already sent (a reload of the answer, a double click)."""
+    ran = False
+
+    def run() -> str:
+        nonlocal ran
+        write()
+        ran = True
+        return ""
+
+    run_form(ctx, raw_key, payload, scope, run)
+    return ran

@@ -30,7 +30,7 @@ from ..core import twofactor as tf
 from ..core.hooks import hookimpl
 from ..core.models import Card, User
 from ..core.passwords import verify_password
-from . import audit, feedback, signin_intent
+from . import audit, feedback, idempotency, signin_intent
 from .deps import Ctx, CtxDep, Posted, PostedDep, rate_limit, require_user
 from .responses import finish, page, safe_next, sign_in
 
@@ -241,7 +241,16 @@ def new_recovery_codes(post: PostedDep) -> Response:
         return confirmed
     user, _ = confirmed
     codes = tf.new_recovery_codes()
-    ctx.store.twofactor.replace_recovery_codes(user.id, [tf.recovery_hash(c) for c in codes])
+
+    def write() -> None:
+        ctx.store.twofactor.replace_recovery_codes(user.id, [tf.recovery_hash(c) for c in codes])
+
+    scope = f"POST {SETTINGS}/recovery-codes"
+    if not idempotency.first_time(ctx, post.text("idempotency_key"), [], scope, write):
+        return _settings_page(
+            ctx, notice="This form was sent already: the new recovery codes were made and "
+            "shown once, then. If you did not keep them, make new ones below.",
+        )  # fmt: skip
     return _settings_page(ctx, codes=codes, notice="New recovery codes; the old ones are void.")
 
 

@@ -230,6 +230,8 @@ def test_search_by_meaning_filters_and_similar(page, live, embedder):  # noqa: F
     page.check("input[name=code]")
     page.click("form.filters button")
     expect(page).to_have_url(re.compile(r"code=1"))
+    # The fields left empty stay out of the address.
+    assert not re.search(r"[?&](from|to|author|category)=", page.url), page.url
     expect(page.locator("h1")).to_contain_text("counting people")
     shot(page, "21-search-filtered")
     page.goto(f"{url}/papers/2503.12061")

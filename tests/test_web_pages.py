@@ -94,6 +94,20 @@ def test_previous_day_link_skips_empty_days(web, visitor):
     assert f'href="/papers/date/{old}"' in r.text
 
 
+def test_a_period_still_to_come_says_so(web, visitor):
+    from paperwire.core.periods import day, month
+
+    ahead = date.today() + timedelta(days=400)
+    for period in (day(ahead), week_of(ahead), month(ahead.year, ahead.month)):
+        r = visitor.get(period.path)
+        assert r.status_code == 200 and f"{period.label} is still to come" in r.text
+        assert '<a href="/papers">See the latest papers</a>' in r.text
+        assert "No papers on the feed" not in r.text
+    empty = day(date.today() - timedelta(days=20))  # before the fixture's papers
+    r = visitor.get(empty.path)
+    assert f"No papers on the feed for {empty.label}." in r.text and "to come" not in r.text
+
+
 @pytest.mark.parametrize(
     "url",
     [

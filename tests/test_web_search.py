@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from xml.etree import ElementTree as ET
 
 import pytest
@@ -162,7 +163,8 @@ def test_search_says_where_relevance_stops_and_date_goes_on(searchable):
     engine.tuning = replace(engine.tuning, candidates=5)
     v = Visitor(app)
     page = v.get("/papers", params={"q": "model"})
-    assert "most relevant papers. More hold all your words" in page.text
+    stop = re.search(r"stops at the best (\d+)\. More papers hold all your words", page.text)
+    assert stop and int(stop.group(1)) == len(page.text.split('class="card"')) - 1
     assert "sort=date" in page.text
     api = v.get("/api/papers/search", params={"q": "model"})
     assert "sort=date reaches every match" in api.headers["X-Search-Capped"]

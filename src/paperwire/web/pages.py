@@ -224,6 +224,7 @@ def _feed(ctx: Ctx, period: periods.Period, p: int, sort: str) -> Response:
         period=period,
         hidden=hidden,
         past_end=p > 0 and p * size >= total,
+        future=period.start > today,
         prev=prev,
         next=nxt,
         total=total,

@@ -183,6 +183,18 @@
   // Upvotes and comment reactions without reloading the page.
   document.addEventListener("submit", function (ev) {
     var form = ev.target;
+    // A filter form leaves its unused fields out of the address: /papers?q=x&category=cs.CV,
+    // not ...&from=&to=&author=&category=cs.CV.
+    if (form.hasAttribute("data-drop-empty") && window.URLSearchParams) {
+      ev.preventDefault();
+      var params = new URLSearchParams();
+      new FormData(form).forEach(function (value, name) {
+        if (String(value).trim() !== "") params.append(name, value);
+      });
+      var query = params.toString();
+      window.location.assign(form.action + (query ? "?" + query : ""));
+      return;
+    }
     if (form.matches("[data-confirm]") && !window.confirm(form.getAttribute("data-confirm"))) {
       ev.preventDefault();
       return;

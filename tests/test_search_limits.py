@@ -37,6 +37,15 @@ def test_searches_are_limited_by_address_and_by_account(web, tmp_path):
     for _ in range(3):
         assert member.get("/papers", params={"q": "vision"}).status_code == 200
     assert member.get("/papers", params={"q": "vision"}).status_code == 429
+    # "More papers" of a search has its own, larger count (4 times the limit).
+    scroller = TestClient(app, client=("192.0.2.9", 1000))
+    assert scroller.get("/papers", params={"q": "vision"}).status_code == 200
+    for p in range(1, 13):
+        more = scroller.get("/papers", params={"q": "vision", "p": p, "fragment": 1})
+        assert more.status_code == 200, p
+    r = scroller.get("/api/papers/search", params={"q": "vision", "p": 1})
+    assert r.status_code == 429 and "Too many pages of results: at most 12 every" in r.text
+    assert scroller.get("/papers", params={"q": "model"}).status_code == 200  # a new search
 
 
 def test_no_limit_when_turned_off(web, tmp_path):

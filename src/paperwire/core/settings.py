@@ -242,7 +242,8 @@ class SearchSettings:
         50,
         "Searches (the search page, its API and Atom feed) per search_rate_window seconds, per "
         "signed-in account, or per address for visitors (0: no limit). Hugging Face allows 50 "
-        "per 5 minutes.",
+        'per 5 minutes. Further pages of a search ("More papers") count apart, up to 4 '
+        "times this.",
     )
     search_rate_window: int = setting(300, "Seconds of the search rate limit's window.")
 

@@ -428,7 +428,7 @@ def search(
         raise HTTPException(400, f"sort must be one of {', '.join(SORTS)}")
     if mode not in MODES:
         raise HTTPException(400, f"mode must be one of {', '.join(MODES)}")
-    search_rate_limit(ctx)
+    search_rate_limit(ctx, further_page=offset > 0)
     result = ctx.site.search.search(q, filters, sort=sort, offset=offset, limit=limit, mode=mode)
     if result.incomplete and not result.hits:
         raise HTTPException(
@@ -464,18 +464,27 @@ def filter_params(q: str, filters: SearchFilters, api: bool = False) -> dict[str
     return params
 
 
-def search_rate_limit(ctx: Ctx) -> None:
+# "More papers" of a search already counted: a reader scrolling one search should not be
+# refused as if they had typed that many; a page past the first still costs a search, so it
+# counts too, in its own bucket of this many times the limit.
+FURTHER_PAGES = 4
+
+
+def search_rate_limit(ctx: Ctx, further_page: bool = False) -> None:
     """Count one search for the signed-in account, or for the visitor's address; 429 with
-    the seconds left of the window once past ``search_rate_limit``."""
+    the seconds left of the window once past ``search_rate_limit`` (for pages past a search's
+    first, FURTHER_PAGES times that)."""
     conf = ctx.settings.search
     limit, window = conf.search_rate_limit, max(1, conf.search_rate_window)
     who = f"user:{ctx.user.id}" if ctx.user is not None else f"ip:{ctx.ip}"
-    if ctx.site.limiter.allow(f"search:{who}", limit, window):
+    bucket, allowed = ("search-more", limit * FURTHER_PAGES) if further_page else ("search", limit)
+    if ctx.site.limiter.allow(f"{bucket}:{who}", allowed, window):
         return
     wait = window - int(time.time()) % window
+    what = "pages of results" if further_page else "searches"
     raise HTTPException(
         429,
-        f"Too many searches: at most {limit} every {window} seconds. Try again in {wait} s.",
+        f"Too many {what}: at most {allowed} every {window} seconds. Try again in {wait} s.",
         headers={"Retry-After": str(wait)},
     )
 

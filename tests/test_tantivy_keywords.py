@@ -13,6 +13,7 @@ from click.testing import CliRunner
 
 from paperwire.cli import main
 from paperwire.core import query as Q
+from paperwire.core.categories import canonical
 from paperwire.core.query import SearchFilters
 from paperwire.core.records import PaperRecord
 from paperwire.ingest.listing import listing_record
@@ -44,6 +45,10 @@ FILTERS = [
     SearchFilters(category="cs.LG", date_from=date(2025, 3, 14)),
     SearchFilters(date_to=date(2025, 3, 13)),
     SearchFilters(has_code=True),
+    SearchFilters(category="cs.cv"),  # as typed: arXiv's spelling is cs.CV
+    SearchFilters(category="hep-th"),  # an archive that is itself the category
+    SearchFilters(category="cond-mat"),
+    SearchFilters(category="quant-ph", has_code=True),
 ]
 
 
@@ -51,21 +56,29 @@ FILTERS = [
 def words(store, tmp_path):
     import_jsonl(store, TRUST, LISTING, listing_record)
     store.papers.upsert(
-        [rec("9901.00001", "Gaussian splatting with code", "A model of splats.", repo="a/b")],
+        [
+            rec("9901.00001", "Gaussian splatting with code", "A model of splats.", repo="a/b"),
+            rec("9901.00011", "A learning model of strings", "We propose images of branes.",
+                categories=["hep-th"]),
+            rec("9901.00012", "Neural network learning on chips", "We propose a 3d model.",
+                categories=["cond-mat.mes-hall", "quant-ph"], repo="c/d"),
+        ],
         TRUST,
-    )
+    )  # fmt: skip
     kw = tk.TantivyKeywords(store, tmp_path / "words", DatabaseKeywords(store), refresh=0.0)
     kw.update()
     return kw
 
 
-def rec(pid: str, title: str, abstract: str, repo: str | None = None, **kw) -> PaperRecord:
+def rec(
+    pid: str, title: str, abstract: str, repo: str | None = None, categories=("cs.CV",), **kw
+) -> PaperRecord:
     return PaperRecord(
         id=pid,
         title=title,
         abstract=abstract,
         authors=["Ada Lovelace"],
-        categories=["cs.CV"],
+        categories=list(categories),
         source="arxiv-api",
         published=datetime(2025, 3, 19),
         github_repo=repo,
@@ -98,7 +111,7 @@ def exact(store, parsed, filters: SearchFilters, mode: str) -> set[int]:
         if filters.date_to and (day is None or day > filters.date_to):
             continue
         if filters.category:
-            c = filters.category
+            c = canonical(filters.category)
             if not any(x == c or ("." not in c and x.startswith(c + ".")) for x in p.categories):
                 continue
         if filters.has_code and not p.has_code:

@@ -29,6 +29,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from ..core import categories
 from ..core.errors import ConfigError
 from ..core.hooks import hookimpl
 from ..core.query import ParsedQuery, SearchFilters, Unit
@@ -93,19 +94,22 @@ def schema() -> Any:
     return sb.build()
 
 
-def category_terms(categories: Iterable[str]) -> list[str]:
+def category_terms(codes: Iterable[str]) -> list[str]:
     """A paper's categories as filter terms: each one ("cs.CV"), and its archive with the
     dot ("cs.") — the filter "cs" means any cs.* category, as the database reads it."""
     out: dict[str, None] = {}
-    for c in categories:
+    for c in codes:
         out[c] = None
         if "." in c:
             out[c.split(".", 1)[0] + "."] = None
     return list(out)
 
 
-def category_term(category: str) -> str:
-    return category if "." in category else category + "."
+def category_filter_terms(category: str) -> list[str]:
+    """The terms a category filter matches: a category itself ("cs.CV"); an archive, itself
+    (hep-th has no categories) or any of its categories ("cs.")."""
+    code = categories.canonical(category)
+    return [code, code + "."] if categories.is_archive(code) else [code]
 
 
 class WordFolder:
@@ -477,9 +481,13 @@ class TantivyKeywords:
             hi = filters.date_to.toordinal() if filters.date_to else date.max.toordinal()
             out.append(tv.Query.range_query(self.words.schema, "day", tv.FieldType.Integer, lo, hi))
         if filters.category:
+            terms = category_filter_terms(filters.category)
             out.append(
-                tv.Query.term_query(self.words.schema, "category", category_term(filters.category))
-            )
+                tv.Query.boolean_query(
+                    [(tv.Occur.Should, tv.Query.term_query(self.words.schema, "category", term))
+                     for term in terms]
+                )
+            )  # fmt: skip
         if filters.has_code:
             out.append(tv.Query.term_query(self.words.schema, "code", 1))
         return out

@@ -185,6 +185,16 @@ class PaperRepo(Repository):
         with self.db.connect() as conn:
             return conn.execute(sa.select(P.c.seq).where(P.c.id == paper_id)).scalar()
 
+    def has_primary_category(self, code: str) -> bool:
+        """Whether some paper's primary category is this one, or in this archive (one
+        probe of the primary-category index)."""
+        held = P.c.primary_category == code
+        if "." not in code:
+            held = sa.or_(held, sa.and_(P.c.primary_category > code + ".",
+                                        P.c.primary_category < code + "/"))  # fmt: skip
+        with self.db.connect() as conn:
+            return conn.execute(sa.select(P.c.seq).where(held).limit(1)).first() is not None
+
     def ids_of(self, seqs: Sequence[int]) -> dict[int, str]:
         """seq → arXiv id (unknown seqs left out)."""
         out: dict[int, str] = {}

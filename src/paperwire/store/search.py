@@ -13,6 +13,7 @@ from typing import Any, Protocol
 import numpy as np
 import sqlalchemy as sa
 
+from ..core import categories
 from ..core.query import ParsedQuery, SearchFilters, Unit, parse
 from . import schema as t
 from .authors import author_clauses, author_phrase
@@ -81,9 +82,12 @@ def filter_clauses(filters: SearchFilters | None, dialect: str) -> list[Any]:
         out.append(P.c.published < datetime.combine(filters.date_to + timedelta(days=1), time()))
     if filters.category:
         cats = sa.literal(" ") + P.c.categories + sa.literal(" ")
-        cat = filters.category.replace("%", "").replace("_", r"\_")
-        pattern = f"% {cat} %" if "." in cat else f"% {cat}.%"
-        out.append(cats.like(pattern, escape="\\"))
+        code = categories.canonical(filters.category)
+        cat = code.replace("%", "").replace("_", r"\_")
+        held: Any = cats.like(f"% {cat} %", escape="\\")
+        if categories.is_archive(code):  # the archive itself (hep-th) or any of its own
+            held = sa.or_(held, cats.like(f"% {cat}.%", escape="\\"))
+        out.append(held)
     if filters.has_code:
         out.append(P.c.github_repo.is_not(None))
     if filters.on_feed:

@@ -4,6 +4,7 @@ submission, profiles and organizations."""
 from __future__ import annotations
 
 import dataclasses
+import re
 import secrets
 import threading
 import time
@@ -18,7 +19,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse, RedirectResponse,
 from markupsafe import Markup
 from starlette.datastructures import FormData
 
-from ..core import periods, tex
+from ..core import categories, periods, tex
 from ..core.clock import utcnow
 from ..core.errors import InvalidArxivId, PeriodError
 from ..core.hooks import hookimpl
@@ -325,6 +326,7 @@ def search_page(
     params = {**service.filter_params(q, filters), "sort": sort}
     alert, alert_leaves_out = service.alert_query(q, filters)  # the banner's offer
     more = (p + 1) * size < result.total
+    stray = filters.category if filters.category and not _category_known(ctx, filters) else None
     return page_of(
         ctx,
         cards,
@@ -348,10 +350,30 @@ def search_page(
         semantic_off=ctx.site.search.problem or not ctx.settings.search.semantic_search,
         atom="/feeds/search.atom?" + urlencode({k: v for k, v in params.items() if k != "sort"}),
         dates_left_out=dates_left_out,
+        unknown_category=stray,
+        category_guess=_category_guess(q, stray, params) if stray else None,
         named_paper=_named_paper(q),
         alert_query=alert,
         alert_leaves_out=alert_leaves_out,
     )
+
+
+def _category_known(ctx: Ctx, filters: SearchFilters) -> bool:
+    """Whether the category filter names one of arXiv's, or one some paper here has (an old
+    archive such as cmp-lg)."""
+    code = filters.category or ""
+    return categories.known(code) or ctx.store.papers.has_primary_category(code)
+
+
+def _category_guess(q: str, stray: str, params: dict[str, str]) -> tuple[str, str] | None:
+    """The arXiv category closest to a mistyped one, and the search with it instead (in the
+    words too, where it was typed there)."""
+    guess = categories.closest(stray)
+    if guess is None:
+        return None
+    typed = re.compile(rf"(?i)\b(category|cat):{re.escape(stray)}(?=\s|$)")
+    fixed = {**params, "q": typed.sub(f"category:{guess}", q), "category": guess}
+    return guess, "/papers?" + urlencode(fixed)
 
 
 def _period_route(kind: str) -> Callable[..., Response]:

@@ -92,6 +92,7 @@ def test_a_category_arxiv_lacks_says_so_and_offers_the_closest(lattice):
     assert notice.text_content().startswith("arXiv has no category “hep-thh”: did you mean hep-th?")
     fixed = parse_qs(urlsplit(notice.xpath(".//a")[0].get("href")).query)
     assert fixed["category"] == ["hep-th"] and fixed["q"] == ["bosons"]
+    assert "Subscribe to an alert" not in r.text  # never a paper to send
     # Typed in the words, the offer mends the words too.
     r = lattice.get("/papers", params={"q": "bosons cat:cs.CVV"})
     link = lxml.html.fromstring(r.text).xpath(ALERT + "//a")[0].get("href")

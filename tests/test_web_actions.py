@@ -3,6 +3,7 @@
 import re
 from datetime import date
 
+import lxml.html
 import pytest
 
 from paperwire.core.records import Popularity
@@ -108,7 +109,10 @@ def test_comment_limits(web, member, tmp_path):
     pid = web[2][0]
     assert member.post(f"/papers/{pid}/comments", {"body": "   "}).status_code == 400
     r = member.post(f"/papers/{pid}/comments", {"body": "x" * 10001})
-    assert r.status_code == 400 and "limited to 10000" in r.text
+    assert r.status_code == 400 and "limited to 10,000 characters; this one has 10,001" in r.text
+    # The text is not lost: the paper's page keeps it in its box, saying what is wrong.
+    assert 'aria-describedby="new-comment-problem">' + "x" * 10001 + "</textarea>" in r.text
+    assert "Your text is kept below." in r.text and web[1].feed.card(pid).num_comments == 0
     assert (
         member.post(f"/papers/{pid}/comments", {"body": "hi", "parent_id": "999"}).status_code
         == 404
@@ -261,3 +265,35 @@ def test_admin_pages_and_actions(web, member):
     assert admin.post(f"/admin/users/{uid}/role", {"role": "emperor"}).status_code == 400
     me = store.accounts.get_user(username="chief").id
     assert admin.post(f"/admin/users/{me}/role", {"role": "user"}).status_code == 400
+
+
+def test_a_comment_previews_as_it_will_show_and_posts_only_when_asked(web, member):
+    store, pid = web[1], web[2][0]
+    text = "**Bold** claim, $O(n^2)$, @curator1 and @nobody. <script>alert(1)</script>"
+    r = member.post(f"/papers/{pid}/comments", {"body": text, "preview": "1"})
+    assert r.status_code == 200 and store.feed.card(pid).num_comments == 0
+    page = lxml.html.fromstring(r.text)
+    [preview] = page.xpath("//div[@class='comment-preview']//div[@class='c-body']")
+    shown = lxml.html.tostring(preview, encoding="unicode")
+    assert "<strong>Bold</strong>" in shown and "<math" in shown
+    assert 'href="/users/curator1"' in shown and 'href="/users/nobody"' not in shown
+    assert "<script>" not in shown and "&lt;script&gt;" in shown
+    [box] = page.xpath("//textarea[@id='new-comment']")
+    assert box.text == text and box.get("autofocus") is not None
+    # Posting it then is the ordinary form: the same words, once.
+    key = page.xpath("//form[@class='comment-form']//input[@name='idempotency_key']")[0]
+    r = member.post(f"/papers/{pid}/comments", {"body": text, "idempotency_key": key.get("value")})
+    assert r.status_code == 303 and store.feed.card(pid).num_comments == 1
+    # A reply previews inside its own form, opened; an empty preview just says so.
+    [top] = [c for c in store.discussion.thread(pid) if c.parent_id is None]
+    r = member.post(
+        f"/papers/{pid}/comments", {"body": "_me too_", "parent_id": str(top.id), "preview": "1"}
+    )
+    page = lxml.html.fromstring(r.text)
+    [opened] = page.xpath(f"//textarea[@id='reply-{top.id}']/ancestor::details")
+    assert opened.get("open") is not None
+    assert "<em>me too</em>" in lxml.html.tostring(opened, encoding="unicode")
+    assert page.xpath("//textarea[@id='new-comment']")[0].text in (None, "")
+    r = member.post(f"/papers/{pid}/comments", {"body": " ", "preview": "1"})
+    assert r.status_code == 200 and "The comment is empty." in r.text
+    assert store.feed.card(pid).num_comments == 1

@@ -327,6 +327,8 @@ def search_page(
     alert, alert_leaves_out = service.alert_query(q, filters)  # the banner's offer
     more = (p + 1) * size < result.total
     stray = filters.category if filters.category and not _category_known(ctx, filters) else None
+    if stray:  # no alert for a category no paper will ever be in
+        alert, alert_leaves_out = "", False
     return page_of(
         ctx,
         cards,
@@ -543,6 +545,14 @@ def paper_page(ctx: CtxDep, arxiv_id: str) -> Response:
     pid = _canonical(arxiv_id)
     if pid != arxiv_id:
         return RedirectResponse(f"/papers/{pid}", status_code=301)
+    return _paper_view(ctx, pid)
+
+
+def _paper_view(
+    ctx: Ctx, pid: str, status: int = 200, draft: service.Draft | None = None
+) -> Response:
+    """The paper's page; with ``draft``, a comment not posted yet (previewed, or sent back
+    with what is wrong), in its form."""
     card = ctx.store.feed.card(pid)
     if card is None:
         return page(
@@ -554,6 +564,9 @@ def paper_page(ctx: CtxDep, arxiv_id: str) -> Response:
     return page(
         ctx,
         "paper.html",
+        status=status,
+        draft=draft,
+        comment_max=ctx.settings.site.comment_max_chars,
         title=tex.to_text(card.title),
         card=card,
         links=render.arxiv_links(pid),
@@ -596,6 +609,11 @@ def comment(post: PostedDep, arxiv_id: str) -> Response:
     if parent and parent_id is None:
         raise HTTPException(404, "unknown paper, or the comment replied to is not on it")
     body = post.text("body")
+    previewing = post.text("preview") == "1"
+    if previewing or service.comment_problem(ctx, body):
+        # Shown again in its form, never lost: as it would look, or with what is wrong.
+        draft = service.draft(ctx, body, parent_id)
+        return _paper_view(ctx, pid, 400 if draft.problem and not previewing else 200, draft)
 
     def write() -> str:
         return f"/papers/{pid}#comment-{service.add_comment(ctx, pid, body, parent_id)}"

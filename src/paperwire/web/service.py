@@ -248,14 +248,41 @@ def upvote(ctx: Ctx, pid: str, on: bool) -> tuple[bool, int]:
     return result
 
 
-def _body(ctx: Ctx, text: str) -> str:
+def comment_problem(ctx: Ctx, text: str) -> str | None:
+    """Why a comment's text cannot be posted, or None."""
     body = clean(text)
     if not body:
-        raise HTTPException(400, "The comment is empty.")
+        return "The comment is empty."
     limit = ctx.settings.site.comment_max_chars
     if len(body) > limit:
-        raise HTTPException(400, f"Comments are limited to {limit} characters.")
-    return body
+        return f"Comments are limited to {limit:,} characters; this one has {len(body):,}."
+    return None
+
+
+def _body(ctx: Ctx, text: str) -> str:
+    problem = comment_problem(ctx, text)
+    if problem:
+        raise HTTPException(400, problem)
+    return clean(text)
+
+
+@dataclass(frozen=True)
+class Draft:
+    """A comment not posted: previewed, or sent back with what is wrong with it."""
+
+    parent_id: int | None
+    text: str
+    problem: str | None
+    html: str  # the preview, as the comment would show ("" with a problem)
+
+
+def draft(ctx: Ctx, text: str, parent_id: int | None) -> Draft:
+    problem = comment_problem(ctx, text)
+    if problem:
+        return Draft(parent_id, text, problem, "")
+    body = clean(text)
+    known = ctx.store.accounts.existing_usernames(sorted(render.mentions(body)))
+    return Draft(parent_id, text, None, render.markdown(body, known))
 
 
 def add_comment(ctx: Ctx, pid: str, text: str, parent_id: int | None) -> int:

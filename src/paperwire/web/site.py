@@ -92,7 +92,7 @@ class TrendingCache:
 
 SHARED_MACROS = {
     "_icons.html": ("icon",),
-    "_social.html": ("avatar", "reactions", "tz_picker"),
+    "_social.html": ("avatar", "reactions", "tz_picker", "draft_state"),
 }
 
 

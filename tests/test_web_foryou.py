@@ -230,3 +230,19 @@ def test_the_site_counts_new_feed_papers_words_in_the_background(searchable):  #
         time.sleep(0.05)
     held = {key[0] for key in site.foryou._terms}
     assert {p.seq for p in store.papers.texts_by_id(ids).values()} <= held
+
+
+def test_a_card_says_which_link_it_shares_with_the_readers_paper(searchable):  # noqa: F811
+    app, store, _, _ = searchable
+    uid = add_user(store, "linker")
+    week = [c.id for c in store.feed.period(*_week(app), sort="submitted", limit=1000)[0]]
+    liked, linked = week[0], week[-1]
+    with store.begin() as conn:
+        for pid, url in ((liked, "Code: github.com/Lab-X/one"), (linked, "github.com/lab-x/2")):
+            conn.execute(t.papers.update().where(t.papers.c.id == pid).values(comment=url))
+    store.feed.set_upvote(uid, liked, True)
+    v = Visitor(app)
+    v.sign_in("linker")
+    page = v.get("/papers/for-you?span=week").text
+    assert _order(page)[0] == linked
+    assert f'links github.com/lab-x, like <a href="/papers/{liked}">' in page

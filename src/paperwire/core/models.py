@@ -113,12 +113,16 @@ class ThumbnailState:
 
 @dataclass(slots=True)
 class PaperText:
-    """What the embedding model and the word matcher read of a paper."""
+    """What the embedding model and the word matcher read of a paper (and, for the links
+    it gives, its arXiv comment, code repository and project page)."""
 
     seq: int
     id: str
     title: str
     abstract: str
+    comment: str | None = None
+    github_repo: str | None = None
+    project_page: str | None = None
 
 
 @dataclass(slots=True)

@@ -36,6 +36,7 @@ import numpy as np
 from ..core.errors import ModelError
 from ..core.models import PaperText
 from ..store import Store
+from .links import common_keys, link_keys, repository_key
 
 # English function words (and arXiv boilerplate) that say nothing about a subject.
 STOP_WORDS = frozenset(
@@ -59,6 +60,8 @@ BACKGROUND_CACHE = 32  # backgrounds a ForYou keeps (by the feed's first paper; 
 LAYOUTS = 4  # candidate sets a ForYou keeps laid out by term (a day's feed, many readers)
 LAYOUT_SPARE = 4  # a kept set serves candidates at least a quarter (1/this) of its size
 MAX_DF = 0.1  # terms in more of those papers than this share count for nothing
+LINK_MAX_SHARE = 0.01  # links (rank.links) in more of those papers than this say nothing,
+LINK_FLOOR = 20  # ... nor in more than this many (a small site: 20 of its papers)
 GRAM_MAX_DF = 0.2  # the same for character 4-grams
 IDF_POWER = 1.5  # idf raised to this: a reader's rarest words (a method's name) count more
 GRAM = 4  # characters in a gram
@@ -96,6 +99,11 @@ class Tuning:
     disliked: float = 0.5  # weight of the disliked papers' parts
     background: float = 0.3  # weight of the likeness to the papers listed before (subtracted)
     topics: float = 1.0  # weight of the reader's topics' part beside the liked papers' (1)
+    # Added for a candidate that links a code-host account or a site that one of the liked
+    # papers links too (rank.links): most often the same group's new work. The other parts
+    # are standardised sums of a few units, so this puts those candidates first, in their
+    # own order. recs-dev nDCG@10: 5 → 0.351, 8 → 0.353, 12 → 0.357, 30 → 0.358 (0 → 0.339).
+    links: float = 12.0
     # A card names the liked paper (or topic) it is most like only when it is like it: a
     # cosine of the embeddings at least this. Two random papers of the demo's 4,000 (mostly
     # machine learning) have a median cosine of 0.34 with this model, 0.51 at the 90th
@@ -116,10 +124,13 @@ class Pick:
     because: str | None = None  # the liked paper's id (None: nothing liked yet)
     because_title: str | None = None
     because_topic: str | None = None  # the topic, when it explains the paper better
+    because_link: str | None = None  # the account or site it links, as the liked paper does
 
     @property
     def reason(self) -> str | None:
         """Why, in words (a card's or a digest's line)."""
+        if self.because_link:
+            return f"links {self.because_link}, like “{self.because_title}”, one of yours"
         if self.because_topic:
             return f"about “{self.because_topic}”, one of your topics"
         if self.because_title:
@@ -308,6 +319,7 @@ def scores(
     topics: tuple[np.ndarray, np.ndarray | None] | None = None,
     grams: tuple[np.ndarray, np.ndarray | None] | None = None,
     topic_grams: np.ndarray | None = None,
+    linked: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(score per candidate, index of the liked paper each is most like, index of the topic
     that explains it better than any liked paper or -1), from unit vectors ``candidates``
@@ -319,8 +331,10 @@ def scores(
     ``topics``: the candidates' similarities to the reader's topics' query embeddings
     (n, t) and their word similarities to the topics (n, t) or None. ``grams`` and
     ``topic_grams``: the same as ``words`` and the topics' word similarities over character
-    4-grams (``background`` holds their part already). Without a liked paper (k = 0) the
-    index of the liked paper is -1, and the topics must be given."""
+    4-grams (``background`` holds their part already). ``linked``: 1 for a candidate that
+    links what a liked paper links (see :mod:`paperwire.rank.links`), else 0 (n,). Without
+    a liked paper (k = 0) the index of the liked paper is -1, and the topics must be
+    given."""
     tuning = tuning or Tuning()
     n = len(candidates)
     out, near = np.zeros(n), np.full(n, -1)
@@ -343,6 +357,8 @@ def scores(
         out = out - tuning.disliked * bad
     if background is not None and tuning.background:
         out = out - tuning.background * standardised(background)
+    if linked is not None and tuning.links:
+        out = out + tuning.links * linked
     return out, near, about
 
 
@@ -424,6 +440,8 @@ class ForYou:
         self._background: OrderedDict[int, Background] = OrderedDict()
         self._topics: OrderedDict[str, np.ndarray] = OrderedDict()
         self._layouts: OrderedDict[tuple[TermsKey, ...], Layout] = OrderedDict()
+        self._common: frozenset[str] | None = None  # links too many papers give
+        self._links: OrderedDict[tuple[int, int], frozenset[str]] = OrderedDict()
 
     def rank(
         self,
@@ -507,15 +525,21 @@ class ForYou:
                 near_background = self.background_likeness(texts, cands, C, first)
             background = self._background_score(near_background)
         names, likeness = (topics[0], (topics[1], sims.topic_words)) if topics else ([], None)
+        via = self.shared_links(texts, cands, pos)
+        linked = np.array([v is not None for v in via], float) if any(via) else None
         score, near, about = scores(
-            C, L, N, sims.words, self.tuning, background, likeness, sims.grams, sims.topic_grams
-        )
+            C, L, N, sims.words, self.tuning, background, likeness, sims.grams, sims.topic_grams,
+            linked,
+        )  # fmt: skip
         # Reasons only where the likeness is real: a weak best match explains nothing.
         liked_close = (C @ L.T).max(axis=1) if len(L) else np.zeros(len(cands))
         topic_close = topics[1].max(axis=1) if topics else np.zeros(len(cands))
         out = []
         for k in np.argsort(-score, kind="stable")[:limit].tolist():
-            if about[k] >= 0 and topic_close[k] >= self.tuning.reason_topic_cosine:
+            if (shared := via[k]) is not None:
+                key, liked = shared
+                out.append(Pick(cands[k], float(score[k]), liked, texts[liked].title, None, key))
+            elif about[k] >= 0 and topic_close[k] >= self.tuning.reason_topic_cosine:
                 out.append(Pick(cands[k], float(score[k]), because_topic=names[about[k]]))
             elif near[k] >= 0 and liked_close[k] >= self.tuning.reason_cosine:
                 liked = pos[near[k]]
@@ -523,6 +547,54 @@ class ForYou:
             else:
                 out.append(Pick(cands[k], float(score[k])))
         return out
+
+    def shared_links(
+        self, texts: dict[str, PaperText], cands: list[str], pos: list[str]
+    ) -> list[tuple[str, str] | None]:
+        """Per candidate, an account or site it links that a liked paper links too, and
+        that paper (the first of ``pos`` to link it), or None."""
+        if not self.tuning.links or not pos:
+            return [None] * len(cands)
+        mine: dict[str, str] = {}
+        for i in pos:
+            for key in sorted(self.links_of(texts[i])):
+                mine.setdefault(key, i)
+        if not mine:
+            return [None] * len(cands)
+        out: list[tuple[str, str] | None] = []
+        for i in cands:
+            links = self.links_of(texts[i])
+            shared = min(links & mine.keys()) if links and not links.isdisjoint(mine) else None
+            out.append((shared, mine[shared]) if shared else None)
+        return out
+
+    def links_of(self, paper: PaperText) -> frozenset[str]:
+        """The accounts and sites the paper links (:mod:`paperwire.rank.links`), less those
+        too many papers link; kept (by paper and text), as its words are."""
+        text = (paper.title, paper.abstract, paper.comment, paper.github_repo, paper.project_page)
+        key = (paper.seq, hash(text))
+        with self._lock:
+            got = self._links.get(key)
+        if got is None:
+            got = link_keys(paper.title, paper.abstract, paper.comment, paper.project_page)
+            got |= repository_key(paper.github_repo)
+            got = got - self._common_links() if got else got
+            with self._lock:
+                self._links[key] = got
+                while len(self._links) > TERM_CACHE:
+                    self._links.popitem(last=False)
+        return got
+
+    def _common_links(self) -> frozenset[str]:
+        if self._common is None:
+            sample = self.store.papers.newest_texts(IDF_SAMPLE)
+            keys = [
+                link_keys(p.title, p.abstract, p.comment, p.project_page)
+                | repository_key(p.github_repo)
+                for p in sample
+            ]
+            self._common = common_keys(keys, LINK_MAX_SHARE, LINK_FLOOR)
+        return self._common
 
     def warm(self, paper_ids: Sequence[str]) -> None:
         """Count these papers' words and 4-grams now (a new day's candidates) and lay them

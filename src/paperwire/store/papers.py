@@ -19,7 +19,10 @@ from . import schema as t
 from .common import Repository, chunks, ensure_named, model, split_words
 
 P = t.papers
-TEXT = (P.c.seq, P.c.id, P.c.title, P.c.abstract)  # PaperText's fields, in order
+# PaperText's fields, in order
+TEXT = (
+    P.c.seq, P.c.id, P.c.title, P.c.abstract, P.c.comment, P.c.github_repo, P.c.project_page
+)  # fmt: skip
 
 
 @dataclass

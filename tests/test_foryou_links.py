@@ -1,0 +1,89 @@
+"""For you's link part (rank/links.py): the accounts and sites a paper links, and new papers
+that link what a reader's papers link ranked first, saying so; on both backends."""
+
+from __future__ import annotations
+
+import pytest
+
+from paperwire.rank.foryou import ForYou, Tuning
+from paperwire.rank.links import common_keys, link_keys, repository_key
+from paperwire.search.semantic import IndexVectors
+from paperwire.store import schema as t
+
+from .test_foryou import (
+    CROPS,
+    CROWD_DENSE,
+    DISTILL,
+    SAR_SHIPS,
+    SPLAT_SENSORS,
+    SPLAT_STREET,
+    model,  # noqa: F401 - the fixture: 60 real papers, embedded
+)
+from .test_search import embedder  # noqa: F401 - the shared test model (a fixture)
+
+
+@pytest.mark.parametrize(
+    ("text", "keys"),
+    [
+        ("Code: https://github.com/Zhu-XLab/Copernicus-FM.", {"github.com/zhu-xlab"}),
+        ("see github.com/nvlabs and www.GitLab.com/group/x",
+         {"github.com/nvlabs", "gitlab.com/group"}),
+        ("Data: huggingface.co/datasets/OpenGVLab/x; model huggingface.co/meta-llama/y",
+         {"huggingface.co/opengvlab", "huggingface.co/meta-llama"}),
+        ("Project page: https://zju3dv.github.io/sam_3d/ and vision.cs.utexas.edu/projects/spoc",
+         {"zju3dv.github.io", "vision.cs.utexas.edu"}),
+        ("doi.org/10.5281/zenodo.1 https://openreview.net/forum?id=x arxiv.org/abs/2501.0001",
+         set()),
+        ("We use e.g. Fig. 2, i.e. 3.5 points, et al. No links.", set()),
+        ("https://github.com/ and github.com/.", set()),
+    ],
+)  # fmt: skip
+def test_link_keys(text, keys):
+    assert link_keys(text) == keys
+
+
+def test_repository_owner_and_common_keys():
+    assert repository_key("NVlabs/instant-ngp") == {"github.com/nvlabs"}
+    assert repository_key(None) == repository_key("") == frozenset()
+    papers = [frozenset({"github.com/big"})] * 30 + [frozenset({"lab.example.org"})] * 3
+    papers += [frozenset()] * 67  # 100 papers: "big" in 30 of them
+    assert common_keys(papers, share=0.1, floor=20) == {"github.com/big"}
+    assert common_keys(papers, share=0.5, floor=20) == frozenset()
+    assert common_keys(papers, share=0.01, floor=2) == {"github.com/big", "lab.example.org"}
+
+
+def _comment(store, paper_id: str, text: str) -> None:
+    with store.begin() as conn:
+        conn.execute(t.papers.update().where(t.papers.c.id == paper_id).values(comment=text))
+
+
+def test_a_paper_that_links_what_a_liked_one_links_comes_first(model, store):  # noqa: F811
+    liked, candidates = [SPLAT_SENSORS], [SPLAT_STREET, CROWD_DENSE, CROPS, SAR_SHIPS]
+    assert model.rank(liked, candidates).picks[0].paper_id == SPLAT_STREET  # words, meaning
+    _comment(store, SPLAT_SENSORS, "Code: https://github.com/Lab-X/sensors")
+    _comment(store, CROPS, "12 pages. Code at github.com/lab-x/crops")
+    _comment(store, SAR_SHIPS, "Data at https://doi.org/10.5281/zenodo.42")
+    _comment(store, CROWD_DENSE, "Code: https://github.com/someone-else/crowds")
+    fresh = ForYou(store, model.vectors)  # (the model keeps what it read of each paper)
+    picks = fresh.rank(liked, candidates).picks
+    assert [p.paper_id for p in picks[:2]] == [CROPS, SPLAT_STREET]
+    first = picks[0]
+    assert (first.because, first.because_link) == (SPLAT_SENSORS, "github.com/lab-x")
+    assert first.reason.startswith("links github.com/lab-x, like “")
+    assert all(p.because_link is None for p in picks[1:])  # a generic site, another account
+    # Turned off, the ranking is the words' and meaning's again.
+    off = ForYou(store, model.vectors, Tuning(links=0))
+    assert off.rank(liked, candidates).picks[0].paper_id == SPLAT_STREET
+
+
+def test_a_site_most_papers_link_says_nothing(model, store):  # noqa: F811
+    """Links more than LINK_MAX_SHARE of the newest papers give (and more than
+    LINK_FLOOR of them) are left out."""
+    with store.begin() as conn:
+        conn.execute(t.papers.update().values(comment="Benchmark at https://everyone.example.org"))
+    fresh = ForYou(store, IndexVectors(store, None))
+    texts = store.papers.texts_by_id([SPLAT_SENSORS, DISTILL])
+    assert link_keys(texts[DISTILL].comment) == {"everyone.example.org"}
+    assert "everyone.example.org" not in fresh.links_of(texts[DISTILL])
+    picks = fresh.rank([SPLAT_SENSORS], [DISTILL, SPLAT_STREET]).picks
+    assert [p.because_link for p in picks] == [None, None]

@@ -297,3 +297,36 @@ def test_a_comment_previews_as_it_will_show_and_posts_only_when_asked(web, membe
     r = member.post(f"/papers/{pid}/comments", {"body": " ", "preview": "1"})
     assert r.status_code == 200 and "The comment is empty." in r.text
     assert store.feed.card(pid).num_comments == 1
+
+
+def test_a_comment_sent_after_signing_out_elsewhere_is_given_back(web, member):
+    """The session ended (signed out in another tab) while a comment was being written:
+    nothing is posted, and the error page gives the text back to copy, with the way to sign
+    in and back to the paper."""
+    pid = web[2][0]
+    page = member.get(f"/papers/{pid}")
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
+    member.client.post("/signout", data={"csrf_token": token})
+    text = "A long <b>thought</b> about this paper,\nwritten over ten minutes."
+    where = f"http://testserver/papers/{pid}"
+    r = member.client.post(
+        f"/papers/{pid}/comments",
+        data={"csrf_token": token, "body": text},
+        headers={"referer": where},
+    )
+    assert r.status_code == 403 and web[1].feed.card(pid).num_comments == 0
+    doc = lxml.html.fromstring(r.text)
+    assert "You are signed out" in doc.xpath("//p[@role='alert']")[0].text_content()
+    assert doc.xpath("//textarea[@id='kept-text']")[0].text == text  # escaped, whole
+    assert "<b>thought</b>" not in r.text
+    assert doc.xpath("//main//a[text()='Sign in']")[0].get("href") == f"/signin?next=/papers/{pid}"
+    assert (
+        doc.xpath("//a[text()='Back to the page you were on']")[0].get("href") == f"/papers/{pid}"
+    )
+    # Another site's page named as the referrer is not linked back to.
+    r = member.client.post(
+        f"/papers/{pid}/comments",
+        data={"csrf_token": "forged", "body": "x"},
+        headers={"referer": "https://evil.example/papers/1"},
+    )
+    assert r.status_code == 403 and "Back to the page you were on" not in r.text

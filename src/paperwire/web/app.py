@@ -171,7 +171,8 @@ def _http_error(request: Request, exc: Exception) -> Response:
     headers = dict(exc.headers) if exc.headers else None
     if exc.status_code == 405:  # Starlette names the first route's methods only
         headers = (headers or {}) | {"Allow": ", ".join(_allowed(request))}
-    return error_response(request, exc.status_code, str(exc.detail), headers)
+    kept = getattr(exc, "kept", "")  # (deps.StaleForm: the text the form carried)
+    return error_response(request, exc.status_code, str(exc.detail), headers, kept)
 
 
 def _allowed(request: Request) -> list[str]:

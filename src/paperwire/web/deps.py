@@ -35,7 +35,25 @@ def row_id(text: str) -> int | None:
     return number if 0 < number <= MAX_ROW_ID else None
 
 
-STALE_FORM = "This form has expired or came from another site. Reload the page and try again."
+STALE_FORM = (
+    "This form has expired (the page stayed open across a sign-in or sign-out, or the form "
+    "was sent twice) or came from another site. Go back, reload the page and try again."
+)
+SIGNED_OUT_FORM = (
+    "You are signed out (in another tab, or your session ended), so this was not sent. "
+    "Sign in, then send it again."
+)
+
+
+class StaleForm(HTTPException):
+    """A form whose CSRF token does not match: 403, with the text it carried (a comment,
+    a note), which the error page gives back so that nothing typed is lost."""
+
+    def __init__(self, ctx: Ctx, kept: str = ""):
+        super().__init__(403, SIGNED_OUT_FORM if kept and not ctx.user else STALE_FORM)
+        self.kept = kept
+
+
 TWO_FACTOR_REQUIRED = (
     "Admins of this site must turn on two-factor sign-in first: /settings/two-factor"
 )
@@ -241,8 +259,12 @@ def check_posted(ctx: Ctx, form: FormData) -> Posted:
     """The posted form, past its CSRF check (403 otherwise)."""
     token = form.get("csrf_token") or ctx.request.headers.get("x-csrf-token")
     if not ctx.csrf_ok(token if isinstance(token, str) else None):
-        raise HTTPException(403, STALE_FORM)
+        typed = [v for k in KEPT_FIELDS if isinstance(v := form.get(k), str) and v.strip()]
+        raise StaleForm(ctx, "\n\n".join(typed))
     return Posted(ctx, form)
+
+
+KEPT_FIELDS = ("body", "note", "description", "bio")  # what a person typed at length
 
 
 PostedDep = Annotated[Posted, Depends(posted)]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import html
 from typing import Any
+from urllib.parse import urlsplit
 
 from fastapi import HTTPException, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
@@ -108,6 +109,14 @@ def safe_next(value: str | None, default: str = "/papers") -> str:
     return default
 
 
+def _came_from(request: Request) -> str:
+    """The page of this site the request was sent from (its Referer), or ""."""
+    ref = urlsplit(request.headers.get("referer", "")[:MAX_NEXT])
+    if ref.netloc != request.url.netloc or not ref.path.startswith("/"):
+        return ""
+    return safe_next(ref.path + (f"?{ref.query}" if ref.query else ""), "")
+
+
 def wants_json(request: Request) -> bool:
     return request.url.path.startswith("/api/") or "application/json" in request.headers.get(
         "accept", ""
@@ -134,9 +143,14 @@ PLAIN = {
 
 
 def error_response(
-    request: Request, status: int, message: str, headers: dict[str, str] | None = None
+    request: Request,
+    status: int,
+    message: str,
+    headers: dict[str, str] | None = None,
+    kept: str = "",
 ) -> Response:
-    """An error as JSON (API, or asked for) or as a page."""
+    """An error as JSON (API, or asked for) or as a page (with ``kept``: the text the
+    request carried, given back to copy)."""
     if wants_json(request):
         return JSONResponse({"error": message}, status_code=status, headers=headers)
     heading = HEADINGS.get(status, f"Error {status}")
@@ -153,6 +167,8 @@ def error_response(
             status_code=status,
             message=message,
             set_up_two_factor=message == TWO_FACTOR_REQUIRED,
+            kept=kept,
+            came_from=_came_from(request),
         )
     except HTTPException:  # a bad API token on a page: show the page anonymously
         return HTMLResponse(f"<h1>{status}</h1>", status_code=status, headers=headers)

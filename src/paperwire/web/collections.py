@@ -86,14 +86,23 @@ def _signin(path: str) -> Response:
 def mine(ctx: CtxDep) -> Response:
     if ctx.user is None:
         return _signin("/collections")
+    return collections_page(ctx)
+
+
+def collections_page(ctx: Ctx, status: int = 200, **extra: Any) -> Response:
+    """The signed-in reader's collections, the form for a new one and the import form
+    (``extra``: e.g. what was wrong with an uploaded library, shown at its form)."""
+    user = writer(ctx)
     return page(
         ctx,
         "collections.html",
+        status=status,
         title="Your collections",
-        collections=ctx.store.collections.of_user(ctx.user.id, viewer=ctx.user.id),
+        collections=ctx.store.collections.of_user(user.id, viewer=user.id),
         visibilities=COLLECTION_VISIBILITIES,
         limits=LIMITS,
         max_upload=ctx.settings.site.max_body_bytes,
+        **extra,
     )
 
 

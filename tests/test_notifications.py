@@ -111,6 +111,11 @@ def test_pages_of_notifications_and_what_account_deletion_takes(web_both):
     assert _listed(rest) == 5 and "Answer 4 for" in rest and "Answer 0 for" in rest
     exported = store.people.export(ada)["notifications"]
     assert len(exported) == 55 and {n["kind"] for n in exported} == {"reply"}
+    # The author deletes their account: the notifications name nobody, link nowhere.
+    assert store.people.delete(bob)
+    shown = visitor.get("/notifications").text
+    assert "A deleted user replied to your comment" in shown and "/users/deleted-" not in shown
+    assert store.notifications.recent(ada)[0].actor_name == "A deleted user"
     assert store.people.delete(ada)
     assert store.people.export(ada).get("notifications", []) == []
     assert store.notifications.recent(ada) == [] and store.notifications.unread(ada) == 0

@@ -277,6 +277,12 @@ class Notification:
     paper_title: str
     actor: str  # the comment's author's user name
     body: str
+    actor_origin: str = "local"  # "deleted": the author has deleted their account since
+
+    @property
+    def actor_name(self) -> str:
+        """Who wrote the comment, as a notification names them."""
+        return "A deleted user" if self.actor_origin == "deleted" else self.actor
 
 
 @dataclass(slots=True)

@@ -72,7 +72,7 @@ def handlers(store: Store, settings: Settings) -> Mapping[str, Handler]:
 def subject_line(site_name: str, first: Notification, total: int) -> str:
     if total > 1:
         return f"{total} new replies and mentions on {site_name}"
-    return f"{first.actor} {_did(first)} on {site_name}"
+    return f"{first.actor_name} {_did(first)} on {site_name}"
 
 
 def _did(n: Notification) -> str:
@@ -118,7 +118,7 @@ class NotificationMail(MailJob):
         name = self.site.site_name
         entries: list[dict[str, Any]] = [
             {
-                "what": f"{n.actor} {_did(n)}",
+                "what": f"{n.actor_name} {_did(n)}",
                 "title": to_text(n.paper_title),
                 "quote": render.excerpt(plain_text(n.body), EXCERPT),
                 "url": f"{self.base}/papers/{n.paper_id}#comment-{n.comment_id}",

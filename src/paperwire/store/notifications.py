@@ -116,6 +116,7 @@ class NotificationRepo(Repository):
                 P.c.title.label("paper_title"),
                 U.c.username.label("actor"),
                 C.c.body,
+                U.c.origin.label("actor_origin"),
             )
             .join(C, C.c.id == N.c.comment_id)
             .join(P, P.c.id == C.c.paper_id)

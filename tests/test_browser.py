@@ -168,6 +168,14 @@ def test_sign_in_navigate_days_and_keyboard(page, live):
     first.focus()
     page.keyboard.press("Enter")
     expect(first).to_have_attribute("aria-pressed", "true")
+    expect(first).to_be_focused()  # the keyboard stays where it was, not at the page's top
+    expect(first).not_to_have_attribute("aria-disabled", "true")
+    # Save moves the keyboard to the star that took its place ("Saved: change which").
+    card = page.locator(".card").first
+    card.locator("form.save-form button").focus()
+    page.keyboard.press("Enter")
+    expect(card.locator(".saved-note")).to_contain_text("Saved to")
+    expect(card.locator("form.picker-form button")).to_be_focused()
 
 
 def test_an_upvote_clicked_signed_out_counts_after_signing_in(page, live):

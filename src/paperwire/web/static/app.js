@@ -55,10 +55,24 @@
   }
 
   // A toggle form (upvote, reaction) sent in place: the JSON answer updates the button.
+  // A form sent in place ignores presses until it has its answer. Not by disabling its
+  // button: a disabled button loses the keyboard focus, which falls back to the page's top.
+  function claim(form) {
+    if (form.hasAttribute("data-busy")) return false;
+    form.setAttribute("data-busy", "");
+    form.querySelector("button").setAttribute("aria-disabled", "true");
+    return true;
+  }
+
+  function release(form) {
+    form.removeAttribute("data-busy");
+    form.querySelector("button").removeAttribute("aria-disabled");
+  }
+
   function toggleInPlace(form, what, apply) {
     var button = form.querySelector("button");
     var state = form.querySelector('input[name="state"]');
-    button.disabled = true;
+    if (!claim(form)) return;
     send(form).then(function (data) {
       var on = apply(data);
       button.classList.toggle("on", on);
@@ -66,7 +80,7 @@
       state.value = on ? "0" : "1";
     }).catch(function (err) {
       button.title = what + " failed: " + err.message;
-    }).finally(function () { button.disabled = false; });
+    }).finally(function () { release(form); });
   }
 
   function element(tag, cls, text) {
@@ -104,7 +118,7 @@
     var card = form.closest(".card");
     var button = form.querySelector("button");
     var title = titleOf(card);
-    button.disabled = true;
+    if (!claim(form)) return;
     send(form).then(function () {
       var note = element("div", "dismissed-note");
       var said = element("p", "", "Hidden “" + title + "” from your feeds.");
@@ -132,7 +146,7 @@
       });
     }).catch(function (err) {
       button.title = "Not interested failed: " + err.message;
-    }).finally(function () { button.disabled = false; });
+    }).finally(function () { release(form); });
   }
 
   // One-click "Save" on a card: the star turns to "Saved" (which opens the collections)
@@ -143,7 +157,7 @@
     var button = form.querySelector("button");
     var pid = form.action.split("/papers/")[1].replace(/\/save$/, "");
     var before = picker.innerHTML;
-    button.disabled = true;
+    if (!claim(form)) return;
     send(form).then(function (data) {
       var note = element("span", "saved-note");
       var where = element("a", "", data.name);
@@ -157,6 +171,7 @@
       picker.classList.add("save", "on");
       form.hidden = true;
       actions.append(note);
+      picker.focus();  // the pressed button is hidden: the keyboard goes on from its place
       if (!data.added) return;
       var undo = element("button", "link", "Undo");
       undo.type = "button";
@@ -177,7 +192,7 @@
       });
     }).catch(function (err) {
       button.title = "Save failed: " + err.message;
-    }).finally(function () { button.disabled = false; });
+    }).finally(function () { release(form); });
   }
 
   // Upvotes and comment reactions without reloading the page.

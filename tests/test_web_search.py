@@ -230,6 +230,8 @@ def test_an_arxiv_id_or_link_as_the_query_opens_that_paper(searchable):
         f"arXiv:{pid}v2",
         f" https://arxiv.org/abs/{pid} ",
         f"https://arxiv.org/pdf/{pid}v1.pdf",
+        f"10.48550/arXiv.{pid}",  # its arXiv DOI, bare or as a link
+        f"https://doi.org/10.48550/arxiv.{pid}",
     ):
         r = v.get("/papers", params={"q": q})
         assert (r.status_code, r.headers.get("location")) == (303, f"/papers/{pid}"), q
@@ -244,3 +246,20 @@ def test_an_arxiv_id_or_link_as_the_query_opens_that_paper(searchable):
     assert filtered.status_code == 200 and "with these filters" in filtered.text
     # words that merely contain an id are words
     assert v.get("/papers", params={"q": f"{pid} splatting"}).status_code == 200
+
+
+def test_no_alert_is_offered_for_a_search_an_alert_cannot_keep(searchable):
+    """Words only left out, or more than a topic alert keeps (300 characters): no alert is
+    offered (it would fail once clicked); the words-left-out search says what is missing."""
+    app = searchable[0]
+    v = Visitor(app)
+    only_out = v.get("/papers", params={"q": "-diffusion"}).text
+    assert "“-diffusion” only says what to leave out: add a word to look for" in only_out
+    assert "Subscribe to an alert" not in only_out
+    long = v.get("/papers", params={"q": "splatting " * 40}).text
+    assert "Subscribe to an alert" not in long
+    fine = v.get("/papers", params={"q": "splatting -street"}).text
+    assert "Subscribe to an alert" in fine and "only says what to leave out" not in fine
+    # with a category, words left out still make an alert (every new paper of it, but those)
+    r = v.get("/papers", params={"q": "-diffusion", "category": "cs.CV"}).text
+    assert "Subscribe to an alert" in r

@@ -289,10 +289,14 @@ def papers_index(
     return _feed(ctx, periods.day(_latest_day(ctx)), p, _sort(sort or "upvotes"))
 
 
+# arXiv's DOI for a paper: 10.48550/arXiv.2602.06036, alone or as a doi.org link
+ARXIV_DOI = re.compile(r"(?i)^(?:(?:https?://)?(?:dx\.)?doi\.org/|doi:)?10\.48550/arxiv\.")
+
+
 def _named_paper(q: str) -> str | None:
     """The arXiv id a query is, alone (``2601.21579``, ``arXiv:2601.21579v2``, an abs or pdf
-    link), or None."""
-    text = q.strip()
+    link, its arXiv DOI), or None."""
+    text = ARXIV_DOI.sub("", q.strip())
     if not text or len(text) > 200 or " " in text:
         return None
     try:
@@ -353,6 +357,8 @@ def search_page(
         atom="/feeds/search.atom?" + urlencode({k: v for k, v in params.items() if k != "sort"}),
         dates_left_out=dates_left_out,
         unknown_category=stray,
+        # "-diffusion" alone: words to leave out, none to look for
+        nothing_sought=bool(q.strip()) and not filters.active and not parse(q).units,
         category_guess=_category_guess(q, stray, params) if stray else None,
         named_paper=_named_paper(q),
         alert_query=alert,

@@ -20,6 +20,7 @@ from ..core.query import SearchFilters, parse
 from ..core.text import clean
 from ..jobs import papers
 from ..jobs.papers import ArxivFetcher
+from ..mail.subscriptions import MAX_QUERY
 from ..rank import Trend
 from ..search import MODES, SORTS, Hit, SearchResult
 from ..search.matcher import Matcher
@@ -408,7 +409,11 @@ def alert_query(q: str, filters: SearchFilters) -> tuple[str, bool]:
     if filters.author and not parsed.author and '"' not in filters.author:
         extra.append(f'author:"{filters.author}"')
     left_out = bool(filters.date_from or filters.date_to or filters.has_code or filters.on_feed)
-    return " ".join([q.strip(), *extra]).strip(), left_out
+    alert = " ".join([q.strip(), *extra]).strip()
+    wants = parse(alert)
+    if len(alert) > MAX_QUERY or not (wants.units or wants.category or wants.author):
+        return "", False  # more than an alert keeps, or nothing for it to look for
+    return alert, left_out
 
 
 def search_filters(

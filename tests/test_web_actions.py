@@ -156,9 +156,13 @@ def test_edit_delete_and_moderation(web, member):
     # Kept for its reply, the deleted comment names no one, on the page or in the API.
     name = store.accounts.get_user(id=store.discussion.get(cid).user_id).username
     gone = page.split(f'id="comment-{cid}"', 1)[1].split('class="replies"', 1)[0]
-    assert "deleted comment" in gone and name not in gone and "[deleted]" in gone
+    assert "deleted comment" in gone and name not in gone and "(edited)" not in gone
     [top] = [c for c in stranger.client.get(f"/api/papers/{pid}/comments").json() if c["id"] == cid]
     assert top["author"] is None and top["deleted"] and top["replies"][0]["body"] == "a reply"
+    # Its reply deleted too, nothing of the thread is left to show.
+    stranger.post(f"/comments/{top['replies'][0]['id']}/delete", {})
+    assert f'id="comment-{cid}"' not in stranger.get(f"/papers/{pid}").text
+    assert all(c["id"] != cid for c in stranger.client.get(f"/api/papers/{pid}/comments").json())
 
 
 def test_authorship_claim_and_badge(web, member):

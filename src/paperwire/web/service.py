@@ -362,7 +362,18 @@ def thread(ctx: Ctx, card: Card) -> list[ThreadComment]:
         parent = by_id.get(r.parent_id) if r.parent_id else None
         (parent.replies if parent else top).append(item)
     reactions.attach(ctx, by_id.values())
-    return [c for c in top if not (c.deleted and not c.replies)]
+    return _pruned(top)
+
+
+def _pruned(comments: list[ThreadComment]) -> list[ThreadComment]:
+    """The comments less the deleted ones with nothing left under them (a deleted comment
+    whose replies were all deleted too goes with them)."""
+    out = []
+    for c in comments:
+        c.replies = _pruned(c.replies)
+        if not (c.deleted and not c.replies):
+            out.append(c)
+    return out
 
 
 def trending(ctx: Ctx) -> tuple[list[Trend], datetime]:

@@ -49,7 +49,12 @@ def test_signup_confirm_signin_flow(web, visitor):
     r = confirm_by_form(visitor, url)
     assert r.status_code == 200 and "Welcome, ada" in r.text
     assert "pw_session=" in r.headers["set-cookie"]
-    assert visitor.get(url).status_code == 400  # single use
+    again = visitor.get(url)  # single use: opened again, it says the account exists
+    assert again.status_code == 200 and "Already confirmed" in again.text
+    assert "The account for ada@example.org exists: this link was used before." in again.text
+    assert 'href="/signin"' in again.text and "Create my account" not in again.text
+    forged = url[:-4] + ("abcd" if not url.endswith("abcd") else "efgh")
+    assert visitor.get(forged).status_code == 400  # a link we never sent: no account named
     assert "ada" in visitor.get("/papers").text and "Sign out" in visitor.get("/papers").text
     # the password chosen on the confirmation page is the account's
     other = Visitor(app)
@@ -103,10 +108,12 @@ def test_account_confirmation_needs_the_form_and_signs_in_at_once(web, visitor):
     assert "Sign in" not in top and "Sign up" not in top
     assert r.headers["cache-control"] == "no-store"
     assert store.accounts.get_user(username="ada").confirmed_at is not None
-    # once: the same token is refused on the page and on a second POST
-    assert visitor.get(url).status_code == 400
+    # once: the same token makes nothing more, on the page or by a second POST (each says
+    # the account exists)
+    assert "Already confirmed" in visitor.get(url).text
     again = {"token": token, "username": "ada2", "password": PASSWORD}
-    assert visitor.post("/confirm", again).status_code == 400
+    r = visitor.post("/confirm", again)
+    assert "Already confirmed" in r.text and store.accounts.get_user(username="ada2") is None
     assert visitor.post("/confirm", {**again, "token": "garbage"}).status_code == 400
     assert "Sign out" in header(visitor.get("/papers").text)
 
@@ -155,7 +162,8 @@ def test_address_squatting_holds_nothing_and_the_first_confirmed_sign_up_wins(we
     assert user.username == "victim" and user.confirmed_at is not None
     # The attacker's link is dead now; had the victim clicked it, they would have chosen
     # the password themselves (the attacker never set one).
-    assert victim.get(link_in(bait, "/confirm")).status_code == 400
+    dead = victim.get(link_in(bait, "/confirm"))
+    assert "Already confirmed" in dead.text and "Create my account" not in dead.text
     # And the name the attacker typed is nobody's.
     assert store.accounts.username_taken("squatter") is False
 

@@ -163,6 +163,16 @@ def subscribe_for_you(store: Store, req: SubscriptionRequest, user: User | None)
     return Active(store.mail.get_subscription(sub.id) or sub, already=False)
 
 
+def already_confirmed(store: Store, signer: Signer, token: str | None) -> Subscription | None:
+    """The subscription a genuine confirmation link was for, when it is confirmed already:
+    the link, opened again, says so instead of failing."""
+    if not token or len(token) > 500:
+        return None
+    got = render.read_token(signer, "sub-confirm", token, render.CONFIRM_MAX_AGE)
+    sub = store.mail.get_subscription(got[0]) if got else None
+    return sub if sub is not None and sub.status == "confirmed" else None
+
+
 def from_token(
     store: Store, signer: Signer, purpose: str, token: str | None
 ) -> Subscription | None:

@@ -102,8 +102,32 @@ def _signup_link(ctx: Ctx, token: str) -> tuple[str, str]:
     raise HTTPException(400, "This confirmation link is invalid, expired or already used.")
 
 
+def _used_signup_link(ctx: Ctx, token: str) -> Response | None:
+    """For a genuine confirmation link whose address has its account now (the link opened
+    again, or the confirmed page reloaded): a page saying so, with the way to sign in."""
+    payload = ctx.site.signer.loads("confirm", token, CONFIRM_MAX_AGE)
+    if not (
+        isinstance(payload, list)
+        and len(payload) == 2
+        and isinstance(payload[1], str)
+        and ctx.store.accounts.address_taken(payload[1])
+    ):
+        return None
+    return page(
+        ctx,
+        "message.html",
+        title="Already confirmed",
+        heading="Already confirmed",
+        text=f"The account for {payload[1]} exists: this link was used before. Sign in "
+        "(“Forgot your password?” on the sign-in page sends a new one).",
+        link=("/signin", "Sign in"),
+    )
+
+
 @router.get("/confirm/{token}")
 def confirm_form(ctx: CtxDep, token: str) -> Response:
+    if used := _used_signup_link(ctx, token):
+        return used
     username, email = _signup_link(ctx, token)
     # A form, not a GET that confirms: mail scanners follow links on their own.
     return page(
@@ -120,6 +144,8 @@ def confirm_form(ctx: CtxDep, token: str) -> Response:
 def confirm(post: PostedDep) -> Response:
     ctx = post.ctx
     token = post.text("token")[:1000]
+    if used := _used_signup_link(ctx, token):
+        return used
     _, email = _signup_link(ctx, token)
     username = post.text("username").strip()
     password = post.secret("password")

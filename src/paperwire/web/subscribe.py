@@ -194,8 +194,13 @@ def _sub_or_400(ctx: Ctx, purpose: str, token: str | None) -> Subscription:
     return sub
 
 
+ALREADY = "Already confirmed: you are subscribed (this link was used before)."
+
+
 @router.get("/subscriptions/confirm")
 def confirm_form(ctx: CtxDep, token: Annotated[str, Query(max_length=500)] = "") -> Response:
+    if done := subs.already_confirmed(ctx.store, ctx.site.signer, token):
+        return _manage_page(ctx, done, notice=ALREADY)
     sub = _sub_or_400(ctx, "confirm", token)
     # A button, not a GET that confirms: mail scanners follow links on their own.
     return page(ctx, "confirm_subscription.html", title="Confirm your subscription", sub=sub,
@@ -205,6 +210,8 @@ def confirm_form(ctx: CtxDep, token: Annotated[str, Query(max_length=500)] = "")
 @router.post("/subscriptions/confirm")
 def confirm(post: PostedDep) -> Response:
     ctx = post.ctx
+    if done := subs.already_confirmed(ctx.store, ctx.site.signer, post.text("token")):
+        return _manage_page(ctx, done, notice=ALREADY)  # (the confirmed page reloaded)
     sub = _sub_or_400(ctx, "confirm", post.text("token"))
     if not ctx.store.mail.confirm_subscription(sub.id, sub.confirm_nonce or ""):
         raise HTTPException(400, "This confirmation link is invalid, expired or already used.")

@@ -73,6 +73,7 @@ def test_routes_record_security_events(web):
     failed = store.audit.events(user_id=uid, kind="signin-failed")[0]
     assert failed.actor_id is None and failed.ip and failed.agent == "Firefox on Linux"
     assert store.audit.events(kind="token-created")[0].detail == {"name": "ci", "scopes": "read"}
+    assert store.audit.events(kind="token-revoked")[0].detail == {"name": "ci"}  # not its id
     # an unknown login is no account's event
     with store.begin() as conn:
         assert conn.execute(sa.select(sa.func.count()).select_from(t.audit_events)).scalar() == 6
@@ -151,6 +152,10 @@ def test_security_activity_and_admin_audit_pages(web):
     assert "<td>API token created <span" in first
     assert "(name: cli, scopes: read)" in first and "name=cli" not in first
     assert "<td>Signed in</td>" in first and ">signin<" not in first
+    store.audit.record("signin", uid, uid, "192.0.2.100", None, two_factor=True)
+    latest = v.get("/settings/security").text
+    assert 'Signed in <span class="sub">(with a two-factor code)</span>' in latest
+    assert "True" not in latest
     second = v.get("/settings/security?page=2").text
     assert "192.0.2.4<" in second and "role-change" not in second  # only their own
     assert v.get("/settings/security?page=0").status_code in (400, 422)

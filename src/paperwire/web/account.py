@@ -334,6 +334,7 @@ SAVED: dict[str, str] = {
     "notifications-on": "Saved: replies and mentions come by e-mail too.",
     "notifications-off": "Saved: replies and mentions stay on the site, no e-mail.",
     "password": "Password changed; your other sessions were signed out (API tokens kept).",
+    "tokens-deleted": "Token deleted: it no longer works.",
 }
 
 
@@ -474,9 +475,11 @@ def create_token(post: PostedDep) -> Response:
 @router.post("/settings/tokens/{token_id}/delete")
 def delete_token(post: PostedDep, token_id: RowId) -> Response:
     user = require_user(post.ctx)
+    tokens = post.ctx.store.accounts.tokens(user.id)
+    name = next((t.name for t in tokens if t.id == token_id), None)
     if post.ctx.store.accounts.delete_token(user.id, token_id):
-        audit.record(post.ctx, "token-revoked", user.id, token_id=token_id)
-    return RedirectResponse("/settings#tokens", status_code=303)
+        audit.record(post.ctx, "token-revoked", user.id, name=name)
+    return _saved("tokens", "tokens-deleted")
 
 
 def _linked_user(ctx: Ctx, payload: Any) -> User | None:

@@ -80,6 +80,19 @@ def event_label(kind: str) -> str:
     return EVENT_LABELS.get(kind, kind.replace("-", " ").capitalize())
 
 
+def detail_text(detail: dict[str, Any]) -> str:
+    """An event's details in words: "with a two-factor code", "name: laptop"."""
+    parts = []
+    for key, value in detail.items():
+        if key == "two_factor":
+            parts.append("with a two-factor code" if value else "with the password only")
+        elif isinstance(value, bool):
+            parts.append(f"{key.replace('_', ' ')}: {'yes' if value else 'no'}")
+        else:
+            parts.append(f"{key.replace('_', ' ')}: {value}")
+    return ", ".join(parts)
+
+
 def _events_page(ctx: Ctx, page_no: int, heading: str, **filters: Any) -> Response:
     offset = (page_no - 1) * PER_PAGE
     found = ctx.store.audit.events(limit=PER_PAGE + 1, offset=offset, **filters)
@@ -94,6 +107,7 @@ def _events_page(ctx: Ctx, page_no: int, heading: str, **filters: Any) -> Respon
         query="",
         admin_view=False,
         label=event_label,
+        detail=detail_text,
     )
 
 
@@ -135,6 +149,7 @@ def admin_audit(
         page_no=page_no,
         query=query + "&" if query else "",
         label=event_label,
+        detail=detail_text,
         admin_view=True,
         who=user,
         kind=kind,

@@ -161,3 +161,18 @@ def test_bibtex_keeps_latex_titles_and_escapes_stray_braces():
     assert _bibtex_escape(r"SGG-R$^{\rm 3}$:  From") == r"SGG-R$^{\rm 3}$: From"
     assert _bibtex_escape("Evil } @misc{x,") == r"Evil \} @misc\{x,"  # cannot end the field
     assert _bibtex_escape(r"a \{ b") == r"a \{ b"
+
+
+def test_comment_markdown_links_bare_addresses_and_draws_tables():
+    from paperwire.web.render import markdown
+
+    html = markdown(
+        "Code: https://github.com/x/y, or www.example.org.\n\n"
+        "| model | score |\n|---|---:|\n| ours | $0.9$ |\n\n"
+        "Not links: javascript:alert(1), data:text/html;base64,PHNjcmlwdD4="
+    )
+    assert '<a href="https://github.com/x/y" rel="nofollow ugc noopener">' in html
+    assert '<a href="http://www.example.org" rel="nofollow ugc noopener">' in html
+    assert "<th>model</th>" in html and "<td>ours</td>" in html and "<math" in html
+    assert 'href="javascript' not in html and 'href="data:' not in html
+    assert "javascript:alert(1)" in html  # shown as the text it is

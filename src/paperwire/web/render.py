@@ -61,8 +61,8 @@ def _render_math(self: Any, tokens: Any, idx: int, options: Any, env: dict[str, 
     return f"{_PH_OPEN}{len(env['math']) - 1}{_PH_CLOSE}"
 
 
-_md = MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": False})
-_md.enable(["strikethrough", "table"])
+_md = MarkdownIt("commonmark", {"html": False, "linkify": True, "typographer": False})
+_md.enable(["strikethrough", "table", "linkify"])  # (linkify: a bare https://… is a link)
 _md.inline.ruler.before("emphasis", "mention", _mention_rule)
 _md.inline.ruler.before("escape", "math", math_rule)
 _md.add_render_rule("math", _render_math)

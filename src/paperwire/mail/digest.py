@@ -25,6 +25,7 @@ from datetime import datetime
 
 import numpy as np
 
+from ..core.display import short_date
 from ..core.errors import ModelError
 from ..core.models import Subscription
 from ..core.query import SearchFilters, parse
@@ -62,7 +63,7 @@ class _Window:
 def trend_reason(t: Trend) -> str:
     """Where a trending score comes from, in words."""
     if t.as_of is not None:  # a quiet instance's list, gone on with earlier activity
-        return f"{trend_reason(replace(t, as_of=None))} as of {t.as_of:%b %d, %Y}"
+        return f"{trend_reason(replace(t, as_of=None))} as of {short_date(t.as_of)}"
     votes = "recent upvotes" if t.vote_points >= 0.05 else ""
     stars = f"+{t.star_growth} GitHub stars" if t.star_points >= 0.05 else ""
     if votes and stars:

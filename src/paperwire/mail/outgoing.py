@@ -138,7 +138,7 @@ class OutgoingMail(MailJob):
             return (
                 to,
                 f"Someone tried to sign up to {name} with your address",
-                "Hello,\n\nsomeone (maybe you) tried to create an account with this address, "
+                "Hello,\n\nSomeone (maybe you) tried to create an account with this address, "
                 f"which already has one. Forgot your password? Reset it here:\n\n{self.base}"
                 "/reset\n",
                 None,
@@ -152,7 +152,7 @@ class OutgoingMail(MailJob):
         return (
             to,
             f"Confirm your {name} account",
-            f"Hello {username},\n\nconfirm your address and choose your password to finish "
+            f"Hello {username},\n\nConfirm your address and choose your password to finish "
             f"signing up:\n\n{self.base}/confirm/{token}\n\nThe link works for 3 days. If "
             "you did not sign up, ignore this message: no account exists until the link is "
             "used.\n",
@@ -168,7 +168,7 @@ class OutgoingMail(MailJob):
         return (
             to,
             f"Reset your {self.site.site_name} password",
-            f"Hello {user.username},\n\nchoose a new password here (the link works for one "
+            f"Hello {user.username},\n\nChoose a new password here (the link works for one "
             f"hour, once):\n\n{self.base}/reset/{token}\n\n"
             "If you did not ask for this, ignore this message.\n",
             None,
@@ -237,7 +237,7 @@ class OutgoingMail(MailJob):
         return (
             user.email,
             f"Someone is trying to sign in to your {name} account",
-            f"Hello {user.username},\n\nsomeone is trying to sign in to your {name} account "
+            f"Hello {user.username},\n\nSomeone is trying to sign in to your {name} account "
             "with wrong passwords. If it's not you, there is nothing to do: your password "
             "held, and attempts from elsewhere are slowed down while your own browsers can "
             "still sign in. Consider turning on two-factor sign-in in your settings:\n\n"
@@ -255,7 +255,7 @@ class OutgoingMail(MailJob):
             return (
                 to,
                 f"Someone asked to move a {name} account to your address",
-                "Hello,\n\nsomeone (maybe you) asked to move another account to this "
+                "Hello,\n\nSomeone (maybe you) asked to move another account to this "
                 "address, which already has one. Nothing changes; if it was you, sign in with "
                 f"this address instead, or reset its password here:\n\n{self.base}/reset\n",
                 None,
@@ -264,7 +264,7 @@ class OutgoingMail(MailJob):
         return (
             to,
             f"Confirm your new {name} address",
-            f"Hello {user.username},\n\nopen this link to make {to} your account's address "
+            f"Hello {user.username},\n\nOpen this link to make {to} your account's address "
             f"(it works for a day, once):\n\n{self.base}/settings/email/{token}\n\n"
             "If you did not ask for this, ignore this message: nothing changes.\n",
             None,

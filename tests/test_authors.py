@@ -279,7 +279,10 @@ def test_monthly_user_and_discussion_feeds(authored, visitor):
     entries = root.findall(f"{ATOM}entry")
     assert len(entries) == 2  # the hidden comment is left out
     contents = [e.find(f"{ATOM}content").text for e in entries]
-    assert any("<em>result</em>" in c and 'href="/users/curator"' in c for c in contents)
+    # (a mention's link made absolute: a reader shows the entry away from the site)
+    assert any(
+        "<em>result</em>" in c and 'href="http://testserver/users/curator"' in c for c in contents
+    )
     assert not any("<script>" in c or "spam" in c for c in contents)
     assert entries[0].find(f"{ATOM}author/{ATOM}uri").text == "http://testserver/users/curator"
     assert visitor.get("/feeds/papers/2603.99999/comments.atom").status_code == 404

@@ -264,6 +264,9 @@ def test_search_by_meaning_filters_and_similar(page, live, embedder):  # noqa: F
     assert page.locator("header.top").bounding_box()["height"] < 130
     page.locator("details.menu > summary").click()
     expect(page.locator(".menu-items").get_by_role("link", name="Submit")).to_be_visible()
+    page.keyboard.press("Escape")  # closes it, back on its button
+    expect(page.locator(".menu-items").get_by_role("link", name="Submit")).to_be_hidden()
+    expect(page.locator("details.menu > summary")).to_be_focused()
 
 
 def test_subscribe_confirm_preview_and_unsubscribe(page, live):

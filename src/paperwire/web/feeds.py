@@ -268,7 +268,10 @@ def discussion(ctx: CtxDep, arxiv_id: str) -> Response:
         person = _sub(entry, "author")
         _sub(person, "name", who)
         _sub(person, "uri", f"{base}/users/{quote(c.username, safe='')}")
-        _sub(entry, "content", render.markdown(c.body, known), type="html")
+        # Links of the site (a mention, a link to a paper) made absolute: a feed reader
+        # shows the entry away from this site.
+        html_ = render.markdown(c.body, known).replace('href="/', f'href="{base}/')
+        _sub(entry, "content", html_, type="html")
     return _response(feed)
 
 

@@ -277,6 +277,15 @@
       if (window.history && history.replaceState) history.replaceState(history.state, "", link.href);
     }).catch(function () { window.location = link.href; });
   });
+  // Escape closes the header's Menu (on a phone), back on its button.
+  document.addEventListener("keydown", function (ev) {
+    if (ev.key !== "Escape") return;
+    var menu = document.querySelector("details.menu[open]");
+    if (!menu) return;
+    menu.open = false;
+    menu.querySelector("summary").focus();
+  });
+
   // Subscription forms: start from the browser's own time zone.
   document.querySelectorAll("input[data-detect-timezone]").forEach(function (input) {
     try {

@@ -33,6 +33,7 @@ def test_for_you_ranks_the_feed_by_what_the_reader_liked(searchable):  # noqa: F
     cold = v.get("/papers/for-you?span=week")
     assert cold.status_code == 200 and "Nothing to learn from yet" in cold.text
     assert 'id="foryou-digest-form"' not in cold.text  # nothing to rank an e-mail by yet
+    assert "Get trending papers in your email inbox" not in cold.text  # not this tab's e-mail
     assert v.get("/papers/for-you?span=year").status_code == 400
 
     # nothing to learn from yet: the week's papers newest first, by the dates their cards show

@@ -24,7 +24,7 @@ from ..mail import outgoing
 from ..mail.subscriptions import EMAIL
 from . import audit, feedback, idempotency, signin_intent, throttle
 from .deps import Ctx, CtxDep, PostedDep, RowId, rate_limit, require_user
-from .responses import finish, page, safe_next, sign_in, sign_out
+from .responses import finish, message_page, page, safe_next, sign_in, sign_out
 from .security import CONFIRM_MAX_AGE, RESET_MAX_AGE
 from .subscribe import settings_rows
 from .twofactor import second_step
@@ -113,14 +113,12 @@ def _used_signup_link(ctx: Ctx, token: str) -> Response | None:
         and ctx.store.accounts.address_taken(payload[1])
     ):
         return None
-    return page(
+    return message_page(
         ctx,
-        "message.html",
-        title="Already confirmed",
-        heading="Already confirmed",
-        text=f"The account for {payload[1]} exists: this link was used before. Sign in "
+        "Already confirmed",
+        f"The account for {payload[1]} exists: this link was used before. Sign in "
         "(“Forgot your password?” on the sign-in page sends a new one).",
-        link=("/signin", "Sign in"),
+        ("/signin", "Sign in"),
     )
 
 
@@ -177,13 +175,12 @@ def confirm(post: PostedDep) -> Response:
     user = ctx.store.accounts.get_user(id=user_id)
     assert user is not None
     sign_in(ctx, user)
-    return page(
+    return message_page(
         ctx,
-        "message.html",
+        f"Welcome, {user.username}!",
+        "Your address is confirmed and you are signed in.",
+        ("/papers", "Today's papers"),
         title="Welcome",
-        heading=f"Welcome, {user.username}!",
-        text="Your address is confirmed and you are signed in.",
-        link=("/papers", "Today's papers"),
     )
 
 
@@ -299,14 +296,12 @@ def reset_password(post: PostedDep, token: str) -> Response:
         return code_page
     sign_in(ctx, _reload(ctx, user))
     audit.notify(ctx, "password-reset", user)
-    return page(
+    return message_page(
         ctx,
-        "message.html",
-        title="Password changed",
-        heading="Password changed",
-        text="You are signed in with your new password. Every other session and every API "
+        "Password changed",
+        "You are signed in with your new password. Every other session and every API "
         "token of your account has ended.",
-        link=("/papers", "Back to papers"),
+        ("/papers", "Back to papers"),
     )
 
 

@@ -22,7 +22,7 @@ from ..mail.subscriptions import EMAIL
 from . import audit
 from .account import auth_limits, settings_page
 from .deps import Ctx, CtxDep, PostedDep, require_user
-from .responses import page
+from .responses import message_page, page
 
 router = APIRouter(include_in_schema=False)
 INVALID = "This link is invalid, expired or already used."
@@ -80,25 +80,20 @@ def confirm(post: PostedDep, token: str) -> Response:
     ctx = post.ctx
     user, new = _linked(ctx, token)
     if not ctx.store.accounts.change_email(user.id, user.email or "", new):
-        return page(
+        return message_page(
             ctx,
-            "message.html",
+            "Address not changed",
+            f"Another account uses {new} now, or this link was used. Your address is unchanged.",
+            ("/settings", "Settings"),
             status=409,
-            title="Address not changed",
-            heading="Address not changed",
-            text=f"Another account uses {new} now, or this link was used. Your address is "
-            "unchanged.",
-            link=("/settings", "Settings"),
         )
     audit.notify(ctx, "email-changed", user, new=new)  # to the old address, as it was
-    return page(
+    return message_page(
         ctx,
-        "message.html",
-        title="Address changed",
-        heading="Address changed",
-        text=f"Your account's address is {new} now. Password resets and notices go there; "
+        "Address changed",
+        f"Your account's address is {new} now. Password resets and notices go there; "
         "e-mail subscriptions keep the address each was made with (change them in Settings).",
-        link=("/settings", "Settings"),
+        ("/settings", "Settings"),
     )
 
 

@@ -14,7 +14,7 @@ from ..core.hooks import hookimpl
 from ..core.passwords import verify_password
 from . import audit
 from .deps import Ctx, CtxDep, PostedDep, rate_limit, require_user
-from .responses import page, sign_out
+from .responses import message_page, page, sign_out
 from .twofactor import WRONG_CODE, check_code
 
 router = APIRouter(include_in_schema=False)
@@ -76,15 +76,14 @@ def delete(post: PostedDep) -> Response:
     ctx.store.people.delete(user.id)
     audit.record(ctx, "account-deleted", user.id)
     ctx.bind_session(None, None, None)  # the page says so signed out
-    response = page(
+    response = message_page(
         ctx,
-        "message.html",
-        title="Account deleted",
-        heading="Your account is deleted",
-        text="Your name, address, password, profile, sessions, API tokens, collections and "
+        "Your account is deleted",
+        "Your name, address, password, profile, sessions, API tokens, collections and "
         "subscriptions are gone. Your upvotes and comments stay, by a deleted user, so "
         "that counts and discussions stay whole.",
-        link=("/papers", "Back to papers"),
+        ("/papers", "Back to papers"),
+        title="Account deleted",
     )
     return sign_out(ctx, response)
 

@@ -17,7 +17,7 @@ from ..store.reports import NOTE_MAX, REASONS
 from . import audit, service
 from .deps import Ctx, PostedDep, RowId, WriterDep, rate_limit, require_user
 from .openapi import errors, signed_in
-from .responses import page
+from .responses import message_page
 
 router = APIRouter(include_in_schema=False)
 api = APIRouter(prefix="/api", tags=["comments"])
@@ -45,13 +45,11 @@ def report(ctx: Ctx, comment_id: int, reason: str, note: str) -> str:
 @router.post("/comments/{comment_id}/report")
 def report_form(post: PostedDep, comment_id: RowId) -> Response:
     pid = report(post.ctx, comment_id, post.text("reason"), post.text("note"))
-    return page(
+    return message_page(
         post.ctx,
-        "message.html",
-        title="Thanks for the report",
-        heading="Thanks for the report",
-        text="A moderator will look at the comment. Reporting it again replaces your report.",
-        link=(f"/papers/{pid}#comment-{comment_id}", "Back to the discussion"),
+        "Thanks for the report",
+        "A moderator will look at the comment. Reporting it again replaces your report.",
+        (f"/papers/{pid}#comment-{comment_id}", "Back to the discussion"),
     )
 
 

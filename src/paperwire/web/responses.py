@@ -18,6 +18,26 @@ from .deps import TWO_FACTOR_REQUIRED, Ctx, get_ctx
 from .security import SESSION_MAX_AGE
 
 
+def message_page(
+    ctx: Ctx,
+    heading: str,
+    text: str,
+    link: tuple[str, str],
+    status: int = 200,
+    title: str | None = None,
+) -> Response:
+    """A page that says one thing (done, or why not) and where to go on."""
+    return page(
+        ctx,
+        "message.html",
+        status=status,
+        title=title or heading,
+        heading=heading,
+        text=text,
+        link=link,
+    )
+
+
 def finish(ctx: Ctx, response: Response) -> Response:
     """Set the cookies this visit owes the browser (a new CSRF nonce, a session)."""
     if ctx.new_nonce and ctx.csrf_used:

@@ -87,3 +87,34 @@ def test_a_site_most_papers_link_says_nothing(model, store):  # noqa: F811
     assert "everyone.example.org" not in fresh.links_of(texts[DISTILL])
     picks = fresh.rank([SPLAT_SENSORS], [DISTILL, SPLAT_STREET]).picks
     assert [p.because_link for p in picks] == [None, None]
+
+
+def test_rare_shared_words_name_what_two_papers_have_in_common():
+    from paperwire.core.models import PaperText
+    from paperwire.rank.foryou import DocumentFrequencies, rare_shared, terms
+
+    common = "We propose a method and show results on a benchmark with a model."
+    sample = [terms(common)] * 400 + [terms("speculative decoding with a draft model")] * 1
+    df = DocumentFrequencies.of(sample)
+    a = PaperText(1, "a", "Faster speculative decoding", f"A draft model. {common}")
+    b = PaperText(2, "b", "Speculative decoding for vision", f"Our draft model. {common}")
+    got = rare_shared(a, b, df)
+    assert "speculative decoding" in got and "draft model" in got
+    assert "decoding" not in got and "model" not in got  # inside a pair, or too common
+    c = PaperText(3, "c", "Unrelated", f"Gardening. {common}")
+    assert rare_shared(a, c, df) == ()  # only common words shared
+
+
+def test_a_page_of_picks_without_a_reason_gets_one_from_rare_words(model, store):  # noqa: F811
+    liked, candidates = [SPLAT_SENSORS], [SPLAT_STREET, CROWD_DENSE, CROPS, SAR_SHIPS]
+    picks = model.rank(liked, candidates).picks
+    weak = [p for p in picks if p.reason is None]
+    assert weak and all(p.closest == SPLAT_SENSORS for p in weak)
+    said = model.words_why(picks)
+    assert [p.paper_id for p in said] == [p.paper_id for p in picks]  # same order
+    for before, after in zip(picks, said, strict=True):
+        if before.reason is not None:
+            assert after == before
+        elif after.because_words:
+            assert after.because == SPLAT_SENSORS
+            assert after.reason.startswith("shares “") and "one of yours" in after.reason

@@ -27,8 +27,8 @@ import re
 import threading
 import zlib
 from collections import Counter, OrderedDict
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, replace
 from typing import Protocol
 
 import numpy as np
@@ -125,10 +125,15 @@ class Pick:
     because_title: str | None = None
     because_topic: str | None = None  # the topic, when it explains the paper better
     because_link: str | None = None  # the account or site it links, as the liked paper does
+    closest: str | None = None  # the liked paper it is most like, even when not much
+    because_words: tuple[str, ...] = ()  # rare words it shares with that paper (see words_why)
 
     @property
     def reason(self) -> str | None:
         """Why, in words (a card's or a digest's line)."""
+        if self.because_words:
+            shared = ", ".join(f"“{w}”" for w in self.because_words)
+            return f"shares {shared} with “{self.because_title}”, one of yours"
         if self.because_link:
             return f"links {self.because_link}, like “{self.because_title}”, one of yours"
         if self.because_topic:
@@ -157,11 +162,22 @@ def standardised(x: np.ndarray) -> np.ndarray:
     return (x - x.mean()) / sd if sd > 1e-12 else np.zeros_like(x)
 
 
-def terms(text: str) -> tuple[np.ndarray, np.ndarray]:
-    """(hashed term ids, counts) of a text's words and word pairs, stop words left out."""
+def term_counts(text: str) -> Counter[str]:
+    """A text's words and word pairs, stop words left out, with their counts."""
     words = [w for w in _WORD.findall(text.lower()) if w not in STOP_WORDS]
     counts = Counter(words)
     counts.update(f"{a} {b}" for a, b in zip(words, words[1:], strict=False))
+    return counts
+
+
+def term_ids(found: Iterable[str]) -> np.ndarray:
+    """Terms as their hashed ids."""
+    return np.array([zlib.crc32(t.encode()) % BUCKETS for t in found], np.int64)
+
+
+def terms(text: str) -> tuple[np.ndarray, np.ndarray]:
+    """(hashed term ids, counts) of a text's words and word pairs, stop words left out."""
+    counts = term_counts(text)
     ids = np.fromiter((zlib.crc32(t.encode()) % BUCKETS for t in counts), np.int64, len(counts))
     n = np.fromiter(counts.values(), np.float64, len(counts))
     return ids, n
@@ -204,6 +220,13 @@ class DocumentFrequencies:
         ids = np.concatenate([d[0] for d in docs]) if docs else np.zeros(0, np.int64)
         found, counts = np.unique(ids, return_counts=True)
         return cls(found, counts, len(docs), max_df)
+
+    def share(self, ids: np.ndarray) -> np.ndarray:
+        """The share of the sample papers each term is in."""
+        at = np.searchsorted(self.terms, ids)
+        at[at >= len(self.terms)] = 0
+        df = np.where(self.terms[at] == ids, self.counts[at], 0) if len(self.terms) else 0 * ids
+        return np.asarray(df / max(1, self.docs))
 
     def idf(self, ids: np.ndarray) -> np.ndarray:
         """Smoothed idf of each term, to the power IDF_POWER; 0 for terms in more than
@@ -360,6 +383,40 @@ def scores(
     if linked is not None and tuning.links:
         out = out + tuning.links * linked
     return out, near, about
+
+
+REASON_SHARE = 0.005  # a word named in a reason is in fewer than this share of the papers
+REASON_WORDS = 3  # at most this many named
+
+
+def rare_shared(paper: PaperText, liked: PaperText, df: DocumentFrequencies) -> tuple[str, ...]:
+    """The rarest words and word pairs two papers share, none inside another ("speculative
+    decoding", not also "decoding"); none unless a pair or at least two words are shared."""
+    mine, theirs = _phrases(paper), _phrases(liked)
+    # (pairs before single words at equal rarity: "speculative decoding", then not "decoding")
+    both = sorted((t for t in mine if t in theirs), key=lambda t: (" " not in t, t))
+    if not both:
+        return ()
+    share = df.share(term_ids(both))
+    picked: list[str] = []
+    for i in np.argsort(share, kind="stable").tolist():
+        if share[i] >= REASON_SHARE or len(picked) == REASON_WORDS:
+            break
+        term = both[i]
+        if not any(term in p or p in term for p in picked):
+            picked.append(term)
+    if len(picked) < 2 and not any(" " in t for t in picked):
+        return ()
+    return tuple(picked)
+
+
+def _phrases(paper: PaperText) -> set[str]:
+    """A paper's words and word pairs as :func:`terms` counts them, but pairs only within a
+    clause (a reason never names "model propose" from "… a model. We propose …")."""
+    out: set[str] = set()
+    for clause in re.split(r"[.;:!?,()\[\]]+\s", f"{paper.title}. {paper.abstract or ''}"):
+        out.update(term_counts(clause))
+    return out
 
 
 TopicLikeness = tuple[list[str], np.ndarray]
@@ -545,8 +602,31 @@ class ForYou:
                 liked = pos[near[k]]
                 out.append(Pick(cands[k], float(score[k]), liked, texts[liked].title))
             else:
-                out.append(Pick(cands[k], float(score[k])))
+                closest = pos[near[k]] if near[k] >= 0 else None
+                out.append(Pick(cands[k], float(score[k]), closest=closest))
         return out
+
+    def words_why(self, picks: Sequence[Pick]) -> list[Pick]:
+        """``picks`` (a page of them), those without a reason given one where they share
+        rare words with the liked paper they are closest to: a card ranked high by its words
+        says so ("shares “draft model”, “speculative” with *Paper X*")."""
+        asked = [p for p in picks if p.reason is None and p.closest]
+        if not asked:
+            return list(picks)
+        ids = [x for p in asked for x in (p.paper_id, p.closest or "")]
+        texts = self.store.papers.texts_by_id(ids)
+        words, _ = self._frequencies()
+        found: dict[str, Pick] = {}
+        for p in asked:
+            mine, theirs = texts.get(p.paper_id), texts.get(p.closest or "")
+            if mine is None or theirs is None:
+                continue
+            shared = rare_shared(mine, theirs, words)
+            if shared:
+                found[p.paper_id] = replace(
+                    p, because=p.closest, because_title=theirs.title, because_words=shared
+                )
+        return [found.get(p.paper_id, p) for p in picks]
 
     def shared_links(
         self, texts: dict[str, PaperText], cands: list[str], pos: list[str]

@@ -125,6 +125,8 @@ def for_you(
     window = picks[p * size : (p + 1) * size]
     if p and not window:
         raise HTTPException(404, "No more papers for you in this period.")
+    if ranker is not None and "cold" not in context:  # (a page of cards: rare words said)
+        window = ranker.words_why(window)
     cards = ctx.store.feed.cards([pick.paper_id for pick in window])
     more = (p + 1) * size < len(picks)
     return page_of(

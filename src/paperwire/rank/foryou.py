@@ -221,19 +221,20 @@ class DocumentFrequencies:
         found, counts = np.unique(ids, return_counts=True)
         return cls(found, counts, len(docs), max_df)
 
-    def share(self, ids: np.ndarray) -> np.ndarray:
-        """The share of the sample papers each term is in."""
+    def count(self, ids: np.ndarray) -> np.ndarray:
+        """In how many of the sample papers each term is."""
         at = np.searchsorted(self.terms, ids)
         at[at >= len(self.terms)] = 0
-        df = np.where(self.terms[at] == ids, self.counts[at], 0) if len(self.terms) else 0 * ids
-        return np.asarray(df / max(1, self.docs))
+        return np.where(self.terms[at] == ids, self.counts[at], 0) if len(self.terms) else 0 * ids
+
+    def share(self, ids: np.ndarray) -> np.ndarray:
+        """The share of the sample papers each term is in."""
+        return np.asarray(self.count(ids) / max(1, self.docs))
 
     def idf(self, ids: np.ndarray) -> np.ndarray:
         """Smoothed idf of each term, to the power IDF_POWER; 0 for terms in more than
         ``max_df`` of the papers (they say nothing of a subject)."""
-        at = np.searchsorted(self.terms, ids)
-        at[at >= len(self.terms)] = 0
-        df = np.where(self.terms[at] == ids, self.counts[at], 0) if len(self.terms) else 0 * ids
+        df = self.count(ids)
         idf = (np.log((1 + self.docs) / (1 + df)) + 1) ** IDF_POWER
         return np.where(df > self.max_df * self.docs, 0.0, idf)
 

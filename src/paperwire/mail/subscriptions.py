@@ -166,11 +166,19 @@ def subscribe_for_you(store: Store, req: SubscriptionRequest, user: User | None)
 def already_confirmed(store: Store, signer: Signer, token: str | None) -> Subscription | None:
     """The subscription a genuine confirmation link was for, when it is confirmed already:
     the link, opened again, says so instead of failing."""
-    if not token or len(token) > 500:
-        return None
-    got = render.read_token(signer, "sub-confirm", token, render.CONFIRM_MAX_AGE)
+    got = _signed(signer, "confirm", token)
     sub = store.mail.get_subscription(got[0]) if got else None
     return sub if sub is not None and sub.status == "confirmed" else None
+
+
+def _signed(signer: Signer, purpose: str, token: str | None) -> tuple[int, str] | None:
+    """(subscription id, nonce) of a genuine link of ``purpose`` (confirm or manage) not
+    expired, or None."""
+    if not token or len(token) > 500:
+        return None
+    if purpose == "confirm":
+        return render.read_token(signer, "sub-confirm", token, render.CONFIRM_MAX_AGE)
+    return render.read_token(signer, "sub-manage", token, render.LINK_MAX_AGE)
 
 
 def from_token(
@@ -178,14 +186,8 @@ def from_token(
 ) -> Subscription | None:
     """The subscription a signed link points to, if the link is genuine and still valid
     (its nonce must be the subscription's current one)."""
-    if not token or len(token) > 500:
-        return None
-    if purpose == "confirm":
-        got = render.read_token(signer, "sub-confirm", token, render.CONFIRM_MAX_AGE)
-        field = "confirm_nonce"
-    else:
-        got = render.read_token(signer, "sub-manage", token, render.LINK_MAX_AGE)
-        field = "manage_nonce"
+    got = _signed(signer, purpose, token)
+    field = "confirm_nonce" if purpose == "confirm" else "manage_nonce"
     if got is None:
         return None
     sub = store.mail.get_subscription(got[0])

@@ -36,7 +36,7 @@ import numpy as np
 from ..core.errors import ModelError
 from ..core.models import PaperText
 from ..store import Store
-from .links import common_keys, link_keys, repository_key
+from .links import common_keys, paper_keys
 
 # English function words (and arXiv boilerplate) that say nothing about a subject.
 STOP_WORDS = frozenset(
@@ -657,8 +657,7 @@ class ForYou:
         with self._lock:
             got = self._links.get(key)
         if got is None:
-            got = link_keys(paper.title, paper.abstract, paper.comment, paper.project_page)
-            got |= repository_key(paper.github_repo)
+            got = paper_keys(paper)
             got = got - self._common_links() if got else got
             with self._lock:
                 self._links[key] = got
@@ -668,12 +667,7 @@ class ForYou:
 
     def _common_links(self) -> frozenset[str]:
         if self._common is None:
-            sample = self.store.papers.newest_texts(IDF_SAMPLE)
-            keys = [
-                link_keys(p.title, p.abstract, p.comment, p.project_page)
-                | repository_key(p.github_repo)
-                for p in sample
-            ]
+            keys = [paper_keys(p) for p in self.store.papers.newest_texts(IDF_SAMPLE)]
             self._common = common_keys(keys, LINK_MAX_SHARE, LINK_FLOOR)
         return self._common
 

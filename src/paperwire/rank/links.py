@@ -9,6 +9,8 @@ import re
 from collections import Counter
 from collections.abc import Sequence
 
+from ..core.models import PaperText
+
 # A host with one of these endings, with or without a scheme, and its path's first part.
 _LINK = re.compile(
     r"(?:https?://)?(?:www\.)?"
@@ -57,6 +59,13 @@ def repository_key(repo: str | None) -> frozenset[str]:
     """The owner of a GitHub repository noted as ``owner/name``, as a key."""
     owner = (repo or "").split("/", 1)[0].strip().lower()
     return frozenset({f"github.com/{owner}"}) if owner else frozenset()
+
+
+def paper_keys(paper: PaperText) -> frozenset[str]:
+    """Every key a paper gives: its title's, abstract's, comment's and project page's links
+    and its repository's owner."""
+    keys = link_keys(paper.title, paper.abstract, paper.comment, paper.project_page)
+    return keys | repository_key(paper.github_repo)
 
 
 def common_keys(papers: Sequence[frozenset[str]], share: float, floor: int) -> frozenset[str]:

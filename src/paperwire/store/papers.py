@@ -11,6 +11,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from ..core import categories
 from ..core.clock import utcnow
 from ..core.merge import KNOWN_FIELDS, combine, merge, trust_of
 from ..core.models import Paper, PaperText, StarCheck
@@ -192,7 +193,7 @@ class PaperRepo(Repository):
         """Whether some paper's primary category is this one, or in this archive (one
         probe of the primary-category index)."""
         held = P.c.primary_category == code
-        if "." not in code:
+        if categories.is_archive(code):
             held = sa.or_(held, sa.and_(P.c.primary_category > code + ".",
                                         P.c.primary_category < code + "/"))  # fmt: skip
         with self.db.connect() as conn:

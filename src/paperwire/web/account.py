@@ -88,35 +88,33 @@ def signup(post: PostedDep) -> Response:
     return page(ctx, "check_mail.html", title="Check your inbox", email=email)
 
 
+def _signup_payload(ctx: Ctx, token: str) -> tuple[str, str] | None:
+    """The user name and address a genuine confirmation link, not expired, was sent for."""
+    payload = ctx.site.signer.loads("confirm", token, CONFIRM_MAX_AGE)
+    if isinstance(payload, list) and len(payload) == 2 and all(isinstance(x, str) for x in payload):
+        return payload[0], payload[1]
+    return None
+
+
 def _signup_link(ctx: Ctx, token: str) -> tuple[str, str]:
     """The user name and address a confirmation link was sent for; 400 when it is forged,
     expired, or already used (the address has an account now)."""
-    payload = ctx.site.signer.loads("confirm", token, CONFIRM_MAX_AGE)
-    if (
-        isinstance(payload, list)
-        and len(payload) == 2
-        and all(isinstance(x, str) for x in payload)
-        and not ctx.store.accounts.address_taken(payload[1])
-    ):
-        return payload[0], payload[1]
+    found = _signup_payload(ctx, token)
+    if found is not None and not ctx.store.accounts.address_taken(found[1]):
+        return found
     raise HTTPException(400, "This confirmation link is invalid, expired or already used.")
 
 
 def _used_signup_link(ctx: Ctx, token: str) -> Response | None:
     """For a genuine confirmation link whose address has its account now (the link opened
     again, or the confirmed page reloaded): a page saying so, with the way to sign in."""
-    payload = ctx.site.signer.loads("confirm", token, CONFIRM_MAX_AGE)
-    if not (
-        isinstance(payload, list)
-        and len(payload) == 2
-        and isinstance(payload[1], str)
-        and ctx.store.accounts.address_taken(payload[1])
-    ):
+    found = _signup_payload(ctx, token)
+    if found is None or not ctx.store.accounts.address_taken(found[1]):
         return None
     return message_page(
         ctx,
         "Already confirmed",
-        f"The account for {payload[1]} exists: this link was used before. Sign in "
+        f"The account for {found[1]} exists: this link was used before. Sign in "
         "(“Forgot your password?” on the sign-in page sends a new one).",
         ("/signin", "Sign in"),
     )

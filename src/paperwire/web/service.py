@@ -249,22 +249,27 @@ def upvote(ctx: Ctx, pid: str, on: bool) -> tuple[bool, int]:
     return result
 
 
-def comment_problem(ctx: Ctx, text: str) -> str | None:
-    """Why a comment's text cannot be posted, or None."""
+def _checked(ctx: Ctx, text: str) -> tuple[str, str | None]:
+    """A comment's text as it would be kept, and why it cannot be posted (or None)."""
     body = clean(text)
     if not body:
-        return "The comment is empty."
+        return body, "The comment is empty."
     limit = ctx.settings.site.comment_max_chars
     if len(body) > limit:
-        return f"Comments are limited to {limit:,} characters; this one has {len(body):,}."
-    return None
+        return body, f"Comments are limited to {limit:,} characters; this one has {len(body):,}."
+    return body, None
+
+
+def comment_problem(ctx: Ctx, text: str) -> str | None:
+    """Why a comment's text cannot be posted, or None."""
+    return _checked(ctx, text)[1]
 
 
 def _body(ctx: Ctx, text: str) -> str:
-    problem = comment_problem(ctx, text)
+    body, problem = _checked(ctx, text)
     if problem:
         raise HTTPException(400, problem)
-    return clean(text)
+    return body
 
 
 @dataclass(frozen=True)
@@ -278,10 +283,9 @@ class Draft:
 
 
 def draft(ctx: Ctx, text: str, parent_id: int | None) -> Draft:
-    problem = comment_problem(ctx, text)
+    body, problem = _checked(ctx, text)
     if problem:
         return Draft(parent_id, text, problem, "")
-    body = clean(text)
     known = ctx.store.accounts.existing_usernames(sorted(render.mentions(body)))
     return Draft(parent_id, text, None, render.markdown(body, known))
 

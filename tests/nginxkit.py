@@ -58,9 +58,21 @@ def nginx_problem() -> str | None:
 
 
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    return free_ports(1)[0]
+
+
+def free_ports(count: int) -> list[int]:
+    """``count`` distinct free ports. The sockets are all held until every port is chosen:
+    two calls of one-at-a-time may get the same port back, and nginx then merges the plain
+    and the TLS ``listen`` into one (CI saw "no ssl_certificate … for listen … ssl")."""
+    socks = [socket.socket() for _ in range(count)]
+    try:
+        for sock in socks:
+            sock.bind(("127.0.0.1", 0))
+        return [sock.getsockname()[1] for sock in socks]
+    finally:
+        for sock in socks:
+            sock.close()
 
 
 def _wait(url: str, proc: subprocess.Popen, what: str, log: Path | None, seconds: float) -> None:
@@ -232,7 +244,7 @@ def write_config(
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "tmp").mkdir(exist_ok=True)
     cert, key = self_signed(folder)
-    http_port, https_port = free_port(), free_port()
+    http_port, https_port = free_ports(2)
     site = render(
         (DEPLOY / "nginx" / "paperwire.conf").read_text(),
         {

@@ -84,7 +84,7 @@ def test_the_queue_holds_no_secret(web, tmp_path, monkeypatch):
     app, store, _, config = web
     add_user(store, "ada")
     visitor = Visitor(app)
-    assert visitor.post("/reset", {"email": "ada@example.org"}).status_code == 200
+    assert visitor.post("/reset", {"email": "ada@example.org"}).status_code == 303
     [job] = store.queue.list(kind="mail")
     assert job.owner_id is None  # so never on anyone's /papers/pending either
     [msg] = delivered(store, config)

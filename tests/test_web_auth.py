@@ -38,7 +38,7 @@ def visitor(web):
 
 def test_signup_confirm_signin_flow(web, visitor):
     app, store, _, config = web
-    r = visitor.post("/signup", {"username": "ada", "email": "Ada@Example.org"})
+    r = visitor.post_and_follow("/signup", {"username": "ada", "email": "Ada@Example.org"})
     assert r.status_code == 200 and "Check your inbox" in r.text
     # signing up reserves nothing: no account exists before the address is confirmed
     assert store.accounts.get_user(username="ada") is None
@@ -122,10 +122,16 @@ def test_signup_does_not_reveal_known_addresses(web, visitor):
     app, store, _, config = web
     add_user(store, "grace")
     r1 = visitor.post("/signup", {"username": "newname", "email": "grace@example.org"})
+    shown1 = visitor.follow(r1)
     r2 = visitor.post("/signup", {"username": "other", "email": "fresh@example.org"})
+    shown2 = visitor.follow(r2)
     strip = lambda t: re.sub(r"\S+@example\.org|[\w-]{40,}", "", t)  # noqa: E731
-    assert r1.status_code == r2.status_code == 200
+    assert r1.status_code == r2.status_code == 303
+    assert r1.headers["location"] == r2.headers["location"] == "/check-mail/signup"
     assert strip(r1.text) == strip(r2.text)
+    # the page the browser lands on names the address, the same way for both
+    assert "grace@example.org" in shown1.text and "fresh@example.org" in shown2.text
+    assert strip(shown1.text) == strip(shown2.text)
     assert outbox(config) == []
     assert len(store.queue.list(kind="mail")) == 2  # one job each: the worker decides
     mails = {m["To"]: m for m in delivered(store, config)}
@@ -143,8 +149,9 @@ def test_the_name_check_tells_nothing_about_an_address(web, visitor):
     for target in ("grace@example.org", "nobody@example.org"):
         first = visitor.post("/signup", {"username": "probe", "email": target})
         second = visitor.post("/signup", {"username": "probe", "email": "mine@example.org"})
-        assert first.status_code == second.status_code == 200
-        assert "Check your inbox" in second.text and "taken" not in second.text
+        assert first.status_code == second.status_code == 303
+        shown = visitor.follow(second)
+        assert "Check your inbox" in shown.text and "taken" not in shown.text
 
 
 def test_address_squatting_holds_nothing_and_the_first_confirmed_sign_up_wins(web):
@@ -198,8 +205,42 @@ def test_signup_validation(visitor):
     r = visitor.post("/signup", {"username": "x", "email": "not-an-email"})
     assert r.status_code == 400
     assert "2–39 letters" in r.text and "e-mail address like" in r.text
+    assert 'value="x"' in r.text and 'value="not-an-email"' in r.text  # kept, to correct
     r = visitor.post("/signup", {"username": "curator1", "email": "a@b.org"})
-    assert "taken" in r.text
+    assert r.status_code == 400 and "taken" in r.text
+
+
+def test_signup_and_reset_redirect_so_a_reload_sends_nothing_again(web, visitor):
+    """Post/Redirect/Get: the form's answer is a redirect to a page that says where the link
+    went; reloading that page shows it again and queues no second message."""
+    app, store, _, config = web
+    add_user(store, "known")
+    r = visitor.post("/signup", {"username": "ada", "email": "ada@example.org"})
+    assert (r.status_code, r.headers["location"]) == (303, "/check-mail/signup")
+    for _reload in range(3):
+        shown = visitor.get("/check-mail/signup")
+        assert shown.status_code == 200 and "Check your inbox" in shown.text
+        assert "We have sent a message to ada@example.org. Follow its link" in shown.text
+        assert shown.headers["cache-control"] == "no-store"  # names an address: never shared
+    assert len(store.queue.list(kind="mail")) == 1
+    # the address is not in the URL (logs, history); another browser is not told it
+    assert "ada" not in r.headers["location"]
+    stranger = Visitor(app).get("/check-mail/signup")
+    assert stranger.status_code == 200 and "ada@" not in stranger.text
+    assert "We have sent a message to the address you gave" in stranger.text
+    # a forged cookie names nothing
+    forged = Visitor(app)
+    forged.client.cookies.set("pw_sent", "W1wic2lnbnVwXCIsXCJldmVAZXhhbXBsZS5vcmdcIl0.x.y")
+    assert "eve@" not in forged.get("/check-mail/signup").text
+    # reset: the same, for a known address and an unknown one alike
+    for address in ("known@example.org", "nobody@example.org"):
+        r = visitor.post("/reset", {"email": address})
+        assert (r.status_code, r.headers["location"]) == (303, "/check-mail/reset")
+        shown = visitor.get("/check-mail/reset").text
+        assert f"If an account uses {address}, we have sent it a link" in shown
+    assert "ada@" not in visitor.get("/check-mail/signup").text  # the cookie names the last
+    assert len(store.queue.list(kind="mail")) == 3
+    assert visitor.get("/check-mail/other").status_code == 404
 
 
 def test_signin_errors_are_generic(web, visitor):
@@ -304,9 +345,13 @@ def test_password_reset_is_single_use_and_ends_sessions(web, visitor):
     other.sign_in("reset-me")
     assert "reset-me" in other.get("/papers").text
     r = visitor.post("/reset", {"email": "reset-me@example.org"})
+    shown = visitor.follow(r).text
     unknown = visitor.post("/reset", {"email": "nobody@example.org"})
-    assert r.status_code == unknown.status_code == 200
-    assert r.text.replace("reset-me", "nobody") == unknown.text
+    assert r.status_code == unknown.status_code == 303
+    assert r.headers["location"] == unknown.headers["location"] == "/check-mail/reset"
+    assert r.text == unknown.text
+    assert "If an account uses reset-me@example.org" in shown
+    assert shown.replace("reset-me", "nobody") == visitor.follow(unknown).text
     assert len(store.queue.list(kind="mail", state="queued")) == 2  # one each: the same path
     [msg] = delivered(store, config)  # the worker found one account
     assert sorted(j.result for j in store.queue.list(kind="mail")) == [
@@ -435,7 +480,7 @@ def test_reset_and_sign_up_take_the_same_time_known_or_not(sqlite_store, tmp_pat
                     ("/signup", {"username": f"{who}-{i}", "email": f"{who}@example.org"}),
                 ):
                     started = time.perf_counter()
-                    assert v.post(path, data).status_code == 200
+                    assert v.post(path, data).status_code == 303
                     took[who].append(time.perf_counter() - started)
         known, unknown = (statistics.median(took[k]) * 1000 for k in ("known", "unknown"))
         assert max(known, unknown) < 100, (known, unknown)

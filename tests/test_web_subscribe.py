@@ -51,7 +51,7 @@ def test_banner_says_what_a_reader_already_gets(web, visitor):
     visitor.sign_in("ada")
     assert "Get trending papers in your email inbox!" in visitor.get("/papers").text
     r = visitor.post("/subscribe", form(email="ada@example.org"))
-    assert r.status_code == 200
+    assert r.status_code == 303
     [sub] = store.mail.subscriptions_of(uid, "ada@example.org")
     for path in ("/papers", "/papers/week", "/papers/trending"):
         banner = (
@@ -85,8 +85,9 @@ def test_banner_says_what_a_reader_already_gets(web, visitor):
 
 def test_double_opt_in_confirm_manage_unsubscribe(web, visitor):
     app, store, _, config = web
-    r = visitor.post("/subscribe", form(kind="topic", query="  vision   transformers "))
+    r = visitor.post_and_follow("/subscribe", form(kind="topic", query="  vision   transformers "))
     assert r.status_code == 200 and "Check your inbox" in r.text
+    assert "We have sent a message to ada@example.org: follow its link to confirm" in r.text
     [sub] = [s for s in store.mail.active_subscriptions()] or [None]
     assert sub is None  # nothing is sent before confirmation
     pending = store.mail.find_subscription("ada@example.org", "topic", "vision transformers")
@@ -102,20 +103,21 @@ def test_double_opt_in_confirm_manage_unsubscribe(web, visitor):
     assert page.status_code == 200 and "Confirm subscription" in page.text
     assert store.mail.get_subscription(pending.id).status == "pending"
     token = re.search(r'name="token" value="([^"]+)"', page.text).group(1)
-    r = visitor.post("/subscriptions/confirm", {"token": token})
+    r = visitor.post_and_follow("/subscriptions/confirm", {"token": token})
     assert r.status_code == 200 and "Subscribed!" in r.text
     assert store.mail.get_subscription(pending.id).status == "confirmed"
-    # single use: used again (a reload, the link opened twice), it says so and confirms
-    # nothing more
-    for again in (visitor.post("/subscriptions/confirm", {"token": token}), visitor.get(url)):
+    # single use: used again (the form sent twice, the link opened twice), it says so and
+    # confirms nothing more
+    twice = visitor.post_and_follow("/subscriptions/confirm", {"token": token})
+    for again in (twice, visitor.get(url)):
         assert again.status_code == 200 and "Already confirmed: you are subscribed" in again.text
         assert "Confirm subscription" not in again.text
     assert store.mail.get_subscription(pending.id).status == "confirmed"
     # manage: change topic and frequency
     manage = re.search(r'name="token" value="([^"]+)"', r.text).group(1)
-    r = visitor.post("/subscriptions/manage", {"token": manage, "kind": "topic",
-                     "query": "efficient vision transformers", "frequency": "weekly",
-                     "timezone": "Asia/Tokyo"})  # fmt: skip
+    r = visitor.post_and_follow("/subscriptions/manage", {"token": manage, "kind": "topic",
+                                "query": "efficient vision transformers", "frequency": "weekly",
+                                "timezone": "Asia/Tokyo"})  # fmt: skip
     assert r.status_code == 200 and "Saved." in r.text
     sub = store.mail.get_subscription(pending.id)
     assert (sub.query, sub.frequency, sub.timezone) == (
@@ -131,8 +133,8 @@ def test_double_opt_in_confirm_manage_unsubscribe(web, visitor):
     ask = visitor.get(f"/subscriptions/unsubscribe?token={manage}")
     assert ask.status_code == 200 and "Stop" in ask.text
     assert store.mail.get_subscription(pending.id).status == "confirmed"
-    r = visitor.post("/subscriptions/unsubscribe", {"token": manage})
-    assert r.status_code == 200 and "unsubscribed" in r.text
+    r = visitor.post_and_follow("/subscriptions/unsubscribe", {"token": manage})
+    assert r.status_code == 200 and "You are unsubscribed. No more e-mails" in r.text
     assert store.mail.get_subscription(pending.id).status == "unsubscribed"
 
 
@@ -141,9 +143,14 @@ def test_same_answer_whether_or_not_subscribed(web, visitor):
     sub = store.mail.create_subscription("grace@example.org", "trending", None, "daily", "UTC",
                                     confirmed=True)  # fmt: skip
     r1 = visitor.post("/subscribe", form(email="grace@example.org"))
+    shown1 = visitor.follow(r1)
     r2 = visitor.post("/subscribe", form(email="fresh@example.org"))
+    shown2 = visitor.follow(r2)
     strip = lambda t: re.sub(r"\S+@example\.org", "", t)  # noqa: E731
-    assert r1.status_code == r2.status_code == 200 and strip(r1.text) == strip(r2.text)
+    assert r1.status_code == r2.status_code == 303 and r1.text == r2.text
+    assert r1.headers["location"] == r2.headers["location"] == "/check-mail/subscription"
+    assert shown1.status_code == shown2.status_code == 200
+    assert strip(shown1.text) == strip(shown2.text) and "grace@example.org" in shown1.text
     assert len(store.queue.list(kind="mail", state="queued")) == 2 and outbox(config) == []
     mails = {m["To"]: m for m in delivered(store, config)}
     assert "already subscribed" in mails["grace@example.org"].get_body(("plain",)).get_content()
@@ -159,7 +166,7 @@ def test_signed_in_owner_of_a_confirmed_address_skips_the_email(web, visitor):
     store.accounts.confirm_user(uid)
     visitor.sign_in("lin", PASSWORD)
     assert 'value="lin@example.org"' in visitor.get("/subscribe").text
-    r = visitor.post("/subscribe", form(email="lin@example.org"))
+    r = visitor.post_and_follow("/subscribe", form(email="lin@example.org"))
     assert r.status_code == 200
     [sub] = store.mail.active_subscriptions()
     assert sub.user_id == uid and delivered(store, config) == []
@@ -172,7 +179,7 @@ def test_signed_in_owner_of_a_confirmed_address_skips_the_email(web, visitor):
     )
     manage = re.search(r'name="token" value="([^"]+)"', r.text).group(1)
     assert visitor.get(f"/subscriptions/manage?token={manage}").status_code == 200
-    again = visitor.post("/subscribe", form(email="lin@example.org", frequency="weekly"))
+    again = visitor.post_and_follow("/subscribe", form(email="lin@example.org", frequency="weekly"))
     assert "You were already subscribed" in again.text and "No e-mail was sent" in again.text
     assert store.mail.get_subscription(sub.id).frequency == "weekly"
     assert delivered(store, config) == []
@@ -187,8 +194,8 @@ def test_signed_in_user_subscribing_another_address_gets_the_anonymous_answer(we
     store.mail.create_subscription("grace@example.org", "trending", None, "daily", "UTC",
                                    confirmed=True)  # fmt: skip
     visitor.sign_in("lin", PASSWORD)
-    known = visitor.post("/subscribe", form(email="grace@example.org"))
-    fresh = visitor.post("/subscribe", form(email="fresh@example.org"))
+    known = visitor.post_and_follow("/subscribe", form(email="grace@example.org"))
+    fresh = visitor.post_and_follow("/subscribe", form(email="fresh@example.org"))
     strip = lambda t: re.sub(r"\S+@example\.org", "", t)  # noqa: E731
     assert known.status_code == fresh.status_code == 200
     assert strip(known.text) == strip(fresh.text) and "Check your inbox" in known.text
@@ -256,7 +263,7 @@ def test_subscribe_is_rate_limited(web, visitor, monkeypatch):
     [first] = delivered(store, config)
     codes += [visitor.post("/subscribe", form(email="same@example.org")).status_code
               for _ in range(limit)]  # fmt: skip
-    assert codes[:-1] == [200] * limit and codes[-1] == 429
+    assert codes[:-1] == [303] * limit and codes[-1] == 429
     # the requests made while one confirmation waited in the queue made no second one; the
     # message then sent carries the newest link (signed when sent), the earlier one is void
     mails = delivered(store, config)
@@ -322,3 +329,70 @@ def test_preview_in_the_browser(web, visitor):
     assert topic.status_code == 200
     assert visitor.get("/digest/preview?kind=topic&query=").status_code == 400
     assert visitor.get("/digest/preview?token=forged").status_code == 400
+
+
+def test_subscribe_and_manage_redirect_so_a_reload_sends_nothing_again(web, visitor):
+    """Post/Redirect/Get: each form answers with a redirect to a page that says what it did;
+    reloading that page sends nothing again. Bad input is answered on the form itself."""
+    app, store, _, config = web
+    r = visitor.post("/subscribe", form(kind="topic", query="graph neural networks"))
+    assert (r.status_code, r.headers["location"]) == (303, "/check-mail/subscription")
+    for _reload in range(2):
+        shown = visitor.get(r.headers["location"])
+        assert "We have sent a message to ada@example.org: follow its link" in shown.text
+    assert len(store.queue.list(kind="mail")) == 1  # one confirmation, not one per reload
+    sub = store.mail.find_subscription("ada@example.org", "topic", "graph neural networks")
+    store.mail.confirm_subscription(sub.id, sub.confirm_nonce or "")
+    token = mail_render.manage_token(app.state.site.signer, sub)
+    change = {"token": token, "kind": "topic", "query": "graph transformers",
+              "frequency": "weekly", "timezone": "Asia/Tokyo"}  # fmt: skip
+    r = visitor.post("/subscriptions/manage", change)
+    assert r.status_code == 303 and r.headers["location"].startswith("/subscriptions/manage?")
+    store.mail.update_subscription(sub.id, frequency="daily")  # changed elsewhere meanwhile
+    for _reload in range(2):  # the reload shows the page, and changes nothing back
+        shown = visitor.get(r.headers["location"])
+        assert shown.status_code == 200 and "Saved." in shown.text
+        assert store.mail.get_subscription(sub.id).frequency == "daily"
+    assert store.mail.get_subscription(sub.id).query == "graph transformers"
+    # bad input: the form again, 400, with the message and what was typed
+    bad = visitor.post("/subscriptions/manage", {**change, "query": "  ", "frequency": "hourly",
+                                                 "timezone": "Mars/Olympus"})  # fmt: skip
+    assert bad.status_code == 400 and "Saved." not in bad.text
+    assert "Describe the topic" in bad.text and "daily (weekdays)" in bad.text
+    assert 'value="Mars/Olympus"' in bad.text and 'aria-describedby="m-query-err"' in bad.text
+    bad = visitor.post("/subscriptions/manage", {**change, "kind": "x", "query": "diffusion",
+                                                 "timezone": "Nowhere"})  # fmt: skip
+    assert (
+        bad.status_code == 400 and 'value="diffusion"' in bad.text and "Choose trending" in bad.text
+    )
+    assert store.mail.get_subscription(sub.id).query == "graph transformers"
+    r = visitor.post("/subscribe", form(email="not-an-email", kind="topic", query="diffusion"))
+    assert (
+        r.status_code == 400 and 'value="not-an-email"' in r.text and 'value="diffusion"' in r.text
+    )
+    # what a page says is only ever true: an unknown key says nothing, and an old "saved"
+    # address opened once the subscription is stopped does not say it is active
+    manage = f"/subscriptions/manage?token={token}"
+    assert 'class="notice"' not in visitor.get(f"{manage}&saved=nonsense").text
+    r = visitor.post("/subscriptions/unsubscribe", {"token": token})
+    assert r.status_code == 303 and "saved=unsubscribed" in r.headers["location"]
+    assert "You are unsubscribed. No more e-mails" in visitor.get(r.headers["location"]).text
+    stale = visitor.get(f"{manage}&saved=saved")
+    assert stale.status_code == 200 and 'class="notice"' not in stale.text
+
+
+def test_subscribing_the_own_address_redirects_to_the_subscription(web, visitor):
+    app, store, _, config = web
+    uid = add_user(store, "lin")
+    store.accounts.confirm_user(uid)
+    visitor.sign_in("lin", PASSWORD)
+    r = visitor.post("/subscribe", form(email="lin@example.org"))
+    assert r.status_code == 303 and "saved=subscribed" in r.headers["location"]
+    for _reload in range(2):
+        shown = html.unescape(visitor.get(r.headers["location"]).text)
+        assert "You're subscribed: Daily (weekdays) digest of trending papers" in shown
+    assert len(store.mail.active_subscriptions()) == 1
+    again = visitor.post("/subscribe", form(email="lin@example.org", frequency="weekly"))
+    assert again.status_code == 303 and "saved=already" in again.headers["location"]
+    said = html.unescape(visitor.get(again.headers["location"]).text)
+    assert "You were already subscribed: Weekly digest" in said

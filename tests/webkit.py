@@ -98,6 +98,15 @@ class Visitor:
         data.setdefault("csrf_token", self.csrf)
         return self._read_csrf(self.client.post(url, data=data, **kw))
 
+    def follow(self, r):
+        """Where a form's answer sends the browser (Post/Redirect/Get): that page."""
+        assert r.status_code == 303, (r.status_code, r.text[:500])
+        return self.get(r.headers["location"])
+
+    def post_and_follow(self, url, data=None, **kw):
+        """A form sent, and the page its redirect shows."""
+        return self.follow(self.post(url, data, **kw))
+
     def sign_in(self, login: str, password: str = PASSWORD):
         r = self.post("/signin", {"login": login, "password": password, "next": "/papers"})
         assert r.status_code == 303, r.text

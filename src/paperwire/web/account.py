@@ -24,7 +24,17 @@ from ..mail import outgoing
 from ..mail.subscriptions import EMAIL
 from . import audit, feedback, idempotency, signin_intent, throttle
 from .deps import Ctx, CtxDep, PostedDep, RowId, rate_limit, require_user
-from .responses import finish, message_page, page, safe_next, sign_in, sign_out
+from .responses import (
+    CHECK_MAIL,
+    check_mail,
+    check_mail_page,
+    finish,
+    message_page,
+    page,
+    safe_next,
+    sign_in,
+    sign_out,
+)
 from .security import CONFIRM_MAX_AGE, RESET_MAX_AGE
 from .subscribe import settings_rows
 from .twofactor import second_step
@@ -85,7 +95,16 @@ def signup(post: PostedDep) -> Response:
     # One queued message either way (the worker sends a confirmation link, or "the address
     # has an account" to its owner): the answer takes the same path and time.
     outgoing.queue(ctx.store, "signup", email, username=username)
-    return page(ctx, "check_mail.html", title="Check your inbox", email=email)
+    return check_mail(ctx, "signup", email)
+
+
+@router.get("/check-mail/{what}")
+def check_mail_form(ctx: CtxDep, what: str) -> Response:
+    """Where sign-up, password reset and subscribing send the browser once the link is
+    mailed (a reload shows this again, and sends nothing)."""
+    if what not in CHECK_MAIL:
+        raise HTTPException(404, "Not Found")
+    return check_mail_page(ctx, what)
 
 
 def _signup_payload(ctx: Ctx, token: str) -> tuple[str, str] | None:
@@ -251,7 +270,7 @@ def reset_request(post: PostedDep) -> Response:
     auth_limits(ctx, "reset", email)
     if EMAIL.match(email):  # the worker looks the address up: same path, known or not
         outgoing.queue(ctx.store, "reset", email)
-    return page(ctx, "check_mail.html", title="Check your inbox", email=email, reset=True)
+    return check_mail(ctx, "reset", email)
 
 
 def _reset_user(ctx: Ctx, token: str) -> User:

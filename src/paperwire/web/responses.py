@@ -8,14 +8,14 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from fastapi import HTTPException, Request
-from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
 from ..core.models import User
 from ..core.signing import new_nonce
 from ..store.database import storage_refused
 from . import feedback
 from .deps import TWO_FACTOR_REQUIRED, Ctx, get_ctx
-from .security import SESSION_MAX_AGE
+from .security import SENT_COOKIE, SENT_MAX_AGE, SESSION_MAX_AGE, cookie_name
 
 
 def message_page(
@@ -72,6 +72,43 @@ def page(ctx: Ctx, template: str, status: int = 200, **context: Any) -> Response
     elif ctx.csrf_used:
         response.headers["Cache-Control"] = "private, no-cache"
     return finish(ctx, response)
+
+
+# -- "check your inbox" ----------------------------------------------------------------------
+# A form that sends a link by e-mail (sign-up, password reset, subscription) answers with a
+# redirect to this page (Post/Redirect/Get: a reload shows it again instead of sending the
+# form twice). The address it names travels in a short-lived signed cookie, not in the URL,
+# where server logs and the browser's history would keep it.
+CHECK_MAIL = ("signup", "reset", "subscription")
+
+
+def check_mail(ctx: Ctx, what: str, email: str) -> Response:
+    """The answer to a form that mailed ``email`` a link: on to its "check your inbox" page.
+    The same for every address, known or not (no user enumeration)."""
+    token = ctx.site.signer.dumps("check-mail", [what, email])
+    name = cookie_name(SENT_COOKIE, ctx.site.secure_cookies)
+    ctx.extra_cookies.append(((name, token), cookie_options(ctx, SENT_MAX_AGE)))
+    return finish(ctx, RedirectResponse(f"/check-mail/{what}", status_code=303))
+
+
+def check_mail_page(ctx: Ctx, what: str) -> Response:
+    """The "check your inbox" page, naming the address the visitor's cookie says (while it
+    lasts). Personal: never kept by a cache."""
+    raw = ctx.request.cookies.get(cookie_name(SENT_COOKIE, ctx.site.secure_cookies), "")
+    payload = ctx.site.signer.loads("check-mail", raw[:1000], SENT_MAX_AGE) if raw else None
+    email = ""
+    if isinstance(payload, list) and len(payload) == 2 and payload[0] == what:
+        email = str(payload[1])
+    response = page(
+        ctx,
+        "check_mail.html",
+        title="Check your inbox",
+        email=email,
+        reset=what == "reset",
+        subscription=what == "subscription",
+    )
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 def cookie_options(ctx: Ctx, max_age: int) -> dict[str, Any]:

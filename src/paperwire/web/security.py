@@ -10,6 +10,9 @@ from ..store import Store
 
 SESSION_COOKIE = "pw_session"
 CSRF_COOKIE = "pw_csrf"
+# The address a form just mailed a link to, for the "check your inbox" page after it.
+SENT_COOKIE = "pw_sent"
+SENT_MAX_AGE = 3600
 # Over https the cookies take the __Host- prefix: the browser then keeps them only if they are
 # Secure, set by this very host for path /, with no Domain, so that a sibling subdomain can
 # neither plant nor overwrite them.

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, HTTPException, Query
 from fastapi.responses import (
@@ -44,7 +45,7 @@ from .deps import (
     rate_limit,
     require_user,
 )
-from .responses import page
+from .responses import check_mail, page
 
 router = APIRouter(include_in_schema=False)
 api = APIRouter(prefix="/api", tags=["subscriptions"])
@@ -117,18 +118,16 @@ def subscribe(post: PostedDep) -> Response:
         return _form_page(ctx, data, errors, status=400)
     active = _subscribe(ctx, req, ctx.user)
     if active is not None:  # the visitor's own confirmed address: nothing was mailed
-        return _manage_page(ctx, active.sub, notice=_active_notice(active))
-    return page(ctx, "check_mail.html", title="Check your inbox", email=req.email,
-                subscription=True)  # fmt: skip
+        return _saved(ctx, active.sub, _active_key(active))
+    return check_mail(ctx, "subscription", req.email)
+
+
+def _active_key(active: subs.Active) -> str:
+    return "already" if active.already else "subscribed"
 
 
 def _active_notice(active: subs.Active) -> str:
-    sub = active.sub
-    if active.already:
-        return (f"You were already subscribed: {mail_render.describe(sub)} to {sub.email} "
-                "is active (frequency and time zone updated). No e-mail was sent.")  # fmt: skip
-    return (f"You're subscribed: {mail_render.describe(sub)} to {sub.email} is active. "
-            "No confirmation needed, it is your account's confirmed address.")  # fmt: skip
+    return _notice(active.sub, _active_key(active)) or ""
 
 
 # -- confirm -------------------------------------------------------------------------------
@@ -183,7 +182,7 @@ def subscribe_for_you(post: PostedDep) -> Response:
     if req is None:
         raise HTTPException(400, " ".join(errors.values()))
     active = subs.subscribe_for_you(ctx.store, req, user)
-    return _manage_page(ctx, active.sub, notice=_active_notice(active))
+    return _saved(ctx, active.sub, _active_key(active))
 
 
 def _sub_or_400(ctx: Ctx, purpose: str, token: str | None) -> Subscription:
@@ -195,6 +194,35 @@ def _sub_or_400(ctx: Ctx, purpose: str, token: str | None) -> Subscription:
 
 
 ALREADY = "Already confirmed: you are subscribed (this link was used before)."
+# What the manage page says once the browser is back on it after a form (Post/Redirect/Get:
+# a reload shows the page again instead of sending the form twice), and the states of the
+# subscription it is true of (an old address opened later says nothing false).
+LIVE = ("pending", "confirmed", "bouncing")
+SAVED: dict[str, tuple[str, tuple[str, ...]]] = {
+    "subscribed": ("You're subscribed: {about} to {email} is active. No confirmation needed, "
+                   "it is your account's confirmed address.", ("confirmed",)),
+    "already": ("You were already subscribed: {about} to {email} is active (frequency and "
+                "time zone updated). No e-mail was sent.", ("confirmed",)),
+    "confirmed": ("Subscribed! The first e-mail comes with the next period that has papers "
+                  "for you.", ("confirmed",)),
+    "already-confirmed": (ALREADY, ("confirmed",)),
+    "saved": ("Saved.", LIVE),
+    "unsubscribed": ("You are unsubscribed. No more e-mails will be sent.", ("unsubscribed",)),
+}  # fmt: skip
+
+
+def _notice(sub: Subscription, key: str) -> str | None:
+    """What the manage page of ``sub`` says after the form ``key`` names, if still true."""
+    said = SAVED.get(key)
+    if said is None or sub.status not in said[1]:
+        return None
+    return said[0].format(about=mail_render.describe(sub), email=sub.email)
+
+
+def _saved(ctx: Ctx, sub: Subscription, key: str) -> Response:
+    """On to the manage page of ``sub``, which says what the form did."""
+    query = urlencode({"token": mail_render.manage_token(ctx.site.signer, sub), "saved": key})
+    return RedirectResponse(f"/subscriptions/manage?{query}", status_code=303)
 
 
 @router.get("/subscriptions/confirm")
@@ -211,13 +239,11 @@ def confirm_form(ctx: CtxDep, token: Annotated[str, Query(max_length=500)] = "")
 def confirm(post: PostedDep) -> Response:
     ctx = post.ctx
     if done := subs.already_confirmed(ctx.store, ctx.site.signer, post.text("token")):
-        return _manage_page(ctx, done, notice=ALREADY)  # (the confirmed page reloaded)
+        return _saved(ctx, done, "already-confirmed")  # (the form sent again)
     sub = _sub_or_400(ctx, "confirm", post.text("token"))
     if not ctx.store.mail.confirm_subscription(sub.id, sub.confirm_nonce or ""):
         raise HTTPException(400, "This confirmation link is invalid, expired or already used.")
-    sub = _reloaded(ctx, sub)
-    return _manage_page(ctx, sub, notice="Subscribed! The first e-mail comes with the next "
-                        "period that has papers for you.")  # fmt: skip
+    return _saved(ctx, _reloaded(ctx, sub), "confirmed")
 
 
 # -- manage --------------------------------------------------------------------------------
@@ -231,18 +257,26 @@ def _manage_page(
     status: int = 200,
     notice: str = "",
     errors: dict[str, str] | None = None,
-    tz_value: str = "",
+    entered: dict[str, str] | None = None,
 ) -> Response:
+    """The manage form of ``sub``, showing its settings, or after bad input what was typed."""
     token = mail_render.manage_token(ctx.site.signer, sub)
+    shown = {"kind": sub.kind, "query": sub.query or "", "frequency": sub.frequency,
+             "timezone": sub.timezone}  # fmt: skip
+    shown.update({k: v for k, v in (entered or {}).items() if k in shown})
     return page(ctx, "subscription.html", status=status, title="Your subscription", sub=sub,
                 about=mail_render.describe(sub), status_label=STATUS.get(sub.status, ""),
-                token=token, notice=notice, errors=errors or {},
-                tz_value=tz_value)  # fmt: skip
+                token=token, notice=notice, errors=errors or {}, shown=shown)  # fmt: skip
 
 
 @router.get("/subscriptions/manage")
-def manage_form(ctx: CtxDep, token: Annotated[str, Query(max_length=500)] = "") -> Response:
-    return _manage_page(ctx, _sub_or_400(ctx, "manage", token))
+def manage_form(
+    ctx: CtxDep,
+    token: Annotated[str, Query(max_length=500)] = "",
+    saved: Annotated[str, Query(max_length=40)] = "",
+) -> Response:
+    sub = _sub_or_400(ctx, "manage", token)
+    return _manage_page(ctx, sub, notice=_notice(sub, saved) or "")
 
 
 @router.post("/subscriptions/manage")
@@ -254,10 +288,12 @@ def manage(post: PostedDep) -> Response:
         fields.update(kind=subs.FOR_YOU, query="")
     req, errors = subs.validate(fields, for_you=sub.kind == subs.FOR_YOU)
     if req is None:
-        return _manage_page(ctx, sub, status=400, errors=errors,
-                            tz_value=post.text("timezone")[:64])  # fmt: skip
+        entered = {"kind": fields.get("kind", "")[:20], "query": fields.get("query", "")[:300],
+                   "frequency": fields.get("frequency", "")[:20],
+                   "timezone": fields.get("timezone", "")[:64]}  # fmt: skip
+        return _manage_page(ctx, sub, status=400, errors=errors, entered=entered)
     _apply_change(ctx, sub, req)
-    return _manage_page(ctx, _reloaded(ctx, sub), notice="Saved.")
+    return _saved(ctx, _reloaded(ctx, sub), "saved")
 
 
 def _apply_change(ctx: Ctx, sub: Subscription, req: subs.SubscriptionRequest) -> None:
@@ -291,8 +327,7 @@ def unsubscribe(
     ctx.store.mail.stop_subscription(sub.id)
     if plain:
         return PlainTextResponse("Unsubscribed.\n")
-    return _manage_page(ctx, _reloaded(ctx, sub),
-                        notice="You are unsubscribed. No more e-mails will be sent.")  # fmt: skip
+    return _saved(ctx, _reloaded(ctx, sub), "unsubscribed")
 
 
 # -- preview -------------------------------------------------------------------------------

@@ -740,3 +740,92 @@ def test_runs_at_once_in_one_process_restore_the_switch_interval():
     assert sys.getswitchinterval() == run_mod.SWITCH
     run_mod._quick_switches(False)
     assert sys.getswitchinterval() == before
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _serve_once(url: str, port: int) -> None:
+    """`paperwire serve --port PORT` with base_url left at its default, started and stopped."""
+    import os
+
+    import httpx
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PAPERWIRE_")}
+    env.update(PAPERWIRE_SECRET_KEY="test-secret-key", PAPERWIRE_DIGEST_INTERVAL="0",
+               PAPERWIRE_JOB_INTERVAL="0", PAPERWIRE_THUMBNAIL_INTERVAL="0",
+               PAPERWIRE_SEMANTIC_SEARCH="false")  # fmt: skip
+    cmd = [sys.executable, "-m", "paperwire", "-q", "--db", url, "serve", "--port", str(port)]
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            assert proc.poll() is None, proc.stderr.read().decode()[-2000:]
+            assert time.monotonic() < deadline, "serve did not start"
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/healthz").status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.2)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=30)
+
+
+def test_digest_send_links_to_the_address_the_site_answers_on(mailsite):
+    """`paperwire demo --port P` (or serve) with base_url at its default links its pages to
+    port P; `paperwire digest send`, run apart with the same database, used to link its
+    e-mails to the default's port 8000 instead. A base_url that is set still wins."""
+    from click.testing import CliRunner
+
+    from paperwire.cli import main
+    from paperwire.core.settings import Settings
+    from paperwire.mail import outgoing
+
+    from .test_web_auth import outbox
+    from .webkit import send_queued_mail
+
+    store, _, tmp_path = mailsite
+    subscribe(store, "reader@example.org")
+    port = _free_port()
+    _serve_once(store.url, port)
+    site = f"http://127.0.0.1:{port}"
+
+    def send(period: str, folder: str, **env: str | None):
+        config = tmp_path / folder
+        environ = {"PAPERWIRE_BASE_URL": None, "PAPERWIRE_SECRET_KEY": "test-secret-key",
+                   "PAPERWIRE_SEMANTIC_SEARCH": "false", "PAPERWIRE_OUTBOX_DIR": str(config),
+                   "PAPERWIRE_SMTP_HOST": "", **env}  # fmt: skip
+        r = CliRunner().invoke(main, ["-q", "--db", store.url, "digest", "send", "--period",
+                                      period], env=environ)  # fmt: skip
+        assert r.exit_code == 0 and "1 sent" in r.output, r.output
+        [msg] = outbox(Settings.from_values({"outbox_dir": str(config)}))
+        return msg
+
+    msg = send(next_weekday().isoformat(), "outbox-1")
+    text = msg.get_body(("plain",)).get_content()
+    links = re.findall(r"https?://[^\s>\"]+", text + msg["List-Unsubscribe"])
+    assert links and all(link.startswith(f"{site}/") for link in links), links
+    assert f"{site}/papers/" in text and f"<{site}/subscriptions/unsubscribe?token=" in str(
+        msg["List-Unsubscribe"]
+    )
+    # the queued messages (sign-up links) of `jobs run` or `worker` too
+    config = Settings.from_values({"outbox_dir": str(tmp_path / "outbox-2"),
+                                   "secret_key": "test-secret-key"})  # fmt: skip
+    outgoing.queue(store, "signup", "new@example.org", username="newcomer")
+    send_queued_mail(store, config)
+    [signup] = outbox(config)
+    assert f"{site}/confirm/" in signup.get_body(("plain",)).get_content()
+    # a base_url that is set (a public name behind a proxy) is what links use
+    subscribe(store, "another@example.org")
+    msg = send(
+        next_weekday().isoformat(), "outbox-3", PAPERWIRE_BASE_URL="https://papers.example.org"
+    )
+    assert msg["To"] == "another@example.org"
+    text = msg.get_body(("plain",)).get_content()
+    assert "https://papers.example.org/papers/" in text and site not in text

@@ -27,6 +27,7 @@ from ..ingest.thumbnails import ThumbnailScheduler
 from ..jobs.worker import QueueWorker
 from ..mail import outgoing
 from ..mail.scheduler import DigestScheduler
+from ..mail.send import keep_site_address
 from ..search.vectors import limit_blas_threads
 from ..store import Store
 from .main import Runtime, main, pass_runtime
@@ -89,7 +90,10 @@ def serve_site(runtime: Runtime, host: str, port: int, workers: int) -> None:
     level = "WARNING" if runtime.quiet else "INFO"
     log_config = logs.logging_config(settings.ops, level)
     logging.config.dictConfig(log_config)  # this process: the background schedulers
-    runtime.open_store().close()  # migrate (SQLite) or check the schema before forking
+    # Migrate (SQLite) or check the schema before forking, and keep the address the site
+    # answers on: the e-mails that `digest send` or `worker` make apart link to it.
+    with runtime.open_store() as store:
+        keep_site_address(store, settings.site)
     if settings.digests.digest_interval > 0:
         DigestScheduler(settings, plugins.search_backends(), plugins.rankers()).start()
     if settings.jobs.job_interval > 0:

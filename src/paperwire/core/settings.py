@@ -69,7 +69,8 @@ class SiteSettings:
     base_url: str = setting(
         "http://127.0.0.1:8000",
         "Public address of the site, used for links in e-mails and Atom feeds; left at "
-        "this default, the address `serve` or `demo` listens on.",
+        "this default, the address `serve` or `demo` listens on (kept in the database, so "
+        "that `digest send` and `worker` link there too).",
     )
     secret_key: str = setting(
         "",

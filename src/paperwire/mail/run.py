@@ -48,7 +48,7 @@ from . import render
 from .digest import Composer, Pick
 from .mime import Wire, digest_wire
 from .schedule import Due, latest_due, parse_hour, period_due, with_catch_up
-from .send import Mailer, new_message_id
+from .send import Mailer, new_message_id, site_address
 
 log = logging.getLogger("paperwire.mail")
 LEASE = "digests"
@@ -155,6 +155,7 @@ class DigestRun:
             store, self.digests, ranker, engine, settings.search.search_min_similarity
         )
         self.signer = signer or Signer(store.accounts.instance_secret(self.site.secret_key))
+        self.base_url = site_address(store, self.site).rstrip("/")
         self.mailer = mailer
         self.hour = parse_hour(self.digests.digest_hour)
         self._cards: dict[str, Card] = {}
@@ -175,13 +176,13 @@ class DigestRun:
         missing = [p.paper_id for p in picks if p.paper_id not in self._cards]
         if missing:
             self._cards.update({c.id: c for c in self.store.feed.cards(missing)})
-        base = self.site.base_url.rstrip("/")
+        base = self.base_url
         items = [
             render.DigestItem(card, p.why, f"{base}/papers/{card.id}")
             for p in picks
             if (card := self._cards.get(p.paper_id)) is not None
         ]
-        link = render.links(self.site.base_url, self.signer, sub)
+        link = render.links(base, self.signer, sub)
         subject, text, html = render.digest(self.site.site_name, sub, label, items, link)
         headers = {
             "List-Unsubscribe": f"<{link['unsubscribe']}>",

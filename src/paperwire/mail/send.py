@@ -4,6 +4,7 @@ file in ``outbox_dir`` (the development default: open it with any mail client)."
 from __future__ import annotations
 
 import hashlib
+import logging
 import smtplib
 import ssl
 import time
@@ -13,10 +14,13 @@ from email.utils import formatdate, make_msgid
 from pathlib import Path
 
 from ..core.errors import MailError
-from ..core.settings import MailSettings, Settings
+from ..core.settings import MailSettings, Settings, SiteSettings
 from ..core.signing import Signer
 from ..store import Store
+from ..store.database import storage_refused
 from .mime import Wire, check_headers, header_value
+
+log = logging.getLogger("paperwire.mail")
 
 
 def compose(
@@ -186,6 +190,35 @@ def send(mail: MailSettings, msg: EmailMessage) -> str:
         return mailer.send(msg)
 
 
+# Where ``serve`` (and ``demo``) keep the address the site answers on, in the database.
+ADDRESS_KEY = "base_url"
+
+
+def site_address(store: Store, site: SiteSettings) -> str:
+    """The site's address for the links of e-mails: ``base_url`` when it is set; left at its
+    default, the address ``serve`` or ``demo`` answers on (``--port``), which they keep in
+    the database, so that ``digest send``, ``jobs run`` and ``worker``, started apart with
+    the same database, link to the site and not to the default port."""
+    if site.base_url != SiteSettings().base_url:
+        return site.base_url
+    return store.accounts.meta(ADDRESS_KEY) or site.base_url
+
+
+def keep_site_address(store: Store, site: SiteSettings) -> None:
+    """What ``serve`` does as it starts: keep the address it answers on (see
+    :func:`site_address`). A database that refuses writes (read-only, full) does not stop
+    the site from starting: its pages are still served."""
+    if store.accounts.meta(ADDRESS_KEY) == site.base_url:
+        return
+    try:
+        store.accounts.set_meta(ADDRESS_KEY, site.base_url)
+    except Exception as exc:
+        if not storage_refused(exc):
+            raise
+        log.warning("the site's address was not kept in the database (%s): e-mails sent by "
+                    "other processes link to their own base_url", exc)  # fmt: skip
+
+
 class MailJob:
     """What composes a queued message (the jobs queue's mail handlers): the store, the
     site's and mail settings, the site's address and the signer of its links."""
@@ -194,5 +227,5 @@ class MailJob:
         self.store = store
         self.site = settings.site
         self.mail = settings.mail
-        self.base = settings.site.base_url.rstrip("/")
+        self.base = site_address(store, settings.site).rstrip("/")
         self.signer = Signer(store.accounts.instance_secret(settings.site.secret_key))

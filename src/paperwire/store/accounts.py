@@ -61,6 +61,14 @@ class AccountRepo(Repository):
                 ).scalar_one()
             )
 
+    def set_meta(self, key: str, value: str) -> None:
+        """Keep a value of the instance, replacing the one kept before."""
+        m = t.site_meta
+        stmt = self.db.insert(m).values(key=key, value=value)
+        stmt = stmt.on_conflict_do_update(index_elements=[m.c.key], set_={"value": value})
+        with self.db.begin() as conn:
+            conn.execute(stmt)
+
     def instance_secret(self, configured: str = "") -> str:
         """The key that signs sessions and links: ``configured``, or one generated once and
         kept in the database, so that the site, workers and the CLI's e-mails agree."""

@@ -19,6 +19,7 @@ from paperwire.core.records import PaperRecord
 from paperwire.ingest.listing import listing_record
 from paperwire.ingest.pipeline import import_jsonl
 from paperwire.search.keyword import DatabaseKeywords
+from paperwire.store import words as store_words
 
 from .storekit import TRUST, site_engine
 from .webkit import LISTING, Visitor, make_config, seed, site
@@ -285,6 +286,86 @@ def test_the_database_answers_until_the_index_is_built_and_for_other_filters(sto
     assert "built" in kw.update()
 
 
+def _log_ids(store) -> list[int]:
+    return [i for i, _ in store.words.log_after(0, 1_000_000)]
+
+
+def test_applied_word_log_rows_are_deleted_but_kept_for_an_index_behind(words, store, tmp_path):
+    """Each index says how far it has applied the log; pruning deletes only what every one
+    has applied, so an index behind still finds every change."""
+    other = tk.TantivyKeywords(store, tmp_path / "other", DatabaseKeywords(store), refresh=3600)
+    other.update()
+    behind = other.words.settled()
+    store.papers.upsert(
+        [rec("9904.00001", "Quokka smiles", "Marsupials."),
+         rec("9904.00002", "Wombat cubes", "Marsupials.")],
+        TRUST,
+    )  # fmt: skip
+    words.catch_up()  # applies the two papers, then prunes (its first catch-up that did)
+    ids = _log_ids(store)
+    assert ids and min(ids) == behind + 1  # what ``other`` has not applied is all still there
+    assert store.words.pruned_through() == behind
+    end = store.words.log_end()
+    assert other.catch_up() == len(ids)  # then prunes: both have applied everything now
+    assert other.retrieve(Q.parse("wombat"), SearchFilters(), 5)[0]
+    # All but the newest row is gone (it says where the log ends).
+    assert _log_ids(store) == [end] and store.words.log_end() == end
+    assert store.words.pruned_through() == end - 1 and store.words.prune() == 0
+    # New changes after the pruning are found as before.
+    store.papers.upsert([rec("9904.00003", "Tapir snouts", "Browsers.")], TRUST)
+    words.catch_up()
+    other.catch_up()
+    assert words.retrieve(Q.parse("tapir"), SearchFilters(), 5)[0]
+    assert other.retrieve(Q.parse("tapir"), SearchFilters(), 5)[0]
+
+
+def test_an_index_away_past_the_deleted_rows_is_built_anew(words, store, tmp_path):
+    """An index not heard of for a week no longer holds rows back. When it comes back
+    behind what was deleted, the database answers until a catch-up has built it anew, and
+    nothing it missed is lost."""
+    import sqlalchemy as sa
+
+    away = tk.TantivyKeywords(store, tmp_path / "away", DatabaseKeywords(store), refresh=0.0)
+    away.update()
+    old = away.words.folder
+    with store.db.begin() as conn:  # a week and a day without a word from it
+        conn.execute(
+            sa.update(store_words.READERS)
+            .where(store_words.READERS.c.reader == away.words.state()["reader"])
+            .values(seen_at=datetime(2000, 1, 1))
+        )
+    store.papers.upsert(
+        [rec("9904.00004", "Pangolin scales", "Keratin."), rec("9904.00006", "Sloth", "Slow.")],
+        TRUST,
+    )
+    words.catch_up()  # and prunes
+    assert store.words.pruned_through() > away.words.settled()
+    parsed = Q.parse("pangolin")
+    # Behind: its own index does not hold the pangolin, but the database's answer does.
+    assert away.retrieve(parsed, SearchFilters(), 5) == away.fallback.retrieve(
+        parsed, SearchFilters(), 5
+    )
+    assert away.retrieve(parsed, SearchFilters(), 5)[0]
+    away.catch_up()  # builds anew
+    assert away.words.folder != old and not old.exists()
+    assert away.words.settled() >= store.words.pruned_through()
+    hits, _ = away.retrieve(parsed, SearchFilters(), 5)
+    assert [s for s, _ in hits] == [store.papers.seq_of("9904.00004")]
+    assert away._usable and away._searcher.num_docs == store.db.count("papers")
+
+
+def test_without_an_index_beside_the_store_the_word_log_keeps_one_row(store):
+    """With the database's own keyword search nothing reads the log: pruning (``paperwire
+    index`` does it) deletes all of it but the newest row, which says where it ends."""
+    import_jsonl(store, TRUST, LISTING, listing_record)
+    end = store.words.log_end()
+    assert len(_log_ids(store)) == 60
+    assert store.words.prune() == 59
+    assert _log_ids(store) == [end] and store.words.pruned_through() == end - 1
+    store.papers.upsert([rec("9904.00005", "Okapi", "Stripes.")], TRUST)
+    assert store.words.log_end() == end + 1
+
+
 def test_a_log_gap_is_waited_for_then_given_up():
     """PostgreSQL may show id 5 before id 4 commits: 4 is waited for, then skipped."""
     reader = tk.LogReader()
@@ -317,6 +398,7 @@ def test_the_site_searches_through_tantivy_and_the_cli_builds_it(store, tmp_path
     assert r.exit_code == 0, r.output
     r = run(main, ["--db", f"sqlite:///{db}", "index"], env=env)
     assert r.exit_code == 0 and "keyword index built (60 papers)" in r.output, r.output
+    assert "word log: 59 applied changes deleted" in r.output, r.output
     r = run(main, ["--db", f"sqlite:///{db}", "stats", "--json"], env=env)
     kw = json.loads(r.output)["keyword_index"]
     assert kw["built"] and kw["papers"] == 60 and kw["behind"] == 0

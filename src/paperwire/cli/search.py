@@ -16,6 +16,7 @@ from ..ingest.sources import dry_run_option, parse_day
 from ..search import MODES, SORTS, Hit, vector_files
 from ..search.matcher import Matcher
 from ..search.model_pool import default_processes
+from ..store import Store
 from .main import Runtime, main, pass_runtime
 
 
@@ -92,6 +93,7 @@ def index_cmd(
     if not runtime.settings.search.semantic_search:
         if callable(update_words) and not dry_run:
             click.echo(update_words(rebuild=rebuild_words))
+            _prune_word_log(store)
             return
         raise click.UsageError("semantic_search is off in the settings")
     if sum(x is not None for x in (export_dir, texts_dir, import_dir)) > 1:
@@ -141,6 +143,13 @@ def index_cmd(
         papers = store.papers.size_estimate()
         with runtime.progress(papers, "keyword index", unit="papers") as bar:
             click.echo(update_words(rebuild=rebuild_words, progress=bar.update))
+    _prune_word_log(store)
+
+
+def _prune_word_log(store: Store) -> None:
+    """Delete the word log rows every keyword index kept beside the store has applied."""
+    if deleted := store.words.prune():
+        click.echo(f"word log: {deleted:,} applied changes deleted")
 
 
 @main.command("search")

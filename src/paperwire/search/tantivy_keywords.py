@@ -24,6 +24,7 @@ import os
 import shutil
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterable, Sequence
 from datetime import date
 from pathlib import Path
@@ -60,6 +61,8 @@ GAP_GRACE = 30.0  # seconds a missing word log id may still be a transaction com
 CATCH_UP_BATCH = 2_000  # word log rows applied per step on the search path
 MAX_BEHIND = 50_000  # further behind than this, searches use the database until caught up
 BUILD_BATCH = 5_000
+PRUNE_EVERY = 600.0  # seconds between deletions of the word log rows every index has applied
+REPORT_EVERY = 3600.0  # seconds between "still here" reports of an index with nothing to apply
 
 
 def _tantivy() -> Any:
@@ -179,6 +182,10 @@ class WordFolder:
         self.root.mkdir(parents=True, exist_ok=True)
         folder = self.root / f"words-{time.time_ns()}"
         folder.mkdir()
+        reader = uuid.uuid4().hex
+        # Known as a reader at 0 before reading where the log ends: no row this index will
+        # need can be deleted while it is built.
+        store.words.report(reader, 0)
         start = store.words.log_end()  # changes from here on are applied after
         index = self._index(folder)
         writer = index.writer(heap_size=256_000_000 * threads, num_threads=threads)
@@ -191,7 +198,8 @@ class WordFolder:
                 progress(len(batch))
         writer.commit()
         writer.wait_merging_threads()
-        write_state(folder, {"layout": LAYOUT, "settled": start, "papers": done})
+        write_state(folder, {"layout": LAYOUT, "settled": start, "papers": done, "reader": reader})
+        store.words.report(reader, start)
         old = self.live()
         write_atomic(self.root / "CURRENT", folder.name)
         if old is not None and old != folder:
@@ -268,6 +276,8 @@ class TantivyKeywords:
         self._searcher: Any = None
         self._loaded = -1  # the state the searcher was opened at
         self._writing: tuple[Path, Any] | None = None  # (folder, its writer)
+        self._pruned_at = float("-inf")
+        self._reported_at = float("-inf")
 
     # -- keeping up ----------------------------------------------------------------------
     def catch_up(self, limit: int | None = CATCH_UP_BATCH) -> int:
@@ -292,9 +302,19 @@ class TantivyKeywords:
                 log.warning("the keyword index %s is not of this database", self.words.folder)
                 self._usable, self._searcher = False, None
                 return 0
+            if settled < self.store.words.pruned_through():
+                # Away too long: changes it never applied are gone from the log. The
+                # database answers while a catch-up builds it anew.
+                self._usable = False
+                return end - settled
             if self._searcher is None or settled != self._loaded:
                 self.words.index.reload()
                 self._searcher, self._loaded = self.words.index.searcher(), settled
+            reader = self.words.state().get("reader")
+            if reader and self._checked - self._reported_at >= REPORT_EVERY:
+                # A quiet index is still alive: its rows are kept for it (see STALE_READER).
+                self._reported_at = self._checked
+                self.store.words.report(reader, settled)
             self._usable = end - settled <= MAX_BEHIND
             return end - settled
 
@@ -310,11 +330,28 @@ class TantivyKeywords:
             writer = self._writer(folder, index)
             if writer is None:
                 return 0
+            if settled_in(folder) < self.store.words.pruned_through():
+                return self._rebuild(folder)
             try:
-                return self._apply(writer, folder, limit)
+                applied = self._apply(writer, folder, limit)
             except Exception:
                 writer.rollback()  # what was not committed is applied again next time
                 raise
+            if applied and time.monotonic() - self._pruned_at >= PRUNE_EVERY:
+                self._pruned_at = time.monotonic()
+                self.store.words.prune()
+            return applied
+
+    def _rebuild(self, folder: Path) -> int:
+        """Build the index anew (this process holds the old one's writer, so no other on
+        this machine does the same): it missed changes that were deleted from the log."""
+        log.warning(
+            "the keyword index %s is behind changes deleted from the word log; building it anew",
+            folder,
+        )
+        self._writing = None
+        WordFolder(self.words.root).build(self.store)
+        return 0
 
     def _writer(self, folder: Path, index: Any) -> Any:
         """This process's writer of ``folder``, kept once taken (its threads merge
@@ -352,7 +389,9 @@ class TantivyKeywords:
                 writer.add_document(self.words.document(paper))
             writer.commit()
             new = self._log.settle(settled, [i for i, _ in rows], time.monotonic())
-            write_state(folder, {**state, "settled": new})
+            state = {**state, "settled": new, "reader": state.get("reader") or uuid.uuid4().hex}
+            write_state(folder, state)
+            self.store.words.report(state["reader"], new)
             applied += len(rows)
             if new == settled or len(rows) < take:
                 break

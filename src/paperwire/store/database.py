@@ -27,7 +27,7 @@ from . import schema as t
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 # Tables that say nothing about whether a database holds anyone's data.
-BOOKKEEPING = ("alembic_version", "site_meta", "leases", "rate_limits")
+BOOKKEEPING = ("alembic_version", "site_meta", "leases", "rate_limits", "word_log_readers")
 
 
 log = logging.getLogger("paperwire.store")

@@ -253,6 +253,16 @@ leases = sa.Table(
     sa.Column("expires_at", sa.DateTime, nullable=False),
 )
 
+# The keyword indexes kept beside the store (one per host with the tantivy backend): how far
+# each has applied the word log, so that rows every live index has applied can go.
+word_log_readers = sa.Table(
+    "word_log_readers",
+    metadata,
+    sa.Column("reader", sa.String(64), primary_key=True),
+    sa.Column("settled", sa.BigInteger, nullable=False),
+    sa.Column("seen_at", sa.DateTime, nullable=False),
+)
+
 job_runs = sa.Table(
     "job_runs",
     metadata,

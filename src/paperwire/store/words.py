@@ -5,16 +5,22 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 import sqlalchemy as sa
 
+from ..core.clock import utcnow
 from . import schema as t
 from .common import Repository, chunks, split_words
 
 P = t.papers
 LOG = sa.table("word_log", sa.column("id", sa.BigInteger), sa.column("seq", sa.Integer))
+READERS = t.word_log_readers
+PRUNED = "word_log_pruned"  # site_meta: the highest word log id deleted
+# An index that has not said how far it is for this long no longer holds rows back; if it
+# comes back behind what was deleted, it is built anew.
+STALE_READER = timedelta(days=7)
 _COLUMNS = (
     P.c.seq,
     P.c.title,
@@ -77,3 +83,47 @@ class WordRepo(Repository):
         q = sa.select(*_COLUMNS).where(P.c.seq > after_seq).order_by(P.c.seq).limit(limit)
         with self.db.connect() as conn:
             return [_words(r) for r in conn.execute(q)]
+
+    # -- keeping the log short -----------------------------------------------------------
+    def report(self, reader: str, settled: int) -> None:
+        """The index ``reader`` has applied every row up to ``settled``; rows past that are
+        kept for it (a new index reports 0 before it reads where the log ends)."""
+        stmt = self.db.insert(READERS).values(reader=reader, settled=settled, seen_at=utcnow())
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[READERS.c.reader],
+            set_={"settled": settled, "seen_at": stmt.excluded.seen_at},
+        )
+        with self.db.begin() as conn:
+            conn.execute(stmt)
+
+    def pruned_through(self) -> int:
+        """The highest word log id deleted (0: none); an index settled below it has lost
+        changes and must be built anew."""
+        with self.db.connect() as conn:
+            return self._pruned(conn)
+
+    def prune(self, stale: timedelta = STALE_READER) -> int:
+        """Delete the rows every index seen within ``stale`` has applied (every row but the
+        newest, which keeps :meth:`log_end`, when no index reports); forget the indexes not
+        seen since. Returns how many rows were deleted."""
+        with self.db.begin() as conn:
+            conn.execute(sa.delete(READERS).where(READERS.c.seen_at < utcnow() - stale))
+            end = int(conn.execute(sa.select(sa.func.max(LOG.c.id))).scalar() or 0)
+            least = conn.execute(sa.select(sa.func.min(READERS.c.settled))).scalar()
+            horizon = min(end - 1, end if least is None else int(least))
+            done = self._pruned(conn)
+            if horizon <= done:
+                return 0
+            deleted = conn.execute(sa.delete(LOG).where(LOG.c.id <= horizon)).rowcount
+            stmt = self.db.insert(t.site_meta).values(key=PRUNED, value=str(horizon))
+            stmt = stmt.on_conflict_do_update(
+                index_elements=[t.site_meta.c.key], set_={"value": str(horizon)}
+            )
+            conn.execute(stmt)
+            return int(deleted or 0)
+
+    def _pruned(self, conn: sa.Connection) -> int:
+        value = conn.execute(
+            sa.select(t.site_meta.c.value).where(t.site_meta.c.key == PRUNED)
+        ).scalar()
+        return int(value or 0)

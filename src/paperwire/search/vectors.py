@@ -33,6 +33,7 @@ from typing import Any
 import numpy as np
 
 from ..store.embeddings import EmbeddingRepo
+from .page_cache import preload
 
 SNAPSHOT_FORMAT = 1
 # Versions of indexes' contents, unique across the indexes of a process (see VectorIndex.version).
@@ -487,6 +488,7 @@ def _read_ivf(snap: Path, nprobe: int) -> Any:
     faiss = _faiss()
     ann = faiss.read_index(str(snap / "ivf.faiss"), faiss.IO_FLAG_MMAP)
     ann.nprobe = nprobe
+    preload([snap / "ivf.faiss"])  # read ahead, not on the first queries' time
     return ann
 
 

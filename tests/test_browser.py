@@ -300,8 +300,20 @@ def test_subscribe_confirm_preview_and_unsubscribe(page, live):
     shot(page, "24-subscription")
     # the preview of the next e-mail opens from the manage page
     page.get_by_role("link", name="Preview the next e-mail").click()
-    expect(page.locator("body")).to_contain_text("vision language models")
+    # a page of the site (its header, its skip link), the e-mail framed in it
+    expect(page.get_by_role("heading", name="Preview of the next e-mail")).to_be_visible()
+    expect(page.get_by_role("link", name="Skip to content")).to_be_attached()
+    mail = page.frame_locator("iframe.mail-preview")
+    expect(mail.locator("body")).to_contain_text("vision language models")
     shot(page, "25-digest-preview")
+    # a paper's link in the e-mail opens in the window, not in the frame (the e-mail links
+    # to base_url, here http://testserver: answered by the test)
+    page.route("http://testserver/**", lambda route: route.fulfill(body="the paper's page"))
+    mail.locator("a[href*='/papers/']").first.click()
+    page.wait_for_url(re.compile(r"^http://testserver/papers/\d{4}\.\d{4,5}$"))
+    expect(page.locator("body")).to_have_text("the paper's page")
+    page.unroute("http://testserver/**")
+    page.go_back()
     page.go_back()
     page.get_by_role("button", name="Unsubscribe").click()
     expect(page.get_by_role("status")).to_contain_text("You are unsubscribed")

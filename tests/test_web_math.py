@@ -113,7 +113,7 @@ def test_emails_show_math(math_site):
     fan = add_user(store, "fan")
     store.feed.set_upvote(fan, "2601.00001", True)
     visitor = Visitor(app)
-    html = visitor.get("/digest/preview", params={"kind": "trending"}).text
+    html = visitor.get("/digest/preview/email", params={"kind": "trending"}).text
     title = between(html, "Attention in ", "</a>")
     assert title.count("<math ") == 2
     text = visitor.get("/digest/preview", params={"kind": "trending", "format": "text"}).text

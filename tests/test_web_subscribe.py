@@ -317,18 +317,49 @@ def test_preview_in_the_browser(web, visitor):
     uid = add_user(store, "fan")
     for pid in ids[:3]:
         store.feed.set_upvote(uid, pid, True)
+    # the page: the site's own layout (skip link, header, footer), the e-mail in a frame
     r = visitor.get("/digest/preview")
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/html")
+    page = r.text
+    assert '<a class="skip" href="#main">Skip to content</a>' in page
+    assert '<header class="top">' in page and '<footer class="foot wrap">' in page
+    assert "<h1>Preview of the next e-mail</h1>" in page and "Subject: <strong>" in page
+    assert "frame-ancestors 'none'" in r.headers["content-security-policy"]  # the site's own
+    frame = re.search(r'<iframe class="mail-preview" src="([^"]+)" title="The e-mail: [^"]+" '
+                      r'sandbox="([^"]+)"', page)  # fmt: skip
+    assert frame and "allow-scripts" not in frame[2] and "allow-same-origin" not in frame[2]
+    assert html.unescape(frame[1]) == "/digest/preview/email?kind=trending&query=&frequency=daily"
+    assert 'href="/subscribe?kind=trending&amp;query=&amp;frequency=daily">Subscribe</a>' in page
+    # the e-mail: its own styles, no scripts, framed by this site only
+    r = visitor.get(html.unescape(frame[1]))
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/html")
     assert "script-src" not in r.headers["content-security-policy"]
     assert "'unsafe-inline'" in r.headers["content-security-policy"]
+    assert "frame-ancestors 'self'" in r.headers["content-security-policy"]
+    assert r.headers["x-frame-options"] == "SAMEORIGIN"
+    assert '<base target="_top">' in r.text  # its links open in the window, not the frame
     for card in store.feed.cards(ids[:3]):
         assert f"/papers/{card.id}" in r.text
+    assert '<header class="top">' not in r.text
     text = visitor.get("/digest/preview?format=text")
     assert text.headers["content-type"].startswith("text/plain") and "Why: trending" in text.text
     topic = visitor.get("/digest/preview?kind=topic&query=vision+language&frequency=weekly")
-    assert topic.status_code == 200
+    assert topic.status_code == 200 and "/digest/preview/email?kind=topic&amp;query=vision" in (
+        topic.text
+    )
+    nothing = visitor.get("/digest/preview?kind=topic&query=qqxqzvbnmkj")
+    assert nothing.status_code == 200 and "<iframe" not in nothing.text
+    assert "Nothing new for this subscription: no e-mail would be sent." in nothing.text
+    assert '<header class="top">' in nothing.text
     assert visitor.get("/digest/preview?kind=topic&query=").status_code == 400
     assert visitor.get("/digest/preview?token=forged").status_code == 400
+    assert visitor.get("/digest/preview/email?token=forged").status_code == 400
+    # a subscription's preview leads back to it
+    sub = store.mail.create_subscription("p@example.org", "trending", None, "daily", "UTC")
+    token = mail_render.manage_token(app.state.site.signer, sub)
+    page = visitor.get(f"/digest/preview?token={token}").text
+    assert f'href="/subscriptions/manage?token={token}">Change or stop' in page
+    assert f'src="/digest/preview/email?token={token}"' in page
 
 
 def test_subscribe_and_manage_redirect_so_a_reload_sends_nothing_again(web, visitor):

@@ -12,10 +12,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
+from email.message import EmailMessage
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, HTTPException, Query
+from fastapi import APIRouter, Depends, HTTPException, Query
 from fastapi.responses import (
     HTMLResponse,
     JSONResponse,
@@ -331,22 +332,49 @@ def unsubscribe(
 
 
 # -- preview -------------------------------------------------------------------------------
-@router.get("/digest/preview")
-def preview(
-    ctx: CtxDep,
+@dataclass(frozen=True)
+class PreviewOf:
+    """Which e-mail to preview: a subscription's (``token``), or one described."""
+
+    token: str
+    kind: str
+    query: str
+    frequency: str
+
+    def params(self) -> str:
+        """The query string that names this preview."""
+        if self.token:
+            return urlencode({"token": self.token})
+        return urlencode({"kind": self.kind, "query": self.query, "frequency": self.frequency})
+
+
+async def preview_of(
     token: Annotated[str, Query(max_length=500)] = "",
-    kind: str = "trending",
+    kind: Annotated[str, Query(max_length=20)] = "trending",
     query: Annotated[str, Query(max_length=300)] = "",
-    frequency: str = "daily",
-    format: str = "html",
-) -> Response:
-    """The next e-mail of a subscription (``token``), or of the one described."""
-    if token:
-        sub = _sub_or_400(ctx, "manage", token)
+    frequency: Annotated[str, Query(max_length=20)] = "daily",
+) -> PreviewOf:
+    return PreviewOf(token, kind, query, frequency)
+
+
+PreviewOfDep = Annotated[PreviewOf, Depends(preview_of)]
+
+
+@dataclass
+class Preview:
+    sub: Subscription
+    label: str
+    message: EmailMessage | None  # None: nothing new, no e-mail would be sent
+
+
+def _preview(ctx: Ctx, of: PreviewOf) -> Preview:
+    """The next e-mail of the subscription ``of`` names, as it stands now."""
+    if of.token:
+        sub = _sub_or_400(ctx, "manage", of.token)
     else:
-        req, errors = subs.validate({"email": "you@example.org", "kind": kind, "query": query,
-                                     "frequency": frequency, "timezone": "UTC"},
-                                    for_you=False)  # fmt: skip
+        req, errors = subs.validate({"email": "you@example.org", "kind": of.kind,
+                                     "query": of.query, "frequency": of.frequency,
+                                     "timezone": "UTC"}, for_you=False)  # fmt: skip
         if req is None:
             raise HTTPException(400, " ".join(errors.values()))
         sub = Subscription(id=0, email=req.email, kind=req.kind, query=req.query,
@@ -372,15 +400,43 @@ def preview(
             picks = run.composer.compose(sub, older, sent)
             label = f"sample from the week to {newest:%B} {newest.day}, {newest.year}"
     if not picks:
-        return PlainTextResponse("Nothing new for this subscription: no e-mail would be sent.\n")
-    msg = run.message(sub, label, picks, "<preview@localhost>")
-    part = msg.get_body(("plain",) if format == "text" else ("html",))
-    content = part.get_content() if part is not None else ""
+        return Preview(sub, label, None)
+    return Preview(sub, label, run.message(sub, label, picks, "<preview@localhost>"))
+
+
+NOTHING_NEW = "Nothing new for this subscription: no e-mail would be sent."
+
+
+@router.get("/digest/preview")
+def preview(ctx: CtxDep, of: PreviewOfDep, format: str = "html") -> Response:
+    """The next e-mail of a subscription (``token``), or of the one described: a page of the
+    site that shows it (the e-mail itself in a frame, with its own styles), or its plain
+    text (``format=text``)."""
+    shown = _preview(ctx, of)
     if format == "text":
-        return PlainTextResponse(content)
-    response = HTMLResponse(content)
-    response.headers["Content-Security-Policy"] = PREVIEW_CSP
-    return response
+        part = shown.message.get_body(("plain",)) if shown.message else None
+        return PlainTextResponse(part.get_content() if part else NOTHING_NEW + "\n")
+    if of.token:
+        back = (f"/subscriptions/manage?{of.params()}", "Change or stop this subscription")
+    else:
+        back = (f"/subscribe?{of.params()}", "Subscribe")
+    return page(ctx, "digest_preview.html", title="Preview of the next e-mail",
+                about=mail_render.describe(shown.sub), label=shown.label,
+                subject=shown.message["Subject"] if shown.message else "",
+                params=of.params(), back=back, nothing_new=NOTHING_NEW)  # fmt: skip
+
+
+@router.get("/digest/preview/email")
+def preview_email(ctx: CtxDep, of: PreviewOfDep) -> Response:
+    """The HTML e-mail the preview page frames: a whole e-mail, its own styles, no scripts,
+    nothing loaded from elsewhere; its links open in the whole window."""
+    shown = _preview(ctx, of)
+    part = shown.message.get_body(("html",)) if shown.message else None
+    if part is None:
+        return PlainTextResponse(NOTHING_NEW + "\n")
+    content = part.get_content().replace("<head>", '<head>\n<base target="_top">', 1)
+    return HTMLResponse(content, headers={"Content-Security-Policy": PREVIEW_CSP,
+                                          "X-Frame-Options": "SAMEORIGIN"})  # fmt: skip
 
 
 # -- API -----------------------------------------------------------------------------------

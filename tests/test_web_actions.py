@@ -334,3 +334,50 @@ def test_a_comment_sent_after_signing_out_elsewhere_is_given_back(web, member):
         headers={"referer": "https://evil.example/papers/1"},
     )
     assert r.status_code == 403 and "Back to the page you were on" not in r.text
+
+
+def test_markdown_tables_keep_their_column_alignment_and_nothing_else(web, member):
+    """`|:--|:-:|--:|` aligns a comment's table columns: a class the stylesheet aligns by (the
+    site's CSP refuses inline styles); hostile input gets no other style, class or
+    attribute past either wall (the Markdown renderer, then the sanitizer)."""
+    from paperwire.web import render
+
+    html = render.markdown("| left | mid | right | plain |\n|:--|:-:|--:|---|\n| 1 | 2 | 3 | 4 |")
+    assert html.count('<th class="align-left">') == 1 and html.count('<td class="align-left">') == 1
+    assert '<th class="align-center">mid</th>' in html and '<td class="align-right">3</td>' in html
+    assert "<th>plain</th>" in html and "<td>4</td>" in html and "style" not in html
+    # Raw HTML in a comment is text: no attribute of it reaches the page.
+    hostile = render.markdown(
+        '| <td style="position:fixed" class="align-right x">a</td> | b |\n|--:|:-:|\n'
+        '| <span style="background:url(data:x)">c</span> | d |\n'
+        '| style="color:red" | class="evil" |'
+    )
+    assert set(re.findall(r"</?([a-z]+)", hostile)) == {"table", "thead", "tbody", "tr", "th", "td"}
+    assert not re.search(r"<[^>]*(style|onclick|position|url\()", hostile)
+    assert re.findall(r'<t[hd] class="([^"]*)">', hostile) == ["align-right", "align-center"] * 3
+    assert re.findall(r"<(?!/)[^>]*>", hostile) == re.findall(
+        r"<(?:table|thead|tbody|tr|t[hd] class=\"align-(?:right|center)\")>", hostile
+    )  # no other attribute on any tag
+    # The sanitizer alone (the second wall) keeps only an alignment class on a cell.
+    walled = render.sanitize(
+        '<table><tbody><tr><th class="align-right evil" style="color:red;text-align:right" '
+        'align="right" onclick="x()" id="i">a</th><td class="align-centre align-left" '
+        'style="text-align:center">b</td><td class="align-right" style="text-align: '
+        'right; background: url(javascript:alert(1))">c</td></tr></tbody></table>'
+        '<p class="align-right" style="text-align:right">p</p><span class="align-left">s</span>'
+    )
+    assert walled == (
+        '<table><tbody><tr><th class="align-right">a</th><td class="align-left">b</td>'
+        '<td class="align-right">c</td></tr></tbody></table><p>p</p>s'
+    )
+    # On the page: the comment's table, aligned by the stylesheet.
+    pid = web[2][0]
+    r = member.post(f"/papers/{pid}/comments", {"body": "| n | score |\n|---|--:|\n| a | 0.91 |"})
+    assert r.status_code == 303
+    page = member.get(f"/papers/{pid}").text
+    assert (
+        '<th class="align-right">score</th>' in page and '<td class="align-right">0.91</td>' in page
+    )
+    css = member.get("/static/style.css").text
+    assert "th.align-right, td.align-right { text-align: right; }" in css
+    assert "th.align-center, td.align-center { text-align: center; }" in css

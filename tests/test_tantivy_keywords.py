@@ -401,7 +401,9 @@ def test_the_site_searches_through_tantivy_and_the_cli_builds_it(store, tmp_path
     assert "word log: 59 applied changes deleted" in r.output, r.output
     r = run(main, ["--db", f"sqlite:///{db}", "stats", "--json"], env=env)
     kw = json.loads(r.output)["keyword_index"]
-    assert kw["built"] and kw["papers"] == 60 and kw["behind"] == 0
+    assert kw["built"] and kw["papers"] == 60 and kw["behind"] == 0 and kw["log_kept"] == 1
+    r = run(main, ["--db", f"sqlite:///{db}", "stats"], env=env)
+    assert "word log                    1  (changes kept" in r.output, r.output
     r = run(main, ["--db", f"sqlite:///{db}", "search", "gaussian", "splatting"], env=env)
     assert r.exit_code == 0 and "Gaussian" in r.output, r.output
     r = run(main, ["--db", f"sqlite:///{db}", "index", "--rebuild-words"], env=env)

@@ -88,6 +88,8 @@ def stats(runtime: Runtime, as_json: bool) -> None:
             click.echo(f"keyword index      {kw['papers']:>10,}  ({where})")
             behind = f"{kw['behind']:>10,}  (changes to papers not applied yet)"
             click.echo(f"keyword behind     {behind}")
+            kept = f"{kw['log_kept']:>10,}  (changes kept; applied ones are deleted)"
+            click.echo(f"word log           {kept}")
         else:
             click.echo(f"keyword index      none yet ({kw['kind']}; paperwire index builds it)")
 

@@ -561,13 +561,16 @@ class TantivyKeywords:
             return {"kind": "tantivy", "built": False, "folder": str(self.words.root)}
         settled = self.words.settled()
         searcher = self.words.index.searcher()
+        end = self.store.words.log_end()
         return {
             "kind": "tantivy",
             "built": True,
             "folder": str(self.words.folder),
             "papers": searcher.num_docs,
             "segments": searcher.num_segments,
-            "behind": max(0, self.store.words.log_end() - settled),
+            "behind": max(0, end - settled),
+            # At most this many word log rows are kept (the ids above the deleted ones).
+            "log_kept": max(0, end - self.store.words.pruned_through()),
         }
 
 

@@ -371,7 +371,7 @@ def test_topic_alert_for_an_author(authored, tmp_path):
 
     config = make_config(tmp_path)
     engine = search_engine(authored, semantic=False)
-    composer = Composer(authored, config.digests, trending_ranker(), engine, 0.5)
+    composer = Composer(authored, config.digests, trending_ranker(), engine)
     start, end = datetime(2026, 3, 1), datetime(2026, 3, 1) + timedelta(days=30)
     for n, (query, expected) in enumerate(
         [

@@ -64,7 +64,7 @@ def test_a_topic_alert_keeps_the_category(papers, tmp_path):
 
     config = make_config(tmp_path)
     engine = search_engine(papers, semantic=False)
-    composer = Composer(papers, config.digests, trending_ranker(), engine, 0.5)
+    composer = Composer(papers, config.digests, trending_ranker(), engine)
     start, end = datetime(2026, 3, 1), datetime(2026, 3, 1) + timedelta(days=30)
     for n, (query, expected) in enumerate(
         [

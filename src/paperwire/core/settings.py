@@ -286,7 +286,7 @@ class DigestSettings:
     alert_min_similarity: float = setting(
         0.45,
         "Cosine similarity from which a new paper matches a topic alert by meaning alone "
-        "(papers holding every word of the query need search_min_similarity).",
+        "(papers holding every word of the query match, as they do in search).",
     )
     digest_max_attempts: int = setting(
         5, "Runs that try a digest after temporary failures before giving it up."

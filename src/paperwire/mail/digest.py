@@ -2,11 +2,10 @@
 
 - **Trending digest**: the papers at the top of the site's trending rank at the end of the
   period (the rank of /papers/trending), leaving out those the subscriber already got.
-- **Topic alert**: the papers new in the period that match the saved query, by the same
-  hybrid judgement as search: a paper counts when it holds every word of the query — as the
-  keyword index judges it, exactly as for a search — and is at least
-  ``search_min_similarity`` close in meaning, or when it is ``alert_min_similarity`` close on
-  meaning alone. Excluded words (``-word``) exclude. Best first; each says why.
+- **Topic alert**: the papers new in the period that the same search would show: a paper
+  counts when it holds every word of the query — as the keyword index judges it, exactly as
+  for a search — or when it is ``alert_min_similarity`` close on meaning alone. Excluded
+  words (``-word``) exclude. Closest in meaning first; each says why.
 - **For you**: the papers new in the period ranked for the subscriber's account exactly as
   the site's For-you tab ranks (:mod:`paperwire.rank.foryou`, with the reader's signals
   gathered by :mod:`paperwire.rank.reader`): what they dismissed or liked stays out; each says
@@ -80,7 +79,6 @@ class Composer:
     settings: DigestSettings
     ranker: Ranker
     engine: SearchEngine  # its keyword index judges words; its vectors (if any) meaning
-    min_similarity: float  # search_min_similarity: with every word, this close suffices
     persist: bool = True  # keep embedded queries on their subscription (off in dry runs)
     _trending: dict[datetime, list[tuple[str, str]]] = field(default_factory=dict)
     _windows: dict[tuple[datetime, datetime], _Window] = field(default_factory=dict)
@@ -142,63 +140,61 @@ class Composer:
         sub.query_vector, sub.query_model = vec.tobytes(), engine.model
         return vec
 
-    def topic_matches(self, sub: Subscription, start: datetime, end: datetime) -> list[Pick]:
+    def topic_matches(
+        self, sub: Subscription, start: datetime, end: datetime, limit: int | None = None
+    ) -> list[Pick]:
+        """The period's papers the alert's query matches, closest first (``limit``: the
+        first ones, the only ones explained)."""
         w = self.window(start, end)
         if not w.ids:
             return []
         parsed = parse(sub.query or "")
-        matcher = Matcher(parsed)
         qvec = self.query_vector(sub)
-        loose, strict = self.min_similarity, float(self.settings.alert_min_similarity)
+        strict = float(self.settings.alert_min_similarity)
         sims: np.ndarray | None = None
         if qvec is not None and w.vectors is not None and w.has_vector is not None:
             sims = w.vectors @ qvec
             sims[~w.has_vector] = -1.0
-            # Only papers close enough on some rule are worth reading (and those without a
-            # vector yet, by their words).
-            candidates = np.flatnonzero((sims >= min(loose, strict)) | ~w.has_vector).tolist()
-        else:
-            candidates = list(range(len(w.ids)))
+        # A search shows every paper holding all the words, however far in meaning (one
+        # common word is far from most abstracts); meaning alone needs the stricter bar.
+        every = w.words.holding_all(parsed, w.seqs) if parsed.units else set()
+        close = set() if sims is None else set(np.flatnonzero(sims >= strict).tolist())
+        candidates = [i for i, seq in enumerate(w.seqs) if seq in every or i in close]
         if parsed.author or parsed.category:
             # author:"…" or category:… in an alert: only their papers; with no words, every
             # one of them.
+            if not parsed.units:
+                candidates = list(range(len(w.ids)))
             theirs = self.store.search.allowed_among(
                 [w.seqs[i] for i in candidates],
                 SearchFilters(author=parsed.author, category=parsed.category),
             )
             candidates = [i for i in candidates if w.seqs[i] in theirs]
+        if parsed.excluded and candidates:
+            banned = w.words.holding_any(parsed.excluded, [w.seqs[i] for i in candidates])
+            candidates = [i for i in candidates if w.seqs[i] not in banned]
         if not candidates:
             return []
-        anything = bool(parsed.author or parsed.category) and not parsed.units
+        matcher = Matcher(parsed)
 
         def similarity(i: int) -> float | None:
             has = w.has_vector is not None and bool(w.has_vector[i])
             return float(sims[i]) if sims is not None and has else None
 
-        seqs = [w.seqs[i] for i in candidates]
-        # Words decide for papers between the two bars and for those without a vector;
-        # closer papers count on meaning alone (so the index is asked about fewer papers).
-        undecided = [
-            w.seqs[i] for i in candidates if (sim := similarity(i)) is None or sim < strict
-        ]
-        every = w.words.holding_all(parsed, undecided) if parsed.units and undecided else set()
-        banned = w.words.holding_any(parsed.excluded, seqs) if parsed.excluded else set()
+        def score(i: int) -> float:
+            share = 1.0 if w.seqs[i] in every else matcher.share(w.texts[i])
+            return (similarity(i) or 0.0) + 0.1 * share
+
+        ranked = sorted(((score(i), w.ids[i], i) for i in candidates), key=lambda x: (-x[0], x[1]))
         picks = []
-        for i, seq in zip(candidates, seqs, strict=True):
-            if seq in banned:
-                continue
-            sim = similarity(i)
-            full = anything or seq in every
-            ok = full if sim is None else (full and sim >= loose) or sim >= strict
-            if not ok:
-                continue
-            text = w.texts[i]
-            matched = matcher.explain(text)
-            why = [matched] if matched else []
-            if sim is not None:
-                why.append(f"similarity {sim:.2f}")
-            picks.append(Pick(w.ids[i], " · ".join(why), (sim or 0.0) + 0.1 * matcher.share(text)))
-        picks.sort(key=lambda p: (-p.score, p.paper_id))
+        for n, (value, paper_id, i) in enumerate(ranked):
+            why = []
+            if limit is None or n < limit:
+                matched = matcher.explain(w.texts[i])
+                why = [matched] if matched else []
+                if (sim := similarity(i)) is not None:
+                    why.append(f"similarity {sim:.2f}")
+            picks.append(Pick(paper_id, " · ".join(why), value))
         return picks
 
     # -- For you -------------------------------------------------------------------------
@@ -273,5 +269,5 @@ class Composer:
         if sub.kind == "foryou":  # ranked among all of the period's, as on the tab
             picks = self.for_you(sub, due.start, due.end, size + len(already_sent))
         else:
-            picks = self.topic_matches(sub, due.start, due.end)
+            picks = self.topic_matches(sub, due.start, due.end, size + len(already_sent))
         return [p for p in picks if p.paper_id not in already_sent][:size]

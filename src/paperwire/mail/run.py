@@ -151,9 +151,7 @@ class DigestRun:
     ):
         self.store = store
         self.site, self.mail, self.digests = settings.site, settings.mail, settings.digests
-        self.composer = Composer(
-            store, self.digests, ranker, engine, settings.search.search_min_similarity
-        )
+        self.composer = Composer(store, self.digests, ranker, engine)
         self.signer = signer or Signer(store.accounts.instance_secret(self.site.secret_key))
         self.base_url = site_address(store, self.site).rstrip("/")
         self.mailer = mailer

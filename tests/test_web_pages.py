@@ -1,6 +1,7 @@
 """The site's pages through an in-process client: feeds, navigation, paper pages, errors,
 hostile input."""
 
+import re
 from datetime import date, timedelta
 
 import lxml.html
@@ -134,6 +135,18 @@ def test_bad_query_parameters_are_400_not_500(visitor):
     ):
         r = visitor.get(url)
         assert r.status_code == 400, (url, r.status_code)
+
+
+def test_a_search_sort_left_when_the_last_filter_is_cleared_shows_the_feed(visitor):
+    """Clearing the last filter of a search sorted by date (the form keeps its sort) gave
+    a 400: the feed now takes the search's sorts as its own of the same kind."""
+    newest, top = visitor.get("/papers?sort=published"), visitor.get("/papers")
+    for url, same in (("/papers?sort=date", newest), ("/papers?q=&sort=date", newest),
+                      ("/papers?q=&sort=relevance", top)):  # fmt: skip
+        r = visitor.get(url)
+        assert r.status_code == 200, url
+        order = re.findall(r'href="/papers/(\d{4}\.\d{5})"', r.text)
+        assert order and order == re.findall(r'href="/papers/(\d{4}\.\d{5})"', same.text), url
 
 
 def test_paper_page_full(web, visitor):

@@ -286,6 +286,8 @@ def papers_index(
         filters = dataclasses.replace(filters, category=typed)
     if q.strip() or filters.active or dates_left_out:
         return search_page(ctx, q, p, sort or "relevance", filters, dates_left_out)
+    # Filters cleared from a search sorted its way: the feed's own order of the same kind.
+    sort = {"date": "published", "relevance": "upvotes"}.get(sort or "upvotes", sort)
     return _feed(ctx, periods.day(_latest_day(ctx)), p, _sort(sort or "upvotes"))
 
 

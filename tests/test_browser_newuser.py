@@ -1,0 +1,60 @@
+"""What a new user found in a real browser (Chromium): tables that split words, popovers that
+would not close, items whose parts did not belong together."""
+
+from datetime import timedelta
+
+from paperwire.core.clock import utcnow
+
+from .test_browser import browser, expect, live, page  # noqa: F401 - fixtures
+from .test_browser_a11y import axe_source, run_axe  # noqa: F401
+from .test_pending import submit_job
+from .webkit import PASSWORD, add_user
+
+# Words of the cells under ``selector`` laid out on more than one line (split mid-word).
+SPLIT_WORDS = """(selector) => {
+  const split = [];
+  for (const cell of document.querySelectorAll(selector)) {
+    const walker = document.createTreeWalker(cell, NodeFilter.SHOW_TEXT);
+    for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+      for (const m of node.data.matchAll(/\\S+/g)) {
+        const range = document.createRange();
+        range.setStart(node, m.index);
+        range.setEnd(node, m.index + m[0].length);
+        const tops = new Set([...range.getClientRects()].map((r) => Math.round(r.top)));
+        if (tops.size > 1) split.push(m[0]);
+      }
+    }
+  }
+  return split;
+}"""
+
+
+def sign_in(p, url, name):
+    p.goto(f"{url}/signin")
+    p.get_by_label("User name or e-mail").fill(name)
+    p.get_by_label("Password").fill(PASSWORD)
+    p.keyboard.press("Enter")
+    p.wait_for_url(f"{url}/papers")
+
+
+def test_the_pending_table_wraps_at_words_on_a_phone_and_on_the_submit_page(page, live, axe_source):  # noqa: F811
+    url, store, ids, config = live
+    uid = add_user(store, "member")
+    submit_job(store, uid, pid="2611.00001")
+    job = store.queue.claim("test", 60)
+    store.queue.retry(
+        job,
+        "arXiv could not be reached: it keeps asking in the background",
+        utcnow() + timedelta(hours=1),
+    )
+    sign_in(page, url, "member")
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto(f"{url}/papers/pending")
+    expect(page.get_by_role("heading", name="Waiting for arXiv")).to_have_count(1)
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    assert page.evaluate(SPLIT_WORDS, "main td") == []
+    assert run_axe(page, axe_source) == []  # the stacked rows are still a table to read
+    page.set_viewport_size({"width": 1280, "height": 900})
+    page.goto(f"{url}/papers/submit")
+    expect(page.get_by_role("heading", name="Waiting for arXiv")).to_have_count(1)
+    assert page.evaluate(SPLIT_WORDS, "main td, main th") == []

@@ -248,6 +248,38 @@ def test_an_arxiv_id_or_link_as_the_query_opens_that_paper(searchable):
     assert v.get("/papers", params={"q": f"{pid} splatting"}).status_code == 200
 
 
+def test_a_search_that_looks_for_nothing_or_left_out_every_match_says_so(searchable):
+    """Only common words or signs: "no word to search for", not the message for words left
+    out, and no "0 papers by words". Words left out that every all-words paper holds: said
+    plainly, with the search that keeps them, instead of "no paper holds all your words"."""
+    app, store = searchable[0], searchable[1]
+    v = Visitor(app)
+    for q in ("the", "of the", "*", "!!!???..."):
+        r = v.get("/papers", params={"q": q})
+        assert r.status_code == 200, q
+        assert "has no word to search for" in r.text, q
+        assert "only says what to leave out" not in r.text and "by words" not in r.text, q
+    out = v.get("/papers", params={"q": "-vision -language"}).text
+    assert "as in “diffusion -vision -language”" in out  # an example that can match
+    store.papers.upsert(
+        [PaperRecord(id="2503.19990", title="Axolotl tail regrowth",
+                     abstract="A speculative account of how axolotls regrow tails.",
+                     source="arxiv-api"),
+         PaperRecord(id="2503.19991", title="Axolotl gill shapes",
+                     abstract="Speculative notes on the gills of axolotls.",
+                     source="arxiv-api")],
+        TRUST,
+    )  # fmt: skip
+    for sort in ("relevance", "date"):
+        r = v.get("/papers", params={"q": "axolotl -speculative", "sort": sort})
+        assert r.status_code == 200
+        assert "Every paper holding all your other words also holds “speculative”" in r.text
+        assert "No paper holds all your words" not in r.text
+        assert 'href="/papers?q=axolotl&amp;sort=' in r.text
+    kept = v.get("/papers", params={"q": "axolotl -regrowth"}).text
+    assert "Every paper holding" not in kept and "Axolotl gill shapes" in kept
+
+
 def test_no_alert_is_offered_for_a_search_an_alert_cannot_keep(searchable):
     """Words only left out, or more than a topic alert keeps (300 characters): no alert is
     offered (it would fail once clicked); the words-left-out search says what is missing."""

@@ -235,6 +235,17 @@ class SearchEngine:
         return [h for h in hits if h.paper_id]
 
     # -- words and meaning of given papers -----------------------------------------------
+    def excluded_every_match(self, parsed: ParsedQuery, filters: SearchFilters) -> bool:
+        """Whether some paper holds every word of ``parsed`` but each such paper holds a
+        word it leaves out (``"draft model" -speculative`` where every draft model is
+        speculative): then the results are only close in meaning, and the reader is told
+        why."""
+        if not parsed.excluded or not parsed.units:
+            return False
+        only = ParsedQuery(text="", units=parsed.units)
+        _, all_words = self.keyword.retrieve(only, filters, 1)
+        return bool(all_words)
+
     def words(self, seqs: Sequence[int] | None = None) -> WordJudge:
         """Which papers hold which words, judged by the keyword index exactly as search
         judges them (topic alerts decide with this), prepared for ``seqs`` when given."""

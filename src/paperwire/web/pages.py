@@ -33,6 +33,7 @@ from ..rank.trending import (
     VOTE_HALF_LIFE_H,
     WINDOW_DAYS,
 )
+from ..search import SearchResult
 from ..store.signals import Marks
 from . import (
     avatars,
@@ -359,13 +360,43 @@ def search_page(
         atom="/feeds/search.atom?" + urlencode({k: v for k, v in params.items() if k != "sort"}),
         dates_left_out=dates_left_out,
         unknown_category=stray,
-        # "-diffusion" alone: words to leave out, none to look for
-        nothing_sought=bool(q.strip()) and not filters.active and not parse(q).units,
+        # "-diffusion" alone: words to leave out, none to look for; "the", "!!!": no word
+        nothing_sought=_nothing_sought(q, filters, result.total),
+        example_word=next(w for w in EXAMPLE_WORDS if w not in q.lower()),
+        excluded_all=_excluded_all(ctx, result, filters) if not p else None,
+        query_without_exclusions=" ".join(EXCLUSION.sub(" ", q).split()),
         category_guess=_category_guess(q, stray, params) if stray else None,
         named_paper=_named_paper(q),
         alert_query=alert,
         alert_leaves_out=alert_leaves_out,
     )
+
+
+EXAMPLE_WORDS = ("vision", "diffusion", "graphs", "robots")
+EXCLUSION = re.compile(r'(?:(?<=\s)|^)-(?:"[^"]*"?|\S+)')  # -word, -"a phrase"
+
+
+def _nothing_sought(q: str, filters: SearchFilters, found: int) -> str | None:
+    """Why a query with no filter found nothing for want of words: "excluded" (only words
+    to leave out) or "no words" (only common words or signs, which the keyword index does
+    not hold); None when it had words to look for, or found papers by meaning."""
+    parsed = parse(q)
+    if not q.strip() or filters.active or parsed.units or found:
+        return None
+    return "excluded" if parsed.excluded else "no words"
+
+
+def _excluded_all(ctx: Ctx, result: SearchResult, filters: SearchFilters) -> str | None:
+    """The words left out, when they left out every paper holding all the others (the
+    results then only come close in meaning); None otherwise."""
+    parsed = result.query
+    if not parsed.excluded or any(h.all_words for h in result.hits):
+        return None
+    if parsed.author and not filters.author:
+        filters = dataclasses.replace(filters, author=parsed.author)
+    if not ctx.site.search.excluded_every_match(parsed, filters):
+        return None
+    return ", ".join(f"“{' '.join(words)}”" for words in parsed.excluded)
 
 
 def _category_known(ctx: Ctx, filters: SearchFilters) -> bool:

@@ -381,3 +381,12 @@ def test_markdown_tables_keep_their_column_alignment_and_nothing_else(web, membe
     css = member.get("/static/style.css").text
     assert "th.align-right, td.align-right { text-align: right; }" in css
     assert "th.align-center, td.align-center { text-align: center; }" in css
+
+
+def test_an_unknown_papers_age_is_told_by_the_month_of_its_id(web, member):
+    """A paper this instance does not know yet: its id says the month, not the day."""
+    for raw, month in (("2401.09417", "January 2024"), ("hep-th/9901001", "January 1999")):
+        r = member.post("/papers/submit", {"arxiv_id": raw})
+        assert r.status_code == 400, r.text
+        assert f"From {month}: only papers from the last 14 days" in r.text
+        assert "Jan 31" not in r.text

@@ -54,14 +54,14 @@ def age_problem(
 ) -> str | None:
     """Why a paper is too old to submit at ``at`` (None: it is not, or nobody can tell)."""
     max_age = site.submit_max_age_days
-    published = published or id_month_end(paper_id)
-    if not max_age or privileged or published is None:
+    latest = published or id_month_end(paper_id)
+    if not max_age or privileged or latest is None:
         return None
-    if published < at - timedelta(days=max_age):
-        return (
-            f"Published {short_date(published)}: only papers from the last "
-            f"{max_age} days can be submitted."
-        )
+    if latest < at - timedelta(days=max_age):
+        # Without its date, only the month its id encodes is known: say that, not a made-up
+        # day (the month's last, which the rule measures by).
+        when = f"Published {short_date(published)}" if published else f"From {latest:%B %Y}"
+        return f"{when}: only papers from the last {max_age} days can be submitted."
     return None
 
 

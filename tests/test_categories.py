@@ -27,6 +27,12 @@ def test_codes_are_spelled_as_arxiv_spells_them():
     assert categories.closest("cs.CVV") == "cs.CV"
     assert categories.closest("quant-phh") == "quant-ph"
     assert categories.closest("zoology") is None
+    # Two letters the wrong way round is the commonest slip: cs.VC is cs.CV, not cs.SC.
+    assert categories.closest("cs.VC") == "cs.CV"
+    assert categories.closest("stat.LM") == "stat.ML"
+    assert categories.closest("hep-ht") == "hep-th"
+    assert categories.closest("asrto-ph") == "astro-ph"
+    assert categories.closest("cs.XX") is None and categories.closest("x" * 500) is None
     every = [f"{a}.{c}" for a, subs in categories.TAXONOMY.items() for c in subs]
     assert len(every) == len(set(every)) == 146  # and 9 archives that are categories
 

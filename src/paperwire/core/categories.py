@@ -59,6 +59,36 @@ def is_archive(code: str) -> bool:
 
 
 def closest(code: str) -> str | None:
-    """The arXiv code nearest a mistyped one (``cs.CVV`` -> ``cs.CV``), or None."""
-    near = difflib.get_close_matches(code.strip().lower(), list(_CANONICAL), n=1, cutoff=0.75)
-    return _CANONICAL[near[0]] if near else None
+    """The arXiv code nearest a mistyped one (``cs.CVV`` -> ``cs.CV``, ``cs.VC`` -> ``cs.CV``),
+    or None: fewest edits, two letters typed the wrong way round counting half an edit (the
+    commonest slip, so ``cs.VC`` is ``cs.CV``, not ``cs.SC``); at most one edit in five
+    letters, ties to the most similar by ``difflib``."""
+    typed = code.strip().lower()
+    if not typed or len(typed) > 40:
+        return None
+    allowed = max(1.0, len(typed) / 5)
+    best: tuple[float, float, str] | None = None
+    for known in _CANONICAL:
+        if abs(len(known) - len(typed)) > allowed:
+            continue
+        cost = _edits(typed, known)
+        if cost > allowed:
+            continue
+        key = (cost, -difflib.SequenceMatcher(None, typed, known).ratio(), known)
+        if best is None or key < best:
+            best = key
+    return _CANONICAL[best[2]] if best else None
+
+
+def _edits(a: str, b: str) -> float:
+    """Edit distance (insert, delete, change: 1) where swapping two neighbours costs 0.5."""
+    prev2: list[float] = []
+    prev = [float(j) for j in range(len(b) + 1)]
+    for i in range(1, len(a) + 1):
+        row = [float(i)] + [0.0] * len(b)
+        for j in range(1, len(b) + 1):
+            row[j] = min(prev[j] + 1, row[j - 1] + 1, prev[j - 1] + (a[i - 1] != b[j - 1]))
+            if i > 1 and j > 1 and a[i - 1] == b[j - 2] and a[i - 2] == b[j - 1]:
+                row[j] = min(row[j], prev2[j - 2] + 0.5)
+        prev2, prev = prev, row
+    return prev[len(b)]

@@ -35,6 +35,10 @@ def test_api_docs_render_offline_under_the_csp(browser, live):  # noqa: F811
         assert daily.get_by_text("Papers of the daily feed").is_visible()
         assert page.locator(".opblock").count() >= 10
         assert page.get_by_role("heading", name="API", exact=True).is_visible()
+        # "Authorize" alone, not inside an empty padded panel
+        bar = page.locator(".scheme-container").bounding_box()
+        button = page.locator(".btn.authorize").bounding_box()
+        assert bar and button and bar["height"] <= button["height"] + 8, (bar, button)
         page.screenshot(path=str(SHOTS / "30-api-docs.png"))
         here = urlsplit(url).netloc
         outside = [u for u in requests if urlsplit(u).netloc not in (here, "")]

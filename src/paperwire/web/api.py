@@ -38,6 +38,7 @@ from .openapi import (
     date_schema,
     errors,
     optional,
+    optional_sign_in,
     signed_in,
 )
 
@@ -417,6 +418,7 @@ def _comment_json(c: service.ThreadComment) -> dict[str, Any]:
     summary="Discussion of a paper",
     response_model=None,
     responses=errors(*READ, 404),
+    openapi_extra=optional_sign_in(),
 )
 def comments(ctx: CtxDep, arxiv_id: ArxivPath) -> list[dict[str, Any]]:
     card = ctx.store.feed.card(_pid(arxiv_id))

@@ -18,7 +18,16 @@ from ..store.collections import MAX_DESCRIPTION, MAX_ITEMS, MAX_NAME, MAX_NOTE
 from . import render
 from .collections import owned, paper_id, refused, visible, writer
 from .deps import CtxDep, RowId, WriterDep, require_user
-from .openapi import ARXIV_REF, READ, VISIBLE, WRITE, ArxivPath, errors, signed_in
+from .openapi import (
+    ARXIV_REF,
+    READ,
+    VISIBLE,
+    WRITE,
+    ArxivPath,
+    errors,
+    optional_sign_in,
+    signed_in,
+)
 
 router = APIRouter(prefix="/api", tags=["collections"])
 ALREADY: dict[int | str, dict[str, Any]] = {
@@ -163,6 +172,7 @@ def create(ctx: WriterDep, body: CollectionBody) -> Any:
     summary="One collection, with its papers",
     response_model=None,
     responses=errors(*READ, 404),
+    openapi_extra=optional_sign_in(),
 )
 def show(ctx: CtxDep, collection_id: RowId) -> dict[str, Any]:
     """A public or unlisted collection, or your own private one (404 for anyone else's)."""

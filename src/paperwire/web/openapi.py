@@ -172,13 +172,30 @@ _SECURITY_SCHEMES = {
         "description": "The page's CSRF token (meta csrf-token), with the session cookie",
     },
 }
-_SIGNED_IN: list[dict[str, list[str]]] = [{"bearer": []}, {"session": [], "csrf": []}]
+# Who may call an operation, as Swagger UI shows it (a lock only where signing in matters):
+# a write takes a Bearer token or the session with its X-CSRF-Token; a read, the session
+# alone. Public operations declare none (``security: []``); optional sign-in lists ``{}``
+# first (anyone), then the ways that personalise the answer.
+_WRITE_AUTH: list[dict[str, list[str]]] = [{"bearer": []}, {"session": [], "csrf": []}]
+_READ_AUTH: list[dict[str, list[str]]] = [{"bearer": []}, {"session": []}]
+_REQUIRES = "x-requires-sign-in"
+_OPTIONAL = "x-optional-sign-in"
+
+
+def _security(method: str, op: dict[str, Any]) -> list[dict[str, list[str]]]:
+    signed_in = _READ_AUTH if method == "get" else _WRITE_AUTH
+    if op.pop(_REQUIRES, False):
+        return signed_in
+    if op.pop(_OPTIONAL, False):
+        return [{}, *signed_in]
+    return []
 
 
 def install(app: FastAPI, comment_max_chars: int) -> None:
     """Serve a schema without FastAPI's 422 (this app answers 400: app._bad_params) and with
-    security schemes: optional everywhere, required where a route answers 401 or 403 to a
-    caller without them."""
+    security schemes: required where a route answers 401 to a caller without them (
+    :func:`signed_in`), optional where they change the answer (:func:`optional_sign_in`),
+    none elsewhere."""
 
     def schema() -> dict[str, Any]:
         if app.openapi_schema:
@@ -195,12 +212,11 @@ def install(app: FastAPI, comment_max_chars: int) -> None:
             schemas.pop(name, None)
         components["securitySchemes"] = _SECURITY_SCHEMES
         for item in spec.get("paths", {}).values():
-            for op in item.values():
+            for method, op in item.items():
                 responses = op.get("responses", {})
                 if responses.get("422", {}).get("description") == "Validation Error":
                     responses.pop("422")  # FastAPI's own: this app answers 400
-                required = op.pop("x-requires-sign-in", False)
-                op["security"] = _SIGNED_IN if required else [{}, *_SIGNED_IN]
+                op["security"] = _security(method, op)
         body = schemas.get("CommentBody", {}).get("properties", {}).get("body")
         if body is not None:  # the instance's limit, not the hard cap of the model
             body["maxLength"] = min(body.get("maxLength", comment_max_chars), comment_max_chars)
@@ -212,4 +228,11 @@ def install(app: FastAPI, comment_max_chars: int) -> None:
 
 def signed_in() -> dict[str, Any]:
     """``openapi_extra`` of a route that answers only callers who are signed in."""
-    return {"x-requires-sign-in": True}
+    return {_REQUIRES: True}
+
+
+def optional_sign_in() -> dict[str, Any]:
+    """``openapi_extra`` of a route open to anyone whose answer depends on who signed in (a
+    private collection its owner sees, hidden comments a moderator sees). Routes with
+    neither are public: no security requirement, no lock in Swagger UI."""
+    return {_OPTIONAL: True}

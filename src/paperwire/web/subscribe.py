@@ -64,6 +64,9 @@ PREVIEW_CSP = (
 )
 
 
+TOPIC_WITHOUT_ALERT = "You typed a topic: choose “A topic alert”, or clear the topic."
+
+
 def _limits(ctx: Ctx, email: str) -> None:
     limit = ctx.settings.digests.rate_limit_subscribe
     rate_limit(ctx, f"subscribe:ip:{ctx.ip}", limit * 4, HOUR)
@@ -115,6 +118,11 @@ def subscribe(post: PostedDep) -> Response:
         data["email"] = own  # For you goes to the account's address
     _limits(ctx, data.get("email", "").strip())
     req, errors = subs.validate(data, for_you=own is not None)
+    if data.get("kind", "trending") != "topic" and data.get("query", "").strip():
+        # A topic typed while "What to send" stayed on another choice would be dropped
+        # without a word (the script ticks "A topic alert" as one types; without it, this).
+        errors.setdefault("query", TOPIC_WITHOUT_ALERT)
+        req = None
     if req is None:
         return _form_page(ctx, data, errors, status=400)
     active = _subscribe(ctx, req, ctx.user)
@@ -494,6 +502,7 @@ def _sub_json(sub: Subscription) -> dict[str, Any]:
         200: {"description": "The caller's own confirmed address, subscribed at once"},
         **openapi.errors(400, 401, 413, 415, 429, fields=True),
     },
+    openapi_extra=openapi.optional_sign_in(),
 )
 def api_subscribe(ctx: CtxDep, body: SubscriptionBody) -> dict[str, str] | JSONResponse:
     """Sends a confirmation e-mail (double opt-in): 202, the same answer whether or not the

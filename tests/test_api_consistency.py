@@ -1,0 +1,50 @@
+"""The JSON API speaks one language: who must sign in (as the OpenAPI document and Swagger
+UI show it), and how errors are answered."""
+
+from __future__ import annotations
+
+import pytest
+
+from .webkit import Visitor
+
+
+@pytest.fixture
+def api(web):
+    return Visitor(web[0]).client
+
+
+def _operations(spec):
+    for path, item in spec["paths"].items():
+        for method, op in item.items():
+            yield method.upper(), path, op
+
+
+PUBLIC = {
+    ("GET", "/api/daily_papers"),
+    ("GET", "/api/papers/search"),
+    ("GET", "/api/papers"),
+    ("GET", "/api/papers/{arxiv_id}"),
+    ("GET", "/api/papers/{arxiv_id}/similar"),
+    ("GET", "/api/users/{username}/collections"),
+}
+# open to anyone, answered differently to who signed in
+OPTIONAL = {
+    ("GET", "/api/papers/{arxiv_id}/comments"),  # hidden comments, to admins
+    ("GET", "/api/collections/{collection_id}"),  # a private one, to its owner
+    ("POST", "/api/subscriptions"),  # the account's own confirmed address at once
+}
+
+
+def test_security_only_where_signing_in_matters(api):
+    ops = {(m, p): op for m, p, op in _operations(api.get("/openapi.json").json())}
+    for key in PUBLIC:
+        assert ops[key]["security"] == [], key  # no lock in Swagger UI
+    for key in OPTIONAL:
+        assert ops[key]["security"][0] == {} and {"bearer": []} in ops[key]["security"], key
+    for (method, path), op in ops.items():
+        if (method, path) in PUBLIC | OPTIONAL:
+            continue
+        assert {} not in op["security"] and {"bearer": []} in op["security"], (method, path)
+        session = next(s for s in op["security"] if "session" in s)
+        # reads take the session cookie alone; writes also its X-CSRF-Token
+        assert ("csrf" in session) == (method != "GET"), (method, path)

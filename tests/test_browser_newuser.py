@@ -58,3 +58,11 @@ def test_the_pending_table_wraps_at_words_on_a_phone_and_on_the_submit_page(page
     page.goto(f"{url}/papers/submit")
     expect(page.get_by_role("heading", name="Waiting for arXiv")).to_have_count(1)
     assert page.evaluate(SPLIT_WORDS, "main td, main th") == []
+
+
+def test_typing_a_topic_chooses_a_topic_alert(page, live):  # noqa: F811
+    url = live[0]
+    page.goto(f"{url}/subscribe")
+    expect(page.get_by_role("radio", name="Trending papers")).to_be_checked()
+    page.get_by_label("Topic (for a topic alert)").fill("graph neural networks")
+    expect(page.get_by_role("radio", name="A topic alert")).to_be_checked()

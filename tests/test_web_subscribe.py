@@ -427,3 +427,16 @@ def test_subscribing_the_own_address_redirects_to_the_subscription(web, visitor)
     assert again.status_code == 303 and "saved=already" in again.headers["location"]
     said = html.unescape(visitor.get(again.headers["location"]).text)
     assert "You were already subscribed: Weekly digest" in said
+
+
+def test_a_topic_typed_for_trending_papers_is_not_dropped(web, visitor):
+    """A topic typed while "What to send" stayed on trending: the form again, with both
+    values kept and the choice to make, not a confirmation for trending papers."""
+    visitor.get("/subscribe")
+    r = visitor.post("/subscribe", form(kind="trending", query="graph neural networks"))
+    assert r.status_code == 400
+    text = html.unescape(r.text)
+    assert "You typed a topic: choose \u201cA topic alert\u201d, or clear the topic." in text
+    assert 'value="graph neural networks"' in r.text and 'value="ada@example.org"' in r.text
+    assert 'id="sub-query" name="query"' in r.text and 'aria-describedby="err-query"' in r.text
+    assert visitor.post("/subscribe", form(kind="trending", query="  ")).status_code != 400

@@ -286,6 +286,14 @@
     menu.querySelector("summary").focus();
   });
 
+  // The subscribe form: typing a topic chooses "A topic alert" (else the topic would be
+  // for nothing; without this script the server asks).
+  var topic = document.getElementById("sub-query");
+  var topicKind = topic && topic.form && topic.form.querySelector('input[name="kind"][value="topic"]');
+  if (topicKind) topic.addEventListener("input", function () {
+    if (topic.value.trim()) topicKind.checked = true;
+  });
+
   // Subscription forms: start from the browser's own time zone.
   document.querySelectorAll("input[data-detect-timezone]").forEach(function (input) {
     try {

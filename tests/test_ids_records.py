@@ -3,7 +3,13 @@ from datetime import UTC, datetime
 import pytest
 
 from paperwire.core.errors import BadRecord
-from paperwire.core.ids import InvalidArxivId, is_arxiv_id, normalize_arxiv_id, parse_arxiv_id
+from paperwire.core.ids import (
+    InvalidArxivId,
+    is_arxiv_id,
+    never_issued,
+    normalize_arxiv_id,
+    parse_arxiv_id,
+)
 from paperwire.core.records import PaperRecord
 
 
@@ -23,6 +29,9 @@ from paperwire.core.records import PaperRecord
         ("https://huggingface.co/papers/2602.23152", ("2602.23152", None)),
         ("oai:arXiv.org:1412.8323", ("1412.8323", None)),
         ("  2401.09417 ", ("2401.09417", None)),
+        ("arxiv.org/abs/2401.09417", ("2401.09417", None)),  # pasted without a scheme
+        ("www.arxiv.org/pdf/2401.09417v3", ("2401.09417", 3)),
+        ("huggingface.co/papers/2602.23152", ("2602.23152", None)),
     ],
 )
 def test_parse_arxiv_id(text, expected):
@@ -47,6 +56,18 @@ def test_bad_ids_are_rejected(text):
     with pytest.raises(InvalidArxivId):
         parse_arxiv_id(text)
     assert not is_arxiv_id(text) if isinstance(text, str) else True
+
+
+def test_ids_arxiv_never_issued():
+    """Well-formed but impossible: no such month, or digits that do not fit the year."""
+    assert never_issued("9999.99999") == "there is no month 99"
+    assert never_issued("hep-th/0713001") == "there is no month 13"
+    assert never_issued("2606.3173") == "ids since 2015 have five digits after the dot"
+    assert never_issued("1412.12345") == "ids before 2015 have four digits after the dot"
+    assert never_issued("0703.0001") == "ids of this form began in April 2007"
+    for possible in ("0704.0001", "1412.8323", "1501.00001", "2606.31734", "hep-th/9901001",
+                     "math.GT/0309136"):  # fmt: skip
+        assert never_issued(possible) is None, possible
 
 
 def test_normalize_keeps_no_version():

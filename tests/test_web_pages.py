@@ -137,6 +137,20 @@ def test_bad_query_parameters_are_400_not_500(visitor):
         assert r.status_code == 400, (url, r.status_code)
 
 
+def test_an_id_arxiv_never_issued_says_so_not_that_it_may_exist(visitor):
+    """Month 99, or four digits after 2015: no such paper can exist, so the page does not
+    offer to index it from arXiv; a possible id still does."""
+    for pid, why in (("9999.99999", "there is no month 99"),
+                     ("2606.3173", "ids since 2015 have five digits after the dot"),
+                     ("0612.0001", "ids of this form began in April 2007")):  # fmt: skip
+        r = visitor.get(f"/papers/{pid}")
+        assert r.status_code == 404, pid
+        assert f"arXiv has no paper {pid}" in r.text and why in r.text, pid
+        assert "Index it from arXiv" not in r.text and "Sign in to index it" not in r.text
+    maybe = visitor.get("/papers/2606.31734")
+    assert maybe.status_code == 404 and "is not indexed yet" in maybe.text
+
+
 def test_a_search_sort_left_when_the_last_filter_is_cleared_shows_the_feed(visitor):
     """Clearing the last filter of a search sorted by date (the form keeps its sort) gave
     a 400: the feed now takes the search's sorts as its own of the same kind."""

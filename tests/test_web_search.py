@@ -232,6 +232,9 @@ def test_an_arxiv_id_or_link_as_the_query_opens_that_paper(searchable):
         f"https://arxiv.org/pdf/{pid}v1.pdf",
         f"10.48550/arXiv.{pid}",  # its arXiv DOI, bare or as a link
         f"https://doi.org/10.48550/arxiv.{pid}",
+        f"arxiv.org/abs/{pid}",  # pasted without its scheme
+        f"www.arxiv.org/pdf/{pid}v2",
+        f"huggingface.co/papers/{pid}",
     ):
         r = v.get("/papers", params={"q": q})
         assert (r.status_code, r.headers.get("location")) == (303, f"/papers/{pid}"), q

@@ -12,8 +12,8 @@ _NEW = r"(?P<new>\d{4}\.\d{4,5})"
 _OLD = r"(?P<old>[a-z]+(?:-[a-z]+)?(?:\.[A-Z]{2})?/\d{7})"
 _ID_RE = re.compile(rf"^(?:{_NEW}|{_OLD})(?:v(?P<version>\d+))?$")
 _PREFIX_RE = re.compile(
-    r"^(?:arxiv:|https?://(?:export\.|www\.)?arxiv\.org/(?:abs|pdf|html)/|"
-    r"https?://huggingface\.co/papers/|oai:arxiv\.org:)",
+    r"^(?:arxiv:|(?:https?://)?(?:export\.|www\.)?arxiv\.org/(?:abs|pdf|html)/|"
+    r"(?:https?://)?(?:www\.)?huggingface\.co/papers/|oai:arxiv\.org:)",
     re.IGNORECASE,
 )
 
@@ -59,3 +59,23 @@ def id_month(paper_id: str) -> tuple[int, int]:
     yymm = base.split("/")[-1][:4]
     yy, mm = int(yymm[:2]), int(yymm[2:])
     return (2000 + yy if yy < 91 else 1900 + yy), mm
+
+
+def never_issued(paper_id: str) -> str | None:
+    """Why arXiv can never have issued ``paper_id`` (well-formed, but no such month, or
+    the wrong number of digits for its year: four from 0704 to 1412, five since 1501), or
+    None when it may exist."""
+    base = normalize_arxiv_id(paper_id)
+    year, month = id_month(base)
+    if not 1 <= month <= 12:
+        return f"there is no month {month:02d}"
+    if "/" in base:
+        return None if year <= 2007 else "old-style ids ended in March 2007"
+    digits = len(base.split(".")[1])
+    if year < 2007 or (year == 2007 and month < 4):
+        return "ids of this form began in April 2007"
+    if year <= 2014 and digits != 4:
+        return "ids before 2015 have four digits after the dot"
+    if year >= 2015 and digits != 5:
+        return "ids since 2015 have five digits after the dot"
+    return None

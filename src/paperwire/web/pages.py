@@ -23,7 +23,7 @@ from ..core import categories, periods, tex
 from ..core.clock import utcnow
 from ..core.errors import InvalidArxivId, PeriodError
 from ..core.hooks import hookimpl
-from ..core.ids import id_month, parse_arxiv_id
+from ..core.ids import never_issued, parse_arxiv_id
 from ..core.models import Card
 from ..core.query import MAX_TERMS, SearchFilters, parse
 from ..rank.trending import (
@@ -306,7 +306,7 @@ def _named_paper(q: str) -> str | None:
         pid = parse_arxiv_id(text)[0]
     except InvalidArxivId:
         return None
-    return pid if 1 <= id_month(pid)[1] <= 12 else None  # (2999.00001: no month 99)
+    return None if never_issued(pid) else pid  # (2999.00001: no month 99, so words)
 
 
 def _latest_day(ctx: Ctx) -> date:
@@ -594,8 +594,10 @@ def _paper_view(
     with what is wrong), in its form."""
     card = ctx.store.feed.card(pid)
     if card is None:
+        impossible = never_issued(pid)
+        title = "No such arXiv id" if impossible else "Paper not indexed yet"
         return page(
-            ctx, "not_found_paper.html", status=404, title="Paper not indexed yet", arxiv_id=pid
+            ctx, "not_found_paper.html", status=404, title=title, arxiv_id=pid, never=impossible
         )
     thread = service.thread(ctx, card)
     claims = ctx.store.accounts.claims(paper_id=pid) if ctx.user else []

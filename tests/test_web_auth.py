@@ -210,6 +210,14 @@ def test_signup_validation(visitor):
     assert r.status_code == 400 and "taken" in r.text
 
 
+def test_a_reserved_name_is_said_to_be_reserved(visitor):
+    """`admin` fits the rules of a name: the answer says it is reserved, not the rules."""
+    for name in ("admin", "Settings"):
+        r = visitor.post("/signup", {"username": name, "email": "new@example.org"})
+        assert r.status_code == 400 and "This name is reserved" in r.text
+        assert "2–39 letters" not in r.text
+
+
 def test_signup_and_reset_redirect_so_a_reload_sends_nothing_again(web, visitor):
     """Post/Redirect/Get: the form's answer is a redirect to a page that says where the link
     went; reloading that page shows it again and queues no second message."""

@@ -64,8 +64,10 @@ def signup_form(ctx: CtxDep) -> Response:
 
 
 def _name_problem(ctx: Ctx, username: str) -> str | None:
-    if not USERNAME.match(username) or username.lower() in RESERVED:
+    if not USERNAME.match(username):
         return "2–39 letters, digits, - or _, starting with a letter or digit."
+    if username.lower() in RESERVED:  # a fixed list of the site's own words, not of people
+        return "This name is reserved for the site; choose another."
     if ctx.store.accounts.username_taken(username):
         return "This user name is taken."  # names of accounts are public anyway
     return None

@@ -390,3 +390,16 @@ def test_an_unknown_papers_age_is_told_by_the_month_of_its_id(web, member):
         assert r.status_code == 400, r.text
         assert f"From {month}: only papers from the last 14 days" in r.text
         assert "Jan 31" not in r.text
+
+
+def test_the_comments_address_opened_again_is_the_papers_discussion(web, member):
+    """A preview or an error page lives at POST .../comments: its address opened with GET
+    (reload, back, a shared link) goes to the paper's comments, not a 404."""
+    pid, visitor = web[2][0], Visitor(web[0])
+    for who in (member, visitor):
+        r = who.get(f"/papers/{pid}/comments")
+        assert r.status_code == 303 and r.headers["location"] == f"/papers/{pid}#comments"
+    r = visitor.get("/papers/hep-th/9901001v2/comments")
+    assert r.status_code == 303 and r.headers["location"] == "/papers/hep-th/9901001#comments"
+    assert visitor.get("/papers/not-an-id/comments").status_code == 404
+    assert visitor.get(f"/feeds/papers/{pid}/comments.atom").status_code == 200

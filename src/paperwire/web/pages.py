@@ -579,6 +579,13 @@ def bibtex(ctx: CtxDep, arxiv_id: str) -> Response:
     return PlainTextResponse(render.bibtex(card) + "\n")
 
 
+@router.get("/papers/{arxiv_id:path}/comments")
+def comments_page(arxiv_id: str) -> Response:
+    """Where a comment's preview or error page lives (its form posts here): opened again
+    from the address bar, history or a shared link, it is the paper's discussion."""
+    return RedirectResponse(f"/papers/{_canonical(arxiv_id)}#comments", status_code=303)
+
+
 @router.get("/papers/{arxiv_id:path}")
 def paper_page(ctx: CtxDep, arxiv_id: str) -> Response:
     pid = _canonical(arxiv_id)

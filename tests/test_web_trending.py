@@ -71,6 +71,13 @@ def test_one_vote_on_an_idle_demo_keeps_a_full_list(store, tmp_path):
         assert len(ids) >= 20 and ids[0] == chosen
         assert len(set(ids)) == len(ids)  # the voted paper is not repeated further down
     assert on_page.index(chosen) < before
+    # Each score says the moment it was ranked for: the voted paper's is now, those after it
+    # stood at the earlier activity (so a lower score above a higher one is no contradiction);
+    # a paper with no score shows no flame.
+    scores = re.findall(r'<span class="score" title="trending score([^"]*)">.*?</span>', text)
+    assert scores and ":" == scores[0][:1] and all(" as of " in s for s in scores[1:])
+    assert re.search(r"</svg> \d+\.\d as of [A-Z][a-z]{2} \d+, \d{4}</span>", text)
+    assert "</svg> 0.0" not in text
     # The page says which part is ranked as of now and which as of the earlier activity.
     assert "First the one paper with activity in the last 14 days; after it, the rank" in text
     assert "fewer than 50 papers reached the feed or got an upvote" in text

@@ -66,3 +66,23 @@ def test_typing_a_topic_chooses_a_topic_alert(page, live):  # noqa: F811
     expect(page.get_by_role("radio", name="Trending papers")).to_be_checked()
     page.get_by_label("Topic (for a topic alert)").fill("graph neural networks")
     expect(page.get_by_role("radio", name="A topic alert")).to_be_checked()
+
+
+# The space between a field's label and its box (negative: the label is not above it).
+LABEL_GAP = """(id) => {
+  const label = document.querySelector(`label[for="${id}"]`).getBoundingClientRect();
+  const box = document.getElementById(id).getBoundingClientRect();
+  return box.top - label.bottom;
+}"""
+
+
+def test_the_submit_forms_label_is_spaced_like_other_forms(page, live):  # noqa: F811
+    url, store = live[0], live[1]
+    add_user(store, "member")
+    page.goto(f"{url}/signin")
+    signin_gap = page.evaluate(LABEL_GAP, "login")
+    sign_in(page, url, "member")
+    for width in (1280, 390):
+        page.set_viewport_size({"width": width, "height": 900})
+        page.goto(f"{url}/papers/submit")
+        assert abs(page.evaluate(LABEL_GAP, "arxiv_id") - signin_gap) < 1, width

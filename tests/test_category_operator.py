@@ -97,3 +97,11 @@ def test_the_alert_offered_on_a_filtered_search_keeps_its_filters(papers, tmp_pa
     typed = Visitor(app).get("/papers", params={"q": "sparse category:cs.CV"}).text
     assert 'name="category" value="cs.CV"' in typed and "Filters (on)" in typed
     assert "category:cs.CV category:cs.CV" not in typed  # the alert names it once
+    # The words say one category and the field another: the search used the field, and so
+    # does the alert it offers.
+    both = Visitor(app).get("/papers", params={"q": "sparse category:cs.CV", "category": "cs.LG"})
+    link = both.text.split('href="/subscribe?', 1)[1].split('"', 1)[0].replace("&amp;", "&")
+    assert parse_qs(urlparse("?" + link).query)["query"][0] == "sparse category:cs.LG"
+    same = Visitor(app).get("/papers", params={"q": "sparse cat:cs.cv", "category": "cs.CV"})
+    link = same.text.split('href="/subscribe?', 1)[1].split('"', 1)[0].replace("&amp;", "&")
+    assert parse_qs(urlparse("?" + link).query)["query"][0] == "sparse cat:cs.cv"

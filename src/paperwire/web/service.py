@@ -3,6 +3,7 @@ Each function checks the rules and answers with a clear error; views only transl
 
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import dataclass, field, fields, replace
 from datetime import date, datetime, timedelta
@@ -11,7 +12,7 @@ from typing import Any
 from fastapi import HTTPException
 from markupsafe import Markup
 
-from ..core import periods
+from ..core import categories, periods
 from ..core.clock import utcnow
 from ..core.errors import InvalidArxivId, JobError, SourceUnavailable
 from ..core.ids import parse_arxiv_id
@@ -414,6 +415,9 @@ def _day(name: str, value: str | None) -> date | None:
     return day
 
 
+TYPED_CATEGORY = re.compile(r"(?i)\b(?:category|cat):[^\s\"]+")
+
+
 def alert_query(q: str, filters: SearchFilters) -> tuple[str, bool]:
     """A topic alert's query for a search (``q`` with its category and author filters as
     ``category:``/``author:`` operators, which alerts apply), and whether the search has
@@ -421,6 +425,11 @@ def alert_query(q: str, filters: SearchFilters) -> tuple[str, bool]:
     parsed, extra = parse(q), []
     if filters.category and not parsed.category:
         extra.append(f"category:{filters.category}")
+    elif filters.category and categories.canonical(parsed.category or "") != categories.canonical(
+        filters.category
+    ):
+        # The words say one category, the filter another: the search used the filter.
+        q = TYPED_CATEGORY.sub(f"category:{filters.category}", q)
     if filters.author and not parsed.author and '"' not in filters.author:
         extra.append(f'author:"{filters.author}"')
     left_out = bool(filters.date_from or filters.date_to or filters.has_code or filters.on_feed)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from .webkit import Visitor
+from .webkit import Visitor, add_user
 
 
 @pytest.fixture
@@ -48,3 +48,25 @@ def test_security_only_where_signing_in_matters(api):
         session = next(s for s in op["security"] if "session" in s)
         # reads take the session cookie alone; writes also its X-CSRF-Token
         assert ("csrf" in session) == (method != "GET"), (method, path)
+
+
+def test_anonymous_writes_are_asked_to_sign_in_not_for_a_csrf_header(web, api):
+    pid = web[2][0]
+    api.get("/papers")  # an anonymous visitor's CSRF cookie changes nothing
+    for method, url, body in [
+        ("POST", "/api/collections", {"name": "Reading"}),
+        ("POST", f"/api/papers/{pid}/upvote", None),
+        ("POST", f"/api/papers/{pid}/comments", {"body": "hi"}),
+        ("PATCH", "/api/subscriptions/1", {"frequency": "daily"}),
+        ("DELETE", "/api/collections/1", None),
+    ]:
+        r = api.request(method, url, json=body)
+        assert r.status_code == 401, (method, url, r.text)
+        assert r.headers["www-authenticate"] == "Bearer"
+        assert r.json() == {"error": "sign in (a Bearer token or a session)"}
+    # a signed-in session without its header: still the CSRF 403
+    add_user(web[1], "csrfless")
+    v = Visitor(web[0])
+    v.sign_in("csrfless")
+    r = v.client.post("/api/collections", json={"name": "Reading"})
+    assert r.status_code == 403 and "X-CSRF-Token" in r.json()["error"]

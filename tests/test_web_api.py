@@ -107,7 +107,7 @@ def test_paper_endpoints(web, api):
 
 def test_writes_need_auth_and_csrf(web, api):
     pid = web[2][0]
-    assert api.post(f"/api/papers/{pid}/upvote").status_code == 403  # no token, no CSRF
+    assert api.post(f"/api/papers/{pid}/upvote").status_code == 401  # no token, no session
     add_user(web[1], "jsuser")
     v = Visitor(web[0])
     v.sign_in("jsuser")

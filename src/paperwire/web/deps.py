@@ -271,9 +271,14 @@ PostedDep = Annotated[Posted, Depends(posted)]
 FormDep = Annotated[FormData, Depends(read_form_leniently)]
 
 
+SIGN_IN = "sign in (a Bearer token or a session)"
+
+
 async def json_writer(ctx: CtxDep) -> Ctx:
     """For JSON writes: a Bearer token, or a session with the page's token in
-    ``X-CSRF-Token``."""
+    ``X-CSRF-Token``. Nobody signed in: 401, whatever the header."""
+    if ctx.user is None:
+        raise HTTPException(401, SIGN_IN, headers={"WWW-Authenticate": "Bearer"})
     if not ctx.csrf_ok(ctx.request.headers.get("x-csrf-token")):
         raise HTTPException(403, "missing or wrong X-CSRF-Token header (or use a Bearer token)")
     return ctx

@@ -86,3 +86,47 @@ def test_the_submit_forms_label_is_spaced_like_other_forms(page, live):  # noqa:
         page.set_viewport_size({"width": width, "height": 900})
         page.goto(f"{url}/papers/submit")
         assert abs(page.evaluate(LABEL_GAP, "arxiv_id") - signin_gap) < 1, width
+
+
+# Each link's colour against the background behind it: (text, contrast ratio).
+LINK_CONTRAST = """() => {
+  const rgb = (s) => s.match(/[\\d.]+/g).slice(0, 3).map(Number);
+  const lum = (c) => {
+    const [r, g, b] = c.map((v) => {
+      v /= 255;
+      return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4;
+    });
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b;
+  };
+  const behind = (el) => {
+    for (; el; el = el.parentElement) {
+      const bg = getComputedStyle(el).backgroundColor;
+      if (bg && !bg.startsWith("rgba(0, 0, 0, 0)") && bg !== "transparent") return rgb(bg);
+    }
+    return [255, 255, 255];
+  };
+  return [...document.querySelectorAll("a")].map((a) => {
+    const [l1, l2] = [lum(rgb(getComputedStyle(a).color)), lum(behind(a))].sort((x, y) => y - x);
+    return [a.textContent.trim().slice(0, 40), (l1 + 0.05) / (l2 + 0.05)];
+  });
+}"""
+
+
+def test_links_in_dark_e_mails_are_readable(browser):  # noqa: F811
+    from paperwire.mail import render as mail_render
+
+    url = "https://papers.example.org/subscriptions/confirm?token=abc"
+    mails = {
+        "confirm": {"about": "trending papers, daily", "confirm_url": url},
+        "already": {"about": "trending papers, daily", "manage_url": url},
+    }
+    context = browser.new_context(color_scheme="dark")
+    try:
+        page = context.new_page()
+        for template, values in mails.items():
+            _, _, html = mail_render.notice("Paperwire", template, "Subject", **values)
+            page.set_content(html)
+            for text, ratio in page.evaluate(LINK_CONTRAST):
+                assert ratio >= 4.5, (template, text, round(ratio, 2))
+    finally:
+        context.close()

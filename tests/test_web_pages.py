@@ -59,13 +59,29 @@ def test_feed_orders_by_upvotes_and_paginates(web, visitor):
 
 
 def test_week_and_month_navigation(web, visitor):
+    """Previous and next go to the nearest week (month) with papers, as the day pages do,
+    not into the empty ones between."""
+    from paperwire.core.periods import month
+
+    app, store, ids, _ = web
+    uid = add_user(store, "navigator")
     week = week_of(date.today())
     r = visitor.get(week.path)
     assert r.status_code == 200 and week.key in week.path
-    assert f'href="{week.shift(-1).path}"' in r.text
     assert visitor.get("/papers/week").headers["location"] == week.path
-    prev = visitor.get(week.shift(-1).path)
-    assert f'href="{week.path}"' in prev.text  # next link back to this week
+    earlier = week.shift(-5)  # four empty weeks between
+    spare = next(p.id for p in store.feed.latest(limit=200) if p.id not in ids)
+    store.feed.submit(spare, uid, earlier.start)
+    r = visitor.get(week.path)
+    assert f'href="{earlier.path}"' in r.text and f'href="{week.shift(-1).path}"' not in r.text
+    back = visitor.get(earlier.path)
+    assert f'href="{week.path}"' in back.text  # next: back to this week, over the empty ones
+    # A month with papers far back: the month page before it is the one holding them.
+    far = month(earlier.start.year - 1, 6)
+    store.feed.submit(next(p.id for p in store.feed.latest(limit=200) if p.id not in ids
+                           and p.id != spare), uid, far.start)  # fmt: skip
+    after_far = visitor.get(far.path).text
+    assert 'href="/papers/month/' in after_far and f'href="{far.shift(1).path}"' not in after_far
 
 
 def test_week_and_month_tabs_open_on_the_latest_papers(web, visitor):

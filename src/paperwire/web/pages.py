@@ -193,6 +193,17 @@ def _memo(ctx: Ctx) -> _Memo:
     return memo
 
 
+def _neighbours(ctx: Ctx, day: date) -> tuple[date | None, date | None]:
+    """The latest feed day before ``day`` and the first after it."""
+    return _memo(ctx).get(ctx, ("neighbours", day), lambda: ctx.store.feed.neighbours(day))
+
+
+def _containing(kind: str, day: date) -> periods.Period:
+    if kind == "day":
+        return periods.day(day)
+    return periods.week_of(day) if kind == "week" else periods.month(day.year, day.month)
+
+
 def _feed(ctx: Ctx, period: periods.Period, p: int, sort: str) -> Response:
     size = ctx.settings.site.page_size
     cards, total = _memo(ctx).get(
@@ -205,15 +216,11 @@ def _feed(ctx: Ctx, period: periods.Period, p: int, sort: str) -> Response:
     today = ctx.site.clock.feed_date()
     prev: periods.Period | None
     nxt: periods.Period | None
-    if period.kind == "day":
-        before, after = _memo(ctx).get(
-            ctx, ("neighbours", period.start), lambda: ctx.store.feed.neighbours(period.start)
-        )
-        prev = periods.day(before) if before else None
-        nxt = periods.day(after) if after and after <= today else None
-    else:
-        prev = period.shift(-1)
-        nxt = period.shift(1) if period.shift(1).start <= today else None
+    # The nearest periods with papers, as the day pages always did (no empty weeks between).
+    before, _ = _neighbours(ctx, period.start)
+    _, after = _neighbours(ctx, period.end)
+    prev = _containing(period.kind, before) if before else None
+    nxt = _containing(period.kind, after) if after and after <= today else None
     more = (p + 1) * size < total
     hidden = (
         ctx.store.signals.dismissed_on_feed(ctx.user.id, period.start, period.end)

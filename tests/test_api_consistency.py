@@ -70,3 +70,34 @@ def test_anonymous_writes_are_asked_to_sign_in_not_for_a_csrf_header(web, api):
     v.sign_in("csrfless")
     r = v.client.post("/api/collections", json={"name": "Reading"})
     assert r.status_code == 403 and "X-CSRF-Token" in r.json()["error"]
+
+
+def test_every_api_404_is_json_with_the_same_words(web, api):
+    pid = web[2][0]
+    owner = add_user(web[1], "owner404")
+    private = web[1].collections.create(owner, "Mine", "", "private")
+    cases = {
+        "/api/nonexistent": "No such API path: /api/nonexistent.",
+        f"/api/papers/{pid}/nonexistent": f"No such API path: /api/papers/{pid}/nonexistent.",
+        "/api/collections/abc": "No such collection: abc.",
+        "/api/collections/99999": "No such collection: 99999.",
+        f"/api/collections/{private.id}": f"No such collection: {private.id}.",
+        "/api/papers/9999.99999": "No such paper: 9999.99999.",
+        "/api/papers/9999.99999/comments": "No such paper: 9999.99999.",
+        "/api/papers/9999.99999/similar": "No such paper: 9999.99999.",
+        "/api/users/nobody/collections": "No such user: nobody.",
+    }
+    for url, message in cases.items():
+        r = api.get(url)
+        assert r.status_code == 404, url
+        assert r.headers["content-type"] == "application/json", url
+        assert r.json() == {"error": message}, url
+    # and the writes' (signed in)
+    token = web[1].accounts.create_token(owner, "t")
+    auth = {"Authorization": f"Bearer {token}"}
+    r = api.post("/api/comments/99999/report", json={"reason": "spam"}, headers=auth)
+    assert r.json() == {"error": "No such comment: 99999."}
+    r = api.delete("/api/subscriptions/99999", headers=auth)
+    assert r.json() == {"error": "No such subscription of yours: 99999."}
+    r = api.delete(f"/api/collections/{private.id}/items/{pid}", headers=auth)
+    assert r.json() == {"error": f"No such paper in this collection: {pid}."}

@@ -332,7 +332,7 @@ def test_remaining_redirects_and_errors(visitor):
     assert visitor.get("/papers/2501.00001/bibtex").status_code == 404
     assert visitor.get("/papers/submit").status_code == 200
     r = visitor.get("/api/nothing-here")
-    assert r.status_code == 404 and r.json() == {"error": "Not Found"}
+    assert r.status_code == 404 and r.json() == {"error": "No such API path: /api/nothing-here."}
     r = visitor.client.put("/papers")
     assert r.status_code == 405
     r = visitor.get("/nothing-here")  # a page: its heading once, the message in words

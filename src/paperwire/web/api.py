@@ -23,6 +23,7 @@ from ..jobs import papers
 from ..search import SearchResult
 from ..search.matcher import Matcher
 from . import idempotency, reactions, render, service
+from .api_errors import not_found
 from .deps import MAX_ROW_ID, Ctx, CtxDep, WriterDep, require_user
 from .openapi import (
     ARXIV_REF,
@@ -235,7 +236,7 @@ def similar(
     """The papers closest in meaning (cosine similarity of their embeddings)."""
     pid = _pid(arxiv_id)
     if ctx.store.papers.seq_of(pid) is None:
-        raise HTTPException(404, f"Paper {pid} is not indexed.")
+        raise not_found("paper", pid)
     out = []
     for card in service.similar(ctx, pid, limit):
         item = render.paper_json(card, _base(ctx))
@@ -344,7 +345,7 @@ def _result_card(ctx: Ctx, result: service.Result) -> Card:
         raise HTTPException(result.status, result.error or "no such paper")
     card = ctx.store.feed.card(result.paper_id)
     if card is None:
-        raise HTTPException(404, f"Paper {result.paper_id} is not indexed.")
+        raise not_found("paper", result.paper_id)
     return card
 
 
@@ -421,9 +422,10 @@ def _comment_json(c: service.ThreadComment) -> dict[str, Any]:
     openapi_extra=optional_sign_in(),
 )
 def comments(ctx: CtxDep, arxiv_id: ArxivPath) -> list[dict[str, Any]]:
-    card = ctx.store.feed.card(_pid(arxiv_id))
+    pid = _pid(arxiv_id)
+    card = ctx.store.feed.card(pid)
     if card is None:
-        raise HTTPException(404, "Paper not found")
+        raise not_found("paper", pid)
     return [_comment_json(c) for c in service.thread(ctx, card)]
 
 
@@ -462,9 +464,10 @@ def add_comment(ctx: WriterDep, arxiv_id: ArxivPath, body: CommentBody, request:
 )
 def paper(ctx: CtxDep, arxiv_id: ArxivPath) -> dict[str, Any]:
     """Like Hugging Face's ``/api/papers/{id}``."""
-    card = ctx.store.feed.card(_pid(arxiv_id))
+    pid = _pid(arxiv_id)
+    card = ctx.store.feed.card(pid)
     if card is None:
-        raise HTTPException(404, "Paper not found")
+        raise not_found("paper", pid)
     return render.paper_json(card, _base(ctx))
 
 

@@ -35,6 +35,7 @@ from ..search import engine_for
 from ..search.retrievers import SearchBackends
 from ..store import Store, open_store
 from ..store.database import storage_refused
+from . import api_errors
 from .cache import CacheMiddleware, page_cache
 from .guards import CRASHED, CrashGuard, ReadOnlyGuard, RequestGuard, read_only_response
 from .openapi import install as install_openapi
@@ -172,7 +173,10 @@ def _http_error(request: Request, exc: Exception) -> Response:
     if exc.status_code == 405:  # Starlette names the first route's methods only
         headers = (headers or {}) | {"Allow": ", ".join(_allowed(request))}
     kept = getattr(exc, "kept", "")  # (deps.StaleForm: the text the form carried)
-    return error_response(request, exc.status_code, str(exc.detail), headers, kept)
+    message = str(exc.detail)
+    if exc.status_code == 404 and message == "Not Found" and api_errors.is_api(request.url.path):
+        message = api_errors.no_such_path(request.url.path)  # no route: the API's words
+    return error_response(request, exc.status_code, message, headers, kept)
 
 
 def _allowed(request: Request) -> list[str]:
@@ -193,6 +197,8 @@ def _bad_params(request: Request, exc: Exception) -> Response:
         err.get("loc", ("",))[0] == "path" and err.get("type") == "int_parsing" for err in errors
     ):
         # /collections/abc: no such page, rather than a lesson in parameter types
+        if api_errors.is_api(request.url.path):
+            return error_response(request, 404, api_errors.bad_path_params(errors))
         return error_response(request, 404, f"There is no page at {request.url.path[:200]}.")
     return error_response(request, 400, "; ".join(map(_human, errors)) or "bad request")
 

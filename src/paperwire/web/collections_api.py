@@ -16,6 +16,7 @@ from ..core.hooks import hookimpl
 from ..core.models import Card, Collection, CollectionItem
 from ..store.collections import MAX_DESCRIPTION, MAX_ITEMS, MAX_NAME, MAX_NOTE
 from . import render
+from .api_errors import not_found
 from .collections import owned, paper_id, refused, visible, writer
 from .deps import CtxDep, RowId, WriterDep, require_user
 from .openapi import (
@@ -144,7 +145,7 @@ def of_user(
     """Their public collections (unlisted and private ones are never listed)."""
     person = ctx.store.accounts.get_user(username=username)
     if person is None or person.origin == "deleted":
-        raise HTTPException(404, f"No user called {username!r}.")
+        raise not_found("user", username)
     found = ctx.store.collections.of_user(person.id)
     return [collection_json(c, _base(ctx)) for c in found]
 
@@ -176,7 +177,7 @@ def create(ctx: WriterDep, body: CollectionBody) -> Any:
 )
 def show(ctx: CtxDep, collection_id: RowId) -> dict[str, Any]:
     """A public or unlisted collection, or your own private one (404 for anyone else's)."""
-    return _with_items(ctx, visible(ctx, collection_id))
+    return _with_items(ctx, _named(visible, ctx, collection_id))
 
 
 @router.patch(
@@ -188,7 +189,7 @@ def show(ctx: CtxDep, collection_id: RowId) -> dict[str, Any]:
 )
 def update(ctx: WriterDep, collection_id: RowId, body: CollectionPatch) -> dict[str, Any]:
     user = writer(ctx)
-    owned(ctx, collection_id)
+    _named(owned, ctx, collection_id)
     try:
         changed = ctx.store.collections.update(
             collection_id,
@@ -200,7 +201,7 @@ def update(ctx: WriterDep, collection_id: RowId, body: CollectionPatch) -> dict[
     except CollectionRefused as exc:
         raise refused(exc) from None
     if changed is None:
-        raise HTTPException(404, "No such collection of yours.")
+        raise not_found("collection of yours", collection_id)
     return collection_json(changed, _base(ctx))
 
 
@@ -213,7 +214,7 @@ def update(ctx: WriterDep, collection_id: RowId, body: CollectionPatch) -> dict[
 )
 def delete(ctx: WriterDep, collection_id: RowId) -> dict[str, Any]:
     user = writer(ctx)
-    owned(ctx, collection_id)
+    _named(owned, ctx, collection_id)
     ctx.store.collections.delete(collection_id, user.id)
     return {"deleted": collection_id}
 
@@ -229,15 +230,26 @@ def delete(ctx: WriterDep, collection_id: RowId) -> dict[str, Any]:
 def add_item(ctx: WriterDep, collection_id: RowId, body: ItemBody) -> Any:
     """At the end of the collection; at most 5000 papers per collection (400 past it)."""
     writer(ctx)
-    found = owned(ctx, collection_id)
+    found = _named(owned, ctx, collection_id)
     pid = _pid(body.arxivId)
     try:
         added = ctx.store.collections.add(found.id, pid, body.note)
     except CollectionRefused as exc:
         raise refused(exc) from None
     if added is None:
-        raise HTTPException(404, f"Paper {pid} is not indexed.")
+        raise not_found("paper", pid)
     return JSONResponse(_item_out(ctx, found.id, pid), status_code=201 if added else 200)
+
+
+def _named(find: Callable[[Any, int], Collection], ctx: Any, collection_id: int) -> Collection:
+    """collections.visible or .owned, their 404 in the API's words."""
+    try:
+        return find(ctx, collection_id)
+    except HTTPException as exc:
+        if exc.status_code != 404:
+            raise
+        mine = find is owned
+        raise not_found("collection of yours" if mine else "collection", collection_id) from None
 
 
 def _pid(raw: str) -> str:
@@ -250,7 +262,7 @@ def _pid(raw: str) -> str:
 def _item_out(ctx: Any, collection_id: int, pid: str) -> dict[str, Any]:
     item = next((i for i in ctx.store.collections.items(collection_id) if i.paper_id == pid), None)
     if item is None:
-        raise HTTPException(404, "That paper is not in this collection.")
+        raise not_found("paper in this collection", pid)
     return item_json(item, ctx.store.feed.card(pid), _base(ctx))
 
 
@@ -265,7 +277,7 @@ def update_item(
     ctx: WriterDep, collection_id: RowId, arxiv_id: ArxivPath, body: ItemPatch
 ) -> dict[str, Any]:
     writer(ctx)
-    found = owned(ctx, collection_id)
+    found = _named(owned, ctx, collection_id)
     pid = _pid(arxiv_id)
     there = True
     try:
@@ -276,7 +288,7 @@ def update_item(
     except CollectionRefused as exc:
         raise refused(exc) from None
     if not there:
-        raise HTTPException(404, "That paper is not in this collection.")
+        raise not_found("paper in this collection", pid)
     return _item_out(ctx, found.id, pid)
 
 
@@ -289,10 +301,10 @@ def update_item(
 )
 def remove_item(ctx: WriterDep, collection_id: RowId, arxiv_id: ArxivPath) -> dict[str, Any]:
     writer(ctx)
-    found = owned(ctx, collection_id)
+    found = _named(owned, ctx, collection_id)
     pid = _pid(arxiv_id)
     if not ctx.store.collections.remove(found.id, pid):
-        raise HTTPException(404, "That paper is not in this collection.")
+        raise not_found("paper in this collection", pid)
     return {"removed": pid}
 
 

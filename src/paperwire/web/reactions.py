@@ -15,6 +15,7 @@ from ..core.hooks import hookimpl
 from ..core.ids import parse_arxiv_id
 from ..core.models import Comment, ReactionCount
 from ..core.reactions import REACTIONS, Reaction, parse_reaction
+from .api_errors import no_such
 from .deps import Ctx, PostedDep, RowId, WriterDep, rate_limit, require_user
 from .openapi import WRITE, ArxivPath, errors, signed_in
 from .responses import wants_json
@@ -71,7 +72,7 @@ def _comment(ctx: Ctx, comment_id: int, paper_id: str | None = None) -> Comment:
         or comment.hidden
         or (paper_id is not None and comment.paper_id != paper_id)
     ):
-        raise HTTPException(404, "no such comment")
+        raise HTTPException(404, no_such("comment", comment_id))
     return comment
 
 

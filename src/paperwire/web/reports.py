@@ -15,6 +15,7 @@ from ..core.hooks import hookimpl
 from ..core.text import clean
 from ..store.reports import NOTE_MAX, REASONS
 from . import audit, service
+from .api_errors import no_such
 from .deps import Ctx, PostedDep, RowId, WriterDep, rate_limit, require_user
 from .openapi import errors, signed_in
 from .responses import message_page
@@ -33,7 +34,7 @@ def report(ctx: Ctx, comment_id: int, reason: str, note: str) -> str:
         raise HTTPException(400, f"a note has at most {NOTE_MAX} characters")
     comment = ctx.store.discussion.get(comment_id)
     if comment is None or comment.deleted:
-        raise HTTPException(404, "no such comment")
+        raise HTTPException(404, no_such("comment", comment_id))
     if comment.user_id == user.id:
         raise HTTPException(400, "You cannot report your own comment.")
     rate_limit(ctx, f"report:{user.id}", PER_HOUR, 3600)

@@ -35,6 +35,7 @@ from ..mail import subscriptions as subs
 from ..mail.run import DigestRun
 from ..mail.schedule import Due, latest_due, parse_hour
 from . import openapi
+from .api_errors import no_such
 from .deps import (
     Ctx,
     CtxDep,
@@ -549,7 +550,7 @@ def _own_sub(ctx: Ctx, sub_id: int) -> Subscription:
     user = require_user(ctx)
     mine = {s.id: s for s in ctx.store.mail.subscriptions_of(user.id, _own_email(user))}
     if sub_id not in mine:
-        raise HTTPException(404, "no such subscription of yours")
+        raise HTTPException(404, no_such("subscription of yours", sub_id))
     return mine[sub_id]
 
 

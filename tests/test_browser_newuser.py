@@ -130,3 +130,27 @@ def test_links_in_dark_e_mails_are_readable(browser):  # noqa: F811
                 assert ratio >= 4.5, (template, text, round(ratio, 2))
     finally:
         context.close()
+
+
+def test_markdown_code_and_quotes_look_the_same_everywhere(page, live):  # noqa: F811
+    """Inline code has its background in a collection's description as in comments, and a
+    quotation has its rule on the left in both."""
+    url, store, ids = live[0], live[1], live[2]
+    uid = add_user(store, "ada")
+    reading = store.collections.default_for(uid)
+    text = "Uses `torch.compile` here.\n\n> A quoted line"
+    store.collections.update(reading.id, uid, visibility="public", description=text)
+    store.collections.add(reading.id, ids[0], note=text)
+    store.discussion.add(ids[0], uid, text)
+    looks = """(sel) => {
+      const s = getComputedStyle(document.querySelector(sel));
+      return [s.backgroundColor, s.borderLeftWidth, s.borderLeftStyle];
+    }"""
+    page.goto(f"{url}/papers/{ids[0]}")
+    code = page.evaluate(looks, ".c-body code")
+    quote = page.evaluate(looks, ".c-body blockquote")
+    assert quote[1:] == ["3px", "solid"]
+    page.goto(f"{url}/collections/{reading.id}")
+    for where in (".description", ".note"):
+        assert page.evaluate(looks, f"{where} code")[0] == code[0] != "rgba(0, 0, 0, 0)"
+        assert page.evaluate(looks, f"{where} blockquote")[1:] == quote[1:]

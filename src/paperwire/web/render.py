@@ -13,6 +13,7 @@ from urllib.parse import quote, urlencode
 
 import nh3
 from markdown_it import MarkdownIt
+from markdown_it.rules_core import StateCore
 from markdown_it.rules_inline import StateInline
 from markupsafe import Markup
 from starlette.requests import Request
@@ -80,9 +81,29 @@ _md.inline.ruler.before("escape", "math", math_rule)
 _md.add_render_rule("math", _render_math)
 _md.add_render_rule("th_open", _render_cell)
 _md.add_render_rule("td_open", _render_cell)
-_md.validateLink = lambda url: bool(  # type: ignore[method-assign]
-    re.match(r"^(https?:|mailto:|/|#)", url.strip(), re.I)
-)
+_SAFE_LINK = re.compile(r"^(https?:|mailto:|/|#)", re.I)
+# Every link is parsed, and one to an unsafe address (javascript:, data:, …) keeps its words
+# as plain text: "[bad](javascript:…)" reads "bad", not its raw Markdown.
+_md.validateLink = lambda url: True  # type: ignore[method-assign]
+
+
+def _unsafe_links_to_text(state: StateCore) -> None:
+    for block in state.tokens:
+        if block.type != "inline" or not block.children:
+            continue
+        kept, dropped = [], []
+        for token in block.children:
+            if token.type == "link_open":
+                dropped.append(not _SAFE_LINK.match(str(token.attrGet("href") or "").strip()))
+                if dropped[-1]:
+                    continue
+            elif token.type == "link_close" and dropped and dropped.pop():
+                continue
+            kept.append(token)
+        block.children = kept
+
+
+_md.core.ruler.push("unsafe_links_to_text", _unsafe_links_to_text)
 
 
 def mentions(text: str) -> list[str]:

@@ -101,3 +101,21 @@ def test_every_api_404_is_json_with_the_same_words(web, api):
     assert r.json() == {"error": "No such subscription of yours: 99999."}
     r = api.delete(f"/api/collections/{private.id}/items/{pid}", headers=auth)
     assert r.json() == {"error": f"No such paper in this collection: {pid}."}
+
+
+def test_a_body_that_is_not_json_is_told_where(web, api):
+    owner = add_user(web[1], "jsonless")
+    auth = {
+        "Authorization": f"Bearer {web[1].accounts.create_token(owner, 't')}",
+        "Content-Type": "application/json",
+    }
+    r = api.post("/api/collections", content=b'{"name": "x",\n  oops}', headers=auth)
+    # 400, like every other body the API cannot take (a field of the wrong type, say)
+    assert r.status_code == 400
+    assert r.json() == {
+        "error": "the body is not valid JSON: Expecting property name enclosed in double "
+        "quotes at line 2 column 3"
+    }
+    assert api.post("/api/collections", json={"name": 5}, headers=auth).status_code == 400
+    r = api.post("/api/subscriptions", content=b"{", headers={"Content-Type": "application/json"})
+    assert r.status_code == 400 and r.json()["error"].startswith("the body is not valid JSON: ")

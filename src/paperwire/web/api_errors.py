@@ -1,5 +1,5 @@
 """The API's words for its errors, the same whichever route or layer finds them: what does not
-exist (404). Every error is ``{"error": ...}``
+exist (404), a body that is not JSON. Every error is ``{"error": ...}``
 (responses.error_response)."""
 
 from __future__ import annotations
@@ -43,3 +43,17 @@ def bad_path_params(errors: Sequence[Any]) -> str:
     loc = errors[0].get("loc", ())
     name = str(loc[1]) if len(loc) > 1 else ""
     return no_such(NOUNS.get(name, name.removesuffix("_id") or "thing"), errors[0].get("input"))
+
+
+def invalid_json(err: dict[str, Any], doc: Any) -> str:
+    """A body that is not JSON, where: ``the body is not valid JSON: Expecting value at line
+    1 column 2``."""
+    reason = str((err.get("ctx") or {}).get("error") or "JSON decode error")
+    loc = err.get("loc", ())
+    pos = loc[1] if len(loc) > 1 and isinstance(loc[1], int) else None
+    if pos is None or not isinstance(doc, str | bytes):
+        return f"the body is not valid JSON: {reason}"
+    text = doc.decode("utf-8", "replace") if isinstance(doc, bytes) else doc
+    line = text.count("\n", 0, pos) + 1
+    column = pos - (text.rfind("\n", 0, pos) + 1) + 1
+    return f"the body is not valid JSON: {reason} at line {line} column {column}"

@@ -200,6 +200,8 @@ def _bad_params(request: Request, exc: Exception) -> Response:
         if api_errors.is_api(request.url.path):
             return error_response(request, 404, api_errors.bad_path_params(errors))
         return error_response(request, 404, f"There is no page at {request.url.path[:200]}.")
+    if errors and errors[0].get("type") == "json_invalid":
+        return error_response(request, 400, api_errors.invalid_json(errors[0], exc.body))
     return error_response(request, 400, "; ".join(map(_human, errors)) or "bad request")
 
 

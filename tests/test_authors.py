@@ -202,6 +202,38 @@ def test_author_names_link_from_cards_paper_page_and_search(authored, visitor):
     assert f'href="{_url("李飞飞")}"' in found
 
 
+def test_a_byline_shows_the_author_whose_page_it_is_and_never_and_1_more():
+    """On an author's page each card names that author even far down a long list ("A, B,
+    …, Them and 8 more"); anywhere, a fourth name fits where "and 1 more" would be."""
+    from paperwire.core.models import Card
+    from paperwire.web.render import author_names
+
+    names = [f"Author {i}" for i in range(12)]
+    card = Card(seq=1, id="2401.00001", title="t", authors=names, num_authors=12)
+    plain = author_names(card)
+    assert "Author 2</a> and 9 more" in plain and "Author 7" not in plain
+    featured = author_names(card, featured="author 7")
+    assert ">Author 1</a>, …, <a" in featured and "Author 2" not in featured
+    assert ">Author 7</a> and 9 more" in featured
+    assert author_names(card, featured="Author 1") == plain  # already shown
+    assert author_names(card, featured="Somebody Else") == plain
+    four = Card(seq=2, id="2401.00002", title="t", authors=names[:4], num_authors=4)
+    assert "more" not in author_names(four) and "Author 3" in author_names(four)
+    unknown = Card(seq=3, id="2401.00003", title="t", authors=names[:3], num_authors=4)
+    assert author_names(unknown).endswith(" and 1 more")  # the fourth name is not known
+
+
+def test_an_author_page_names_that_author_on_every_card(authored, visitor):
+    many = [f"Coauthor {i}" for i in range(9)] + ["Deep Down"]
+    authored.papers.upsert(
+        [PaperRecord(id="2603.00077", title="A big collaboration", abstract="Many hands.",
+                     authors=many, source="arxiv-api")],
+        TRUST,
+    )  # fmt: skip
+    page = visitor.get(_url("Deep Down")).text
+    assert f'…, <a class="author" href="{_url("Deep Down")}">Deep Down</a> and 7 more' in page
+
+
 def test_names_with_nul_bytes_are_no_error(visitor):
     # PostgreSQL refuses NUL in text: a NUL in an author or user name never reaches it (the
     # address is refused before routing: web/guards.py).

@@ -83,8 +83,11 @@ def test_bylines_are_the_straightforward_ones():
     from paperwire.web.render import author_link, author_names
 
     def straight(card: Card, most: int = 3) -> Markup:
+        every = max(card.num_authors, len(card.authors))
+        if every - most == 1 and len(card.authors) == every:
+            most += 1  # never "and 1 more" when the name is known: it fits in its place
         shown = Markup(", ").join(author_link(name) for name in card.authors[:most])
-        more = max(card.num_authors, len(card.authors)) - most
+        more = every - most
         return shown + Markup(" and {} more").format(more) if more > 0 else shown
 
     names = ["Ada Lovelace", "<b>O'Brien & Co</b>", "Émile Borel", "Yann LeCun", "X Æ"]

@@ -77,7 +77,9 @@ def page_of(
     if ctx.request.query_params.get("fragment"):
         template = "_cards.html"
     if _fragments_ok(cards, context):
-        context["cards_html"] = _cards_html(ctx, cards, state, context.get("tab"))
+        context["cards_html"] = _cards_html(
+            ctx, cards, state, context.get("tab"), context.get("author")
+        )
     if template == "feed.html" and ctx.user is not None:
         query = context.get("alert_query", "") if context.get("tab") == "search" else ""
         context["banner_sub"] = subscribe.banner_subscription(ctx, query)
@@ -107,12 +109,14 @@ class _RenderedCards:
         self.kept: OrderedDict[tuple[Any, ...], str] = OrderedDict()
         self.lock = threading.Lock()
 
-    def render(self, ctx: Ctx, card: Card, voted: bool, saved: bool, tab: Any) -> str:
+    def render(
+        self, ctx: Ctx, card: Card, voted: bool, saved: bool, tab: Any, author: str | None
+    ) -> str:
         facts = tuple(
             tuple(v) if isinstance(v, list) else v for v in map(card.__getattribute__, CARD_FIELDS)
         )
         signed_in = ctx.user is not None  # only a signed-in visitor's forms carry a token
-        key = (facts, voted, saved, ctx.request.url.path, tab, signed_in)
+        key = (facts, voted, saved, ctx.request.url.path, tab, signed_in, author)
         with self.lock:
             html = self.kept.get(key)
             if html is not None:
@@ -127,6 +131,7 @@ class _RenderedCards:
                 request=ctx.request,
                 tab=tab,
                 scores=None,
+                author=author,  # an author page's: each card names them
             )
             with self.lock:
                 self.kept[key] = html
@@ -135,14 +140,18 @@ class _RenderedCards:
         return html.replace(_CSRF_SLOT, ctx.csrf)
 
 
-def _cards_html(ctx: Ctx, cards: Sequence[Card], state: Marks, tab: Any) -> Markup:
+def _cards_html(
+    ctx: Ctx, cards: Sequence[Card], state: Marks, tab: Any, author: str | None = None
+) -> Markup:
     env = ctx.site.templates.env
     kept: _RenderedCards | None = getattr(env, "paperwire_cards", None)
     if kept is None:
         kept = _RenderedCards()
         env.paperwire_cards = kept  # type: ignore[attr-defined]
     up, saved = state.upvoted, state.saved
-    return Markup("".join(kept.render(ctx, c, c.id in up, c.id in saved, tab) for c in cards))
+    return Markup(
+        "".join(kept.render(ctx, c, c.id in up, c.id in saved, tab, author) for c in cards)
+    )
 
 
 class _Memo:

@@ -150,17 +150,30 @@ def author_link(name: str) -> Markup:
     return Markup('<a class="author" href="{}">{}</a>').format(author_path(name), name)
 
 
-def author_names(card: Card, most: int = 3) -> Markup:
-    """The first ``most`` authors linked, then "and N more"."""
-    more = max(card.num_authors, len(card.authors)) - most
-    return _byline(tuple(card.authors[:most]), more)
+def author_names(card: Card, most: int = 3, featured: str | None = None) -> Markup:
+    """The first ``most`` authors linked, then "and N more" (never "and 1 more": the name
+    fits in its place). ``featured``: an author always shown (on that author's page), after
+    an ellipsis when further down the list."""
+    every = max(card.num_authors, len(card.authors))
+    if every - most == 1 and len(card.authors) == every:
+        most += 1
+    names = tuple(card.authors[:most])
+    if featured and not any(n.casefold() == featured.casefold() for n in names):
+        at = next((n for n in card.authors if n.casefold() == featured.casefold()), None)
+        if at is not None and most > 1:
+            return _byline((*names[: most - 1], at), every - most, gap=True)
+    return _byline(names, every - most)
 
 
 @functools.lru_cache(maxsize=16384)
-def _byline(names: tuple[str, ...], more: int) -> Markup:
+def _byline(names: tuple[str, ...], more: int, gap: bool = False) -> Markup:
     """A card's byline, made once per list of names: every page of cards shows the same
-    papers' bylines again (escaping and joining them was a tenth of a feed page's time)."""
-    shown = Markup(", ").join(author_link(name) for name in names)
+    papers' bylines again (escaping and joining them was a tenth of a feed page's time).
+    ``gap``: names left out before the last one shown."""
+    links = [author_link(name) for name in names]
+    if gap:
+        links[-1] = Markup("…, ") + links[-1]
+    shown = Markup(", ").join(links)
     return shown + Markup(" and {} more").format(more) if more > 0 else shown
 
 

@@ -154,3 +154,22 @@ def test_markdown_code_and_quotes_look_the_same_everywhere(page, live):  # noqa:
     for where in (".description", ".note"):
         assert page.evaluate(looks, f"{where} code")[0] == code[0] != "rgba(0, 0, 0, 0)"
         assert page.evaluate(looks, f"{where} blockquote")[1:] == quote[1:]
+
+
+def test_author_chips_are_one_height_beside_and_n_more(page, live):  # noqa: F811
+    from paperwire.store.schema import papers
+
+    url, store, ids = live[0], live[1], live[2]
+    names = [f"Author Number{i}" for i in range(30)]
+    with store.db.begin() as conn:
+        conn.execute(
+            papers.update().where(papers.c.id == ids[0]).values(authors=names, num_authors=224)
+        )
+    page.goto(f"{url}/papers/{ids[0]}")
+    expect(page.get_by_text("and 194 more")).to_be_visible()
+    heights = page.evaluate(
+        """() => [...document.querySelectorAll('ul[aria-label="Authors"] > li')]
+                 .map((li) => Math.round(li.getBoundingClientRect().height))"""
+    )
+    assert len(set(heights[:12] + heights[-1:])) == 1, heights  # the chips and "and 194 more"
+    assert heights[12] <= heights[0], heights  # "and 18 more" (a button) no taller

@@ -173,3 +173,35 @@ def test_author_chips_are_one_height_beside_and_n_more(page, live):  # noqa: F81
     )
     assert len(set(heights[:12] + heights[-1:])) == 1, heights  # the chips and "and 194 more"
     assert heights[12] <= heights[0], heights  # "and 18 more" (a button) no taller
+
+
+def test_the_reaction_menu_closes_and_covers_nothing(page, live):  # noqa: F811
+    url, store, ids = live[0], live[1], live[2]
+    uid = add_user(store, "member")
+    store.discussion.add(ids[0], uid, "A first comment")
+    sign_in(page, url, "member")
+    page.goto(f"{url}/papers/{ids[0]}")
+    menu = page.locator("details.add-reaction")
+    react = menu.locator("summary")
+    # Escape from an emoji in the menu closes it, back on React.
+    react.click()
+    expect(menu).to_have_attribute("open", "")
+    react.focus()
+    page.keyboard.press("Tab")
+    expect(menu.locator("button").first).to_be_focused()
+    page.keyboard.press("Escape")
+    expect(menu).not_to_have_attribute("open", "")
+    expect(react).to_be_focused()
+    # Open, it covers none of the comment's tools.
+    react.click()
+    for name in ("Reply", "Edit", "Delete"):
+        tool = page.locator(".c-tools summary, .c-tools button").filter(has_text=name).first
+        box = tool.bounding_box()
+        x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+        covered = page.evaluate(
+            "([x, y]) => !!document.elementFromPoint(x, y).closest('.add-reaction')", [x, y]
+        )
+        assert not covered, name
+    # A click elsewhere closes it.
+    page.locator("h1").click()
+    expect(menu).not_to_have_attribute("open", "")

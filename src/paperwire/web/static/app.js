@@ -277,6 +277,23 @@
       if (window.history && history.replaceState) history.replaceState(history.state, "", link.href);
     }).catch(function () { window.location = link.href; });
   });
+  // A comment's reaction menu closes with Escape (focus back on React, also from an emoji in
+  // it) and with a click anywhere else.
+  document.addEventListener("keydown", function (ev) {
+    if (ev.key !== "Escape") return;
+    var open = document.querySelectorAll("details.add-reaction[open]");
+    open.forEach(function (d) {
+      var within = d.contains(document.activeElement);
+      d.open = false;
+      if (within) d.querySelector("summary").focus();
+    });
+  });
+  document.addEventListener("click", function (ev) {
+    document.querySelectorAll("details.add-reaction[open]").forEach(function (d) {
+      if (!d.contains(ev.target)) d.open = false;
+    });
+  });
+
   // Escape closes the header's Menu (on a phone), back on its button.
   document.addEventListener("keydown", function (ev) {
     if (ev.key !== "Escape") return;

@@ -19,6 +19,37 @@ from .test_web_auth import delivered, outbox
 from .webkit import Visitor, add_user, make_config
 
 
+def test_a_queued_message_is_sent_at_once_not_at_the_next_look(sqlite_store, tmp_path):
+    """The queue thread looks every ``job_interval`` (10 s by default): a visitor's e-mail
+    wakes it, so the confirmation arrives in a moment (a walkthrough saw it 10 s late)."""
+    import time
+
+    from paperwire.jobs.worker import QueueWorker
+    from paperwire.search.retrievers import SearchBackends
+
+    from .storekit import TRUST
+
+    store = sqlite_store
+    config = make_config(tmp_path, database_url=store.db.url)
+    add_user(store, "ada")
+    worker = QueueWorker(config, TRUST, SearchBackends(), interval=3600,
+                         more=[outgoing.handlers])  # fmt: skip
+    worker.start()
+    try:
+        deadline = time.monotonic() + 10
+        while worker.runs < 1 and time.monotonic() < deadline:  # its first look: nothing
+            time.sleep(0.02)
+        started = time.monotonic()
+        outgoing.queue(store, "reset", "ada@example.org")
+        while not outbox(config) and time.monotonic() - started < 10:
+            time.sleep(0.02)
+        assert outbox(config) and time.monotonic() - started < 5
+    finally:
+        worker.stop()
+        worker.join(5)
+    assert not worker.is_alive()
+
+
 def test_a_worker_dying_after_sending_does_not_send_twice(sqlite_store, tmp_path):
     store, config = sqlite_store, make_config(tmp_path)
     add_user(store, "ada")

@@ -25,6 +25,7 @@ class Periodic(threading.Thread, Generic[S]):
         self.label = name
         self.interval = float(interval)
         self.stopping = threading.Event()
+        self._woken = threading.Event()  # set: tick now rather than after the interval
         self.runs = 0
         self.last: S | None = None
 
@@ -37,6 +38,11 @@ class Periodic(threading.Thread, Generic[S]):
 
     def stop(self) -> None:
         self.stopping.set()
+        self._woken.set()
+
+    def wake(self) -> None:
+        """Run the next step now (work was just handed in), not at the end of the wait."""
+        self._woken.set()
 
     def run(self) -> None:
         while not self.stopping.is_set():
@@ -47,4 +53,5 @@ class Periodic(threading.Thread, Generic[S]):
             except Exception:  # noqa: BLE001 - logged; the next tick tries again
                 log.exception("%s step failed", self.label)
             self.runs += 1
-            self.stopping.wait(wait)
+            self._woken.wait(wait)
+            self._woken.clear()

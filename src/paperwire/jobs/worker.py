@@ -9,6 +9,7 @@ come as handler sets, handed in by whoever starts the runner (the CLI)."""
 from __future__ import annotations
 
 import logging
+import weakref
 from collections.abc import Callable, Mapping, Sequence
 
 from ..core.loop import Periodic
@@ -44,8 +45,20 @@ def runner_for(
     return QueueRunner(store, handlers, backoff=float(settings.jobs.job_backoff))
 
 
+# This process's queue threads, woken when a request queues a job (see :func:`wake_workers`).
+_RUNNING: weakref.WeakSet[QueueWorker] = weakref.WeakSet()
+
+
+def wake_workers() -> None:
+    """A job was just queued: this process's queue threads look now rather than after
+    ``job_interval`` (a visitor waits for the e-mail it asked for). Other processes' threads
+    find it at their next look."""
+    for worker in list(_RUNNING):
+        worker.wake()
+
+
 class QueueWorker(Periodic[StepStats]):
-    """Every ``job_interval`` seconds: run the due jobs."""
+    """Every ``job_interval`` seconds, or when woken: run the due jobs."""
 
     def __init__(
         self,
@@ -60,6 +73,7 @@ class QueueWorker(Periodic[StepStats]):
         self.backends = backends
         self.more = tuple(more)
         self.fetcher = ArxivFetcher(settings.sources, trust)  # kept: arXiv's pace spans ticks
+        _RUNNING.add(self)
 
     def tick(self) -> StepStats:
         store = Store(self.settings.store.database_url)

@@ -28,6 +28,7 @@ from ..core.errors import JobError, MailError
 from ..core.models import Job
 from ..core.settings import Settings
 from ..jobs import Handler
+from ..jobs.worker import wake_workers
 from ..store import Store
 from . import notify, render
 from .send import MailJob, compose, send
@@ -85,6 +86,7 @@ def queue(
     if event_id is not None:
         payload["event_id"] = event_id
     job, _ = store.queue.enqueue(KIND, f"{purpose}:{about}", payload, max_attempts=ATTEMPTS)
+    wake_workers()  # sent in a moment, not at the queue thread's next look
     return job
 
 

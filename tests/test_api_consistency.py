@@ -119,3 +119,26 @@ def test_a_body_that_is_not_json_is_told_where(web, api):
     assert api.post("/api/collections", json={"name": 5}, headers=auth).status_code == 400
     r = api.post("/api/subscriptions", content=b"{", headers={"Content-Type": "application/json"})
     assert r.status_code == 400 and r.json()["error"].startswith("the body is not valid JSON: ")
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("/api/papers/search?from=bogus", "from must be a date like 2026-03-01, not 'bogus'"),
+        ("/api/papers/search?to=2026-13-01", "to must be a date like 2026-03-01, not '2026-13-01'"),
+        (
+            "/api/papers/search?q=x&from=20260301",
+            "from must be a date like 2026-03-01, not '20260301'",
+        ),
+        ("/api/daily_papers?date=bogus", "date must be a date like 2026-03-01, not 'bogus'"),
+        (
+            "/api/daily_papers?date=2026-02-30",
+            "date must be a date like 2026-03-01, not '2026-02-30'",
+        ),
+        ("/api/daily_papers?week=bogus", "week must be a week like 2026-W09, not 'bogus'"),
+        ("/api/daily_papers?month=2026-3", "month must be a month like 2026-03, not '2026-3'"),
+    ],
+)
+def test_date_parameters_are_refused_in_one_wording(api, url, message):
+    r = api.get(url)
+    assert r.status_code == 400 and r.json() == {"error": message}

@@ -71,10 +71,10 @@ def test_daily_papers_parameters_and_paging(web, api):
 @pytest.mark.parametrize(
     "params, message",
     [
-        ({"date": "2026-02-30"}, "no such day"),
-        ({"date": "yesterday"}, "YYYY-MM-DD"),
-        ({"week": "2026-W99"}, "no week"),
-        ({"month": "2026-13"}, "YYYY-MM"),
+        ({"date": "2026-02-30"}, "date must be a date like 2026-03-01, not '2026-02-30'"),
+        ({"date": "yesterday"}, "date must be a date like 2026-03-01"),
+        ({"week": "2026-W99"}, "week must be a week like 2026-W09"),
+        ({"month": "2026-13"}, "month must be a month like 2026-03"),
         ({"limit": 101}, "limit"),
         ({"limit": 0}, "limit"),
         ({"p": -1}, "p"),

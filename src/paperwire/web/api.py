@@ -23,7 +23,7 @@ from ..jobs import papers
 from ..search import SearchResult
 from ..search.matcher import Matcher
 from . import idempotency, reactions, render, service
-from .api_errors import not_found
+from .api_errors import check_date, not_found
 from .deps import MAX_ROW_ID, Ctx, CtxDep, WriterDep, require_user
 from .openapi import (
     ARXIV_REF,
@@ -63,6 +63,12 @@ def _period(date_: str | None, week: str | None, month: str | None) -> periods.P
         raise HTTPException(400, "give at most one of date, week and month")
     if not given:
         return None
+    name, value = given[0]
+    if name == "day":
+        check_date("date", value)
+    elif not re.fullmatch(WEEK if name == "week" else MONTH, value):
+        example = "2026-W09" if name == "week" else "2026-03"
+        raise HTTPException(400, f"{name} must be a {name} like {example}, not {value[:40]!r}")
     try:
         return periods.parse(*given[0])
     except PeriodError as exc:  # 404: a week of the schema's shape the year lacks (2025-W53)
@@ -147,7 +153,6 @@ def search(
         str | None,
         Query(
             alias="from",
-            pattern=DATE,
             json_schema_extra=date_schema("Published on or after (YYYY-MM-DD)."),
         ),
     ] = None,
@@ -155,7 +160,6 @@ def search(
         str | None,
         Query(
             alias="to",
-            pattern=DATE,
             json_schema_extra=date_schema("Published on or before (YYYY-MM-DD), not before from."),
         ),
     ] = None,
@@ -181,6 +185,8 @@ def search(
     the papers holding every word; ``X-Search-Closest`` says that none does, and these are
     the most relevant few, re-ordered. Out of time with nothing found: 503 with
     ``Retry-After``."""
+    check_date("from", date_from)
+    check_date("to", date_to)
     filters = service.search_filters(date_from, date_to, category, has_code, on_feed, author)
     if not q.strip() and not filters.active:
         # Like Hugging Face: no query lists papers (``HfApi.list_papers()``), newest first.

@@ -1,13 +1,17 @@
 """The API's words for its errors, the same whichever route or layer finds them: what does not
-exist (404), a body that is not JSON. Every error is ``{"error": ...}``
+exist (404), a body that is not JSON, a date that is not one. Every error is ``{"error": ...}``
 (responses.error_response)."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
+from datetime import date
 from typing import Any
 
 from fastapi import HTTPException
+
+from .openapi import DATE
 
 API = "/api/"
 # A path parameter of the API's routes, and what it names.
@@ -57,3 +61,22 @@ def invalid_json(err: dict[str, Any], doc: Any) -> str:
     line = text.count("\n", 0, pos) + 1
     column = pos - (text.rfind("\n", 0, pos) + 1) + 1
     return f"the body is not valid JSON: {reason} at line {line} column {column}"
+
+
+def bad_date(name: str, value: str) -> str:
+    """A date parameter that is not a date (the words of service.BadDates, which checks the
+    search's)."""
+    return f"{name} must be a date like 2026-03-01, not {value[:40]!r}"
+
+
+def check_date(name: str, value: str | None) -> None:
+    """400 unless ``value`` is empty or a YYYY-MM-DD the calendar has."""
+    if not value:
+        return
+    try:
+        if re.fullmatch(DATE, value):
+            date.fromisoformat(value)
+            return
+    except ValueError:
+        pass
+    raise HTTPException(400, bad_date(name, value))

@@ -71,8 +71,9 @@ ArxivPath = Annotated[
 
 
 def date_schema(description: str) -> dict[str, Any]:
-    """``json_schema_extra`` of a YYYY-MM-DD parameter: a real day, not only its shape."""
-    return {"format": "date", "description": description}
+    """``json_schema_extra`` of a YYYY-MM-DD parameter: a real day, not only its shape (the
+    route checks it: api_errors.check_date, in the words of every date error)."""
+    return {"pattern": DATE, "format": "date", "description": description}
 
 
 def optional(description: str, **schema: Any) -> dict[str, Any]:

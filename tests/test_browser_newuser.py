@@ -1,6 +1,7 @@
 """What a new user found in a real browser (Chromium): tables that split words, popovers that
 would not close, items whose parts did not belong together."""
 
+import re
 from datetime import timedelta
 
 from paperwire.core.clock import utcnow
@@ -205,3 +206,35 @@ def test_the_reaction_menu_closes_and_covers_nothing(page, live):  # noqa: F811
     # A click elsewhere closes it.
     page.locator("h1").click()
     expect(menu).not_to_have_attribute("open", "")
+
+
+def test_a_collection_items_card_note_and_remove_go_together(page, live):  # noqa: F811
+    url, store, ids = live[0], live[1], live[2]
+    uid = add_user(store, "member")
+    reading = store.collections.default_for(uid)
+    for pid in ids[:3]:
+        store.collections.add(reading.id, pid, note="Read section 3.")
+    sign_in(page, url, "member")
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto(f"{url}/collections/{reading.id}")
+    inside = """(item) => {
+      const box = item.getBoundingClientRect();
+      const within = (el) => {
+        const r = el.getBoundingClientRect();
+        return r.top >= box.top && r.bottom <= box.bottom && r.left >= box.left
+          && r.right <= box.right;
+      };
+      return getComputedStyle(item).borderTopStyle !== "none"
+        && [...item.querySelectorAll(".card, .note, .item-tools")].every(within);
+    }"""
+    items = page.locator(".collection-items > .item")
+    expect(items).to_have_count(3)
+    for i in range(3):
+        item = items.nth(i)
+        assert item.evaluate(inside), i  # one framed card holds the paper, note and tools
+        title = store.feed.card(item.get_attribute("id")[5:]).title
+        remove = item.get_by_role("button", name=f"Remove {title} from this collection")
+        expect(remove).to_have_count(1)
+        move = item.get_by_role("button", name=re.compile("^Move")).last
+        assert abs(move.bounding_box()["y"] - remove.bounding_box()["y"]) < 2, i  # one row
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390

@@ -130,6 +130,7 @@ def test_a_body_that_is_not_json_is_told_where(web, api):
             "/api/papers/search?q=x&from=20260301",
             "from must be a date like 2026-03-01, not '20260301'",
         ),
+        ("/api/papers/search?to=", "to must be a date like 2026-03-01, not ''"),
         ("/api/daily_papers?date=bogus", "date must be a date like 2026-03-01, not 'bogus'"),
         (
             "/api/daily_papers?date=2026-02-30",

@@ -70,8 +70,8 @@ def bad_date(name: str, value: str) -> str:
 
 
 def check_date(name: str, value: str | None) -> None:
-    """400 unless ``value`` is empty or a YYYY-MM-DD the calendar has."""
-    if not value:
+    """400 unless ``value`` is absent or a YYYY-MM-DD the calendar has (empty is neither)."""
+    if value is None:
         return
     try:
         if re.fullmatch(DATE, value):

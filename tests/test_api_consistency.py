@@ -143,3 +143,33 @@ def test_a_body_that_is_not_json_is_told_where(web, api):
 def test_date_parameters_are_refused_in_one_wording(api, url, message):
     r = api.get(url)
     assert r.status_code == 400 and r.json() == {"error": message}
+
+
+def test_times_are_utc_with_z_everywhere(web, api):
+    uid = add_user(web[1], "zulu", password="correct horse battery")
+    auth = {"Authorization": f"Bearer {web[1].accounts.create_token(uid, 't')}"}
+    r = api.post(
+        "/api/subscriptions",
+        json={"email": "zulu@example.org", "kind": "trending", "frequency": "daily"},
+        headers=auth,
+    )
+    assert r.status_code in (200, 202), r.text
+    subs = api.get("/api/subscriptions", headers=auth).json()
+    assert subs and all(s["createdAt"].endswith("Z") for s in subs), subs
+    made = api.post("/api/collections", json={"name": "Times"}, headers=auth).json()
+    assert made["createdAt"].endswith("Z") and made["updatedAt"].endswith("Z")
+    v = Visitor(web[0])
+    v.sign_in("zulu")
+    export = v.get("/settings/export").json()
+    assert export["exported_at"].endswith("Z")
+    times = [
+        value
+        for rows in export.values()
+        if isinstance(rows, list)
+        for row in rows
+        if isinstance(row, dict)
+        for key, value in row.items()
+        if key.endswith("_at") and value
+    ]
+    times += [export["collections"][0][key] for key in ("created_at", "updated_at")]
+    assert times and all(t.endswith("Z") for t in times), times

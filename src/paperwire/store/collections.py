@@ -389,13 +389,13 @@ class CollectionRepo(Repository):
                     "name": c.name,
                     "description": c.description,
                     "visibility": c.visibility,
-                    "created_at": c.created_at.isoformat(),
-                    "updated_at": c.updated_at.isoformat(),
+                    "created_at": c.created_at.isoformat() + "Z",
+                    "updated_at": c.updated_at.isoformat() + "Z",
                     "items": [
                         {
                             "paper_id": i.paper_id,
                             "note": i.note,
-                            "added_at": i.added_at.isoformat(),
+                            "added_at": i.added_at.isoformat() + "Z",
                         }
                         for i in self.items(c.id)
                     ],

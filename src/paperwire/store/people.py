@@ -276,5 +276,10 @@ class PeopleRepo(Repository):
 
 
 def _plain(values: dict[str, Any]) -> dict[str, Any]:
-    """Dates and times as ISO 8601 text."""
-    return {k: v.isoformat() if isinstance(v, date | datetime) else v for k, v in values.items()}
+    """Dates and times as ISO 8601 text (times are UTC: with ``Z``)."""
+    return {k: _iso(v) if isinstance(v, date | datetime) else v for k, v in values.items()}
+
+
+def _iso(value: date | datetime) -> str:
+    naive_utc = isinstance(value, datetime) and value.tzinfo is None
+    return value.isoformat() + ("Z" if naive_utc else "")

@@ -301,8 +301,8 @@ def _pending_json(view: service.PendingView) -> dict[str, Any]:
         "status": view.status,
         "message": view.detail,
         "attempts": job.attempts,
-        "nextAttemptAt": f"{view.next_try.isoformat()}Z" if view.next_try else None,
-        "createdAt": f"{job.created_at.isoformat()}Z",
+        "nextAttemptAt": render.iso_z(view.next_try),
+        "createdAt": render.iso_z(job.created_at),
     }
 
 

@@ -45,8 +45,8 @@ def _base(ctx: Any) -> str:
     return str(ctx.settings.site.base_url).rstrip("/")
 
 
-def _iso(value: Any) -> str:
-    return f"{value.isoformat()}Z"
+def _iso(value: Any) -> str | None:
+    return render.iso_z(value)  # UTC, like every time of the API
 
 
 def collection_json(c: Collection, base: str) -> dict[str, Any]:

@@ -14,6 +14,7 @@ from ..core.hooks import hookimpl
 from ..core.passwords import verify_password
 from . import audit
 from .deps import Ctx, CtxDep, PostedDep, rate_limit, require_user
+from .render import iso_z
 from .responses import message_page, page, sign_out
 from .twofactor import WRONG_CODE, check_code
 
@@ -26,7 +27,7 @@ def export(ctx: CtxDep) -> Response:
     """A JSON file of the visitor's data (never a password hash, token hash or secret)."""
     if ctx.user is None:
         return RedirectResponse("/signin?next=/settings", status_code=303)
-    data = {"exported_at": utcnow().isoformat(), **ctx.store.people.export(ctx.user.id)}
+    data = {"exported_at": iso_z(utcnow()), **ctx.store.people.export(ctx.user.id)}
     name = f"paperwire-{ctx.user.username}-{utcnow():%Y%m%d}.json"
     return Response(
         json.dumps(data, ensure_ascii=False, indent=2),

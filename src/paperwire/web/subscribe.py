@@ -27,7 +27,7 @@ from fastapi.responses import (
 from pydantic import BaseModel, Field, JsonValue
 
 from ..core import timezones
-from ..core.clock import iso, utcnow
+from ..core.clock import utcnow
 from ..core.hooks import hookimpl
 from ..core.models import Subscription, User
 from ..mail import render as mail_render
@@ -47,6 +47,7 @@ from .deps import (
     rate_limit,
     require_user,
 )
+from .render import iso_z
 from .responses import check_mail, page
 
 router = APIRouter(include_in_schema=False)
@@ -489,8 +490,8 @@ def _sub_json(sub: Subscription) -> dict[str, Any]:
         "frequency": sub.frequency,
         "timezone": sub.timezone,
         "status": sub.status,
-        "createdAt": iso(sub.created_at),
-        "confirmedAt": iso(sub.confirmed_at),
+        "createdAt": iso_z(sub.created_at),
+        "confirmedAt": iso_z(sub.confirmed_at),
     }
 
 

@@ -173,3 +173,26 @@ def test_times_are_utc_with_z_everywhere(web, api):
     ]
     times += [export["collections"][0][key] for key in ("created_at", "updated_at")]
     assert times and all(t.endswith("Z") for t in times), times
+
+
+@pytest.mark.parametrize(
+    ("params", "words"),
+    [
+        ({"q": "x", "sort": "bogus"}, "sort: "),
+        ({"q": "x", "from": "bogus"}, "from must be a date like 2026-03-01, not 'bogus'"),
+        ({"q": "x", "code": "maybe"}, "code: "),
+    ],
+)
+def test_feeds_refuse_bad_parameters_in_plain_text(api, params, words):
+    r = api.get("/feeds/search.atom", params=params)
+    assert r.status_code == 400, r.text[:200]
+    assert r.headers["content-type"].startswith("text/plain")
+    assert words in r.text and "<" not in r.text
+    # the API says no to the same
+    api_params = {k if k != "code" else "has_code": v for k, v in params.items()}
+    assert api.get("/api/papers/search", params=api_params).status_code == 400
+
+
+def test_search_feed_takes_the_searchs_sort(api):
+    r = api.get("/feeds/search.atom", params={"q": "vision", "sort": "upvotes"})
+    assert r.status_code == 200 and "sort=upvotes" in r.text

@@ -6,12 +6,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from urllib.parse import quote, urlencode
 from xml.etree import ElementTree as ET
 
-from fastapi import APIRouter, HTTPException, Query
-from fastapi.responses import Response
+from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import PlainTextResponse, Response
+from fastapi.routing import APIRoute
 
 from ..core import periods
 from ..core.clock import utcnow
@@ -25,7 +27,37 @@ from ..core.text import xml_safe
 from . import render, service
 from .deps import Ctx, CtxDep, RowId
 
-router = APIRouter(prefix="/feeds", include_in_schema=False)
+
+class _PlainErrors(APIRoute):
+    """A feed's errors as plain text (what a feed reader or curl shows), in the API's words:
+    a bad parameter is a 400 saying which, as the API's own 400s do."""
+
+    def get_route_handler(self) -> Callable[[Request], Any]:
+        handler = super().get_route_handler()
+
+        async def route(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except RequestValidationError as exc:
+                return _plain(400, "; ".join(map(_said, exc.errors())) or "bad request")
+            except HTTPException as exc:
+                return _plain(exc.status_code, str(exc.detail), exc.headers)
+
+        return route
+
+
+def _plain(status: int, message: str, headers: Any = None) -> Response:
+    return PlainTextResponse(message + "\n", status_code=status, headers=headers)
+
+
+def _said(err: Any) -> str:
+    where = ".".join(str(x) for x in err.get("loc", ())[1:]) or "the request"
+    given = err.get("input")
+    got = f", not {str(given)[:40]!r}" if isinstance(given, str | int | float) else ""
+    return f"{where}: {err.get('msg', 'invalid')}{got}"
+
+
+router = APIRouter(prefix="/feeds", include_in_schema=False, route_class=_PlainErrors)
 ATOM = "http://www.w3.org/2005/Atom"
 FEED_SIZE = 50
 MAX_AUTHOR = 200
@@ -285,11 +317,15 @@ def search(
     code: bool = False,
     feed: bool = False,
     author: Annotated[str | None, Query(max_length=200)] = None,
+    sort: Literal["date", "relevance", "upvotes"] = "date",
 ) -> Response:
-    """The newest papers among the results of a search: subscribe to a topic."""
+    """The newest papers among the results of a search (or, with ``sort``, the most relevant
+    or most upvoted): subscribe to a topic. Parameters as the API's search takes them: a bad
+    one is a 400 in plain text."""
     filters = service.search_filters(date_from, date_to, category, code, feed, author)
-    _, cards = service.search(ctx, q, filters, sort="date", limit=FEED_SIZE)
-    params = urlencode(service.filter_params(q, filters))  # known parameters only
+    _, cards = service.search(ctx, q, filters, sort=sort, limit=FEED_SIZE)
+    known = service.filter_params(q, filters) | ({"sort": sort} if sort != "date" else {})
+    params = urlencode(known)  # known parameters only
     return atom(
         ctx,
         f"Search: {q[:100]}",

@@ -196,3 +196,17 @@ def test_feeds_refuse_bad_parameters_in_plain_text(api, params, words):
 def test_search_feed_takes_the_searchs_sort(api):
     r = api.get("/feeds/search.atom", params={"q": "vision", "sort": "upvotes"})
     assert r.status_code == 200 and "sort=upvotes" in r.text
+
+
+def test_page_size_maxima_are_hugging_faces_and_say_so(api):
+    spec = api.get("/openapi.json").json()["paths"]
+
+    def limit(path):
+        return next(p for p in spec[path]["get"]["parameters"] if p["name"] == "limit")
+
+    daily, search = limit("/api/daily_papers"), limit("/api/papers/search")
+    assert daily["schema"]["maximum"] == 100 and search["schema"]["maximum"] == 120
+    for param in (daily, search):
+        assert "Hugging Face" in param["description"], param
+    assert api.get("/api/daily_papers", params={"limit": 101}).status_code == 400
+    assert api.get("/api/papers/search", params={"q": "x", "limit": 120}).status_code == 200

@@ -97,7 +97,15 @@ def daily_papers(
     submitter: Annotated[str | None, Query(max_length=64)] = None,
     sort: Literal["publishedAt", "trending", "upvotes"] = "publishedAt",
     p: Annotated[int, Query(ge=0, le=100000, description="page, from 0")] = 0,
-    limit: Annotated[int, Query(ge=1, le=100)] = 50,
+    limit: Annotated[
+        int,
+        Query(
+            ge=1,
+            le=100,
+            description="Items per page, at most 100: Hugging Face's own maximum here (its "
+            "search's is 120, and so is this API's).",
+        ),
+    ] = 50,
 ) -> JSONResponse:
     """Like Hugging Face's ``/api/daily_papers``: one day, ISO week or month of the feed
     (default: all of it), newest submission first, by trending rank or by upvotes. A
@@ -145,7 +153,15 @@ def search(
             description='Words, "phrases", -excluded, a OR b; or a whole sentence.',
         ),
     ] = "",
-    limit: Annotated[int, Query(ge=1, le=120)] = 50,
+    limit: Annotated[
+        int,
+        Query(
+            ge=1,
+            le=120,
+            description="Results per page, at most 120: what Hugging Face's search returns "
+            "at most, so its clients' requests work here (daily_papers keeps its 100).",
+        ),
+    ] = 50,
     p: Annotated[int, Query(ge=0, le=10000, description="Page (0-based).")] = 0,
     sort: Literal["relevance", "date", "upvotes"] = "relevance",
     mode: Literal["hybrid", "keyword", "semantic"] = "hybrid",

@@ -238,3 +238,21 @@ def test_a_collection_items_card_note_and_remove_go_together(page, live):  # noq
         move = item.get_by_role("button", name=re.compile("^Move")).last
         assert abs(move.bounding_box()["y"] - remove.bounding_box()["y"]) < 2, i  # one row
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
+
+
+def test_the_settings_tables_wrap_at_words(page, live):  # noqa: F811
+    """Sessions, subscriptions and tokens: no word split ("confirma/tion"), on a phone rows of
+    labelled lines, never wider than the window."""
+    url, store = live[0], live[1]
+    uid = add_user(store, "member")
+    store.accounts.create_token(uid, "a long token name for a script", ["read", "write"])
+    store.sessions.create(uid, 3600, ip="192.0.2.7", agent="curl/8")
+    topic = "efficient vision transformers for background removal"
+    store.mail.create_subscription("member@example.org", "topic", topic, "daily", "UTC")
+    sign_in(page, url, "member")
+    for width in (1280, 390):
+        page.set_viewport_size({"width": width, "height": 900})
+        page.goto(f"{url}/settings")
+        expect(page.get_by_text("waiting for confirmation")).to_be_visible()
+        assert page.evaluate(SPLIT_WORDS, "main td") == [], width
+        assert page.evaluate("document.documentElement.scrollWidth") <= width

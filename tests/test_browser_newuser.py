@@ -256,3 +256,19 @@ def test_the_settings_tables_wrap_at_words(page, live):  # noqa: F811
         expect(page.get_by_text("waiting for confirmation")).to_be_visible()
         assert page.evaluate(SPLIT_WORDS, "main td") == [], width
         assert page.evaluate("document.documentElement.scrollWidth") <= width
+
+
+def test_the_admin_tables_wrap_at_words(page, live):  # noqa: F811
+    """The admin's accounts and reported comments: words whole, on a phone rows of labelled
+    lines, never wider than the window."""
+    url, store = live[0], live[1]
+    add_user(store, "moderator", role="admin")
+    for i in range(3):
+        add_user(store, f"participant{i}")
+    sign_in(page, url, "moderator")
+    for width in (1280, 390):
+        page.set_viewport_size({"width": width, "height": 900})
+        for path in ("/admin", "/admin/users"):
+            page.goto(f"{url}{path}")
+            assert page.evaluate(SPLIT_WORDS, "main td") == [], (path, width)
+            assert page.evaluate("document.documentElement.scrollWidth") <= width, (path, width)

@@ -236,6 +236,10 @@ def linear_scan(path: Path):
 
 
 def cmd_run(args) -> None:
+    if args.no_preload:
+        from paperwire.search import vectors as vector_index
+
+        vector_index.preload = lambda paths: None  # type: ignore[assignment]
     store, index_dir = open_db(args.db)
     eng = engine(store, index_dir, refresh_seconds=3600, window=args.window, keywords=args.keywords)
     vectors = eng.indexer()
@@ -728,6 +732,11 @@ def main() -> None:
         "--no-preload-wait",
         action="store_true",
         help="start timing while the index files are still being read ahead",
+    )
+    run.add_argument(
+        "--no-preload",
+        action="store_true",
+        help="do not read the IVF file ahead at all (as before; for comparison)",
     )
     run.add_argument(
         "--window",

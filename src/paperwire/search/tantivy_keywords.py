@@ -39,7 +39,6 @@ from ..store import Store
 from ..store.fulltext import ALL, ANY
 from ..store.words import PaperWords
 from .keyword import DatabaseKeywords, IndexJudge
-from .page_cache import preload
 from .retrievers import KeywordBackend
 from .semantic import index_dir_for
 
@@ -148,7 +147,6 @@ class WordFolder:
                 return False
             self.index = self._index(folder)
             self.folder = folder
-            preload(folder.iterdir())  # the segments read ahead, not on the first queries' time
         return True
 
     def _index(self, folder: Path) -> Any:

@@ -337,6 +337,22 @@ def test_a_comment_sent_after_signing_out_elsewhere_is_given_back(web, member):
     assert r.status_code == 403 and "Back to the page you were on" not in r.text
 
 
+def test_a_markdown_image_shows_its_words_not_nothing():
+    """Nothing is loaded from elsewhere (no tracking pixel; the CSP refuses it anyway), but an
+    image's words stay: a link to it when its address is safe, plain text when not."""
+    from paperwire.web import render
+
+    html = render.markdown("A ![cat on a mat](https://x.org/cat.png) and ![bad](javascript:x)")
+    assert (
+        '<a href="https://x.org/cat.png" rel="nofollow ugc noopener">[image: cat on a mat]</a>'
+        in html
+    )
+    assert "and [image: bad]" in html and "<img" not in html and "javascript" not in html
+    hostile = render.markdown('![<b>x</b> "q"](https://x.org/a.png"onerror=alert(1))')
+    assert "<b>" not in hostile and "onerror=" not in hostile.replace("%22onerror=", "")
+    assert "<img" not in hostile
+
+
 def test_markdown_tables_keep_their_column_alignment_and_nothing_else(web, member):
     """`|:--|:-:|--:|` aligns a comment's table columns: a class the stylesheet aligns by (the
     site's CSP refuses inline styles); hostile input gets no other style, class or

@@ -72,6 +72,16 @@ def test_anonymous_writes_are_asked_to_sign_in_not_for_a_csrf_header(web, api):
     assert r.status_code == 403 and "X-CSRF-Token" in r.json()["error"]
 
 
+def test_anonymous_reads_that_need_an_account_say_how_to_sign_in(web, api):
+    """Reads of one's own things, asked by nobody: the same 401 as writes, with
+    ``WWW-Authenticate: Bearer`` (an HTML page still says "Sign in first.")."""
+    for url in ("/api/whoami", "/api/collections", "/api/subscriptions", "/api/papers/pending"):
+        r = api.get(url)
+        assert r.status_code == 401, (url, r.text)
+        assert r.headers["www-authenticate"] == "Bearer", url
+        assert r.json() == {"error": "sign in (a Bearer token or a session)"}, url
+
+
 def test_every_api_404_is_json_with_the_same_words(web, api):
     pid = web[2][0]
     owner = add_user(web[1], "owner404")

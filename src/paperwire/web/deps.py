@@ -298,6 +298,8 @@ WriterDep = Annotated[Ctx, Depends(api_writer)]
 
 def require_user(ctx: Ctx, role: str = "user") -> User:
     if ctx.user is None:
+        if ctx.request.url.path.startswith("/api/"):  # as for writes (json_writer)
+            raise HTTPException(401, SIGN_IN, headers={"WWW-Authenticate": "Bearer"})
         raise HTTPException(401, "Sign in first.")
     if not ctx.role_at_least(role):
         if ctx.user.has_role(role) and ctx.via_token and "admin" not in ctx.scopes:

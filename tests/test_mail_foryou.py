@@ -90,11 +90,16 @@ def test_for_you_digest_ranks_as_the_tab_with_reasons_once_per_period(mailed):
         assert got == want and len(got) == 10
         assert liked not in got and dismissed not in got
         title = store.feed.cards([liked])[0].title
-        # a reason where the model has one (a close likeness), the same as on the tab
-        picks = model.rank(reader.liked, reader.candidates, reader.disliked).picks[:10]
-        reasons = sum(p.because == liked for p in picks)
+        # a reason where the model has one (a close likeness, else the rare words shared
+        # with the closest liked paper), the same as on the tab's cards
+        picks = model.words_why(
+            model.rank(reader.liked, reader.candidates, reader.disliked).picks[:10]
+        )
+        reasons = sum(p.because == liked and not p.because_words for p in picks)
         assert text.count(f"Why: like “{title}”, one of yours") == reasons >= 3
         assert text.count("Why:") == sum(p.reason is not None for p in picks)
+        for pick in picks:
+            assert pick.reason is None or f"Why: {pick.reason}" in text
         assert "http://testserver/papers/for-you?span=week" in text
         assert 'href="http://testserver/papers/for-you?span=week"' in html
         assert "Why: like “" in html and "<script" not in html
@@ -112,6 +117,32 @@ def test_for_you_digest_ranks_as_the_tab_with_reasons_once_per_period(mailed):
         assert composer.compose(sub, quiet, set()) == []
         assert len(composer.compose(sub, schedule.period_due("weekly", "UTC", dtime(8), WEEK),
                                     set(got))) == 10  # fmt: skip
+
+
+def test_the_digest_says_the_rare_words_a_paper_shares_as_the_tab_does(mailed, monkeypatch):
+    """A pick with no likeness or link to show is given the rare words it shares with the
+    liked paper it is closest to, by the tab's own step (ForYou.words_why), on the papers
+    sent: here that step says the same words for each, and the e-mail carries them."""
+    from dataclasses import replace
+
+    store, ids, engine, tmp_path = mailed
+    seen: list[int] = []
+
+    def words_why(self, picks):
+        seen.append(len(picks))
+        return [p if p.reason else replace(p, because=p.closest, because_title="A liked paper",
+                                           because_words=("draft model",))
+                for p in picks]  # fmt: skip
+
+    monkeypatch.setattr(ForYou, "words_why", words_why)
+    with SMTPServer() as smtp:
+        config = make_config(tmp_path, **smtp.settings)
+        ada, _ = _for_you(store, "ada")
+        store.feed.set_upvote(ada, ids[0], True)
+        assert _run(store, config, engine, period=WEEK).sent == 1
+        text = smtp.messages[0].get_body(("plain",)).get_content()
+    assert seen and all(n <= 10 for n in seen)  # only the papers that can be sent
+    assert "Why: shares “draft model” with “A liked paper”, one of yours" in text
 
 
 def test_a_reader_with_only_topics_gets_their_digest_with_reasons(mailed):

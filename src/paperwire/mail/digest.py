@@ -252,7 +252,10 @@ class Composer:
         ranked = shared.rank(
             reader.liked, reader.candidates, reader.disliked, limit, topics=reader.topics
         )
-        return [Pick(p.paper_id, p.reason or "", p.score) for p in ranked.picks]
+        # The rare words a paper shares with the liked one it is closest to, where nothing
+        # else says why: as the tab's cards say it.
+        picks = model.words_why(ranked.picks[:limit] if limit else ranked.picks)
+        return [Pick(p.paper_id, p.reason or "", p.score) for p in picks]
 
     # -- one subscriber ------------------------------------------------------------------
     def compose(self, sub: Subscription, due: Due, already_sent: set[str]) -> list[Pick]:

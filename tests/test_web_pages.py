@@ -66,20 +66,20 @@ def test_week_and_month_navigation(web, visitor):
     app, store, ids, _ = web
     uid = add_user(store, "navigator")
     week = week_of(date.today())
+    earlier = week.shift(-5)  # four empty weeks between
+    far = month(earlier.start.year - 1, 6)  # a month with papers far back
+    spare, other = [p.id for p in store.feed.latest(limit=200) if p.id not in ids][:2]
+    # Stored before any page is asked for: a page kept in the cache is only replaced once
+    # the site sees the data version change.
+    store.feed.submit(spare, uid, earlier.start)
+    store.feed.submit(other, uid, far.start)
     r = visitor.get(week.path)
     assert r.status_code == 200 and week.key in week.path
     assert visitor.get("/papers/week").headers["location"] == week.path
-    earlier = week.shift(-5)  # four empty weeks between
-    spare = next(p.id for p in store.feed.latest(limit=200) if p.id not in ids)
-    store.feed.submit(spare, uid, earlier.start)
-    r = visitor.get(week.path)
     assert f'href="{earlier.path}"' in r.text and f'href="{week.shift(-1).path}"' not in r.text
     back = visitor.get(earlier.path)
     assert f'href="{week.path}"' in back.text  # next: back to this week, over the empty ones
-    # A month with papers far back: the month page before it is the one holding them.
-    far = month(earlier.start.year - 1, 6)
-    store.feed.submit(next(p.id for p in store.feed.latest(limit=200) if p.id not in ids
-                           and p.id != spare), uid, far.start)  # fmt: skip
+    # The month page after the far one is the next month holding papers, not the one after.
     after_far = visitor.get(far.path).text
     assert 'href="/papers/month/' in after_far and f'href="{far.shift(1).path}"' not in after_far
 

@@ -67,6 +67,15 @@ def expect(locator):
     return _expect(locator)
 
 
+def sign_in(page, url, name):
+    """Sign ``name`` in through the form (the kit's password), landing on the feed."""
+    page.goto(f"{url}/signin")
+    page.get_by_label("User name or e-mail").fill(name)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.keyboard.press("Enter")
+    page.wait_for_url(f"{url}/papers")
+
+
 def shot(page, name):
     page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=False)
 

@@ -4,22 +4,14 @@ from the feed and bring it back. Screenshots go to test-artifacts/screenshots/."
 
 import re
 
-from .test_browser import browser, expect, live, page, shot  # noqa: F401 - the shared kit
-from .webkit import PASSWORD, add_user
-
-
-def _sign_in(page, url, name):  # noqa: F811
-    page.goto(f"{url}/signin")
-    page.get_by_label("User name or e-mail").fill(name)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.keyboard.press("Enter")
-    page.wait_for_url(f"{url}/papers")
+from .test_browser import browser, expect, live, page, shot, sign_in  # noqa: F401 - the shared kit
+from .webkit import add_user
 
 
 def test_save_to_a_new_collection_and_hide_a_card(page, live):  # noqa: F811
     url, store, ids, _ = live
     uid = add_user(store, "reader")
-    _sign_in(page, url, "reader")
+    sign_in(page, url, "reader")
     cards = page.locator("article.card")
     first_id = cards.nth(0).get_attribute("id").removeprefix("paper-")
     second_id = cards.nth(1).get_attribute("id").removeprefix("paper-")

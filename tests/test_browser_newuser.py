@@ -6,10 +6,10 @@ from datetime import timedelta
 
 from paperwire.core.clock import utcnow
 
-from .test_browser import browser, expect, live, page  # noqa: F401 - fixtures
+from .test_browser import browser, expect, live, page, sign_in  # noqa: F401 - fixtures
 from .test_browser_a11y import axe_source, run_axe  # noqa: F401
 from .test_pending import submit_job
-from .webkit import PASSWORD, add_user
+from .webkit import add_user
 
 # Words of the cells under ``selector`` laid out on more than one line (split mid-word).
 SPLIT_WORDS = """(selector) => {
@@ -28,14 +28,6 @@ SPLIT_WORDS = """(selector) => {
   }
   return split;
 }"""
-
-
-def sign_in(p, url, name):
-    p.goto(f"{url}/signin")
-    p.get_by_label("User name or e-mail").fill(name)
-    p.get_by_label("Password").fill(PASSWORD)
-    p.keyboard.press("Enter")
-    p.wait_for_url(f"{url}/papers")
 
 
 def test_the_pending_table_wraps_at_words_on_a_phone_and_on_the_submit_page(page, live, axe_source):  # noqa: F811

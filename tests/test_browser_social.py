@@ -6,8 +6,8 @@ import re
 
 import pytest
 
-from .test_browser import browser, expect, live, shot  # noqa: F401 - shared fixtures
-from .webkit import PASSWORD, add_user
+from .test_browser import browser, expect, live, shot, sign_in  # noqa: F401 - shared fixtures
+from .webkit import add_user
 
 pytestmark = pytest.mark.browser
 
@@ -19,14 +19,6 @@ def _context(browser, **options):  # noqa: F811 - the fixture, passed in
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
     return context, page, errors
-
-
-def _sign_in(page, url, name):
-    page.goto(f"{url}/signin")
-    page.get_by_label("User name or e-mail").fill(name)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.keyboard.press("Enter")
-    page.wait_for_url(f"{url}/papers")
 
 
 def test_time_zone_picker_starts_from_the_browser_zone(browser, live):  # noqa: F811
@@ -65,7 +57,7 @@ def test_time_zone_picker_starts_from_the_browser_zone(browser, live):  # noqa: 
     # A signed-in user's saved zone wins over the browser's guess.
     add_user(store, "kyoko")
     context, page, errors = _context(browser, timezone_id="Europe/Paris")
-    _sign_in(page, url, "kyoko")
+    sign_in(page, url, "kyoko")
     page.goto(f"{url}/settings")
     expect(page.get_by_label(re.compile("Your time zone"))).to_have_value("Europe/Paris")
     page.get_by_label(re.compile("Your time zone")).fill("Asia/Kolkata")
@@ -88,7 +80,7 @@ def test_reactions_in_place_and_without_javascript(browser, live):  # noqa: F811
     cid = _commented(store, pid)
     add_user(store, "rea")
     context, page, errors = _context(browser)
-    _sign_in(page, url, "rea")
+    sign_in(page, url, "rea")
     page.goto(f"{url}/papers/{pid}")
     comment = page.locator(f"#comment-{cid}")
     avatar = comment.locator("img.avatar")
@@ -114,7 +106,7 @@ def test_reactions_in_place_and_without_javascript(browser, live):  # noqa: F811
 
     # Without JavaScript: a form post, back at the comment (in the dark scheme).
     context, page, _ = _context(browser, java_script_enabled=False, color_scheme="dark")
-    _sign_in(page, url, "rea")
+    sign_in(page, url, "rea")
     page.goto(f"{url}/papers/{pid}")
     comment = page.locator(f"#comment-{cid}")
     comment.get_by_text("React", exact=True).click()
@@ -139,7 +131,7 @@ def test_phone_header_scrolls_away_and_menus_and_anchors_fit(browser, live):  # 
         cid = store.discussion.add(pid, uid, f"A reply, {depth + 1} deep.", parent_id=cid)
     add_user(store, "phone")
     context, page, errors = _context(browser)
-    _sign_in(page, url, "phone")
+    sign_in(page, url, "phone")
     page.set_viewport_size({"width": 1280, "height": 700})
     page.goto(f"{url}/papers/{pid}#comment-{cid}")
     header = page.locator("header.top, .top").first
@@ -175,7 +167,7 @@ def test_organization_admin_uploads_a_picture(browser, live, tmp_path):  # noqa:
     huge = tmp_path / "huge.png"
     huge.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(600 * 1024))
     context, page, errors = _context(browser)
-    _sign_in(page, url, "olga")
+    sign_in(page, url, "olga")
     page.goto(f"{url}/organizations/vision-lab")
     page.get_by_role("link", name="Organization settings").click()
     field = page.get_by_label(re.compile("PNG, JPEG or WebP image"))

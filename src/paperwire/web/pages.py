@@ -377,7 +377,7 @@ def search_page(
         dates_left_out=dates_left_out,
         unknown_category=stray,
         # "-diffusion" alone: words to leave out, none to look for; "the", "!!!": no word
-        nothing_sought=_nothing_sought(q, filters, result.total),
+        nothing_sought=_nothing_sought(result, filters),
         example_word=next(w for w in EXAMPLE_WORDS if w not in q.lower()),
         excluded_all=_excluded_all(ctx, result, filters) if not p else None,
         query_without_exclusions=" ".join(EXCLUSION.sub(" ", q).split()),
@@ -392,12 +392,12 @@ EXAMPLE_WORDS = ("vision", "diffusion", "graphs", "robots")
 EXCLUSION = re.compile(r'(?:(?<=\s)|^)-(?:"[^"]*"?|\S+)')  # -word, -"a phrase"
 
 
-def _nothing_sought(q: str, filters: SearchFilters, found: int) -> str | None:
+def _nothing_sought(result: SearchResult, filters: SearchFilters) -> str | None:
     """Why a query with no filter found nothing for want of words: "excluded" (only words
     to leave out) or "no words" (only common words or signs, which the keyword index does
     not hold); None when it had words to look for, or found papers by meaning."""
-    parsed = parse(q)
-    if not q.strip() or filters.active or parsed.units or found:
+    parsed = result.query
+    if not parsed.text or filters.active or parsed.units or result.total:
         return None
     return "excluded" if parsed.excluded else "no words"
 

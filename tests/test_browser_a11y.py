@@ -235,6 +235,9 @@ def pages(sqlite_store, tmp_path):
     store.discussion.set_flag(hidden, hidden=True)
     store.accounts.claim_authorship(uid, ids[2], store.feed.card(ids[2]).authors[0])
     store.feed.set_upvote(uid, paper, True)
+    # A card's code link with its stars: its accessible name must hold its visible words
+    # ("Code · 1.2k", label-content-name-mismatch).
+    store.papers.record_github(paper, stars=1234, etag=None, repo="example/splats")
     store.audit.record("signin", uid, uid, "192.0.2.1", "Firefox on Linux")
     # Users lists a disabled account with a long address; a deleted one's comment stays
     other = store.accounts.create_user(

@@ -12,9 +12,8 @@ import pytest
 
 from paperwire.rank.foryou import ForYou
 
-from .test_browser import browser, expect  # noqa: F401 - the shared kit
+from .test_browser import browser, expect, sign_in  # noqa: F401 - the shared kit
 from .test_browser_a11y import axe_source, checked_page  # noqa: F401 - axe-core, checks
-from .test_browser_collections import _sign_in
 from .test_browser_library import _shown, live_embedded  # noqa: F401 - the embedded site
 from .test_search import embedder  # noqa: F401 - the session's embedding model fixture
 from .test_web_foryou import _week, closest_pair
@@ -35,7 +34,7 @@ def test_a_topic_starts_for_you_and_a_collection_ranks_its_own(
     uid = add_user(store, "reader")
     with checked_page(browser, scheme, axe_source) as checks:
         page, check = checks.page, checks.check
-        _sign_in(page, url, "reader")
+        sign_in(page, url, "reader")
         page.get_by_role("link", name="For you").first.click()
         page.get_by_role("link", name=re.compile("This week")).click()
         expect(page.get_by_text("Nothing to learn from yet")).to_be_visible()

@@ -13,8 +13,7 @@ import pytest
 from paperwire.rank.foryou import ForYou
 
 from .storekit import search_engine
-from .test_browser import browser, expect, page, shot  # noqa: F401 - the shared kit
-from .test_browser_collections import _sign_in
+from .test_browser import browser, expect, page, shot, sign_in  # noqa: F401 - the shared kit
 from .test_search import embedder  # noqa: F401 - the session's embedding model fixture
 from .test_web_foryou import _week
 from .webkit import add_user, seed, serve_in_thread, site
@@ -70,7 +69,7 @@ def _shown(page) -> list[str]:  # noqa: F811
 def test_import_a_library_then_for_you_ranks_by_it(page, live_embedded):  # noqa: F811
     url, store, on_feed, app = live_embedded
     uid = add_user(store, "reader")
-    _sign_in(page, url, "reader")
+    sign_in(page, url, "reader")
 
     # A new reader: For you says how to begin, and ranks nothing yet: the week's papers
     # come newest first (by the dates their cards show), with no reason on any card.

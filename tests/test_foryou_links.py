@@ -118,3 +118,18 @@ def test_a_page_of_picks_without_a_reason_gets_one_from_rare_words(model, store)
         elif after.because_words:
             assert after.because == SPLAT_SENSORS
             assert after.reason.startswith("shares “") and "one of yours" in after.reason
+
+
+def test_words_why_reads_no_paper_it_is_given(model, store, monkeypatch):  # noqa: F811
+    """A digest passes the papers it holds already: the reasons are the same, and the store
+    is not asked again for every reader."""
+    liked, candidates = [SPLAT_SENSORS], [SPLAT_STREET, CROWD_DENSE, CROPS, SAR_SHIPS]
+    picks = model.rank(liked, candidates).picks
+    expected = model.words_why(picks)
+    texts = store.papers.texts_by_id([*liked, *candidates])
+
+    def no_read(ids):
+        raise AssertionError(f"read {ids} again")
+
+    monkeypatch.setattr(store.papers, "texts_by_id", no_read)
+    assert model.words_why(picks, texts) == expected

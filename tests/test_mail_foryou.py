@@ -128,7 +128,7 @@ def test_the_digest_says_the_rare_words_a_paper_shares_as_the_tab_does(mailed, m
     store, ids, engine, tmp_path = mailed
     seen: list[int] = []
 
-    def words_why(self, picks):
+    def words_why(self, picks, texts=None):
         seen.append(len(picks))
         return [p if p.reason else replace(p, because=p.closest, because_title="A liked paper",
                                            because_words=("draft model",))

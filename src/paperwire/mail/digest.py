@@ -254,7 +254,7 @@ class Composer:
         )
         # The rare words a paper shares with the liked one it is closest to, where nothing
         # else says why: as the tab's cards say it.
-        picks = model.words_why(ranked.picks[:limit] if limit else ranked.picks)
+        picks = model.words_why(ranked.picks[:limit] if limit else ranked.picks, shared.texts)
         return [Pick(p.paper_id, p.reason or "", p.score) for p in picks]
 
     # -- one subscriber ------------------------------------------------------------------

@@ -27,7 +27,7 @@ import re
 import threading
 import zlib
 from collections import Counter, OrderedDict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Protocol
 
@@ -53,6 +53,7 @@ _WORD = re.compile(r"(?u)\b\w\w+\b")
 BUCKETS = 1 << 22  # hashed term space (crc32 of the term)
 TOPIC_CACHE = 10_000  # topics whose query embedding a ForYou keeps
 TERM_CACHE = 20_000  # papers whose terms a ForYou keeps (a day's candidates, many readers)
+PHRASE_CACHE = 4_096  # papers whose rare words a ForYou keeps for reasons (a digest's)
 IDF_SAMPLE = 20_000  # the newest papers, whose words give the idf
 BACKGROUND = 256  # papers listed before the candidates: what the reader's feed usually holds
 BACKGROUND_CACHE = 32  # backgrounds a ForYou keeps (by the feed's first paper; a digest run
@@ -393,31 +394,60 @@ REASON_WORDS = 3  # at most this many named
 def rare_shared(paper: PaperText, liked: PaperText, df: DocumentFrequencies) -> tuple[str, ...]:
     """The rarest words and word pairs two papers share, none inside another ("speculative
     decoding", not also "decoding"); none unless a pair or at least two words are shared."""
-    mine, theirs = _phrases(paper), _phrases(liked)
-    # (pairs before single words at equal rarity: "speculative decoding", then not "decoding")
-    both = sorted((t for t in mine if t in theirs), key=lambda t: (" " not in t, t))
-    if not both:
-        return ()
-    share = df.share(term_ids(both))
-    picked: list[str] = []
-    for i in np.argsort(share, kind="stable").tolist():
-        if share[i] >= REASON_SHARE or len(picked) == REASON_WORDS:
-            break
-        term = both[i]
-        if not any(term in p or p in term for p in picked):
-            picked.append(term)
-    if len(picked) < 2 and not any(" " in t for t in picked):
-        return ()
-    return tuple(picked)
+    return RarePhrases.of(paper, df).shared(RarePhrases.of(liked, df))
 
 
-def _phrases(paper: PaperText) -> set[str]:
+@dataclass(frozen=True)
+class RarePhrases:
+    """A paper's words and word pairs (:func:`phrases`) rare enough to name in a reason (in
+    under REASON_SHARE of the papers), compact enough to keep for thousands of papers (a few
+    kilobytes each): their crc32s, sorted, each one's share, and the phrases themselves as
+    the lines of one string, in the same order."""
+
+    keys: np.ndarray
+    shares: np.ndarray
+    lines: str
+
+    @classmethod
+    def of(cls, paper: PaperText, df: DocumentFrequencies) -> RarePhrases:
+        found = list(phrases(paper))
+        share = df.share(term_ids(found)) if found else np.zeros(0)
+        keys = np.array([zlib.crc32(t.encode()) for t in found], np.int64)
+        kept = [i for i in np.argsort(keys, kind="stable").tolist() if share[i] < REASON_SHARE]
+        return cls(keys[kept], share[kept].astype(np.float32), "\n".join(found[i] for i in kept))
+
+    def shared(self, other: RarePhrases) -> tuple[str, ...]:
+        """The rarest phrases both hold, none inside another; none unless a pair or at least
+        two words are shared (see :func:`rare_shared`)."""
+        _, mine, theirs = np.intersect1d(self.keys, other.keys, return_indices=True)
+        if not len(mine):
+            return ()
+        lines, others = self.lines.split("\n"), other.lines.split("\n")
+        both = [
+            (float(self.shares[i]), " " not in lines[i], lines[i])
+            for i, j in zip(mine.tolist(), theirs.tolist(), strict=True)
+            if lines[i] == others[j]
+        ]
+        # (rarest first; pairs before single words at equal rarity: "speculative decoding",
+        # then not "decoding")
+        picked: list[str] = []
+        for _, _, term in sorted(both):
+            if len(picked) == REASON_WORDS:
+                break
+            if not any(term in p or p in term for p in picked):
+                picked.append(term)
+        if len(picked) < 2 and not any(" " in t for t in picked):
+            return ()
+        return tuple(picked)
+
+
+def phrases(paper: PaperText) -> frozenset[str]:
     """A paper's words and word pairs as :func:`terms` counts them, but pairs only within a
     clause (a reason never names "model propose" from "… a model. We propose …")."""
     out: set[str] = set()
     for clause in re.split(r"[.;:!?,()\[\]]+\s", f"{paper.title}. {paper.abstract or ''}"):
         out.update(term_counts(clause))
-    return out
+    return frozenset(out)
 
 
 TopicLikeness = tuple[list[str], np.ndarray]
@@ -493,6 +523,7 @@ class ForYou:
         self.vectors = vectors
         self.tuning = tuning or Tuning()
         self._terms: OrderedDict[TermsKey, Features] = OrderedDict()
+        self._phrase_sets: OrderedDict[TermsKey, RarePhrases] = OrderedDict()
         self._lock = threading.Lock()
         self._df: tuple[DocumentFrequencies, DocumentFrequencies] | None = None
         self._background: OrderedDict[int, Background] = OrderedDict()
@@ -607,22 +638,28 @@ class ForYou:
                 out.append(Pick(cands[k], float(score[k]), closest=closest))
         return out
 
-    def words_why(self, picks: Sequence[Pick]) -> list[Pick]:
+    def words_why(
+        self, picks: Sequence[Pick], texts: Mapping[str, PaperText] | None = None
+    ) -> list[Pick]:
         """``picks`` (a page of them), those without a reason given one where they share
         rare words with the liked paper they are closest to: a card ranked high by its words
-        says so ("shares “draft model”, “speculative” with *Paper X*")."""
+        says so ("shares “draft model”, “speculative” with *Paper X*"). ``texts``: papers
+        read already (a digest's); the others are read from the store."""
         asked = [p for p in picks if p.reason is None and p.closest]
         if not asked:
             return list(picks)
         ids = [x for p in asked for x in (p.paper_id, p.closest or "")]
-        texts = self.store.papers.texts_by_id(ids)
+        known = texts or {}
+        read = {i: known[i] for i in ids if i in known}
+        if len(read) < len(set(ids)):
+            read.update(self.store.papers.texts_by_id([i for i in ids if i not in read]))
         words, _ = self._frequencies()
         found: dict[str, Pick] = {}
         for p in asked:
-            mine, theirs = texts.get(p.paper_id), texts.get(p.closest or "")
+            mine, theirs = read.get(p.paper_id), read.get(p.closest or "")
             if mine is None or theirs is None:
                 continue
-            shared = rare_shared(mine, theirs, words)
+            shared = self._rare(mine, words).shared(self._rare(theirs, words))
             if shared:
                 found[p.paper_id] = replace(
                     p, because=p.closest, because_title=theirs.title, because_words=shared
@@ -761,6 +798,20 @@ class ForYou:
             with self._lock:
                 self._df = self._df or (words, grams_)
         return self._df
+
+    def _rare(self, paper: PaperText, df: DocumentFrequencies) -> RarePhrases:
+        """The paper's :class:`RarePhrases`, kept (by paper and text): a digest names the
+        words of the same few thousand papers for many readers."""
+        key = terms_key(paper)
+        with self._lock:
+            got = self._phrase_sets.get(key)
+        if got is None:
+            got = RarePhrases.of(paper, df)
+            with self._lock:
+                self._phrase_sets[key] = got
+                while len(self._phrase_sets) > PHRASE_CACHE:
+                    self._phrase_sets.popitem(last=False)
+        return got
 
     def _terms_of(self, paper: PaperText) -> Sparse:
         """The paper's words as a unit tf-idf vector, kept (by paper and text)."""

@@ -8,7 +8,7 @@ out by term once, instead of from each reader's candidates."""
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 
@@ -55,6 +55,11 @@ class SharedPapers:
         # readers whose candidates start alike
         self._near: OrderedDict[int, BackgroundLikeness] = OrderedDict()
         self.columns = min(COLUMNS, max(64, COLUMN_BYTES // (8 * max(len(self.papers), 1))))
+
+    @property
+    def texts(self) -> Mapping[str, PaperText]:
+        """These papers and the liked ones read since, by id."""
+        return self._texts
 
     def similarity(self, part: int, against: Sequence[Sparse]) -> np.ndarray:
         """Every paper's similarity over words (``part`` 0) or 4-grams (1) to these unit

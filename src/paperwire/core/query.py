@@ -16,6 +16,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date
+from typing import NamedTuple
 
 from .text import clean
 
@@ -165,6 +166,33 @@ def parse(text: str) -> ParsedQuery:
     parsed.excluded = excluded[:MAX_UNITS]
     parsed.semantic = " ".join(semantic)[:MAX_SEMANTIC_CHARS]
     return parsed
+
+
+class QueryWord(NamedTuple):
+    """One word a query looks for, where it stands in the query's text."""
+
+    start: int
+    end: int
+    token: str  # the whitespace-delimited token or the quoted phrase it belongs to
+    quoted: bool  # inside "a phrase"
+
+
+def query_words(text: str) -> Iterator[QueryWord]:
+    """The words ``text`` looks for, by position, read as :func:`parse` reads them: not the
+    words left out, an author's name or a category, nor ``OR``. ``text`` is a query as
+    :func:`parse` keeps it (``ParsedQuery.text``), so that a word can be replaced in place."""
+    for m in _TOKEN.finditer(text[:20000].translate(_QUOTES)):
+        if m.group("phrase") is not None:
+            if not m.group("neg"):
+                start = m.start("phrase")
+                for w in _WORD.finditer(m.group("phrase")):
+                    yield QueryWord(start + w.start(), start + w.end(), m.group("phrase"), True)
+        elif m.group("bare") is not None and m.group("bare") != "OR":
+            bare = m.group("bare")
+            negated = len(bare) > 1 and bare[0] == "-" and bare[1] != "-"
+            for i, w in enumerate(_WORD.finditer(bare)):
+                if not (negated and i == 0):
+                    yield QueryWord(m.start() + w.start(), m.start() + w.end(), bare, False)
 
 
 @dataclass(frozen=True)

@@ -39,7 +39,7 @@ from itertools import combinations
 
 import numpy as np
 
-from ..core.query import STOPWORDS, Unit, query_words
+from ..core.query import STOPWORDS, query_words
 from ..store import Store
 
 log = logging.getLogger(__name__)
@@ -296,7 +296,7 @@ class Speller:
             return self._refresh()
 
     def _holding(self, word: str, cap: int) -> int:
-        return self.store.search.doc_counts([Unit([[word]])], cap)[0]
+        return self.store.search.word_count(word, cap)
 
     def _refresh_in_background(self) -> None:
         if not self._building.acquire(blocking=False):

@@ -313,6 +313,26 @@ class SearchRepo(Repository):
                 out.append(int(conn.execute(q, {**params, "cap": cap}).scalar_one()))
         return out
 
+    def word_count(self, word: str, cap: int) -> int:
+        """How many papers hold ``word`` (as a search finds it: stemmed), counting up to
+        ``cap``, from the word index: about a millisecond for a rare word on either backend.
+        On PostgreSQL the papers holding it are a CTE of their own, planned for all of
+        them: under the LIMIT, a word it has no statistics for (guessed in 0.5 % of the
+        papers) was looked for by reading every row, 235 ms at 74,728 papers, against
+        1-3 ms through the index (a common word is still read row by row, and found in the
+        first rows)."""
+        query = ParsedQuery(text="", units=[Unit([[word]])])
+        _, source, params = self._holding(query, ANY)
+        if self.db.dialect == "sqlite":
+            q = f"SELECT count(*) FROM (SELECT 1 FROM {source} LIMIT :cap) AS hits"
+        else:
+            q = (
+                f"WITH hits AS MATERIALIZED (SELECT 1 FROM {source}) "
+                "SELECT count(*) FROM (SELECT 1 FROM hits LIMIT :cap) AS capped"
+            )
+        with self.db.connect() as conn:
+            return int(conn.execute(sa.text(q), {**params, "cap": max(1, cap)}).scalar_one())
+
     def keyword_search(self, text: str, limit: int = 20) -> list[tuple[str, float]]:
         """Papers holding every word of ``text`` (query syntax as on the site), best first,
         as (arXiv id, the backend's score)."""

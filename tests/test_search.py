@@ -20,7 +20,7 @@ from paperwire.core.records import PaperRecord
 from paperwire.ingest.listing import listing_record
 from paperwire.ingest.pipeline import import_jsonl
 from paperwire.search import vectors
-from paperwire.search.fusion import rrf
+from paperwire.search.fusion import Tuning, fuse, rrf
 from paperwire.search.matcher import Matcher
 from paperwire.search.model import paper_text, shared_embedder
 from paperwire.search.model_build import model_key
@@ -193,6 +193,21 @@ def test_rrf():
     fused = rrf([([1, 2, 3], 1.0), ([3, 4], 1.0)], k=10)
     assert max(fused, key=fused.get) == 3
     assert fused[1] == pytest.approx(1 / 11)
+
+
+def test_which_papers_count_as_results():
+    """Every all-words paper; one close in meaning (cosine ≥ 0.3); and, of the words' best
+    five, one not far in meaning (≥ 0.15) though it lacks a word: a long query no paper
+    holds whole keeps the papers both sides rank well (SciFact-dev +0.009). A paper the
+    words rank first but far in meaning (a shared "many", "place") is not a result."""
+    # keyword list best first: 1 (all words), 2 (some words, 0.2), 3 (some, 0.02),
+    # 4, 5, 6 (some, 0.2 but sixth by words); meaning alone: 7 (0.35), 8 (0.25)
+    keyword = [1, 2, 3, 4, 5, 6]
+    similarity = {1: 0.1, 2: 0.2, 3: 0.02, 4: 0.1, 5: 0.1, 6: 0.2, 7: 0.35, 8: 0.25}
+    hits, used = fuse(keyword, {1}, [7], similarity, Tuning())
+    assert used == "hybrid" and {h.seq for h in hits} == {1, 2, 7}
+    hits, _ = fuse(keyword, {1}, [7], similarity, Tuning(keyword_best=0))
+    assert {h.seq for h in hits} == {1, 7}  # as before this rule
 
 
 # -- vector index ----------------------------------------------------------------------------
@@ -441,8 +456,10 @@ def test_filters_sorts_pages(engine, store):
     assert engine.search(q, SearchFilters(on_feed=True)).total == 0
     assert engine.search(q, SearchFilters(date_to=date(2000, 1, 1))).total == 0
     april = engine.search(q, SearchFilters(date_from=date(2025, 4, 1), date_to=date(2025, 4, 10)))
+    # (a filtered search has candidates of its own: the nearest and the words' best among
+    # the papers it allows, not only those of the search without it)
     assert april.hits and all(
-        date(2025, 4, 1) <= found[h.paper_id].published.date() <= date(2025, 4, 10)
+        date(2025, 4, 1) <= store.feed.card(h.paper_id).published.date() <= date(2025, 4, 10)
         for h in april.hits
     )
     # Filters without a query browse, newest first.

@@ -53,6 +53,7 @@ PAGES: list[tuple[str, str, int | tuple[int, int]]] = [
     ("search-empty", "/papers?q=zzzqqq+nothing", 200),
     ("search-unknown-category", "/papers?q=learning&category=cs.XX", 200),  # its notice
     ("search-only-excluded", "/papers?q=-vision+-language", 200),  # what to look for?
+    ("search-did-you-mean", "/papers?q=difusion+modles&sort=date", 200),  # its notice
     ("future-month", "/papers/month/2099-01", 200),  # still to come
     ("submit", "/papers/submit", 200),
     ("signin", "/signin", 200),
@@ -156,6 +157,12 @@ PREPARE: dict[str, Callable[[Any], int | None]] = {
     "paper-many-authors": lambda page: page.locator(".more-authors summary").click(),
     "comment-preview": preview_comment,
     "comment-given-back": send_a_stale_comment,
+    # (shown: "Did you mean diffusion models?")
+    "search-did-you-mean": lambda page: (
+        page.locator(".notices")
+        .get_by_role("link", name="diffusion models", exact=True)
+        .wait_for(timeout=5000)
+    ),
 }
 # Pages screenshotted (signed in), and checked again, at these widths.
 SHOT_WIDTHS = {
@@ -171,6 +178,7 @@ SHOT_WIDTHS = {
     "settings-saved": (1280, 390),
     "search-unknown-category": (1280, 390),
     "search-only-excluded": (1280, 390),
+    "search-did-you-mean": (1280, 390),
     "future-month": (1280, 390),
     "comment-preview": (1280, 390),
     "comment-given-back": (1280, 390),
@@ -276,6 +284,7 @@ def pages(sqlite_store, tmp_path):
     store.readers.add_topic(uid, "counting")
     sub = store.mail.create_subscription("ada@example.org", "topic", "vision", "weekly", "UTC")
     app, _ = site(store, tmp_path, submit_max_age_days=0)
+    app.state.site.speller.refresh()  # (built at the first search otherwise, and shown after)
     manage = mail_render.manage_token(app.state.site.signer, sub)
     reader = store.accounts.create_user("a11y-reader", "reader@example.org", None)
     theirs = store.mail.create_subscription(  # (Ada's For-you tab keeps its subscribe form)

@@ -298,3 +298,43 @@ def test_no_alert_is_offered_for_a_search_an_alert_cannot_keep(searchable):
     # with a category, words left out still make an alert (every new paper of it, but those)
     r = v.get("/papers", params={"q": "-diffusion", "category": "cs.CV"}).text
     assert "Subscribe to an alert" in r
+
+
+DID_YOU_MEAN = re.compile(r'<p class="sub notice" role="status">Did you mean (.*?)\?</p>')
+
+
+def test_did_you_mean_offers_the_search_with_its_words_corrected(web_both):
+    """On the 60 real papers, SQLite and PostgreSQL: a misspelled word gets the same search
+    (filters and order kept) with the word the papers use; a correct query gets nothing."""
+    app, *_ = web_both
+    v = Visitor(app)
+    # Before this process has its vocabulary: nothing, and no cache keeps the page.
+    first = v.get("/papers", params={"q": "tranformer"})
+    assert first.status_code == 200 and "Did you mean" not in first.text
+    assert "no-cache" in first.headers["Cache-Control"]
+    app.state.site.speller.refresh()  # (waits for the build the search started)
+    page = v.get("/papers", params={"q": "tranformer", "category": "cs.CV", "sort": "date"})
+    link = '<a href="/papers?q=transformer&amp;category=cs.CV&amp;sort=date">'
+    assert DID_YOU_MEAN.findall(page.text) == [f"{link}<strong>transformer</strong></a>"]
+    assert "public" in page.headers["Cache-Control"]
+    # Several words at once, in the case typed; a word left out stays as typed.
+    many = v.get("/papers", params={"q": "Difusion modles -tranformer"})
+    assert DID_YOU_MEAN.findall(many.text) == [
+        '<a href="/papers?q=Diffusion+models+-tranformer&amp;sort=relevance">'
+        "<strong>Diffusion</strong> <strong>models</strong> -tranformer</a>"
+    ]
+    # The link's search finds the papers, and offers nothing more.
+    fixed = v.get("/papers", params={"q": "transformer", "category": "cs.CV", "sort": "date"})
+    assert "Did you mean" not in fixed.text and "No paper matches" not in fixed.text
+    for q in ["transformer", "diffusion models", "Gaussian splatting", '"vision language"']:
+        assert "Did you mean" not in v.get("/papers", params={"q": q}).text, q
+    assert "Did you mean" not in v.get("/papers", params={"q": "-tranformer vision"}).text
+    # The API says it in a header (its body is Hugging Face's list).
+    api = v.get("/api/papers/search", params={"q": "gausian splating"})
+    assert api.status_code == 200 and api.headers["X-Search-Suggestion"] == "gaussian splatting"
+    plain = v.get("/api/papers/search", params={"q": "gaussian splatting"})
+    assert "X-Search-Suggestion" not in plain.headers
+    quoted = v.get("/api/papers/search", params={"q": "difusion “models”"})  # beyond ASCII
+    assert quoted.headers["X-Search-Suggestion"] == "diffusion %E2%80%9Cmodels%E2%80%9D"
+    spec = v.get("/openapi.json").json()["paths"]["/api/papers/search"]["get"]
+    assert "X-Search-Suggestion" in spec["responses"]["200"]["headers"]

@@ -7,7 +7,7 @@ import re
 from collections.abc import Callable
 from datetime import date
 from typing import Annotated, Any, Literal
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import JSONResponse
@@ -139,10 +139,27 @@ def daily_papers(
     return JSONResponse([render.daily_item_json(c, _base(ctx)) for c in cards], headers=headers)
 
 
+# The corrected query of "Did you mean …?", as a header: ASCII as typed, the rest (and "%")
+# percent-encoded as UTF-8; not sent when longer than this (a proxy's header buffer is 4 KB).
+SUGGESTION_SAFE = "".join(chr(c) for c in range(0x20, 0x7F) if chr(c) != "%")
+SUGGESTION_MAX = 1000
+SEARCH_HEADERS = {
+    "X-Search-Suggestion": {
+        "description": "Did you mean …? The query with its misspelled words corrected (same "
+        "operators and phrases), percent-encoded as UTF-8 beyond printable ASCII; only when "
+        "a word is far rarer among the papers than one a letter or two away",
+        "schema": {"type": "string", "maxLength": SUGGESTION_MAX},
+    },
+}
+
+
 @router.get(
     "/papers/search",
     summary="Search papers",
-    responses=errors(*READ, 429, 503, long_url=True),
+    responses={
+        200: {"description": "The papers, best first", "headers": SEARCH_HEADERS},
+        **errors(*READ, 429, 503, long_url=True),
+    },
 )
 def search(
     ctx: CtxDep,
@@ -199,8 +216,10 @@ def search(
     ``X-Search-Incomplete`` that the search ran out of its time budget and these are the
     results found before (by meaning, usually). Sorted by date or upvotes, the results are
     the papers holding every word; ``X-Search-Closest`` says that none does, and these are
-    the most relevant few, re-ordered. Out of time with nothing found: 503 with
-    ``Retry-After``."""
+    the most relevant few, re-ordered. ``X-Search-Suggestion``: "did you mean …?", the query
+    with its misspelled words corrected (percent-encoded beyond printable ASCII), when a word
+    is far rarer among the papers than one a letter or two away. Out of time with nothing
+    found: 503 with ``Retry-After``."""
     check_date("from", date_from)
     check_date("to", date_to)
     filters = service.search_filters(date_from, date_to, category, has_code, on_feed, author)
@@ -232,11 +251,17 @@ def search(
         headers["X-Search-Capped"] = "the most relevant; sort=date reaches every match"
     if result.closest:  # sorted, and no paper holds every word
         headers["X-Search-Closest"] = "no paper holds every word: the most relevant, re-ordered"
+    asked = bool(result.query.text) and not p
+    fixed, spelling_pending = service.suggestion(ctx, result) if asked else (None, False)
+    said = quote(fixed.text, safe=SUGGESTION_SAFE) if fixed else ""
+    if 0 < len(said) <= SUGGESTION_MAX:
+        headers["X-Search-Suggestion"] = said
     if (p + 1) * limit < result.total:
         # From the checked parameters only: nothing else the caller sent is echoed.
         params = _search_params(q, limit, sort, mode, filters) | {"p": str(p + 1)}
         headers["Link"] = f'<{_base(ctx)}/api/papers/search?{urlencode(params)}>; rel="next"'
-    return JSONResponse(items, headers=headers)
+    response = JSONResponse(items, headers=headers)
+    return service.not_kept(response) if spelling_pending else response
 
 
 def _search_params(

@@ -143,10 +143,12 @@ def create_app(settings: Settings, extensions: Extensions, store: Store | None =
 def _data_changed(site: Site) -> None:
     """The stored data changed (run before pages see the new version): the vector index
     takes in new vectors now; the trending rank is computed anew at its next read (a vote
-    in another process); For you counts new feed papers' words in the background."""
+    in another process); For you counts new feed papers' words in the background; the
+    speller looks for new papers at its next use."""
     site.search.catch_up()
     site.trending.invalidate()
     site.warm_for_you()
+    site.speller.data_changed()
 
 
 def _threads(count: int) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:

@@ -352,7 +352,8 @@ def search_page(
     stray = filters.category if filters.category and not _category_known(ctx, filters) else None
     if stray:  # no alert for a category no paper will ever be in
         alert, alert_leaves_out = "", False
-    return page_of(
+    fixed, spelling_pending = service.suggestion(ctx, result) if not p else (None, False)
+    response = page_of(
         ctx,
         cards,
         query=q,
@@ -385,7 +386,9 @@ def search_page(
         named_paper=_named_paper(q),
         alert_query=alert,
         alert_leaves_out=alert_leaves_out,
+        suggestion=fixed,  # "Did you mean …?"
     )
+    return service.not_kept(response) if spelling_pending else response
 
 
 EXAMPLE_WORDS = ("vision", "diffusion", "graphs", "robots")

@@ -7,9 +7,10 @@ import re
 import time
 from dataclasses import dataclass, field, fields, replace
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from fastapi import HTTPException
+from fastapi.responses import Response
 from markupsafe import Markup
 
 from ..core import categories, periods
@@ -25,6 +26,7 @@ from ..mail.subscriptions import MAX_QUERY
 from ..rank import Trend
 from ..search import MODES, SORTS, Hit, SearchResult
 from ..search.matcher import Matcher
+from ..search.spelling import Suggestion
 from . import audit, reactions, render
 from .deps import Ctx, rate_limit, require_user
 
@@ -498,6 +500,28 @@ def search(
     hits = {h.paper_id: h for h in result.hits}
     matcher = Matcher(result.query)
     return result, [decorate(card, matcher, hits.get(card.id), mathml) for card in cards]
+
+
+def suggestion(ctx: Ctx, result: SearchResult) -> tuple[Suggestion | None, bool]:
+    """Did you mean …? The search's query with its misspelled words corrected, or None;
+    and whether this process was still building its vocabulary (then there is none, and
+    the answer is for no cache to keep: :func:`not_kept`). A quoted phrase stays as typed
+    when papers hold every word and phrase."""
+    speller = ctx.site.speller
+    pending = not speller.ready
+    matched = any(h.all_words for h in result.hits)
+    return speller.suggest(result.query.text, keep_phrases=matched), pending
+
+
+Answer = TypeVar("Answer", bound=Response)
+
+
+def not_kept(response: Answer) -> Answer:
+    """The response, for no cache to keep (unless it says how to cache already): a search
+    answered before the speller was ready, which the next one may correct."""
+    if "cache-control" not in response.headers:
+        response.headers["Cache-Control"] = "no-cache"
+    return response
 
 
 def filter_params(q: str, filters: SearchFilters, api: bool = False) -> dict[str, str]:

@@ -1,5 +1,5 @@
 """What every request of one site shares: settings, store, signer, rate limiter, feed clock,
-search engine, trending rank (cached), the For-you model (its words counted ahead),
+search engine, speller, trending rank (cached), the For-you model (its words counted ahead),
 templates."""
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from ..jobs.papers import ArxivFetcher
 from ..rank import Ranker, Trend
 from ..rank.foryou import ForYou
 from ..search import SearchEngine
+from ..search.spelling import Speller
 from ..store import Store
 from ..store.reports import REASONS
 from .render import (
@@ -112,6 +113,7 @@ class Site:
         self.limiter = RateLimiter(store)
         self.clock = FeedClock(settings.site.feed_timezone, settings.site.feed_rollover)
         self.search = search
+        self.speller = Speller(store)  # "Did you mean …?": built at the first search
         self.ranker = ranker
         self.trending = TrendingCache(ranker, store)
         self.sources = sources

@@ -217,6 +217,12 @@ def test_sorted_by_date_lists_the_papers_holding_every_word(searchable):
     page = v.get("/papers", params={"q": sentence, "sort": "date"}).text
     assert "No paper holds all your words: these are the" in page and "newest first" in page
     assert "No paper holds all your words" not in v.get("/papers", params={"q": sentence}).text
+    # Nothing found at all: nothing is "the 0 most relevant" (a helper's walkthrough).
+    nothing = {"q": "zebra", "sort": "date", "category": "cs.RO"}
+    r = v.get(api, params=nothing)
+    assert r.json() == [] and "X-Search-Closest" not in r.headers
+    page = v.get("/papers", params=nothing).text
+    assert "0 papers" in page and "most relevant" not in page
 
 
 def test_an_arxiv_id_or_link_as_the_query_opens_that_paper(searchable):

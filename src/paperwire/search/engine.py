@@ -212,11 +212,11 @@ class SearchEngine:
         """What a date or upvote order lists: the papers holding every word (a phrase, the
         phrase), as when more of them than the candidates are paged by the database; a
         paper only close in meaning would otherwise come first for being newer. With none
-        holding them all, the most relevant few (and True)."""
+        holding them all, the most relevant few (and True, when there are any)."""
         every = [h for h in hits if h.all_words]
         if every:
             return every, "keyword", False
-        return hits[: self.tuning.sorted_closest], used, True
+        return hits[: self.tuning.sorted_closest], used, bool(hits)
 
     def _order(self, hits: list[Hit], sort: str) -> None:
         """Re-order results by date or upvotes (relevance order is fusion's)."""

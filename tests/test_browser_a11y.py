@@ -45,6 +45,7 @@ PAGES: list[tuple[str, str, int | tuple[int, int]]] = [
     ("paper", "/papers/{paper}", 200),
     ("comment-preview", "/papers/{paper}", 200),  # signed in: a comment previewed
     ("comment-given-back", "/papers/{paper}", 200),  # sent with a stale form: a 403
+    ("mention-list", "/papers/{paper}", 200),  # signed in: "@a" typed, its list open
     ("paper-many-authors", "/papers/2601.09998", 200),  # its list folded, then opened
     ("author", "/authors/{author}", 200),
     ("pending", "/papers/pending", 200),  # signed out: the sign-in form
@@ -150,6 +151,16 @@ def send_a_stale_comment(page) -> int:
     return 403
 
 
+def open_mentions(page) -> None:
+    """ "@a" typed in the comment box: its list of people open, the first one chosen
+    (signed in; signed out, the page offers no comment form)."""
+    box = page.locator("form.comment-form textarea")
+    if box.count() == 0:
+        return
+    box.press_sequentially("Thanks @a", delay=20)
+    page.locator('.mention-list [role="option"][aria-selected="true"]').wait_for()
+
+
 # What to do on a page before checking it (pages that draw or open things after loading, and
 # states a form leads to); it may return the HTTP status of the page it ends on.
 PREPARE: dict[str, Callable[[Any], int | None]] = {
@@ -157,6 +168,7 @@ PREPARE: dict[str, Callable[[Any], int | None]] = {
     "paper-many-authors": lambda page: page.locator(".more-authors summary").click(),
     "comment-preview": preview_comment,
     "comment-given-back": send_a_stale_comment,
+    "mention-list": open_mentions,
     # (shown: "Did you mean diffusion models?")
     "search-did-you-mean": lambda page: (
         page.locator(".notices")
@@ -182,6 +194,7 @@ SHOT_WIDTHS = {
     "future-month": (1280, 390),
     "comment-preview": (1280, 390),
     "comment-given-back": (1280, 390),
+    "mention-list": (1280, 390),
     "confirm-account": (1280, 390),
     "collection": (1280, 390),
     "collection-picker": (1280, 390),

@@ -63,6 +63,7 @@ DEFAULT_PLUGINS = (
     "paperwire.web.library_import",
     "paperwire.web.collections",
     "paperwire.web.collections_api",
+    "paperwire.web.mentions",
     "paperwire.web.foryou",
     "paperwire.web.pages",
 )

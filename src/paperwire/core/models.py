@@ -184,6 +184,15 @@ class User:
         return ROLES.index(self.role) >= ROLES.index(role)
 
 
+@dataclass(slots=True)
+class MentionCandidate:
+    """Someone a comment could @mention, with what their public profile shows."""
+
+    username: str
+    fullname: str | None
+    in_discussion: bool  # commented on the paper, or its claimed author
+
+
 # What an API token may do: read (GET), write (everything a signed-in user can change), admin
 # (curator and admin routes; only an admin's token can hold it).
 TOKEN_SCOPES = ("read", "write", "admin")

@@ -11,7 +11,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from ..core.clock import utcnow
-from ..core.models import User
+from ..core.models import MentionCandidate, User
 from . import schema as t
 from .accounts import end_access
 from .collections import CollectionRepo, delete_all
@@ -22,6 +22,16 @@ DELETED = "deleted"  # users.origin of a deleted account's tombstone
 
 
 STATUSES = ("all", "active", "disabled")
+MAX_SUGGESTIONS = 8
+
+
+def prefix_range(prefix: str) -> tuple[str, str | None]:
+    """The strings that start with ``prefix``, as a range of code points [low, high): high is
+    ``prefix`` with its last character the next one (None: no string is above them all)."""
+    last = ord(prefix[-1]) + 1
+    if 0xD800 <= last < 0xE000:  # surrogates are no characters: the next one is past them
+        last = 0xE000
+    return prefix, (prefix[:-1] + chr(last)) if last <= 0x10FFFF else None
 
 
 @dataclass(slots=True)
@@ -72,6 +82,71 @@ class PeopleRepo(Repository):
                 Person(user_from(r), r.last_seen, int(r.n_sessions), int(r.n_tokens))
                 for r in conn.execute(stmt)
             ]
+
+    def mention_candidates(
+        self, prefix: str, paper_id: str | None, exclude: int, limit: int = MAX_SUGGESTIONS
+    ) -> list[MentionCandidate]:
+        """Whom a comment on ``paper_id`` could @mention, by the start of their user name or
+        display name (any case; on SQLite only ASCII letters change case), at most ``limit``:
+        the paper's commenters and claimed authors first, then everyone else; user-name
+        matches before display-name ones, then by user name. Only accounts a mention would
+        tell (active and confirmed: never disabled, deleted or unconfirmed ones), never
+        ``exclude`` (the asker). Each part reads a range of an index on the lower-case name
+        (migration 0022) under its LIMIT, or one paper's discussion: never the whole table."""
+        u, c, a = t.users, t.comments, t.authorship_claims
+        limit = max(1, min(limit, MAX_SUGGESTIONS))
+        low, high = prefix_range(prefix.lower())
+
+        def key(column: sa.ColumnElement[Any]) -> sa.ColumnElement[Any]:
+            lowered = sa.func.lower(column)
+            return lowered.collate("C") if self.db.dialect == "postgresql" else lowered
+
+        def starts(column: sa.ColumnElement[Any]) -> sa.ColumnElement[bool]:
+            k = key(column)
+            return sa.and_(k >= low, k < high) if high is not None else k >= low
+
+        mentionable = [
+            u.c.is_active.is_(True),
+            u.c.origin != DELETED,
+            sa.or_(u.c.confirmed_at.is_not(None), u.c.origin != "local"),
+            u.c.id != exclude,
+        ]
+        by_name = starts(u.c.username)
+        wanted = sa.select(u.c.id, u.c.username, u.c.fullname)
+        parts: list[tuple[bool, sa.Select[Any]]] = []
+        if paper_id is not None:
+            shown = sa.and_(c.c.deleted.is_(False), c.c.hidden.is_(False))
+            in_discussion = sa.union(
+                sa.select(c.c.user_id).where(c.c.paper_id == paper_id, shown),
+                sa.select(a.c.user_id).where(a.c.paper_id == paper_id, a.c.status == "approved"),
+            )
+            parts.append(
+                (
+                    True,
+                    wanted.where(
+                        u.c.id.in_(in_discussion),
+                        sa.or_(by_name, starts(u.c.fullname)),
+                        *mentionable,
+                    ).order_by(sa.case((by_name, 0), else_=1), sa.func.lower(u.c.username)),
+                )
+            )
+        parts.append((False, wanted.where(by_name, *mentionable).order_by(key(u.c.username))))
+        parts.append(
+            (False, wanted.where(starts(u.c.fullname), *mentionable).order_by(key(u.c.fullname)))
+        )
+        seen: set[int] = set()
+        found: list[tuple[tuple[bool, bool, str], MentionCandidate]] = []
+        with self.db.engine.connect() as conn:
+            for first, stmt in parts:
+                for row in conn.execute(stmt.limit(limit)):
+                    if row.id in seen:
+                        continue
+                    seen.add(row.id)
+                    name_first = row.username.lower().startswith(prefix.lower())
+                    rank = (not first, not name_first, row.username.lower())
+                    found.append((rank, MentionCandidate(row.username, row.fullname, first)))
+        found.sort(key=lambda item: item[0])
+        return [candidate for _, candidate in found[:limit]]
 
     def set_active(self, user_id: int, active: bool) -> bool:
         """Enable or disable a local account; disabling ends its sessions and API tokens

@@ -27,6 +27,8 @@ organizations = sa.Table(
     sa.Column("created_at", sa.DateTime, nullable=False),
 )
 
+# (Also indexed by lower(username) and lower(fullname), for @mention suggestions: expression
+# indexes, in the "C" collation on PostgreSQL, made by migration 0022.)
 users = sa.Table(
     "users",
     metadata,

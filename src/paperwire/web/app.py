@@ -236,6 +236,9 @@ def _human(err: Any) -> str:
         return f"{where} is not in the expected form{got}"
     if kind == "string_too_long":
         return f"{where} must be at most {ctx.get('max_length')} characters long"
+    if kind == "string_too_short":
+        least = ctx.get("min_length")
+        return f"{where} must be at least {least} character{'' if least == 1 else 's'} long"
     if kind == "missing":
         return f"{where} is missing"
     return f"{where}: {err.get('msg')}"

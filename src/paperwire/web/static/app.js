@@ -311,6 +311,154 @@
     if (topic.value.trim()) topicKind.checked = true;
   });
 
+  // @mentions: "@" and the start of a name in a comment box lists the people it could name
+  // under the box (the paper's discussion first, from /api/people/suggest). The WAI-ARIA
+  // combobox pattern on the textarea (ARIA 1.2 gives a textarea neither the combobox role
+  // nor aria-expanded: the list is there or not): ArrowDown and ArrowUp move, Enter or Tab
+  // puts "@name " in place of what was typed, Escape closes; a click does too. Answers are
+  // kept per prefix, and asked for after a pause in typing (150 ms).
+  var MENTION_AT = /(^|[^\w@\/])@([A-Za-z0-9][A-Za-z0-9_-]{0,39})$/;
+  var mentionAnswers = {};
+  var mentionStatus = null;
+
+  function mentionSay(text) {
+    if (!mentionStatus) {
+      mentionStatus = element("div", "sr-only");
+      mentionStatus.setAttribute("role", "status");
+      mentionStatus.id = "mention-status";
+      document.body.append(mentionStatus);
+    }
+    mentionStatus.textContent = text;
+  }
+
+  function mentionPeople(paper, q) {
+    var key = q.toLowerCase();
+    if (!mentionAnswers[key]) {
+      var url = "/api/people/suggest?" + new URLSearchParams({ q: q, paper: paper });
+      mentionAnswers[key] = fetch(url, { credentials: "same-origin", headers: { "Accept": "application/json" } })
+        .then(function (r) { if (!r.ok) throw new Error(r.status); return r.json(); })
+        .catch(function (err) { delete mentionAnswers[key]; throw err; });
+    }
+    return mentionAnswers[key];
+  }
+
+  function mentionBox(box) {
+    var form = box.form;
+    var list = element("ul", "mention-list");
+    var timer = null, asked = null, start = -1, active = -1, people = [];
+    list.id = box.id + "-mentions";
+    list.setAttribute("role", "listbox");
+    list.setAttribute("aria-label", "People to mention");
+    list.hidden = true;
+    box.after(list);
+    form.classList.add("mentions");
+    box.setAttribute("aria-autocomplete", "list");
+    box.setAttribute("aria-controls", list.id);
+
+    function close() {
+      clearTimeout(timer);
+      asked = null;
+      if (list.hidden) return;
+      list.hidden = true;
+      list.textContent = "";
+      active = -1;
+      box.removeAttribute("aria-activedescendant");
+    }
+
+    function choose(i) {
+      active = i;
+      list.querySelectorAll('[role="option"]').forEach(function (item, j) {
+        item.setAttribute("aria-selected", j === i ? "true" : "false");
+        if (j === i) {
+          box.setAttribute("aria-activedescendant", item.id);
+          item.scrollIntoView({ block: "nearest" });
+        }
+      });
+    }
+
+    function insert(i) {
+      var end = box.selectionStart;
+      var text = "@" + people[i].name + " ";
+      box.setRangeText(text, start, end, "end");
+      close();
+      box.focus();
+    }
+
+    function show(found) {
+      people = found;
+      list.textContent = "";
+      if (!found.length) {
+        close();
+        mentionSay("No one found");
+        return;
+      }
+      found.forEach(function (person, i) {
+        var item = element("li");
+        var avatar = element("img", "avatar");
+        var name = element("span", "mention-name", person.name);
+        item.id = list.id + "-" + i;
+        item.setAttribute("role", "option");
+        avatar.src = person.avatarUrl;
+        avatar.alt = "";
+        avatar.width = avatar.height = 20;
+        item.append(avatar, name);
+        if (person.fullname) item.append(" ", element("span", "sub", person.fullname));
+        item.addEventListener("mousedown", function (ev) { ev.preventDefault(); });
+        item.addEventListener("click", function () { insert(i); });
+        list.append(item);
+      });
+      list.style.top = (box.offsetTop + box.offsetHeight + 2) + "px";
+      list.hidden = false;
+      choose(0);
+      mentionSay(found.length + (found.length === 1 ? " person" : " people") +
+        ": arrows to choose, Enter to insert");
+    }
+
+    function look() {
+      var before = box.value.slice(0, box.selectionStart);
+      var m = box.selectionStart === box.selectionEnd && MENTION_AT.exec(before);
+      if (!m) { close(); return; }
+      var q = m[2];
+      start = before.length - q.length - 1;
+      if (q === asked) return;
+      asked = q;
+      clearTimeout(timer);
+      timer = setTimeout(function () {
+        mentionPeople(box.getAttribute("data-mention-paper"), q).then(function (found) {
+          if (asked === q) show(found);
+        }).catch(function () { close(); });
+      }, 150);
+    }
+
+    box.addEventListener("input", look);
+    box.addEventListener("click", look);
+    box.addEventListener("blur", close);
+    box.addEventListener("keydown", function (ev) {
+      if (ev.key === "ArrowLeft" || ev.key === "ArrowRight" || ev.key === "Home" || ev.key === "End") {
+        setTimeout(look, 0);
+        return;
+      }
+      if (list.hidden || ev.isComposing) return;
+      var n = people.length;
+      if (ev.key === "ArrowDown" || ev.key === "ArrowUp") {
+        ev.preventDefault();
+        choose((active + (ev.key === "ArrowDown" ? 1 : n - 1)) % n);
+      } else if ((ev.key === "Enter" || ev.key === "Tab") && !ev.shiftKey && active >= 0) {
+        ev.preventDefault();
+        insert(active);
+      } else if (ev.key === "Escape") {
+        ev.preventDefault();
+        ev.stopPropagation();
+        close();
+        mentionSay("");
+      }
+    });
+  }
+
+  if (csrf() && window.URLSearchParams) {
+    document.querySelectorAll("textarea[data-mention-paper]").forEach(mentionBox);
+  }
+
   // Subscription forms: start from the browser's own time zone.
   document.querySelectorAll("input[data-detect-timezone]").forEach(function (input) {
     try {

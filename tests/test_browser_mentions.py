@@ -1,0 +1,148 @@
+"""In Chromium: @mention suggestions in the comment boxes. "@a" lists the people, the paper's
+discussion first; the keyboard moves and picks, the comment posted names the person and
+tells them. Screenshots of the open list at 1280 and 390 px, light and dark, go to
+test-artifacts/screenshots/."""
+
+import re
+
+import pytest
+
+from .test_browser import browser, expect, live, shot, sign_in  # noqa: F401 - shared fixtures
+from .webkit import add_user
+
+pytestmark = pytest.mark.browser
+
+
+def _context(browser, **options):  # noqa: F811 - the fixture, passed in
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, **options)
+    page = context.new_page()
+    errors = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    return context, page, errors
+
+
+def _people(store, pid):
+    """ann commented on the paper; albert and alma did not (alma by her display name)."""
+    ann = add_user(store, "ann")
+    add_user(store, "albert")
+    alma = add_user(store, "zoe")
+    store.accounts.update_user(alma, fullname="Alma Zoe")
+    cid = store.discussion.add(pid, ann, "The code is up.")
+    add_user(store, "writer")
+    return ann, cid
+
+
+def test_type_at_a_choose_with_the_keyboard_and_post(browser, live):  # noqa: F811
+    url, store, ids, _ = live
+    pid = ids[0]
+    ann, cid = _people(store, pid)
+    context, page, errors = _context(browser)
+    sign_in(page, url, "writer")
+    page.goto(f"{url}/papers/{pid}")
+    box = page.locator("#new-comment")
+    listbox = page.get_by_role("listbox", name="People to mention")
+    expect(box).to_have_attribute("aria-autocomplete", "list")
+    expect(box).to_have_attribute("aria-controls", "new-comment-mentions")
+    box.click()
+    box.press_sequentially("Thanks @a", delay=20)
+    expect(listbox).to_be_visible()
+    options = listbox.get_by_role("option")
+    expect(options).to_have_count(3)
+    # the discussion first, then by user name, then by display name
+    expect(options.nth(0)).to_contain_text("ann")
+    expect(options.nth(1)).to_contain_text("albert")
+    expect(options.nth(2)).to_contain_text("zoe")
+    expect(options.nth(2)).to_contain_text("Alma Zoe")
+    assert options.nth(0).locator("img.avatar").evaluate("i => i.complete && i.naturalWidth > 0")
+    expect(options.nth(0)).to_have_attribute("aria-selected", "true")
+    expect(box).to_have_attribute("aria-activedescendant", "new-comment-mentions-0")
+    expect(page.locator("#mention-status")).to_have_text(re.compile("^3 people"))
+    page.keyboard.press("ArrowDown")
+    expect(options.nth(1)).to_have_attribute("aria-selected", "true")
+    expect(box).to_have_attribute("aria-activedescendant", "new-comment-mentions-1")
+    page.keyboard.press("ArrowUp")
+    page.keyboard.press("ArrowUp")  # round to the last
+    expect(options.nth(2)).to_have_attribute("aria-selected", "true")
+    page.keyboard.press("ArrowDown")  # and back to the first
+    shot(page, "mentions-01-list-1280-light")
+    page.keyboard.press("Enter")
+    expect(listbox).to_be_hidden()
+    expect(box).to_have_value("Thanks @ann ")
+    assert box.evaluate("b => b.selectionStart") == len("Thanks @ann ")
+    assert box.get_attribute("aria-activedescendant") is None
+    # Escape closes without changing the text; typing on opens it again
+    box.press_sequentially("and @al", delay=20)
+    expect(options).to_have_count(2)  # albert, Alma
+    page.keyboard.press("Escape")
+    expect(listbox).to_be_hidden()
+    expect(box).to_have_value("Thanks @ann and @al")
+    box.press_sequentially("b", delay=20)
+    expect(options).to_have_count(1)
+    page.keyboard.press("Tab")
+    expect(box).to_have_value("Thanks @ann and @albert ")
+    box.press_sequentially("for the data.", delay=10)
+    page.get_by_role("button", name="Comment", exact=True).click()
+    page.wait_for_url(re.compile(r"#comment-\d+$"))
+    new = page.locator(".comment").last
+    expect(new.locator("a.mention", has_text="@ann")).to_have_attribute("href", "/users/ann")
+    expect(new.locator("a.mention", has_text="@albert")).to_have_attribute("href", "/users/albert")
+    assert store.notifications.unread(ann) == 1
+    albert = store.accounts.get_user(username="albert").id
+    assert store.notifications.unread(albert) == 1
+
+    # A click picks too, in a reply box; the list fits a phone, in both colour schemes.
+    page.set_viewport_size({"width": 390, "height": 844})
+    comment = page.locator(f"#comment-{cid}")
+    comment.locator("summary", has_text="Reply").click()
+    reply = comment.locator(f"#reply-{cid}")
+    reply.press_sequentially("@a", delay=20)
+    expect(page.locator(f"#reply-{cid}-mentions [role=option]")).to_have_count(3)
+    right = page.locator(f"#reply-{cid}-mentions").evaluate("l => l.getBoundingClientRect().right")
+    assert right <= 390 and page.evaluate("document.documentElement.scrollWidth") <= 390
+    shot(page, "mentions-02-reply-390-light")
+    page.locator(f"#reply-{cid}-mentions [role=option]").nth(2).click()
+    expect(reply).to_have_value("@zoe ")
+    expect(reply).to_be_focused()
+    context.close()
+    assert not errors, errors
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_the_open_list_at_both_widths(browser, live, scheme):  # noqa: F811
+    url, store, ids, _ = live
+    pid = ids[0]
+    _people(store, pid)
+    context, page, errors = _context(browser, color_scheme=scheme)
+    sign_in(page, url, "writer")
+    page.goto(f"{url}/papers/{pid}")
+    for width in (1280, 390):
+        page.set_viewport_size({"width": width, "height": 900 if width > 600 else 844})
+        box = page.locator("#new-comment")
+        box.fill("")
+        box.press_sequentially("Hello @a", delay=20)
+        listbox = page.locator("#new-comment-mentions")
+        expect(listbox.get_by_role("option")).to_have_count(3)
+        listbox.scroll_into_view_if_needed()
+        assert page.evaluate("document.documentElement.scrollWidth") <= width
+        shot(page, f"mentions-open-{width}-{scheme}")
+        page.keyboard.press("Escape")
+    context.close()
+    assert not errors, errors
+
+
+def test_without_javascript_the_box_is_plain(browser, live):  # noqa: F811
+    url, store, ids, _ = live
+    pid = ids[0]
+    _people(store, pid)
+    context, page, _ = _context(browser, java_script_enabled=False)
+    sign_in(page, url, "writer")
+    page.goto(f"{url}/papers/{pid}")
+    box = page.locator("#new-comment")
+    assert box.get_attribute("aria-controls") is None
+    box.fill("Thanks @ann")
+    page.get_by_role("button", name="Comment", exact=True).click()
+    page.wait_for_url(re.compile(r"#comment-\d+$"))
+    expect(page.locator(".comment").last.locator("a.mention")).to_have_text("@ann")
+    assert page.locator(".mention-list").count() == 0
+    context.close()

@@ -49,13 +49,20 @@ def live(sqlite_store, tmp_path):
         yield url, sqlite_store, ids, config
 
 
-@pytest.fixture
-def page(browser):
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
+def watched_context(browser, **options):
+    """A new context at 1280 × 900 (``options`` as Playwright takes them) and its page, with
+    the list its JavaScript errors and console errors (CSP violations) go to."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, **options)
     p = context.new_page()
-    errors = []
+    errors: list[str] = []
     p.on("pageerror", lambda exc: errors.append(str(exc)))
     p.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    return context, p, errors
+
+
+@pytest.fixture
+def page(browser):
+    context, p, errors = watched_context(browser)
     yield p
     context.close()
     assert not errors, errors  # no JavaScript errors, no CSP violations

@@ -7,19 +7,17 @@ import re
 
 import pytest
 
-from .test_browser import browser, expect, live, shot, sign_in  # noqa: F401 - shared fixtures
+from .test_browser import (  # noqa: F401 - shared fixtures
+    browser,
+    expect,
+    live,
+    shot,
+    sign_in,
+    watched_context,
+)
 from .webkit import add_user
 
 pytestmark = pytest.mark.browser
-
-
-def _context(browser, **options):  # noqa: F811 - the fixture, passed in
-    context = browser.new_context(viewport={"width": 1280, "height": 900}, **options)
-    page = context.new_page()
-    errors = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-    return context, page, errors
 
 
 def _people(store, pid):
@@ -37,7 +35,7 @@ def test_type_at_a_choose_with_the_keyboard_and_post(browser, live):  # noqa: F8
     url, store, ids, _ = live
     pid = ids[0]
     ann, cid = _people(store, pid)
-    context, page, errors = _context(browser)
+    context, page, errors = watched_context(browser)
     sign_in(page, url, "writer")
     page.goto(f"{url}/papers/{pid}")
     box = page.locator("#new-comment")
@@ -113,7 +111,7 @@ def test_the_open_list_at_both_widths(browser, live, scheme):  # noqa: F811
     url, store, ids, _ = live
     pid = ids[0]
     _people(store, pid)
-    context, page, errors = _context(browser, color_scheme=scheme)
+    context, page, errors = watched_context(browser, color_scheme=scheme)
     sign_in(page, url, "writer")
     page.goto(f"{url}/papers/{pid}")
     for width in (1280, 390):
@@ -135,7 +133,7 @@ def test_without_javascript_the_box_is_plain(browser, live):  # noqa: F811
     url, store, ids, _ = live
     pid = ids[0]
     _people(store, pid)
-    context, page, _ = _context(browser, java_script_enabled=False)
+    context, page, _ = watched_context(browser, java_script_enabled=False)
     sign_in(page, url, "writer")
     page.goto(f"{url}/papers/{pid}")
     box = page.locator("#new-comment")

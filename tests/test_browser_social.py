@@ -6,24 +6,22 @@ import re
 
 import pytest
 
-from .test_browser import browser, expect, live, shot, sign_in  # noqa: F401 - shared fixtures
+from .test_browser import (  # noqa: F401 - shared fixtures
+    browser,
+    expect,
+    live,
+    shot,
+    sign_in,
+    watched_context,
+)
 from .webkit import add_user
 
 pytestmark = pytest.mark.browser
 
 
-def _context(browser, **options):  # noqa: F811 - the fixture, passed in
-    context = browser.new_context(viewport={"width": 1280, "height": 900}, **options)
-    page = context.new_page()
-    errors = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-    return context, page, errors
-
-
 def test_time_zone_picker_starts_from_the_browser_zone(browser, live):  # noqa: F811
     url, store, _, _ = live
-    context, page, errors = _context(browser, timezone_id="Asia/Tokyo")
+    context, page, errors = watched_context(browser, timezone_id="Asia/Tokyo")
     page.goto(f"{url}/subscribe")
     field = page.get_by_label("Time zone")
     expect(field).to_have_value("Asia/Tokyo")
@@ -49,14 +47,16 @@ def test_time_zone_picker_starts_from_the_browser_zone(browser, live):  # noqa: 
     assert all("status of 400" in e for e in errors), errors
 
     # Without JavaScript the server's default stands.
-    context, page, _ = _context(browser, timezone_id="America/Sao_Paulo", java_script_enabled=False)
+    context, page, _ = watched_context(
+        browser, timezone_id="America/Sao_Paulo", java_script_enabled=False
+    )
     page.goto(f"{url}/subscribe")
     expect(page.get_by_label("Time zone")).to_have_value("UTC")
     context.close()
 
     # A signed-in user's saved zone wins over the browser's guess.
     add_user(store, "kyoko")
-    context, page, errors = _context(browser, timezone_id="Europe/Paris")
+    context, page, errors = watched_context(browser, timezone_id="Europe/Paris")
     sign_in(page, url, "kyoko")
     page.goto(f"{url}/settings")
     expect(page.get_by_label(re.compile("Your time zone"))).to_have_value("Europe/Paris")
@@ -79,7 +79,7 @@ def test_reactions_in_place_and_without_javascript(browser, live):  # noqa: F811
     pid = ids[0]
     cid = _commented(store, pid)
     add_user(store, "rea")
-    context, page, errors = _context(browser)
+    context, page, errors = watched_context(browser)
     sign_in(page, url, "rea")
     page.goto(f"{url}/papers/{pid}")
     comment = page.locator(f"#comment-{cid}")
@@ -105,7 +105,7 @@ def test_reactions_in_place_and_without_javascript(browser, live):  # noqa: F811
     assert not errors, errors
 
     # Without JavaScript: a form post, back at the comment (in the dark scheme).
-    context, page, _ = _context(browser, java_script_enabled=False, color_scheme="dark")
+    context, page, _ = watched_context(browser, java_script_enabled=False, color_scheme="dark")
     sign_in(page, url, "rea")
     page.goto(f"{url}/papers/{pid}")
     comment = page.locator(f"#comment-{cid}")
@@ -130,7 +130,7 @@ def test_phone_header_scrolls_away_and_menus_and_anchors_fit(browser, live):  # 
     for depth in range(3):
         cid = store.discussion.add(pid, uid, f"A reply, {depth + 1} deep.", parent_id=cid)
     add_user(store, "phone")
-    context, page, errors = _context(browser)
+    context, page, errors = watched_context(browser)
     sign_in(page, url, "phone")
     page.set_viewport_size({"width": 1280, "height": 700})
     page.goto(f"{url}/papers/{pid}#comment-{cid}")
@@ -166,7 +166,7 @@ def test_organization_admin_uploads_a_picture(browser, live, tmp_path):  # noqa:
     Image.new("RGB", (320, 200), (20, 120, 90)).save(picture)
     huge = tmp_path / "huge.png"
     huge.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(600 * 1024))
-    context, page, errors = _context(browser)
+    context, page, errors = watched_context(browser)
     sign_in(page, url, "olga")
     page.goto(f"{url}/organizations/vision-lab")
     page.get_by_role("link", name="Organization settings").click()

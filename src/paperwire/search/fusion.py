@@ -21,9 +21,9 @@ class Tuning:
     semantic_weight: float = 1.0
     min_similarity: float = 0.3
     # The keyword side's best this many count as results with only some of the words from
-    # this cosine on, below min_similarity: SciFact-dev nDCG@10 0.7208 → 0.7299 (5 and 0.15;
-    # 3: 0.7282 without a floor; a floor of 0.2: 0.7266, 0.25: 0.7233, none: a paper at
-    # 0.02 that shares "many" and "place" with a query ranked first).
+    # this cosine on, below min_similarity: SciFact-dev nDCG@10 0.7208 → 0.7285 (over the
+    # same lists offline: 0.7299 at 5 and 0.15; a floor of 0.2: 0.7266, 0.25: 0.7233; none:
+    # a paper at 0.02 that shares "many" and "place" with a query ranked first).
     keyword_best: int = 5
     keyword_best_similarity: float = 0.15
     sorted_closest: int = 30  # by date or upvotes with no all-words paper: this many

@@ -7,10 +7,12 @@ order. Screenshots go to test-artifacts/screenshots/."""
 from __future__ import annotations
 
 import re
+from datetime import date
 
 import pytest
 
 from paperwire.rank.foryou import ForYou
+from paperwire.store import schema as t
 
 from .storekit import search_engine
 from .test_browser import browser, expect, page, shot, sign_in  # noqa: F401 - the shared kit
@@ -68,6 +70,9 @@ def _shown(page) -> list[str]:  # noqa: F811
 
 def test_import_a_library_then_for_you_ranks_by_it(page, live_embedded):  # noqa: F811
     url, store, on_feed, app = live_embedded
+    # the seeded feed days (today and the two before) in one week, whatever the weekday
+    with store.begin() as conn:
+        conn.execute(t.feed_entries.update().values(feed_date=date.today()))
     uid = add_user(store, "reader")
     sign_in(page, url, "reader")
 

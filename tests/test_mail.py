@@ -29,19 +29,30 @@ from .mailkit import SMTPServer, digest_cli
 from .storekit import search_engine, site_engine, trending_ranker
 from .webkit import add_user, make_config, seed
 
+SEND_AT = dtime(8)  # the digests' hour in these tests (UTC)
+
 
 def next_weekday(d: date | None = None) -> date:
-    d = (d or datetime.utcnow().date()) + timedelta(days=1)
+    """The weekday after ``d``; without one, the daily period whose window holds this
+    moment (it ends at the next 08:00 UTC on a weekday): the seeded papers, which arrived
+    just now, are its new papers, whatever the hour the tests run."""
+    if d is None:
+        now = datetime.utcnow()
+        d = now.date() - timedelta(days=1) if now.time() < SEND_AT else now.date()
+    d += timedelta(days=1)
     while d.weekday() >= 5:
         d += timedelta(days=1)
     return d
 
 
 def next_week() -> str:
-    """The weekly period sent next Monday: the seeded papers (which arrived just now and
-    have no publication date) are its new papers."""
-    d = datetime.utcnow().date()
-    monday = d + timedelta(days=7 - d.weekday())
+    """The weekly period whose window holds this moment (sent on the next Monday 08:00
+    UTC): the seeded papers (which arrived just now and have no publication date) are its
+    new papers."""
+    now = datetime.utcnow()
+    d = now.date()
+    early_monday = d.weekday() == 0 and now.time() < SEND_AT
+    monday = d if early_monday else d + timedelta(days=7 - d.weekday())
     year, week, _ = monday.isocalendar()
     return f"{year}-W{week:02d}"
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import difflib
 
+from .edits import edit_distance
+
 # Archive -> its categories (arxiv.org/category_taxonomy). An archive without any
 # (hep-th, quant-ph, ...) is itself the category papers carry.
 TAXONOMY: dict[str, tuple[str, ...]] = {
@@ -71,24 +73,10 @@ def closest(code: str) -> str | None:
     for known in _CANONICAL:
         if abs(len(known) - len(typed)) > allowed:
             continue
-        cost = _edits(typed, known)
+        cost = edit_distance(typed, known, swap=0.5)
         if cost > allowed:
             continue
         key = (cost, -difflib.SequenceMatcher(None, typed, known).ratio(), known)
         if best is None or key < best:
             best = key
     return _CANONICAL[best[2]] if best else None
-
-
-def _edits(a: str, b: str) -> float:
-    """Edit distance (insert, delete, change: 1) where swapping two neighbours costs 0.5."""
-    prev2: list[float] = []
-    prev = [float(j) for j in range(len(b) + 1)]
-    for i in range(1, len(a) + 1):
-        row = [float(i)] + [0.0] * len(b)
-        for j in range(1, len(b) + 1):
-            row[j] = min(prev[j] + 1, row[j - 1] + 1, prev[j - 1] + (a[i - 1] != b[j - 1]))
-            if i > 1 and j > 1 and a[i - 1] == b[j - 2] and a[i - 2] == b[j - 1]:
-                row[j] = min(row[j], prev2[j - 2] + 0.5)
-        prev2, prev = prev, row
-    return prev[len(b)]

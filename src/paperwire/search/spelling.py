@@ -39,6 +39,7 @@ from itertools import combinations
 
 import numpy as np
 
+from ..core.edits import edit_distance
 from ..core.query import STOPWORDS, query_words
 from ..store import Store
 
@@ -75,21 +76,7 @@ def distance(a: str, b: str, limit: int = 2) -> int:
     """Edits from ``a`` to ``b`` (insert, delete or substitute a letter, or swap two
     neighbours: the optimal string alignment form of Damerau-Levenshtein), or ``limit + 1``
     when more than ``limit``."""
-    if abs(len(a) - len(b)) > limit:
-        return limit + 1
-    before: list[int] = []
-    row = list(range(len(b) + 1))
-    for i in range(1, len(a) + 1):
-        current = [i] + [0] * len(b)
-        for j in range(1, len(b) + 1):
-            d = min(row[j] + 1, current[j - 1] + 1, row[j - 1] + (a[i - 1] != b[j - 1]))
-            if i > 1 and j > 1 and a[i - 1] == b[j - 2] and a[i - 2] == b[j - 1]:
-                d = min(d, before[j - 2] + 1)
-            current[j] = d
-        if min(current) > limit:
-            return limit + 1
-        before, row = row, current
-    return min(row[-1], limit + 1)
+    return int(edit_distance(a, b, limit=limit))
 
 
 def _deletions(word: str, edits: int) -> set[str]:

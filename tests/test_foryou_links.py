@@ -91,7 +91,10 @@ def test_a_site_most_papers_link_says_nothing(model, store):  # noqa: F811
 
 def test_rare_shared_words_name_what_two_papers_have_in_common():
     from paperwire.core.models import PaperText
-    from paperwire.rank.foryou import DocumentFrequencies, rare_shared, terms
+    from paperwire.rank.foryou import DocumentFrequencies, RarePhrases, terms
+
+    def rare_shared(a, b, df):
+        return RarePhrases.of(a, df).shared(RarePhrases.of(b, df))
 
     common = "We propose a method and show results on a benchmark with a model."
     sample = [terms(common)] * 400 + [terms("speculative decoding with a draft model")] * 1

@@ -391,12 +391,6 @@ REASON_SHARE = 0.005  # a word named in a reason is in fewer than this share of 
 REASON_WORDS = 3  # at most this many named
 
 
-def rare_shared(paper: PaperText, liked: PaperText, df: DocumentFrequencies) -> tuple[str, ...]:
-    """The rarest words and word pairs two papers share, none inside another ("speculative
-    decoding", not also "decoding"); none unless a pair or at least two words are shared."""
-    return RarePhrases.of(paper, df).shared(RarePhrases.of(liked, df))
-
-
 @dataclass(frozen=True)
 class RarePhrases:
     """A paper's words and word pairs (:func:`phrases`) rare enough to name in a reason (in
@@ -411,14 +405,15 @@ class RarePhrases:
     @classmethod
     def of(cls, paper: PaperText, df: DocumentFrequencies) -> RarePhrases:
         found = list(phrases(paper))
-        share = df.share(term_ids(found)) if found else np.zeros(0)
         keys = np.array([zlib.crc32(t.encode()) for t in found], np.int64)
+        share = df.share(keys % BUCKETS)  # (the terms' ids: term_ids)
         kept = [i for i in np.argsort(keys, kind="stable").tolist() if share[i] < REASON_SHARE]
         return cls(keys[kept], share[kept].astype(np.float32), "\n".join(found[i] for i in kept))
 
     def shared(self, other: RarePhrases) -> tuple[str, ...]:
-        """The rarest phrases both hold, none inside another; none unless a pair or at least
-        two words are shared (see :func:`rare_shared`)."""
+        """The rarest words and word pairs both papers hold, none inside another
+        ("speculative decoding", not also "decoding"); none unless a pair or at least two
+        words are shared."""
         _, mine, theirs = np.intersect1d(self.keys, other.keys, return_indices=True)
         if not len(mine):
             return ()

@@ -323,6 +323,9 @@ def test_did_you_mean_offers_the_search_with_its_words_corrected(web_both):
     link = '<a href="/papers?q=transformer&amp;category=cs.CV&amp;sort=date">'
     assert DID_YOU_MEAN.findall(page.text) == [f"{link}<strong>transformer</strong></a>"]
     assert "public" in page.headers["Cache-Control"]
+    # No alert is offered for the misspelled words (the site-wide offer stays); the corrected
+    # search offers one.
+    assert "Subscribe to an alert" not in page.text and "Get trending papers" in page.text
     # Several words at once, in the case typed; a word left out stays as typed.
     many = v.get("/papers", params={"q": "Difusion modles -tranformer"})
     assert DID_YOU_MEAN.findall(many.text) == [
@@ -332,6 +335,7 @@ def test_did_you_mean_offers_the_search_with_its_words_corrected(web_both):
     # The link's search finds the papers, and offers nothing more.
     fixed = v.get("/papers", params={"q": "transformer", "category": "cs.CV", "sort": "date"})
     assert "Did you mean" not in fixed.text and "No paper matches" not in fixed.text
+    assert "Subscribe to an alert" in fixed.text
     for q in ["transformer", "diffusion models", "Gaussian splatting", '"vision language"']:
         assert "Did you mean" not in v.get("/papers", params={"q": q}).text, q
     assert "Did you mean" not in v.get("/papers", params={"q": "-tranformer vision"}).text

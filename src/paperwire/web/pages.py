@@ -353,6 +353,8 @@ def search_page(
     if stray:  # no alert for a category no paper will ever be in
         alert, alert_leaves_out = "", False
     fixed, spelling_pending = service.suggestion(ctx, result) if not p else (None, False)
+    if fixed:  # no alert for a misspelled word: the page asks "Did you mean …?" instead
+        alert, alert_leaves_out = "", False
     response = page_of(
         ctx,
         cards,

@@ -638,6 +638,12 @@ def test_cli_index_resumes_and_searches(tmp_path, embedder):
         env=env,
     )
     assert r.exit_code == 0 and "results (keyword)" in r.output  # by date: the word's papers
+    # A misspelled word gets the site's "Did you mean …?"; a search that found it does not.
+    r = run(main, ["--db", f"sqlite:///{db}", "search", "tranformer", "models"], env=env)
+    assert r.exit_code == 0 and "Did you mean: transformer models?" in r.output
+    r = run(main, ["--db", f"sqlite:///{db}", "search", "tranformer", "--json"], env=env)
+    assert json.loads(r.output)["suggestion"] == "transformer"
+    assert out["suggestion"] is None  # gaussian splatting
     r = run(main, ["--db", f"sqlite:///{db}", "search", "--similar", "2503.11731"], env=env)
     assert r.exit_code == 0 and "2503.11731 " not in r.output
     r = run(main, ["--db", f"sqlite:///{db}", "search"], env=env)

@@ -11,11 +11,12 @@ from pathlib import Path
 import click
 
 from ..core.errors import StoreError
-from ..core.query import SearchFilters, parse
+from ..core.query import ParsedQuery, SearchFilters, parse
 from ..ingest.sources import dry_run_option, parse_day
 from ..search import MODES, SORTS, Hit, vector_files
 from ..search.matcher import Matcher
 from ..search.model_pool import default_processes
+from ..search.spelling import Speller
 from ..store import Store
 from .main import Runtime, main, pass_runtime
 
@@ -209,6 +210,7 @@ def search_cmd(
         )
         res = engine.search(text, filters, sort=sort, offset=page * limit, limit=limit, mode=mode)
         hits, total, used, parsed = res.hits, res.total, res.mode, res.query
+    fixed = None if similar_to or any(h.all_words for h in hits) else _did_you_mean(store, parsed)
     cards = {card.id: card for card in store.feed.cards([h.paper_id for h in hits])}
     if as_json:
         out = [
@@ -222,10 +224,13 @@ def search_cmd(
             for h in hits
             if (card := cards.get(h.paper_id)) is not None
         ]
-        click.echo(json.dumps({"mode": used, "total": total, "results": out}, indent=1))
+        found = {"mode": used, "total": total, "suggestion": fixed, "results": out}
+        click.echo(json.dumps(found, indent=1))
         return
     if engine.problem:
         click.echo(f"note: keyword search only ({engine.problem})", err=True)
+    if fixed:
+        click.echo(f"Did you mean: {fixed}?")
     if not hits:
         click.echo("no results")
         return
@@ -248,3 +253,13 @@ def search_cmd(
         click.echo(f"     {card.upvotes} upvotes{sim}  {base}/papers/{card.id}")
     if total is not None:
         click.echo(f"{total} results ({used})")
+
+
+def _did_you_mean(store: Store, query: ParsedQuery) -> str | None:
+    """The query with its misspelled words corrected, as the site suggests it, or None.
+    Asked only when no result holds every word: building the vocabulary from the newest
+    papers takes a second or two, which a search that found its words need not wait for."""
+    if not query.text.strip():
+        return None
+    fixed = Speller(store).suggest_now(query.text)
+    return fixed.text if fixed else None

@@ -272,6 +272,11 @@ class Speller:
             return None
         return suggest(vocabulary, text, keep_phrases, self._holding)
 
+    def suggest_now(self, text: str) -> Suggestion | None:
+        """:func:`suggest`, with the vocabulary built first in this thread when there is
+        none (a command's one search: nothing to wait in the background for)."""
+        return suggest(self.refresh(), text, holding=self._holding)
+
     def data_changed(self) -> None:
         """The store's data changed (a vote as often as a new paper): look at the next use."""
         self._changed = True

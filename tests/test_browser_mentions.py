@@ -31,6 +31,43 @@ def _people(store, pid):
     return ann, cid
 
 
+def _under_caret(page, box_id):
+    """How far right of the box's text the open list starts, in pixels, after checking that
+    it starts where the "@" before the caret is: under its line, at its left edge (±2 px)."""
+    box, at, listed = page.evaluate(
+        """id => {
+            const box = document.getElementById(id);
+            const list = document.getElementById(id + "-mentions");
+            const text = box.value.slice(0, box.selectionStart);
+            const start = text.lastIndexOf("@");
+            // the "@" measured with a Range over the same text laid out in a div like the box
+            const copy = document.createElement("div");
+            const style = getComputedStyle(box);
+            for (const p of ["width", "boxSizing", "padding", "border", "font", "lineHeight",
+                             "letterSpacing"]) copy.style[p] = style[p];
+            copy.style.whiteSpace = "pre-wrap";
+            copy.style.position = "absolute";
+            const b = box.getBoundingClientRect();
+            copy.style.left = (b.left + scrollX) + "px";
+            copy.style.top = (b.top + scrollY) + "px";
+            copy.textContent = text;
+            document.body.append(copy);
+            const range = document.createRange();
+            range.setStart(copy.firstChild, start);
+            range.setEnd(copy.firstChild, start + 1);
+            const r = range.getBoundingClientRect();
+            copy.remove();
+            const l = list.getBoundingClientRect();
+            const inner = b.left + box.clientLeft + parseFloat(style.paddingLeft);
+            return [[inner, b.top, b.bottom], [r.left, r.bottom], [l.left, l.top]];
+        }""",
+        box_id,
+    )
+    assert abs(listed[0] - at[0]) <= 2, (box, at, listed)
+    assert at[1] <= listed[1] <= at[1] + 6 and listed[1] < box[2], (box, at, listed)
+    return listed[0] - box[0]
+
+
 def test_type_at_a_choose_with_the_keyboard_and_post(browser, live):  # noqa: F811
     url, store, ids, _ = live
     pid = ids[0]
@@ -56,6 +93,8 @@ def test_type_at_a_choose_with_the_keyboard_and_post(browser, live):  # noqa: F8
     expect(options.nth(0)).to_have_attribute("aria-selected", "true")
     expect(box).to_have_attribute("aria-activedescendant", "new-comment-mentions-0")
     expect(page.locator("#mention-status")).to_have_text(re.compile("^3 people"))
+    # The list opens under the "@" being typed, not under the box's left edge.
+    at_first = _under_caret(page, "new-comment")
     page.keyboard.press("ArrowDown")
     expect(options.nth(1)).to_have_attribute("aria-selected", "true")
     expect(box).to_have_attribute("aria-activedescendant", "new-comment-mentions-1")
@@ -72,6 +111,7 @@ def test_type_at_a_choose_with_the_keyboard_and_post(browser, live):  # noqa: F8
     # Escape closes without changing the text; typing on opens it again
     box.press_sequentially("and @al", delay=20)
     expect(options).to_have_count(2)  # albert, Alma
+    assert _under_caret(page, "new-comment") > at_first  # further along the line
     page.keyboard.press("Escape")
     expect(listbox).to_be_hidden()
     expect(box).to_have_value("Thanks @ann and @al")

@@ -342,6 +342,32 @@
     return mentionAnswers[key];
   }
 
+  // Where the character at ``at`` of a textarea lies, from the box's padding edge: a hidden
+  // copy of the box's text up to it, laid out with the box's own font, padding and width.
+  var MIRRORED = ["boxSizing", "width", "borderTopWidth", "borderRightWidth", "borderBottomWidth",
+    "borderLeftWidth", "borderStyle", "paddingTop", "paddingRight", "paddingBottom", "paddingLeft",
+    "fontFamily", "fontSize", "fontWeight", "fontStyle", "letterSpacing", "lineHeight",
+    "textTransform", "wordSpacing", "tabSize"];
+
+  function caretPlace(box, at) {
+    var style = getComputedStyle(box);
+    var mirror = element("div");
+    MIRRORED.forEach(function (name) { mirror.style[name] = style[name]; });
+    mirror.style.position = "absolute";
+    mirror.style.visibility = "hidden";
+    mirror.style.top = mirror.style.left = "0";
+    mirror.style.whiteSpace = "pre-wrap";
+    mirror.style.overflowWrap = "break-word";
+    mirror.style.overflow = "hidden";
+    mirror.textContent = box.value.slice(0, at);
+    var mark = element("span", null, "@");
+    mirror.append(mark);
+    document.body.append(mirror);
+    var place = { left: mark.offsetLeft, bottom: mark.offsetTop + mark.offsetHeight };
+    mirror.remove();
+    return place;
+  }
+
   function mentionBox(box) {
     var form = box.form;
     var list = element("ul", "mention-list");
@@ -407,8 +433,17 @@
         item.addEventListener("click", function () { insert(i); });
         list.append(item);
       });
-      list.style.top = (box.offsetTop + box.offsetHeight + 2) + "px";
+      // Under the "@" being typed (as far as the box shows it), within the form; on a
+      // narrow screen the list takes the form's width under the box (style.css).
+      var place = caretPlace(box, start);
+      var below = box.offsetTop + box.clientTop + place.bottom - box.scrollTop + 2;
+      list.style.top = Math.min(Math.max(below, box.offsetTop), box.offsetTop + box.offsetHeight + 2) + "px";
+      list.style.left = "";
       list.hidden = false;
+      if (!window.matchMedia("(max-width: 640px)").matches) {
+        var left = box.offsetLeft + box.clientLeft + place.left - box.scrollLeft;
+        list.style.left = Math.max(0, Math.min(left, form.clientWidth - list.offsetWidth)) + "px";
+      }
       choose(0);
       mentionSay(found.length + (found.length === 1 ? " person" : " people") +
         ": arrows to choose, Enter to insert");

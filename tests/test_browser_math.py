@@ -22,3 +22,34 @@ def test_mathml_renders(page, sqlite_store, tmp_path):  # noqa: F811
         block = page.locator('.abstract-full math[display="block"]')
         assert block.evaluate("m => getComputedStyle(m).display") == "block math"
         page.locator("h1").screenshot(path=str(SHOTS / "math-title.png"))
+
+
+# A long formula and the walkthrough's abstract, whose "$-$19.0pp" once paired the next
+# dollar and made a paragraph of prose one formula, 1,565 px wide on a phone.
+WIDE = "A sum $" + " + ".join(f"a_{{{i}}} b_{{{i}}}" for i in range(14)) + "$ holds."
+PAIRED = (
+    "Qwen: up to $-$19.0pp for Judgment biases). Despite near-orthogonal bias "
+    "representations across models (mean cosine similarity 0.01), steering reduces bias at "
+    "similar rates across architectures ($r(246)$=.621, $p$ < .001)."
+)
+
+
+def test_math_never_widens_the_page_on_a_phone(page, sqlite_store, tmp_path):  # noqa: F811
+    seed(sqlite_store, days=1)
+    add_paper(sqlite_store, "2601.00002", "Steering biases", f"{PAIRED} {WIDE}")
+    app, _ = site(sqlite_store, tmp_path)
+    with serve_in_thread(app) as url:
+        page.set_viewport_size({"width": 390, "height": 844})
+        for path in ("/papers/2601.00002", "/papers?q=steering+biases"):
+            page.goto(url + path)
+            assert page.evaluate("document.documentElement.scrollWidth") <= 390, path
+        page.goto(f"{url}/papers/2601.00002")
+        math = page.locator(".abstract-full math")
+        # "$-$", "$r(246)$", "$p$" and the sum: four formulas, the prose between them text
+        assert math.count() == 4
+        assert "Despite near-orthogonal" in page.locator(".abstract-full").evaluate(
+            "a => [...a.childNodes].filter(n => n.nodeType === 3).map(n => n.data).join('')"
+        )
+        wide = math.nth(3)
+        assert wide.evaluate("m => m.scrollWidth > m.clientWidth")  # it scrolls by itself
+        page.locator(".abstract-full").screenshot(path=str(SHOTS / "math-wide-390.png"))

@@ -28,7 +28,16 @@ def spans(text):
          [(r"\sum_i x_i", True), ("E=mc^2", True), (r"a\,b", False)]),
         ("costs $5 and $10 each", []),  # dollar amounts
         ("from $5 to $10 and back", []),  # a closing $ needs a non-space before it
-        ("a $x$5", []),  # ... and no digit after it
+        ("a $5$5", []),  # ... and no digit after it when it starts with the amount
+        # a digit after, but no amount: math (walkthrough: "$-$19.0pp" paired the next "$")
+        ("up to $-$19.0pp and $<$4 lines, $r(246)$=.621",
+         [("-", False), ("<", False), ("r(246)", False)]),
+        # prose between two dollars is not a formula, whatever pairs them
+        ("alpha = 0.87$) and significant inter-dimension correlations (p < 0.001$ all", []),
+        ("biases $-$ despite near-orthogonal representations across models $r$",
+         [("-", False), ("r", False)]),
+        (r"$\text{for all} x \in X$ and $\sin x \cos y \max z$",
+         [(r"\text{for all} x \in X", False), (r"\sin x \cos y \max z", False)]),
         ("unbalanced $x + y", []),
         ("$ x$ and $x $", []),
         (r"an escaped \$ then $y$", [("y", False)]),
@@ -182,5 +191,29 @@ def test_text_mode_tex_outside_math_reads_as_text():
     html = to_html(r"plateaus near $\sim$70\% while $5 and $10 are prices")
     assert html.count("<math") == 1 and "70%" in html and "$5 and $10 are prices" in html
     assert to_text(r"\textbf{SGG-R}$^{\rm 3}$ at 50\%") == "SGG-R³ at 50%"
+    # An author's own commands, links, footnotes, abbreviations, thousands (walkthrough:
+    # "\revision{semantic}", "\href{…}{project page}", "\eg", "56{,}340" shown raw).
+    assert text_mode(
+        r"its \revision{semantic} map (\eg flames, \ie fire) on our \href{https://a.io}{project"
+        r" page} in 56{,}340 examples\footnote{https://github.com/x/y}, \etal."
+    ) == (
+        "its semantic map (e.g. flames, i.e. fire) on our project page in 56,340 examples"
+        " (https://github.com/x/y), et al."
+    )
+    assert text_mode(r"\ldots{} and \dots") == "… and …"
+    assert text_mode("{\\em backdoor attacks} and {\\bf\nRainFusion} at 360{\\deg}") == (
+        "backdoor attacks and RainFusion at 360°"
+    )
+    assert text_mode(r"{\alpha}-UMI, 10 {\mu}m, R2 = 0.60 \pm 0.05, 3\times, A \and B") == (
+        "α-UMI, 10 μm, R2 = 0.60 ± 0.05, 3×, A, B"
+    )
+    assert text_mode(r"\alphabet and \method stay") == r"\alphabet and \method stay"
+    # A command around math: the math is found, the command's braces go.
+    html = to_html(r"achieved \mbox{PSNR $=15.217$} and \textbf{2.67$\times$} faster")
+    assert html.count("<math") == 2 and "{" not in html and "mbox" not in html
+    assert (
+        to_text(r"\textit{GigaBrain-0.5M$^*$} at \mbox{PSNR $=15$}")
+        == "GigaBrain-0.5M^* at PSNR =15"
+    )
     # Hostile text stays escaped text after its commands are read.
     assert to_html(r"\textbf{<script>x</script>}") == "&lt;script&gt;x&lt;/script&gt;"

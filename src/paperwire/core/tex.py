@@ -101,15 +101,36 @@ def _close_dollar(text: str, start: int) -> int:
             j += 1
             continue
         break
-    # A digit after the closing dollar: money ("$5 and $10"), unless what is between reads
-    # as TeX ("$\\sim$70\\%", "$^3$D"), which money never does.
-    money = text[j + 1 : j + 2].isdigit() and not _TEXLIKE.search(text, start, j)
-    if text[j - 1].isspace() or money or "\n\n" in text[start:j]:
+    # A digit after the closing dollar: money ("$5 and $10"), when what is between starts
+    # with the amount and does not read as TeX; "$\\sim$70\\%", "$-$19.0", "$<$4" are math.
+    money = (
+        text[j + 1 : j + 2].isdigit()
+        and text[start].isdigit()
+        and not _TEXLIKE.search(text, start, j)
+    )
+    if text[j - 1].isspace() or money or "\n\n" in text[start:j] or _prose(text[start:j]):
         return -1
     return j
 
 
 _TEXLIKE = re.compile(r"[\\^_{]")
+_BRACED = re.compile(r"\{[^{}]*\}")
+_PROSE_WORD = re.compile(r"(?<![\\A-Za-z])[A-Za-z]{3,}(?![A-Za-z])")
+
+
+def _prose(tex: str) -> bool:
+    """Whether what lies between two dollars reads as sentences, not math: three words of
+    three letters or more outside braces and commands. A stray or unpaired dollar would
+    otherwise make the prose up to the next one a formula ("up to $-$19.0pp for Judgment
+    biases. Despite … $r(246)$"): a formula never wraps, and such a line runs off a phone's
+    screen."""
+    if " " not in tex:
+        return False
+    for _ in range(3):
+        tex, n = _BRACED.subn(" ", tex)
+        if not n:
+            break
+    return len(_PROSE_WORD.findall(tex)) >= 3
 
 
 _OPENERS = re.compile(r"\\\$|\$\$|\$|\\\(|\\\[")
@@ -221,13 +242,36 @@ def span_html(span: Math, budget: list[int]) -> str:
     return markup if markup is not None else escape(span.source)
 
 
-# Text-mode TeX outside math, as arXiv abstracts carry it: a font command keeps its words
-# ("\\textbf{KromHC}" reads "KromHC"), an escaped character is itself ("70\\%"), "~" between
-# words is a no-break space, "--" a dash, ``quotes'' are quotes.
-_FONT = re.compile(
-    r"\\(?:textbf|textit|textsl|emph|texttt|underline|textsc|textrm|textsf|textup|"
-    r"textnormal|textmd|mbox|url|text)\s*\{([^{}]*)\}"
-)
+# Text-mode TeX outside math, as arXiv abstracts carry it: a command keeps its words
+# ("\\textbf{KromHC}" and an author's own "\\revision{KromHC}" read "KromHC"; "\\href{url}{a
+# page}" reads "a page", a footnote stands in brackets, "{\\em x}" reads "x"), a symbol is its
+# character ("{\\alpha}", "360{\\deg}", "\\pm"), "\\eg" is "e.g.", an escaped
+# character is itself ("70\\%"), "56{,}340" is "56,340", "~" between words is a no-break
+# space, "--" a dash, ``quotes'' are quotes.
+_AROUND_MATH = re.compile(r"\\[A-Za-z]+\*?\s*\{([^{}]*\$[^{}]*)\}")  # \\mbox{PSNR $=15$}
+_HREF = re.compile(r"\\href\s*\{[^{}]*\}\s*\{([^{}]*)\}")  # \\href{url}{text}: the text
+_FOOTNOTE = re.compile(r"\s*\\footnote\s*\{([^{}]*)\}")  # in brackets where it stands
+_COMMAND = re.compile(r"\\[A-Za-z]+\*?\s*\{([^{}]*)\}")  # an author's own \\revision{x}: x
+_ABBREVIATIONS = {"eg": "e.g.", "ie": "i.e.", "etal": "et al.", "wrt": "w.r.t.", "etc": "etc.",
+                  "vs": "vs.", "cf": "cf."}  # fmt: skip
+_ABBREVIATION = re.compile(r"\\(eg|ie|etal|wrt|etc|vs|cf)(?![A-Za-z])\.?(?:\{\}|\\ )?")
+_SWITCH = re.compile(
+    r"\{\\(?:em|it|bf|sc|sl|tt|rm|sf|itshape|bfseries|scshape)\s+([^{}]*)\}"
+)  # {\\em x}
+_SYMBOLS = {
+    **dict(zip(
+        "alpha beta gamma delta epsilon varepsilon zeta eta theta kappa lambda mu nu xi pi "
+        "rho sigma tau phi varphi chi psi omega Gamma Delta Theta Lambda Pi Sigma Phi Psi "
+        "Omega".split(),
+        "αβγδεεζηθκλμνξπρστφφχψωΓΔΘΛΠΣΦΨΩ", strict=True,
+    )),
+    "pm": "±", "times": "×", "deg": "°", "textdegree": "°", "circ": "°", "approx": "≈",
+    "sim": "~", "leq": "≤", "geq": "≥", "le": "≤", "ge": "≥", "neq": "≠", "cdot": "·",
+    "rightarrow": "→", "to": "→", "infty": "∞", "textasciitilde": "~", "textbar": "|",
+}  # fmt: skip
+_SYMBOL = re.compile(r"\{\\(%s)\}|\\(%s)(?![A-Za-z])" % (("|".join(_SYMBOLS),) * 2))  # 360{\\deg}
+_AND = re.compile(r"\s*\\and(?![A-Za-z])")  # keywords "A \\and B"
+_THOUSANDS = re.compile(r"(?<=\d)\{,\}(?=\d)")  # 56{,}340
 _ESCAPED = re.compile(r"\\([%&_#{}$])")
 _TILDE = re.compile(r"(?<=[\w.,)\]])~(?=\w)")
 _EM_DASH = re.compile(r"(?<=\S)---(?=\S)|(?<= )---(?= )")
@@ -239,23 +283,37 @@ _DOTS = re.compile(r"\\(?:ldots|dots)\b(?:\{\})?")
 def text_mode(text: str) -> str:
     """Plain text with its text-mode TeX read as text (see above); text without any is
     returned as it is."""
-    if "\\" not in text and "~" not in text and "--" not in text and "``" not in text:
+    if not any(sign in text for sign in ("\\", "~", "--", "``", "{,}")):
         return text
-    for _ in range(3):  # \\textbf{\\emph{x}}: the inner command first
-        text, n = _FONT.subn(r"\1", text)
-        if not n:
-            break
-    text = _ESCAPED.sub(r"\1", text)
     text = _DOTS.sub("…", text)
+    for _ in range(3):  # \\textbf{\\emph{x}}: the inner command first
+        text, n = _HREF.subn(r"\1", text)
+        text, m = _FOOTNOTE.subn(r" (\1)", text)
+        text, k = _SWITCH.subn(r"\1", text)
+        text, c = _COMMAND.subn(r"\1", text)
+        if not n + m + k + c:
+            break
+    text = _SYMBOL.sub(lambda m: _SYMBOLS[m.group(1) or m.group(2)], text)
+    text = _AND.sub(",", text)
+    text = _ABBREVIATION.sub(lambda m: _ABBREVIATIONS[m.group(1)], text)
+    text = _THOUSANDS.sub(",", text)
+    text = _ESCAPED.sub(r"\1", text)
     text = _TILDE.sub("\u00a0", text)
     text = _EN_DASH.sub("–", _EM_DASH.sub("—", text))
     return _QUOTES.sub(r"“\1”", text)
+
+
+def _unwrapped(text: str) -> str:
+    """A text-mode command around math as its argument ("\\mbox{PSNR $=15.2$}" as "PSNR
+    $=15.2$"), so that the math inside is found and the braces go with the command."""
+    return _AROUND_MATH.sub(r"\1", text) if "$" in text and "\\" in text else text
 
 
 def to_html(text: str, plain: Callable[[str], str] = escape) -> str:
     """``text`` as HTML: math as MathML, the rest (its text-mode TeX read as text) through
     ``plain`` (escaped by default; the search highlighter passes its own, so that marks
     never land inside math)."""
+    text = _unwrapped(text)
     if not has_math(text):
         return plain(text_mode(text))
     budget = [MAX_TEXT]
@@ -323,6 +381,7 @@ def to_text(text: str) -> str:
     """``text`` with its math as plain characters, for where markup cannot go (a page's
     title, an accessible name, an Atom title): "AT$^2$PO" as "AT²PO", "$x_i$" as "x_i";
     a span that does not convert keeps its TeX without the dollars."""
+    text = _unwrapped(text)
     if not has_math(text):
         return text_mode(text)
     out = []

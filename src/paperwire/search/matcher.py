@@ -95,11 +95,13 @@ class Matcher:
         are never marked inside: with ``mathml`` they become MathML, otherwise they stay
         as their TeX source (escaped)."""
         if not tex.has_math(text):
-            return self._marked(text, tag)
+            return self._marked(tex.text_mode(text), tag)
         if mathml:
             return tex.to_html(text, lambda plain: self._marked(plain, tag))
         return "".join(
-            self._marked(seg, tag) if isinstance(seg, str) else tex.escape(seg.source)
+            self._marked(tex.text_mode(seg), tag)
+            if isinstance(seg, str)
+            else tex.escape(seg.source)
             for seg in tex.split(text)
         )
 

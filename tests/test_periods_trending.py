@@ -23,6 +23,15 @@ def test_rollover_in_new_york():
     assert periods.FeedClock("UTC", "00:00").feed_date(datetime(2026, 3, 19, 23, 59)) == date(
         2026, 3, 19
     )
+    # When the feed reaches a day: its eve's 21:30 in New York (DST or not), or midnight.
+    assert clock.begins(date(2026, 3, 19)) == datetime(2026, 3, 19, 1, 30, tzinfo=UTC)
+    assert clock.begins(date(2026, 12, 7)) == datetime(2026, 12, 7, 2, 30, tzinfo=UTC)
+    assert clock.feed_date(clock.begins(date(2026, 12, 7))) == date(2026, 12, 7)
+    assert clock.describe() == "at 21:30, America/New_York time"
+    midnight = periods.FeedClock("Europe/Paris", "00:00")
+    assert midnight.begins(date(2026, 7, 1)) == datetime(2026, 6, 30, 22, 0, tzinfo=UTC)
+    assert midnight.describe() == "at midnight, Europe/Paris time"
+    assert periods.FeedClock("UTC", "06:00").describe() == "at 06:00 UTC"
 
 
 @pytest.mark.parametrize("tz, roll", [("Mars/Olympus", "21:30"), ("UTC", "25:00"), ("UTC", "9")])

@@ -123,12 +123,16 @@ def test_previous_day_link_skips_empty_days(web, visitor):
 
 
 def test_a_period_still_to_come_says_so(web, visitor):
+    from paperwire.core.display import short_date
     from paperwire.core.periods import day, month
 
     ahead = date.today() + timedelta(days=400)
     for period in (day(ahead), week_of(ahead), month(ahead.year, ahead.month)):
         r = visitor.get(period.path)
         assert r.status_code == 200 and f"{period.label} is still to come" in r.text
+        # ... and when: the feed's day is not the reader's, nor UTC's (the kit's is UTC's)
+        assert f"this feed reaches it on {short_date(period.start)} at 00:00 UTC" in r.text
+        assert "(its days change at midnight UTC)" in r.text
         assert '<a href="/papers">See the latest papers</a>' in r.text
         assert "No papers on the feed" not in r.text
     empty = day(date.today() - timedelta(days=20))  # before the fixture's papers

@@ -143,3 +143,19 @@ class FeedClock:
         if self.rollover != time(0, 0) and local.time() >= self.rollover:
             return local.date() + timedelta(days=1)
         return local.date()
+
+    def begins(self, day: date) -> datetime:
+        """The moment (UTC) the feed moves to ``day``: its eve's roll-over time, or its
+        midnight, in the feed's zone."""
+        if self.rollover == time(0, 0):
+            local = datetime.combine(day, self.rollover, self.tz)
+        else:
+            local = datetime.combine(day - timedelta(days=1), self.rollover, self.tz)
+        return local.astimezone(UTC)
+
+    def describe(self) -> str:
+        """When the feed's days change, for a reader: "at 21:30, America/New_York time"."""
+        at = "midnight" if self.rollover == time(0, 0) else self.rollover.strftime("%H:%M")
+        return (
+            f"at {at} UTC" if self.tz.key in ("UTC", "Etc/UTC") else f"at {at}, {self.tz.key} time"
+        )

@@ -243,6 +243,9 @@ def _feed(ctx: Ctx, period: periods.Period, p: int, sort: str) -> Response:
         hidden=hidden,
         past_end=p > 0 and p * size >= total,
         future=period.start > today,
+        # when the feed reaches it (the feed's day is not the reader's, nor UTC's)
+        begins=ctx.site.clock.begins(period.start) if period.start > today else None,
+        days_change=ctx.site.clock.describe(),
         prev=prev,
         next=nxt,
         total=total,

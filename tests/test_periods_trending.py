@@ -177,4 +177,7 @@ def test_digest_says_when_an_earlier_rank_applies():
     t = Trend("a", 3.0, vote_points=3.0)
     assert trend_reason(t) == "trending score 3.0, from recent upvotes"
     earlier = Trend("a", 3.0, vote_points=3.0, as_of=datetime(2026, 8, 22, 9))
-    assert trend_reason(earlier) == "trending score 3.0, from recent upvotes as of Aug 22, 2026"
+    assert trend_reason(earlier) == (
+        "trending score 3.0, from upvotes, as it stood on Aug 22, 2026"
+        " (papers active since come first)"
+    )

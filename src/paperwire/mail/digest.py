@@ -62,7 +62,10 @@ class _Window:
 def trend_reason(t: Trend) -> str:
     """Where a trending score comes from, in words."""
     if t.as_of is not None:  # a quiet instance's list, gone on with earlier activity
-        return f"{trend_reason(replace(t, as_of=None))} as of {short_date(t.as_of)}"
+        then = trend_reason(replace(t, as_of=None)).replace("recent upvotes", "upvotes")
+        # (which is why a lower score can come before it: the walkthrough read 1.0 above
+        # 8.8 as a sorting fault)
+        return f"{then}, as it stood on {short_date(t.as_of)} (papers active since come first)"
     votes = "recent upvotes" if t.vote_points >= 0.05 else ""
     stars = f"+{t.star_growth} GitHub stars" if t.star_points >= 0.05 else ""
     if votes and stars:

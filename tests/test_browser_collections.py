@@ -80,6 +80,18 @@ def test_save_to_a_new_collection_and_hide_a_card(page, live):  # noqa: F811
     anon.goto(page.url.split("#")[0])
     expect(anon.locator(".note")).to_have_text("Read the ablations first.")
     other.close()
+    # Save now goes into that collection, the last changed: the note says it is public.
+    page.goto(f"{url}/papers")
+    page.locator(f'[id="paper-{fourth_id}"]').get_by_role(
+        "button", name=re.compile("^Save")
+    ).click()
+    expect(page.locator(f'[id="paper-{fourth_id}"] .saved-note')).to_have_text(
+        re.compile(r"^Saved to Sensors and splats, a public collection\. Undo$")
+    )
+    page.locator(f'[id="paper-{fourth_id}"] .saved-note').get_by_role("button", name="Undo").click()
+    public = next(c for c in store.collections.of_user(uid, viewer=uid) if c.visibility == "public")
+    page.goto(f"{url}/papers?saved_paper={first_id}&collection={public.id}&new=0")
+    expect(page.locator(".feedback p")).to_contain_text("Sensors and splats, a public collection.")
 
     # Not interested: the card gives way to a note with an undo, the count follows.
     page.goto(f"{url}/papers")

@@ -463,6 +463,7 @@ def test_cards_say_what_the_visitor_saved(web_both):
         "added": True,
         "collection": reading.id,
         "name": "Reading list",
+        "visibility": "private",  # the note says when a save went public
     }
 
 

@@ -311,7 +311,13 @@ def save(ctx: CtxDep, form: FormDep, arxiv_id: str) -> Response:
         raise refused(exc) from None
     if wants_json(ctx.request):
         return JSONResponse(
-            {"saved": True, "added": bool(added), "collection": into.id, "name": into.name}
+            {
+                "saved": True,
+                "added": bool(added),
+                "collection": into.id,
+                "name": into.name,
+                "visibility": into.visibility,
+            }
         )
     params = {"saved_paper": pid, "collection": str(into.id)} | ({} if added else {"new": "0"})
     return RedirectResponse(back_to(where, **params), status_code=303)

@@ -163,7 +163,9 @@
       var where = element("a", "", data.name);
       note.setAttribute("role", "status");
       where.href = "/collections/" + data.collection;
-      note.append(data.added ? "Saved to " : "Already in ", where, ".");
+      // a public collection shows on the profile: the reader should know where it went
+      note.append(data.added ? "Saved to " : "Already in ", where,
+        data.visibility === "public" ? ", a public collection." : ".");
       picker.innerHTML = "";
       picker.append(button.querySelector("svg").cloneNode(true), " Saved");
       var label = element("span", "sr-only", " in your collections, " + titleOf(actions) + ": change which");

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from urllib.parse import urlencode
 from xml.etree import ElementTree as ET
 
 import pytest
@@ -287,6 +288,26 @@ def test_a_search_that_looks_for_nothing_or_left_out_every_match_says_so(searcha
         assert 'href="/papers?q=axolotl&amp;sort=' in r.text
     kept = v.get("/papers", params={"q": "axolotl -regrowth"}).text
     assert "Every paper holding" not in kept and "Axolotl gill shapes" in kept
+
+
+def test_a_pasted_paragraph_is_shortened_where_it_is_shown(searchable):
+    """A long pasted query: the heading shows its first 120 characters and the alert offer
+    its first 80, each ending in "…"; the search, its links and the alert keep it whole."""
+    v = Visitor(searchable[0])
+    text = (
+        "We present a method for counting people in dense crowds from a single image, "
+        "using density maps learned without any point annotations at all."
+    )
+    page = v.get("/papers", params={"q": text}).text
+    heading = re.search(r"<h1>Results for “(.*?)”</h1>", page).group(1)
+    assert heading.endswith("…") and len(heading) <= 121 and text.startswith(heading[:-1])
+    offer = re.search(r"Get new papers about “(.*?)” in your email inbox", page).group(1)
+    assert offer.endswith("…") and len(offer) <= 81 and text.startswith(offer[:-1])
+    assert f'name="q" value="{text}"' in page  # the filters keep the whole query
+    assert urlencode({"kind": "topic", "query": text}).replace("&", "&amp;") in page
+    short = v.get("/papers", params={"q": "dense crowds"}).text
+    assert "<h1>Results for “dense crowds”</h1>" in short
+    assert "Get new papers about “dense crowds”" in short
 
 
 def test_no_alert_is_offered_for_a_search_an_alert_cannot_keep(searchable):

@@ -19,6 +19,8 @@ def visitor(web):
 
 
 def test_home_redirects_and_papers_shows_today(web, visitor):
+    from paperwire.core.display import short_date
+
     app, store, ids, _ = web
     assert visitor.get("/").headers["location"] == "/papers"
     r = visitor.get("/papers")
@@ -26,6 +28,8 @@ def test_home_redirects_and_papers_shows_today(web, visitor):
     today = store.feed.cards(ids[:5])
     for card in today:
         assert card.title.split()[0] in r.text
+        # a card's date says what it is: not the feed's day but arXiv's
+        assert f'title="Published on arXiv {short_date(card.published)}"' in r.text
     assert "Daily Papers" in r.text and date.today().strftime("%B") in r.text
     assert 'rel="prev"' in r.text and 'rel="next"' not in r.text  # nothing after today
 

@@ -2,9 +2,10 @@
 hostile input."""
 
 import re
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 import lxml.html
+import sqlalchemy as sa
 import pytest
 
 from paperwire.core.periods import week_of
@@ -29,7 +30,19 @@ def test_home_redirects_and_papers_shows_today(web, visitor):
     for card in today:
         assert card.title.split()[0] in r.text
         # a card's date says what it is: not the feed's day but arXiv's
-        assert f'title="Published on arXiv {short_date(card.published)}"' in r.text
+        said = (
+            f"Published on arXiv {short_date(card.published)}"
+            if card.published
+            else f"On the feed {short_date(card.feed_date)}"  # (the kit's papers have no date)
+        )
+        assert f'title="{said}"' in r.text
+    with store.db.engine.begin() as conn:  # a paper with its arXiv date
+        conn.execute(
+            sa.text("UPDATE papers SET published = :at WHERE id = :id"),
+            {"at": datetime(2026, 6, 23, 17, 59), "id": ids[0]},
+        )
+    r = visitor.get("/papers")
+    assert '<time datetime="2026-06-23T17:59:00" title="Published on arXiv Jun 23, 2026">' in r.text
     assert "Daily Papers" in r.text and date.today().strftime("%B") in r.text
     assert 'rel="prev"' in r.text and 'rel="next"' not in r.text  # nothing after today
 

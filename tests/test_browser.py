@@ -295,8 +295,10 @@ def test_subscribe_confirm_preview_and_unsubscribe(page, live):
     tz = page.get_by_label("Time zone").input_value()
     assert tz and tz == page.evaluate("Intl.DateTimeFormat().resolvedOptions().timeZone")
     page.get_by_label("E-mail address").fill("nadia@example.org")
+    topic = page.get_by_label("Topic (for a topic alert)")
+    expect(topic).to_be_hidden()  # asked for only with a topic alert
     page.get_by_role("radio", name="A topic alert").check()
-    page.get_by_label("Topic (for a topic alert)").fill("vision language models")
+    topic.fill("vision language models")
     page.get_by_label("Weekly (Mondays)").check()
     shot(page, "23-subscribe")
     page.get_by_role("button", name="Subscribe").click()
@@ -313,6 +315,13 @@ def test_subscribe_confirm_preview_and_unsubscribe(page, live):
     expect(page.get_by_role("status")).to_contain_text("Subscribed!")
     sub = store.mail.find_subscription("nadia@example.org", "topic", "vision language models")
     assert sub.status == "confirmed" and sub.frequency == "weekly" and sub.timezone == tz
+    # Managing it: the topic is there while it is an alert, gone while trending is chosen
+    manage_topic = page.get_by_label("Topic", exact=True)
+    expect(manage_topic).to_have_value("vision language models")
+    page.get_by_role("radio", name="Trending papers").check()
+    expect(manage_topic).to_be_hidden()
+    page.get_by_role("radio", name="A topic alert").check()
+    expect(manage_topic).to_be_visible()
     shot(page, "24-subscription")
     # the preview of the next e-mail opens from the manage page
     page.get_by_role("link", name="Preview the next e-mail").click()

@@ -163,6 +163,7 @@ def test_email_excerpt_never_cuts_math():
         (r"$x_i$, $x^{ab}$, $x_{i+1}$, $a_1^2$", "x_i, x^ab, x_(i+1), a₁²"),
         (r"$\frac{a}{b}$ and $\sqrt{2}$", "a/b and √(2)"),
         (r"$\text{big data}$ at scale", "big data at scale"),
+        (r"$\mathcal{O}(n \log n)$ and $\sin(x)$", "𝒪(n log n) and sin(x)"),  # names apart
         ("costs $5 and $10", "costs $5 and $10"),
         (r"a $\bad{$ span", r"a \bad{ span"),
         ("no math", "no math"),

@@ -8,6 +8,7 @@ from datetime import date
 import pytest
 from lxml import etree
 
+from paperwire.core import periods
 from paperwire.ingest.hf_daily import parse_daily_papers
 
 from .replay import FIXTURES
@@ -209,6 +210,18 @@ def test_atom_feeds(web, api):
         entry = entries[0]
         assert entry.find(f"{ATOM}link").get("href").startswith("http://testserver/papers/")
         assert entry.find(f"{ATOM}author/{ATOM}name").text
+    # The feeds readers subscribe to keep one title (a reader names the feed by it) and say
+    # the period in their subtitle; a given day's feed names the day.
+    day = periods.day(date.today()).label
+    latest = etree.fromstring(api.get("/feeds/daily.atom").content)
+    assert latest.findtext(f"{ATOM}title") == "Paperwire: Daily Papers"
+    assert latest.findtext(f"{ATOM}subtitle") == day
+    dated = etree.fromstring(api.get(f"/feeds/daily.atom?date={date.today()}").content)
+    assert dated.findtext(f"{ATOM}title") == f"Paperwire: Daily Papers, {day}"
+    assert dated.find(f"{ATOM}subtitle") is None
+    week = etree.fromstring(api.get("/feeds/weekly.atom").content)
+    assert week.findtext(f"{ATOM}title") == "Paperwire: Daily Papers of the week"
+    assert week.findtext(f"{ATOM}subtitle") == periods.week_of(date.today()).label
     title = store.feed.card(ids[0]).title
     r = api.get("/feeds/search.atom", params={"q": title})
     assert etree.fromstring(r.content).find(f"{ATOM}entry/{ATOM}title").text == title

@@ -74,7 +74,11 @@ def test_titles_where_markup_cannot_go_read_their_math_as_text(math_site):
     assert f"<title>{plain} · " in page
     card = between(visitor.get("/papers").text, 'id="paper-2601.00001"', "</article>")
     assert f'<span class="sr-only">Upvote {plain},</span>' in card
-    assert f"<title>{plain}</title>" in visitor.get("/feeds/daily.atom").text
+    feed = visitor.get("/feeds/daily.atom").text
+    assert f"<title>{plain}</title>" in feed
+    # ... and the summary, which a feed reader shows as text (it showed "$\mathcal{O}(…)$")
+    assert "We bound attention cost by 𝒪(n log n) for tokens" in feed
+    assert "\\mathcal" not in feed
     hostile = between(visitor.get("/papers/2601.00002").text, "<title>", "</title>")
     assert "<script" not in hostile and "&lt;script&gt;alert(1)&lt;/script&gt;" in hostile
 

@@ -5,8 +5,8 @@ import re
 from datetime import date, datetime, timedelta
 
 import lxml.html
-import sqlalchemy as sa
 import pytest
+import sqlalchemy as sa
 
 from paperwire.core.periods import week_of
 

@@ -352,7 +352,7 @@ def _plain_math(el: ET.Element) -> str:
     kids = list(el)
     if name == "annotation":
         return ""
-    parts = [_plain_math(k) for k in kids]
+    parts = [_spaced(k, _plain_math(k)) for k in kids]
     if name in ("msup", "msub", "msubsup") and len(parts) >= 2:
         if name == "msub":
             return parts[0] + _script(parts[1], _SUBSCRIPT, "_")
@@ -371,10 +371,22 @@ def _plain_math(el: ET.Element) -> str:
     )
 
 
+def _spaced(el: ET.Element, text: str) -> str:
+    """A function's name ("log", "sin") stands apart from its neighbours: "n log n"."""
+    name = el.tag[len(MATHML) :] if el.tag.startswith(MATHML) else el.tag
+    return f" {text} " if name == "mi" and len(text) > 1 and text.isalpha() else text
+
+
+_SPACES = re.compile(r"(?<=[(\[{]) +| +(?=[()\]},.;:])| {2,}")
+
+
 @lru_cache(maxsize=CACHE_SIZE)
 def _math_text(tex: str) -> str | None:
     markup = mathml(tex)
-    return None if markup is None else _plain_math(ET.fromstring(markup)).replace("\xa0", " ")
+    if markup is None:
+        return None
+    text = _plain_math(ET.fromstring(markup)).replace("\xa0", " ")
+    return _SPACES.sub(lambda m: " " if m.group(0).startswith("  ") else "", text).strip()
 
 
 def to_text(text: str) -> str:

@@ -90,10 +90,14 @@ def _sub(parent: ET.Element, tag: str, text: str | None = None, **attrs: Any) ->
     return el
 
 
-def _head(ctx: Ctx, title: str, path: str, html_path: str, updated: str) -> ET.Element:
+def _head(
+    ctx: Ctx, title: str, path: str, html_path: str, updated: str, subtitle: str | None = None
+) -> ET.Element:
     base = ctx.settings.site.base_url.rstrip("/")
     feed = ET.Element(f"{{{ATOM}}}feed")
     _sub(feed, "title", f"{ctx.settings.site.site_name}: {title}")
+    if subtitle:
+        _sub(feed, "subtitle", subtitle)
     _sub(feed, "id", f"{base}{path}")
     _sub(feed, "link", rel="self", href=f"{base}{path}", type="application/atom+xml")
     _sub(feed, "link", rel="alternate", href=f"{base}{html_path}", type="text/html")
@@ -114,9 +118,11 @@ def atom(
     html_path: str,
     cards: Sequence[Card],
     added: dict[str, tuple[datetime, str]] | None = None,
+    subtitle: str | None = None,
 ) -> Response:
     """``cards`` as a feed; ``added``: for a collection, when each paper was added to it
-    (the entry's ``updated``, so that readers show new additions) and the owner's note."""
+    (the entry's ``updated``, so that readers show new additions) and the owner's note;
+    ``subtitle``: what the feed holds now, where its title stays the same."""
     base = ctx.settings.site.base_url.rstrip("/")
     site_name = ctx.settings.site.site_name
     added = added or {}
@@ -131,7 +137,7 @@ def atom(
     stamps = [changed(c) for c in cards]
     # An empty or undated feed is as new as this answer: a true date, unlike 1970.
     updated = _ts(max((_utc(s) for s in stamps if s), default=None) or utcnow())
-    feed = _head(ctx, title, path, html_path, updated)
+    feed = _head(ctx, title, path, html_path, updated, subtitle)
     if any(not _entry_authors(c) for c in cards):
         # RFC 4287 §4.1.2: an entry without authors takes the feed's, the site compiling it.
         author = _sub(feed, "author")
@@ -159,14 +165,21 @@ def atom(
         votes = f"{card.upvotes} upvote" + ("" if card.upvotes == 1 else "s")
         code = f"code: https://github.com/{card.github_repo}" if card.github_repo else ""
         note = f"Note: {added[card.id][1]}" if added.get(card.id, (None, ""))[1] else ""
-        summary = "\n\n".join(p for p in (note, card.abstract, dotted(votes, code)) if p)
+        abstract = to_text(card.abstract or "")  # a reader shows it as text: "AT²PO", not TeX
+        summary = "\n\n".join(p for p in (note, abstract, dotted(votes, code)) if p)
         _sub(entry, "summary", summary, type="text")
     return _response(feed)
 
 
-def _period_feed(ctx: Ctx, period: periods.Period, title: str, path: str) -> Response:
+def _period_feed(
+    ctx: Ctx, period: periods.Period, title: str, path: str, latest: bool = True
+) -> Response:
+    """The papers of ``period``. The latest period's feed, which readers subscribe to,
+    keeps one title (a reader names the feed by it) and says the period in its subtitle."""
     cards, _ = ctx.store.feed.period(period.start, period.end, sort="upvotes", limit=FEED_SIZE)
-    return atom(ctx, title, path, period.path, cards)
+    if not latest:
+        return atom(ctx, f"{title}, {period.label}", path, period.path, cards)
+    return atom(ctx, title, path, period.path, cards, subtitle=period.label)
 
 
 @router.get("/daily.atom")
@@ -179,7 +192,7 @@ def daily(ctx: CtxDep, date: str | None = None) -> Response:
     else:
         today = ctx.site.clock.feed_date()
         period = periods.day(ctx.store.feed.day(on_or_before=today) or today)
-    return _period_feed(ctx, period, f"Daily Papers, {period.label}", "/feeds/daily.atom")
+    return _period_feed(ctx, period, "Daily Papers", "/feeds/daily.atom", latest=not date)
 
 
 @router.get("/weekly.atom")
@@ -187,7 +200,7 @@ def weekly(ctx: CtxDep) -> Response:
     today = ctx.site.clock.feed_date()
     latest = ctx.store.feed.day(on_or_before=today) or today
     period = periods.week_of(latest)
-    return _period_feed(ctx, period, period.label, "/feeds/weekly.atom")
+    return _period_feed(ctx, period, "Daily Papers of the week", "/feeds/weekly.atom")
 
 
 @router.get("/monthly.atom")
@@ -195,7 +208,7 @@ def monthly(ctx: CtxDep) -> Response:
     today = ctx.site.clock.feed_date()
     latest = ctx.store.feed.day(on_or_before=today) or today
     period = periods.month(latest.year, latest.month)
-    return _period_feed(ctx, period, period.label, "/feeds/monthly.atom")
+    return _period_feed(ctx, period, "Daily Papers of the month", "/feeds/monthly.atom")
 
 
 @router.get("/trending.atom")

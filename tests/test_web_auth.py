@@ -46,9 +46,12 @@ def test_signup_confirm_signin_flow(web, visitor):
     [msg] = delivered(store, config)
     assert msg["To"] == "ada@example.org" and "Confirm" in msg["Subject"]
     url = link_in(msg, "/confirm")
-    r = confirm_by_form(visitor, url)
-    assert r.status_code == 200 and "Welcome, ada" in r.text
+    r = confirm_by_form(visitor, url, follow=False)
+    assert r.status_code == 303 and r.headers["location"] == "/welcome"  # a reload: no re-post
     assert "pw_session=" in r.headers["set-cookie"]
+    welcome = visitor.get("/welcome")
+    assert welcome.status_code == 200 and "Welcome, ada" in welcome.text
+    assert Visitor(app).get("/welcome").headers["location"] == "/signin"  # signed out
     again = visitor.get(url)  # single use: opened again, it says the account exists
     assert again.status_code == 200 and "Already confirmed" in again.text
     assert "The account for ada@example.org exists: this link was used before." in again.text
@@ -61,14 +64,20 @@ def test_signup_confirm_signin_flow(web, visitor):
     assert other.sign_in("ada@example.org").status_code == 303
 
 
-def confirm_by_form(visitor, url: str, username: str | None = None, password: str = PASSWORD):
-    """What a person does with the link: open it, choose a password, press the button."""
+def confirm_by_form(
+    visitor, url: str, username: str | None = None, password: str = PASSWORD, follow=True
+):
+    """What a person does with the link: open it, choose a password, press the button (and
+    land on the page it leads to, unless ``follow`` is off)."""
     form = visitor.get(url)
     assert form.status_code == 200 and "Create my account" in form.text
     token = re.search(r'name="token" value="([^"]+)"', form.text).group(1)
     if username is None:
         username = re.search(r'name="username" value="([^"]*)"', form.text).group(1)
-    return visitor.post("/confirm", {"token": token, "username": username, "password": password})
+    r = visitor.post("/confirm", {"token": token, "username": username, "password": password})
+    if follow and r.status_code == 303:
+        return visitor.get(r.headers["location"])
+    return r
 
 
 def header(page: str) -> str:

@@ -194,9 +194,19 @@ def confirm(post: PostedDep) -> Response:
     user = ctx.store.accounts.get_user(id=user_id)
     assert user is not None
     sign_in(ctx, user)
+    # Post/Redirect/Get: a reload of the welcome page sends nothing again (it once
+    # re-posted the form and answered "Already confirmed" to the signed-in newcomer).
+    return finish(ctx, RedirectResponse("/welcome", status_code=303))
+
+
+@router.get("/welcome")
+def welcome(ctx: CtxDep) -> Response:
+    """Where a confirmed sign-up lands, signed in."""
+    if ctx.user is None:
+        return RedirectResponse("/signin", status_code=303)
     return message_page(
         ctx,
-        f"Welcome, {user.username}!",
+        f"Welcome, {ctx.user.username}!",
         "Your address is confirmed and you are signed in.",
         ("/papers", "Today's papers"),
         title="Welcome",

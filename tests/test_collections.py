@@ -445,6 +445,13 @@ def test_cards_say_what_the_visitor_saved(web_both):
         assert f'action="/papers/{pid}/save"' not in page, path
     assert _save_button(ada.get("/papers").text, other) == "Save"
     assert _save_button(bob.get("/papers").text, pid) == "Save"  # the shared cards
+    # A paper you upvoted offers no "Not interested" (the walkthrough saw it on a profile's
+    # upvoted papers); another's card of it still does.
+    dismiss = f'action="/papers/{other}/dismiss"'
+    assert dismiss in ada.get("/papers").text
+    assert ada.post(f"/papers/{other}/upvote", {"state": "1", "next": "/papers"}).status_code == 303
+    assert dismiss not in ada.get("/papers").text
+    assert dismiss not in ada.get("/users/ada").text and dismiss in bob.get("/papers").text
     paper = ada.get(f"/papers/{pid}").text
     assert f'href="/papers/{pid}/collections" title="In your collections' in paper
     assert f'action="/papers/{pid}/save"' not in paper

@@ -6,6 +6,7 @@ from datetime import date
 import lxml.html
 import pytest
 
+from paperwire.core.display import short_date
 from paperwire.core.records import Popularity
 from paperwire.search.model import model_key
 
@@ -132,6 +133,11 @@ def test_edit_delete_and_moderation(web, member):
     )
     member.post(f"/comments/{cid}/edit", {"body": "first, edited"})
     assert store.discussion.get(cid).body == "first, edited"
+    # The day shows; the hour, in UTC, on hover (for the comment and its edit).
+    c = store.discussion.get(cid)
+    shown = member.get(f"/papers/{pid}").text
+    assert f'title="{short_date(c.created_at)}, {c.created_at:%H:%M} UTC"' in shown
+    assert f'title="edited {short_date(c.edited_at)}, {c.edited_at:%H:%M} UTC">(edited)' in shown
     add_user(store, "stranger")
     stranger = Visitor(app)
     stranger.sign_in("stranger")

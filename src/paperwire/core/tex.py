@@ -248,15 +248,16 @@ def span_html(span: Math, budget: list[int]) -> str:
 # character ("{\\alpha}", "360{\\deg}", "\\pm"), "\\eg" is "e.g.", an escaped
 # character is itself ("70\\%"), "56{,}340" is "56,340", "~" between words is a no-break
 # space, "--" a dash, ``quotes'' are quotes.
-_AROUND_MATH = re.compile(r"\\[A-Za-z]+\*?\s*\{([^{}]*\$[^{}]*)\}")  # \\mbox{PSNR $=15$}
+_AROUND_MATH = re.compile(r"\\[A-Za-z]+\*?\s*\{([^{}$]*\$[^{}]*)\}")  # \\mbox{PSNR $=15$}
 _HREF = re.compile(r"\\href\s*\{[^{}]*\}\s*\{([^{}]*)\}")  # \\href{url}{text}: the text
-_FOOTNOTE = re.compile(r"\s*\\footnote\s*\{([^{}]*)\}")  # in brackets where it stands
+# (one space before, not \s*: a run of spaces would be scanned from each of its positions)
+_FOOTNOTE = re.compile(r" ?\\footnote\s*\{([^{}]*)\}")  # in brackets where it stands
 _COMMAND = re.compile(r"\\[A-Za-z]+\*?\s*\{([^{}]*)\}")  # an author's own \\revision{x}: x
 _ABBREVIATIONS = {"eg": "e.g.", "ie": "i.e.", "etal": "et al.", "wrt": "w.r.t.", "etc": "etc.",
                   "vs": "vs.", "cf": "cf."}  # fmt: skip
 _ABBREVIATION = re.compile(r"\\(eg|ie|etal|wrt|etc|vs|cf)(?![A-Za-z])\.?(?:\{\}|\\ )?")
 _SWITCH = re.compile(
-    r"\{\\(?:em|it|bf|sc|sl|tt|rm|sf|itshape|bfseries|scshape)\s+([^{}]*)\}"
+    r"\{\\(?:em|it|bf|sc|sl|tt|rm|sf|itshape|bfseries|scshape)\s++([^{}]*)\}"
 )  # {\\em x}
 _SYMBOLS = {
     **dict(zip(
@@ -270,7 +271,7 @@ _SYMBOLS = {
     "rightarrow": "→", "to": "→", "infty": "∞", "textasciitilde": "~", "textbar": "|",
 }  # fmt: skip
 _SYMBOL = re.compile(r"\{\\(%s)\}|\\(%s)(?![A-Za-z])" % (("|".join(_SYMBOLS),) * 2))  # 360{\\deg}
-_AND = re.compile(r"\s*\\and(?![A-Za-z])")  # keywords "A \\and B"
+_AND = re.compile(r" ?\\and(?![A-Za-z])")  # keywords "A \\and B"
 _THOUSANDS = re.compile(r"(?<=\d)\{,\}(?=\d)")  # 56{,}340
 _ESCAPED = re.compile(r"\\([%&_#{}$])")
 _TILDE = re.compile(r"(?<=[\w.,)\]])~(?=\w)")

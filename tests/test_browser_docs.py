@@ -40,6 +40,12 @@ def test_api_docs_render_offline_under_the_csp(browser, live):  # noqa: F811
         button = page.locator(".btn.authorize").bounding_box()
         assert bar and button and bar["height"] <= button["height"] + 8, (bar, button)
         page.screenshot(path=str(SHOTS / "30-api-docs.png"))
+        # ... nor a grey strip beside it in the dark theme (Swagger's own rule won there)
+        page.emulate_media(color_scheme="dark")
+        page.reload()
+        page.locator(".btn.authorize").wait_for()
+        shade = "e => getComputedStyle(e).backgroundColor"
+        assert page.locator(".scheme-container").evaluate(shade) == "rgba(0, 0, 0, 0)"
         here = urlsplit(url).netloc
         outside = [u for u in requests if urlsplit(u).netloc not in (here, "")]
         assert not outside, outside

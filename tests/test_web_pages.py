@@ -47,6 +47,27 @@ def test_home_redirects_and_papers_shows_today(web, visitor):
     assert 'rel="prev"' in r.text and 'rel="next"' not in r.text  # nothing after today
 
 
+def test_papers_says_when_today_has_none_yet(web, visitor):
+    """/papers opens on the latest day with papers; when that is not today it says so (the
+    demo's papers end months before its clock: the walkthrough took them for today's)."""
+    from paperwire.core.display import short_date
+    from paperwire.store import schema as t
+
+    app, store, ids, _ = web
+    today = date.today()
+    assert "No papers on today’s feed" not in visitor.get("/papers").text
+    for back, said in (
+        (1, "these are the latest."),
+        (20, "these are the latest, from 20 days ago."),
+    ):
+        with store.begin() as conn:
+            conn.execute(t.feed_entries.update().values(feed_date=today - timedelta(days=back)))
+        page = visitor.get("/papers").text
+        assert f"No papers on today’s feed ({short_date(today)}) yet: {said}" in page, back
+        day = visitor.get(f"/papers/date/{today - timedelta(days=back)}").text
+        assert "No papers on today’s feed" not in day  # a day asked for by its date
+
+
 def test_feed_orders_by_upvotes_and_paginates(web, visitor):
     app, store, ids, _ = web
     uid = add_user(store, "voter")

@@ -213,7 +213,9 @@ def _containing(kind: str, day: date) -> periods.Period:
     return periods.week_of(day) if kind == "week" else periods.month(day.year, day.month)
 
 
-def _feed(ctx: Ctx, period: periods.Period, p: int, sort: str) -> Response:
+def _feed(ctx: Ctx, period: periods.Period, p: int, sort: str, latest: bool = False) -> Response:
+    """One period's papers; ``latest``: opened as the latest day with papers (``/papers``),
+    which says so when that day is not today."""
     size = ctx.settings.site.page_size
     cards, total = _memo(ctx).get(
         ctx,
@@ -243,6 +245,8 @@ def _feed(ctx: Ctx, period: periods.Period, p: int, sort: str) -> Response:
         hidden=hidden,
         past_end=p > 0 and p * size >= total,
         future=period.start > today,
+        # /papers before today's first paper (or on an instance whose papers stopped coming)
+        today_empty=today if latest and period.end < today else None,
         # when the feed reaches it (the feed's day is not the reader's, nor UTC's)
         begins=ctx.site.clock.begins(period.start) if period.start > today else None,
         days_change=ctx.site.clock.describe(),
@@ -308,7 +312,7 @@ def papers_index(
         return search_page(ctx, q, p, sort or "relevance", filters, dates_left_out)
     # Filters cleared from a search sorted its way: the feed's own order of the same kind.
     sort = {"date": "published", "relevance": "upvotes"}.get(sort or "upvotes", sort)
-    return _feed(ctx, periods.day(_latest_day(ctx)), p, _sort(sort or "upvotes"))
+    return _feed(ctx, periods.day(_latest_day(ctx)), p, _sort(sort or "upvotes"), latest=True)
 
 
 # arXiv's DOI for a paper: 10.48550/arXiv.2602.06036, alone or as a doi.org link

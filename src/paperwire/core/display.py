@@ -23,6 +23,13 @@ def short_date(value: date | datetime | None) -> str:
     return f"{value:%b} {value.day}, {value.year}"
 
 
+def short_moment(value: datetime | None) -> str:
+    """The day and the hour, for a moment kept in UTC: "Dec 7, 2026, 01:45 UTC"."""
+    if value is None:
+        return ""
+    return f"{short_date(value)}, {value:%H:%M} UTC"
+
+
 def authors_label(card: Attributed) -> str:
     """The organization, or "N authors"; empty when neither is known (never "0 authors")."""
     if card.org_fullname or card.org:

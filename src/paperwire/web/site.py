@@ -16,7 +16,7 @@ from markupsafe import Markup
 
 from .. import __version__
 from ..core import avatars, timezones
-from ..core.display import authors_label, compact, device_label, short_date
+from ..core.display import authors_label, compact, device_label, short_date, short_moment
 from ..core.periods import FeedClock
 from ..core.settings import Settings
 from ..core.signing import Signer
@@ -131,6 +131,7 @@ class Site:
         env.globals.update(site_name=settings.site.site_name, version=__version__)
         env.filters.update(
             short_date=short_date,
+            short_moment=short_moment,
             authors_label=authors_label,
             compact=compact,
             tex=tex_html,

@@ -244,10 +244,10 @@ def _feed(ctx: Ctx, period: periods.Period, p: int, sort: str, latest: bool = Fa
         period=period,
         hidden=hidden,
         past_end=p > 0 and p * size >= total,
-        future=period.start > today,
         # /papers before today's first paper (or on an instance whose papers stopped coming)
         today_empty=today if latest and period.end < today else None,
-        # when the feed reaches it (the feed's day is not the reader's, nor UTC's)
+        # a period still to come: when the feed reaches it (the feed's day is not the
+        # reader's, nor UTC's)
         begins=ctx.site.clock.begins(period.start) if period.start > today else None,
         days_change=ctx.site.clock.describe(),
         prev=prev,

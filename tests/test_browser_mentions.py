@@ -31,6 +31,18 @@ def _people(store, pid):
     return ann, cid
 
 
+def _writing_on_a_paper(browser, live, **options):  # noqa: F811
+    """The people of :func:`_people` about the first paper, and "writer" signed in on its
+    page in a watched context (``options``: the context's): (context, page, errors, ann's
+    id, ann's comment id)."""
+    url, store, ids, _ = live
+    ann, cid = _people(store, ids[0])
+    context, page, errors = watched_context(browser, **options)
+    sign_in(page, url, "writer")
+    page.goto(f"{url}/papers/{ids[0]}")
+    return context, page, errors, ann, cid
+
+
 def _under_caret(page, box_id):
     """How far right of the box's text the open list starts, in pixels, after checking that
     it starts where the "@" before the caret is: under its line, at its left edge (±2 px)."""
@@ -69,12 +81,8 @@ def _under_caret(page, box_id):
 
 
 def test_type_at_a_choose_with_the_keyboard_and_post(browser, live):  # noqa: F811
-    url, store, ids, _ = live
-    pid = ids[0]
-    ann, cid = _people(store, pid)
-    context, page, errors = watched_context(browser)
-    sign_in(page, url, "writer")
-    page.goto(f"{url}/papers/{pid}")
+    store = live[1]
+    context, page, errors, ann, cid = _writing_on_a_paper(browser, live)
     box = page.locator("#new-comment")
     listbox = page.get_by_role("listbox", name="People to mention")
     expect(box).to_have_attribute("aria-autocomplete", "list")
@@ -148,12 +156,7 @@ def test_type_at_a_choose_with_the_keyboard_and_post(browser, live):  # noqa: F8
 
 @pytest.mark.parametrize("scheme", ["light", "dark"])
 def test_the_open_list_at_both_widths(browser, live, scheme):  # noqa: F811
-    url, store, ids, _ = live
-    pid = ids[0]
-    _people(store, pid)
-    context, page, errors = watched_context(browser, color_scheme=scheme)
-    sign_in(page, url, "writer")
-    page.goto(f"{url}/papers/{pid}")
+    context, page, errors, *_ = _writing_on_a_paper(browser, live, color_scheme=scheme)
     for width in (1280, 390):
         page.set_viewport_size({"width": width, "height": 900 if width > 600 else 844})
         box = page.locator("#new-comment")
@@ -170,12 +173,7 @@ def test_the_open_list_at_both_widths(browser, live, scheme):  # noqa: F811
 
 
 def test_without_javascript_the_box_is_plain(browser, live):  # noqa: F811
-    url, store, ids, _ = live
-    pid = ids[0]
-    _people(store, pid)
-    context, page, _ = watched_context(browser, java_script_enabled=False)
-    sign_in(page, url, "writer")
-    page.goto(f"{url}/papers/{pid}")
+    context, page, *_ = _writing_on_a_paper(browser, live, java_script_enabled=False)
     box = page.locator("#new-comment")
     assert box.get_attribute("aria-controls") is None
     box.fill("Thanks @ann")
